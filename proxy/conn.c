@@ -1,0 +1,931 @@
+/*
+ * conn.c -- one client connection, from accept to close.
+ *
+ *   HEAD      read and parse the request head (timeouts.request)
+ *   RESOLVE   evdns lookup of an allowed CONNECT target (timeouts.connect)
+ *   CONNECT   connect to each address in turn (timeouts.connect)
+ *   RELAY     "200 Connection established", bytes both ways with
+ *             backpressure and half-close (timeouts.idle)
+ *   RESPOND   a final answer is being written
+ *   LINGER    answer written, write side shut, input drained to EOF so
+ *             that the answer is not lost to a reset (HG_LINGER_MS)
+ *
+ * A connection has one state field and one close function: conn_close()
+ * is the only place where a connection ends and where its decision record
+ * is written.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include "proxy.h"
+
+#define CONN_RAW_TARGET_MAX	256	/* bytes of a bad target kept for the log */
+
+enum conn_state {
+	CS_HEAD = 0,
+	CS_RESOLVE,
+	CS_CONNECT,
+	CS_RELAY,
+	CS_RESPOND,
+	CS_LINGER,
+	CS_CLOSED	/* waiting for a cancelled DNS request to return */
+};
+
+/* Why a pending DNS request was cancelled. */
+enum dns_cancel {
+	DNS_CANCEL_NONE = 0,
+	DNS_CANCEL_TIMEOUT,
+	DNS_CANCEL_NOTFOUND,
+	DNS_CANCEL_CLOSE
+};
+
+struct conn {
+	struct worker		*cn_w;
+	struct conn		*cn_next;
+	struct conn		*cn_prev;
+	enum conn_state		 cn_state;
+	struct hg_config	*cn_cfg;
+	struct bufferevent	*cn_cli;
+	struct bufferevent	*cn_up;
+	struct event		*cn_timer;
+	struct evdns_getaddrinfo_request *cn_dnsreq;
+	enum dns_cancel		 cn_dns_cancel;
+	struct evutil_addrinfo	*cn_ai;
+	struct evutil_addrinfo	*cn_ai_next;
+	int			 cn_connect_errno;
+	unsigned		 cn_slot:1;	/* holds a max_connections slot */
+	unsigned		 cn_nolog:1;	/* admin request: no record */
+	unsigned		 cn_have_target:1;
+	unsigned		 cn_have_decision:1;
+	unsigned		 cn_cli_eof:1;
+	unsigned		 cn_up_eof:1;
+	unsigned		 cn_cli_shut:1;	/* we shut its write side */
+	unsigned		 cn_up_shut:1;
+	unsigned		 cn_answered:1;	/* a status line was sent */
+	int			 cn_status;
+	const char		*cn_end;
+	struct timespec		 cn_start;
+	struct timespec		 cn_last;	/* monotonic: last relay read */
+	uint64_t		 cn_bytes_up;
+	uint64_t		 cn_bytes_down;
+	struct hg_target	 cn_target;
+	struct hg_decision	 cn_dec;
+	char			 cn_client[INET6_ADDRSTRLEN];
+	char			 cn_upstream[INET6_ADDRSTRLEN + 8];
+	char			 cn_method[16];
+	char			 cn_raw_target[CONN_RAW_TARGET_MAX];
+};
+
+static void	conn_close(struct conn *, const char *);
+static void	conn_respond(struct conn *, int, const char *, const char *,
+		    const char *);
+static void	conn_connect_next(struct conn *);
+static void	relay_read(struct bufferevent *, void *);
+static void	relay_write(struct bufferevent *, void *);
+static void	relay_event(struct bufferevent *, short, void *);
+
+static const char *
+status_text(int status)
+{
+	switch (status) {
+	case 200:
+		return ("OK");
+	case 400:
+		return ("Bad Request");
+	case 403:
+		return ("Forbidden");
+	case 404:
+		return ("Not Found");
+	case 408:
+		return ("Request Timeout");
+	case 431:
+		return ("Request Header Fields Too Large");
+	case 501:
+		return ("Not Implemented");
+	case 502:
+		return ("Bad Gateway");
+	case 503:
+		return ("Service Unavailable");
+	case 504:
+		return ("Gateway Timeout");
+	default:
+		return ("Error");
+	}
+}
+
+static void
+mono_now(struct timespec *ts)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+static long long
+mono_ms_since(const struct timespec *then)
+{
+	struct timespec	now;
+
+	mono_now(&now);
+	return ((long long)(now.tv_sec - then->tv_sec) * 1000 +
+	    (now.tv_nsec - then->tv_nsec) / 1000000);
+}
+
+static void
+timer_set(struct conn *c, unsigned ms)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(c->cn_timer, &tv);
+}
+
+/* Write the decision record. Called once, from conn_close(). */
+static void
+conn_log(struct conn *c)
+{
+	struct dlog_record	r;
+
+	memset(&r, 0, sizeof r);
+	r.dr_start = c->cn_start;
+	r.dr_client = c->cn_client;
+	r.dr_method = c->cn_method[0] ? c->cn_method : NULL;
+	if (c->cn_have_target) {
+		r.dr_host = c->cn_target.t_host;
+		r.dr_port = c->cn_target.t_port;
+	} else if (c->cn_raw_target[0] != '\0')
+		r.dr_host = c->cn_raw_target;
+	if (c->cn_have_decision) {
+		r.dr_action = action_name(c->cn_dec.d_action);
+		r.dr_category = c->cn_dec.d_category_name;
+		r.dr_rule_file = c->cn_dec.d_file;
+		r.dr_rule_line = c->cn_dec.d_line;
+	} else if (c->cn_status >= 400 && c->cn_status < 500)
+		r.dr_action = "deny";
+	r.dr_status = c->cn_status;
+	r.dr_upstream = c->cn_upstream[0] ? c->cn_upstream : NULL;
+	r.dr_bytes_up = c->cn_bytes_up;
+	r.dr_bytes_down = c->cn_bytes_down;
+	r.dr_end = c->cn_end ? c->cn_end : "error";
+	dlog_write(&r);
+}
+
+static void
+conn_free(struct conn *c)
+{
+	if (c->cn_ai != NULL)
+		evutil_freeaddrinfo(c->cn_ai);
+	config_unref(c->cn_cfg);
+	free(c);
+}
+
+/*
+ * The one way out. Sets the termination code (unless one was set by the
+ * answer already), writes the decision record, frees the connection's
+ * resources. A connection whose DNS request is in flight stays allocated
+ * (CS_CLOSED) until the cancelled request calls back.
+ */
+static void
+conn_close(struct conn *c, const char *end)
+{
+	struct worker	*w = c->cn_w;
+
+	if (c->cn_state == CS_CLOSED)
+		return;
+	if (c->cn_end == NULL)
+		c->cn_end = end;
+	if (!c->cn_nolog)
+		conn_log(c);
+	log_debug("%s %s %s:%d end=%s", c->cn_client,
+	    c->cn_method[0] ? c->cn_method : "-",
+	    c->cn_have_target ? c->cn_target.t_host : "-",
+	    c->cn_have_target ? c->cn_target.t_port : 0,
+	    c->cn_end ? c->cn_end : "-");
+	if (c->cn_cli != NULL)
+		bufferevent_free(c->cn_cli);
+	if (c->cn_up != NULL)
+		bufferevent_free(c->cn_up);
+	c->cn_cli = c->cn_up = NULL;
+	event_free(c->cn_timer);
+	c->cn_timer = NULL;
+	if (c->cn_slot)
+		worker_release_slot();
+
+	if (c->cn_prev != NULL)
+		c->cn_prev->cn_next = c->cn_next;
+	else
+		w->w_conns = c->cn_next;
+	if (c->cn_next != NULL)
+		c->cn_next->cn_prev = c->cn_prev;
+	w->w_nconns--;
+
+	c->cn_state = CS_CLOSED;
+	if (c->cn_dnsreq != NULL) {
+		/* dns_done() frees it when the request returns. */
+		if (c->cn_dns_cancel == DNS_CANCEL_NONE) {
+			c->cn_dns_cancel = DNS_CANCEL_CLOSE;
+			evdns_getaddrinfo_cancel(c->cn_dnsreq);
+		}
+	} else
+		conn_free(c);
+
+	if (w->w_stopping && w->w_nconns == 0)
+		event_base_loopexit(w->w_base, NULL);
+}
+
+/* Input after a final answer is read and thrown away. */
+static void
+linger_read(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer	*in = bufferevent_get_input(bev);
+
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void
+linger_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	conn_close(c, NULL);
+}
+
+/* The answer is on the wire: shut our side, wait for the client's EOF. */
+static void
+respond_written(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	shutdown(bufferevent_getfd(bev), SHUT_WR);
+	c->cn_state = CS_LINGER;
+	bufferevent_setcb(bev, linger_read, NULL, linger_event, c);
+	bufferevent_enable(bev, EV_READ);
+	timer_set(c, HG_LINGER_MS);
+}
+
+static void
+respond_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	conn_close(c, NULL);
+}
+
+/*
+ * Send a final answer (status, extra header lines, text body) and close
+ * once it is written. end is the termination code for the record.
+ */
+static void
+conn_respond(struct conn *c, int status, const char *headers,
+    const char *body, const char *end)
+{
+	struct evbuffer	*out;
+
+	if (c->cn_up != NULL) {
+		bufferevent_free(c->cn_up);
+		c->cn_up = NULL;
+	}
+	c->cn_status = status;
+	if (c->cn_end == NULL)
+		c->cn_end = end;
+	c->cn_state = CS_RESPOND;
+	c->cn_answered = 1;
+	out = bufferevent_get_output(c->cn_cli);
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "Connection: close\r\n"
+	    "%s\r\n%s", status, status_text(status), strlen(body),
+	    headers ? headers : "", body);
+	bufferevent_setwatermark(c->cn_cli, EV_WRITE, 0, 0);
+	bufferevent_setcb(c->cn_cli, linger_read, respond_written,
+	    respond_event, c);
+	bufferevent_enable(c->cn_cli, EV_READ | EV_WRITE);
+	/* Bound the time a client that does not read can hold us. */
+	timer_set(c, c->cn_cfg->cf_timeout_request);
+}
+
+static void
+respond_error(struct conn *c, int status, const char *why, const char *end)
+{
+	char	body[1024];
+
+	snprintf(body, sizeof body, "hushgate: %s\n", why);
+	conn_respond(c, status, NULL, body, end);
+}
+
+static void
+conn_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	long long	 idle;
+
+	switch (c->cn_state) {
+	case CS_HEAD:
+		/* 408 only if nothing of a request had been answered. */
+		if (evbuffer_get_length(bufferevent_get_input(c->cn_cli)) > 0) {
+			respond_error(c, 408, "request head not received in "
+			    "time", "request_timeout");
+			return;
+		}
+		conn_close(c, "request_timeout");
+		return;
+	case CS_RESOLVE:
+		if (c->cn_dnsreq != NULL &&
+		    c->cn_dns_cancel == DNS_CANCEL_NONE) {
+			c->cn_dns_cancel = DNS_CANCEL_TIMEOUT;
+			evdns_getaddrinfo_cancel(c->cn_dnsreq);
+		}
+		return;
+	case CS_CONNECT:
+		log_info("%s CONNECT %s:%u: connect timeout", c->cn_client,
+		    c->cn_target.t_host, c->cn_target.t_port);
+		respond_error(c, 504, "upstream connect timeout",
+		    "connect_timeout");
+		return;
+	case CS_RELAY:
+		idle = mono_ms_since(&c->cn_last);
+		if (idle >= (long long)c->cn_cfg->cf_timeout_idle) {
+			conn_close(c, "idle_timeout");
+			return;
+		}
+		timer_set(c, (unsigned)(c->cn_cfg->cf_timeout_idle - idle));
+		return;
+	case CS_RESPOND:
+		conn_close(c, NULL);
+		return;
+	case CS_LINGER:
+		conn_close(c, NULL);
+		return;
+	case CS_CLOSED:
+		return;
+	}
+}
+
+static void
+deny_answer(struct conn *c)
+{
+	char	headers[256], body[1024];
+	const struct hg_target *t = &c->cn_target;
+
+	if (c->cn_dec.d_reason == HG_REASON_PORT) {
+		snprintf(body, sizeof body, "hushgate: port %u is not allowed "
+		    "(connect_ports)\n", t->t_port);
+		conn_respond(c, 403, "X-Hushgate-Reason: port\r\n", body,
+		    "port_denied");
+		return;
+	}
+	if (c->cn_dec.d_reason == HG_REASON_DEFAULT) {
+		snprintf(headers, sizeof headers,
+		    "X-Hushgate-Category: default\r\n");
+		snprintf(body, sizeof body, "hushgate: access to %s:%u "
+		    "denied\ncategory: (none; the default policy is deny)\n",
+		    t->t_host, t->t_port);
+	} else {
+		snprintf(headers, sizeof headers,
+		    "X-Hushgate-Category: %s\r\n", c->cn_dec.d_category_name);
+		snprintf(body, sizeof body, "hushgate: access to %s:%u "
+		    "denied\ncategory: %s\nrule: %s:%u\n", t->t_host,
+		    t->t_port, c->cn_dec.d_category_name, c->cn_dec.d_file,
+		    c->cn_dec.d_line);
+	}
+	conn_respond(c, 403, headers, body, "denied");
+}
+
+/* Relay established: answer 200 and move bytes both ways. */
+static void
+relay_start(struct conn *c)
+{
+	struct evbuffer	*in;
+
+	if (c->cn_ai != NULL) {
+		evutil_freeaddrinfo(c->cn_ai);
+		c->cn_ai = c->cn_ai_next = NULL;
+	}
+	c->cn_state = CS_RELAY;
+	c->cn_status = 200;
+	c->cn_answered = 1;
+	evbuffer_add(bufferevent_get_output(c->cn_cli),
+	    "HTTP/1.1 200 Connection established\r\n\r\n", 39);
+	bufferevent_set_max_single_read(c->cn_cli, HG_RELAY_READ_MAX);
+	bufferevent_set_max_single_read(c->cn_up, HG_RELAY_READ_MAX);
+	bufferevent_set_max_single_write(c->cn_cli, HG_RELAY_READ_MAX);
+	bufferevent_set_max_single_write(c->cn_up, HG_RELAY_READ_MAX);
+	bufferevent_setcb(c->cn_cli, relay_read, relay_write, relay_event, c);
+	bufferevent_setcb(c->cn_up, relay_read, relay_write, relay_event, c);
+	bufferevent_setwatermark(c->cn_cli, EV_WRITE, HG_RELAY_LOW_WATER, 0);
+	bufferevent_setwatermark(c->cn_up, EV_WRITE, HG_RELAY_LOW_WATER, 0);
+	bufferevent_enable(c->cn_cli, EV_READ | EV_WRITE);
+	bufferevent_enable(c->cn_up, EV_READ | EV_WRITE);
+	mono_now(&c->cn_last);
+	timer_set(c, c->cn_cfg->cf_timeout_idle);
+	/* Bytes the client sent after its head (a pipelined ClientHello). */
+	in = bufferevent_get_input(c->cn_cli);
+	if (evbuffer_get_length(in) > 0)
+		relay_read(c->cn_cli, c);
+}
+
+static void
+relay_maybe_done(struct conn *c)
+{
+	if (c->cn_cli_eof && c->cn_up_eof && c->cn_cli_shut && c->cn_up_shut)
+		conn_close(c, NULL);
+}
+
+/* Shut the write side of dst once everything for it is written. */
+static void
+relay_flush_shut(struct conn *c, struct bufferevent *dst)
+{
+	if (evbuffer_get_length(bufferevent_get_output(dst)) != 0) {
+		/* relay_write() finishes the job when it drains. */
+		bufferevent_setwatermark(dst, EV_WRITE, 0, 0);
+		return;
+	}
+	shutdown(bufferevent_getfd(dst), SHUT_WR);
+	if (dst == c->cn_cli)
+		c->cn_cli_shut = 1;
+	else
+		c->cn_up_shut = 1;
+	relay_maybe_done(c);
+}
+
+static void
+relay_read(struct bufferevent *src, void *arg)
+{
+	struct conn		*c = arg;
+	struct bufferevent	*dst;
+	struct evbuffer		*in = bufferevent_get_input(src), *out;
+	size_t			 len = evbuffer_get_length(in);
+
+	dst = src == c->cn_cli ? c->cn_up : c->cn_cli;
+	out = bufferevent_get_output(dst);
+	if (src == c->cn_cli)
+		c->cn_bytes_up += len;
+	else
+		c->cn_bytes_down += len;
+	evbuffer_add_buffer(out, in);
+	mono_now(&c->cn_last);
+	if (evbuffer_get_length(out) >= HG_RELAY_HIGH_WATER)
+		bufferevent_disable(src, EV_READ);
+}
+
+/* dst's output fell to the low-water mark (or to empty after an EOF). */
+static void
+relay_write(struct bufferevent *dst, void *arg)
+{
+	struct conn		*c = arg;
+	struct bufferevent	*src;
+	int			 src_eof;
+
+	src = dst == c->cn_cli ? c->cn_up : c->cn_cli;
+	src_eof = src == c->cn_cli ? c->cn_cli_eof : c->cn_up_eof;
+	if (!src_eof) {
+		if (!(bufferevent_get_enabled(src) & EV_READ))
+			bufferevent_enable(src, EV_READ);
+		return;
+	}
+	if ((dst == c->cn_cli && !c->cn_cli_shut) ||
+	    (dst == c->cn_up && !c->cn_up_shut))
+		relay_flush_shut(c, dst);
+}
+
+static void
+relay_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn		*c = arg;
+	int			 from_cli = bev == c->cn_cli;
+	struct bufferevent	*dst = from_cli ? c->cn_up : c->cn_cli;
+
+	if (what & BEV_EVENT_EOF) {
+		/* Whatever is left in the input goes first. */
+		if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+			relay_read(bev, c);
+		if (from_cli)
+			c->cn_cli_eof = 1;
+		else
+			c->cn_up_eof = 1;
+		if (c->cn_end == NULL)
+			c->cn_end = from_cli ? "client_closed" :
+			    "upstream_closed";
+		relay_flush_shut(c, dst);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		int err = EVUTIL_SOCKET_ERROR();
+
+		log_debug("%s CONNECT %s:%u: %s: %s", c->cn_client,
+		    c->cn_target.t_host, c->cn_target.t_port,
+		    from_cli ? "client" : "upstream",
+		    evutil_socket_error_to_string(err));
+		if (err == ECONNRESET || err == EPIPE)
+			conn_close(c, from_cli ? "client_closed" :
+			    "upstream_closed");
+		else
+			conn_close(c, "error");
+		return;
+	}
+}
+
+static void
+upstream_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn		*c = arg;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof ss;
+	char			 addr[INET6_ADDRSTRLEN];
+	int			 port = 0;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		if (getpeername(bufferevent_getfd(bev), (struct sockaddr *)&ss,
+		    &sslen) == 0) {
+			if (ss.ss_family == AF_INET) {
+				struct sockaddr_in *sin = (void *)&ss;
+				inet_ntop(AF_INET, &sin->sin_addr, addr,
+				    sizeof addr);
+				port = ntohs(sin->sin_port);
+				snprintf(c->cn_upstream, sizeof c->cn_upstream,
+				    "%s:%d", addr, port);
+			} else {
+				struct sockaddr_in6 *sin6 = (void *)&ss;
+				inet_ntop(AF_INET6, &sin6->sin6_addr, addr,
+				    sizeof addr);
+				port = ntohs(sin6->sin6_port);
+				snprintf(c->cn_upstream, sizeof c->cn_upstream,
+				    "[%s]:%d", addr, port);
+			}
+		}
+		relay_start(c);
+		return;
+	}
+	/* Connect failed: try the next address. */
+	c->cn_connect_errno = EVUTIL_SOCKET_ERROR();
+	bufferevent_free(c->cn_up);
+	c->cn_up = NULL;
+	conn_connect_next(c);
+}
+
+static void
+conn_connect_next(struct conn *c)
+{
+	struct evutil_addrinfo	*ai;
+	char			 why[512];
+
+	while ((ai = c->cn_ai_next) != NULL) {
+		c->cn_ai_next = ai->ai_next;
+		c->cn_up = bufferevent_socket_new(c->cn_w->w_base, -1,
+		    BEV_OPT_CLOSE_ON_FREE);
+		if (c->cn_up == NULL) {
+			c->cn_connect_errno = ENOMEM;
+			break;
+		}
+		bufferevent_setcb(c->cn_up, NULL, NULL, upstream_event, c);
+		if (bufferevent_socket_connect(c->cn_up, ai->ai_addr,
+		    (int)ai->ai_addrlen) == 0)
+			return;
+		c->cn_connect_errno = EVUTIL_SOCKET_ERROR();
+		bufferevent_free(c->cn_up);
+		c->cn_up = NULL;
+	}
+	snprintf(why, sizeof why, "cannot connect to %s:%u: %s",
+	    c->cn_target.t_host, c->cn_target.t_port,
+	    c->cn_connect_errno ?
+	    evutil_socket_error_to_string(c->cn_connect_errno) : "no address");
+	log_info("%s CONNECT %s", c->cn_client, why);
+	respond_error(c, 502, why, "connect_failed");
+}
+
+static void
+connect_start(struct conn *c)
+{
+	c->cn_state = CS_CONNECT;
+	c->cn_ai_next = c->cn_ai;
+	timer_set(c, c->cn_cfg->cf_timeout_connect);
+	conn_connect_next(c);
+}
+
+static void
+dns_done(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct conn	*c = arg;
+	char		 why[512];
+
+	c->cn_dnsreq = NULL;
+	if (c->cn_state == CS_CLOSED) {
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
+		conn_free(c);
+		return;
+	}
+	if (result == EVUTIL_EAI_CANCEL) {
+		if (c->cn_dns_cancel == DNS_CANCEL_TIMEOUT) {
+			log_info("%s CONNECT %s: resolve timeout", c->cn_client,
+			    c->cn_target.t_host);
+			respond_error(c, 504, "name resolution timed out",
+			    "resolve_timeout");
+		} else {
+			snprintf(why, sizeof why, "cannot resolve %s: name "
+			    "not found", c->cn_target.t_host);
+			log_info("%s CONNECT %s", c->cn_client, why);
+			respond_error(c, 502, why, "resolve_failed");
+		}
+		return;
+	}
+	if (result != 0) {
+		snprintf(why, sizeof why, "cannot resolve %s: %s",
+		    c->cn_target.t_host, evutil_gai_strerror(result));
+		log_info("%s CONNECT %s", c->cn_client, why);
+		if (result == EVUTIL_EAI_AGAIN)
+			respond_error(c, 504, why, "resolve_timeout");
+		else
+			respond_error(c, 502, why, "resolve_failed");
+		return;
+	}
+	c->cn_ai = res;
+	connect_start(c);
+}
+
+/* Make a one-entry address list for an IP-literal target. */
+static struct evutil_addrinfo *
+literal_addrinfo(const struct hg_target *t)
+{
+	struct evutil_addrinfo	hints, *res = NULL;
+	char			port[8];
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_flags = EVUTIL_AI_NUMERICHOST | EVUTIL_AI_NUMERICSERV;
+	snprintf(port, sizeof port, "%u", t->t_port);
+	if (evutil_getaddrinfo(t->t_host, port, &hints, &res) != 0)
+		return (NULL);
+	return (res);
+}
+
+static void
+resolve_start(struct conn *c)
+{
+	struct evutil_addrinfo			 hints;
+	struct evdns_getaddrinfo_request	*req;
+	char					 port[8];
+
+	if (c->cn_target.t_kind != HG_HOST_NAME) {
+		if ((c->cn_ai = literal_addrinfo(&c->cn_target)) == NULL) {
+			respond_error(c, 502, "bad address", "connect_failed");
+			return;
+		}
+		connect_start(c);
+		return;
+	}
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	snprintf(port, sizeof port, "%u", c->cn_target.t_port);
+	c->cn_state = CS_RESOLVE;
+	timer_set(c, c->cn_cfg->cf_timeout_connect);
+	/* The callback may run before this returns (hosts file hit). */
+	req = evdns_getaddrinfo(c->cn_w->w_dns, c->cn_target.t_host, port,
+	    &hints, dns_done, c);
+	if (req == NULL)
+		return;
+	c->cn_dnsreq = req;
+	if (evdns_base_count_nameservers(c->cn_w->w_dns) == 0) {
+		/* No servers (dns.servers: []): not in the hosts file means
+		 * not found, at once. */
+		c->cn_dns_cancel = DNS_CANCEL_NOTFOUND;
+		evdns_getaddrinfo_cancel(req);
+	}
+}
+
+/* Copy what we can of a bad request for the log. */
+static void
+keep_raw(struct conn *c, const struct http_request *rq)
+{
+	size_t	n;
+
+	if (rq->rq_method != NULL) {
+		n = rq->rq_methodlen < sizeof c->cn_method - 1 ?
+		    rq->rq_methodlen : sizeof c->cn_method - 1;
+		memcpy(c->cn_method, rq->rq_method, n);
+		c->cn_method[n] = '\0';
+	}
+	if (rq->rq_target != NULL) {
+		n = rq->rq_targetlen < sizeof c->cn_raw_target - 1 ?
+		    rq->rq_targetlen : sizeof c->cn_raw_target - 1;
+		memcpy(c->cn_raw_target, rq->rq_target, n);
+		c->cn_raw_target[n] = '\0';
+	}
+}
+
+static void
+handle_origin_form(struct conn *c, const struct http_request *rq)
+{
+	c->cn_nolog = 1;
+	if ((http_method_is(rq, "GET") || http_method_is(rq, "HEAD")) &&
+	    rq->rq_targetlen == 8 && memcmp(rq->rq_target, "/healthz", 8) == 0) {
+		conn_respond(c, 200, NULL, "ok\n", "served");
+		return;
+	}
+	respond_error(c, 404, "not found", "served");
+}
+
+static void
+handle_connect(struct conn *c, const struct http_request *rq)
+{
+	const char	*why;
+	char		 msg[256];
+
+	if (target_parse(rq->rq_target, rq->rq_targetlen, 0, &c->cn_target,
+	    &why) != 0) {
+		snprintf(msg, sizeof msg, "bad CONNECT target: %s", why);
+		respond_error(c, 400, msg, "bad_request");
+		return;
+	}
+	c->cn_have_target = 1;
+	policy_decide(c->cn_cfg, HG_SCHEME_CONNECT, &c->cn_target, &c->cn_dec);
+	c->cn_have_decision = 1;
+	if (c->cn_dec.d_action == HG_ACT_DENY) {
+		deny_answer(c);
+		return;
+	}
+	/* No reading from the client until the tunnel is up. */
+	bufferevent_disable(c->cn_cli, EV_READ);
+	resolve_start(c);
+}
+
+static void
+head_read(struct bufferevent *bev, void *arg)
+{
+	struct conn		*c = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct http_request	 rq;
+	size_t			 len = evbuffer_get_length(in), want;
+	const char		*buf, *why = "";
+	ssize_t			 hlen;
+	char			*head;
+	int			 status;
+
+	want = len < HG_MAX_REQUEST_HEAD + 4 ? len : HG_MAX_REQUEST_HEAD + 4;
+	buf = (const char *)evbuffer_pullup(in, (ssize_t)want);
+	hlen = http_head_end(buf, want);
+	if (hlen < 0 || hlen > HG_MAX_REQUEST_HEAD) {
+		if (hlen > HG_MAX_REQUEST_HEAD || len > HG_MAX_REQUEST_HEAD)
+			respond_error(c, 431, "request head too large",
+			    "too_large");
+		return;
+	}
+	head = xstrndup(buf, (size_t)hlen);
+	evbuffer_drain(in, (size_t)hlen);
+	status = http_parse_head(head, (size_t)hlen, &rq, &why);
+	keep_raw(c, &rq);
+	if (status != 0) {
+		char msg[128];
+
+		snprintf(msg, sizeof msg, "malformed request: %s", why);
+		respond_error(c, status, msg, status == 431 ? "too_large" :
+		    "bad_request");
+	} else if (http_method_is(&rq, "CONNECT"))
+		handle_connect(c, &rq);
+	else if (rq.rq_target[0] == '/')
+		handle_origin_form(c, &rq);
+	else if (rq.rq_targetlen > 7 &&
+	    strncasecmp(rq.rq_target, "http://", 7) == 0)
+		respond_error(c, 501, "plain HTTP forwarding is not "
+		    "supported yet; use CONNECT", "unsupported");
+	else
+		respond_error(c, 400, "bad request target", "bad_request");
+	free(head);
+}
+
+static void
+head_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	if ((what & BEV_EVENT_EOF) &&
+	    evbuffer_get_length(bufferevent_get_input(bev)) > 0 &&
+	    c->cn_state == CS_HEAD) {
+		/* EOF inside a head: a truncated request. */
+		c->cn_status = 0;
+		conn_close(c, "bad_request");
+		return;
+	}
+	conn_close(c, "client_closed");
+}
+
+/*
+ * A new client connection on worker w. Takes ownership of fd.
+ */
+void
+conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen)
+{
+	struct conn	*c;
+	int		 family = 0;
+	const uint8_t	*addr = NULL;
+
+	if ((c = calloc(1, sizeof *c)) == NULL) {
+		close(fd);
+		return;
+	}
+	c->cn_w = w;
+	clock_gettime(CLOCK_REALTIME, &c->cn_start);
+	worker_refresh_config(w);
+	c->cn_cfg = w->w_cfg;
+	config_ref(c->cn_cfg);
+	if (sa->sa_family == AF_INET) {
+		struct sockaddr_in *sin = (void *)sa;
+		family = 4;
+		addr = (const uint8_t *)&sin->sin_addr;
+		inet_ntop(AF_INET, addr, c->cn_client, sizeof c->cn_client);
+	} else if (sa->sa_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (void *)sa;
+		static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		    0, 0xff, 0xff };
+
+		addr = (const uint8_t *)&sin6->sin6_addr;
+		if (memcmp(addr, mapped, sizeof mapped) == 0) {
+			family = 4;
+			addr += 12;
+			inet_ntop(AF_INET, addr, c->cn_client,
+			    sizeof c->cn_client);
+		} else {
+			family = 6;
+			inet_ntop(AF_INET6, addr, c->cn_client,
+			    sizeof c->cn_client);
+		}
+	}
+	c->cn_cli = bufferevent_socket_new(w->w_base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	c->cn_timer = evtimer_new(w->w_base, conn_timer, c);
+	if (c->cn_cli == NULL || c->cn_timer == NULL) {
+		if (c->cn_cli != NULL)
+			bufferevent_free(c->cn_cli);
+		else
+			close(fd);
+		if (c->cn_timer != NULL)
+			event_free(c->cn_timer);
+		conn_free(c);
+		return;
+	}
+	c->cn_next = w->w_conns;
+	if (w->w_conns != NULL)
+		w->w_conns->cn_prev = c;
+	w->w_conns = c;
+	w->w_nconns++;
+
+	if (!worker_take_slot(c->cn_cfg->cf_max_connections)) {
+		log_warnx("%s: max_connections (%u) reached", c->cn_client,
+		    c->cn_cfg->cf_max_connections);
+		respond_error(c, 503, "too many connections", "overload");
+		return;
+	}
+	c->cn_slot = 1;
+	if (family == 0 || !config_client_allowed(c->cn_cfg, family, addr)) {
+		log_info("%s: client not allowed (clients)", c->cn_client);
+		respond_error(c, 403, "client address not allowed",
+		    "client_denied");
+		return;
+	}
+	c->cn_state = CS_HEAD;
+	bufferevent_setcb(c->cn_cli, head_read, NULL, head_event, c);
+	bufferevent_enable(c->cn_cli, EV_READ);
+	timer_set(c, c->cn_cfg->cf_timeout_request);
+}
+
+/* Drain time is over: close every connection of this worker. */
+void
+conn_shutdown_all(struct worker *w)
+{
+	while (w->w_conns != NULL)
+		conn_close(w->w_conns, "shutdown");
+}
+
+/* Stop accepting: connections still reading a head are closed. */
+void
+conn_drain_idle(struct worker *w)
+{
+	struct conn	*c, *next;
+
+	for (c = w->w_conns; c != NULL; c = next) {
+		next = c->cn_next;
+		if (c->cn_state == CS_HEAD &&
+		    evbuffer_get_length(bufferevent_get_input(c->cn_cli)) == 0)
+			conn_close(c, "shutdown");
+	}
+}

@@ -1,0 +1,223 @@
+/*
+ * dlog.c -- the decision log: one JSON object per line per request.
+ *
+ * Each record is formatted into one buffer and written with one write(2)
+ * on an O_APPEND descriptor, so that workers never interleave lines and
+ * no lock is taken. SIGUSR1 reopens the file by dup2(2) onto the same
+ * descriptor number, which is atomic for the writers.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proxy.h"
+
+static int	 dlog_fd = -1;
+static char	*dlog_path;
+
+/* Open the decision log: a path, "-" for stdout, NULL for none. */
+int
+dlog_open(const char *path)
+{
+	int	fd;
+
+	dlog_close();
+	if (path == NULL)
+		return (0);
+	if (strcmp(path, "-") == 0) {
+		dlog_fd = STDOUT_FILENO;
+		return (0);
+	}
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd == -1) {
+		log_warn("decision log %s", path);
+		return (-1);
+	}
+	dlog_fd = fd;
+	dlog_path = xstrdup(path);
+	return (0);
+}
+
+/* Reopen the log file (after rotation). */
+int
+dlog_reopen(void)
+{
+	int	fd;
+
+	if (dlog_path == NULL)
+		return (0);
+	fd = open(dlog_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd == -1) {
+		log_warn("reopen decision log %s", dlog_path);
+		return (-1);
+	}
+	if (dup2(fd, dlog_fd) == -1) {
+		log_warn("reopen decision log %s", dlog_path);
+		close(fd);
+		return (-1);
+	}
+	close(fd);
+	return (0);
+}
+
+void
+dlog_close(void)
+{
+	if (dlog_fd != -1 && dlog_fd != STDOUT_FILENO)
+		close(dlog_fd);
+	dlog_fd = -1;
+	free(dlog_path);
+	dlog_path = NULL;
+}
+
+/*
+ * Escape s as the inside of a JSON string into out (size n, always
+ * terminated). Bytes outside printable ASCII become \u00XX, so no input
+ * can break a line or produce invalid UTF-8. Returns the length written.
+ */
+size_t
+json_escape(char *out, size_t n, const char *s)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	size_t			 o = 0;
+	unsigned char		 c;
+
+	if (n == 0)
+		return (0);
+	for (; *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			if (o + 2 >= n)
+				break;
+			out[o++] = '\\';
+			out[o++] = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			if (o + 6 >= n)
+				break;
+			memcpy(out + o, "\\u00", 4);
+			out[o + 4] = hex[c >> 4];
+			out[o + 5] = hex[c & 15];
+			o += 6;
+		} else {
+			if (o + 1 >= n)
+				break;
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+	return (o);
+}
+
+struct jbuf {
+	char	*jb_buf;
+	size_t	 jb_size;
+	size_t	 jb_len;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+jb_printf(struct jbuf *jb, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	if (jb->jb_len >= jb->jb_size)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(jb->jb_buf + jb->jb_len, jb->jb_size - jb->jb_len, fmt,
+	    ap);
+	va_end(ap);
+	if (n > 0)
+		jb->jb_len += (size_t)n;
+	if (jb->jb_len >= jb->jb_size)
+		jb->jb_len = jb->jb_size - 1;
+}
+
+static void
+jb_string(struct jbuf *jb, const char *key, const char *value)
+{
+	char	esc[1024];
+
+	if (value == NULL) {
+		jb_printf(jb, ",\"%s\":null", key);
+		return;
+	}
+	json_escape(esc, sizeof esc, value);
+	jb_printf(jb, ",\"%s\":\"%s\"", key, esc);
+}
+
+/*
+ * Format r as one JSON line (with its newline) into buf; now is the time
+ * the record is closed. Returns the length.
+ */
+size_t
+dlog_format(char *buf, size_t size, const struct dlog_record *r,
+    const struct timespec *now)
+{
+	struct jbuf	 jb = { buf, size, 0 };
+	struct tm	 tm;
+	time_t		 t = r->dr_start.tv_sec;
+	char		 rule[HG_MAX_HOST + 64];
+	long long	 ms;
+
+	gmtime_r(&t, &tm);
+	jb_printf(&jb, "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, r->dr_start.tv_nsec / 1000000);
+	jb_string(&jb, "client", r->dr_client);
+	jb_string(&jb, "user", NULL);
+	jb_string(&jb, "method", r->dr_method);
+	jb_string(&jb, "host", r->dr_host);
+	if (r->dr_port > 0)
+		jb_printf(&jb, ",\"port\":%d", r->dr_port);
+	else
+		jb_printf(&jb, ",\"port\":null");
+	jb_string(&jb, "sni", NULL);
+	jb_string(&jb, "action", r->dr_action);
+	jb_string(&jb, "category", r->dr_category);
+	if (r->dr_rule_file != NULL) {
+		snprintf(rule, sizeof rule, "%s:%u", r->dr_rule_file,
+		    r->dr_rule_line);
+		jb_string(&jb, "rule", rule);
+	} else
+		jb_string(&jb, "rule", NULL);
+	if (r->dr_status > 0)
+		jb_printf(&jb, ",\"status\":%d", r->dr_status);
+	else
+		jb_printf(&jb, ",\"status\":null");
+	jb_string(&jb, "upstream", r->dr_upstream);
+	ms = (long long)(now->tv_sec - r->dr_start.tv_sec) * 1000 +
+	    (now->tv_nsec - r->dr_start.tv_nsec) / 1000000;
+	if (ms < 0)
+		ms = 0;
+	jb_printf(&jb, ",\"bytes_up\":%llu,\"bytes_down\":%llu,"
+	    "\"duration_ms\":%lld", (unsigned long long)r->dr_bytes_up,
+	    (unsigned long long)r->dr_bytes_down, ms);
+	jb_string(&jb, "end", r->dr_end);
+	if (jb.jb_len + 3 > size)
+		jb.jb_len = size - 3;
+	buf[jb.jb_len++] = '}';
+	buf[jb.jb_len++] = '\n';
+	buf[jb.jb_len] = '\0';
+	return (jb.jb_len);
+}
+
+void
+dlog_write(const struct dlog_record *r)
+{
+	char		buf[HG_MAX_DLOG_LINE];
+	struct timespec	now;
+	size_t		len;
+
+	if (dlog_fd == -1)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	len = dlog_format(buf, sizeof buf, r, &now);
+	if (write(dlog_fd, buf, len) == -1 && errno != EAGAIN)
+		log_debug("decision log write: %s", strerror(errno));
+}

@@ -1,0 +1,85 @@
+/*
+ * explain.c -- `hushgate explain`: what the proxy would decide for each
+ * target, through the very function the proxy calls (policy_decide).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy.h"
+
+#define EXPLAIN_LINE_MAX	1024
+
+/* Print one answer; returns 0, or -1 for an invalid target. */
+static int
+explain_one(struct hg_config *cf, const char *s, size_t len)
+{
+	struct hg_target	t;
+	struct hg_decision	d;
+	const char		*why;
+
+	if (target_parse(s, len, 443, &t, &why) != 0) {
+		printf("%.*s\tinvalid\t-\t%s\n", (int)len, s, why);
+		return (-1);
+	}
+	policy_decide(cf, HG_SCHEME_CONNECT, &t, &d);
+	printf(t.t_kind == HG_HOST_IPV6 ? "[%s]:%u\t" : "%s:%u\t", t.t_host,
+	    t.t_port);
+	if (d.d_reason == HG_REASON_PORT)
+		printf("deny\t-\tconnect_ports\n");
+	else if (d.d_reason == HG_REASON_DEFAULT)
+		printf("%s\t-\t-\n", action_name(d.d_action));
+	else
+		printf("%s\t%s\t%s:%u\n", action_name(d.d_action),
+		    d.d_category_name, d.d_file, d.d_line);
+	return (0);
+}
+
+/*
+ * Explain each argument, or each line of stdin when there is none (blank
+ * lines and lines starting with '#' are skipped). Returns the exit code:
+ * 0, or 1 when a target was invalid.
+ */
+int
+explain_main(struct hg_config *cf, int argc, char **argv)
+{
+	static char	 obuf[1 << 16];
+	char		 line[EXPLAIN_LINE_MAX];
+	int		 i, bad = 0;
+	size_t		 len, start;
+
+	setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
+	if (argc > 0) {
+		for (i = 0; i < argc; i++)
+			if (explain_one(cf, argv[i], strlen(argv[i])) != 0)
+				bad = 1;
+		fflush(stdout);
+		return (bad);
+	}
+	while (fgets(line, sizeof line, stdin) != NULL) {
+		len = strlen(line);
+		if (len == sizeof line - 1 && line[len - 1] != '\n') {
+			int c;
+
+			/* Over-long line: report it and skip the rest. */
+			while ((c = getchar()) != EOF && c != '\n')
+				;
+			printf("%.64s...\tinvalid\t-\tline too long\n", line);
+			bad = 1;
+			continue;
+		}
+		while (len > 0 && (line[len - 1] == '\n' ||
+		    line[len - 1] == '\r' || line[len - 1] == ' ' ||
+		    line[len - 1] == '\t'))
+			line[--len] = '\0';
+		start = strspn(line, " \t");
+		if (line[start] == '\0' || line[start] == '#')
+			continue;
+		if (explain_one(cf, line + start, len - start) != 0)
+			bad = 1;
+	}
+	fflush(stdout);
+	return (bad);
+}

@@ -1,0 +1,154 @@
+/*
+ * log.c -- diagnostics on stderr, one line per message, written with one
+ * write(2) so that lines from different workers never interleave.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "proxy.h"
+
+#define LOG_LINE_MAX	2048
+
+static int	log_level = LOG_LVL_INFO;
+
+void
+log_init(int level)
+{
+	log_level = level;
+}
+
+void
+log_set_level(int level)
+{
+	log_level = level;
+}
+
+int
+log_get_level(void)
+{
+	return (log_level);
+}
+
+static void
+log_vwrite(const char *fmt, va_list ap, int err)
+{
+	char	buf[LOG_LINE_MAX];
+	int	n, m;
+
+	n = snprintf(buf, sizeof buf, "hushgate: ");
+	m = vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+	if (m < 0)
+		m = 0;
+	n += m;
+	if ((size_t)n > sizeof buf - 2)
+		n = (int)sizeof buf - 2;
+	if (err != 0) {
+		m = snprintf(buf + n, sizeof buf - (size_t)n, ": %s",
+		    strerror(err));
+		if (m > 0)
+			n += m;
+		if ((size_t)n > sizeof buf - 2)
+			n = (int)sizeof buf - 2;
+	}
+	buf[n++] = '\n';
+	if (write(STDERR_FILENO, buf, (size_t)n) == -1) {
+		/* Nowhere left to report it. */
+	}
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list	ap;
+	int	saved = errno;
+
+	if (log_level < LOG_LVL_WARN)
+		return;
+	va_start(ap, fmt);
+	log_vwrite(fmt, ap, saved);
+	va_end(ap);
+	errno = saved;
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (log_level < LOG_LVL_WARN)
+		return;
+	va_start(ap, fmt);
+	log_vwrite(fmt, ap, 0);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (log_level < LOG_LVL_INFO)
+		return;
+	va_start(ap, fmt);
+	log_vwrite(fmt, ap, 0);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (log_level < LOG_LVL_DEBUG)
+		return;
+	va_start(ap, fmt);
+	log_vwrite(fmt, ap, 0);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list	ap;
+	int	saved = errno;
+
+	va_start(ap, fmt);
+	log_vwrite(fmt, ap, saved);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vwrite(fmt, ap, 0);
+	va_end(ap);
+	exit(1);
+}
+
+/* libevent's own messages, routed into ours. */
+void
+log_libevent(int severity, const char *msg)
+{
+	switch (severity) {
+	case EVENT_LOG_DEBUG:
+		log_debug("libevent: %s", msg);
+		break;
+	case EVENT_LOG_MSG:
+		log_info("libevent: %s", msg);
+		break;
+	default:
+		log_warnx("libevent: %s", msg);
+		break;
+	}
+}

@@ -1,0 +1,325 @@
+/*
+ * main.c -- the command line and the main thread: configuration, signals
+ * (SIGHUP reload, SIGTERM/SIGINT drain, SIGUSR1 reopen logs) and the
+ * lifetime of the workers.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "proxy.h"
+
+#ifndef HG_DEFAULT_CONFIG
+#define HG_DEFAULT_CONFIG	"/etc/hushgate/hushgate.yaml"
+#endif
+
+struct mainctx {
+	struct event_base	*mc_base;
+	const char		*mc_file;
+	struct hg_config	*mc_cfg;	/* the running configuration */
+	unsigned		 mc_gen;
+	int			 mc_debug;
+	int			 mc_stopping;
+	struct event		*mc_ev_drain;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: hushgate [-d] [-c FILE]          run the proxy\n"
+	    "       hushgate -t [-c FILE]            check the configuration\n"
+	    "       hushgate explain [-c FILE] [HOST[:PORT]...]\n"
+	    "                                        show the decision for each "
+	    "target\n"
+	    "                                        (one per line on stdin "
+	    "when none)\n"
+	    "       hushgate --version | --help\n"
+	    "\n"
+	    "  -c FILE   configuration file (default %s)\n"
+	    "  -d        debug diagnostics\n"
+	    "  -t        check the configuration and rules, then exit\n",
+	    HG_DEFAULT_CONFIG);
+}
+
+static void
+print_errors(const struct hg_errors *e)
+{
+	size_t	i;
+
+	for (i = 0; i < e->er_count; i++)
+		fprintf(stderr, "%s\n", e->er_msgs[i]);
+	if (e->er_dropped)
+		fprintf(stderr, "(%zu more errors)\n", e->er_dropped);
+}
+
+static struct hg_config *
+load_or_report(const char *file)
+{
+	struct hg_errors	 errs;
+	struct hg_config	*cf;
+
+	errors_init(&errs);
+	cf = config_load(file, &errs);
+	if (cf == NULL)
+		print_errors(&errs);
+	errors_free(&errs);
+	return (cf);
+}
+
+static int
+check_main(const char *file)
+{
+	struct hg_config		*cf;
+	const struct hg_category	*ca;
+	size_t				 i, n, rules, names, globs, cidrs, dups;
+	size_t				 nact[4] = { 0, 0, 0, 0 };
+
+	if ((cf = load_or_report(file)) == NULL)
+		return (1);
+	n = ruleset_ncategories(cf->cf_rules);
+	for (i = 0; i < n; i++) {
+		ca = ruleset_category_const(cf->cf_rules, (uint32_t)i);
+		nact[ca->ca_action]++;
+	}
+	ruleset_stats(cf->cf_rules, &rules, &names, &globs, &cidrs, &dups);
+	for (i = 0; i < cf->cf_warnings.er_count; i++)
+		printf("%s\n", cf->cf_warnings.er_msgs[i]);
+	if (cf->cf_warnings.er_dropped)
+		printf("(%zu more warnings)\n", cf->cf_warnings.er_dropped);
+	printf("configuration OK\n");
+	printf("file: %s\n", file);
+	printf("categories: %zu (allow %zu, deny %zu, audit %zu)\n", n,
+	    nact[HG_ACT_ALLOW], nact[HG_ACT_DENY], nact[HG_ACT_AUDIT]);
+	printf("rules: %zu (names %zu, prefixes %zu, globs %zu; duplicates "
+	    "dropped %zu)\n", rules, names, cidrs, globs, dups);
+	printf("default: %s\n", action_name(cf->cf_default));
+	printf("warnings: %zu\n", errors_total(&cf->cf_warnings));
+	for (i = 0; i < n; i++) {
+		ca = ruleset_category_const(cf->cf_rules, (uint32_t)i);
+		printf("  %-32s %-5s %6zu rules  %s:%u\n", ca->ca_name,
+		    action_name(ca->ca_action), ca->ca_rules,
+		    ruleset_file(cf->cf_rules, ca->ca_file), ca->ca_line);
+	}
+	config_unref(cf);
+	return (0);
+}
+
+static void
+apply_log_level(struct mainctx *mc, const struct hg_config *cf)
+{
+	log_set_level(mc->mc_debug ? LOG_LVL_DEBUG : cf->cf_log_level);
+	event_enable_debug_logging(mc->mc_debug ? EVENT_DBG_ALL :
+	    EVENT_DBG_NONE);
+}
+
+static void
+on_reload(evutil_socket_t sig, short what, void *arg)
+{
+	struct mainctx		*mc = arg;
+	struct hg_errors	 errs;
+	struct hg_config	*cf;
+	size_t			 i;
+
+	if (mc->mc_stopping)
+		return;
+	errors_init(&errs);
+	cf = config_load(mc->mc_file, &errs);
+	if (cf == NULL) {
+		log_warnx("reload: failed, keeping generation %u", mc->mc_gen);
+		for (i = 0; i < errs.er_count; i++)
+			log_warnx("%s", errs.er_msgs[i]);
+		errors_free(&errs);
+		return;
+	}
+	errors_free(&errs);
+	for (i = 0; i < cf->cf_warnings.er_count; i++)
+		log_warnx("%s", cf->cf_warnings.er_msgs[i]);
+	if (cf->cf_nlisten != mc->mc_cfg->cf_nlisten ||
+	    cf->cf_workers != mc->mc_cfg->cf_workers)
+		log_warnx("reload: listen and workers changes take effect at "
+		    "the next start");
+	else {
+		for (i = 0; i < cf->cf_nlisten; i++)
+			if (strcmp(cf->cf_listen[i], mc->mc_cfg->cf_listen[i]))
+				log_warnx("reload: listen changes take effect "
+				    "at the next start");
+	}
+	apply_log_level(mc, cf);
+	if ((cf->cf_decisions == NULL) != (mc->mc_cfg->cf_decisions == NULL) ||
+	    (cf->cf_decisions != NULL &&
+	    strcmp(cf->cf_decisions, mc->mc_cfg->cf_decisions) != 0))
+		dlog_open(cf->cf_decisions);
+	config_unref(mc->mc_cfg);
+	mc->mc_cfg = cf;
+	workers_set_config(cf, ++mc->mc_gen);
+	log_info("reload: ok (generation %u)", mc->mc_gen);
+}
+
+static void
+on_reopen(evutil_socket_t sig, short what, void *arg)
+{
+	if (dlog_reopen() == 0)
+		log_info("decision log reopened");
+}
+
+static void
+on_drain_over(evutil_socket_t fd, short what, void *arg)
+{
+	log_info("drain time over: closing %u connections",
+	    workers_open_connections());
+	workers_kill();
+}
+
+static void
+on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct mainctx	*mc = arg;
+	struct timeval	 tv;
+	unsigned	 ms = mc->mc_cfg->cf_timeout_drain;
+
+	if (mc->mc_stopping) {
+		log_info("second signal: closing now");
+		workers_kill();
+		return;
+	}
+	mc->mc_stopping = 1;
+	log_info("shutting down: %u connections open, draining up to %us",
+	    workers_open_connections(), (ms + 999) / 1000);
+	workers_stop();
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	mc->mc_ev_drain = evtimer_new(mc->mc_base, on_drain_over, mc);
+	evtimer_add(mc->mc_ev_drain, &tv);
+}
+
+static void
+on_worker_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct mainctx	*mc = arg;
+
+	if (workers_finished() == workers_count())
+		event_base_loopexit(mc->mc_base, NULL);
+}
+
+static int
+run_main(const char *file, int debug)
+{
+	struct mainctx	 mc;
+	struct event	*ev_hup, *ev_term, *ev_int, *ev_usr1, *ev_done;
+
+	memset(&mc, 0, sizeof mc);
+	mc.mc_file = file;
+	mc.mc_debug = debug;
+	if (evthread_use_pthreads() != 0)
+		fatalx("libevent: no thread support");
+	event_set_log_callback(log_libevent);
+	if ((mc.mc_cfg = load_or_report(file)) == NULL)
+		return (1);
+	apply_log_level(&mc, mc.mc_cfg);
+	if (dlog_open(mc.mc_cfg->cf_decisions) != 0)
+		return (1);
+	signal(SIGPIPE, SIG_IGN);
+
+	mc.mc_base = event_base_new();
+	if (mc.mc_base == NULL)
+		fatalx("cannot create event base");
+	ev_hup = evsignal_new(mc.mc_base, SIGHUP, on_reload, &mc);
+	ev_term = evsignal_new(mc.mc_base, SIGTERM, on_stop, &mc);
+	ev_int = evsignal_new(mc.mc_base, SIGINT, on_stop, &mc);
+	ev_usr1 = evsignal_new(mc.mc_base, SIGUSR1, on_reopen, &mc);
+	ev_done = event_new(mc.mc_base, -1, 0, on_worker_done, &mc);
+	evsignal_add(ev_hup, NULL);
+	evsignal_add(ev_term, NULL);
+	evsignal_add(ev_int, NULL);
+	evsignal_add(ev_usr1, NULL);
+	workers_set_done_event(ev_done);
+	mc.mc_gen = 1;
+	if (workers_start(mc.mc_cfg, mc.mc_cfg->cf_workers) != 0)
+		return (1);
+
+	event_base_dispatch(mc.mc_base);
+
+	workers_join();
+	event_free(ev_hup);
+	event_free(ev_term);
+	event_free(ev_int);
+	event_free(ev_usr1);
+	event_free(ev_done);
+	if (mc.mc_ev_drain != NULL)
+		event_free(mc.mc_ev_drain);
+	event_base_free(mc.mc_base);
+	config_unref(mc.mc_cfg);
+	dlog_close();
+	log_info("exit");
+	return (0);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*file = HG_DEFAULT_CONFIG;
+	int		 ch, check = 0, debug = 0, explain = 0;
+
+	if (argc > 1 && strcmp(argv[1], "explain") == 0) {
+		explain = 1;
+		argv++;
+		argc--;
+	}
+	while ((ch = getopt_long(argc, argv, "c:dht", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			file = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return (0);
+		case 'V':
+			printf("hushgate %s\n", PACKAGE_VERSION);
+			return (0);
+		default:
+			usage(stderr);
+			return (2);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	log_init(debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if (explain) {
+		struct hg_config	*cf;
+		int			 rc;
+
+		if ((cf = load_or_report(file)) == NULL)
+			return (1);
+		rc = explain_main(cf, argc, argv);
+		config_unref(cf);
+		return (rc);
+	}
+	if (argc != 0) {
+		usage(stderr);
+		return (2);
+	}
+	if (check)
+		return (check_main(file));
+	return (run_main(file, debug));
+}

@@ -1,0 +1,387 @@
+/*
+ * worker.c -- worker threads: each has its own event_base, its own evdns
+ * base and its own listening sockets (SO_REUSEPORT), so nothing is shared
+ * on the data path but the configuration pointer, which a worker checks
+ * with one atomic load per accepted connection and takes under a mutex
+ * only when a reload has published a new one.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <event2/util.h>
+
+#include "proxy.h"
+
+#define LISTEN_BACKLOG	1024
+
+static struct worker	*workers;
+static unsigned		 nworkers;
+static pthread_mutex_t	 cfg_mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct hg_config	*cfg_current;
+static unsigned		 cfg_gen;	/* atomic */
+static unsigned		 nslots;	/* atomic: open connections */
+static struct event	*ev_main_done;	/* a worker finished */
+static unsigned		 nfinished;	/* atomic */
+
+/* Take a connection slot; 0 when max is reached. */
+int
+worker_take_slot(unsigned max)
+{
+	if (__atomic_add_fetch(&nslots, 1, __ATOMIC_RELAXED) > max) {
+		__atomic_sub_fetch(&nslots, 1, __ATOMIC_RELAXED);
+		return (0);
+	}
+	return (1);
+}
+
+void
+worker_release_slot(void)
+{
+	__atomic_sub_fetch(&nslots, 1, __ATOMIC_RELAXED);
+}
+
+unsigned
+workers_open_connections(void)
+{
+	return (__atomic_load_n(&nslots, __ATOMIC_RELAXED));
+}
+
+/* Publish a new configuration for new connections (main thread). */
+void
+workers_set_config(struct hg_config *cf, unsigned gen)
+{
+	struct hg_config	*old;
+
+	pthread_mutex_lock(&cfg_mtx);
+	old = cfg_current;
+	config_ref(cf);
+	cfg_current = cf;
+	__atomic_store_n(&cfg_gen, gen, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&cfg_mtx);
+	if (old != NULL)
+		config_unref(old);
+}
+
+/* Called by a worker before it uses w_cfg for a new connection. */
+void
+worker_refresh_config(struct worker *w)
+{
+	struct hg_config	*old;
+
+	if (__atomic_load_n(&cfg_gen, __ATOMIC_ACQUIRE) == w->w_gen)
+		return;
+	pthread_mutex_lock(&cfg_mtx);
+	old = w->w_cfg;
+	w->w_cfg = cfg_current;
+	config_ref(w->w_cfg);
+	w->w_gen = cfg_gen;
+	pthread_mutex_unlock(&cfg_mtx);
+	config_unref(old);
+}
+
+static void
+listener_accept(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct worker	*w = arg;
+
+	conn_accept(w, fd, sa, salen);
+}
+
+static void
+listener_error(struct evconnlistener *l, void *arg)
+{
+	int	err = EVUTIL_SOCKET_ERROR();
+
+	/* EMFILE and friends: keep listening, connections will close. */
+	log_warnx("accept: %s", evutil_socket_error_to_string(err));
+}
+
+/*
+ * Open one listening socket for addr. *port is the port to bind; when it
+ * is 0 the kernel picks one and *port is set to it, so that the other
+ * workers bind the same. Returns the socket or -1.
+ */
+static evutil_socket_t
+listen_socket(const char *addr, uint16_t *port)
+{
+	struct sockaddr_storage	 ss;
+	int			 sslen = sizeof ss, one = 1;
+	socklen_t		 len;
+	evutil_socket_t		 fd;
+
+	memset(&ss, 0, sizeof ss);
+	if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss,
+	    &sslen) != 0) {
+		log_warnx("listen: bad address %s", addr);
+		return (-1);
+	}
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = htons(*port);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(*port);
+	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	if (fd == -1) {
+		log_warn("listen %s: socket", addr);
+		return (-1);
+	}
+	evutil_make_socket_closeonexec(fd);
+	evutil_make_socket_nonblocking(fd);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+#if HAVE_DECL_SO_REUSEPORT
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+#endif
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&ss, (socklen_t)sslen) == -1 ||
+	    listen(fd, LISTEN_BACKLOG) == -1) {
+		log_warn("listen %s", addr);
+		evutil_closesocket(fd);
+		return (-1);
+	}
+	len = sizeof ss;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+		*port = ntohs(ss.ss_family == AF_INET ?
+		    ((struct sockaddr_in *)&ss)->sin_port :
+		    ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return (fd);
+}
+
+static int
+dns_setup(struct worker *w, const struct hg_config *cf)
+{
+	size_t	i;
+
+	w->w_dns = evdns_base_new(w->w_base, 0);
+	if (w->w_dns == NULL)
+		return (-1);
+	if (cf->cf_dns_system) {
+		/* resolv.conf, and /etc/hosts through DNS_OPTION_HOSTSFILE */
+		if (evdns_base_resolv_conf_parse(w->w_dns, DNS_OPTIONS_ALL,
+		    "/etc/resolv.conf") != 0)
+			log_debug("dns: /etc/resolv.conf not usable, using "
+			    "defaults");
+	}
+	for (i = 0; i < cf->cf_ndns_servers; i++) {
+		if (evdns_base_nameserver_ip_add(w->w_dns,
+		    cf->cf_dns_servers[i]) != 0) {
+			log_warnx("dns: cannot use server %s",
+			    cf->cf_dns_servers[i]);
+			return (-1);
+		}
+	}
+	if (cf->cf_hosts_file != NULL &&
+	    evdns_base_load_hosts(w->w_dns, cf->cf_hosts_file) != 0) {
+		log_warnx("dns: cannot read hosts file %s", cf->cf_hosts_file);
+		return (-1);
+	}
+	/* 0x20 case randomisation upsets some servers; names are matched
+	 * before they are resolved anyway. */
+	evdns_base_set_option(w->w_dns, "randomize-case:", "0");
+	return (0);
+}
+
+static void
+worker_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+	size_t		 i;
+
+	w->w_stopping = 1;
+	for (i = 0; i < w->w_nlisteners; i++) {
+		evconnlistener_free(w->w_listeners[i]);
+		w->w_listeners[i] = NULL;
+	}
+	w->w_nlisteners = 0;
+	conn_drain_idle(w);
+	if (w->w_nconns == 0)
+		event_base_loopexit(w->w_base, NULL);
+}
+
+static void
+worker_kill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+
+	w->w_stopping = 1;
+	conn_shutdown_all(w);
+	event_base_loopexit(w->w_base, NULL);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker	*w = arg;
+
+	event_base_dispatch(w->w_base);
+	__atomic_add_fetch(&nfinished, 1, __ATOMIC_ACQ_REL);
+	event_active(ev_main_done, 0, 0);
+	return (NULL);
+}
+
+static int
+worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
+{
+	evutil_socket_t	fd;
+	size_t		i;
+
+	w->w_base = event_base_new();
+	if (w->w_base == NULL) {
+		log_warnx("worker %u: cannot create event base", w->w_id);
+		return (-1);
+	}
+	if (dns_setup(w, cf) != 0)
+		return (-1);
+	w->w_cfg = cf;
+	config_ref(cf);
+	w->w_gen = cfg_gen;
+	w->w_ev_stop = event_new(w->w_base, -1, 0, worker_stop_cb, w);
+	w->w_ev_kill = event_new(w->w_base, -1, 0, worker_kill_cb, w);
+	for (i = 0; i < cf->cf_nlisten; i++) {
+		fd = listen_socket(cf->cf_listen[i], &ports[i]);
+		if (fd == -1)
+			return (-1);
+		w->w_listeners[i] = evconnlistener_new(w->w_base,
+		    listener_accept, w, LEV_OPT_CLOSE_ON_FREE, 0, fd);
+		if (w->w_listeners[i] == NULL) {
+			evutil_closesocket(fd);
+			return (-1);
+		}
+		evconnlistener_set_error_cb(w->w_listeners[i], listener_error);
+		w->w_nlisteners++;
+	}
+	return (0);
+}
+
+/*
+ * Start n workers (0: one per CPU) with configuration cf. done is a main
+ * loop event made active when a worker ends. Prints one "listening on"
+ * line per address once every worker is bound. Returns 0 or -1.
+ */
+int
+workers_start(struct hg_config *cf, unsigned n)
+{
+	uint16_t	 ports[HG_MAX_LISTEN];
+	sigset_t	 all, old;
+	size_t		 i;
+	unsigned	 k;
+	long		 ncpu;
+
+	if (n == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		n = ncpu > 0 ? (unsigned)ncpu : 1;
+		if (n > HG_MAX_WORKERS)
+			n = HG_MAX_WORKERS;
+	}
+	memset(ports, 0, sizeof ports);
+	for (i = 0; i < cf->cf_nlisten; i++) {
+		const char *colon = strrchr(cf->cf_listen[i], ':');
+		ports[i] = (uint16_t)atoi(colon + 1);
+	}
+#if !HAVE_DECL_SO_REUSEPORT
+	n = 1;
+#endif
+	workers_set_config(cf, 1);
+	workers = xcalloc(n, sizeof *workers);
+	nworkers = n;
+	for (k = 0; k < n; k++) {
+		workers[k].w_id = k;
+		if (worker_init(&workers[k], cf, ports) != 0)
+			return (-1);
+	}
+	for (i = 0; i < cf->cf_nlisten; i++) {
+		char	host[64];
+		const char *colon = strrchr(cf->cf_listen[i], ':');
+
+		snprintf(host, sizeof host, "%.*s",
+		    (int)(colon - cf->cf_listen[i]), cf->cf_listen[i]);
+		log_info("listening on %s:%u", host, ports[i]);
+	}
+	/* Signals are the main thread's business. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (k = 0; k < n; k++) {
+		if (pthread_create(&workers[k].w_thread, NULL, worker_main,
+		    &workers[k]) != 0)
+			fatalx("cannot start worker thread");
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	log_info("%u worker%s started", n, n == 1 ? "" : "s");
+	return (0);
+}
+
+/* Set the event that a finishing worker activates in the main loop. */
+void
+workers_set_done_event(struct event *ev)
+{
+	ev_main_done = ev;
+}
+
+unsigned
+workers_finished(void)
+{
+	return (__atomic_load_n(&nfinished, __ATOMIC_ACQUIRE));
+}
+
+unsigned
+workers_count(void)
+{
+	return (nworkers);
+}
+
+/* Stop accepting; workers exit once their connections are closed. */
+void
+workers_stop(void)
+{
+	unsigned	k;
+
+	for (k = 0; k < nworkers; k++)
+		event_active(workers[k].w_ev_stop, 0, 0);
+}
+
+/* Drain time is over: close everything. */
+void
+workers_kill(void)
+{
+	unsigned	k;
+
+	for (k = 0; k < nworkers; k++)
+		event_active(workers[k].w_ev_kill, 0, 0);
+}
+
+void
+workers_join(void)
+{
+	unsigned	k;
+	struct worker	*w;
+
+	for (k = 0; k < nworkers; k++) {
+		w = &workers[k];
+		pthread_join(w->w_thread, NULL);
+		event_free(w->w_ev_stop);
+		event_free(w->w_ev_kill);
+		evdns_base_free(w->w_dns, 0);
+		event_base_free(w->w_base);
+		config_unref(w->w_cfg);
+	}
+	free(workers);
+	workers = NULL;
+	nworkers = 0;
+	pthread_mutex_lock(&cfg_mtx);
+	config_unref(cfg_current);
+	cfg_current = NULL;
+	pthread_mutex_unlock(&cfg_mtx);
+}

@@ -1,0 +1,948 @@
+/*
+ * config.c -- the YAML configuration: parse into a fresh struct hg_config,
+ * report every error as "file:line:col: message" (libyaml gives the marks)
+ * and keep going to show them all. The caller swaps configurations only on
+ * success.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <yaml.h>
+
+#include "rules.h"
+
+#define DEFAULT_HOSTS_FILE	"/etc/hosts"
+
+struct loader {
+	struct hg_config	*ld_cf;
+	struct hg_ruleset	*ld_rs;
+	struct hg_errors	*ld_errs;
+	int			 ld_depth;
+	char			**ld_seen;	/* files loaded (include once) */
+	size_t			 ld_nseen;
+	const char		*ld_file;	/* file being read */
+	yaml_document_t		*ld_doc;
+};
+
+static void	load_file(struct loader *, const char *, int,
+		    const char *, const yaml_mark_t *);
+
+static void __attribute__((format(printf, 3, 4)))
+err(struct loader *ld, const yaml_node_t *n, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	errors_addv(ld->ld_errs, ld->ld_file,
+	    n ? (unsigned)n->start_mark.line + 1 : 0,
+	    n ? (unsigned)n->start_mark.column + 1 : 0, fmt, ap);
+	va_end(ap);
+}
+
+static yaml_node_t *
+node(struct loader *ld, int id)
+{
+	return (yaml_document_get_node(ld->ld_doc, id));
+}
+
+static const char *
+scalar(const yaml_node_t *n)
+{
+	return ((const char *)n->data.scalar.value);
+}
+
+static int
+is_null(const yaml_node_t *n)
+{
+	const char	*s;
+
+	if (n->type != YAML_SCALAR_NODE ||
+	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return (0);
+	s = scalar(n);
+	return (*s == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
+	    strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0);
+}
+
+/* A string value; NULL (with an error) for anything else. */
+static const char *
+want_string(struct loader *ld, const yaml_node_t *n, const char *what)
+{
+	if (n->type != YAML_SCALAR_NODE || is_null(n)) {
+		err(ld, n, "%s: expected a string", what);
+		return (NULL);
+	}
+	return (scalar(n));
+}
+
+static int
+want_uint(struct loader *ld, const yaml_node_t *n, const char *what,
+    unsigned long min, unsigned long max, unsigned *out)
+{
+	const char	*s;
+	char		*end;
+	unsigned long	 v;
+
+	if (n->type != YAML_SCALAR_NODE || is_null(n)) {
+		err(ld, n, "%s: expected a number", what);
+		return (-1);
+	}
+	s = scalar(n);
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 ||
+	    v < min || v > max) {
+		err(ld, n, "%s: expected a number from %lu to %lu, not '%s'",
+		    what, min, max, s);
+		return (-1);
+	}
+	*out = (unsigned)v;
+	return (0);
+}
+
+static int
+want_kind(struct loader *ld, const yaml_node_t *n, yaml_node_type_t type,
+    const char *what)
+{
+	if (n->type == type)
+		return (0);
+	err(ld, n, "%s: expected a %s", what,
+	    type == YAML_MAPPING_NODE ? "mapping" :
+	    type == YAML_SEQUENCE_NODE ? "list" : "scalar");
+	return (-1);
+}
+
+/*
+ * Walk a mapping: checks that keys are strings and unique, then calls fn
+ * for each pair. Keys listed in skip are left for another pass.
+ */
+typedef void (*pair_fn)(struct loader *, const char *, yaml_node_t *,
+    yaml_node_t *, void *);
+
+static void
+each_pair(struct loader *ld, yaml_node_t *map, pair_fn fn, void *arg)
+{
+	yaml_node_pair_t	*p, *q;
+	yaml_node_t		*k, *k2;
+
+	for (p = map->data.mapping.pairs.start;
+	    p < map->data.mapping.pairs.top; p++) {
+		k = node(ld, p->key);
+		if (k->type != YAML_SCALAR_NODE) {
+			err(ld, k, "mapping key must be a string");
+			continue;
+		}
+		for (q = map->data.mapping.pairs.start; q < p; q++) {
+			k2 = node(ld, q->key);
+			if (k2->type == YAML_SCALAR_NODE &&
+			    strcmp(scalar(k2), scalar(k)) == 0)
+				break;
+		}
+		if (q < p) {
+			err(ld, k, "duplicate key '%s'", scalar(k));
+			continue;
+		}
+		fn(ld, scalar(k), k, node(ld, p->value), arg);
+	}
+}
+
+/* "127.0.0.1:3128" or "[::1]:3128"; port 0 lets the kernel choose. */
+static int
+listen_valid(const char *s)
+{
+	char		 host[64];
+	uint8_t		 addr[16];
+	const char	*colon;
+	size_t		 len;
+	unsigned long	 port;
+	char		*end;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (close == NULL || close[1] != ':')
+			return (-1);
+		len = (size_t)(close - s) - 1;
+		if (len == 0 || len >= sizeof host)
+			return (-1);
+		memcpy(host, s + 1, len);
+		host[len] = '\0';
+		if (inet_pton(AF_INET6, host, addr) != 1)
+			return (-1);
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL)
+			return (-1);
+		len = (size_t)(colon - s);
+		if (len == 0 || len >= sizeof host)
+			return (-1);
+		memcpy(host, s, len);
+		host[len] = '\0';
+		if (inet_pton(AF_INET, host, addr) != 1)
+			return (-1);
+	}
+	if (colon[1] < '0' || colon[1] > '9')
+		return (-1);
+	port = strtoul(colon + 1, &end, 10);
+	if (*end != '\0' || port > 65535)
+		return (-1);
+	return (0);
+}
+
+static void
+set_listen(struct loader *ld, yaml_node_t *v)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	yaml_node_item_t	*it;
+	yaml_node_t		*n;
+	const char		*s;
+	size_t			 i;
+
+	for (i = 0; i < cf->cf_nlisten; i++)
+		free(cf->cf_listen[i]);
+	cf->cf_nlisten = 0;
+	if (v->type == YAML_SCALAR_NODE) {
+		if ((s = want_string(ld, v, "listen")) == NULL)
+			return;
+		if (listen_valid(s) != 0)
+			err(ld, v, "listen: '%s' is not ADDRESS:PORT", s);
+		else
+			cf->cf_listen[cf->cf_nlisten++] = xstrdup(s);
+		return;
+	}
+	if (want_kind(ld, v, YAML_SEQUENCE_NODE, "listen") != 0)
+		return;
+	for (it = v->data.sequence.items.start;
+	    it < v->data.sequence.items.top; it++) {
+		n = node(ld, *it);
+		if ((s = want_string(ld, n, "listen")) == NULL)
+			continue;
+		if (listen_valid(s) != 0) {
+			err(ld, n, "listen: '%s' is not ADDRESS:PORT "
+			    "(an IP address; [v6]:port for IPv6)", s);
+			continue;
+		}
+		if (cf->cf_nlisten == HG_MAX_LISTEN) {
+			err(ld, n, "listen: more than %d addresses",
+			    HG_MAX_LISTEN);
+			return;
+		}
+		cf->cf_listen[cf->cf_nlisten++] = xstrdup(s);
+	}
+	if (cf->cf_nlisten == 0)
+		err(ld, v, "listen: at least one address is needed");
+}
+
+static void
+set_clients(struct loader *ld, yaml_node_t *v)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	yaml_node_item_t	*it;
+	yaml_node_t		*n;
+	const char		*s;
+
+	if (want_kind(ld, v, YAML_SEQUENCE_NODE, "clients") != 0)
+		return;
+	free(cf->cf_clients);
+	cf->cf_clients = NULL;
+	cf->cf_nclients = 0;
+	for (it = v->data.sequence.items.start;
+	    it < v->data.sequence.items.top; it++) {
+		n = node(ld, *it);
+		if ((s = want_string(ld, n, "clients")) == NULL)
+			continue;
+		cf->cf_clients = xreallocarray(cf->cf_clients,
+		    cf->cf_nclients + 1, sizeof *cf->cf_clients);
+		if (cidr_parse(s, &cf->cf_clients[cf->cf_nclients]) != 0) {
+			err(ld, n, "clients: '%s' is not an address or "
+			    "prefix (ADDRESS/BITS, host bits zero)", s);
+			continue;
+		}
+		cf->cf_nclients++;
+	}
+}
+
+static void
+set_ports(struct loader *ld, yaml_node_t *v, struct hg_portset *ps,
+    const char *what)
+{
+	yaml_node_item_t	*it;
+	yaml_node_t		*n;
+	const char		*s, *why;
+
+	if (want_kind(ld, v, YAML_SEQUENCE_NODE, what) != 0)
+		return;
+	portset_free(ps);
+	for (it = v->data.sequence.items.start;
+	    it < v->data.sequence.items.top; it++) {
+		n = node(ld, *it);
+		if ((s = want_string(ld, n, what)) == NULL)
+			continue;
+		if (portset_parse_item(ps, s, &why) != 0)
+			err(ld, n, "%s: '%s': %s", what, s, why);
+	}
+}
+
+static void
+set_action(struct loader *ld, yaml_node_t *v, const char *what,
+    enum hg_action *out)
+{
+	const char	*s;
+
+	if ((s = want_string(ld, v, what)) == NULL)
+		return;
+	if (action_parse(s, out) != 0)
+		err(ld, v, "%s: '%s' is not one of allow, deny, audit",
+		    what, s);
+}
+
+static void
+timeouts_pair(struct loader *ld, const char *key, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	unsigned		*out;
+	const char		*s;
+
+	if (strcmp(key, "request") == 0)
+		out = &cf->cf_timeout_request;
+	else if (strcmp(key, "connect") == 0)
+		out = &cf->cf_timeout_connect;
+	else if (strcmp(key, "idle") == 0)
+		out = &cf->cf_timeout_idle;
+	else if (strcmp(key, "drain") == 0)
+		out = &cf->cf_timeout_drain;
+	else {
+		err(ld, k, "timeouts: unknown key '%s' (request, connect, "
+		    "idle, drain)", key);
+		return;
+	}
+	if ((s = want_string(ld, v, key)) == NULL)
+		return;
+	if (duration_parse(s, out) != 0 || *out == 0)
+		err(ld, v, "timeouts.%s: '%s' is not a duration "
+		    "(e.g. 500ms, 10s, 5m)", key, s);
+}
+
+static void
+dns_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
+    void *arg)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	yaml_node_item_t	*it;
+	yaml_node_t		*n;
+	const char		*s;
+	uint8_t			 addr[16];
+	size_t			 i;
+
+	if (strcmp(key, "hosts_file") == 0) {
+		free(cf->cf_hosts_file);
+		cf->cf_hosts_file = NULL;
+		if (is_null(v))
+			return;
+		if ((s = want_string(ld, v, "dns.hosts_file")) != NULL)
+			cf->cf_hosts_file = path_join_dir(ld->ld_file, s);
+	} else if (strcmp(key, "servers") == 0) {
+		for (i = 0; i < cf->cf_ndns_servers; i++)
+			free(cf->cf_dns_servers[i]);
+		free(cf->cf_dns_servers);
+		cf->cf_dns_servers = NULL;
+		cf->cf_ndns_servers = 0;
+		cf->cf_dns_system = 0;
+		if (v->type == YAML_SCALAR_NODE) {
+			if (strcmp(scalar(v), "system") == 0)
+				cf->cf_dns_system = 1;
+			else
+				err(ld, v, "dns.servers: expected 'system' or "
+				    "a list of addresses");
+			return;
+		}
+		if (want_kind(ld, v, YAML_SEQUENCE_NODE, "dns.servers") != 0)
+			return;
+		for (it = v->data.sequence.items.start;
+		    it < v->data.sequence.items.top; it++) {
+			n = node(ld, *it);
+			if ((s = want_string(ld, n, "dns.servers")) == NULL)
+				continue;
+			if (inet_pton(AF_INET, s, addr) != 1 &&
+			    inet_pton(AF_INET6, s, addr) != 1) {
+				err(ld, n, "dns.servers: '%s' is not an IP "
+				    "address", s);
+				continue;
+			}
+			cf->cf_dns_servers = xreallocarray(cf->cf_dns_servers,
+			    cf->cf_ndns_servers + 1,
+			    sizeof *cf->cf_dns_servers);
+			cf->cf_dns_servers[cf->cf_ndns_servers++] =
+			    xstrdup(s);
+		}
+	} else
+		err(ld, k, "dns: unknown key '%s' (hosts_file, servers)", key);
+}
+
+static void
+log_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
+    void *arg)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	const char		*s;
+
+	if (strcmp(key, "decisions") == 0) {
+		free(cf->cf_decisions);
+		cf->cf_decisions = NULL;
+		if (is_null(v))
+			return;
+		if ((s = want_string(ld, v, "log.decisions")) == NULL)
+			return;
+		if (strcmp(s, "-") == 0)
+			cf->cf_decisions = xstrdup(s);
+		else
+			cf->cf_decisions = path_join_dir(ld->ld_file, s);
+	} else if (strcmp(key, "level") == 0) {
+		if ((s = want_string(ld, v, "log.level")) == NULL)
+			return;
+		if (strcmp(s, "error") == 0)
+			cf->cf_log_level = 0;
+		else if (strcmp(s, "warn") == 0)
+			cf->cf_log_level = 1;
+		else if (strcmp(s, "info") == 0)
+			cf->cf_log_level = 2;
+		else if (strcmp(s, "debug") == 0)
+			cf->cf_log_level = 3;
+		else
+			err(ld, v, "log.level: '%s' is not one of error, warn, "
+			    "info, debug", s);
+	} else
+		err(ld, k, "log: unknown key '%s' (decisions, level)", key);
+}
+
+static int
+category_name_valid(const char *s)
+{
+	size_t	i;
+
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+		return (0);
+	for (i = 0; s[i] != '\0'; i++) {
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
+			return (0);
+	}
+	return (i <= 64);
+}
+
+struct catload {
+	uint32_t	 cl_cat;
+	uint32_t	 cl_file;
+	int		 cl_have_action;
+};
+
+static void
+category_pair(struct loader *ld, const char *key, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct catload		*cl = arg;
+	struct hg_category	*ca = ruleset_category(ld->ld_rs, cl->cl_cat);
+	yaml_node_item_t	*it;
+	yaml_node_t		*n;
+	const char		*s, *why;
+	char			**text = NULL;
+
+	if (strcmp(key, "action") == 0) {
+		set_action(ld, v, "action", &ca->ca_action);
+		cl->cl_have_action = 1;
+		return;
+	}
+	if (strcmp(key, "description") == 0)
+		text = &ca->ca_description;
+	else if (strcmp(key, "breaks") == 0)
+		text = &ca->ca_breaks;
+	else if (strcmp(key, "note") == 0)
+		text = &ca->ca_note;
+	if (text != NULL) {
+		if ((s = want_string(ld, v, key)) != NULL) {
+			free(*text);
+			*text = xstrdup(s);
+		}
+		return;
+	}
+	if (strcmp(key, "hosts") != 0) {
+		err(ld, k, "category %s: unknown key '%s' (action, "
+		    "description, breaks, note, hosts)", ca->ca_name, key);
+		return;
+	}
+	if (want_kind(ld, v, YAML_SEQUENCE_NODE, "hosts") != 0)
+		return;
+	for (it = v->data.sequence.items.start;
+	    it < v->data.sequence.items.top; it++) {
+		n = node(ld, *it);
+		if ((s = want_string(ld, n, "hosts")) == NULL)
+			continue;
+		if (ruleset_add_pattern(ld->ld_rs, cl->cl_cat, s, strlen(s),
+		    cl->cl_file, (uint32_t)n->start_mark.line + 1, &why) != 0)
+			err(ld, n, "invalid pattern '%s': %s", s, why);
+	}
+}
+
+static void
+categories_pair(struct loader *ld, const char *key, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct catload			 cl;
+	const struct hg_category	*old;
+	uint32_t			 idx;
+
+	if (!category_name_valid(key)) {
+		err(ld, k, "invalid category name '%s' (lowercase letters, "
+		    "digits, '-' and '_', at most 64)", key);
+		return;
+	}
+	if ((idx = ruleset_find_category(ld->ld_rs, key)) != HG_NONE) {
+		old = ruleset_category_const(ld->ld_rs, idx);
+		err(ld, k, "category '%s' is already defined at %s:%u", key,
+		    ruleset_file(ld->ld_rs, old->ca_file), old->ca_line);
+		return;
+	}
+	if (want_kind(ld, v, YAML_MAPPING_NODE, key) != 0)
+		return;
+	cl.cl_file = ruleset_add_file(ld->ld_rs, ld->ld_file);
+	cl.cl_cat = ruleset_add_category(ld->ld_rs, key, HG_ACT_DENY,
+	    cl.cl_file, (uint32_t)k->start_mark.line + 1);
+	cl.cl_have_action = 0;
+	each_pair(ld, v, category_pair, &cl);
+	if (!cl.cl_have_action)
+		err(ld, k, "category %s: 'action' is missing (allow, deny or "
+		    "audit)", key);
+}
+
+static void
+actions_pair(struct loader *ld, const char *key, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	uint32_t	idx;
+
+	if ((idx = ruleset_find_category(ld->ld_rs, key)) == HG_NONE) {
+		err(ld, k, "actions: no category named '%s'", key);
+		return;
+	}
+	set_action(ld, v, key, &ruleset_category(ld->ld_rs, idx)->ca_action);
+}
+
+enum pass { PASS_INCLUDE, PASS_CATEGORIES, PASS_ACTIONS };
+
+struct toplevel {
+	enum pass	tl_pass;
+	int		tl_main;
+};
+
+static void
+include_item(struct loader *ld, yaml_node_t *n)
+{
+	const char	*s;
+	char		*path;
+
+	if ((s = want_string(ld, n, "include")) == NULL)
+		return;
+	path = path_join_dir(ld->ld_file, s);
+	load_file(ld, path, 0, ld->ld_file, &n->start_mark);
+	free(path);
+}
+
+static void
+top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
+    void *arg)
+{
+	struct toplevel		*tl = arg;
+	struct hg_config	*cf = ld->ld_cf;
+	yaml_node_item_t	*it;
+	const char		*s;
+
+	if (strcmp(key, "include") == 0) {
+		if (tl->tl_pass != PASS_INCLUDE)
+			return;
+		if (v->type == YAML_SCALAR_NODE) {
+			include_item(ld, v);
+			return;
+		}
+		if (want_kind(ld, v, YAML_SEQUENCE_NODE, "include") != 0)
+			return;
+		for (it = v->data.sequence.items.start;
+		    it < v->data.sequence.items.top; it++)
+			include_item(ld, node(ld, *it));
+		return;
+	}
+	if (strcmp(key, "categories") == 0) {
+		if (tl->tl_pass == PASS_CATEGORIES &&
+		    want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
+			each_pair(ld, v, categories_pair, NULL);
+		return;
+	}
+	if (strcmp(key, "actions") == 0) {
+		if (tl->tl_pass == PASS_ACTIONS &&
+		    want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
+			each_pair(ld, v, actions_pair, NULL);
+		return;
+	}
+	if (tl->tl_pass != PASS_INCLUDE)
+		return;
+	if (!tl->tl_main) {
+		if (strcmp(key, "listen") == 0 || strcmp(key, "workers") == 0 ||
+		    strcmp(key, "clients") == 0 ||
+		    strcmp(key, "connect_ports") == 0 ||
+		    strcmp(key, "http_ports") == 0 ||
+		    strcmp(key, "default") == 0 ||
+		    strcmp(key, "max_connections") == 0 ||
+		    strcmp(key, "timeouts") == 0 || strcmp(key, "dns") == 0 ||
+		    strcmp(key, "log") == 0)
+			err(ld, k, "'%s' is only allowed in the main "
+			    "configuration file", key);
+		else
+			err(ld, k, "unknown key '%s' (an included file may "
+			    "have include, categories, actions)", key);
+		return;
+	}
+	if (strcmp(key, "listen") == 0)
+		set_listen(ld, v);
+	else if (strcmp(key, "workers") == 0) {
+		if (v->type == YAML_SCALAR_NODE &&
+		    strcmp(scalar(v), "auto") == 0)
+			cf->cf_workers = 0;
+		else if (v->type == YAML_SCALAR_NODE &&
+		    (scalar(v)[0] < '0' || scalar(v)[0] > '9'))
+			err(ld, v, "workers: expected 'auto' or a number from "
+			    "1 to %d", HG_MAX_WORKERS);
+		else
+			want_uint(ld, v, "workers", 1, HG_MAX_WORKERS,
+			    &cf->cf_workers);
+	} else if (strcmp(key, "clients") == 0)
+		set_clients(ld, v);
+	else if (strcmp(key, "connect_ports") == 0)
+		set_ports(ld, v, &cf->cf_connect_ports, key);
+	else if (strcmp(key, "http_ports") == 0)
+		set_ports(ld, v, &cf->cf_http_ports, key);
+	else if (strcmp(key, "default") == 0)
+		set_action(ld, v, "default", &cf->cf_default);
+	else if (strcmp(key, "max_connections") == 0)
+		want_uint(ld, v, key, 1, 1000000, &cf->cf_max_connections);
+	else if (strcmp(key, "timeouts") == 0) {
+		if (want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
+			each_pair(ld, v, timeouts_pair, NULL);
+	} else if (strcmp(key, "dns") == 0) {
+		if (want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
+			each_pair(ld, v, dns_pair, NULL);
+	} else if (strcmp(key, "log") == 0) {
+		if (want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
+			each_pair(ld, v, log_pair, NULL);
+	} else {
+		s = key;
+		err(ld, k, "unknown key '%s'", s);
+	}
+}
+
+static yaml_node_pair_t *
+first_pair_with_key(struct loader *ld, yaml_node_t *map, const char *key)
+{
+	yaml_node_pair_t	*p;
+	yaml_node_t		*k;
+
+	for (p = map->data.mapping.pairs.start;
+	    p < map->data.mapping.pairs.top; p++) {
+		k = node(ld, p->key);
+		if (k->type == YAML_SCALAR_NODE && strcmp(scalar(k), key) == 0)
+			return (p);
+	}
+	return (NULL);
+}
+
+static void
+load_document(struct loader *ld, int is_main)
+{
+	yaml_node_t		*root = yaml_document_get_root_node(ld->ld_doc);
+	yaml_node_t		*k;
+	yaml_node_pair_t	*p;
+	struct toplevel		 tl;
+
+	if (root == NULL || is_null(root))
+		return;		/* an empty file is an empty configuration */
+	if (root->type != YAML_MAPPING_NODE) {
+		err(ld, root, "expected a mapping of keys at the top level");
+		return;
+	}
+	tl.tl_main = is_main;
+	/*
+	 * First pass: includes and settings, checking every key once. Then
+	 * the file's own categories, then its actions, so that a file's
+	 * actions override what its includes set.
+	 */
+	tl.tl_pass = PASS_INCLUDE;
+	each_pair(ld, root, top_pair, &tl);
+	for (tl.tl_pass = PASS_CATEGORIES; tl.tl_pass <= PASS_ACTIONS;
+	    tl.tl_pass++) {
+		for (p = root->data.mapping.pairs.start;
+		    p < root->data.mapping.pairs.top; p++) {
+			k = node(ld, p->key);
+			if (k->type != YAML_SCALAR_NODE)
+				continue;
+			if (strcmp(scalar(k), "categories") != 0 &&
+			    strcmp(scalar(k), "actions") != 0)
+				continue;
+			/* A duplicated key was reported: use the first. */
+			if (first_pair_with_key(ld, root, scalar(k)) != p)
+				continue;
+			top_pair(ld, scalar(k), k, node(ld, p->value), &tl);
+		}
+	}
+}
+
+/*
+ * Read one file into memory, bounded by HG_MAX_CONFIG_FILE. Returns the
+ * buffer (caller frees) or NULL with an error added.
+ */
+static unsigned char *
+read_file(struct loader *ld, const char *path, size_t *lenp,
+    const char *from, const yaml_mark_t *mark)
+{
+	FILE		*f;
+	unsigned char	*buf;
+	size_t		 len = 0, cap = 65536, n;
+
+	if ((f = fopen(path, "rb")) == NULL) {
+		if (from != NULL)
+			errors_add(ld->ld_errs, from, (unsigned)mark->line + 1,
+			    (unsigned)mark->column + 1, "cannot open %s: %s",
+			    path, strerror(errno));
+		else
+			errors_add(ld->ld_errs, path, 0, 0, "cannot open: %s",
+			    strerror(errno));
+		return (NULL);
+	}
+	buf = xmalloc(cap);
+	while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
+		len += n;
+		if (len == cap) {
+			if (cap >= HG_MAX_CONFIG_FILE) {
+				errors_add(ld->ld_errs, path, 0, 0,
+				    "file larger than %d bytes",
+				    HG_MAX_CONFIG_FILE);
+				free(buf);
+				fclose(f);
+				return (NULL);
+			}
+			cap *= 2;
+			buf = xreallocarray(buf, cap, 1);
+		}
+	}
+	if (ferror(f)) {
+		errors_add(ld->ld_errs, path, 0, 0, "read error: %s",
+		    strerror(errno));
+		free(buf);
+		fclose(f);
+		return (NULL);
+	}
+	fclose(f);
+	*lenp = len;
+	return (buf);
+}
+
+static void
+load_buffer(struct loader *ld, const char *path, const unsigned char *buf,
+    size_t len, int is_main)
+{
+	yaml_parser_t		 parser;
+	yaml_document_t		 doc;
+	const char		*saved_file = ld->ld_file;
+	yaml_document_t		*saved_doc = ld->ld_doc;
+
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_string(&parser, buf, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		errors_add(ld->ld_errs, path,
+		    (unsigned)parser.problem_mark.line + 1,
+		    (unsigned)parser.problem_mark.column + 1, "%s%s%s",
+		    parser.problem ? parser.problem : "syntax error",
+		    parser.context ? " " : "",
+		    parser.context ? parser.context : "");
+		yaml_parser_delete(&parser);
+		return;
+	}
+	ld->ld_file = path;
+	ld->ld_doc = &doc;
+	load_document(ld, is_main);
+	ld->ld_file = saved_file;
+	ld->ld_doc = saved_doc;
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+}
+
+static void
+load_file(struct loader *ld, const char *path, int is_main, const char *from,
+    const yaml_mark_t *mark)
+{
+	unsigned char	*buf;
+	size_t		 len, i;
+	char		*real;
+
+	if (ld->ld_depth >= HG_MAX_INCLUDE_DEPTH) {
+		errors_add(ld->ld_errs, from, (unsigned)mark->line + 1,
+		    (unsigned)mark->column + 1,
+		    "includes nested deeper than %d (a cycle?)",
+		    HG_MAX_INCLUDE_DEPTH);
+		return;
+	}
+	/* Include once: a file named twice adds its categories once. */
+	real = realpath(path, NULL);
+	if (real != NULL) {
+		for (i = 0; i < ld->ld_nseen; i++) {
+			if (strcmp(ld->ld_seen[i], real) == 0) {
+				free(real);
+				return;
+			}
+		}
+		ld->ld_seen = xreallocarray(ld->ld_seen, ld->ld_nseen + 1,
+		    sizeof *ld->ld_seen);
+		ld->ld_seen[ld->ld_nseen++] = real;
+	}
+	if ((buf = read_file(ld, path, &len, from, mark)) == NULL)
+		return;
+	ld->ld_depth++;
+	/* The path string must outlive the load: keep it in the ruleset. */
+	load_buffer(ld, ruleset_file(ld->ld_rs,
+	    ruleset_add_file(ld->ld_rs, path)), buf, len, is_main);
+	ld->ld_depth--;
+	free(buf);
+}
+
+static struct hg_config *
+config_new(void)
+{
+	struct hg_config	*cf;
+	const char		*why;
+
+	cf = xcalloc(1, sizeof *cf);
+	cf->cf_refs = 1;
+	cf->cf_listen[0] = xstrdup("127.0.0.1:3128");
+	cf->cf_nlisten = 1;
+	cf->cf_workers = 0;
+	cf->cf_clients = xcalloc(2, sizeof *cf->cf_clients);
+	cidr_parse("127.0.0.0/8", &cf->cf_clients[0]);
+	cidr_parse("::1/128", &cf->cf_clients[1]);
+	cf->cf_nclients = 2;
+	portset_parse_item(&cf->cf_connect_ports, "443", &why);
+	portset_parse_item(&cf->cf_http_ports, "80", &why);
+	cf->cf_default = HG_ACT_ALLOW;
+	cf->cf_max_connections = 4096;
+	cf->cf_timeout_request = 10000;
+	cf->cf_timeout_connect = 10000;
+	cf->cf_timeout_idle = 300000;
+	cf->cf_timeout_drain = 10000;
+	cf->cf_hosts_file = xstrdup(DEFAULT_HOSTS_FILE);
+	cf->cf_dns_system = 1;
+	cf->cf_decisions = xstrdup("-");
+	cf->cf_log_level = 2;
+	cf->cf_rules = ruleset_new();
+	errors_init(&cf->cf_warnings);
+	return (cf);
+}
+
+static void
+config_free(struct hg_config *cf)
+{
+	size_t	i;
+
+	free(cf->cf_file);
+	for (i = 0; i < cf->cf_nlisten; i++)
+		free(cf->cf_listen[i]);
+	free(cf->cf_clients);
+	portset_free(&cf->cf_connect_ports);
+	portset_free(&cf->cf_http_ports);
+	free(cf->cf_hosts_file);
+	for (i = 0; i < cf->cf_ndns_servers; i++)
+		free(cf->cf_dns_servers[i]);
+	free(cf->cf_dns_servers);
+	free(cf->cf_decisions);
+	ruleset_free(cf->cf_rules);
+	errors_free(&cf->cf_warnings);
+	free(cf);
+}
+
+static struct hg_config *
+config_finish(struct loader *ld)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	size_t			 i;
+
+	for (i = 0; i < ld->ld_nseen; i++)
+		free(ld->ld_seen[i]);
+	free(ld->ld_seen);
+	if (errors_total(ld->ld_errs) != 0) {
+		config_free(cf);
+		return (NULL);
+	}
+	ruleset_compile(cf->cf_rules, &cf->cf_warnings);
+	return (cf);
+}
+
+/*
+ * Load the configuration file at path and everything it includes. Returns
+ * a new configuration (one reference), or NULL with errs filled.
+ */
+struct hg_config *
+config_load(const char *path, struct hg_errors *errs)
+{
+	struct loader	ld;
+
+	memset(&ld, 0, sizeof ld);
+	ld.ld_cf = config_new();
+	ld.ld_cf->cf_file = xstrdup(path);
+	ld.ld_rs = ld.ld_cf->cf_rules;
+	ld.ld_errs = errs;
+	load_file(&ld, path, 1, NULL, NULL);
+	return (config_finish(&ld));
+}
+
+/* The same from a buffer; name is used in messages and for relative paths. */
+struct hg_config *
+config_load_string(const char *name, const char *buf, size_t len,
+    struct hg_errors *errs)
+{
+	struct loader	ld;
+
+	memset(&ld, 0, sizeof ld);
+	ld.ld_cf = config_new();
+	ld.ld_cf->cf_file = xstrdup(name);
+	ld.ld_rs = ld.ld_cf->cf_rules;
+	ld.ld_errs = errs;
+	load_buffer(&ld, ruleset_file(ld.ld_rs, ruleset_add_file(ld.ld_rs,
+	    name)), (const unsigned char *)buf, len, 1);
+	return (config_finish(&ld));
+}
+
+void
+config_ref(struct hg_config *cf)
+{
+	__atomic_add_fetch(&cf->cf_refs, 1, __ATOMIC_RELAXED);
+}
+
+void
+config_unref(struct hg_config *cf)
+{
+	if (cf != NULL && __atomic_sub_fetch(&cf->cf_refs, 1,
+	    __ATOMIC_ACQ_REL) == 0)
+		config_free(cf);
+}
+
+/* May a client at this address (family 4 or 6) use the proxy? */
+int
+config_client_allowed(const struct hg_config *cf, int family,
+    const uint8_t *addr)
+{
+	return (cidr_list_match(cf->cf_clients, cf->cf_nclients, family,
+	    addr));
+}

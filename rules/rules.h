@@ -1,0 +1,215 @@
+/*
+ * rules.h -- the policy engine of hushgate.
+ *
+ * Pure C and libyaml: text in, compiled ruleset out; host in, decision out.
+ * This header must never include libevent or mbedTLS (a CI check greps for
+ * it): the same objects serve the daemon, `hushgate explain`, the unit
+ * tests, the fuzzers and the benchmarks.
+ */
+#ifndef HG_RULES_H
+#define HG_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+#define HG_MAX_HOST		253	/* longest DNS name, without final dot */
+#define HG_MAX_LABEL		63	/* longest DNS label */
+#define HG_MAX_ERRORS		100	/* errors kept per load, the rest counted */
+#define HG_MAX_INCLUDE_DEPTH	8	/* include nesting */
+#define HG_MAX_CONFIG_FILE	(16 * 1024 * 1024)	/* bytes in one YAML file */
+#define HG_MAX_LISTEN		16	/* listen addresses */
+#define HG_MAX_WORKERS		64
+
+#define HG_NONE			UINT32_MAX
+
+enum hg_action {
+	HG_ACT_NONE = 0,
+	HG_ACT_ALLOW,
+	HG_ACT_DENY,
+	HG_ACT_AUDIT
+};
+
+/* Why a decision was taken. */
+enum hg_reason {
+	HG_REASON_RULE = 0,	/* a rule matched */
+	HG_REASON_DEFAULT,	/* no rule matched: the global default */
+	HG_REASON_PORT		/* the port is not in connect_ports/http_ports */
+};
+
+/* What kind of request asks (selects the port list). */
+enum hg_scheme {
+	HG_SCHEME_CONNECT = 0,
+	HG_SCHEME_HTTP
+};
+
+enum hg_host_kind {
+	HG_HOST_NAME = 0,
+	HG_HOST_IPV4,
+	HG_HOST_IPV6
+};
+
+/* A normalised request target. */
+struct hg_target {
+	char		 t_host[HG_MAX_HOST + 1]; /* lowercase; v6 without [] */
+	size_t		 t_len;
+	enum hg_host_kind t_kind;
+	uint8_t		 t_addr[16];	/* IPv4 in the first 4 bytes */
+	uint16_t	 t_port;
+};
+
+/* Error list filled by loaders: each message is "file:line:col: text". */
+struct hg_errors {
+	char		**er_msgs;
+	size_t		  er_count;	/* kept in er_msgs */
+	size_t		  er_cap;
+	size_t		  er_dropped;	/* beyond HG_MAX_ERRORS */
+};
+
+struct hg_portrange {
+	uint16_t	pr_lo;
+	uint16_t	pr_hi;
+};
+
+struct hg_portset {
+	struct hg_portrange	*ps_ranges;
+	size_t			 ps_count;
+};
+
+struct hg_cidr {
+	int		ci_family;	/* 4 or 6 */
+	uint8_t		ci_addr[16];
+	unsigned	ci_bits;
+};
+
+struct hg_category {
+	char		*ca_name;
+	char		*ca_description;
+	char		*ca_breaks;
+	char		*ca_note;
+	enum hg_action	 ca_action;
+	uint32_t	 ca_file;	/* index in the ruleset's file table */
+	uint32_t	 ca_line;
+	size_t		 ca_rules;	/* rules added (after dedup) */
+};
+
+/* The result of a lookup. Strings point into the ruleset. */
+struct hg_decision {
+	enum hg_action	 d_action;
+	enum hg_reason	 d_reason;
+	uint32_t	 d_category;	/* HG_NONE when no rule matched */
+	const char	*d_category_name; /* NULL when none */
+	const char	*d_file;	/* source of the rule, NULL when none */
+	uint32_t	 d_line;
+};
+
+struct hg_ruleset;
+
+/* The whole configuration: immutable once loaded, reference-counted. */
+struct hg_config {
+	int			 cf_refs;	/* atomic */
+	char			*cf_file;
+	char			*cf_listen[HG_MAX_LISTEN];
+	size_t			 cf_nlisten;
+	unsigned		 cf_workers;	/* 0 = auto */
+	struct hg_cidr		*cf_clients;
+	size_t			 cf_nclients;
+	struct hg_portset	 cf_connect_ports;
+	struct hg_portset	 cf_http_ports;
+	enum hg_action		 cf_default;
+	unsigned		 cf_max_connections;
+	unsigned		 cf_timeout_request;	/* milliseconds */
+	unsigned		 cf_timeout_connect;
+	unsigned		 cf_timeout_idle;
+	unsigned		 cf_timeout_drain;
+	char			*cf_hosts_file;	/* NULL = none */
+	int			 cf_dns_system;	/* use resolv.conf */
+	char			**cf_dns_servers;
+	size_t			 cf_ndns_servers;
+	char			*cf_decisions;	/* NULL = off, "-" = stdout */
+	int			 cf_log_level;
+	struct hg_ruleset	*cf_rules;
+	struct hg_errors	 cf_warnings;	/* from -t: ties, shadows */
+};
+
+/* errors.c */
+void		 errors_init(struct hg_errors *);
+void		 errors_free(struct hg_errors *);
+void		 errors_add(struct hg_errors *, const char *, unsigned,
+		    unsigned, const char *, ...)
+		    __attribute__((format(printf, 5, 6)));
+void		 errors_addv(struct hg_errors *, const char *, unsigned,
+		    unsigned, const char *, va_list)
+		    __attribute__((format(printf, 5, 0)));
+void		 errors_add_msg(struct hg_errors *, const char *);
+size_t		 errors_total(const struct hg_errors *);
+
+/* util.c */
+void		*xmalloc(size_t);
+void		*xcalloc(size_t, size_t);
+void		*xreallocarray(void *, size_t, size_t);
+char		*xstrdup(const char *);
+char		*xstrndup(const char *, size_t);
+int		 xasprintf(char **, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+size_t		 hg_strlcpy(char *, const char *, size_t);
+const char	*action_name(enum hg_action);
+int		 action_parse(const char *, enum hg_action *);
+int		 duration_parse(const char *, unsigned *);
+char		*path_join_dir(const char *, const char *);
+
+/* host.c */
+int		 host_normalise(const char *, size_t, struct hg_target *,
+		    const char **);
+int		 target_parse(const char *, size_t, uint16_t,
+		    struct hg_target *, const char **);
+int		 port_parse(const char *, size_t, uint16_t *);
+
+/* cidr.c */
+int		 cidr_parse(const char *, struct hg_cidr *);
+int		 cidr_match(const struct hg_cidr *, int, const uint8_t *);
+int		 cidr_list_match(const struct hg_cidr *, size_t, int,
+		    const uint8_t *);
+
+/* ports.c */
+int		 portset_parse_item(struct hg_portset *, const char *,
+		    const char **);
+int		 portset_contains(const struct hg_portset *, uint16_t);
+void		 portset_free(struct hg_portset *);
+void		 portset_copy(struct hg_portset *, const struct hg_portset *);
+
+/* ruleset.c */
+struct hg_ruleset *ruleset_new(void);
+void		 ruleset_free(struct hg_ruleset *);
+uint32_t	 ruleset_add_file(struct hg_ruleset *, const char *);
+uint32_t	 ruleset_add_category(struct hg_ruleset *, const char *,
+		    enum hg_action, uint32_t, uint32_t);
+uint32_t	 ruleset_find_category(const struct hg_ruleset *,
+		    const char *);
+struct hg_category *ruleset_category(struct hg_ruleset *, uint32_t);
+const struct hg_category *ruleset_category_const(
+		    const struct hg_ruleset *, uint32_t);
+size_t		 ruleset_ncategories(const struct hg_ruleset *);
+const char	*ruleset_file(const struct hg_ruleset *, uint32_t);
+int		 ruleset_add_pattern(struct hg_ruleset *, uint32_t,
+		    const char *, size_t, uint32_t, uint32_t, const char **);
+void		 ruleset_compile(struct hg_ruleset *, struct hg_errors *);
+void		 ruleset_match(const struct hg_ruleset *,
+		    const struct hg_target *, struct hg_decision *);
+void		 ruleset_stats(const struct hg_ruleset *, size_t *, size_t *,
+		    size_t *, size_t *, size_t *);
+
+/* config.c */
+struct hg_config *config_load(const char *, struct hg_errors *);
+struct hg_config *config_load_string(const char *, const char *, size_t,
+		    struct hg_errors *);
+void		 config_ref(struct hg_config *);
+void		 config_unref(struct hg_config *);
+int		 config_client_allowed(const struct hg_config *, int,
+		    const uint8_t *);
+
+/* policy.c */
+void		 policy_decide(const struct hg_config *, enum hg_scheme,
+		    const struct hg_target *, struct hg_decision *);
+
+#endif /* HG_RULES_H */

@@ -1,0 +1,756 @@
+/*
+ * ruleset.c -- the compiled rule index.
+ *
+ * Names live once in an arena; an open-addressing hash maps each name to
+ * up to three rule chains: rules for the exact name, rules for the name and
+ * its subdomains (".name"), and rules for its subdomains only ("*.name").
+ * A lookup hashes every suffix of the host in one right-to-left pass and
+ * probes from the longest suffix to the shortest, so its cost depends on
+ * the number of labels of the host, not on the number of rules. Address
+ * prefixes and mid-label globs are kept apart (globs are the counted slow
+ * path). Chains are kept sorted by category order, so that the first rule
+ * of a chain that admits the port is the winner of a tie.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules.h"
+
+#define RS_MAX_LABELS	(HG_MAX_HOST / 2 + 2)
+
+enum {
+	CH_EXACT = 0,	/* "name" */
+	CH_SUFFIX,	/* ".name": the name and every subdomain */
+	CH_SUB,		/* "*.name": subdomains only */
+	CH_MAX
+};
+
+struct rule {
+	uint32_t	ru_cat;
+	uint32_t	ru_file;
+	uint32_t	ru_line;
+	uint32_t	ru_ports;	/* index in rs_portsets, HG_NONE: any */
+	uint32_t	ru_next;	/* next rule of the same chain */
+};
+
+struct node {
+	uint32_t	no_name;	/* offset in rs_names, HG_NONE: free */
+	uint32_t	no_hash;
+	uint32_t	no_chain[CH_MAX];
+};
+
+struct glob {
+	char		*gl_pattern;
+	uint32_t	 gl_rule;
+};
+
+struct cidr_rule {
+	struct hg_cidr	cr_cidr;
+	uint32_t	cr_rule;
+	uint32_t	cr_cat;
+};
+
+struct hg_ruleset {
+	struct hg_category	*rs_cats;
+	size_t			 rs_ncats;
+	char			**rs_files;
+	size_t			 rs_nfiles;
+	struct rule		*rs_rules;
+	size_t			 rs_nrules;
+	size_t			 rs_caprules;
+	struct node		*rs_nodes;
+	size_t			 rs_mask;	/* table size - 1 */
+	size_t			 rs_nnodes;
+	char			*rs_names;
+	size_t			 rs_namelen;
+	size_t			 rs_namecap;
+	struct glob		*rs_globs;
+	size_t			 rs_nglobs;
+	struct cidr_rule	*rs_cidrs;
+	size_t			 rs_ncidrs;
+	struct hg_portset	*rs_portsets;
+	size_t			 rs_nportsets;
+	size_t			 rs_dups;
+	struct hg_errors	 rs_warnings;
+};
+
+/*
+ * FNV-1a over the name from its last character to its first: the running
+ * value at the start of each label is the hash of that suffix, so one pass
+ * gives the hash of every suffix.
+ */
+#define FNV_INIT	2166136261u
+#define FNV_PRIME	16777619u
+
+static uint32_t
+hash_name(const char *s, size_t len)
+{
+	uint32_t	h = FNV_INIT;
+
+	while (len > 0) {
+		h ^= (unsigned char)s[--len];
+		h *= FNV_PRIME;
+	}
+	return (h);
+}
+
+struct hg_ruleset *
+ruleset_new(void)
+{
+	struct hg_ruleset	*rs;
+	size_t			 i;
+
+	rs = xcalloc(1, sizeof *rs);
+	rs->rs_mask = 1023;
+	rs->rs_nodes = xreallocarray(NULL, rs->rs_mask + 1,
+	    sizeof *rs->rs_nodes);
+	for (i = 0; i <= rs->rs_mask; i++)
+		rs->rs_nodes[i].no_name = HG_NONE;
+	errors_init(&rs->rs_warnings);
+	return (rs);
+}
+
+void
+ruleset_free(struct hg_ruleset *rs)
+{
+	size_t	i;
+
+	if (rs == NULL)
+		return;
+	for (i = 0; i < rs->rs_ncats; i++) {
+		free(rs->rs_cats[i].ca_name);
+		free(rs->rs_cats[i].ca_description);
+		free(rs->rs_cats[i].ca_breaks);
+		free(rs->rs_cats[i].ca_note);
+	}
+	free(rs->rs_cats);
+	for (i = 0; i < rs->rs_nfiles; i++)
+		free(rs->rs_files[i]);
+	free(rs->rs_files);
+	free(rs->rs_rules);
+	free(rs->rs_nodes);
+	free(rs->rs_names);
+	for (i = 0; i < rs->rs_nglobs; i++)
+		free(rs->rs_globs[i].gl_pattern);
+	free(rs->rs_globs);
+	free(rs->rs_cidrs);
+	for (i = 0; i < rs->rs_nportsets; i++)
+		portset_free(&rs->rs_portsets[i]);
+	free(rs->rs_portsets);
+	errors_free(&rs->rs_warnings);
+	free(rs);
+}
+
+/* Remember a source file name; returns its index. */
+uint32_t
+ruleset_add_file(struct hg_ruleset *rs, const char *path)
+{
+	size_t	i;
+
+	for (i = 0; i < rs->rs_nfiles; i++)
+		if (strcmp(rs->rs_files[i], path) == 0)
+			return ((uint32_t)i);
+	rs->rs_files = xreallocarray(rs->rs_files, rs->rs_nfiles + 1,
+	    sizeof *rs->rs_files);
+	rs->rs_files[rs->rs_nfiles] = xstrdup(path);
+	return ((uint32_t)rs->rs_nfiles++);
+}
+
+const char *
+ruleset_file(const struct hg_ruleset *rs, uint32_t idx)
+{
+	if (idx >= rs->rs_nfiles)
+		return ("-");
+	return (rs->rs_files[idx]);
+}
+
+/* Add a category (its name must be new); returns its index. */
+uint32_t
+ruleset_add_category(struct hg_ruleset *rs, const char *name,
+    enum hg_action action, uint32_t file, uint32_t line)
+{
+	struct hg_category	*ca;
+
+	rs->rs_cats = xreallocarray(rs->rs_cats, rs->rs_ncats + 1,
+	    sizeof *rs->rs_cats);
+	ca = &rs->rs_cats[rs->rs_ncats];
+	memset(ca, 0, sizeof *ca);
+	ca->ca_name = xstrdup(name);
+	ca->ca_action = action;
+	ca->ca_file = file;
+	ca->ca_line = line;
+	return ((uint32_t)rs->rs_ncats++);
+}
+
+uint32_t
+ruleset_find_category(const struct hg_ruleset *rs, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < rs->rs_ncats; i++)
+		if (strcmp(rs->rs_cats[i].ca_name, name) == 0)
+			return ((uint32_t)i);
+	return (HG_NONE);
+}
+
+struct hg_category *
+ruleset_category(struct hg_ruleset *rs, uint32_t idx)
+{
+	return (idx < rs->rs_ncats ? &rs->rs_cats[idx] : NULL);
+}
+
+const struct hg_category *
+ruleset_category_const(const struct hg_ruleset *rs, uint32_t idx)
+{
+	return (idx < rs->rs_ncats ? &rs->rs_cats[idx] : NULL);
+}
+
+size_t
+ruleset_ncategories(const struct hg_ruleset *rs)
+{
+	return (rs->rs_ncats);
+}
+
+static const char *
+node_name(const struct hg_ruleset *rs, const struct node *no)
+{
+	return (rs->rs_names + no->no_name);
+}
+
+/* Find the slot of name (or the free slot where it would go). */
+static struct node *
+node_slot(const struct hg_ruleset *rs, const char *name, size_t len,
+    uint32_t h)
+{
+	size_t		 i = h & rs->rs_mask;
+	struct node	*no;
+
+	for (;;) {
+		no = &rs->rs_nodes[i];
+		if (no->no_name == HG_NONE)
+			return (no);
+		if (no->no_hash == h) {
+			const char *n = node_name(rs, no);
+			if (memcmp(n, name, len) == 0 && n[len] == '\0')
+				return (no);
+		}
+		i = (i + 1) & rs->rs_mask;
+	}
+}
+
+static void
+table_grow(struct hg_ruleset *rs)
+{
+	struct node	*old = rs->rs_nodes, *no;
+	size_t		 oldsize = rs->rs_mask + 1, i, j;
+
+	rs->rs_mask = oldsize * 2 - 1;
+	rs->rs_nodes = xreallocarray(NULL, oldsize * 2, sizeof *rs->rs_nodes);
+	for (i = 0; i <= rs->rs_mask; i++)
+		rs->rs_nodes[i].no_name = HG_NONE;
+	for (i = 0; i < oldsize; i++) {
+		if (old[i].no_name == HG_NONE)
+			continue;
+		j = old[i].no_hash & rs->rs_mask;
+		while (rs->rs_nodes[j].no_name != HG_NONE)
+			j = (j + 1) & rs->rs_mask;
+		no = &rs->rs_nodes[j];
+		*no = old[i];
+	}
+	free(old);
+}
+
+static struct node *
+node_get(struct hg_ruleset *rs, const char *name, size_t len)
+{
+	uint32_t	 h = hash_name(name, len);
+	struct node	*no;
+	int		 k;
+
+	no = node_slot(rs, name, len, h);
+	if (no->no_name != HG_NONE)
+		return (no);
+	if ((rs->rs_nnodes + 1) * 4 > (rs->rs_mask + 1) * 3) {
+		table_grow(rs);
+		no = node_slot(rs, name, len, h);
+	}
+	if (rs->rs_namelen + len + 1 > rs->rs_namecap) {
+		while (rs->rs_namelen + len + 1 > rs->rs_namecap)
+			rs->rs_namecap = rs->rs_namecap ?
+			    rs->rs_namecap * 2 : 65536;
+		rs->rs_names = xreallocarray(rs->rs_names, rs->rs_namecap, 1);
+	}
+	memcpy(rs->rs_names + rs->rs_namelen, name, len);
+	rs->rs_names[rs->rs_namelen + len] = '\0';
+	no->no_name = (uint32_t)rs->rs_namelen;
+	no->no_hash = h;
+	for (k = 0; k < CH_MAX; k++)
+		no->no_chain[k] = HG_NONE;
+	rs->rs_namelen += len + 1;
+	rs->rs_nnodes++;
+	return (no);
+}
+
+static const struct node *
+node_find(const struct hg_ruleset *rs, const char *name, size_t len,
+    uint32_t h)
+{
+	const struct node	*no = node_slot(rs, name, len, h);
+
+	return (no->no_name == HG_NONE ? NULL : no);
+}
+
+static int
+ports_equal(const struct hg_ruleset *rs, uint32_t a, uint32_t b)
+{
+	const struct hg_portset	*pa, *pb;
+
+	if (a == HG_NONE || b == HG_NONE)
+		return (a == b);
+	pa = &rs->rs_portsets[a];
+	pb = &rs->rs_portsets[b];
+	return (pa->ps_count == pb->ps_count && memcmp(pa->ps_ranges,
+	    pb->ps_ranges, pa->ps_count * sizeof *pa->ps_ranges) == 0);
+}
+
+static int
+rule_admits(const struct hg_ruleset *rs, const struct rule *ru,
+    uint16_t port)
+{
+	return (ru->ru_ports == HG_NONE ||
+	    portset_contains(&rs->rs_portsets[ru->ru_ports], port));
+}
+
+static uint32_t
+rule_new(struct hg_ruleset *rs, uint32_t cat, uint32_t file, uint32_t line,
+    uint32_t ports)
+{
+	struct rule	*ru;
+
+	if (rs->rs_nrules == rs->rs_caprules) {
+		rs->rs_caprules = rs->rs_caprules ? rs->rs_caprules * 2 : 256;
+		rs->rs_rules = xreallocarray(rs->rs_rules, rs->rs_caprules,
+		    sizeof *rs->rs_rules);
+	}
+	ru = &rs->rs_rules[rs->rs_nrules];
+	ru->ru_cat = cat;
+	ru->ru_file = file;
+	ru->ru_line = line;
+	ru->ru_ports = ports;
+	ru->ru_next = HG_NONE;
+	return ((uint32_t)rs->rs_nrules++);
+}
+
+/*
+ * Compare a new rule with an older one for the same pattern: a duplicate
+ * in the same category is dropped (returns 1); the same pattern in another
+ * category is a tie, which the earlier category wins, with a warning.
+ */
+static int
+rule_clash(struct hg_ruleset *rs, const struct rule *old, uint32_t cat,
+    uint32_t file, uint32_t line, uint32_t ports, const char *pattern)
+{
+	if (!ports_equal(rs, old->ru_ports, ports))
+		return (0);
+	if (old->ru_cat == cat) {
+		rs->rs_dups++;
+		return (1);
+	}
+	errors_add(&rs->rs_warnings, ruleset_file(rs, file), line, 0,
+	    "warning: %s is in category %s and in category %s (%s:%u); "
+	    "%s wins (defined first)", pattern, rs->rs_cats[cat].ca_name,
+	    rs->rs_cats[old->ru_cat].ca_name, ruleset_file(rs, old->ru_file),
+	    old->ru_line,
+	    rs->rs_cats[old->ru_cat < cat ? old->ru_cat : cat].ca_name);
+	return (0);
+}
+
+/* Insert a rule into a chain, keeping category order. */
+static void
+chain_insert(struct hg_ruleset *rs, uint32_t *head, uint32_t cat,
+    uint32_t file, uint32_t line, uint32_t ports, const char *pattern)
+{
+	uint32_t	*link = head, idx, r;
+
+	for (r = *head; r != HG_NONE; r = rs->rs_rules[r].ru_next)
+		if (rule_clash(rs, &rs->rs_rules[r], cat, file, line, ports,
+		    pattern))
+			return;
+	while (*link != HG_NONE && rs->rs_rules[*link].ru_cat <= cat)
+		link = &rs->rs_rules[*link].ru_next;
+	idx = rule_new(rs, cat, file, line, ports);
+	rs->rs_rules[idx].ru_next = *link;
+	*link = idx;
+	rs->rs_cats[cat].ca_rules++;
+}
+
+/*
+ * Parse a port restriction "443", "[80,443]", "[8000-8100, 443]" into a
+ * new port set; returns its index or HG_NONE with *why.
+ */
+static uint32_t
+ports_add(struct hg_ruleset *rs, const char *s, size_t len,
+    const char **why)
+{
+	struct hg_portset	 ps = { NULL, 0 };
+	char			 buf[256], *p, *item, *end;
+
+	if (len == 0 || len >= sizeof buf) {
+		*why = "invalid port restriction";
+		return (HG_NONE);
+	}
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	p = buf;
+	if (*p == '[') {
+		if (buf[len - 1] != ']') {
+			*why = "unterminated port list";
+			return (HG_NONE);
+		}
+		buf[len - 1] = '\0';
+		p++;
+	}
+	for (;;) {
+		item = p;
+		end = strchr(p, ',');
+		if (end != NULL)
+			*end = '\0';
+		while (*item == ' ')
+			item++;
+		{
+			size_t n = strlen(item);
+			while (n > 0 && item[n - 1] == ' ')
+				item[--n] = '\0';
+		}
+		if (portset_parse_item(&ps, item, why) != 0) {
+			portset_free(&ps);
+			return (HG_NONE);
+		}
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	rs->rs_portsets = xreallocarray(rs->rs_portsets, rs->rs_nportsets + 1,
+	    sizeof *rs->rs_portsets);
+	rs->rs_portsets[rs->rs_nportsets] = ps;
+	return ((uint32_t)rs->rs_nportsets++);
+}
+
+static int
+glob_valid(const char *s, size_t len)
+{
+	size_t	i;
+
+	if (len == 0 || len > HG_MAX_HOST)
+		return (0);
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '*'))
+			return (0);
+	}
+	return (1);
+}
+
+/* Match name against a glob where '*' matches any run of characters. */
+static int
+glob_match(const char *g, const char *s)
+{
+	const char	*star = NULL, *resume = NULL;
+
+	while (*s != '\0') {
+		if (*g == '*') {
+			star = g++;
+			resume = s;
+		} else if (*g == *s) {
+			g++;
+			s++;
+		} else if (star != NULL) {
+			g = star + 1;
+			s = ++resume;
+		} else
+			return (0);
+	}
+	while (*g == '*')
+		g++;
+	return (*g == '\0');
+}
+
+/*
+ * Add one pattern (pat[0..len)) to category cat, remembering its source.
+ * Forms: "name", ".name", "*.name", "a.b.c.d[/n]", "v6[/n]", "[v6[/n]]",
+ * any of them followed by ":port" or ":[p1,p2-p3]" (bare IPv6 takes no
+ * port), and globs with '*' elsewhere. Returns 0, or -1 with *why.
+ */
+int
+ruleset_add_pattern(struct hg_ruleset *rs, uint32_t cat, const char *pat,
+    size_t len, uint32_t file, uint32_t line, const char **why)
+{
+	char			 buf[HG_MAX_HOST + 64], host[HG_MAX_HOST + 64];
+	const char		*colon = NULL, *h;
+	size_t			 hlen, i, ncolons = 0;
+	uint32_t		 ports = HG_NONE;
+	struct hg_target	 t;
+	struct node		*no;
+	int			 chain;
+
+	if (len == 0) {
+		*why = "empty pattern";
+		return (-1);
+	}
+	if (len >= sizeof buf) {
+		*why = "pattern too long";
+		return (-1);
+	}
+	for (i = 0; i < len; i++) {
+		char c = pat[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		buf[i] = c;
+		if (c == ':')
+			ncolons++;
+	}
+	buf[len] = '\0';
+
+	/* Split off a port restriction. */
+	if (buf[0] == '[') {
+		char *close = strchr(buf, ']');
+		if (close == NULL) {
+			*why = "unterminated '['";
+			return (-1);
+		}
+		if (close[1] == ':')
+			colon = close + 1;
+		else if (close[1] != '\0') {
+			*why = "junk after ']'";
+			return (-1);
+		}
+		hlen = (size_t)(close - buf) - 1;
+		memcpy(host, buf + 1, hlen);
+		host[hlen] = '\0';
+	} else {
+		if (ncolons == 1)
+			colon = strchr(buf, ':');
+		hlen = colon ? (size_t)(colon - buf) : len;
+		memcpy(host, buf, hlen);
+		host[hlen] = '\0';
+	}
+	if (colon != NULL) {
+		ports = ports_add(rs, colon + 1, strlen(colon + 1), why);
+		if (ports == HG_NONE)
+			return (-1);
+	}
+	if (hlen == 0) {
+		*why = "empty host in pattern";
+		return (-1);
+	}
+
+	/* Addresses and prefixes. */
+	if (strchr(host, '/') != NULL || strchr(host, ':') != NULL ||
+	    (host[0] >= '0' && host[0] <= '9' &&
+	    strspn(host, "0123456789.") == hlen)) {
+		struct hg_cidr	c;
+
+		if (cidr_parse(host, &c) != 0) {
+			*why = "invalid address or prefix";
+			return (-1);
+		}
+		rs->rs_cidrs = xreallocarray(rs->rs_cidrs, rs->rs_ncidrs + 1,
+		    sizeof *rs->rs_cidrs);
+		rs->rs_cidrs[rs->rs_ncidrs].cr_cidr = c;
+		rs->rs_cidrs[rs->rs_ncidrs].cr_rule = rule_new(rs, cat, file,
+		    line, ports);
+		rs->rs_cidrs[rs->rs_ncidrs].cr_cat = cat;
+		rs->rs_ncidrs++;
+		rs->rs_cats[cat].ca_rules++;
+		return (0);
+	}
+
+	h = host;
+	chain = CH_EXACT;
+	if (h[0] == '*' && h[1] == '.' && strchr(h + 2, '*') == NULL) {
+		chain = CH_SUB;
+		h += 2;
+	} else if (strchr(h, '*') != NULL) {
+		struct glob	*g;
+
+		if (strcmp(h, "*") == 0) {
+			*why = "a lone '*' matches everything: use 'default:'";
+			return (-1);
+		}
+		if (!glob_valid(h, hlen)) {
+			*why = "invalid character in glob pattern";
+			return (-1);
+		}
+		if (hlen > 0 && h[hlen - 1] == '.')
+			host[--hlen] = '\0';
+		rs->rs_globs = xreallocarray(rs->rs_globs, rs->rs_nglobs + 1,
+		    sizeof *rs->rs_globs);
+		g = &rs->rs_globs[rs->rs_nglobs++];
+		g->gl_pattern = xstrdup(h);
+		g->gl_rule = rule_new(rs, cat, file, line, ports);
+		rs->rs_cats[cat].ca_rules++;
+		return (0);
+	} else if (h[0] == '.') {
+		chain = CH_SUFFIX;
+		h++;
+	}
+	if (host_normalise(h, strlen(h), &t, why) != 0)
+		return (-1);
+	if (t.t_kind != HG_HOST_NAME) {
+		*why = "an address cannot be a name suffix";
+		return (-1);
+	}
+	no = node_get(rs, t.t_host, t.t_len);
+	chain_insert(rs, &no->no_chain[chain], cat, file, line, ports, buf);
+	return (0);
+}
+
+/* Longest prefix first; then category order, then definition order. */
+static int
+cidr_cmp(const void *a, const void *b)
+{
+	const struct cidr_rule	*x = a, *y = b;
+
+	if (x->cr_cidr.ci_bits != y->cr_cidr.ci_bits)
+		return (x->cr_cidr.ci_bits > y->cr_cidr.ci_bits ? -1 : 1);
+	if (x->cr_cat != y->cr_cat)
+		return (x->cr_cat < y->cr_cat ? -1 : 1);
+	return (x->cr_rule < y->cr_rule ? -1 : x->cr_rule > y->cr_rule);
+}
+
+/*
+ * Finish the index after the last pattern: order prefixes and globs, and
+ * append warnings (ties between categories) to warn.
+ */
+void
+ruleset_compile(struct hg_ruleset *rs, struct hg_errors *warn)
+{
+	size_t	i;
+
+	qsort(rs->rs_cidrs, rs->rs_ncidrs, sizeof *rs->rs_cidrs, cidr_cmp);
+	if (warn != NULL) {
+		for (i = 0; i < rs->rs_warnings.er_count; i++)
+			errors_add_msg(warn, rs->rs_warnings.er_msgs[i]);
+	}
+}
+
+static const struct rule *
+chain_first(const struct hg_ruleset *rs, uint32_t r, uint16_t port)
+{
+	for (; r != HG_NONE; r = rs->rs_rules[r].ru_next)
+		if (rule_admits(rs, &rs->rs_rules[r], port))
+			return (&rs->rs_rules[r]);
+	return (NULL);
+}
+
+static void
+decision_from_rule(const struct hg_ruleset *rs, const struct rule *ru,
+    struct hg_decision *d)
+{
+	const struct hg_category	*ca = &rs->rs_cats[ru->ru_cat];
+
+	d->d_action = ca->ca_action;
+	d->d_reason = HG_REASON_RULE;
+	d->d_category = ru->ru_cat;
+	d->d_category_name = ca->ca_name;
+	d->d_file = ruleset_file(rs, ru->ru_file);
+	d->d_line = ru->ru_line;
+}
+
+/*
+ * Look the target up. On a match fills d with the rule's category, action
+ * and source and returns; otherwise d_action is HG_ACT_NONE.
+ */
+void
+ruleset_match(const struct hg_ruleset *rs, const struct hg_target *t,
+    struct hg_decision *d)
+{
+	const struct rule	*best = NULL, *ru;
+	const struct node	*no;
+	size_t			 starts[RS_MAX_LABELS], nstarts = 0, i, k;
+	uint32_t		 hashes[RS_MAX_LABELS], h = FNV_INIT;
+	int			 family;
+
+	memset(d, 0, sizeof *d);
+	d->d_action = HG_ACT_NONE;
+	d->d_category = HG_NONE;
+
+	if (t->t_kind != HG_HOST_NAME) {
+		family = t->t_kind == HG_HOST_IPV4 ? 4 : 6;
+		for (i = 0; i < rs->rs_ncidrs; i++) {
+			ru = &rs->rs_rules[rs->rs_cidrs[i].cr_rule];
+			if (cidr_match(&rs->rs_cidrs[i].cr_cidr, family,
+			    t->t_addr) && rule_admits(rs, ru, t->t_port)) {
+				decision_from_rule(rs, ru, d);
+				return;
+			}
+		}
+		return;
+	}
+
+	/* Hash of every suffix, shortest first. */
+	for (i = t->t_len; i > 0; i--) {
+		h ^= (unsigned char)t->t_host[i - 1];
+		h *= FNV_PRIME;
+		if (i == 1 || t->t_host[i - 2] == '.') {
+			if (nstarts == RS_MAX_LABELS)
+				break;
+			starts[nstarts] = i - 1;
+			hashes[nstarts++] = h;
+		}
+	}
+	/* Longest suffix (the whole host) first. */
+	for (k = nstarts; k > 0; k--) {
+		i = starts[k - 1];
+		no = node_find(rs, t->t_host + i, t->t_len - i, hashes[k - 1]);
+		if (no == NULL)
+			continue;
+		if (i == 0) {
+			if ((best = chain_first(rs, no->no_chain[CH_EXACT],
+			    t->t_port)) != NULL)
+				break;
+			if ((best = chain_first(rs, no->no_chain[CH_SUFFIX],
+			    t->t_port)) != NULL)
+				break;
+			continue;
+		}
+		best = chain_first(rs, no->no_chain[CH_SUFFIX], t->t_port);
+		ru = chain_first(rs, no->no_chain[CH_SUB], t->t_port);
+		if (ru != NULL && (best == NULL || ru->ru_cat < best->ru_cat))
+			best = ru;
+		if (best != NULL)
+			break;
+	}
+	if (best == NULL) {
+		for (i = 0; i < rs->rs_nglobs; i++) {
+			ru = &rs->rs_rules[rs->rs_globs[i].gl_rule];
+			if (best != NULL && ru->ru_cat >= best->ru_cat)
+				continue;
+			if (rule_admits(rs, ru, t->t_port) &&
+			    glob_match(rs->rs_globs[i].gl_pattern, t->t_host))
+				best = ru;
+		}
+	}
+	if (best != NULL)
+		decision_from_rule(rs, best, d);
+}
+
+void
+ruleset_stats(const struct hg_ruleset *rs, size_t *rules, size_t *names,
+    size_t *globs, size_t *cidrs, size_t *dups)
+{
+	if (rules != NULL)
+		*rules = rs->rs_nrules;
+	if (names != NULL)
+		*names = rs->rs_nnodes;
+	if (globs != NULL)
+		*globs = rs->rs_nglobs;
+	if (cidrs != NULL)
+		*cidrs = rs->rs_ncidrs;
+	if (dups != NULL)
+		*dups = rs->rs_dups;
+}

@@ -1,0 +1,186 @@
+/*
+ * util.c -- allocation wrappers and small parsers shared by every module.
+ *
+ * Allocation failures here are on the control path (configuration, rule
+ * compilation): they are fatal.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules.h"
+
+static void
+oom(void)
+{
+	fputs("hushgate: out of memory\n", stderr);
+	abort();
+}
+
+void *
+xmalloc(size_t size)
+{
+	void	*p;
+
+	if ((p = malloc(size == 0 ? 1 : size)) == NULL)
+		oom();
+	return (p);
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void	*p;
+
+	if ((p = calloc(n == 0 ? 1 : n, size == 0 ? 1 : size)) == NULL)
+		oom();
+	return (p);
+}
+
+void *
+xreallocarray(void *p, size_t n, size_t size)
+{
+	if (size != 0 && n > SIZE_MAX / size)
+		oom();
+	if ((p = realloc(p, n * size == 0 ? 1 : n * size)) == NULL)
+		oom();
+	return (p);
+}
+
+char *
+xstrdup(const char *s)
+{
+	return (xstrndup(s, strlen(s)));
+}
+
+char *
+xstrndup(const char *s, size_t len)
+{
+	char	*p;
+
+	p = xmalloc(len + 1);
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return (p);
+}
+
+int
+xasprintf(char **out, const char *fmt, ...)
+{
+	va_list	 ap, ap2;
+	int	 n;
+
+	va_start(ap, fmt);
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		oom();
+	*out = xmalloc((size_t)n + 1);
+	vsnprintf(*out, (size_t)n + 1, fmt, ap2);
+	va_end(ap2);
+	return (n);
+}
+
+/* Copy with truncation; returns strlen(src) like BSD strlcpy. */
+size_t
+hg_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t	len = strlen(src);
+
+	if (size != 0) {
+		size_t n = len >= size ? size - 1 : len;
+		memcpy(dst, src, n);
+		dst[n] = '\0';
+	}
+	return (len);
+}
+
+const char *
+action_name(enum hg_action a)
+{
+	switch (a) {
+	case HG_ACT_ALLOW:
+		return ("allow");
+	case HG_ACT_DENY:
+		return ("deny");
+	case HG_ACT_AUDIT:
+		return ("audit");
+	default:
+		return ("none");
+	}
+}
+
+int
+action_parse(const char *s, enum hg_action *a)
+{
+	if (strcmp(s, "allow") == 0)
+		*a = HG_ACT_ALLOW;
+	else if (strcmp(s, "deny") == 0)
+		*a = HG_ACT_DENY;
+	else if (strcmp(s, "audit") == 0)
+		*a = HG_ACT_AUDIT;
+	else
+		return (-1);
+	return (0);
+}
+
+/*
+ * Parse a duration: "250ms", "10s", "5m", "1h" or a bare number of
+ * seconds. Stores milliseconds; returns -1 on syntax error or overflow.
+ */
+int
+duration_parse(const char *s, unsigned *ms)
+{
+	unsigned long long	 v = 0, mult;
+	const char		*p = s;
+
+	if (!isdigit((unsigned char)*p))
+		return (-1);
+	while (isdigit((unsigned char)*p)) {
+		v = v * 10 + (unsigned)(*p - '0');
+		if (v > UINT_MAX)
+			return (-1);
+		p++;
+	}
+	if (*p == '\0' || strcmp(p, "s") == 0)
+		mult = 1000;
+	else if (strcmp(p, "ms") == 0)
+		mult = 1;
+	else if (strcmp(p, "m") == 0)
+		mult = 60000;
+	else if (strcmp(p, "h") == 0)
+		mult = 3600000;
+	else
+		return (-1);
+	if (v * mult > UINT_MAX)
+		return (-1);
+	*ms = (unsigned)(v * mult);
+	return (0);
+}
+
+/*
+ * Resolve path relative to the directory of file. Returns a new string;
+ * absolute paths are copied. A leading "./" is dropped from the result.
+ */
+char *
+path_join_dir(const char *file, const char *path)
+{
+	const char	*slash;
+	char		*out;
+
+	if (path[0] == '/')
+		return (xstrdup(path));
+	slash = strrchr(file, '/');
+	if (slash == NULL)
+		return (xstrdup(path));
+	xasprintf(&out, "%.*s/%s", (int)(slash - file), file, path);
+	while (out[0] == '.' && out[1] == '/')
+		memmove(out, out + 2, strlen(out + 2) + 1);
+	return (out);
+}

@@ -1,0 +1,183 @@
+# Integration tests for hushgate: the real binary, real clients, real sockets,
+# all on the loopback interface with ports chosen at run time.
+#
+# Debian packages this suite relies on (apt-get install -y ...):
+#   python3 python3-pytest python3-yaml curl openssl
+#
+# Run from the repository root:
+#   /usr/bin/python3 -m pytest tests/integration -q
+# The binary is $HUSHGATE_BIN, or ./hushgate at the repository root.
+
+import os
+import shutil
+import ssl
+import subprocess
+
+import pytest
+
+import helpers
+from helpers import (TIMEOUT, HTTPServer, ProxyFactory, TCPServer,
+                     hushgate_bin, write_hosts)
+
+
+def _need_tool(name):
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail("required tool %r is not installed (see the package list "
+                    "at the top of conftest.py)" % name)
+    return path
+
+
+@pytest.fixture(scope="session")
+def hushgate():
+    """Path of the binary under test; a missing binary fails the test."""
+    path = hushgate_bin()
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        pytest.fail("hushgate binary not found at %s (build it, or set "
+                    "HUSHGATE_BIN)" % path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def test_ca(tmp_path_factory):
+    """A throwaway CA and a server certificate for the test names, made
+    with the openssl CLI.  Returns a dict of paths."""
+    openssl = _need_tool("openssl")
+    d = tmp_path_factory.mktemp("ca")
+
+    def run(*args):
+        cp = subprocess.run([openssl] + list(args), cwd=str(d),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            timeout=TIMEOUT * 3)
+        assert cp.returncode == 0, "openssl %s failed:\n%s" % (
+            " ".join(args), cp.stderr.decode(errors="replace"))
+
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt",
+        "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
+        "-out", "ca.pem", "-days", "3", "-subj", "/CN=hushgate test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes", "-keyout", "server.key", "-out", "server.csr",
+        "-subj", "/CN=echo.test")
+    (d / "server.ext").write_text(
+        "basicConstraints=CA:FALSE\n"
+        "keyUsage=critical,digitalSignature\n"
+        "extendedKeyUsage=serverAuth\n"
+        "subjectAltName=DNS:echo.test,DNS:web.test,DNS:*.test,"
+        "IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey",
+        "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "3",
+        "-extfile", "server.ext")
+    return {"ca": str(d / "ca.pem"), "cert": str(d / "server.pem"),
+            "key": str(d / "server.key")}
+
+
+@pytest.fixture(scope="session")
+def server_tls_ctx(test_ca):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(test_ca["cert"], test_ca["key"])
+    return ctx
+
+
+@pytest.fixture(scope="session")
+def client_tls_ctx(test_ca):
+    ctx = ssl.create_default_context(cafile=test_ca["ca"])
+    return ctx
+
+
+def _server(obj):
+    yield obj
+    obj.close()
+
+
+@pytest.fixture(scope="session")
+def tls_echo(server_tls_ctx):
+    """TLS echo server on 127.0.0.1 (certificate for echo.test)."""
+    yield from _server(TCPServer("echo", tls_ctx=server_tls_ctx))
+
+
+@pytest.fixture(scope="session")
+def echo_server():
+    """Plain TCP echo server on 127.0.0.1."""
+    yield from _server(TCPServer("echo"))
+
+
+@pytest.fixture(scope="session")
+def echo_server2():
+    """A second plain TCP echo server (another port)."""
+    yield from _server(TCPServer("echo"))
+
+
+@pytest.fixture(scope="session")
+def deferred_echo():
+    """Reads until EOF, then sends everything back: tests half-close."""
+    yield from _server(TCPServer("deferred"))
+
+
+@pytest.fixture(scope="session")
+def sink_server():
+    """Reads until EOF and records what it got."""
+    yield from _server(TCPServer("sink"))
+
+
+@pytest.fixture(scope="session")
+def https_server(server_tls_ctx):
+    """HTTPS server: GET -> "hello HOST PATH\\n", POST echoes the body."""
+    yield from _server(HTTPServer(tls_ctx=server_tls_ctx))
+
+
+@pytest.fixture(scope="session")
+def http_server():
+    """Plain HTTP server, same behaviour as https_server."""
+    yield from _server(HTTPServer())
+
+
+@pytest.fixture
+def hosts_file(tmp_path):
+    """hosts_file(names, ip="127.0.0.1") writes a hosts file; returns its
+    path."""
+    counter = [0]
+
+    def make(names, ip="127.0.0.1"):
+        counter[0] += 1
+        return write_hosts(tmp_path / ("hosts%d" % counter[0]), names, ip)
+    return make
+
+
+@pytest.fixture
+def proxy(tmp_path, hushgate):
+    """proxy(config_dict, hosts=[names]) starts hushgate on a generated
+    config (listen 127.0.0.1:0, dns only from a hosts file mapping the names
+    to 127.0.0.1, decision log to a file) and returns a helpers.Proxy.
+    Teardown stops it and fails the test on a sanitizer report, a crash or
+    an unclean exit."""
+    factory = ProxyFactory(tmp_path)
+    yield factory
+    problems = factory.cleanup()
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def module_proxy(tmp_path_factory, hushgate):
+    """Like proxy, shared by the tests of one module."""
+    factory = ProxyFactory(tmp_path_factory.mktemp("modproxy"))
+    yield factory
+    problems = factory.cleanup()
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def curl():
+    return _need_tool("curl")
+
+
+@pytest.fixture(scope="session")
+def openssl_cli():
+    return _need_tool("openssl")
+
+
+def pytest_report_header(config):
+    return "hushgate binary: %s" % helpers.hushgate_bin()

@@ -1,0 +1,754 @@
+"""Shared machinery for the hushgate integration tests.
+
+Everything here talks to real processes over real sockets on the loopback
+interface.  Nothing waits by sleeping: every wait is for a stderr line, a socket
+event or a file, bounded by TIMEOUT, and fails with a message saying what it
+was waiting for.
+"""
+
+import errno
+import json
+import os
+import re
+import select
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).resolve().parent / "data"
+
+# Generous: the suite also runs against sanitizer builds.  This bounds waits;
+# no test depends on anything being fast.
+TIMEOUT = float(os.environ.get("HUSHGATE_TEST_TIMEOUT", "20"))
+
+SANITIZER_RE = re.compile(
+    r"ERROR: (?:AddressSanitizer|LeakSanitizer|ThreadSanitizer|MemorySanitizer)"
+    r"|WARNING: ThreadSanitizer"
+    r"|SUMMARY: \w*Sanitizer"
+    r"|runtime error:"
+)
+
+LOG_FIELDS = (
+    "ts", "client", "user", "method", "host", "port", "sni", "action",
+    "category", "rule", "status", "upstream", "bytes_up", "bytes_down",
+    "duration_ms", "end",
+)
+
+END_CODES = {
+    "client_closed", "upstream_closed", "denied", "port_denied",
+    "client_denied", "bad_request", "too_large", "overload",
+    "request_timeout", "resolve_failed", "resolve_timeout", "connect_failed",
+    "connect_timeout", "idle_timeout", "error", "shutdown",
+}
+
+TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def hushgate_bin():
+    """Path of the binary under test: $HUSHGATE_BIN or ./hushgate at the
+    repository root."""
+    return os.environ.get("HUSHGATE_BIN") or str(REPO / "hushgate")
+
+
+def wait_until(pred, what, timeout=TIMEOUT, interval=0.02):
+    """Poll pred() until it returns something true; fail after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                "timed out after %gs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def sanitizer_lines(text_lines):
+    return [l for l in text_lines if SANITIZER_RE.search(l)]
+
+
+def clean_env():
+    """Environment for child processes: no proxy variables inherited."""
+    env = dict(os.environ)
+    for k in list(env):
+        if k.lower() in ("http_proxy", "https_proxy", "all_proxy",
+                         "no_proxy", "ftp_proxy"):
+            del env[k]
+    return env
+
+
+def run_hushgate(args, stdin=None, input=None, stdout=subprocess.PIPE,
+                 cwd=None, timeout=None):
+    """Run the binary to completion (for -t, explain, --version ...).
+
+    Returns the CompletedProcess with text stdout/stderr (stdout is None when
+    redirected to a file).  Fails the test if the binary printed a sanitizer
+    report."""
+    if timeout is None:
+        timeout = TIMEOUT * 6
+    cp = subprocess.run(
+        [hushgate_bin()] + list(args), stdin=stdin, input=input,
+        stdout=stdout, stderr=subprocess.PIPE, cwd=cwd, timeout=timeout,
+        env=clean_env())
+    err = cp.stderr.decode("utf-8", "replace")
+    cp.stderr = err
+    if isinstance(cp.stdout, bytes):
+        cp.stdout = cp.stdout.decode("utf-8", "replace")
+    bad = sanitizer_lines(err.splitlines())
+    assert not bad, "sanitizer report from hushgate %s:\n%s" % (
+        " ".join(args), err)
+    return cp
+
+
+# ---------------------------------------------------------------------------
+# Local servers (threads, 127.0.0.1 or ::1, port 0)
+
+class TCPServer:
+    """A threaded TCP server; each connection is handed to handler(sock).
+
+    modes: "echo" streams back what it reads and closes its write side on
+    EOF; "deferred" reads until EOF, then sends everything back and closes
+    (only a proxy that relays half-close lets the client see a byte of it);
+    "sink" reads until EOF and records what it got."""
+
+    def __init__(self, mode="echo", host="127.0.0.1", tls_ctx=None):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, 0))
+        self.sock.listen(128)
+        self.host = host
+        self.port = self.sock.getsockname()[1]
+        self.mode = mode
+        self.tls_ctx = tls_ctx
+        self.lock = threading.Lock()
+        self.accepted = 0
+        self.received = []          # per connection: bytes received (sink)
+        self.errors = []
+        self.thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self.thread.start()
+
+    def _accept_loop(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.accepted += 1
+            threading.Thread(target=self._serve, args=(conn,),
+                             daemon=True).start()
+
+    def _serve(self, conn):
+        conn.settimeout(TIMEOUT * 10)
+        try:
+            if self.tls_ctx is not None:
+                conn = self.tls_ctx.wrap_socket(conn, server_side=True)
+            getattr(self, "_" + self.mode)(conn)
+        except (OSError, ssl.SSLError) as e:
+            with self.lock:
+                self.errors.append(repr(e))
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def _shut_wr(self, conn):
+        if isinstance(conn, ssl.SSLSocket):
+            return
+        try:
+            conn.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def _echo(self, conn):
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                break
+            conn.sendall(data)
+        self._shut_wr(conn)
+
+    def _deferred(self, conn):
+        buf = bytearray()
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                break
+            buf += data
+        conn.sendall(bytes(buf))
+        self._shut_wr(conn)
+
+    def _sink(self, conn):
+        buf = bytearray()
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                break
+            buf += data
+        with self.lock:
+            self.received.append(bytes(buf))
+
+    def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+class _HTTPHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _reply(self, body):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self._reply(("hello %s %s\n" % (self.headers.get("Host"),
+                                        self.path)).encode())
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        self._reply(self.rfile.read(n))
+
+
+class HTTPServer(ThreadingHTTPServer):
+    """HTTP (or, with tls_ctx, HTTPS) server: GET answers
+    "hello HOST PATH\\n", POST echoes the body."""
+    daemon_threads = True
+
+    def __init__(self, tls_ctx=None):
+        self.tls_ctx = tls_ctx
+        super().__init__(("127.0.0.1", 0), _HTTPHandler)
+        self.port = self.server_address[1]
+        self.thread = threading.Thread(target=self.serve_forever,
+                                       kwargs={"poll_interval": 0.2},
+                                       daemon=True)
+        self.thread.start()
+
+    def finish_request(self, request, client_address):
+        request.settimeout(TIMEOUT * 10)
+        if self.tls_ctx is not None:
+            try:
+                request = self.tls_ctx.wrap_socket(request, server_side=True)
+            except (OSError, ssl.SSLError):
+                return
+        super().finish_request(request, client_address)
+
+    def close(self):
+        self.shutdown()
+        self.server_close()
+
+
+# ---------------------------------------------------------------------------
+# Hosts file and config helpers
+
+def write_hosts(path, names, ip="127.0.0.1"):
+    """Write a hosts file mapping every name (iterable, or dict name->ip) to
+    a loopback address."""
+    if isinstance(names, dict):
+        items = list(names.items())
+    else:
+        items = [(n, ip) for n in names]
+    with open(path, "w") as f:
+        f.write("# hosts file written by the hushgate integration tests\n")
+        for name, addr in items:
+            assert addr.startswith("127.") or addr == "::1", addr
+            f.write("%s %s\n" % (addr, name))
+    return Path(path)
+
+
+def dump_yaml(obj, path):
+    with open(path, "w") as f:
+        yaml.safe_dump(obj, f, sort_keys=False, default_flow_style=False,
+                       width=1000)
+    return Path(path)
+
+
+def node_line(path, *keys):
+    """1-based line of the YAML node reached by keys (mapping keys or
+    sequence values, matched by scalar text) in file path."""
+    with open(path) as f:
+        node = yaml.compose(f)
+    for k in keys:
+        nxt = None
+        if isinstance(node, yaml.MappingNode):
+            for kn, vn in node.value:
+                if kn.value == k:
+                    nxt = vn
+                    break
+        elif isinstance(node, yaml.SequenceNode):
+            for vn in node.value:
+                if isinstance(vn, yaml.ScalarNode) and vn.value == k:
+                    nxt = vn
+                    break
+        assert nxt is not None, "%r not found in %s" % (keys, path)
+        node = nxt
+    return node.start_mark.line + 1
+
+
+def rule_matches(rule, path, line):
+    """Does a logged/explained rule "file:line" name this file and line?
+    The file may be written absolute or relative; its name must match."""
+    if rule is None or ":" not in rule:
+        return False
+    f, _, l = rule.rpartition(":")
+    return l == str(line) and (f == str(path) or os.path.basename(f) ==
+                               os.path.basename(str(path)))
+
+
+# ---------------------------------------------------------------------------
+# The proxy under test
+
+class Proxy:
+    """One running hushgate, started with -c on a config written here."""
+
+    def __init__(self, workdir, config, hosts=(), start=True):
+        self.dir = Path(workdir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.hosts_path = self.dir / "hosts"
+        self.log_path = self.dir / "decisions.log"
+        self.config_path = self.dir / "hushgate.yaml"
+        write_hosts(self.hosts_path, hosts)
+        self.config = self.full_config(config)
+        dump_yaml(self.config, self.config_path)
+        self.proc = None
+        self.lines = []
+        self._cond = threading.Condition()
+        self._eof = False
+        self.expect_exit = False
+        self.port = None
+        if start:
+            self.start()
+
+    def full_config(self, config):
+        cfg = {
+            "listen": ["127.0.0.1:0"],
+            "workers": 2,
+            "clients": ["127.0.0.0/8", "::1/128"],
+            "connect_ports": [443],
+            "default": "allow",
+            "max_connections": 4096,
+            "timeouts": {"request": "10s", "connect": "10s",
+                         "idle": "300s", "drain": "10s"},
+            "log": {"decisions": str(self.log_path), "level": "info"},
+        }
+        for k, v in config.items():
+            if k == "timeouts":
+                cfg["timeouts"] = dict(cfg["timeouts"], **v)
+            else:
+                cfg[k] = v
+        # Tests never use real DNS: only the hosts file written here.
+        cfg["dns"] = {"servers": [], "hosts_file": str(self.hosts_path)}
+        return cfg
+
+    def rewrite_config(self, config):
+        """Write a new config (same defaults) for a following reload."""
+        self.config = self.full_config(config)
+        dump_yaml(self.config, self.config_path)
+
+    def start(self):
+        self.stdout_file = open(self.dir / "stdout", "wb")
+        self.proc = subprocess.Popen(
+            [hushgate_bin(), "-c", str(self.config_path)],
+            stdin=subprocess.DEVNULL, stdout=self.stdout_file,
+            stderr=subprocess.PIPE, cwd=str(self.dir), env=clean_env())
+        self._reader = threading.Thread(target=self._read_stderr,
+                                        daemon=True)
+        self._reader.start()
+        m = self.wait_stderr(r"^hushgate: listening on 127\.0\.0\.1:(\d+)$")
+        self.port = int(m.group(1))
+        assert self.port != 0
+        return self
+
+    def _read_stderr(self):
+        for raw in self.proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            with self._cond:
+                self.lines.append(line)
+                self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+    def stderr_text(self):
+        with self._cond:
+            return "\n".join(self.lines)
+
+    def wait_stderr(self, pattern, start=0, timeout=TIMEOUT):
+        """Wait for a stderr line (index >= start) matching the regex;
+        returns the match (its line index is in self.last_index)."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            i = start
+            while True:
+                while i < len(self.lines):
+                    m = rx.search(self.lines[i])
+                    if m:
+                        self.last_index = i
+                        return m
+                    i += 1
+                if self._eof:
+                    self.proc.wait(timeout=TIMEOUT)
+                    raise AssertionError(
+                        "hushgate exited (rc=%s) before printing a line "
+                        "matching %r; stderr:\n%s" % (
+                            self.proc.returncode, pattern,
+                            "\n".join(self.lines)))
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        "timed out after %gs waiting for stderr line %r; "
+                        "stderr:\n%s" % (timeout, pattern,
+                                         "\n".join(self.lines)))
+                self._cond.wait(left)
+
+    def nlines(self):
+        with self._cond:
+            return len(self.lines)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def reload(self):
+        """SIGHUP, then wait for the "reload:" line.  Returns (ok, gen,
+        index of that line)."""
+        start = self.nlines()
+        self.signal(signal.SIGHUP)
+        m = self.wait_stderr(
+            r"^hushgate: reload: (?:ok \(generation (\d+)\)|"
+            r"failed, keeping generation (\d+))$", start=start)
+        if m.group(1) is not None:
+            return True, int(m.group(1)), self.last_index
+        return False, int(m.group(2)), self.last_index
+
+    def wait_exit(self, timeout=TIMEOUT):
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("hushgate did not exit within %gs; "
+                                 "stderr:\n%s" % (timeout,
+                                                  self.stderr_text()))
+        self._reader.join(TIMEOUT)
+        return rc
+
+    def terminate(self, timeout=TIMEOUT):
+        """SIGTERM and wait for exit; returns the exit status."""
+        self.expect_exit = True
+        if self.proc.poll() is None:
+            self.signal(signal.SIGTERM)
+        return self.wait_exit(timeout)
+
+    # -- decision log -----------------------------------------------------
+
+    def log_lines(self, path=None):
+        """Parsed JSON records of the decision log (complete lines only)."""
+        path = Path(path) if path else self.log_path
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return []
+        out = []
+        for raw in data.split(b"\n")[:-1]:
+            if not raw.strip():
+                continue
+            try:
+                out.append(json.loads(raw))
+            except ValueError:
+                raise AssertionError("decision log line is not JSON: %r"
+                                     % raw)
+        return out
+
+    def wait_log(self, pred, what, count=1, path=None):
+        """Wait until at least count log records satisfy pred; returns
+        them."""
+        def check():
+            hits = [r for r in self.log_lines(path) if pred(r)]
+            return hits if len(hits) >= count else None
+        try:
+            return wait_until(check, "decision log: " + what)
+        except AssertionError as e:
+            raise AssertionError("%s\nlog so far:\n%s" % (
+                e, "\n".join(json.dumps(r) for r in self.log_lines(path))))
+
+    # -- teardown ---------------------------------------------------------
+
+    def finish(self):
+        """Stop the proxy if it runs; return a list of problems."""
+        problems = []
+        if self.proc is None:
+            return problems
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(
+                    timeout=TIMEOUT + self._drain_seconds())
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                rc = self.proc.wait()
+                problems.append("hushgate did not exit after SIGTERM")
+            else:
+                if rc != 0:
+                    problems.append("hushgate exited %s after SIGTERM" % rc)
+        elif not self.expect_exit:
+            problems.append("hushgate died during the test (rc=%s)"
+                            % self.proc.returncode)
+        self._reader.join(TIMEOUT)
+        self.stdout_file.close()
+        bad = sanitizer_lines(self.lines)
+        if bad:
+            problems.append("sanitizer report on stderr")
+        if problems:
+            problems.append("stderr of %s:\n%s" % (self.dir,
+                                                    self.stderr_text()))
+        return problems
+
+    def _drain_seconds(self):
+        d = str(self.config.get("timeouts", {}).get("drain", "10s"))
+        m = re.match(r"^(\d+)(ms|s|m)?$", d)
+        if not m:
+            return 60
+        n = int(m.group(1))
+        return {"ms": n / 1000.0, "s": n, None: n, "m": n * 60}[m.group(2)]
+
+
+class ProxyFactory:
+    """Starts proxies in subdirectories of base; cleanup() stops them all."""
+
+    def __init__(self, base):
+        self.base = Path(base)
+        self.proxies = []
+
+    def __call__(self, config=None, hosts=(), start=True):
+        p = Proxy(self.base / ("proxy%d" % len(self.proxies)),
+                  config or {}, hosts, start=start)
+        self.proxies.append(p)
+        return p
+
+    def cleanup(self):
+        problems = []
+        for p in self.proxies:
+            problems += p.finish()
+        return problems
+
+
+# ---------------------------------------------------------------------------
+# Client side
+
+class Response:
+    def __init__(self, head, body):
+        self.raw_head = head
+        self.body = body
+        lines = head.split(b"\r\n")
+        self.status_line = lines[0].decode("latin-1")
+        parts = self.status_line.split(" ", 2)
+        assert len(parts) >= 2 and parts[0].startswith("HTTP/1."), \
+            "bad status line %r" % self.status_line
+        self.status = int(parts[1])
+        self.headers = {}
+        for l in lines[1:]:
+            if not l:
+                continue
+            k, _, v = l.decode("latin-1").partition(":")
+            self.headers[k.strip().lower()] = v.strip()
+
+    def __repr__(self):
+        return "<Response %r %r>" % (self.raw_head, self.body[:200])
+
+
+def recv_some(sock, n=65536):
+    """recv that treats a reset after data as end of stream."""
+    try:
+        return sock.recv(n)
+    except ConnectionResetError:
+        return b""
+
+
+def read_head(sock):
+    """Read up to and including the blank line; returns (head, rest).
+    head is None if the peer closed before a full head arrived."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        data = recv_some(sock)
+        if not data:
+            return None, buf
+        buf += data
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    return head, rest
+
+
+def read_to_eof(sock, already=b""):
+    buf = bytearray(already)
+    while True:
+        data = recv_some(sock)
+        if not data:
+            return bytes(buf)
+        buf += data
+
+
+def recv_exact(sock, n, already=b""):
+    buf = bytearray(already)
+    while len(buf) < n:
+        data = sock.recv(min(65536, n - len(buf)))
+        if not data:
+            raise AssertionError("stream ended after %d of %d bytes"
+                                 % (len(buf), n))
+        buf += data
+    return bytes(buf)
+
+
+def read_response(sock, body=True):
+    """Read a response head and its body (Content-Length, else to EOF)."""
+    head, rest = read_head(sock)
+    assert head is not None, \
+        "connection closed without a complete response head (got %r)" % rest
+    resp = Response(head, b"")
+    if not body:
+        resp.rest = rest
+        return resp
+    cl = resp.headers.get("content-length")
+    if cl is not None:
+        resp.body = recv_exact(sock, int(cl), rest)
+    else:
+        resp.body = read_to_eof(sock, rest)
+    return resp
+
+
+def open_client(port, source=None):
+    s = socket.create_connection(
+        ("127.0.0.1", port), timeout=TIMEOUT,
+        source_address=(source, 0) if source else None)
+    return s
+
+
+def raw_request(port, data, source=None):
+    """Send bytes as a request head; return the parsed Response."""
+    with open_client(port, source) as s:
+        s.sendall(data)
+        return read_response(s)
+
+
+class Tunnel:
+    """A CONNECT through the proxy.  .resp is the proxy's answer; when it
+    is 200, .sock is the tunnel."""
+
+    def __init__(self, port, target, source=None, extra=b""):
+        self.target = target
+        self.sock = open_client(port, source)
+        self.sock.sendall(("CONNECT %s HTTP/1.1\r\nHost: %s\r\n" % (
+            target, target)).encode() + extra + b"\r\n")
+        head, rest = read_head(self.sock)
+        assert head is not None, \
+            "proxy closed without answering CONNECT %s (got %r)" % (target,
+                                                                    rest)
+        self.resp = Response(head, b"")
+        self.status = self.resp.status
+        if self.status == 200:
+            assert rest == b"", "bytes after 200 head: %r" % rest
+        else:
+            cl = self.resp.headers.get("content-length")
+            if cl is not None:
+                self.resp.body = recv_exact(self.sock, int(cl), rest)
+            else:
+                self.resp.body = read_to_eof(self.sock, rest)
+
+    def echo(self, data):
+        """Send data, expect it back (needs an echo server behind)."""
+        self.sock.sendall(data)
+        got = recv_exact(self.sock, len(data))
+        assert got == data, "tunnel echoed different bytes"
+        return got
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+
+def connect_status(port, target, source=None):
+    """Status of CONNECT target; the connection is closed afterwards."""
+    with Tunnel(port, target, source) as t:
+        return t.status
+
+
+def exchange(sock, data, chunk=16384):
+    """Send data and receive len(data) bytes at the same time over a
+    blocking socket or SSLSocket, without threads (select loop)."""
+    sock.setblocking(False)
+    sent = 0
+    got = bytearray()
+    try:
+        while len(got) < len(data):
+            want_w = sent < len(data)
+            pending = isinstance(sock, ssl.SSLSocket) and sock.pending()
+            if not pending:
+                r, w, _ = select.select([sock], [sock] if want_w else [],
+                                        [], TIMEOUT)
+                assert r or w, "no progress for %gs (sent %d, got %d)" % (
+                    TIMEOUT, sent, len(got))
+            else:
+                r, w = [sock], []
+            if want_w and w:
+                try:
+                    sent += sock.send(data[sent:sent + chunk])
+                except (ssl.SSLWantWriteError, ssl.SSLWantReadError,
+                        BlockingIOError):
+                    pass
+            if r:
+                while True:
+                    try:
+                        d = sock.recv(65536)
+                    except (ssl.SSLWantReadError, ssl.SSLWantWriteError,
+                            BlockingIOError):
+                        break
+                    if not d:
+                        raise AssertionError(
+                            "stream ended after %d of %d bytes"
+                            % (len(got), len(data)))
+                    got += d
+                    if not (isinstance(sock, ssl.SSLSocket)
+                            and sock.pending()):
+                        break
+    finally:
+        sock.setblocking(True)
+        sock.settimeout(TIMEOUT)
+    return bytes(got)
+
+
+def has_ipv6_loopback():
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.bind(("::1", 0))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
+def closed_port():
+    """A socket bound on 127.0.0.1 that does not listen: connecting to its
+    port is refused.  Keep the returned socket open while it is used."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    return s

@@ -1,0 +1,136 @@
+"""The command line: -t on the shipped configuration and profiles, -t on a
+table of broken configurations (data/badconfig), --version, --help."""
+
+import os
+import re
+import socket
+from pathlib import Path
+
+import pytest
+
+from helpers import DATA, REPO, dump_yaml, run_hushgate
+
+BADCONFIG = DATA / "badconfig"
+EXPECT_RE = re.compile(r"^# expect: (?:(\S+?):)?(\d+):(\d+): (.*)$", re.M)
+
+
+def _set_files():
+    return sorted((REPO / "rules" / "sets").glob("*.yaml"))
+
+
+def _assert_ok(cp, what):
+    out = cp.stdout + cp.stderr
+    assert cp.returncode == 0, "%s: exit %d\n%s" % (what, cp.returncode, out)
+    assert "configuration OK" in out, out
+
+
+def test_t_shipped_default_config(hushgate, tmp_path):
+    cfg = REPO / "hushgate.yaml"
+    assert cfg.is_file(), "no hushgate.yaml at the repository root"
+    # Run elsewhere: relative includes are relative to the file.
+    _assert_ok(run_hushgate(["-t", "-c", str(cfg)], cwd=str(tmp_path)),
+               "hushgate.yaml")
+
+
+def test_shipped_sets_exist():
+    names = {p.name for p in _set_files()}
+    assert {"balanced.yaml", "strict.yaml", "audit.yaml"} <= names, names
+
+
+@pytest.mark.parametrize("path", _set_files() or [None],
+                         ids=lambda p: p.name if p else "none")
+def test_t_each_shipped_set(hushgate, tmp_path, path):
+    assert path is not None, "no rules/sets/*.yaml shipped"
+    _assert_ok(run_hushgate(["-t", "-c", str(path)], cwd=str(tmp_path)),
+               path.name)
+
+
+@pytest.mark.parametrize("path", _set_files() or [None],
+                         ids=lambda p: p.name if p else "none")
+def test_t_profile_included_by_absolute_path(hushgate, tmp_path, path):
+    assert path is not None, "no rules/sets/*.yaml shipped"
+    cfg = dump_yaml({"listen": ["127.0.0.1:0"], "include": [str(path)],
+                     "dns": {"servers": [], "hosts_file": "/dev/null"},
+                     "log": {"decisions": None}}, tmp_path / "c.yaml")
+    _assert_ok(run_hushgate(["-t", "-c", str(cfg)], cwd=str(tmp_path)),
+               path.name)
+
+
+def _bad_cases():
+    files = sorted(BADCONFIG.glob("*.yaml"))
+    return [pytest.param(f, id=f.stem) for f in files] or [None]
+
+
+def _error_lines(stderr):
+    """(file, line, col, message) for every "file:line:col: message"."""
+    out = []
+    for l in stderr.splitlines():
+        if l.startswith("hushgate: "):
+            l = l[len("hushgate: "):]
+        m = re.match(r"^(.+?):(\d+):(\d+): (.*)$", l)
+        if m:
+            out.append((m.group(1), int(m.group(2)), int(m.group(3)),
+                        m.group(4)))
+    return out
+
+
+@pytest.mark.parametrize("path", _bad_cases())
+def test_t_broken_config(hushgate, path):
+    assert path is not None, "no data/badconfig cases"
+    expects = EXPECT_RE.findall(path.read_text())
+    assert expects, "%s has no '# expect:' line" % path
+    cp = run_hushgate(["-t", "-c", str(path)], cwd=str(BADCONFIG))
+    assert cp.returncode == 1, "exit %d\n%s%s" % (cp.returncode, cp.stdout,
+                                                  cp.stderr)
+    assert "configuration OK" not in cp.stdout + cp.stderr
+    errors = _error_lines(cp.stderr)
+    for fname, line, col, rx in expects:
+        want = (BADCONFIG / (fname or path.name)).resolve()
+        hits = [e for e in errors
+                if (Path(e[0]) if os.path.isabs(e[0]) else
+                    (BADCONFIG / e[0])).resolve() == want
+                and (e[1], e[2]) == (int(line), int(col))
+                and re.search(rx, e[3], re.I)]
+        assert hits, ("expected %s:%s:%s: /%s/; got stderr:\n%s" % (
+            fname or path.name, line, col, rx, cp.stderr))
+
+
+def test_t_does_not_bind(hushgate, tmp_path):
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        cfg = dump_yaml({"listen": ["127.0.0.1:%d" % busy.getsockname()[1]],
+                         "dns": {"servers": [], "hosts_file": "/dev/null"}},
+                        tmp_path / "c.yaml")
+        _assert_ok(run_hushgate(["-t", "-c", str(cfg)]), "busy port")
+    finally:
+        busy.close()
+
+
+def test_t_missing_file(hushgate, tmp_path):
+    missing = tmp_path / "nope.yaml"
+    cp = run_hushgate(["-t", "-c", str(missing)])
+    assert cp.returncode == 1
+    assert "nope.yaml" in cp.stderr
+
+
+def test_version(hushgate):
+    cp = run_hushgate(["--version"])
+    assert cp.returncode == 0
+    assert re.search(r"hushgate\S* \d+\.\d+", cp.stdout + cp.stderr), \
+        cp.stdout + cp.stderr
+
+
+def test_help(hushgate):
+    cp = run_hushgate(["--help"])
+    assert cp.returncode == 0
+    out = cp.stdout + cp.stderr
+    for word in ("-c", "-t", "explain"):
+        assert word in out, out
+
+
+def test_unknown_option(hushgate):
+    cp = run_hushgate(["--no-such-option"])
+    assert cp.returncode != 0
+    assert cp.stderr.strip(), "no diagnostic for an unknown option"

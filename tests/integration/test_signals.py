@@ -1,0 +1,196 @@
+"""Signals: SIGHUP reload (good and broken files), SIGTERM drain,
+SIGUSR1 reopening the decision log."""
+
+import os
+import signal
+import socket
+
+import pytest
+
+from helpers import (TIMEOUT, Tunnel, connect_status, read_to_eof,
+                     wait_until)
+
+RULES_OK = """\
+categories:
+  blocked:
+    action: deny
+    hosts: [blocked.test]
+"""
+
+# "explode" starts at line 3, column 13.
+RULES_BAD_ACTION = """\
+categories:
+  blocked:
+    action: explode
+    hosts: [blocked.test, newly.test]
+"""
+
+RULES_BAD_YAML = """\
+categories:
+  blocked:
+    action: deny
+    hosts: [blocked.test, newly.test
+"""
+
+RULES_NEW = """\
+categories:
+  blocked:
+    action: deny
+    hosts: [blocked.test, newly.test]
+"""
+
+
+def _start_with_rules(proxy, echo_server, text):
+    p = proxy({"connect_ports": [echo_server.port]}, start=False,
+              hosts=["blocked.test", "newly.test", "echo.test"])
+    rules = p.dir / "rules.yaml"
+    rules.write_text(text)
+    p.rewrite_config({"connect_ports": [echo_server.port],
+                      "include": [str(rules)]})
+    p.start()
+    return p, rules
+
+
+def test_sighup_broken_file_keeps_old_rules(proxy, echo_server):
+    p, rules = _start_with_rules(proxy, echo_server, RULES_OK)
+    port = echo_server.port
+    assert connect_status(p.port, "blocked.test:%d" % port) == 403
+    assert connect_status(p.port, "newly.test:%d" % port) == 200
+
+    ok, gen, _ = p.reload()              # unchanged file: a new generation
+    assert ok
+
+    rules.write_text(RULES_BAD_ACTION)
+    ok, kept, idx = p.reload()
+    assert not ok
+    assert kept == gen
+    m = p.wait_stderr(r"rules\.yaml:(\d+):(\d+): ", start=idx)
+    assert (m.group(1), m.group(2)) == ("3", "13"), p.lines[p.last_index]
+    assert connect_status(p.port, "blocked.test:%d" % port) == 403
+    assert connect_status(p.port, "newly.test:%d" % port) == 200
+
+    rules.write_text(RULES_BAD_YAML)
+    ok, kept, idx = p.reload()
+    assert not ok and kept == gen
+    p.wait_stderr(r"rules\.yaml:\d+:\d+: ", start=idx)
+    assert connect_status(p.port, "newly.test:%d" % port) == 200
+
+    rules.write_text(RULES_NEW)
+    ok, gen2, _ = p.reload()
+    assert ok and gen2 > gen
+    assert connect_status(p.port, "newly.test:%d" % port) == 403
+
+
+def test_sighup_new_rule_spares_open_tunnel(proxy, echo_server):
+    p, rules = _start_with_rules(proxy, echo_server, RULES_OK)
+    target = "newly.test:%d" % echo_server.port
+    with Tunnel(p.port, target) as old:
+        assert old.status == 200
+        old.echo(b"before reload")
+        rules.write_text(RULES_NEW)
+        ok, _, _ = p.reload()
+        assert ok
+        with Tunnel(p.port, target) as new:
+            assert new.status == 403
+            assert new.resp.headers.get("x-hushgate-category") == "blocked"
+        old.echo(b"after reload, the open tunnel still relays")
+        old.echo(os.urandom(200000))
+    recs = p.wait_log(lambda r: r["host"] == "newly.test", "both", count=2)
+    assert sorted(r["action"] for r in recs) == ["allow", "deny"]
+
+
+def test_sighup_main_config_change(proxy, echo_server, echo_server2):
+    p = proxy({"connect_ports": [echo_server.port]}, hosts=["echo.test"])
+    assert connect_status(p.port, "echo.test:%d" % echo_server2.port) == 403
+    p.rewrite_config({"connect_ports": [echo_server.port,
+                                        echo_server2.port],
+                      "default": "deny",
+                      "categories": {"e": {"action": "allow",
+                                           "hosts": ["echo.test"]}}})
+    ok, _, _ = p.reload()
+    assert ok
+    assert connect_status(p.port, "echo.test:%d" % echo_server2.port) == 200
+
+
+def test_sigterm_drains_open_tunnel(proxy, echo_server):
+    p = proxy({"connect_ports": [echo_server.port],
+               "timeouts": {"drain": "120s"}}, hosts=["echo.test"])
+    t = Tunnel(p.port, "echo.test:%d" % echo_server.port)
+    try:
+        assert t.status == 200
+        t.echo(b"before SIGTERM")
+        start = p.nlines()
+        p.expect_exit = True
+        p.signal(signal.SIGTERM)
+        p.wait_stderr(r"^hushgate: shutting down: 1 connections open, "
+                      r"draining up to 120s$", start=start)
+        t.echo(b"after SIGTERM the tunnel still relays")
+        with pytest.raises(ConnectionRefusedError):
+            s = socket.create_connection(("127.0.0.1", p.port),
+                                         timeout=TIMEOUT)
+            s.close()
+        assert p.proc.poll() is None, "exited with a tunnel open"
+        t.echo(os.urandom(100000))
+    finally:
+        t.close()
+    rc = p.wait_exit()
+    assert rc == 0
+    assert p.lines[-1] == "hushgate: exit", p.lines[-5:]
+    rec = p.wait_log(lambda r: r["host"] == "echo.test", "drained")[0]
+    assert rec["end"] == "client_closed"
+    assert rec["status"] == 200
+
+
+def test_sigterm_drain_bound_closes_tunnel(proxy, echo_server):
+    p = proxy({"connect_ports": [echo_server.port],
+               "timeouts": {"drain": "1s"}}, hosts=["echo.test"])
+    with Tunnel(p.port, "echo.test:%d" % echo_server.port) as t:
+        assert t.status == 200
+        t.echo(b"hello")
+        rc = p.terminate()
+        assert rc == 0
+        assert read_to_eof(t.sock) == b""
+    assert p.lines[-1] == "hushgate: exit"
+    rec = p.wait_log(lambda r: r["host"] == "echo.test", "cut")[0]
+    assert rec["end"] == "shutdown"
+
+
+def test_sigterm_idle_exits_zero(proxy):
+    p = proxy({})
+    rc = p.terminate()
+    assert rc == 0
+    assert any(l.startswith("hushgate: shutting down: 0 connections open")
+               for l in p.lines)
+    assert p.lines[-1] == "hushgate: exit"
+
+
+def test_sigusr1_reopens_decision_log(proxy):
+    p = proxy({"default": "deny"})
+    made = []
+
+    def deny(i):
+        host = "r%d.test" % i
+        assert connect_status(p.port, host + ":443") == 403
+        made.append(host)
+
+    deny(0)
+    p.wait_log(lambda r: r["host"] == "r0.test", "first record")
+    old = p.dir / "decisions.log.1"
+    os.rename(p.log_path, old)
+    p.signal(signal.SIGUSR1)
+
+    def new_file_has_a_record():
+        deny(len(made))
+        return p.log_path.exists() and p.log_lines()
+
+    wait_until(new_file_has_a_record, "records in the reopened log file",
+               interval=0.1)
+    # Every request is logged exactly once, in one file or the other.
+    def all_logged():
+        hosts = [r["host"] for r in p.log_lines(old)] + \
+                [r["host"] for r in p.log_lines()]
+        return sorted(hosts) == sorted(made) and hosts
+    wait_until(all_logged, "each of %d requests logged once" % len(made))
+    assert "r0.test" in [r["host"] for r in p.log_lines(old)]
+    deny(len(made))
+    p.wait_log(lambda r: r["host"] == made[-1], "a record in the new file")
