@@ -110,6 +110,43 @@ listener_error(struct evconnlistener *l, void *arg)
 	log_warnx("accept: %s", evutil_socket_error_to_string(err));
 }
 
+/* "a.b.c.d:port" or "[v6]:port" (checked by the loader) with port. */
+static int
+sockaddr_from_listen(const char *addr, uint16_t port,
+    struct sockaddr_storage *ss, int *sslen)
+{
+	char		 host[64];
+	const char	*colon = strrchr(addr, ':');
+	size_t		 len;
+
+	if (colon == NULL)
+		return (-1);
+	len = (size_t)(colon - addr);
+	if (addr[0] == '[') {
+		addr++;
+		len -= 2;
+	}
+	if (len >= sizeof host)
+		return (-1);
+	memcpy(host, addr, len);
+	host[len] = '\0';
+	if (inet_pton(AF_INET, host,
+	    &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+		ss->ss_family = AF_INET;
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+		*sslen = sizeof(struct sockaddr_in);
+		return (0);
+	}
+	if (inet_pton(AF_INET6, host,
+	    &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+		ss->ss_family = AF_INET6;
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+		*sslen = sizeof(struct sockaddr_in6);
+		return (0);
+	}
+	return (-1);
+}
+
 /*
  * Open one listening socket for addr. *port is the port to bind; when it
  * is 0 the kernel picks one and *port is set to it, so that the other
@@ -124,15 +161,10 @@ listen_socket(const char *addr, uint16_t *port)
 	evutil_socket_t		 fd;
 
 	memset(&ss, 0, sizeof ss);
-	if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss,
-	    &sslen) != 0) {
+	if (sockaddr_from_listen(addr, *port, &ss, &sslen) != 0) {
 		log_warnx("listen: bad address %s", addr);
 		return (-1);
 	}
-	if (ss.ss_family == AF_INET)
-		((struct sockaddr_in *)&ss)->sin_port = htons(*port);
-	else
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons(*port);
 	fd = socket(ss.ss_family, SOCK_STREAM, 0);
 	if (fd == -1) {
 		log_warn("listen %s: socket", addr);
