@@ -423,6 +423,12 @@ log_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 		err(ld, k, "log: unknown key '%s' (decisions, level)", key);
 }
 
+struct catload {
+	uint32_t	 cl_cat;
+	uint32_t	 cl_file;
+	int		 cl_have_action;
+};
+
 static int
 category_name_valid(const char *s)
 {
@@ -438,11 +444,70 @@ category_name_valid(const char *s)
 	return (i <= 64);
 }
 
-struct catload {
-	uint32_t	 cl_cat;
-	uint32_t	 cl_file;
-	int		 cl_have_action;
+
+struct listspec {
+	const char	*ls_file;
+	const char	*ls_format;
+	yaml_node_t	*ls_node;
 };
+
+static void
+list_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
+    void *arg)
+{
+	struct listspec	*ls = arg;
+
+	if (strcmp(key, "file") == 0)
+		ls->ls_file = want_string(ld, v, "file");
+	else if (strcmp(key, "format") == 0) {
+		if ((ls->ls_format = want_string(ld, v, "format")) != NULL &&
+		    !list_format_valid(ls->ls_format)) {
+			err(ld, v, "unknown list format '%s' (%s)",
+			    ls->ls_format, list_formats_text());
+			ls->ls_format = NULL;
+		}
+	} else
+		err(ld, k, "lists: unknown key '%s' (file, format)", key);
+}
+
+/* lists: [{file: PATH, format: FORMAT}, ...] */
+static void
+category_lists(struct loader *ld, struct catload *cl, yaml_node_t *v)
+{
+	yaml_node_item_t	*it;
+	yaml_node_t		*n;
+	struct listspec		 ls;
+	struct hg_errors	 lerr;
+	char			*path;
+	size_t			 i;
+
+	if (want_kind(ld, v, YAML_SEQUENCE_NODE, "lists") != 0)
+		return;
+	for (it = v->data.sequence.items.start;
+	    it < v->data.sequence.items.top; it++) {
+		n = node(ld, *it);
+		if (want_kind(ld, n, YAML_MAPPING_NODE, "lists") != 0)
+			continue;
+		memset(&ls, 0, sizeof ls);
+		ls.ls_node = n;
+		each_pair(ld, n, list_pair, &ls);
+		if (ls.ls_file == NULL || ls.ls_format == NULL) {
+			err(ld, n, "lists: each list needs 'file' and "
+			    "'format'");
+			continue;
+		}
+		path = path_join_dir(ld->ld_file, ls.ls_file);
+		errors_init(&lerr);
+		if (list_load(ld->ld_rs, cl->cl_cat, path, ls.ls_format, &lerr,
+		    &ld->ld_cf->cf_warnings) < 0) {
+			/* Report where the list was named. */
+			for (i = 0; i < lerr.er_count; i++)
+				err(ld, n, "%s", lerr.er_msgs[i]);
+		}
+		errors_free(&lerr);
+		free(path);
+	}
+}
 
 static void
 category_pair(struct loader *ld, const char *key, yaml_node_t *k,
@@ -473,9 +538,14 @@ category_pair(struct loader *ld, const char *key, yaml_node_t *k,
 		}
 		return;
 	}
+	if (strcmp(key, "lists") == 0) {
+		category_lists(ld, cl, v);
+		return;
+	}
 	if (strcmp(key, "hosts") != 0) {
 		err(ld, k, "category %s: unknown key '%s' (action, "
-		    "description, breaks, note, hosts)", ca->ca_name, key);
+		    "description, breaks, note, hosts, lists)", ca->ca_name,
+		    key);
 		return;
 	}
 	if (want_kind(ld, v, YAML_SEQUENCE_NODE, "hosts") != 0)

@@ -208,6 +208,12 @@ void		 config_unref(struct hg_config *);
 int		 config_client_allowed(const struct hg_config *, int,
 		    const uint8_t *);
 
+/* lists.c */
+int		 list_format_valid(const char *);
+const char	*list_formats_text(void);
+long		 list_load(struct hg_ruleset *, uint32_t, const char *,
+		    const char *, struct hg_errors *, struct hg_errors *);
+
 /* policy.c */
 void		 policy_decide(const struct hg_config *, enum hg_scheme,
 		    const struct hg_target *, struct hg_decision *);
