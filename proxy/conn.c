@@ -337,13 +337,8 @@ conn_timer(evutil_socket_t fd, short what, void *arg)
 
 	switch (c->cn_state) {
 	case CS_HEAD:
-		/* 408 only if nothing of a request had been answered. */
-		if (evbuffer_get_length(bufferevent_get_input(c->cn_cli)) > 0) {
-			respond_error(c, 408, "request head not received in "
-			    "time", "request_timeout");
-			return;
-		}
-		conn_close(c, "request_timeout");
+		respond_error(c, 408, "request head not received in time",
+		    "request_timeout");
 		return;
 	case CS_RESOLVE:
 		if (c->cn_dnsreq != NULL &&

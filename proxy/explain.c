@@ -21,7 +21,8 @@ explain_one(struct hg_config *cf, const char *s, size_t len)
 	const char		*why;
 
 	if (target_parse(s, len, 443, &t, &why) != 0) {
-		printf("%.*s\tinvalid\t-\t%s\n", (int)len, s, why);
+		printf("%.*s\tinvalid\t-\t-\n", (int)len, s);
+		fprintf(stderr, "hushgate: %.*s: %s\n", (int)len, s, why);
 		return (-1);
 	}
 	policy_decide(cf, HG_SCHEME_CONNECT, &t, &d);
@@ -66,7 +67,8 @@ explain_main(struct hg_config *cf, int argc, char **argv)
 			/* Over-long line: report it and skip the rest. */
 			while ((c = getchar()) != EOF && c != '\n')
 				;
-			printf("%.64s...\tinvalid\t-\tline too long\n", line);
+			printf("%.64s...\tinvalid\t-\t-\n", line);
+			fprintf(stderr, "hushgate: line too long\n");
 			bad = 1;
 			continue;
 		}

@@ -372,9 +372,10 @@ dns_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 			if ((s = want_string(ld, n, "dns.servers")) == NULL)
 				continue;
 			if (inet_pton(AF_INET, s, addr) != 1 &&
-			    inet_pton(AF_INET6, s, addr) != 1) {
+			    inet_pton(AF_INET6, s, addr) != 1 &&
+			    listen_valid(s) != 0) {
 				err(ld, n, "dns.servers: '%s' is not an IP "
-				    "address", s);
+				    "address (or ADDRESS:PORT)", s);
 				continue;
 			}
 			cf->cf_dns_servers = xreallocarray(cf->cf_dns_servers,

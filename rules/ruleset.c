@@ -531,6 +531,10 @@ ruleset_add_pattern(struct hg_ruleset *rs, uint32_t cat, const char *pat,
 		hlen = (size_t)(close - buf) - 1;
 		memcpy(host, buf + 1, hlen);
 		host[hlen] = '\0';
+		if (strchr(host, ':') == NULL) {
+			*why = "brackets are for IPv6 addresses";
+			return (-1);
+		}
 	} else {
 		if (ncolons == 1)
 			colon = strchr(buf, ':');
@@ -631,7 +635,9 @@ ruleset_compile(struct hg_ruleset *rs, struct hg_errors *warn)
 {
 	size_t	i;
 
-	qsort(rs->rs_cidrs, rs->rs_ncidrs, sizeof *rs->rs_cidrs, cidr_cmp);
+	if (rs->rs_ncidrs > 1)
+		qsort(rs->rs_cidrs, rs->rs_ncidrs, sizeof *rs->rs_cidrs,
+		    cidr_cmp);
 	if (warn != NULL) {
 		for (i = 0; i < rs->rs_warnings.er_count; i++)
 			errors_add_msg(warn, rs->rs_warnings.er_msgs[i]);

@@ -109,6 +109,12 @@ def echo_server2():
     yield from _server(TCPServer("echo"))
 
 
+@pytest.fixture
+def fresh_echo():
+    """An echo server of the test's own: its accept count starts at 0."""
+    yield from _server(TCPServer("echo"))
+
+
 @pytest.fixture(scope="session")
 def deferred_echo():
     """Reads until EOF, then sends everything back: tests half-close."""
@@ -119,6 +125,18 @@ def deferred_echo():
 def sink_server():
     """Reads until EOF and records what it got."""
     yield from _server(TCPServer("sink"))
+
+
+@pytest.fixture(scope="session")
+def greet_server():
+    """Sends a line, shuts down its write side, then reads until EOF."""
+    yield from _server(TCPServer("greet"))
+
+
+@pytest.fixture(scope="session")
+def reset_server():
+    """Reads once, then resets the connection."""
+    yield from _server(TCPServer("reset"))
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ event or a file, bounded by TIMEOUT, and fails with a message saying what it
 was waiting for.
 """
 
-import errno
 import json
 import os
 import re
@@ -14,6 +13,7 @@ import select
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import threading
 import time
@@ -117,7 +117,9 @@ class TCPServer:
     modes: "echo" streams back what it reads and closes its write side on
     EOF; "deferred" reads until EOF, then sends everything back and closes
     (only a proxy that relays half-close lets the client see a byte of it);
-    "sink" reads until EOF and records what it got."""
+    "sink" reads until EOF and records what it got; "greet" sends a line,
+    closes its write side, then behaves as "sink";
+    "reset" reads once, then resets the connection (RST)."""
 
     def __init__(self, mode="echo", host="127.0.0.1", tls_ctx=None):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -187,6 +189,17 @@ class TCPServer:
             buf += data
         conn.sendall(bytes(buf))
         self._shut_wr(conn)
+
+    def _greet(self, conn):
+        conn.sendall(b"greeting from upstream\n")
+        self._shut_wr(conn)
+        self._sink(conn)
+
+    def _reset(self, conn):
+        conn.recv(65536)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                        struct.pack("ii", 1, 0))
+        conn.close()
 
     def _sink(self, conn):
         buf = bytearray()
@@ -538,8 +551,10 @@ class ProxyFactory:
 
     def __call__(self, config=None, hosts=(), start=True):
         p = Proxy(self.base / ("proxy%d" % len(self.proxies)),
-                  config or {}, hosts, start=start)
-        self.proxies.append(p)
+                  config or {}, hosts, start=False)
+        self.proxies.append(p)      # so cleanup() stops it even if start fails
+        if start:
+            p.start()
         return p
 
     def cleanup(self):
@@ -660,8 +675,11 @@ class Tunnel:
                                                                     rest)
         self.resp = Response(head, b"")
         self.status = self.resp.status
+        self.pending = b""
         if self.status == 200:
-            assert rest == b"", "bytes after 200 head: %r" % rest
+            # Bytes of the tunnel that came in the same read as the head
+            # (an upstream that speaks first).
+            self.pending = rest
         else:
             cl = self.resp.headers.get("content-length")
             if cl is not None:
@@ -672,9 +690,15 @@ class Tunnel:
     def echo(self, data):
         """Send data, expect it back (needs an echo server behind)."""
         self.sock.sendall(data)
-        got = recv_exact(self.sock, len(data))
+        got = recv_exact(self.sock, len(data), self.pending)
+        self.pending = b""
         assert got == data, "tunnel echoed different bytes"
         return got
+
+    def read_to_eof(self):
+        data = read_to_eof(self.sock, self.pending)
+        self.pending = b""
+        return data
 
     def close(self):
         self.sock.close()

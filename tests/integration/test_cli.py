@@ -134,3 +134,22 @@ def test_unknown_option(hushgate):
     cp = run_hushgate(["--no-such-option"])
     assert cp.returncode != 0
     assert cp.stderr.strip(), "no diagnostic for an unknown option"
+
+
+def test_t_warns_about_ties_and_counts_globs(hushgate, tmp_path):
+    cfg = tmp_path / "tie.yaml"
+    cfg.write_text("categories:\n"
+                   "  first:\n"
+                   "    action: deny\n"
+                   "    hosts: [tie.test, \"*.g*.test\"]\n"
+                   "  second:\n"
+                   "    action: allow\n"
+                   "    hosts: [tie.test]\n")
+    cp = run_hushgate(["-t", "-c", str(cfg)])
+    _assert_ok(cp, "tie")
+    out = cp.stdout + cp.stderr
+    warn = [l for l in out.splitlines() if "warning" in l.lower()]
+    assert any("tie.test" in l and "first" in l and "second" in l
+               for l in warn), out
+    assert re.search(r"\bglobs?\b\D{0,3}1\b|\b1 (?:mid-label )?globs?\b",
+                     out), out

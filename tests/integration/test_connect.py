@@ -5,13 +5,14 @@ import hashlib
 import http.client
 import os
 import socket
+import struct
 import subprocess
 import threading
 
 import pytest
 
 from helpers import (TIMEOUT, Tunnel, clean_env, closed_port, exchange,
-                     read_to_eof, recv_exact)
+                     read_to_eof, recv_exact, wait_until)
 
 MIB = 1024 * 1024
 
@@ -31,7 +32,7 @@ def test_curl_https_through_connect(proxy, https_server, test_ca, curl):
     assert cp.returncode == 0, cp.stderr.decode()
     body, _, codes = cp.stdout.decode().rpartition("\n")
     assert codes == "200 200"
-    assert body == "hello web.test:%d /via-curl?x=1" % https_server.port
+    assert body == "hello web.test:%d /via-curl?x=1\n" % https_server.port
     rec = p.wait_log(lambda r: r["host"] == "web.test", "curl tunnel")[0]
     assert rec["method"] == "CONNECT"
     assert rec["port"] == https_server.port
@@ -52,7 +53,7 @@ def test_curl_proxytunnel_plain_http(proxy, http_server, curl):
     assert cp.returncode == 0, cp.stderr.decode()
     body, _, codes = cp.stdout.decode().rpartition("\n")
     assert codes == "200 200"
-    assert body == "hello plain.test:%d /tunnelled" % http_server.port
+    assert body == "hello plain.test:%d /tunnelled\n" % http_server.port
 
 
 def test_curl_sees_403_for_denied_host(proxy, https_server, test_ca, curl):
@@ -271,3 +272,200 @@ def test_many_sequential_and_parallel_tunnels(proxy, echo_server):
         for t in tunnels:
             t.close()
     p.wait_log(lambda r: r["host"] == "echo.test", "20 records", count=20)
+
+
+def test_connect_timeout_is_504(proxy):
+    """An upstream whose accept queue is full never answers the SYN."""
+    full = socket.socket()
+    full.bind(("127.0.0.1", 0))
+    full.listen(0)
+    filler = socket.create_connection(full.getsockname(), timeout=TIMEOUT)
+    try:
+        port = full.getsockname()[1]
+        p = proxy({"connect_ports": [port], "timeouts": {"connect": "1s"}},
+                  hosts=["stuck.test"])
+        with Tunnel(p.port, "stuck.test:%d" % port) as t:
+            assert t.status == 504
+        rec = p.wait_log(lambda r: r["host"] == "stuck.test", "504")[0]
+        assert rec["end"] == "connect_timeout"
+        assert rec["status"] == 504
+    finally:
+        filler.close()
+        full.close()
+
+
+def test_idle_tunnel_is_closed(proxy, echo_server):
+    p = proxy({"connect_ports": [echo_server.port],
+               "timeouts": {"idle": "1s"}}, hosts=["echo.test"])
+    with Tunnel(p.port, "echo.test:%d" % echo_server.port) as t:
+        assert t.status == 200
+        t.echo(b"some traffic first")
+        assert read_to_eof(t.sock) == b""     # then silence: closed
+    rec = p.wait_log(lambda r: r["host"] == "echo.test", "idle")[0]
+    assert rec["end"] == "idle_timeout"
+    assert rec["bytes_up"] == len(b"some traffic first")
+
+
+def test_bytes_sent_with_the_head_are_relayed(proxy, echo_server):
+    """A client may send tunnel bytes right behind the CONNECT head, in
+    the same segment; they belong to the tunnel."""
+    p = proxy(_cfg(echo_server.port), hosts=["echo.test"])
+    with socket.create_connection(("127.0.0.1", p.port),
+                                  timeout=TIMEOUT) as s:
+        s.sendall(b"CONNECT echo.test:%d HTTP/1.1\r\nHost: echo.test\r\n\r\n"
+                  b"early-bytes" % echo_server.port)
+        buf = b""
+        while b"\r\n\r\n" not in buf or len(buf.partition(
+                b"\r\n\r\n")[2]) < len(b"early-bytes"):
+            d = s.recv(4096)
+            assert d, "closed; got %r" % buf
+            buf += d
+        head, _, rest = buf.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        assert rest == b"early-bytes"
+
+
+def test_head_sent_byte_by_byte(proxy, echo_server):
+    p = proxy(_cfg(echo_server.port), hosts=["echo.test"])
+    head = (b"CONNECT echo.test:%d HTTP/1.1\r\nHost: echo.test:%d\r\n"
+            b"User-Agent: slow\r\n\r\n" % (echo_server.port,
+                                          echo_server.port))
+    with socket.create_connection(("127.0.0.1", p.port),
+                                  timeout=TIMEOUT) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(len(head)):
+            s.send(head[i:i + 1])
+        got = b""
+        while b"\r\n\r\n" not in got:
+            d = s.recv(4096)
+            assert d, got
+            got += d
+        assert got.startswith(b"HTTP/1.1 200")
+        s.sendall(b"slow but fine")
+        assert recv_exact(s, 13) == b"slow but fine"
+
+
+def test_http10_connect(proxy, echo_server):
+    p = proxy(_cfg(echo_server.port), hosts=["echo.test"])
+    with socket.create_connection(("127.0.0.1", p.port),
+                                  timeout=TIMEOUT) as s:
+        s.sendall(b"CONNECT echo.test:%d HTTP/1.0\r\n\r\n" % echo_server.port)
+        got = b""
+        while b"\r\n\r\n" not in got:
+            d = s.recv(4096)
+            assert d, got
+            got += d
+        assert got.split(b" ")[1] == b"200"
+        s.sendall(b"one-oh")
+        assert recv_exact(s, 6) == b"one-oh"
+
+
+def test_half_close_upstream_side(proxy, greet_server):
+    """The upstream speaks first and shuts down its write side; the client
+    sees EOF but can still send, and the upstream receives it all."""
+    p = proxy(_cfg(greet_server.port), hosts=["greet.test"])
+    data = os.urandom(200 * 1024) + b"client speaks after upstream EOF"
+    with Tunnel(p.port, "greet.test:%d" % greet_server.port) as t:
+        assert t.status == 200
+        assert t.read_to_eof() == b"greeting from upstream\n"
+        t.sock.sendall(data)
+        t.sock.shutdown(socket.SHUT_WR)
+
+        def got_it():
+            with greet_server.lock:
+                return data in greet_server.received
+        wait_until(got_it, "the upstream to receive the client's bytes "
+                   "sent after the upstream's EOF")
+    rec = p.wait_log(lambda r: r["host"] == "greet.test", "greet")[0]
+    assert rec["bytes_up"] == len(data)
+    assert rec["bytes_down"] == len(b"greeting from upstream\n")
+
+
+def _rst_close(sock):
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                    struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def test_client_reset_with_full_buffers(proxy, echo_server):
+    """A client pushes megabytes without reading (the echo fills every
+    buffer on the way back), then resets.  The proxy logs it, and keeps
+    serving."""
+    p = proxy(_cfg(echo_server.port), hosts=["echo.test", "reset.test"])
+    keep = Tunnel(p.port, "echo.test:%d" % echo_server.port)
+    try:
+        assert keep.status == 200
+        with Tunnel(p.port, "reset.test:%d" % echo_server.port) as t:
+            assert t.status == 200
+            t.sock.setblocking(False)
+            sent = 0
+            chunk = b"z" * 65536
+            # Push until the path is full in both directions.
+            while sent < 64 * MIB:
+                try:
+                    sent += t.sock.send(chunk)
+                except BlockingIOError:
+                    break
+            assert sent > 0
+            _rst_close(t.sock)
+        rec = p.wait_log(lambda r: r["host"] == "reset.test", "reset")[0]
+        assert rec["end"] in ("client_closed", "error"), rec
+        assert rec["status"] == 200
+        keep.echo(b"the other tunnel is fine")
+        assert connect_status_ok(p.port, echo_server.port)
+    finally:
+        keep.close()
+
+
+def connect_status_ok(port, echo_port):
+    with Tunnel(port, "echo.test:%d" % echo_port) as t:
+        if t.status != 200:
+            return False
+        t.echo(b"ok")
+        return True
+
+
+def test_upstream_reset(proxy, reset_server):
+    p = proxy(_cfg(reset_server.port), hosts=["rst.test"])
+    with Tunnel(p.port, "rst.test:%d" % reset_server.port) as t:
+        assert t.status == 200
+        t.sock.sendall(b"trigger the reset")
+        assert read_to_eof(t.sock) == b""
+    rec = p.wait_log(lambda r: r["host"] == "rst.test", "upstream reset")[0]
+    assert rec["end"] in ("upstream_closed", "error"), rec
+    assert rec["bytes_up"] == len(b"trigger the reset")
+
+
+def test_parallel_clients_in_threads(proxy, echo_server):
+    p = proxy(_cfg(echo_server.port), hosts=["echo.test"])
+    n = 40
+    results = [None] * n
+
+    def client(i):
+        try:
+            data = os.urandom(64 * 1024 + i)
+            with Tunnel(p.port, "echo.test:%d" % echo_server.port) as t:
+                assert t.status == 200
+                got = exchange(t.sock, data)
+            results[i] = got == data
+        except Exception as e:           # reported below
+            results[i] = repr(e)
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(TIMEOUT * 3)
+    assert results == [True] * n, results
+    p.wait_log(lambda r: r["host"] == "echo.test", "all", count=n)
+
+
+def test_connections_closed_before_a_head(proxy, echo_server):
+    p = proxy(_cfg(echo_server.port), hosts=["echo.test"])
+    for i in range(50):
+        s = socket.create_connection(("127.0.0.1", p.port), timeout=TIMEOUT)
+        if i % 2:
+            _rst_close(s)
+        else:
+            s.sendall(b"CONNECT echo.te")
+            s.close()
+    assert connect_status_ok(p.port, echo_server.port)

@@ -1,7 +1,6 @@
 """hushgate explain: output format, agreement with the live proxy for every
 host of the shipped rule sets, and a million targets from stdin."""
 
-import subprocess
 
 import pytest
 import yaml

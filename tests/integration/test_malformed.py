@@ -151,3 +151,21 @@ def test_request_head_timeout_silent_client(proxy):
         read_to_eof(s)
     assert resp.status == 408
     p.wait_log(lambda r: r["end"] == "request_timeout", "timeout")
+
+
+def _head_of_size(n):
+    base = b"CONNECT a.test:443 HTTP/1.1\r\nX-Pad: "
+    tail = b"\r\n\r\n"
+    head = base + b"a" * (n - len(base) - len(tail)) + tail
+    assert len(head) == n
+    return head
+
+
+def test_head_of_8192_bytes_is_accepted(mal_proxy):
+    # a.test is denied by default: a head that was read gets 403.
+    assert raw_request(mal_proxy.port, _head_of_size(8192)).status == 403
+
+
+def test_head_over_8192_bytes_is_431(mal_proxy):
+    # Over the limit whether or not the final CRLF CRLF is counted.
+    assert raw_request(mal_proxy.port, _head_of_size(8197)).status == 431

@@ -4,12 +4,13 @@ restrictions, IP literals."""
 
 import datetime
 import os
+import socket
 
 import pytest
 
-from helpers import (END_CODES, LOG_FIELDS, REPO, TS_RE, TCPServer, Tunnel,
-                     connect_status, has_ipv6_loopback, node_line,
-                     rule_matches)
+from helpers import (END_CODES, LOG_FIELDS, REPO, TIMEOUT, TS_RE, TCPServer,
+                     Tunnel, connect_status, has_ipv6_loopback, node_line,
+                     read_head, read_to_eof, recv_exact, rule_matches)
 from rulemodel import Ruleset
 
 WATSON = "watson.events.data.microsoft.com"
@@ -140,11 +141,10 @@ def test_default_deny(proxy, echo_server):
     assert rec["upstream"] is None
 
 
-def test_port_not_in_connect_ports(proxy, echo_server, echo_server2):
-    p1, p2 = echo_server.port, echo_server2.port
+def test_port_not_in_connect_ports(proxy, echo_server, fresh_echo):
+    p1, p2 = echo_server.port, fresh_echo.port
     p = proxy({"connect_ports": [p1]}, hosts=["echo.test"])
     assert connect_status(p.port, "echo.test:%d" % p1) == 200
-    before = echo_server2.accepted
     with Tunnel(p.port, "echo.test:%d" % p2) as t:
         assert t.status == 403
         assert b"port" in t.resp.body.lower()
@@ -153,7 +153,7 @@ def test_port_not_in_connect_ports(proxy, echo_server, echo_server2):
     assert rec["end"] == "port_denied"
     assert rec["status"] == 403
     assert rec["action"] == "deny"
-    assert echo_server2.accepted == before, "upstream contacted"
+    assert fresh_echo.accepted == 0, "upstream contacted"
 
 
 def test_connect_ports_range_string(proxy, echo_server, echo_server2):
@@ -163,19 +163,19 @@ def test_connect_ports_range_string(proxy, echo_server, echo_server2):
     assert connect_status(p.port, "echo.test:%d" % p1) == 403
 
 
-def test_client_not_in_clients(proxy, echo_server):
-    p = proxy({"connect_ports": [echo_server.port],
+def test_client_not_in_clients(proxy, echo_server, fresh_echo):
+    p = proxy({"connect_ports": [echo_server.port, fresh_echo.port],
                "clients": ["127.0.0.1/32"]}, hosts=["echo.test"])
     target = "echo.test:%d" % echo_server.port
     assert connect_status(p.port, target, source="127.0.0.1") == 200
-    before = echo_server.accepted
+    target = "echo.test:%d" % fresh_echo.port
     with Tunnel(p.port, target, source="127.0.0.2") as t:
         assert t.status == 403
     rec = p.wait_log(lambda r: r["client"] == "127.0.0.2", "client_denied")[0]
     assert rec["end"] == "client_denied"
     assert rec["status"] == 403
     assert rec["action"] == "deny"
-    assert echo_server.accepted == before, \
+    assert fresh_echo.accepted == 0, \
         "proxy connected upstream for a client it must refuse"
 
 
@@ -329,3 +329,49 @@ if has_ipv6_loopback():
             assert t.status == 403
             assert t.resp.headers.get("x-hushgate-category") == "v6-block"
         assert echo_v6.accepted == before
+
+
+def test_denied_connection_is_closed(proxy):
+    p = proxy({"default": "deny"})
+    with Tunnel(p.port, "closed.test:443") as t:
+        assert t.status == 403
+        assert t.resp.headers.get("connection", "").lower() == "close"
+        assert read_to_eof(t.sock) == b""
+
+
+def test_decisions_to_stdout(proxy):
+    p = proxy({"default": "deny", "log": {"decisions": "-"}})
+    assert connect_status(p.port, "stdout.test:443") == 403
+    recs = p.wait_log(lambda r: r["host"] == "stdout.test", "stdout record",
+                      path=p.dir / "stdout")
+    assert recs[0]["end"] == "denied"
+    assert not p.log_path.exists()
+
+
+def test_decisions_off(proxy, echo_server):
+    p = proxy({"connect_ports": [echo_server.port], "default": "deny",
+               "log": {"decisions": None}})
+    assert connect_status(p.port, "off.test:%d" % echo_server.port) == 403
+    p.terminate()
+    assert not p.log_path.exists()
+    assert (p.dir / "stdout").read_bytes() == b""
+
+
+if has_ipv6_loopback():
+    def test_listen_on_ipv4_and_ipv6(proxy, echo_server):
+        p = proxy({"connect_ports": [echo_server.port],
+                   "listen": ["127.0.0.1:0", "[::1]:0"]},
+                  hosts=["echo.test"])
+        m = p.wait_stderr(r"^hushgate: listening on \[::1\]:(\d+)$")
+        port6 = int(m.group(1))
+        assert port6 != 0
+        s = socket.create_connection(("::1", port6), timeout=TIMEOUT)
+        with s:
+            s.sendall(b"CONNECT echo.test:%d HTTP/1.1\r\n\r\n"
+                      % echo_server.port)
+            head, rest = read_head(s)
+            assert head.startswith(b"HTTP/1.1 200"), head
+            s.sendall(b"v6 client")
+            assert recv_exact(s, 9, rest) == b"v6 client"
+        rec = p.wait_log(lambda r: r["client"] == "::1", "v6 client")[0]
+        assert rec["status"] == 200

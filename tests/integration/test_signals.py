@@ -194,3 +194,20 @@ def test_sigusr1_reopens_decision_log(proxy):
     assert "r0.test" in [r["host"] for r in p.log_lines(old)]
     deny(len(made))
     p.wait_log(lambda r: r["host"] == made[-1], "a record in the new file")
+
+
+def test_repeated_reloads_alternate_rules(proxy, echo_server):
+    p, rules = _start_with_rules(proxy, echo_server, RULES_OK)
+    target = "newly.test:%d" % echo_server.port
+    with Tunnel(p.port, target) as old:
+        assert old.status == 200
+        last = None
+        for i in range(12):
+            rules.write_text(RULES_NEW if i % 2 == 0 else RULES_OK)
+            ok, gen, _ = p.reload()
+            assert ok
+            assert last is None or gen == last + 1
+            last = gen
+            want = 403 if i % 2 == 0 else 200
+            assert connect_status(p.port, target) == want, i
+            old.echo(b"reload %d" % i)

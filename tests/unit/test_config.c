@@ -1,0 +1,430 @@
+/*
+ * test_config.c -- configuration loading.
+ *
+ * tests/data/badconfig/NAME.yaml: each starts with comment lines
+ *   # expect: [FILE:]LINE:COL: TEXT
+ * (FILE relative to badconfig/, the file itself when left out) and
+ * optionally "# errors: N"; config_load must fail and report, for each
+ * expect line, a message "PATH:LINE:COL: ..." containing TEXT.
+ *
+ * tests/data/valid/NAME.yaml: each starts with comment lines
+ *   # check: FIELD VALUE
+ * and must load with no errors and the field values given. The shipped
+ * hushgate.yaml and rule sets must load with no errors too.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules/rules.h"
+#include "unit.h"
+
+#define BAD_DIR		"badconfig"
+#define VALID_DIR	"valid"
+
+struct config_case {
+	char		*cc_path;	/* absolute */
+	char		*cc_file;	/* relative to tests/data */
+	unsigned	 cc_lineno;	/* of the comment line */
+	char		*cc_prefix;	/* "PATH:LINE:COL: " */
+	char		*cc_text;	/* expected substring, or check value */
+	char		*cc_field;	/* check: field name */
+	long		 cc_count;	/* errors: N */
+};
+
+static char *
+errors_dump(const struct hg_errors *e)
+{
+	char	*s = unit_strdup("");
+	size_t	 i;
+
+	for (i = 0; i < e->er_count && i < 10; i++)
+		s = unit_printf("%s\n    %s", s, e->er_msgs[i]);
+	return (s);
+}
+
+static void
+test_bad_expect(void **state)
+{
+	const struct config_case	*cc = *state;
+	struct hg_errors		 errs;
+	struct hg_config		*cf;
+	size_t				 i;
+	char				*dump;
+	int				 found;
+
+	errors_init(&errs);
+	cf = config_load(cc->cc_path, &errs);
+	dump = errors_dump(&errs);
+	if (cf != NULL) {
+		config_unref(cf);
+		errors_free(&errs);
+		fail_msg("%s loaded, should fail", cc->cc_file);
+	}
+	if (errors_total(&errs) == 0) {
+		errors_free(&errs);
+		fail_msg("config_load failed without a message");
+	}
+	if (cc->cc_prefix == NULL) {	/* "# errors: N" */
+		if ((long)errors_total(&errs) != cc->cc_count) {
+			size_t n = errors_total(&errs);
+
+			errors_free(&errs);
+			fail_msg("%zu errors, want %ld:%s", n, cc->cc_count,
+			    dump);
+		}
+		errors_free(&errs);
+		return;
+	}
+	found = 0;
+	for (i = 0; i < errs.er_count; i++)
+		if (unit_has_prefix(errs.er_msgs[i], cc->cc_prefix) &&
+		    strstr(errs.er_msgs[i] + strlen(cc->cc_prefix),
+		    cc->cc_text) != NULL)
+			found = 1;
+	errors_free(&errs);
+	if (!found) {
+		const char *p = strstr(cc->cc_prefix, BAD_DIR "/");
+
+		fail_msg("no error '%s%s', got:%s", p ? p : cc->cc_prefix,
+		    cc->cc_text, dump);
+	}
+}
+
+static void
+test_valid_loads(void **state)
+{
+	const struct config_case	*cc = *state;
+	struct hg_errors		 errs;
+	struct hg_config		*cf;
+	char				*dump;
+
+	errors_init(&errs);
+	cf = config_load(cc->cc_path, &errs);
+	dump = errors_dump(&errs);
+	if (cf == NULL || errors_total(&errs) != 0) {
+		size_t n = errors_total(&errs);
+
+		if (cf != NULL)
+			config_unref(cf);
+		errors_free(&errs);
+		fail_msg("%s: %zu errors:%s", cc->cc_file, n, dump);
+	}
+	errors_free(&errs);
+	assert_non_null(cf->cf_rules);
+	config_unref(cf);
+}
+
+static int
+addr_parse(const char *s, uint8_t *addr)
+{
+	memset(addr, 0, 16);
+	if (inet_pton(AF_INET, s, addr) == 1)
+		return (4);
+	if (inet_pton(AF_INET6, s, addr) == 1)
+		return (6);
+	return (0);
+}
+
+/* The value of a field, as text, for "# check:" lines. */
+static char *
+field_value(const struct hg_config *cf, const char *field, const char *want)
+{
+	uint8_t		addr[16];
+	int		family;
+
+	if (strcmp(field, "workers") == 0)
+		return (unit_printf("%u", cf->cf_workers));
+	if (strcmp(field, "default") == 0)
+		return (unit_strdup(action_name(cf->cf_default)));
+	if (strcmp(field, "max_connections") == 0)
+		return (unit_printf("%u", cf->cf_max_connections));
+	if (strcmp(field, "timeouts.request") == 0)
+		return (unit_printf("%u", cf->cf_timeout_request));
+	if (strcmp(field, "timeouts.connect") == 0)
+		return (unit_printf("%u", cf->cf_timeout_connect));
+	if (strcmp(field, "timeouts.idle") == 0)
+		return (unit_printf("%u", cf->cf_timeout_idle));
+	if (strcmp(field, "timeouts.drain") == 0)
+		return (unit_printf("%u", cf->cf_timeout_drain));
+	if (strcmp(field, "listen") == 0) {
+		char	*s = unit_strdup("");
+		size_t	 i;
+
+		for (i = 0; i < cf->cf_nlisten; i++)
+			s = unit_printf("%s%s%s", s, i ? "," : "",
+			    cf->cf_listen[i]);
+		return (s);
+	}
+	if (strcmp(field, "clients") == 0)
+		return (unit_printf("%zu", cf->cf_nclients));
+	if (strcmp(field, "client-allowed") == 0) {
+		if ((family = addr_parse(want, addr)) == 0)
+			return (unit_strdup("(bad address in check)"));
+		return (config_client_allowed(cf, family, addr) ?
+		    unit_strdup(want) : unit_strdup("(refused)"));
+	}
+	if (strcmp(field, "client-refused") == 0) {
+		if ((family = addr_parse(want, addr)) == 0)
+			return (unit_strdup("(bad address in check)"));
+		return (config_client_allowed(cf, family, addr) ?
+		    unit_strdup("(allowed)") : unit_strdup(want));
+	}
+	if (strcmp(field, "connect_ports-has") == 0)
+		return (portset_contains(&cf->cf_connect_ports,
+		    (uint16_t)strtoul(want, NULL, 10)) ? unit_strdup(want) :
+		    unit_strdup("(absent)"));
+	if (strcmp(field, "connect_ports-lacks") == 0)
+		return (portset_contains(&cf->cf_connect_ports,
+		    (uint16_t)strtoul(want, NULL, 10)) ?
+		    unit_strdup("(present)") : unit_strdup(want));
+	if (strcmp(field, "http_ports-has") == 0)
+		return (portset_contains(&cf->cf_http_ports,
+		    (uint16_t)strtoul(want, NULL, 10)) ? unit_strdup(want) :
+		    unit_strdup("(absent)"));
+	if (strcmp(field, "hosts_file") == 0) {
+		/* Relative paths are relative to the file: compare the tail. */
+		const char *h = cf->cf_hosts_file;
+
+		if (h == NULL)
+			return (unit_strdup("null"));
+		if (strlen(h) > strlen(want) &&
+		    h[strlen(h) - strlen(want) - 1] == '/' &&
+		    strcmp(h + strlen(h) - strlen(want), want) == 0)
+			return (unit_strdup(want));
+		return (unit_strdup(h));
+	}
+	if (strcmp(field, "dns.system") == 0)
+		return (unit_printf("%d", cf->cf_dns_system));
+	if (strcmp(field, "dns.servers") == 0) {
+		char	*s = unit_strdup("");
+		size_t	 i;
+
+		for (i = 0; i < cf->cf_ndns_servers; i++)
+			s = unit_printf("%s%s%s", s, i ? "," : "",
+			    cf->cf_dns_servers[i]);
+		return (*s ? s : unit_strdup("none"));
+	}
+	if (strcmp(field, "log.decisions") == 0) {
+		const char *d = cf->cf_decisions;
+
+		if (d == NULL)
+			return (unit_strdup("null"));
+		if (strcmp(d, "-") != 0 && strlen(d) > strlen(want) &&
+		    strcmp(d + strlen(d) - strlen(want), want) == 0 &&
+		    d[strlen(d) - strlen(want) - 1] == '/')
+			return (unit_strdup(want));
+		return (unit_strdup(d));
+	}
+	if (strcmp(field, "log.level") == 0)
+		return (unit_printf("%d", cf->cf_log_level));
+	if (strcmp(field, "categories") == 0)
+		return (unit_printf("%zu", ruleset_ncategories(cf->cf_rules)));
+	if (strcmp(field, "warnings") == 0)
+		return (unit_printf("%zu", cf->cf_warnings.er_count));
+	if (unit_has_prefix(field, "category.")) {
+		/* category.NAME.action / .description / .breaks / .note */
+		const char		*name = field + 9, *dot;
+		const struct hg_category *ca;
+		char			*n;
+		uint32_t		 idx;
+
+		if ((dot = strrchr(name, '.')) == NULL)
+			return (unit_strdup("(bad field)"));
+		n = unit_printf("%.*s", (int)(dot - name), name);
+		if ((idx = ruleset_find_category(cf->cf_rules, n)) == HG_NONE)
+			return (unit_strdup("(no such category)"));
+		ca = ruleset_category_const(cf->cf_rules, idx);
+		if (strcmp(dot, ".action") == 0)
+			return (unit_strdup(action_name(ca->ca_action)));
+		if (strcmp(dot, ".description") == 0)
+			return (unit_strdup(ca->ca_description ?
+			    ca->ca_description : "null"));
+		if (strcmp(dot, ".breaks") == 0)
+			return (unit_strdup(ca->ca_breaks ? ca->ca_breaks :
+			    "null"));
+		if (strcmp(dot, ".note") == 0)
+			return (unit_strdup(ca->ca_note ? ca->ca_note :
+			    "null"));
+		if (strcmp(dot, ".rules") == 0)
+			return (unit_printf("%zu", ca->ca_rules));
+	}
+	return (unit_printf("(unknown field %s)", field));
+}
+
+static void
+test_valid_check(void **state)
+{
+	const struct config_case	*cc = *state;
+	struct hg_errors		 errs;
+	struct hg_config		*cf;
+	char				*got;
+
+	errors_init(&errs);
+	cf = config_load(cc->cc_path, &errs);
+	if (cf == NULL) {
+		char *dump = errors_dump(&errs);
+
+		errors_free(&errs);
+		fail_msg("%s does not load:%s", cc->cc_file, dump);
+	}
+	errors_free(&errs);
+	got = field_value(cf, cc->cc_field, cc->cc_text);
+	config_unref(cf);
+	if (strcmp(got, cc->cc_text) != 0)
+		fail_msg("%s is '%s', want '%s'", cc->cc_field, got,
+		    cc->cc_text);
+}
+
+/*
+ * Parse "[FILE:]LINE:COL: TEXT" into the expected message prefix and
+ * text. Returns -1 when the spec is malformed.
+ */
+static int
+parse_expect(struct config_case *cc, const char *dir, const char *self,
+    const char *spec)
+{
+	const char	*p, *q, *r;
+
+	for (p = spec; *p != '\0'; p++) {
+		/* Find LINE:COL: at the start or after a ':'. */
+		if (p != spec && p[-1] != ':')
+			continue;
+		if (!isdigit((unsigned char)*p))
+			continue;
+		for (q = p; isdigit((unsigned char)*q); q++)
+			;
+		if (*q != ':' || !isdigit((unsigned char)q[1]))
+			continue;
+		for (r = q + 1; isdigit((unsigned char)*r); r++)
+			;
+		if (r[0] != ':' || r[1] != ' ')
+			continue;
+		if (p == spec)
+			cc->cc_prefix = unit_printf("%s:%.*s ", self,
+			    (int)(r + 1 - p), p);
+		else
+			cc->cc_prefix = unit_printf("%s/%s/%.*s ",
+			    HG_TEST_DATA, dir, (int)(r + 1 - spec), spec);
+		cc->cc_text = unit_strdup(r + 2);
+		return (*cc->cc_text == '\0' ? -1 : 0);
+	}
+	return (-1);
+}
+
+/* Read the leading comment lines of dir/name and add a case for each. */
+static void
+add_commented(struct unit_group *g, const char *dir, const char *name,
+    int bad)
+{
+	struct config_case	*cc;
+	char			*rel, *path, *buf, *line, *eol;
+	unsigned		 lineno = 0, ncases = 0;
+
+	rel = unit_printf("%s/%s", dir, name);
+	path = unit_data_path(rel);
+	if ((buf = unit_read_file(path, NULL)) == NULL) {
+		unit_add_error(g, "%s: cannot read", rel);
+		return;
+	}
+	unit_keep(buf);
+	if (!bad) {
+		cc = unit_keep(calloc(1, sizeof *cc));
+		cc->cc_path = path;
+		cc->cc_file = rel;
+		unit_add(g, unit_printf("%s: loads with no errors", rel),
+		    test_valid_loads, cc);
+	}
+	for (line = buf; *line == '#'; line = eol) {
+		lineno++;
+		if ((eol = strchr(line, '\n')) == NULL)
+			eol = line + strlen(line);
+		else
+			*eol++ = '\0';
+		cc = unit_keep(calloc(1, sizeof *cc));
+		cc->cc_path = path;
+		cc->cc_file = rel;
+		cc->cc_lineno = lineno;
+		if (bad && unit_has_prefix(line, "# expect: ")) {
+			if (parse_expect(cc, dir, path, line + 10) != 0) {
+				unit_add_error(g, "%s:%u: bad expect line",
+				    rel, lineno);
+				continue;
+			}
+			unit_add(g, unit_printf("%s:%u: %s", rel, lineno,
+			    line + 10), test_bad_expect, cc);
+			ncases++;
+		} else if (bad && unit_has_prefix(line, "# errors: ")) {
+			cc->cc_count = strtol(line + 10, NULL, 10);
+			unit_add(g, unit_printf("%s:%u: %s", rel, lineno,
+			    line + 2), test_bad_expect, cc);
+		} else if (!bad && unit_has_prefix(line, "# check: ")) {
+			char *sp = strchr(line + 9, ' ');
+
+			if (sp == NULL) {
+				unit_add_error(g, "%s:%u: bad check line",
+				    rel, lineno);
+				continue;
+			}
+			cc->cc_field = unit_printf("%.*s",
+			    (int)(sp - (line + 9)), line + 9);
+			cc->cc_text = unit_strdup(sp + 1);
+			unit_add(g, unit_printf("%s:%u: %s", rel, lineno,
+			    line + 9), test_valid_check, cc);
+		}
+	}
+	if (bad && ncases == 0)
+		unit_add_error(g, "%s: no '# expect:' line", rel);
+}
+
+static void
+add_dir(struct unit_group *g, const char *dir, int bad)
+{
+	char	**names;
+	size_t	  n, i;
+
+	if ((names = unit_list_dir(dir, ".yaml", &n)) == NULL || n == 0) {
+		unit_add_error(g, "%s: no .yaml files", dir);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		add_commented(g, dir, names[i], bad);
+}
+
+/* The shipped configuration and every shipped rule set load cleanly. */
+static void
+add_shipped(struct unit_group *g)
+{
+	struct config_case	*cc;
+	char			**names;
+	size_t			  n, i;
+
+	cc = unit_keep(calloc(1, sizeof *cc));
+	cc->cc_file = "../../hushgate.yaml";
+	cc->cc_path = unit_data_path(cc->cc_file);
+	unit_add(g, "hushgate.yaml (shipped): loads with no errors",
+	    test_valid_loads, cc);
+	if ((names = unit_list_dir("../../rules/sets", ".yaml", &n)) == NULL ||
+	    n == 0) {
+		unit_add_error(g, "rules/sets: no rule sets");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		cc = unit_keep(calloc(1, sizeof *cc));
+		cc->cc_file = unit_printf("../../rules/sets/%s", names[i]);
+		cc->cc_path = unit_data_path(cc->cc_file);
+		unit_add(g, unit_printf("rules/sets/%s (shipped): loads with "
+		    "no errors", names[i]), test_valid_loads, cc);
+	}
+}
+
+void
+test_config_group(struct unit_group *g)
+{
+	add_dir(g, BAD_DIR, 1);
+	add_dir(g, VALID_DIR, 0);
+	add_shipped(g);
+}

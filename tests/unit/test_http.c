@@ -1,0 +1,305 @@
+/*
+ * test_http.c -- request heads (tests/data/requests.txt), JSON escaping
+ * (tests/data/json.tsv) and decision log lines (a table below).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/proxy.h"
+#include "unit.h"
+
+/* A copy of b with no byte after it, so that overreads are caught. */
+static char *
+exact_copy(const char *buf, size_t len)
+{
+	char	*p = malloc(len ? len : 1);
+
+	assert_non_null(p);
+	memcpy(p, buf, len);
+	return (p);
+}
+
+/* end<TAB>LENGTH|-1<TAB>INPUT */
+static void
+test_end_line(void **state)
+{
+	const struct unit_line	*ul = *state;
+	struct unit_bytes	 in;
+	char			*copy;
+	ssize_t			 got;
+
+	assert_int_equal(unit_unescape(ul->ul_fields[2], &in), 0);
+	copy = exact_copy(in.ub_buf, in.ub_len);
+	got = http_head_end(copy, in.ub_len);
+	free(copy);
+	if (got != strtol(ul->ul_fields[1], NULL, 10))
+		fail_msg("head end of '%s' is %zd, want %s",
+		    unit_show(in.ub_buf, in.ub_len), got, ul->ul_fields[1]);
+}
+
+/*
+ * parse<TAB>STATUS<TAB>INPUT[<TAB>METHOD<TAB>TARGET<TAB>MINOR<TAB>NHEADERS
+ * [<TAB>NAME=VALUE]...], or parse<TAB>STATUS<TAB>INPUT<TAB>REASON: the
+ * head is measured by http_head_end (STATUS "incomplete": it must not be
+ * found), then parsed; REASON is a piece of the reason for an error.
+ */
+static void
+test_parse_line(void **state)
+{
+	const struct unit_line	*ul = *state;
+	struct unit_bytes	 in, v;
+	struct http_request	*rq;
+	const char		*why = NULL, *want = ul->ul_fields[1];
+	const struct http_header *h;
+	char			*copy, *eq;
+	ssize_t			 hlen;
+	size_t			 i;
+	int			 status;
+
+	assert_int_equal(unit_unescape(ul->ul_fields[2], &in), 0);
+	copy = unit_keep(exact_copy(in.ub_buf, in.ub_len));
+	hlen = http_head_end(copy, in.ub_len);
+	if (strcmp(want, "incomplete") == 0) {
+		if (hlen != -1)
+			fail_msg("head end found at %zd", hlen);
+		return;
+	}
+	if (hlen < 0)
+		fail_msg("head end not found in '%s'",
+		    unit_show(in.ub_buf, in.ub_len));
+	rq = unit_keep(malloc(sizeof *rq));
+	memset(rq, 0xa5, sizeof *rq);
+	status = http_parse_head(copy, (size_t)hlen, rq, &why);
+	if (status != atoi(want))
+		fail_msg("status %d (%s), want %s", status,
+		    status ? (why ? why : "no reason") : "ok", want);
+	if (status != 0) {
+		assert_non_null(why);
+		assert_true(*why != '\0');
+		if (ul->ul_nfields == 4 && strstr(why, ul->ul_fields[3]) == NULL)
+			fail_msg("reason '%s' does not mention '%s'", why,
+			    ul->ul_fields[3]);
+		return;
+	}
+	if (ul->ul_nfields < 7)
+		return;
+	assert_true(rq->rq_method >= copy && rq->rq_method < copy + hlen);
+	assert_true(rq->rq_target >= copy && rq->rq_target < copy + hlen);
+	assert_int_equal(rq->rq_methodlen, strlen(ul->ul_fields[3]));
+	assert_memory_equal(rq->rq_method, ul->ul_fields[3],
+	    rq->rq_methodlen);
+	assert_true(http_method_is(rq, ul->ul_fields[3]));
+	assert_false(http_method_is(rq, "NOT-THIS-ONE"));
+	assert_int_equal(unit_unescape(ul->ul_fields[4], &v), 0);
+	assert_int_equal(rq->rq_targetlen, v.ub_len);
+	assert_memory_equal(rq->rq_target, v.ub_buf, v.ub_len);
+	assert_int_equal(rq->rq_minor, atoi(ul->ul_fields[5]));
+	assert_int_equal(rq->rq_nheaders, strtoul(ul->ul_fields[6], NULL, 10));
+	for (i = 7; i < ul->ul_nfields; i++) {
+		if (i - 7 >= rq->rq_nheaders)
+			fail_msg("header %zu missing", i - 7);
+		h = &rq->rq_headers[i - 7];
+		assert_int_equal(unit_unescape(ul->ul_fields[i], &v), 0);
+		if ((eq = strchr(v.ub_buf, '=')) == NULL)
+			fail_msg("column '%s' is not NAME=VALUE",
+			    ul->ul_fields[i]);
+		if (h->hh_namelen != (size_t)(eq - v.ub_buf) ||
+		    memcmp(h->hh_name, v.ub_buf, h->hh_namelen) != 0 ||
+		    h->hh_valuelen != strlen(eq + 1) ||
+		    memcmp(h->hh_value, eq + 1, h->hh_valuelen) != 0)
+			fail_msg("header %zu is '%s'='%s', want '%s'", i - 7,
+			    unit_show(h->hh_name, h->hh_namelen),
+			    unit_show(h->hh_value, h->hh_valuelen),
+			    ul->ul_fields[i]);
+	}
+}
+
+/*
+ * INPUT<TAB>OUTPUT[<TAB>SIZE]: json_escape(out, SIZE, INPUT) (SIZE 256
+ * when left out) gives OUTPUT, written as is (not unescaped). Bytes past
+ * SIZE are never touched, and the result is valid inside a JSON string.
+ */
+static void
+test_json_line(void **state)
+{
+	const struct unit_line	*ul = *state;
+	struct unit_bytes	 in;
+	char			 out[512];
+	size_t			 size = 256, got, want_len, i;
+	const char		*want = ul->ul_nfields > 1 ? ul->ul_fields[1] :
+				    "";
+
+	assert_int_equal(unit_unescape(ul->ul_fields[0], &in), 0);
+	if (ul->ul_nfields > 2)
+		size = strtoul(ul->ul_fields[2], NULL, 10);
+	assert_true(size < sizeof out);
+	memset(out, '#', sizeof out);
+	got = json_escape(out, size, in.ub_buf);
+	for (i = size; i < sizeof out; i++)
+		if (out[i] != '#')
+			fail_msg("byte %zu written past the size %zu", i, size);
+	if (size == 0) {
+		assert_int_equal(got, 0);
+		return;
+	}
+	want_len = strlen(want);
+	if (got != want_len || memchr(out, '\0', size) == NULL ||
+	    strcmp(out, want) != 0)
+		fail_msg("got '%s' (%zu), want '%s'",
+		    unit_show(out, strnlen(out, size)), got, want);
+	assert_true(unit_json_string_valid(out, got));
+}
+
+/* Every byte value alone and all of them together escape to valid JSON. */
+static void
+test_json_every_byte(void **state)
+{
+	char	in[256], out[256 * 6 + 1], one[2];
+	size_t	n;
+	int	c;
+
+	for (c = 1; c < 256; c++) {
+		one[0] = (char)c;
+		one[1] = '\0';
+		n = json_escape(out, sizeof out, one);
+		if (!unit_json_string_valid(out, n))
+			fail_msg("byte 0x%02x gives '%s'", c, unit_show(out, n));
+		in[c - 1] = (char)c;
+	}
+	in[255] = '\0';
+	n = json_escape(out, sizeof out, in);
+	assert_int_equal(n, strlen(out));
+	assert_true(unit_json_string_valid(out, n));
+}
+
+/* Decision log records: exact lines, and nasty strings. */
+struct dlog_case {
+	const char		*dc_name;
+	struct dlog_record	 dc_rec;
+	long			 dc_ms;		/* now - start */
+	const char		*dc_want;	/* exact line, or NULL */
+	const char		*dc_contains;	/* or a piece of it */
+};
+
+static char long_method[2100];
+static char nasty_host[300];
+
+static struct dlog_case dlog_cases[] = {
+	{ "dlog: the SPEC example",
+	  { { 1795632001, 123000000 }, "127.0.0.1", "CONNECT",
+	    "watson.events.data.microsoft.com", 443, "deny",
+	    "windows-error-reporting", "rules/sets/windows.yaml", 23, 403,
+	    NULL, 0, 0, "denied" }, 0,
+	  "{\"ts\":\"2026-11-25T18:40:01.123Z\",\"client\":\"127.0.0.1\","
+	  "\"user\":null,\"method\":\"CONNECT\","
+	  "\"host\":\"watson.events.data.microsoft.com\",\"port\":443,"
+	  "\"sni\":null,\"action\":\"deny\","
+	  "\"category\":\"windows-error-reporting\","
+	  "\"rule\":\"rules/sets/windows.yaml:23\",\"status\":403,"
+	  "\"upstream\":null,\"bytes_up\":0,\"bytes_down\":0,"
+	  "\"duration_ms\":0,\"end\":\"denied\"}\n", NULL },
+	{ "dlog: a tunnel that ran",
+	  { { 1795632001, 999000000 }, "::1", "CONNECT", "example.com", 8443,
+	    "audit", NULL, NULL, 0, 200, "127.0.0.1:40000",
+	    18446744073709551615ULL, 42, "client_closed" }, 1501,
+	  "{\"ts\":\"2026-11-25T18:40:01.999Z\",\"client\":\"::1\","
+	  "\"user\":null,\"method\":\"CONNECT\",\"host\":\"example.com\","
+	  "\"port\":8443,\"sni\":null,\"action\":\"audit\","
+	  "\"category\":null,\"rule\":null,\"status\":200,"
+	  "\"upstream\":\"127.0.0.1:40000\","
+	  "\"bytes_up\":18446744073709551615,\"bytes_down\":42,"
+	  "\"duration_ms\":1501,\"end\":\"client_closed\"}\n", NULL },
+	{ "dlog: a request with nothing parsed",
+	  { { 0, 0 }, "127.0.0.1", NULL, NULL, 0, "deny", NULL, NULL, 0,
+	    400, NULL, 0, 0, "bad_request" }, 0, NULL,
+	  "\"method\":null,\"host\":null,\"port\":null,\"sni\":null,"
+	  "\"action\":\"deny\",\"category\":null,\"rule\":null,"
+	  "\"status\":400," },
+	{ "dlog: a clock that went backwards gives 0 ms",
+	  { { 100, 500000000 }, "127.0.0.1", "CONNECT", "a.test", 443,
+	    "allow", NULL, NULL, 0, 200, NULL, 1, 2, "shutdown" }, -2000,
+	  NULL, "\"duration_ms\":0," },
+	{ "dlog: quotes, control bytes and high bytes in strings",
+	  { { 1, 0 }, "127.0.0.1", "G\"E\\T\r\n", nasty_host, 443, "deny",
+	    "c\tat", "ru\"le\n.yaml", 7, 400, NULL, 0, 0, "bad_request" }, 0,
+	  NULL, "\"method\":\"G\\\"E\\\\T\\u000d\\u000a\"" },
+	{ "dlog: a very long method stays one valid line",
+	  { { 1, 0 }, "127.0.0.1", long_method, "a.test", 443, "deny", NULL,
+	    NULL, 0, 400, NULL, 0, 0, "bad_request" }, 0, NULL,
+	  "\"end\":\"bad_request\"}\n" },
+};
+
+static void
+test_dlog_case(void **state)
+{
+	const struct dlog_case	*dc = *state;
+	char			 buf[HG_MAX_DLOG_LINE];
+	struct timespec		 now;
+	long long		 ns;
+	size_t			 len;
+
+	ns = (long long)dc->dc_rec.dr_start.tv_sec * 1000000000LL +
+	    dc->dc_rec.dr_start.tv_nsec + (long long)dc->dc_ms * 1000000LL;
+	now.tv_sec = (time_t)(ns / 1000000000LL);
+	now.tv_nsec = (long)(ns % 1000000000LL);
+	memset(buf, '#', sizeof buf);
+	len = dlog_format(buf, sizeof buf, &dc->dc_rec, &now);
+	assert_true(len < sizeof buf);
+	assert_int_equal(len, strlen(buf));
+	if (dc->dc_want != NULL && strcmp(buf, dc->dc_want) != 0)
+		fail_msg("got  %s\nwant %s", buf, dc->dc_want);
+	if (dc->dc_contains != NULL && strstr(buf, dc->dc_contains) == NULL)
+		fail_msg("'%s' not in %s", dc->dc_contains, buf);
+	/* One line: a newline at the end only, and one JSON object. */
+	assert_true(len > 2 && buf[len - 1] == '\n' && buf[len - 2] == '}');
+	assert_null(memchr(buf, '\n', len - 1));
+	if (!unit_json_object_valid(buf, len))
+		fail_msg("not a JSON object: %s", buf);
+}
+
+static void
+add_requests(struct unit_group *g)
+{
+	struct unit_line	**lines;
+	size_t			  n, i;
+
+	n = unit_read_table(g, "requests.txt", &lines);
+	for (i = 0; i < n; i++) {
+		struct unit_line *ul = lines[i];
+
+		if (strcmp(ul->ul_fields[0], "end") == 0 && ul->ul_nfields == 3)
+			unit_add(g, unit_case_name(ul, ul->ul_text),
+			    test_end_line, ul);
+		else if (strcmp(ul->ul_fields[0], "parse") == 0 &&
+		    ul->ul_nfields >= 3 && (ul->ul_nfields <= 4 ||
+		    ul->ul_nfields >= 7))
+			unit_add(g, unit_case_name(ul, ul->ul_text),
+			    test_parse_line, ul);
+		else
+			unit_add_error(g, "requests.txt:%u: bad line",
+			    ul->ul_lineno);
+	}
+}
+
+void
+test_http_group(struct unit_group *g)
+{
+	struct unit_line	**lines;
+	size_t			  n, i;
+
+	add_requests(g);
+	n = unit_read_table(g, "json.tsv", &lines);
+	for (i = 0; i < n; i++)
+		unit_add(g, unit_case_name(lines[i], lines[i]->ul_text),
+		    test_json_line, lines[i]);
+	unit_add(g, "json: every byte value", test_json_every_byte, NULL);
+
+	memset(long_method, 'M', sizeof long_method - 1);
+	for (i = 0; i < sizeof nasty_host - 1; i++)
+		nasty_host[i] = (char)(1 + i % 255);
+	for (i = 0; i < sizeof dlog_cases / sizeof dlog_cases[0]; i++)
+		unit_add(g, dlog_cases[i].dc_name, test_dlog_case,
+		    &dlog_cases[i]);
+}
