@@ -32,19 +32,6 @@
 
 #include "proxy.h"
 
-#define CONN_RAW_TARGET_MAX	256	/* bytes of a bad target kept for the log */
-
-enum conn_state {
-	CS_HEAD = 0,
-	CS_RESOLVE,
-	CS_CONNECT,
-	CS_RELAY,
-	CS_RESPOND,
-	CS_LINGER,
-	CS_CLOSED	/* waiting for a cancelled DNS request to return */
-};
-
-/* Why a pending DNS request was cancelled. */
 enum dns_cancel {
 	DNS_CANCEL_NONE = 0,
 	DNS_CANCEL_TIMEOUT,
@@ -52,47 +39,9 @@ enum dns_cancel {
 	DNS_CANCEL_CLOSE
 };
 
-struct conn {
-	struct worker		*cn_w;
-	struct conn		*cn_next;
-	struct conn		*cn_prev;
-	enum conn_state		 cn_state;
-	struct hg_config	*cn_cfg;
-	struct bufferevent	*cn_cli;
-	struct bufferevent	*cn_up;
-	struct event		*cn_timer;
-	struct evdns_getaddrinfo_request *cn_dnsreq;
-	enum dns_cancel		 cn_dns_cancel;
-	struct evutil_addrinfo	*cn_ai;
-	struct evutil_addrinfo	*cn_ai_next;
-	int			 cn_connect_errno;
-	unsigned		 cn_slot:1;	/* holds a max_connections slot */
-	unsigned		 cn_nolog:1;	/* admin request: no record */
-	unsigned		 cn_have_target:1;
-	unsigned		 cn_have_decision:1;
-	unsigned		 cn_cli_eof:1;
-	unsigned		 cn_up_eof:1;
-	unsigned		 cn_cli_shut:1;	/* we shut its write side */
-	unsigned		 cn_up_shut:1;
-	unsigned		 cn_answered:1;	/* a status line was sent */
-	int			 cn_status;
-	const char		*cn_end;
-	struct timespec		 cn_start;
-	struct timespec		 cn_last;	/* monotonic: last relay read */
-	uint64_t		 cn_bytes_up;
-	uint64_t		 cn_bytes_down;
-	struct hg_target	 cn_target;
-	struct hg_decision	 cn_dec;
-	char			 cn_client[INET6_ADDRSTRLEN];
-	char			 cn_upstream[INET6_ADDRSTRLEN + 8];
-	char			 cn_method[16];
-	char			 cn_raw_target[CONN_RAW_TARGET_MAX];
-};
-
-static void	conn_close(struct conn *, const char *);
-static void	conn_respond(struct conn *, int, const char *, const char *,
-		    const char *);
 static void	conn_connect_next(struct conn *);
+static void	head_read(struct bufferevent *, void *);
+static void	head_event(struct bufferevent *, short, void *);
 static void	relay_read(struct bufferevent *, void *);
 static void	relay_write(struct bufferevent *, void *);
 static void	relay_event(struct bufferevent *, short, void *);
@@ -103,6 +52,8 @@ status_text(int status)
 	switch (status) {
 	case 200:
 		return ("OK");
+	case 100:
+		return ("Continue");
 	case 400:
 		return ("Bad Request");
 	case 403:
@@ -132,18 +83,19 @@ mono_now(struct timespec *ts)
 	clock_gettime(CLOCK_MONOTONIC, ts);
 }
 
-static long long
-mono_ms_since(const struct timespec *then)
+long long
+conn_idle_ms(struct conn *c)
 {
-	struct timespec	now;
+	const struct timespec	*then = &c->cn_last;
+	struct timespec		 now;
 
 	mono_now(&now);
 	return ((long long)(now.tv_sec - then->tv_sec) * 1000 +
 	    (now.tv_nsec - then->tv_nsec) / 1000000);
 }
 
-static void
-timer_set(struct conn *c, unsigned ms)
+void
+conn_timer_set(struct conn *c, unsigned ms)
 {
 	struct timeval	tv;
 
@@ -152,12 +104,27 @@ timer_set(struct conn *c, unsigned ms)
 	evtimer_add(c->cn_timer, &tv);
 }
 
-/* Write the decision record. Called once, from conn_close(). */
-static void
-conn_log(struct conn *c)
+void
+conn_touch(struct conn *c)
+{
+	mono_now(&c->cn_last);
+}
+
+/*
+ * Write the decision record of the current request and forget the
+ * request: called from conn_close(), and for plain HTTP when a request on
+ * a connection that goes on is complete.
+ */
+void
+conn_record(struct conn *c)
 {
 	struct dlog_record	r;
 
+	if (!c->cn_req_active)
+		return;
+	c->cn_req_active = 0;
+	if (c->cn_nolog)
+		goto reset;
 	memset(&r, 0, sizeof r);
 	r.dr_start = c->cn_start;
 	r.dr_client = c->cn_client;
@@ -179,7 +146,21 @@ conn_log(struct conn *c)
 	r.dr_bytes_up = c->cn_bytes_up;
 	r.dr_bytes_down = c->cn_bytes_down;
 	r.dr_end = c->cn_end ? c->cn_end : "error";
+	r.dr_path = c->cn_path;
 	dlog_write(&r);
+reset:
+	c->cn_nolog = 0;
+	c->cn_have_target = 0;
+	c->cn_have_decision = 0;
+	c->cn_head_started = 0;
+	c->cn_status = 0;
+	c->cn_end = NULL;
+	c->cn_bytes_up = c->cn_bytes_down = 0;
+	c->cn_upstream[0] = '\0';
+	c->cn_method[0] = '\0';
+	c->cn_raw_target[0] = '\0';
+	free(c->cn_path);
+	c->cn_path = NULL;
 }
 
 static void
@@ -187,6 +168,9 @@ conn_free(struct conn *c)
 {
 	if (c->cn_ai != NULL)
 		evutil_freeaddrinfo(c->cn_ai);
+	if (c->cn_uphead != NULL)
+		evbuffer_free(c->cn_uphead);
+	free(c->cn_path);
 	config_unref(c->cn_cfg);
 	free(c);
 }
@@ -197,7 +181,7 @@ conn_free(struct conn *c)
  * resources. A connection whose DNS request is in flight stays allocated
  * (CS_CLOSED) until the cancelled request calls back.
  */
-static void
+void
 conn_close(struct conn *c, const char *end)
 {
 	struct worker	*w = c->cn_w;
@@ -206,13 +190,12 @@ conn_close(struct conn *c, const char *end)
 		return;
 	if (c->cn_end == NULL)
 		c->cn_end = end;
-	if (!c->cn_nolog)
-		conn_log(c);
 	log_debug("%s %s %s:%d end=%s", c->cn_client,
 	    c->cn_method[0] ? c->cn_method : "-",
 	    c->cn_have_target ? c->cn_target.t_host : "-",
 	    c->cn_have_target ? c->cn_target.t_port : 0,
 	    c->cn_end ? c->cn_end : "-");
+	conn_record(c);
 	if (c->cn_cli != NULL)
 		bufferevent_free(c->cn_cli);
 	if (c->cn_up != NULL)
@@ -274,7 +257,7 @@ respond_written(struct bufferevent *bev, void *arg)
 	c->cn_state = CS_LINGER;
 	bufferevent_setcb(bev, linger_read, NULL, linger_event, c);
 	bufferevent_enable(bev, EV_READ);
-	timer_set(c, HG_LINGER_MS);
+	conn_timer_set(c, HG_LINGER_MS);
 }
 
 static void
@@ -286,12 +269,37 @@ respond_event(struct bufferevent *bev, short what, void *arg)
 }
 
 /*
- * Send a final answer (status, extra header lines, text body) and close
- * once it is written. end is the termination code for the record.
+ * The exchange is over and the connection does not go on: let what is
+ * queued for the client reach it, then close (lingering like an answer of
+ * our own).
  */
-static void
+void
+conn_close_after_flush(struct conn *c)
+{
+	if (c->cn_up != NULL) {
+		bufferevent_free(c->cn_up);
+		c->cn_up = NULL;
+	}
+	c->cn_state = CS_RESPOND;
+	bufferevent_setwatermark(c->cn_cli, EV_WRITE, 0, 0);
+	bufferevent_setcb(c->cn_cli, linger_read, respond_written,
+	    respond_event, c);
+	bufferevent_enable(c->cn_cli, EV_READ | EV_WRITE);
+	conn_timer_set(c, c->cn_cfg->cf_timeout_idle);
+	if (evbuffer_get_length(bufferevent_get_output(c->cn_cli)) == 0)
+		respond_written(c->cn_cli, c);
+}
+
+/*
+ * Send an answer of our own (status, extra header lines, content type,
+ * body). With keep, the request is complete and the connection goes on
+ * to the next request (plain HTTP, no request body left unread);
+ * otherwise the connection closes once the answer is written. end is the
+ * termination code for the record.
+ */
+void
 conn_respond(struct conn *c, int status, const char *headers,
-    const char *body, const char *end)
+    const char *ctype, const char *body, const char *end, int keep)
 {
 	struct evbuffer	*out;
 
@@ -302,31 +310,63 @@ conn_respond(struct conn *c, int status, const char *headers,
 	c->cn_status = status;
 	if (c->cn_end == NULL)
 		c->cn_end = end;
-	c->cn_state = CS_RESPOND;
 	c->cn_answered = 1;
 	out = bufferevent_get_output(c->cn_cli);
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\n"
 	    "Cache-Control: no-store\r\n"
-	    "Connection: close\r\n"
-	    "%s\r\n%s", status, status_text(status), strlen(body),
-	    headers ? headers : "", body);
+	    "Connection: %s\r\n"
+	    "%s\r\n%s", status, status_text(status),
+	    ctype ? ctype : "text/plain; charset=utf-8", strlen(body),
+	    keep ? "keep-alive" : "close", headers ? headers : "",
+	    c->cn_is_head ? "" : body);
+	if (keep) {
+		conn_record(c);
+		conn_next_request(c);
+		return;
+	}
+	c->cn_state = CS_RESPOND;
 	bufferevent_setwatermark(c->cn_cli, EV_WRITE, 0, 0);
 	bufferevent_setcb(c->cn_cli, linger_read, respond_written,
 	    respond_event, c);
 	bufferevent_enable(c->cn_cli, EV_READ | EV_WRITE);
 	/* Bound the time a client that does not read can hold us. */
-	timer_set(c, c->cn_cfg->cf_timeout_request);
+	conn_timer_set(c, c->cn_cfg->cf_timeout_request);
 }
 
-static void
-respond_error(struct conn *c, int status, const char *why, const char *end)
+void
+conn_respond_error(struct conn *c, int status, const char *why,
+    const char *end)
 {
 	char	body[1024];
 
 	snprintf(body, sizeof body, "hushgate: %s\n", why);
-	conn_respond(c, status, NULL, body, end);
+	conn_respond(c, status, NULL, NULL, body, end, 0);
+}
+
+/*
+ * Wait for the next request on a connection that goes on (plain HTTP
+ * keep-alive). Bytes the client already sent are parsed at once.
+ */
+void
+conn_next_request(struct conn *c)
+{
+	c->cn_state = CS_HEAD;
+	c->cn_kind = CK_NONE;
+	c->cn_is_head = 0;
+	c->cn_req_done = c->cn_resp_done = c->cn_resp_started = 0;
+	c->cn_up_reusable = c->cn_up_pooled = 0;
+	c->cn_req_body = c->cn_resp_body = BODY_NONE;
+	c->cn_answered = 0;
+	c->cn_cli_eof = c->cn_up_eof = 0;
+	bufferevent_setwatermark(c->cn_cli, EV_WRITE, 0, 0);
+	bufferevent_setcb(c->cn_cli, head_read, NULL, head_event, c);
+	bufferevent_enable(c->cn_cli, EV_READ | EV_WRITE);
+	/* Between requests the connection may idle (timeouts.idle). */
+	conn_timer_set(c, c->cn_cfg->cf_timeout_idle);
+	if (evbuffer_get_length(bufferevent_get_input(c->cn_cli)) > 0)
+		head_read(c->cn_cli, c);
 }
 
 static void
@@ -337,7 +377,12 @@ conn_timer(evutil_socket_t fd, short what, void *arg)
 
 	switch (c->cn_state) {
 	case CS_HEAD:
-		respond_error(c, 408, "request head not received in time",
+		if (c->cn_nreqs > 0 && !c->cn_head_started) {
+			/* An idle keep-alive connection: no request. */
+			conn_close(c, "client_idle");
+			return;
+		}
+		conn_respond_error(c, 408, "request head not received in time",
 		    "request_timeout");
 		return;
 	case CS_RESOLVE:
@@ -348,18 +393,22 @@ conn_timer(evutil_socket_t fd, short what, void *arg)
 		}
 		return;
 	case CS_CONNECT:
-		log_info("%s CONNECT %s:%u: connect timeout", c->cn_client,
+		log_info("%s %s %s:%u: connect timeout", c->cn_client,
+		    c->cn_method,
 		    c->cn_target.t_host, c->cn_target.t_port);
-		respond_error(c, 504, "upstream connect timeout",
+		conn_respond_error(c, 504, "upstream connect timeout",
 		    "connect_timeout");
 		return;
+	case CS_HTTP:
+		fwd_timeout(c);
+		return;
 	case CS_RELAY:
-		idle = mono_ms_since(&c->cn_last);
+		idle = conn_idle_ms(c);
 		if (idle >= (long long)c->cn_cfg->cf_timeout_idle) {
 			conn_close(c, "idle_timeout");
 			return;
 		}
-		timer_set(c, (unsigned)(c->cn_cfg->cf_timeout_idle - idle));
+		conn_timer_set(c, (unsigned)(c->cn_cfg->cf_timeout_idle - idle));
 		return;
 	case CS_RESPOND:
 		conn_close(c, NULL);
@@ -372,34 +421,87 @@ conn_timer(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Escape text for an HTML body. */
 static void
-deny_answer(struct conn *c)
+html_escape(char *out, size_t n, const char *s)
 {
-	char	headers[256], body[1024];
-	const struct hg_target *t = &c->cn_target;
+	size_t		o = 0;
+	const char	*r;
+
+	for (; *s != '\0' && o + 7 < n; s++) {
+		switch (*s) {
+		case '<':
+			r = "&lt;";
+			break;
+		case '>':
+			r = "&gt;";
+			break;
+		case '&':
+			r = "&amp;";
+			break;
+		case '"':
+			r = "&quot;";
+			break;
+		default:
+			out[o++] = *s;
+			continue;
+		}
+		memcpy(out + o, r, strlen(r));
+		o += strlen(r);
+	}
+	out[o] = '\0';
+}
+
+/*
+ * Answer a denied request: 403 with the category in a header and a body
+ * naming host, category and rule (HTML for plain HTTP, which a person may
+ * see in a browser). keep: the connection goes on (plain HTTP only).
+ */
+void
+conn_deny_answer(struct conn *c, int keep)
+{
+	const struct hg_target	*t = &c->cn_target;
+	const char		*cat, *what;
+	char			 headers[256], body[8192], rule[HG_MAX_HOST + 32];
+	char			 h_host[HG_MAX_HOST * 6], h_cat[400], h_rule[600];
+	int			 http = c->cn_kind == CK_HTTP;
 
 	if (c->cn_dec.d_reason == HG_REASON_PORT) {
 		snprintf(body, sizeof body, "hushgate: port %u is not allowed "
-		    "(connect_ports)\n", t->t_port);
-		conn_respond(c, 403, "X-Hushgate-Reason: port\r\n", body,
-		    "port_denied");
+		    "(%s)\n", t->t_port, http ? "http_ports" : "connect_ports");
+		conn_respond(c, 403, "X-Hushgate-Reason: port\r\n", NULL, body,
+		    "port_denied", keep);
 		return;
 	}
 	if (c->cn_dec.d_reason == HG_REASON_DEFAULT) {
-		snprintf(headers, sizeof headers,
-		    "X-Hushgate-Category: default\r\n");
-		snprintf(body, sizeof body, "hushgate: access to %s:%u "
-		    "denied\ncategory: (none; the default policy is deny)\n",
-		    t->t_host, t->t_port);
+		cat = "default";
+		what = "(none; the default policy is deny)";
+		snprintf(rule, sizeof rule, "-");
 	} else {
-		snprintf(headers, sizeof headers,
-		    "X-Hushgate-Category: %s\r\n", c->cn_dec.d_category_name);
-		snprintf(body, sizeof body, "hushgate: access to %s:%u "
-		    "denied\ncategory: %s\nrule: %s:%u\n", t->t_host,
-		    t->t_port, c->cn_dec.d_category_name, c->cn_dec.d_file,
+		cat = c->cn_dec.d_category_name;
+		what = cat;
+		snprintf(rule, sizeof rule, "%s:%u", c->cn_dec.d_file,
 		    c->cn_dec.d_line);
 	}
-	conn_respond(c, 403, headers, body, "denied");
+	snprintf(headers, sizeof headers, "X-Hushgate-Category: %s\r\n", cat);
+	if (!http) {
+		snprintf(body, sizeof body, "hushgate: access to %s:%u "
+		    "denied\ncategory: %s\nrule: %s\n", t->t_host, t->t_port,
+		    what, rule);
+		conn_respond(c, 403, headers, NULL, body, "denied", 0);
+		return;
+	}
+	html_escape(h_host, sizeof h_host, t->t_host);
+	html_escape(h_cat, sizeof h_cat, what);
+	html_escape(h_rule, sizeof h_rule, rule);
+	snprintf(body, sizeof body, "<!DOCTYPE html>\n<html><head>"
+	    "<title>Blocked by hushgate</title></head><body>\n"
+	    "<h1>Blocked: %s</h1>\n<p>hushgate denied this request to "
+	    "<b>%s</b> (port %u).</p>\n<p>Category: <b>%s</b><br>\n"
+	    "Rule: <code>%s</code></p>\n</body></html>\n", h_host, h_host,
+	    t->t_port, h_cat, h_rule);
+	conn_respond(c, 403, headers, "text/html; charset=utf-8", body,
+	    "denied", keep);
 }
 
 /* Relay established: answer 200 and move bytes both ways. */
@@ -408,10 +510,6 @@ relay_start(struct conn *c)
 {
 	struct evbuffer	*in;
 
-	if (c->cn_ai != NULL) {
-		evutil_freeaddrinfo(c->cn_ai);
-		c->cn_ai = c->cn_ai_next = NULL;
-	}
 	c->cn_state = CS_RELAY;
 	c->cn_status = 200;
 	c->cn_answered = 1;
@@ -428,7 +526,7 @@ relay_start(struct conn *c)
 	bufferevent_enable(c->cn_cli, EV_READ | EV_WRITE);
 	bufferevent_enable(c->cn_up, EV_READ | EV_WRITE);
 	mono_now(&c->cn_last);
-	timer_set(c, c->cn_cfg->cf_timeout_idle);
+	conn_timer_set(c, c->cn_cfg->cf_timeout_idle);
 	/* Bytes the client sent after its head (a pipelined ClientHello). */
 	in = bufferevent_get_input(c->cn_cli);
 	if (evbuffer_get_length(in) > 0)
@@ -536,35 +634,45 @@ relay_event(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
-static void
-upstream_event(struct bufferevent *bev, short what, void *arg)
+/* Remember the address the upstream socket is connected to. */
+void
+conn_set_upstream_name(struct conn *c)
 {
-	struct conn		*c = arg;
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen = sizeof ss;
 	char			 addr[INET6_ADDRSTRLEN];
-	int			 port = 0;
+
+	if (getpeername(bufferevent_getfd(c->cn_up), (struct sockaddr *)&ss,
+	    &sslen) != 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (void *)&ss;
+		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof addr);
+		snprintf(c->cn_upstream, sizeof c->cn_upstream, "%s:%d", addr,
+		    ntohs(sin->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (void *)&ss;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof addr);
+		snprintf(c->cn_upstream, sizeof c->cn_upstream, "[%s]:%d",
+		    addr, ntohs(sin6->sin6_port));
+	}
+}
+
+static void
+upstream_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
 
 	if (what & BEV_EVENT_CONNECTED) {
-		if (getpeername(bufferevent_getfd(bev), (struct sockaddr *)&ss,
-		    &sslen) == 0) {
-			if (ss.ss_family == AF_INET) {
-				struct sockaddr_in *sin = (void *)&ss;
-				inet_ntop(AF_INET, &sin->sin_addr, addr,
-				    sizeof addr);
-				port = ntohs(sin->sin_port);
-				snprintf(c->cn_upstream, sizeof c->cn_upstream,
-				    "%s:%d", addr, port);
-			} else {
-				struct sockaddr_in6 *sin6 = (void *)&ss;
-				inet_ntop(AF_INET6, &sin6->sin6_addr, addr,
-				    sizeof addr);
-				port = ntohs(sin6->sin6_port);
-				snprintf(c->cn_upstream, sizeof c->cn_upstream,
-				    "[%s]:%d", addr, port);
-			}
+		conn_set_upstream_name(c);
+		if (c->cn_ai != NULL) {
+			evutil_freeaddrinfo(c->cn_ai);
+			c->cn_ai = c->cn_ai_next = NULL;
 		}
-		relay_start(c);
+		if (c->cn_kind == CK_HTTP)
+			fwd_upstream_ready(c);
+		else
+			relay_start(c);
 		return;
 	}
 	/* Connect failed: try the next address. */
@@ -600,8 +708,8 @@ conn_connect_next(struct conn *c)
 	    c->cn_target.t_host, c->cn_target.t_port,
 	    c->cn_connect_errno ?
 	    evutil_socket_error_to_string(c->cn_connect_errno) : "no address");
-	log_info("%s CONNECT %s", c->cn_client, why);
-	respond_error(c, 502, why, "connect_failed");
+	log_info("%s %s %s", c->cn_client, c->cn_method, why);
+	conn_respond_error(c, 502, why, "connect_failed");
 }
 
 static void
@@ -609,7 +717,7 @@ connect_start(struct conn *c)
 {
 	c->cn_state = CS_CONNECT;
 	c->cn_ai_next = c->cn_ai;
-	timer_set(c, c->cn_cfg->cf_timeout_connect);
+	conn_timer_set(c, c->cn_cfg->cf_timeout_connect);
 	conn_connect_next(c);
 }
 
@@ -628,26 +736,27 @@ dns_done(int result, struct evutil_addrinfo *res, void *arg)
 	}
 	if (result == EVUTIL_EAI_CANCEL) {
 		if (c->cn_dns_cancel == DNS_CANCEL_TIMEOUT) {
-			log_info("%s CONNECT %s: resolve timeout", c->cn_client,
+			log_info("%s %s %s: resolve timeout", c->cn_client,
+			    c->cn_method,
 			    c->cn_target.t_host);
-			respond_error(c, 504, "name resolution timed out",
+			conn_respond_error(c, 504, "name resolution timed out",
 			    "resolve_timeout");
 		} else {
 			snprintf(why, sizeof why, "cannot resolve %s: name "
 			    "not found", c->cn_target.t_host);
-			log_info("%s CONNECT %s", c->cn_client, why);
-			respond_error(c, 502, why, "resolve_failed");
+			log_info("%s %s %s", c->cn_client, c->cn_method, why);
+			conn_respond_error(c, 502, why, "resolve_failed");
 		}
 		return;
 	}
 	if (result != 0) {
 		snprintf(why, sizeof why, "cannot resolve %s: %s",
 		    c->cn_target.t_host, evutil_gai_strerror(result));
-		log_info("%s CONNECT %s", c->cn_client, why);
+		log_info("%s %s %s", c->cn_client, c->cn_method, why);
 		if (result == EVUTIL_EAI_AGAIN)
-			respond_error(c, 504, why, "resolve_timeout");
+			conn_respond_error(c, 504, why, "resolve_timeout");
 		else
-			respond_error(c, 502, why, "resolve_failed");
+			conn_respond_error(c, 502, why, "resolve_failed");
 		return;
 	}
 	c->cn_ai = res;
@@ -672,8 +781,8 @@ literal_addrinfo(const struct hg_target *t)
 	return (res);
 }
 
-static void
-resolve_start(struct conn *c)
+void
+conn_resolve_start(struct conn *c)
 {
 	struct evutil_addrinfo			 hints;
 	struct evdns_getaddrinfo_request	*req;
@@ -681,7 +790,7 @@ resolve_start(struct conn *c)
 
 	if (c->cn_target.t_kind != HG_HOST_NAME) {
 		if ((c->cn_ai = literal_addrinfo(&c->cn_target)) == NULL) {
-			respond_error(c, 502, "bad address", "connect_failed");
+			conn_respond_error(c, 502, "bad address", "connect_failed");
 			return;
 		}
 		connect_start(c);
@@ -693,7 +802,7 @@ resolve_start(struct conn *c)
 	hints.ai_protocol = IPPROTO_TCP;
 	snprintf(port, sizeof port, "%u", c->cn_target.t_port);
 	c->cn_state = CS_RESOLVE;
-	timer_set(c, c->cn_cfg->cf_timeout_connect);
+	conn_timer_set(c, c->cn_cfg->cf_timeout_connect);
 	/* The callback may run before this returns (hosts file hit). */
 	req = evdns_getaddrinfo(c->cn_w->w_dns, c->cn_target.t_host, port,
 	    &hints, dns_done, c);
@@ -734,10 +843,10 @@ handle_origin_form(struct conn *c, const struct http_request *rq)
 	c->cn_nolog = 1;
 	if ((http_method_is(rq, "GET") || http_method_is(rq, "HEAD")) &&
 	    rq->rq_targetlen == 8 && memcmp(rq->rq_target, "/healthz", 8) == 0) {
-		conn_respond(c, 200, NULL, "ok\n", "served");
+		conn_respond(c, 200, NULL, NULL, "ok\n", "served", 0);
 		return;
 	}
-	respond_error(c, 404, "not found", "served");
+	conn_respond_error(c, 404, "not found", "served");
 }
 
 static void
@@ -749,19 +858,20 @@ handle_connect(struct conn *c, const struct http_request *rq)
 	if (target_parse(rq->rq_target, rq->rq_targetlen, 0, &c->cn_target,
 	    &why) != 0) {
 		snprintf(msg, sizeof msg, "bad CONNECT target: %s", why);
-		respond_error(c, 400, msg, "bad_request");
+		conn_respond_error(c, 400, msg, "bad_request");
 		return;
 	}
 	c->cn_have_target = 1;
+	c->cn_kind = CK_CONNECT;
 	policy_decide(c->cn_cfg, HG_SCHEME_CONNECT, &c->cn_target, &c->cn_dec);
 	c->cn_have_decision = 1;
 	if (c->cn_dec.d_action == HG_ACT_DENY) {
-		deny_answer(c);
+		conn_deny_answer(c, 0);
 		return;
 	}
 	/* No reading from the client until the tunnel is up. */
 	bufferevent_disable(c->cn_cli, EV_READ);
-	resolve_start(c);
+	conn_resolve_start(c);
 }
 
 static void
@@ -776,35 +886,47 @@ head_read(struct bufferevent *bev, void *arg)
 	char			*head;
 	int			 status;
 
+	if (len == 0)
+		return;
+	if (!c->cn_head_started) {
+		/* The first byte of a request: the head must follow in
+		 * timeouts.request. */
+		c->cn_head_started = 1;
+		if (!c->cn_req_active) {
+			c->cn_req_active = 1;
+			clock_gettime(CLOCK_REALTIME, &c->cn_start);
+		}
+		conn_timer_set(c, c->cn_cfg->cf_timeout_request);
+	}
 	want = len < HG_MAX_REQUEST_HEAD + 4 ? len : HG_MAX_REQUEST_HEAD + 4;
 	buf = (const char *)evbuffer_pullup(in, (ssize_t)want);
 	hlen = http_head_end(buf, want);
 	if (hlen < 0 || hlen > HG_MAX_REQUEST_HEAD) {
 		if (hlen > HG_MAX_REQUEST_HEAD || len > HG_MAX_REQUEST_HEAD)
-			respond_error(c, 431, "request head too large",
+			conn_respond_error(c, 431, "request head too large",
 			    "too_large");
 		return;
 	}
 	head = xstrndup(buf, (size_t)hlen);
 	evbuffer_drain(in, (size_t)hlen);
+	c->cn_nreqs++;
 	status = http_parse_head(head, (size_t)hlen, &rq, &why);
 	keep_raw(c, &rq);
 	if (status != 0) {
 		char msg[128];
 
 		snprintf(msg, sizeof msg, "malformed request: %s", why);
-		respond_error(c, status, msg, status == 431 ? "too_large" :
-		    "bad_request");
+		conn_respond_error(c, status, msg, status == 431 ?
+		    "too_large" : "bad_request");
 	} else if (http_method_is(&rq, "CONNECT"))
 		handle_connect(c, &rq);
 	else if (rq.rq_target[0] == '/')
 		handle_origin_form(c, &rq);
 	else if (rq.rq_targetlen > 7 &&
 	    strncasecmp(rq.rq_target, "http://", 7) == 0)
-		respond_error(c, 501, "plain HTTP forwarding is not "
-		    "supported yet; use CONNECT", "unsupported");
+		fwd_request(c, &rq);
 	else
-		respond_error(c, 400, "bad request target", "bad_request");
+		conn_respond_error(c, 400, "bad request target", "bad_request");
 	free(head);
 }
 
@@ -821,6 +943,8 @@ head_event(struct bufferevent *bev, short what, void *arg)
 		conn_close(c, "bad_request");
 		return;
 	}
+	if (c->cn_nreqs > 0 && !c->cn_head_started)
+		c->cn_req_active = 0;	/* closed between requests */
 	conn_close(c, "client_closed");
 }
 
@@ -839,6 +963,7 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen)
 		return;
 	}
 	c->cn_w = w;
+	c->cn_req_active = 1;
 	clock_gettime(CLOCK_REALTIME, &c->cn_start);
 	worker_refresh_config(w);
 	c->cn_cfg = w->w_cfg;
@@ -887,20 +1012,20 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen)
 	if (!worker_take_slot(c->cn_cfg->cf_max_connections)) {
 		log_warnx("%s: max_connections (%u) reached", c->cn_client,
 		    c->cn_cfg->cf_max_connections);
-		respond_error(c, 503, "too many connections", "overload");
+		conn_respond_error(c, 503, "too many connections", "overload");
 		return;
 	}
 	c->cn_slot = 1;
 	if (family == 0 || !config_client_allowed(c->cn_cfg, family, addr)) {
 		log_info("%s: client not allowed (clients)", c->cn_client);
-		respond_error(c, 403, "client address not allowed",
+		conn_respond_error(c, 403, "client address not allowed",
 		    "client_denied");
 		return;
 	}
 	c->cn_state = CS_HEAD;
 	bufferevent_setcb(c->cn_cli, head_read, NULL, head_event, c);
 	bufferevent_enable(c->cn_cli, EV_READ);
-	timer_set(c, c->cn_cfg->cf_timeout_request);
+	conn_timer_set(c, c->cn_cfg->cf_timeout_request);
 }
 
 /* Drain time is over: close every connection of this worker. */

@@ -141,7 +141,7 @@ jb_printf(struct jbuf *jb, const char *fmt, ...)
 static void
 jb_string(struct jbuf *jb, const char *key, const char *value)
 {
-	char	esc[1024];
+	char	esc[HG_MAX_LOG_PATH * 6 + 8];
 
 	if (value == NULL) {
 		jb_printf(jb, ",\"%s\":null", key);
@@ -177,6 +177,7 @@ dlog_format(char *buf, size_t size, const struct dlog_record *r,
 		jb_printf(&jb, ",\"port\":%d", r->dr_port);
 	else
 		jb_printf(&jb, ",\"port\":null");
+	jb_string(&jb, "path", r->dr_path);
 	jb_string(&jb, "sni", NULL);
 	jb_string(&jb, "action", r->dr_action);
 	jb_string(&jb, "category", r->dr_category);

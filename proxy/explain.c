@@ -14,22 +14,25 @@
 
 /* Print one answer; returns 0, or -1 for an invalid target. */
 static int
-explain_one(struct hg_config *cf, const char *s, size_t len)
+explain_one(struct hg_config *cf, enum hg_scheme scheme, const char *s,
+    size_t len)
 {
 	struct hg_target	t;
 	struct hg_decision	d;
 	const char		*why;
 
-	if (target_parse(s, len, 443, &t, &why) != 0) {
+	if (target_parse(s, len, scheme == HG_SCHEME_HTTP ? 80 : 443, &t,
+	    &why) != 0) {
 		printf("%.*s\tinvalid\t-\t-\n", (int)len, s);
 		fprintf(stderr, "hushgate: %.*s: %s\n", (int)len, s, why);
 		return (-1);
 	}
-	policy_decide(cf, HG_SCHEME_CONNECT, &t, &d);
+	policy_decide(cf, scheme, &t, &d);
 	printf(t.t_kind == HG_HOST_IPV6 ? "[%s]:%u\t" : "%s:%u\t", t.t_host,
 	    t.t_port);
 	if (d.d_reason == HG_REASON_PORT)
-		printf("deny\t-\tconnect_ports\n");
+		printf("deny\t-\t%s\n", scheme == HG_SCHEME_HTTP ?
+		    "http_ports" : "connect_ports");
 	else if (d.d_reason == HG_REASON_DEFAULT)
 		printf("%s\t-\t-\n", action_name(d.d_action));
 	else
@@ -44,7 +47,8 @@ explain_one(struct hg_config *cf, const char *s, size_t len)
  * 0, or 1 when a target was invalid.
  */
 int
-explain_main(struct hg_config *cf, int argc, char **argv)
+explain_main(struct hg_config *cf, enum hg_scheme scheme, int argc,
+    char **argv)
 {
 	static char	 obuf[1 << 16];
 	char		 line[EXPLAIN_LINE_MAX];
@@ -54,7 +58,7 @@ explain_main(struct hg_config *cf, int argc, char **argv)
 	setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
 	if (argc > 0) {
 		for (i = 0; i < argc; i++)
-			if (explain_one(cf, argv[i], strlen(argv[i])) != 0)
+			if (explain_one(cf, scheme, argv[i], strlen(argv[i])) != 0)
 				bad = 1;
 		fflush(stdout);
 		return (bad);
@@ -79,7 +83,7 @@ explain_main(struct hg_config *cf, int argc, char **argv)
 		start = strspn(line, " \t");
 		if (line[start] == '\0' || line[start] == '#')
 			continue;
-		if (explain_one(cf, line + start, len - start) != 0)
+		if (explain_one(cf, scheme, line + start, len - start) != 0)
 			bad = 1;
 	}
 	fflush(stdout);

@@ -38,7 +38,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: hushgate [-d] [-c FILE]          run the proxy\n"
 	    "       hushgate -t [-c FILE]            check the configuration\n"
-	    "       hushgate explain [-c FILE] [HOST[:PORT]...]\n"
+	    "       hushgate explain [-c FILE] [--http] [HOST[:PORT]...]\n"
 	    "                                        show the decision for each "
 	    "target\n"
 	    "                                        (one per line on stdin "
@@ -47,7 +47,10 @@ usage(FILE *f)
 	    "\n"
 	    "  -c FILE   configuration file (default %s)\n"
 	    "  -d        debug diagnostics\n"
-	    "  -t        check the configuration and rules, then exit\n",
+	    "  -t        check the configuration and rules, then exit\n"
+	    "  --http    (explain) as a plain-HTTP request: port 80 by "
+	    "default,\n"
+	    "            checked against http_ports\n",
 	    HG_DEFAULT_CONFIG);
 }
 
@@ -270,10 +273,11 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "http", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*file = HG_DEFAULT_CONFIG;
-	int		 ch, check = 0, debug = 0, explain = 0;
+	int		 ch, check = 0, debug = 0, explain = 0, http = 0;
 
 	if (argc > 1 && strcmp(argv[1], "explain") == 0) {
 		explain = 1;
@@ -297,6 +301,9 @@ main(int argc, char **argv)
 		case 'V':
 			printf("hushgate %s\n", PACKAGE_VERSION);
 			return (0);
+		case 'H':
+			http = 1;
+			break;
 		default:
 			usage(stderr);
 			return (2);
@@ -311,7 +318,8 @@ main(int argc, char **argv)
 
 		if ((cf = load_or_report(file)) == NULL)
 			return (1);
-		rc = explain_main(cf, argc, argv);
+		rc = explain_main(cf, http ? HG_SCHEME_HTTP :
+		    HG_SCHEME_CONNECT, argc, argv);
 		config_unref(cf);
 		return (rc);
 	}

@@ -21,7 +21,12 @@
 #define HG_RELAY_LOW_WATER	(128 * 1024)	/* resume reading */
 #define HG_RELAY_READ_MAX	(256 * 1024)	/* one read from a socket */
 #define HG_LINGER_MS		2000	/* drain input after a final answer */
-#define HG_MAX_DLOG_LINE	4096	/* one decision log line */
+#define HG_MAX_DLOG_LINE	6144	/* one decision log line */
+#define HG_MAX_RESPONSE_HEAD	16384	/* upstream response head (502) */
+#define HG_MAX_LOG_PATH		1024	/* bytes of a path kept for the log */
+#define HG_MAX_CHUNK_LINE	4096	/* chunk-size line with extensions */
+#define HG_POOL_MAX		64	/* idle upstream connections/worker */
+#define HG_POOL_IDLE_MS		30000	/* idle upstream connection lifetime */
 
 struct event_base;
 struct evconnlistener;
@@ -69,7 +74,19 @@ struct http_request {
 	size_t			 rq_nheaders;
 };
 
+struct http_response {
+	int			 rs_minor;
+	int			 rs_status;
+	const char		*rs_reason;
+	size_t			 rs_reasonlen;
+	struct http_header	 rs_headers[HG_MAX_HEADERS];
+	size_t			 rs_nheaders;
+};
+
 ssize_t		 http_head_end(const char *, size_t);
+int		 http_parse_response(const char *, size_t,
+		    struct http_response *, const char **);
+int		 http_token_eq(const char *, size_t, const char *);
 int		 http_parse_head(const char *, size_t, struct http_request *,
 		    const char **);
 int		 http_method_is(const struct http_request *, const char *);
@@ -81,6 +98,7 @@ struct dlog_record {
 	const char	*dr_method;
 	const char	*dr_host;
 	int		 dr_port;	/* 0: unknown */
+	const char	*dr_path;	/* plain HTTP only */
 	const char	*dr_action;	/* NULL: none */
 	const char	*dr_category;
 	const char	*dr_rule_file;
@@ -99,6 +117,95 @@ size_t		 dlog_format(char *, size_t, const struct dlog_record *,
 		    const struct timespec *);
 size_t		 json_escape(char *, size_t, const char *);
 
+/* The connection: one client, one state, one way out (conn_close). */
+enum conn_state {
+	CS_HEAD = 0,	/* reading a request head */
+	CS_RESOLVE,	/* evdns lookup of an allowed target */
+	CS_CONNECT,	/* connecting to each address in turn */
+	CS_RELAY,	/* CONNECT tunnel */
+	CS_HTTP,	/* plain HTTP request/response in flight */
+	CS_RESPOND,	/* a final answer is being written */
+	CS_LINGER,	/* answer written, input drained to EOF */
+	CS_CLOSED	/* waiting for a cancelled DNS request to return */
+};
+
+enum conn_kind {
+	CK_NONE = 0,
+	CK_CONNECT,
+	CK_HTTP
+};
+
+enum body_kind {
+	BODY_NONE = 0,
+	BODY_LENGTH,
+	BODY_CHUNKED,
+	BODY_CLOSE	/* response delimited by the upstream's close */
+};
+
+struct chunkdec {
+	int		cd_state;
+	uint64_t	cd_left;	/* bytes left in the current chunk */
+};
+
+struct conn {
+	struct worker		*cn_w;
+	struct conn		*cn_next;
+	struct conn		*cn_prev;
+	enum conn_state		 cn_state;
+	enum conn_kind		 cn_kind;
+	struct hg_config	*cn_cfg;
+	struct bufferevent	*cn_cli;
+	struct bufferevent	*cn_up;
+	struct event		*cn_timer;
+	struct evdns_getaddrinfo_request *cn_dnsreq;
+	int			 cn_dns_cancel;
+	struct evutil_addrinfo	*cn_ai;
+	struct evutil_addrinfo	*cn_ai_next;
+	int			 cn_connect_errno;
+	unsigned		 cn_slot:1;	/* holds a max_connections slot */
+	unsigned		 cn_nolog:1;	/* admin request: no record */
+	unsigned		 cn_req_active:1; /* a request to record */
+	unsigned		 cn_head_started:1;
+	unsigned		 cn_have_target:1;
+	unsigned		 cn_have_decision:1;
+	unsigned		 cn_cli_eof:1;
+	unsigned		 cn_up_eof:1;
+	unsigned		 cn_cli_shut:1;	/* we shut its write side */
+	unsigned		 cn_up_shut:1;
+	unsigned		 cn_answered:1;	/* a status line was sent */
+	/* plain HTTP */
+	unsigned		 cn_keepalive:1; /* client connection goes on */
+	unsigned		 cn_up_reusable:1;
+	unsigned		 cn_up_pooled:1; /* upstream came from the pool */
+	unsigned		 cn_is_head:1;	/* HEAD request */
+	unsigned		 cn_resp_started:1; /* head sent to the client */
+	unsigned		 cn_req_done:1;
+	unsigned		 cn_resp_done:1;
+	unsigned		 cn_rechunk:1;	/* re-chunk the response */
+	int			 cn_minor;	/* client's HTTP/1.x */
+	enum body_kind		 cn_req_body;
+	uint64_t		 cn_req_left;
+	struct chunkdec		 cn_req_chunk;
+	enum body_kind		 cn_resp_body;
+	uint64_t		 cn_resp_left;
+	struct chunkdec		 cn_resp_chunk;
+	struct evbuffer		*cn_uphead;	/* request head for upstream */
+	unsigned		 cn_nreqs;	/* requests on this connection */
+	int			 cn_status;
+	const char		*cn_end;
+	struct timespec		 cn_start;
+	struct timespec		 cn_last;	/* monotonic: last relay read */
+	uint64_t		 cn_bytes_up;
+	uint64_t		 cn_bytes_down;
+	struct hg_target	 cn_target;
+	struct hg_decision	 cn_dec;
+	char			*cn_path;	/* plain HTTP, for the log */
+	char			 cn_client[46];
+	char			 cn_upstream[56];
+	char			 cn_method[16];
+	char			 cn_raw_target[256];
+};
+
 /* worker.c */
 struct worker {
 	unsigned		 w_id;
@@ -114,6 +221,8 @@ struct worker {
 	int			 w_stopping;
 	unsigned		 w_nconns;
 	struct conn		*w_conns;	/* list of open connections */
+	struct pooled		*w_pool;	/* idle upstream connections */
+	unsigned		 w_npool;
 };
 
 int		 workers_start(struct hg_config *, unsigned);
@@ -133,8 +242,30 @@ void		 worker_refresh_config(struct worker *);
 void		 conn_accept(struct worker *, int, struct sockaddr *, int);
 void		 conn_shutdown_all(struct worker *);
 void		 conn_drain_idle(struct worker *);
+void		 conn_close(struct conn *, const char *);
+void		 conn_respond(struct conn *, int, const char *, const char *,
+		    const char *, const char *, int);
+void		 conn_respond_error(struct conn *, int, const char *,
+		    const char *);
+void		 conn_timer_set(struct conn *, unsigned);
+void		 conn_resolve_start(struct conn *);
+void		 conn_record(struct conn *);
+void		 conn_next_request(struct conn *);
+void		 conn_set_upstream_name(struct conn *);
+void		 conn_deny_answer(struct conn *, int);
+long long	 conn_idle_ms(struct conn *);
+void		 conn_touch(struct conn *);
+void		 conn_close_after_flush(struct conn *);
+
+/* forward.c: plain HTTP forwarding */
+void		 fwd_request(struct conn *, const struct http_request *);
+void		 fwd_upstream_ready(struct conn *);
+void		 fwd_timeout(struct conn *);
+void		 fwd_pool_flush(struct worker *);
+int		 chunk_pump(struct chunkdec *, struct evbuffer *,
+		    struct evbuffer *, int, uint64_t *);
 
 /* explain.c */
-int		 explain_main(struct hg_config *, int, char **);
+int		 explain_main(struct hg_config *, enum hg_scheme, int, char **);
 
 #endif /* HG_PROXY_H */

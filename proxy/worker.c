@@ -238,6 +238,7 @@ worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 		w->w_listeners[i] = NULL;
 	}
 	w->w_nlisteners = 0;
+	fwd_pool_flush(w);
 	conn_drain_idle(w);
 	if (w->w_nconns == 0)
 		event_base_loopexit(w->w_base, NULL);
@@ -249,6 +250,7 @@ worker_kill_cb(evutil_socket_t fd, short what, void *arg)
 	struct worker	*w = arg;
 
 	w->w_stopping = 1;
+	fwd_pool_flush(w);
 	conn_shutdown_all(w);
 	event_base_loopexit(w->w_base, NULL);
 }
@@ -403,6 +405,7 @@ workers_join(void)
 	for (k = 0; k < nworkers; k++) {
 		w = &workers[k];
 		pthread_join(w->w_thread, NULL);
+		fwd_pool_flush(w);
 		event_free(w->w_ev_stop);
 		event_free(w->w_ev_kill);
 		evdns_base_free(w->w_dns, 0);

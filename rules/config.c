@@ -319,9 +319,11 @@ timeouts_pair(struct loader *ld, const char *key, yaml_node_t *k,
 		out = &cf->cf_timeout_idle;
 	else if (strcmp(key, "drain") == 0)
 		out = &cf->cf_timeout_drain;
+	else if (strcmp(key, "response") == 0)
+		out = &cf->cf_timeout_response;
 	else {
 		err(ld, k, "timeouts: unknown key '%s' (request, connect, "
-		    "idle, drain)", key);
+		    "idle, drain, response)", key);
 		return;
 	}
 	if ((s = want_string(ld, v, key)) == NULL)
@@ -822,6 +824,39 @@ read_file(struct loader *ld, const char *path, size_t *lenp,
 	return (buf);
 }
 
+/*
+ * Report a libyaml failure. Reader errors (bad UTF-8, control characters)
+ * carry a byte offset rather than a mark: count lines up to it.
+ */
+static void
+parse_error(struct loader *ld, const char *path, yaml_parser_t *parser,
+    const unsigned char *buf, size_t len)
+{
+	unsigned	line, col;
+	size_t		i, off;
+
+	if (parser->error == YAML_READER_ERROR) {
+		off = parser->problem_offset < len ? parser->problem_offset :
+		    len;
+		line = 1;
+		col = 1;
+		for (i = 0; i < off; i++) {
+			if (buf[i] == '\n') {
+				line++;
+				col = 1;
+			} else if ((buf[i] & 0xc0) != 0x80)
+				col++;
+		}
+	} else {
+		line = (unsigned)parser->problem_mark.line + 1;
+		col = (unsigned)parser->problem_mark.column + 1;
+	}
+	errors_add(ld->ld_errs, path, line, col, "%s%s%s",
+	    parser->problem ? parser->problem : "syntax error",
+	    parser->context ? " " : "",
+	    parser->context ? parser->context : "");
+}
+
 static void
 load_buffer(struct loader *ld, const char *path, const unsigned char *buf,
     size_t len, int is_main)
@@ -834,14 +869,31 @@ load_buffer(struct loader *ld, const char *path, const unsigned char *buf,
 	yaml_parser_initialize(&parser);
 	yaml_parser_set_input_string(&parser, buf, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		errors_add(ld->ld_errs, path,
-		    (unsigned)parser.problem_mark.line + 1,
-		    (unsigned)parser.problem_mark.column + 1, "%s%s%s",
-		    parser.problem ? parser.problem : "syntax error",
-		    parser.context ? " " : "",
-		    parser.context ? parser.context : "");
+		parse_error(ld, path, &parser, buf, len);
 		yaml_parser_delete(&parser);
 		return;
+	}
+	{
+		yaml_document_t	 extra;
+		yaml_node_t	*root;
+
+		/* One document per file: a second one is a mistake. */
+		if (!yaml_parser_load(&parser, &extra))
+			parse_error(ld, path, &parser, buf, len);
+		else {
+			root = yaml_document_get_root_node(&extra);
+			if (root != NULL)
+				errors_add(ld->ld_errs, path,
+				    (unsigned)extra.start_mark.line + 1,
+				    (unsigned)extra.start_mark.column + 1,
+				    "a second YAML document in the file");
+			yaml_document_delete(&extra);
+		}
+		if (errors_total(ld->ld_errs) != 0) {
+			yaml_document_delete(&doc);
+			yaml_parser_delete(&parser);
+			return;
+		}
 	}
 	ld->ld_file = path;
 	ld->ld_doc = &doc;
@@ -913,6 +965,7 @@ config_new(void)
 	cf->cf_timeout_connect = 10000;
 	cf->cf_timeout_idle = 300000;
 	cf->cf_timeout_drain = 10000;
+	cf->cf_timeout_response = 30000;
 	cf->cf_hosts_file = xstrdup(DEFAULT_HOSTS_FILE);
 	cf->cf_dns_system = 1;
 	cf->cf_decisions = xstrdup("-");

@@ -122,6 +122,7 @@ struct hg_config {
 	unsigned		 cf_timeout_connect;
 	unsigned		 cf_timeout_idle;
 	unsigned		 cf_timeout_drain;
+	unsigned		 cf_timeout_response;
 	char			*cf_hosts_file;	/* NULL = none */
 	int			 cf_dns_system;	/* use resolv.conf */
 	char			**cf_dns_servers;

@@ -21,6 +21,9 @@
 
 #define RS_MAX_LABELS	(HG_MAX_HOST / 2 + 2)
 
+static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
+    0xff };
+
 enum {
 	CH_EXACT = 0,	/* "name" */
 	CH_SUFFIX,	/* ".name": the name and every subdomain */
@@ -561,6 +564,14 @@ ruleset_add_pattern(struct hg_ruleset *rs, uint32_t cat, const char *pat,
 		if (cidr_parse(host, &c) != 0) {
 			*why = "invalid address or prefix";
 			return (-1);
+		}
+		if (c.ci_family == 6 && c.ci_bits >= 96 &&
+		    memcmp(c.ci_addr, v4mapped, sizeof v4mapped) == 0) {
+			/* ::ffff:a.b.c.d is the IPv4 address, as targets are. */
+			memmove(c.ci_addr, c.ci_addr + 12, 4);
+			memset(c.ci_addr + 4, 0, 12);
+			c.ci_family = 4;
+			c.ci_bits -= 96;
 		}
 		rs->rs_cidrs = xreallocarray(rs->rs_cidrs, rs->rs_ncidrs + 1,
 		    sizeof *rs->rs_cidrs);

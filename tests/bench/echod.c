@@ -239,6 +239,15 @@ static int parse_header(struct conn *c)
 	return 0;
 }
 
+/* every byte arrived: the acknowledgement is due (state changes here, so
+ * that leaving the loop below always waits for the right event) */
+static void sink_done(struct conn *c)
+{
+	c->rlen = (size_t)snprintf(c->reply, sizeof c->reply, "OK %" PRIu64 "\n", c->total);
+	c->roff = 0;
+	c->bs = B_REPLY;
+}
+
 static void bulk_io(struct conn *c)
 {
 	for (int rounds = 0; rounds < 64; rounds++) {
@@ -277,16 +286,15 @@ static void bulk_io(struct conn *c)
 		}
 		case B_SINK: {
 			if (c->remaining == 0) {
-				c->rlen = (size_t)snprintf(c->reply, sizeof c->reply,
-							   "OK %" PRIu64 "\n", c->total);
-				c->roff = 0;
-				c->bs = B_REPLY;
+				sink_done(c);
 				continue;
 			}
 			size_t want = c->remaining < BUFSZ ? (size_t)c->remaining : BUFSZ;
 			ssize_t n = read(c->fd, bigbuf, want);
 			if (n > 0) {
 				c->remaining -= (uint64_t)n;
+				if (c->remaining == 0)
+					sink_done(c);
 				continue;
 			}
 			if (n == 0) {
@@ -324,6 +332,8 @@ static void bulk_io(struct conn *c)
 			ssize_t n = write(c->fd, bigbuf, want);
 			if (n > 0) {
 				c->remaining -= (uint64_t)n;
+				if (c->remaining == 0)
+					c->bs = B_WAIT_CLOSE;
 				continue;
 			}
 			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {

@@ -2,7 +2,7 @@
 # all on the loopback interface with ports chosen at run time.
 #
 # Debian packages this suite relies on (apt-get install -y ...):
-#   python3 python3-pytest python3-yaml curl openssl
+#   python3 python3-pytest python3-yaml curl openssl wget
 #
 # Run from the repository root:
 #   /usr/bin/python3 -m pytest tests/integration -q
@@ -199,3 +199,15 @@ def openssl_cli():
 
 def pytest_report_header(config):
     return "hushgate binary: %s" % helpers.hushgate_bin()
+
+
+@pytest.fixture
+def origin():
+    """A scripted HTTP/1.1 origin server of the test's own (see
+    helpers.OriginServer); its connection count starts at 0."""
+    yield from _server(helpers.OriginServer())
+
+
+@pytest.fixture(scope="session")
+def wget():
+    return _need_tool("wget")

@@ -776,3 +776,529 @@ def closed_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     return s
+
+
+# ---------------------------------------------------------------------------
+# Plain HTTP: a scripted origin server and a keep-alive client
+
+def pattern_bytes(n, seed=0):
+    """n deterministic pseudo-random bytes (the same for the same n, seed)."""
+    import random
+    return random.Random(n * 7919 + seed).randbytes(n)
+
+
+def sha256(data):
+    import hashlib
+    return hashlib.sha256(data).hexdigest()
+
+
+class OriginRequest:
+    """One request as the origin server received it."""
+
+    def __init__(self, conn, seq, raw_head):
+        self.conn = conn            # connection number (1-based, per server)
+        self.seq = seq              # request number on that connection
+        self.raw_head = raw_head    # bytes through the blank line
+        lines = raw_head[:-4].split(b"\r\n")
+        self.request_line = lines[0].decode("latin-1")
+        parts = self.request_line.split(" ")
+        self.method = parts[0]
+        self.target = parts[1] if len(parts) > 1 else ""
+        self.version = parts[2] if len(parts) > 2 else ""
+        self.path = self.target.split("?", 1)[0]
+        self.header_list = []       # [(name, value)] in arrival order
+        for l in lines[1:]:
+            k, _, v = l.decode("latin-1").partition(":")
+            self.header_list.append((k, v.strip()))
+        self._body = bytearray()    # decoded body bytes (so far)
+        self.raw_body = b""         # body bytes as framed on the wire
+        self.chunked = False        # the body came chunked
+        self.complete = False       # the body was read completely
+
+    @property
+    def body(self):
+        """The decoded body bytes received so far."""
+        return bytes(self._body)
+
+    def header(self, name):
+        """Value of the last header called name (any case), or None."""
+        name = name.lower()
+        vals = [v for k, v in self.header_list if k.lower() == name]
+        return vals[-1] if vals else None
+
+    def headers_named(self, name):
+        name = name.lower()
+        return [v for k, v in self.header_list if k.lower() == name]
+
+    def names(self):
+        return {k.lower() for k, _ in self.header_list}
+
+    def __repr__(self):
+        return "<OriginRequest conn=%d seq=%d %r>" % (
+            self.conn, self.seq, self.raw_head[:300])
+
+
+class _OriginClosed(Exception):
+    pass
+
+
+class _OriginConn:
+    """Buffered reading over one accepted connection."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = bytearray()
+
+    def fill(self):
+        try:
+            data = self.sock.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            data = b""
+        if not data:
+            raise _OriginClosed()
+        self.buf += data
+
+    def read_until(self, sep, limit=1 << 20):
+        while True:
+            i = self.buf.find(sep)
+            if i >= 0:
+                out = bytes(self.buf[:i + len(sep)])
+                del self.buf[:i + len(sep)]
+                return out
+            if len(self.buf) > limit:
+                raise _OriginClosed()
+            self.fill()
+
+    def read(self, n, sink=None):
+        """Read exactly n bytes; sink(bytes) sees them as they arrive."""
+        out = bytearray()
+        while len(out) < n:
+            if not self.buf:
+                self.fill()
+            take = bytes(self.buf[:n - len(out)])
+            del self.buf[:len(take)]
+            out += take
+            if sink:
+                sink(take)
+        return bytes(out)
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+
+class OriginServer:
+    """A threaded raw-socket HTTP/1.1 origin on 127.0.0.1 that records
+    exactly what it received and answers with scripted responses.
+
+    Every accepted connection gets a number (self.accepted counts them) and
+    every request on it a sequence number; both are echoed in the response
+    headers X-Conn and X-Seq, so a test can see upstream connection reuse.
+    Requests are recorded in self.requests as soon as their head arrived
+    (the body is filled in while it is read).
+
+    The answer depends on the first segment of the request path:
+      /cl/N        N bytes (pattern_bytes(N)) with Content-Length
+      /chunked/N   the same bytes chunked (chunks of varying size)
+      /close/N     the same bytes delimited by closing the connection
+      /cut/N       Content-Length N, N//2 bytes, then close
+      /status/S    status S (204 and 304 without a body, others "status S")
+      /echo        the request body back (Content-Length)
+      /sha         the sha256 hex digest of the request body
+      /hop         a response carrying hop-by-hop headers
+      /slow        reads the request, never answers, waits for EOF
+      /bighead/K   a response head of about K KiB (K filler headers of
+                   1000 bytes; 20 when K is missing), body "ok"
+      /garbage     an unparseable response
+      /stream      chunked: "first\\n", then waits for self.go (an Event)
+                   before "second\\n" and the last chunk
+    anything else: "hello HOST TARGET\\n" with Content-Length.
+    HEAD gets the GET head without the body.  A request carrying
+    "Expect: 100-continue" is answered "100 Continue" before its body is
+    read.  Tests may add handlers: self.handlers["name"] = fn(oc, req)
+    where oc.send(bytes) writes; fn returns True to keep the connection."""
+
+    def __init__(self, host="127.0.0.1"):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, 0))
+        self.sock.listen(128)
+        self.host = host
+        self.port = self.sock.getsockname()[1]
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+        self.accepted = 0
+        self.requests = []
+        self.errors = []
+        self.go = threading.Event()
+        self.handlers = {}
+        self.thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self.thread.start()
+
+    # -- test side ----------------------------------------------------------
+
+    def wait_request(self, pred, what="a request", count=1):
+        """Wait until count recorded requests satisfy pred; returns them."""
+        def check():
+            with self.lock:
+                hits = [r for r in self.requests if pred(r)]
+            return hits if len(hits) >= count else None
+        return wait_until(check, "origin: " + what)
+
+    def find(self, pred):
+        with self.lock:
+            return [r for r in self.requests if pred(r)]
+
+    def by_path(self, path, count=1):
+        """The requests whose path (without query) is path."""
+        return self.wait_request(lambda r: r.path == path,
+                                 "a request for %s" % path, count)
+
+    def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        self.go.set()
+
+    # -- server side --------------------------------------------------------
+
+    def _accept_loop(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.accepted += 1
+                n = self.accepted
+            threading.Thread(target=self._serve, args=(conn, n),
+                             daemon=True).start()
+
+    def _serve(self, sock, n):
+        sock.settimeout(TIMEOUT * 10)
+        oc = _OriginConn(sock)
+        seq = 0
+        try:
+            while True:
+                try:
+                    head = oc.read_until(b"\r\n\r\n")
+                except _OriginClosed:
+                    return
+                seq += 1
+                req = OriginRequest(n, seq, head)
+                with self.cond:
+                    self.requests.append(req)
+                    self.cond.notify_all()
+                if req.header("expect") and \
+                        req.header("expect").lower() == "100-continue":
+                    oc.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+                self._read_body(oc, req)
+                req.complete = True
+                if not self._answer(oc, req):
+                    return
+                if (req.header("connection") or "").lower() == "close":
+                    return
+        except _OriginClosed:
+            return
+        except OSError as e:
+            with self.lock:
+                self.errors.append(repr(e))
+        finally:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def _read_body(self, oc, req):
+        def sink(data):
+            with self.lock:
+                req._body += data
+        te = req.header("transfer-encoding")
+        if te is not None and te.lower() == "chunked":
+            req.chunked = True
+            raw = bytearray()
+            while True:
+                line = oc.read_until(b"\r\n")
+                raw += line
+                size = int(line.split(b";")[0].strip(), 16)
+                if size == 0:
+                    while True:
+                        t = oc.read_until(b"\r\n")
+                        raw += t
+                        if t == b"\r\n":
+                            break
+                    break
+                raw += oc.read(size, sink)
+                raw += oc.read(2)
+            req.raw_body = bytes(raw)
+        elif req.header("content-length") is not None:
+            req.raw_body = oc.read(int(req.header("content-length")), sink)
+
+    def _head(self, req, status, reason, headers):
+        out = ["HTTP/1.1 %d %s" % (status, reason),
+               "X-Conn: %d" % req.conn, "X-Seq: %d" % req.seq]
+        out += ["%s: %s" % kv for kv in headers]
+        return ("\r\n".join(out) + "\r\n\r\n").encode("latin-1")
+
+    def _answer(self, oc, req):
+        """Write the response; return True to keep the connection."""
+        segs = req.path.split("/")
+        name = segs[1] if len(segs) > 1 else ""
+        arg = segs[2] if len(segs) > 2 else ""
+        head_only = req.method == "HEAD"
+        if name in self.handlers:
+            return self.handlers[name](oc, req)
+        if name in ("cl", "chunked", "close", "cut"):
+            size = int(arg)
+            body = pattern_bytes(size)
+            ctype = ("Content-Type", "application/octet-stream")
+            if name == "cl":
+                oc.send(self._head(req, 200, "OK", [
+                    ctype, ("Content-Length", str(size))]))
+                if not head_only:
+                    oc.send(body)
+                return True
+            if name == "chunked":
+                oc.send(self._head(req, 200, "OK", [
+                    ctype, ("Transfer-Encoding", "chunked")]))
+                if head_only:
+                    return True
+                i, step = 0, 7
+                while i < size:
+                    piece = body[i:i + step]
+                    oc.send(b"%x\r\n" % len(piece) + piece + b"\r\n")
+                    i += len(piece)
+                    step = 65536 if step == 7 else 7 if step > 60000 \
+                        else 65536
+                oc.send(b"0\r\nX-Trailer-Field: dropped\r\n\r\n")
+                return True
+            if name == "close":
+                oc.send(self._head(req, 200, "OK", [
+                    ctype, ("Connection", "close")]))
+                if not head_only:
+                    oc.send(body)
+                return False
+            oc.send(self._head(req, 200, "OK", [
+                ctype, ("Content-Length", str(size))]))
+            oc.send(body[:size // 2])
+            return False
+        if name == "status":
+            status = int(arg)
+            reason = {204: "No Content", 304: "Not Modified"}.get(
+                status, "Status")
+            if status in (204, 304):
+                hdrs = [("ETag", '"v1"')]
+                if status == 304:
+                    # The length of the representation, not of this
+                    # response: there is no body after a 304.
+                    hdrs.append(("Content-Length", "50"))
+                oc.send(self._head(req, status, reason, hdrs))
+                return True
+            body = b"status %d\n" % status
+            oc.send(self._head(req, status, reason, [
+                ("Content-Length", str(len(body)))]))
+            if not head_only:
+                oc.send(body)
+            return True
+        if name in ("echo", "sha"):
+            body = req.body if name == "echo" else \
+                (sha256(req.body) + "\n").encode()
+            oc.send(self._head(req, 200, "OK", [
+                ("Content-Length", str(len(body)))]))
+            if not head_only:
+                oc.send(body)
+            return True
+        if name == "hop":
+            body = b"hop\n"
+            oc.send(self._head(req, 200, "OK", [
+                ("Connection", "X-Resp-Secret, keep-alive"),
+                ("X-Resp-Secret", "must not pass"),
+                ("Keep-Alive", "timeout=5, max=100"),
+                ("Proxy-Connection", "keep-alive"),
+                ("Upgrade", "h2c"),
+                ("Trailer", "X-Never"),
+                ("X-End-To-End", "kept"),
+                ("Cache-Control", "max-age=60"),
+                ("Content-Length", str(len(body)))]))
+            if not head_only:
+                oc.send(body)
+            return True
+        if name == "slow":
+            while True:
+                oc.buf.clear()
+                oc.fill()
+        if name == "bighead":
+            kib = int(arg) if arg else 20
+            hdrs = [("X-Filler-%d" % i, "f" * 1000) for i in range(kib)]
+            hdrs.append(("Content-Length", "2"))
+            oc.send(self._head(req, 200, "OK", hdrs) + b"ok")
+            return True
+        if name == "garbage":
+            oc.send(b"THIS IS NOT HTTP\r\n\r\n")
+            return False
+        if name == "stream":
+            oc.send(self._head(req, 200, "OK", [
+                ("Transfer-Encoding", "chunked")]))
+            oc.send(b"6\r\nfirst\n\r\n")
+            if not self.go.wait(TIMEOUT * 3):
+                return False
+            oc.send(b"7\r\nsecond\n\r\n0\r\n\r\n")
+            return True
+        body = ("hello %s %s\n" % (req.header("host"), req.target)).encode(
+            "latin-1")
+        oc.send(self._head(req, 200, "OK", [
+            ("Content-Type", "text/plain"),
+            ("Content-Length", str(len(body)))]))
+        if not head_only:
+            oc.send(body)
+        return True
+
+
+class HTTPResponse(Response):
+    """A response read by HTTPClient: .body is the decoded body, .raw_body
+    the bytes as framed, .chunked tells the framing, .header_list keeps
+    every header in order."""
+
+    def __init__(self, head, body=b""):
+        super().__init__(head, body)
+        self.header_list = []
+        for l in head.split(b"\r\n")[1:]:
+            if l:
+                k, _, v = l.decode("latin-1").partition(":")
+                self.header_list.append((k.strip(), v.strip()))
+        self.raw_body = b""
+        self.chunked = False
+        self.interim = []
+
+    def names(self):
+        return {k.lower() for k, _ in self.header_list}
+
+
+class HTTPClient:
+    """A client connection to the proxy that sends absolute-form requests
+    and reads responses with full HTTP/1.1 framing (keep-alive aware)."""
+
+    def __init__(self, port):
+        self.sock = open_client(port)
+        self.buf = bytearray()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def request(self, method, url, headers=(), body=None, version="1.1",
+                host=True):
+        """Send a request; headers is a list of (name, value).  A Host
+        header naming the URL authority is added unless host is False or
+        headers carry one."""
+        lines = ["%s %s HTTP/%s" % (method, url, version)]
+        names = {k.lower() for k, _ in headers}
+        if host and "host" not in names:
+            lines.append("Host: %s" % url.split("/")[2])
+        lines += ["%s: %s" % kv for kv in headers]
+        if body is not None and "content-length" not in names and \
+                "transfer-encoding" not in names:
+            lines.append("Content-Length: %d" % len(body))
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.send(data + (body or b""))
+
+    def _fill(self):
+        data = recv_some(self.sock)
+        if not data:
+            return False
+        self.buf += data
+        return True
+
+    def _read_until(self, sep):
+        while True:
+            i = self.buf.find(sep)
+            if i >= 0:
+                out = bytes(self.buf[:i])
+                del self.buf[:i + len(sep)]
+                return out
+            if not self._fill():
+                raise AssertionError(
+                    "connection closed while waiting for %r (have %r)"
+                    % (sep, bytes(self.buf[:200])))
+
+    def _read_n(self, n):
+        while len(self.buf) < n:
+            if not self._fill():
+                raise AssertionError("stream ended after %d of %d bytes"
+                                     % (len(self.buf), n))
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    def read_head(self):
+        return HTTPResponse(self._read_until(b"\r\n\r\n"))
+
+    def response(self, method="GET", interim=False):
+        """Read one response (1xx interim responses are collected in
+        .interim unless interim is True, when the first one is
+        returned)."""
+        early = []
+        while True:
+            resp = self.read_head()
+            if 100 <= resp.status < 200 and resp.status != 101:
+                if interim:
+                    return resp
+                early.append(resp)
+                continue
+            break
+        resp.interim = early
+        te = resp.headers.get("transfer-encoding")
+        cl = resp.headers.get("content-length")
+        if method == "HEAD" or resp.status in (204, 304):
+            return resp
+        if te is not None:
+            assert te.lower() == "chunked", "response TE %r" % te
+            resp.chunked = True
+            raw = bytearray()
+            body = bytearray()
+            while True:
+                line = self._read_until(b"\r\n")
+                raw += line + b"\r\n"
+                size = int(line.split(b";")[0].strip(), 16)
+                if size == 0:
+                    while True:
+                        t = self._read_until(b"\r\n")
+                        raw += t + b"\r\n"
+                        if not t:
+                            break
+                    break
+                data = self._read_n(size)
+                body += data
+                raw += data
+                crlf = self._read_n(2)
+                assert crlf == b"\r\n", "chunk data not followed by CRLF"
+                raw += crlf
+            resp.body = bytes(body)
+            resp.raw_body = bytes(raw)
+        elif cl is not None:
+            resp.body = resp.raw_body = self._read_n(int(cl))
+        else:
+            resp.body = resp.raw_body = self.read_to_eof()
+        return resp
+
+    def read_to_eof(self):
+        data = read_to_eof(self.sock, bytes(self.buf))
+        self.buf = bytearray()
+        return data
+
+    def at_eof(self):
+        """True if the proxy closed the connection (after any buffered
+        bytes, which must be none)."""
+        rest = self.read_to_eof()
+        assert rest == b"", "unexpected bytes before close: %r" % rest[:200]
+        return True
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()

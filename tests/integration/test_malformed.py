@@ -102,10 +102,12 @@ def test_other_origin_form_path_404(mal_proxy):
     assert resp.status == 404
 
 
-def test_absolute_form_501(mal_proxy):
-    resp = raw_request(mal_proxy.port, b"GET http://echo.test/ HTTP/1.1\r\n"
+def test_absolute_form_https_400(mal_proxy):
+    # Plain HTTP forwarding takes http:// URLs; an https:// URL must come
+    # as CONNECT.
+    resp = raw_request(mal_proxy.port, b"GET https://echo.test/ HTTP/1.1\r\n"
                        b"Host: echo.test\r\nConnection: close\r\n\r\n")
-    assert resp.status == 501
+    assert resp.status == 400
 
 
 def test_max_connections_503(proxy, echo_server):

@@ -1,0 +1,986 @@
+/*
+ * forward.c -- plain HTTP forwarding: absolute-form requests
+ * ("GET http://host/path HTTP/1.1"), decided by the same policy as
+ * CONNECT, sent upstream in origin form with hop-by-hop headers removed.
+ *
+ * Bodies stream both ways and are re-framed on the way: a chunked body is
+ * decoded and encoded again (so a malformed chunk stream never reaches the
+ * other side), a Content-Length body is counted, a close-delimited
+ * response ends the client connection. Ambiguous framing (the classic
+ * request smuggling vectors) is refused with 400. Client connections
+ * persist across requests, each request decided and logged on its own;
+ * upstream connections are pooled per worker and reused for the same
+ * host:port when a response was completely framed.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include "proxy.h"
+
+#define FWD_MAX_CONNECTION_TOKENS	16
+#define FWD_VIA				"1.1 hushgate"
+
+enum {
+	CD_SIZE = 0,
+	CD_DATA,
+	CD_DATA_END,
+	CD_TRAILER,
+	CD_DONE
+};
+
+struct pooled {
+	struct pooled		*po_next;
+	struct pooled		*po_prev;
+	struct worker		*po_w;
+	struct bufferevent	*po_bev;
+	struct event		*po_timer;
+	char			 po_key[HG_MAX_HOST + 16];
+	char			 po_upstream[56];
+};
+
+static void	fwd_cli_read(struct bufferevent *, void *);
+static void	fwd_cli_write(struct bufferevent *, void *);
+static void	fwd_cli_event(struct bufferevent *, short, void *);
+static void	fwd_up_read(struct bufferevent *, void *);
+static void	fwd_up_write(struct bufferevent *, void *);
+static void	fwd_up_event(struct bufferevent *, short, void *);
+
+/* Find a CRLF-ended line at the start of in; its length or -1. */
+static ssize_t
+line_length(struct evbuffer *in)
+{
+	struct evbuffer_ptr	p;
+	size_t			eol_len;
+
+	p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF_STRICT);
+	return (p.pos);
+}
+
+/*
+ * Decode chunked data from in. Data goes to out, as chunks again when
+ * rechunk is set, raw otherwise; *bytes counts the data. Returns 1 when
+ * the body is complete (trailers are dropped), 0 when more input is
+ * needed, -1 on a framing error.
+ */
+int
+chunk_pump(struct chunkdec *cd, struct evbuffer *in, struct evbuffer *out,
+    int rechunk, uint64_t *bytes)
+{
+	char		 line[HG_MAX_CHUNK_LINE + 1], *p;
+	ssize_t		 ll;
+	size_t		 avail, n;
+	uint64_t	 size;
+	int		 digits;
+
+	for (;;) {
+		avail = evbuffer_get_length(in);
+		switch (cd->cd_state) {
+		case CD_SIZE:
+			ll = line_length(in);
+			if (ll < 0)
+				return (avail > HG_MAX_CHUNK_LINE ? -1 : 0);
+			if (ll > HG_MAX_CHUNK_LINE)
+				return (-1);
+			evbuffer_remove(in, line, (size_t)ll);
+			line[ll] = '\0';
+			evbuffer_drain(in, 2);
+			size = 0;
+			digits = 0;
+			for (p = line; isxdigit((unsigned char)*p); p++) {
+				if (++digits > 15)
+					return (-1);
+				size = size * 16 + (uint64_t)(isdigit(
+				    (unsigned char)*p) ? *p - '0' :
+				    (tolower((unsigned char)*p) - 'a' + 10));
+			}
+			if (digits == 0)
+				return (-1);
+			/* chunk-ext: BWS ";" ... ; nothing else */
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (*p != '\0' && *p != ';')
+				return (-1);
+			for (; *p != '\0'; p++)
+				if (((unsigned char)*p < 0x20 && *p != '\t') ||
+				    *p == 0x7f)
+					return (-1);
+			if (size == 0) {
+				cd->cd_state = CD_TRAILER;
+				break;
+			}
+			if (rechunk)
+				evbuffer_add_printf(out, "%llx\r\n",
+				    (unsigned long long)size);
+			cd->cd_left = size;
+			cd->cd_state = CD_DATA;
+			break;
+		case CD_DATA:
+			if (avail == 0)
+				return (0);
+			n = avail < cd->cd_left ? avail : (size_t)cd->cd_left;
+			evbuffer_remove_buffer(in, out, n);
+			*bytes += n;
+			cd->cd_left -= n;
+			if (cd->cd_left == 0)
+				cd->cd_state = CD_DATA_END;
+			break;
+		case CD_DATA_END:
+			if (avail < 2)
+				return (0);
+			p = (char *)evbuffer_pullup(in, 2);
+			if (p[0] != '\r' || p[1] != '\n')
+				return (-1);
+			evbuffer_drain(in, 2);
+			if (rechunk)
+				evbuffer_add(out, "\r\n", 2);
+			cd->cd_state = CD_SIZE;
+			break;
+		case CD_TRAILER:
+			ll = line_length(in);
+			if (ll < 0)
+				return (avail > HG_MAX_CHUNK_LINE ? -1 : 0);
+			if (ll > HG_MAX_CHUNK_LINE)
+				return (-1);
+			p = (char *)evbuffer_pullup(in, ll);
+			for (n = 0; n < (size_t)ll; n++)
+				if (((unsigned char)p[n] < 0x20 &&
+				    p[n] != '\t') || p[n] == 0x7f)
+					return (-1);
+			evbuffer_drain(in, (size_t)ll + 2);
+			if (ll > 0)
+				break;		/* a trailer field: dropped */
+			if (rechunk)
+				evbuffer_add(out, "0\r\n\r\n", 5);
+			cd->cd_state = CD_DONE;
+			return (1);
+		case CD_DONE:
+			return (1);
+		}
+	}
+}
+
+/* ---- the upstream pool ------------------------------------------------ */
+
+static void
+pool_remove(struct pooled *po)
+{
+	struct worker	*w = po->po_w;
+
+	if (po->po_prev != NULL)
+		po->po_prev->po_next = po->po_next;
+	else
+		w->w_pool = po->po_next;
+	if (po->po_next != NULL)
+		po->po_next->po_prev = po->po_prev;
+	w->w_npool--;
+}
+
+static void
+pool_free(struct pooled *po)
+{
+	pool_remove(po);
+	bufferevent_free(po->po_bev);
+	event_free(po->po_timer);
+	free(po);
+}
+
+/* An idle upstream spoke or closed: it cannot be reused. */
+static void
+pool_read(struct bufferevent *bev, void *arg)
+{
+	pool_free(arg);
+}
+
+static void
+pool_event(struct bufferevent *bev, short what, void *arg)
+{
+	pool_free(arg);
+}
+
+static void
+pool_timer(evutil_socket_t fd, short what, void *arg)
+{
+	pool_free(arg);
+}
+
+static void
+pool_key(const struct conn *c, char *key, size_t n)
+{
+	snprintf(key, n, "%s:%u", c->cn_target.t_host, c->cn_target.t_port);
+}
+
+/* Keep the upstream of c for reuse. */
+static void
+pool_put(struct conn *c)
+{
+	struct worker	*w = c->cn_w;
+	struct pooled	*po, *last;
+	struct timeval	 tv = { HG_POOL_IDLE_MS / 1000,
+	    (HG_POOL_IDLE_MS % 1000) * 1000 };
+
+	if (w->w_stopping || (po = calloc(1, sizeof *po)) == NULL) {
+		bufferevent_free(c->cn_up);
+		c->cn_up = NULL;
+		return;
+	}
+	if (w->w_npool >= HG_POOL_MAX) {
+		/* Evict the oldest. */
+		for (last = w->w_pool; last->po_next != NULL;
+		    last = last->po_next)
+			;
+		pool_free(last);
+	}
+	po->po_w = w;
+	po->po_bev = c->cn_up;
+	c->cn_up = NULL;
+	pool_key(c, po->po_key, sizeof po->po_key);
+	snprintf(po->po_upstream, sizeof po->po_upstream, "%s",
+	    c->cn_upstream);
+	po->po_timer = evtimer_new(w->w_base, pool_timer, po);
+	if (po->po_timer == NULL) {
+		bufferevent_free(po->po_bev);
+		free(po);
+		return;
+	}
+	bufferevent_setwatermark(po->po_bev, EV_WRITE, 0, 0);
+	bufferevent_setcb(po->po_bev, pool_read, NULL, pool_event, po);
+	bufferevent_enable(po->po_bev, EV_READ);
+	evtimer_add(po->po_timer, &tv);
+	po->po_next = w->w_pool;
+	if (w->w_pool != NULL)
+		w->w_pool->po_prev = po;
+	w->w_pool = po;
+	w->w_npool++;
+}
+
+/* Take an idle upstream for c's target; 0 when there is one. */
+static int
+pool_take(struct conn *c)
+{
+	struct pooled	*po;
+	char		 key[HG_MAX_HOST + 16];
+
+	pool_key(c, key, sizeof key);
+	for (po = c->cn_w->w_pool; po != NULL; po = po->po_next) {
+		if (strcmp(po->po_key, key) != 0)
+			continue;
+		pool_remove(po);
+		c->cn_up = po->po_bev;
+		snprintf(c->cn_upstream, sizeof c->cn_upstream, "%s",
+		    po->po_upstream);
+		event_free(po->po_timer);
+		free(po);
+		c->cn_up_pooled = 1;
+		return (0);
+	}
+	return (-1);
+}
+
+void
+fwd_pool_flush(struct worker *w)
+{
+	while (w->w_pool != NULL)
+		pool_free(w->w_pool);
+}
+
+/* ---- requests ------------------------------------------------------ */
+
+/* Is name one of the hop-by-hop headers, or named by Connection? */
+static int
+hop_by_hop(const struct http_header *h, const struct http_header **named,
+    size_t nnamed)
+{
+	static const char *const hop[] = {
+		"connection", "proxy-connection", "keep-alive", "te",
+		"trailer", "transfer-encoding", "upgrade",
+		"proxy-authorization", "proxy-authenticate", NULL
+	};
+	size_t	i;
+
+	for (i = 0; hop[i] != NULL; i++)
+		if (http_token_eq(h->hh_name, h->hh_namelen, hop[i]))
+			return (1);
+	for (i = 0; i < nnamed; i++)
+		if (named[i]->hh_namelen == h->hh_namelen &&
+		    strncasecmp(named[i]->hh_name, h->hh_name,
+		    h->hh_namelen) == 0)
+			return (1);
+	return (0);
+}
+
+/*
+ * Split a comma-separated header value; calls fn for each trimmed token.
+ */
+static void
+each_token(const char *v, size_t len, void (*fn)(const char *, size_t,
+    void *), void *arg)
+{
+	const char	*end = v + len, *t, *e;
+
+	while (v < end) {
+		t = v;
+		while (v < end && *v != ',')
+			v++;
+		e = v;
+		while (t < e && (*t == ' ' || *t == '\t'))
+			t++;
+		while (e > t && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e > t)
+			fn(t, (size_t)(e - t), arg);
+		if (v < end)
+			v++;
+	}
+}
+
+struct connhdr {
+	struct http_header	 ch_names[FWD_MAX_CONNECTION_TOKENS];
+	const struct http_header *ch_ptrs[FWD_MAX_CONNECTION_TOKENS];
+	size_t			 ch_n;
+	int			 ch_close;
+	int			 ch_keepalive;
+};
+
+static void
+connection_token(const char *t, size_t len, void *arg)
+{
+	struct connhdr	*ch = arg;
+
+	if (http_token_eq(t, len, "close"))
+		ch->ch_close = 1;
+	else if (http_token_eq(t, len, "keep-alive"))
+		ch->ch_keepalive = 1;
+	if (ch->ch_n < FWD_MAX_CONNECTION_TOKENS) {
+		ch->ch_names[ch->ch_n].hh_name = t;
+		ch->ch_names[ch->ch_n].hh_namelen = len;
+		ch->ch_ptrs[ch->ch_n] = &ch->ch_names[ch->ch_n];
+		ch->ch_n++;
+	}
+}
+
+static void
+connection_scan(const struct http_header *hdrs, size_t n, struct connhdr *ch,
+    int proxy_too)
+{
+	size_t	i;
+
+	memset(ch, 0, sizeof *ch);
+	for (i = 0; i < n; i++) {
+		if (http_token_eq(hdrs[i].hh_name, hdrs[i].hh_namelen,
+		    "connection") || (proxy_too && http_token_eq(
+		    hdrs[i].hh_name, hdrs[i].hh_namelen, "proxy-connection")))
+			each_token(hdrs[i].hh_value, hdrs[i].hh_valuelen,
+			    connection_token, ch);
+	}
+}
+
+struct lengths {
+	int		ln_count;
+	int		ln_bad;
+	uint64_t	ln_value;
+};
+
+static void
+length_token(const char *t, size_t len, void *arg)
+{
+	struct lengths	*ln = arg;
+	uint64_t	 v = 0;
+	size_t		 i;
+
+	if (len == 0 || len > 18) {
+		ln->ln_bad = 1;
+		return;
+	}
+	for (i = 0; i < len; i++) {
+		if (t[i] < '0' || t[i] > '9') {
+			ln->ln_bad = 1;
+			return;
+		}
+		v = v * 10 + (uint64_t)(t[i] - '0');
+	}
+	if (ln->ln_count++ > 0 && v != ln->ln_value)
+		ln->ln_bad = 1;
+	ln->ln_value = v;
+}
+
+/*
+ * Work out how a message body is framed from its headers. Returns 0 with
+ * *kind and *len, or -1 with *why when the framing is ambiguous.
+ */
+static int
+body_framing(const struct http_header *hdrs, size_t n, enum body_kind *kind,
+    uint64_t *len, const char **why)
+{
+	struct lengths	 ln = { 0, 0, 0 };
+	size_t		 i, nte = 0;
+	const struct http_header *te = NULL;
+
+	for (i = 0; i < n; i++) {
+		if (http_token_eq(hdrs[i].hh_name, hdrs[i].hh_namelen,
+		    "content-length")) {
+			if (hdrs[i].hh_valuelen == 0) {
+				*why = "empty Content-Length";
+				return (-1);
+			}
+			each_token(hdrs[i].hh_value, hdrs[i].hh_valuelen,
+			    length_token, &ln);
+			if (ln.ln_count == 0)
+				ln.ln_bad = 1;
+		} else if (http_token_eq(hdrs[i].hh_name, hdrs[i].hh_namelen,
+		    "transfer-encoding")) {
+			nte++;
+			te = &hdrs[i];
+		}
+	}
+	if (ln.ln_bad) {
+		*why = "invalid or conflicting Content-Length";
+		return (-1);
+	}
+	if (nte > 0) {
+		if (ln.ln_count > 0) {
+			*why = "both Content-Length and Transfer-Encoding";
+			return (-1);
+		}
+		if (nte > 1 || !http_token_eq(te->hh_value, te->hh_valuelen,
+		    "chunked")) {
+			*why = "Transfer-Encoding other than chunked";
+			return (-1);
+		}
+		*kind = BODY_CHUNKED;
+		*len = 0;
+		return (0);
+	}
+	if (ln.ln_count > 0 && ln.ln_value > 0) {
+		*kind = BODY_LENGTH;
+		*len = ln.ln_value;
+		return (0);
+	}
+	*kind = BODY_NONE;
+	*len = 0;
+	return (0);
+}
+
+static int
+has_header(const struct http_header *hdrs, size_t n, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (http_token_eq(hdrs[i].hh_name, hdrs[i].hh_namelen, name))
+			return (1);
+	return (0);
+}
+
+/* Host header value for the upstream: the URL's authority. */
+static void
+authority(const struct hg_target *t, char *out, size_t n)
+{
+	if (t->t_kind == HG_HOST_IPV6)
+		snprintf(out, n, "[%s]", t->t_host);
+	else
+		snprintf(out, n, "%s", t->t_host);
+	if (t->t_port != 80) {
+		size_t	len = strlen(out);
+		snprintf(out + len, n - len, ":%u", t->t_port);
+	}
+}
+
+/*
+ * An absolute-form request: parse the URL, check the framing, decide,
+ * and either answer 403 or build the request for the upstream.
+ */
+void
+fwd_request(struct conn *c, const struct http_request *rq)
+{
+	const char		*url = rq->rq_target + 7, *end, *p, *why;
+	const char		*path;
+	size_t			 urllen = rq->rq_targetlen - 7, alen, plen, i;
+	struct connhdr		 ch;
+	enum body_kind		 kind;
+	uint64_t		 len;
+	char			 host[HG_MAX_HOST + 16], msg[256];
+	const struct http_header *h;
+
+	c->cn_kind = CK_HTTP;
+	c->cn_minor = rq->rq_minor;
+	c->cn_is_head = http_method_is(rq, "HEAD");
+	end = url + urllen;
+	for (p = url; p < end && *p != '/' && *p != '?' && *p != '#'; p++)
+		;
+	alen = (size_t)(p - url);
+	path = p;
+	plen = (size_t)(end - p);
+	if (memchr(url, '@', alen) != NULL) {
+		conn_respond_error(c, 400, "user information in the URL",
+		    "bad_request");
+		return;
+	}
+	if (memchr(path, '#', plen) != NULL) {
+		conn_respond_error(c, 400, "fragment in the request target",
+		    "bad_request");
+		return;
+	}
+	if (target_parse(url, alen, 80, &c->cn_target, &why) != 0) {
+		snprintf(msg, sizeof msg, "bad URL host: %s", why);
+		conn_respond_error(c, 400, msg, "bad_request");
+		return;
+	}
+	c->cn_have_target = 1;
+	free(c->cn_path);
+	if (plen == 0 || path[0] == '?') {
+		xasprintf(&c->cn_path, "/%.*s", (int)(plen < HG_MAX_LOG_PATH ?
+		    plen : HG_MAX_LOG_PATH - 1), path);
+	} else
+		c->cn_path = xstrndup(path, plen < HG_MAX_LOG_PATH ? plen :
+		    HG_MAX_LOG_PATH);
+
+	if (body_framing(rq->rq_headers, rq->rq_nheaders, &kind, &len,
+	    &why) != 0 || (kind == BODY_CHUNKED && rq->rq_minor == 0)) {
+		if (kind == BODY_CHUNKED && rq->rq_minor == 0)
+			why = "chunked request from an HTTP/1.0 client";
+		snprintf(msg, sizeof msg, "malformed request: %s", why);
+		conn_respond_error(c, 400, msg, "bad_request");
+		return;
+	}
+	c->cn_req_body = kind;
+	c->cn_req_left = len;
+	memset(&c->cn_req_chunk, 0, sizeof c->cn_req_chunk);
+	connection_scan(rq->rq_headers, rq->rq_nheaders, &ch, 1);
+	c->cn_keepalive = rq->rq_minor == 1 && !ch.ch_close;
+
+	policy_decide(c->cn_cfg, HG_SCHEME_HTTP, &c->cn_target, &c->cn_dec);
+	c->cn_have_decision = 1;
+	if (c->cn_dec.d_action == HG_ACT_DENY) {
+		conn_deny_answer(c, c->cn_keepalive && kind == BODY_NONE);
+		return;
+	}
+
+	/* The request as the upstream will see it. */
+	if (c->cn_uphead == NULL)
+		c->cn_uphead = evbuffer_new();
+	else
+		evbuffer_drain(c->cn_uphead,
+		    evbuffer_get_length(c->cn_uphead));
+	authority(&c->cn_target, host, sizeof host);
+	evbuffer_add_printf(c->cn_uphead, "%.*s %s%.*s HTTP/1.1\r\n"
+	    "Host: %s\r\n", (int)rq->rq_methodlen, rq->rq_method,
+	    plen == 0 || path[0] == '?' ? "/" : "", (int)plen, path, host);
+	for (i = 0; i < rq->rq_nheaders; i++) {
+		h = &rq->rq_headers[i];
+		if (hop_by_hop(h, ch.ch_ptrs, ch.ch_n) ||
+		    http_token_eq(h->hh_name, h->hh_namelen, "host") ||
+		    http_token_eq(h->hh_name, h->hh_namelen,
+		    "content-length"))
+			continue;
+		evbuffer_add_printf(c->cn_uphead, "%.*s: %.*s\r\n",
+		    (int)h->hh_namelen, h->hh_name, (int)h->hh_valuelen,
+		    h->hh_value);
+	}
+	evbuffer_add_printf(c->cn_uphead, "Via: %s\r\n", FWD_VIA);
+	if (kind == BODY_LENGTH)
+		evbuffer_add_printf(c->cn_uphead, "Content-Length: %llu\r\n",
+		    (unsigned long long)len);
+	else if (kind == BODY_CHUNKED)
+		evbuffer_add_printf(c->cn_uphead,
+		    "Transfer-Encoding: chunked\r\n");
+	evbuffer_add(c->cn_uphead, "\r\n", 2);
+
+	/* No more reading from the client until the upstream is there. */
+	bufferevent_disable(c->cn_cli, EV_READ);
+	if (pool_take(c) == 0) {
+		fwd_upstream_ready(c);
+		return;
+	}
+	conn_resolve_start(c);
+}
+
+/* The upstream is connected (or came from the pool): send the request. */
+void
+fwd_upstream_ready(struct conn *c)
+{
+	c->cn_state = CS_HTTP;
+	c->cn_req_done = c->cn_req_body == BODY_NONE;
+	c->cn_resp_done = c->cn_resp_started = 0;
+	c->cn_resp_body = BODY_NONE;
+	c->cn_up_eof = c->cn_cli_eof = 0;
+	memset(&c->cn_resp_chunk, 0, sizeof c->cn_resp_chunk);
+	evbuffer_add_buffer(bufferevent_get_output(c->cn_up), c->cn_uphead);
+	bufferevent_set_max_single_read(c->cn_up, HG_RELAY_READ_MAX);
+	bufferevent_set_max_single_read(c->cn_cli, HG_RELAY_READ_MAX);
+	bufferevent_setwatermark(c->cn_up, EV_WRITE, HG_RELAY_LOW_WATER, 0);
+	bufferevent_setwatermark(c->cn_cli, EV_WRITE, HG_RELAY_LOW_WATER, 0);
+	bufferevent_setcb(c->cn_up, fwd_up_read, fwd_up_write, fwd_up_event,
+	    c);
+	bufferevent_setcb(c->cn_cli, fwd_cli_read, fwd_cli_write,
+	    fwd_cli_event, c);
+	bufferevent_enable(c->cn_up, EV_READ | EV_WRITE);
+	bufferevent_enable(c->cn_cli, EV_WRITE);
+	conn_touch(c);
+	if (c->cn_req_done)
+		conn_timer_set(c, c->cn_cfg->cf_timeout_response);
+	else {
+		conn_timer_set(c, c->cn_cfg->cf_timeout_idle);
+		bufferevent_enable(c->cn_cli, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_input(c->cn_cli)) > 0)
+			fwd_cli_read(c->cn_cli, c);
+	}
+}
+
+/* Both directions are complete: the request is over. */
+static void
+fwd_finish(struct conn *c)
+{
+	struct evbuffer	*upin;
+
+	c->cn_end = "done";
+	upin = bufferevent_get_input(c->cn_up);
+	if (c->cn_up_reusable && c->cn_req_done && !c->cn_up_eof &&
+	    evbuffer_get_length(upin) == 0 && c->cn_keepalive)
+		pool_put(c);
+	else {
+		bufferevent_free(c->cn_up);
+		c->cn_up = NULL;
+	}
+	if (c->cn_keepalive && c->cn_req_done && !c->cn_cli_eof) {
+		conn_record(c);
+		conn_next_request(c);
+		return;
+	}
+	conn_close_after_flush(c);
+}
+
+/* A failure in the middle of an exchange. */
+static void
+fwd_abort(struct conn *c, int status, const char *why, const char *end)
+{
+	if (!c->cn_resp_started) {
+		conn_respond_error(c, status, why, end);
+		return;
+	}
+	/* Part of the response is out: all the client can learn is a
+	 * truncated message. */
+	if (c->cn_end == NULL)
+		c->cn_end = end;
+	c->cn_keepalive = 0;
+	log_info("%s %s %s:%u: %s", c->cn_client, c->cn_method,
+	    c->cn_target.t_host, c->cn_target.t_port, why);
+	conn_close_after_flush(c);
+}
+
+static void
+fwd_cli_read(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	struct evbuffer	*out = bufferevent_get_output(c->cn_up);
+	size_t		 n;
+	int		 r;
+
+	if (c->cn_req_done) {
+		/* The next request waits in the buffer. */
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
+	conn_touch(c);
+	if (c->cn_req_body == BODY_LENGTH) {
+		n = evbuffer_get_length(in);
+		if (n > c->cn_req_left)
+			n = (size_t)c->cn_req_left;
+		evbuffer_remove_buffer(in, out, n);
+		c->cn_bytes_up += n;
+		c->cn_req_left -= n;
+		if (c->cn_req_left == 0)
+			c->cn_req_done = 1;
+	} else {
+		r = chunk_pump(&c->cn_req_chunk, in, out, 1, &c->cn_bytes_up);
+		if (r < 0) {
+			c->cn_keepalive = 0;
+			fwd_abort(c, 400, "malformed chunked request body",
+			    "bad_request");
+			return;
+		}
+		if (r == 1)
+			c->cn_req_done = 1;
+	}
+	if (c->cn_req_done) {
+		bufferevent_disable(bev, EV_READ);
+		if (!c->cn_resp_started)
+			conn_timer_set(c, c->cn_cfg->cf_timeout_response);
+		if (c->cn_resp_done)
+			fwd_finish(c);
+		return;
+	}
+	if (evbuffer_get_length(out) >= HG_RELAY_HIGH_WATER)
+		bufferevent_disable(bev, EV_READ);
+}
+
+/* The client's output drained: read from the upstream again. */
+static void
+fwd_cli_write(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (!c->cn_resp_done && !c->cn_up_eof && c->cn_up != NULL)
+		bufferevent_enable(c->cn_up, EV_READ);
+}
+
+static void
+fwd_up_write(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (!c->cn_req_done && !c->cn_cli_eof)
+		bufferevent_enable(c->cn_cli, EV_READ);
+}
+
+static void
+fwd_cli_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	if ((what & BEV_EVENT_EOF) && c->cn_req_done) {
+		/* Half-closed after a complete request: answer, then close. */
+		c->cn_cli_eof = 1;
+		c->cn_keepalive = 0;
+		return;
+	}
+	conn_close(c, "client_closed");
+}
+
+/*
+ * The response head from the upstream: parse, check the framing, and
+ * send the client its version. Returns 0 when the body may follow, 1 when
+ * more input is needed, -1 when the exchange was ended.
+ */
+static int
+fwd_response_head(struct conn *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->cn_up);
+	struct evbuffer		*out = bufferevent_get_output(c->cn_cli);
+	struct http_response	 rs;
+	struct connhdr		 ch;
+	const struct http_header *h;
+	size_t			 len, want, i;
+	ssize_t			 hlen;
+	const char		*buf, *why;
+	char			*head;
+	enum body_kind		 kind;
+	uint64_t		 blen;
+	int			 keep_cl;
+
+	for (;;) {
+		len = evbuffer_get_length(in);
+		if (len == 0)
+			return (1);
+		want = len < HG_MAX_RESPONSE_HEAD + 4 ? len :
+		    HG_MAX_RESPONSE_HEAD + 4;
+		buf = (const char *)evbuffer_pullup(in, (ssize_t)want);
+		hlen = http_head_end(buf, want);
+		if (hlen < 0 && len <= HG_MAX_RESPONSE_HEAD)
+			return (1);
+		if (hlen < 0 || hlen > HG_MAX_RESPONSE_HEAD) {
+			fwd_abort(c, 502, "upstream response head too large",
+			    "bad_response");
+			return (-1);
+		}
+		head = xstrndup(buf, (size_t)hlen);
+		evbuffer_drain(in, (size_t)hlen);
+		if (http_parse_response(head, (size_t)hlen, &rs, &why) != 0) {
+			char msg[128];
+
+			snprintf(msg, sizeof msg, "bad upstream response: %s",
+			    why);
+			free(head);
+			fwd_abort(c, 502, msg, "bad_response");
+			return (-1);
+		}
+		if (rs.rs_status >= 200)
+			break;
+		if (rs.rs_status == 101) {
+			free(head);
+			fwd_abort(c, 502, "upstream switched protocols",
+			    "bad_response");
+			return (-1);
+		}
+		/* 1xx: interim; HTTP/1.0 clients know none. */
+		if (c->cn_minor == 1)
+			evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n\r\n",
+			    rs.rs_status, (int)rs.rs_reasonlen, rs.rs_reason);
+		free(head);
+	}
+
+	c->cn_status = rs.rs_status;
+	connection_scan(rs.rs_headers, rs.rs_nheaders, &ch, 0);
+	if (c->cn_is_head || rs.rs_status == 204 || rs.rs_status == 304) {
+		kind = BODY_NONE;
+		blen = 0;
+	} else if (body_framing(rs.rs_headers, rs.rs_nheaders, &kind, &blen,
+	    &why) != 0) {
+		char msg[128];
+
+		snprintf(msg, sizeof msg, "bad upstream response: %s", why);
+		free(head);
+		fwd_abort(c, 502, msg, "bad_response");
+		return (-1);
+	} else if (kind == BODY_NONE && !has_header(rs.rs_headers,
+	    rs.rs_nheaders, "content-length"))
+		kind = BODY_CLOSE;
+	c->cn_resp_body = kind;
+	c->cn_resp_left = blen;
+	c->cn_up_reusable = kind != BODY_CLOSE && !ch.ch_close &&
+	    (rs.rs_minor == 1 || ch.ch_keepalive);
+	c->cn_rechunk = kind == BODY_CHUNKED && c->cn_minor == 1;
+	if (kind == BODY_CLOSE || (kind == BODY_CHUNKED && c->cn_minor == 0))
+		c->cn_keepalive = 0;
+	keep_cl = kind == BODY_NONE || kind == BODY_LENGTH;
+
+	evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", rs.rs_status,
+	    (int)rs.rs_reasonlen, rs.rs_reason);
+	for (i = 0; i < rs.rs_nheaders; i++) {
+		h = &rs.rs_headers[i];
+		if (hop_by_hop(h, ch.ch_ptrs, ch.ch_n))
+			continue;
+		if (!keep_cl && http_token_eq(h->hh_name, h->hh_namelen,
+		    "content-length"))
+			continue;
+		evbuffer_add_printf(out, "%.*s: %.*s\r\n", (int)h->hh_namelen,
+		    h->hh_name, (int)h->hh_valuelen, h->hh_value);
+	}
+	evbuffer_add_printf(out, "Via: %s\r\n", FWD_VIA);
+	if (c->cn_rechunk)
+		evbuffer_add_printf(out, "Transfer-Encoding: chunked\r\n");
+	evbuffer_add_printf(out, "Connection: %s\r\n\r\n",
+	    c->cn_keepalive ? "keep-alive" : "close");
+	free(head);
+	c->cn_resp_started = 1;
+	c->cn_answered = 1;
+	memset(&c->cn_resp_chunk, 0, sizeof c->cn_resp_chunk);
+	conn_timer_set(c, c->cn_cfg->cf_timeout_idle);
+	return (0);
+}
+
+static void
+fwd_up_read(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	struct evbuffer	*out = bufferevent_get_output(c->cn_cli);
+	size_t		 n;
+	int		 r;
+
+	conn_touch(c);
+	if (c->cn_resp_done) {
+		/* More than the framing said: drop it, do not reuse. */
+		evbuffer_drain(in, evbuffer_get_length(in));
+		c->cn_up_reusable = 0;
+		return;
+	}
+	if (!c->cn_resp_started) {
+		r = fwd_response_head(c);
+		if (r != 0)
+			return;
+	}
+	switch (c->cn_resp_body) {
+	case BODY_NONE:
+		c->cn_resp_done = 1;
+		break;
+	case BODY_LENGTH:
+		n = evbuffer_get_length(in);
+		if (n > c->cn_resp_left)
+			n = (size_t)c->cn_resp_left;
+		evbuffer_remove_buffer(in, out, n);
+		c->cn_bytes_down += n;
+		c->cn_resp_left -= n;
+		if (c->cn_resp_left == 0)
+			c->cn_resp_done = 1;
+		break;
+	case BODY_CHUNKED:
+		r = chunk_pump(&c->cn_resp_chunk, in, out, c->cn_rechunk,
+		    &c->cn_bytes_down);
+		if (r < 0) {
+			fwd_abort(c, 502, "malformed chunked response",
+			    "bad_response");
+			return;
+		}
+		if (r == 1)
+			c->cn_resp_done = 1;
+		break;
+	case BODY_CLOSE:
+		n = evbuffer_get_length(in);
+		c->cn_bytes_down += n;
+		evbuffer_add_buffer(out, in);
+		break;
+	}
+	if (c->cn_resp_done) {
+		if (evbuffer_get_length(in) > 0)
+			c->cn_up_reusable = 0;
+		if (c->cn_req_done)
+			fwd_finish(c);
+		else {
+			/* Answered before the request body ended: the
+			 * connection cannot go on. */
+			c->cn_keepalive = 0;
+			c->cn_up_reusable = 0;
+			fwd_finish(c);
+		}
+		return;
+	}
+	if (evbuffer_get_length(out) >= HG_RELAY_HIGH_WATER)
+		bufferevent_disable(bev, EV_READ);
+}
+
+static void
+fwd_up_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	c->cn_up_eof = 1;
+	if (what & BEV_EVENT_EOF) {
+		if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+			fwd_up_read(bev, c);
+		if (c->cn_state != CS_HTTP || c->cn_up != bev)
+			return;		/* the read finished or ended it */
+		if (c->cn_resp_started && c->cn_resp_body == BODY_CLOSE) {
+			c->cn_resp_done = 1;
+			c->cn_keepalive = 0;
+			c->cn_up_reusable = 0;
+			fwd_finish(c);
+			return;
+		}
+	}
+	fwd_abort(c, 502, c->cn_resp_started ?
+	    "upstream closed in the middle of the response" :
+	    "upstream closed without a response", "upstream_closed");
+}
+
+/* The connection's timer in CS_HTTP. */
+void
+fwd_timeout(struct conn *c)
+{
+	long long	idle;
+
+	if (c->cn_req_done && !c->cn_resp_started) {
+		log_info("%s %s %s:%u: no response in time", c->cn_client,
+		    c->cn_method, c->cn_target.t_host, c->cn_target.t_port);
+		conn_respond_error(c, 504, "upstream response timed out",
+		    "response_timeout");
+		return;
+	}
+	idle = conn_idle_ms(c);
+	if (idle >= (long long)c->cn_cfg->cf_timeout_idle) {
+		fwd_abort(c, 504, "transfer stalled", "idle_timeout");
+		return;
+	}
+	conn_timer_set(c, (unsigned)(c->cn_cfg->cf_timeout_idle - idle));
+}
