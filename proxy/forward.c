@@ -28,7 +28,7 @@
 
 #include "proxy.h"
 
-#define FWD_MAX_CONNECTION_TOKENS	16
+#define FWD_MAX_CONNECTION_TOKENS	HG_MAX_RESPONSE_HEADERS
 #define FWD_VIA				"1.1 hushgate"
 
 enum {
@@ -594,6 +594,9 @@ fwd_request(struct conn *c, const struct http_request *rq)
 	else if (kind == BODY_CHUNKED)
 		evbuffer_add_printf(c->cn_uphead,
 		    "Transfer-Encoding: chunked\r\n");
+	else if (has_header(rq->rq_headers, rq->rq_nheaders,
+	    "content-length"))
+		evbuffer_add_printf(c->cn_uphead, "Content-Length: 0\r\n");
 	evbuffer_add(c->cn_uphead, "\r\n", 2);
 
 	/* No more reading from the client until the upstream is there. */
@@ -615,7 +618,15 @@ fwd_upstream_ready(struct conn *c)
 	c->cn_resp_body = BODY_NONE;
 	c->cn_up_eof = c->cn_cli_eof = 0;
 	memset(&c->cn_resp_chunk, 0, sizeof c->cn_resp_chunk);
-	evbuffer_add_buffer(bufferevent_get_output(c->cn_up), c->cn_uphead);
+	if (c->cn_up_pooled && c->cn_req_body == BODY_NONE) {
+		/* Keep the head: a pooled connection the server closed at
+		 * the same moment gets one retry on a new connection. */
+		evbuffer_add(bufferevent_get_output(c->cn_up),
+		    evbuffer_pullup(c->cn_uphead, -1),
+		    evbuffer_get_length(c->cn_uphead));
+	} else
+		evbuffer_add_buffer(bufferevent_get_output(c->cn_up),
+		    c->cn_uphead);
 	bufferevent_set_max_single_read(c->cn_up, HG_RELAY_READ_MAX);
 	bufferevent_set_max_single_read(c->cn_cli, HG_RELAY_READ_MAX);
 	bufferevent_setwatermark(c->cn_up, EV_WRITE, HG_RELAY_LOW_WATER, 0);
@@ -945,6 +956,19 @@ fwd_up_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
 
+	if (!c->cn_resp_started && c->cn_up_pooled &&
+	    c->cn_req_body == BODY_NONE &&
+	    evbuffer_get_length(bufferevent_get_input(bev)) == 0) {
+		log_debug("%s %s %s:%u: reused upstream closed, retrying",
+		    c->cn_client, c->cn_method, c->cn_target.t_host,
+		    c->cn_target.t_port);
+		bufferevent_free(c->cn_up);
+		c->cn_up = NULL;
+		c->cn_up_pooled = 0;
+		c->cn_upstream[0] = '\0';
+		conn_resolve_start(c);
+		return;
+	}
 	c->cn_up_eof = 1;
 	if (what & BEV_EVENT_EOF) {
 		if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)

@@ -80,7 +80,7 @@ line_end_lenient(const char *p, const char *end)
  */
 static int
 parse_headers(const char *p, const char *end, struct http_header *hdrs,
-    size_t *nhdrs, int lenient, const char **why)
+    size_t maxhdrs, size_t *nhdrs, int lenient, const char **why)
 {
 	const char		*eol, *sp, *next;
 	struct http_header	*h;
@@ -93,13 +93,17 @@ parse_headers(const char *p, const char *end, struct http_header *hdrs,
 			return (400);
 		}
 		next = eol + (*eol == '\r' ? 2 : 1);
-		if (eol == p)
-			return (next == end ? 0 : 400);
+		if (eol == p) {
+			if (next == end)
+				return (0);
+			*why = "data after the end of the head";
+			return (400);
+		}
 		if (*p == ' ' || *p == '\t') {
 			*why = "obsolete line folding";
 			return (400);
 		}
-		if (*nhdrs == HG_MAX_HEADERS) {
+		if (*nhdrs == maxhdrs) {
 			*why = "too many header lines";
 			return (431);
 		}
@@ -176,8 +180,8 @@ http_parse_head(const char *buf, size_t len, struct http_request *rq,
 	rq->rq_minor = p[7] - '0';
 	p = eol + 2;
 
-	return (parse_headers(p, end, rq->rq_headers, &rq->rq_nheaders, 0,
-	    why));
+	return (parse_headers(p, end, rq->rq_headers, HG_MAX_HEADERS,
+	    &rq->rq_nheaders, 0, why));
 }
 
 /*
@@ -222,8 +226,8 @@ http_parse_response(const char *buf, size_t len, struct http_response *rs,
 		}
 	}
 	p = (const char *)memchr(p, '\n', (size_t)(end - p)) + 1;
-	if (parse_headers(p, end, rs->rs_headers, &rs->rs_nheaders, 1,
-	    why) != 0)
+	if (parse_headers(p, end, rs->rs_headers, HG_MAX_RESPONSE_HEADERS,
+	    &rs->rs_nheaders, 1, why) != 0)
 		return (-1);
 	return (0);
 }

@@ -17,6 +17,7 @@
 
 #define HG_MAX_REQUEST_HEAD	8192	/* request line + headers (431) */
 #define HG_MAX_HEADERS		100	/* header lines in one head (431) */
+#define HG_MAX_RESPONSE_HEADERS	256	/* header lines of a response (502) */
 #define HG_RELAY_HIGH_WATER	(512 * 1024)	/* stop reading the peer */
 #define HG_RELAY_LOW_WATER	(128 * 1024)	/* resume reading */
 #define HG_RELAY_READ_MAX	(256 * 1024)	/* one read from a socket */
@@ -79,7 +80,7 @@ struct http_response {
 	int			 rs_status;
 	const char		*rs_reason;
 	size_t			 rs_reasonlen;
-	struct http_header	 rs_headers[HG_MAX_HEADERS];
+	struct http_header	 rs_headers[HG_MAX_RESPONSE_HEADERS];
 	size_t			 rs_nheaders;
 };
 
