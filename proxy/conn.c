@@ -352,6 +352,13 @@ conn_respond_error(struct conn *c, int status, const char *why,
 void
 conn_next_request(struct conn *c)
 {
+	struct worker	*w = c->cn_w;
+
+	if (w->w_stopping) {
+		/* Draining: no new request on this connection. */
+		conn_close_after_flush(c);
+		return;
+	}
 	c->cn_state = CS_HEAD;
 	c->cn_kind = CK_NONE;
 	c->cn_is_head = 0;
@@ -841,6 +848,7 @@ static void
 handle_origin_form(struct conn *c, const struct http_request *rq)
 {
 	c->cn_nolog = 1;
+	c->cn_is_head = http_method_is(rq, "HEAD");
 	if ((http_method_is(rq, "GET") || http_method_is(rq, "HEAD")) &&
 	    rq->rq_targetlen == 8 && memcmp(rq->rq_target, "/healthz", 8) == 0) {
 		conn_respond(c, 200, NULL, NULL, "ok\n", "served", 0);
@@ -892,6 +900,16 @@ head_read(struct bufferevent *bev, void *arg)
 		/* The first byte of a request: the head must follow in
 		 * timeouts.request. */
 		c->cn_head_started = 1;
+		if (c->cn_nreqs > 0) {
+			/* A reload applies to the next request of a kept
+			 * connection. */
+			worker_refresh_config(c->cn_w);
+			if (c->cn_cfg != c->cn_w->w_cfg) {
+				config_unref(c->cn_cfg);
+				c->cn_cfg = c->cn_w->w_cfg;
+				config_ref(c->cn_cfg);
+			}
+		}
 		if (!c->cn_req_active) {
 			c->cn_req_active = 1;
 			clock_gettime(CLOCK_REALTIME, &c->cn_start);

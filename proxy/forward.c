@@ -852,7 +852,8 @@ fwd_response_head(struct conn *c)
 	c->cn_up_reusable = kind != BODY_CLOSE && !ch.ch_close &&
 	    (rs.rs_minor == 1 || ch.ch_keepalive);
 	c->cn_rechunk = kind == BODY_CHUNKED && c->cn_minor == 1;
-	if (kind == BODY_CLOSE || (kind == BODY_CHUNKED && c->cn_minor == 0))
+	if (kind == BODY_CLOSE || (kind == BODY_CHUNKED && c->cn_minor == 0) ||
+	    c->cn_w->w_stopping)
 		c->cn_keepalive = 0;
 	keep_cl = kind == BODY_NONE || kind == BODY_LENGTH;
 

@@ -26,6 +26,7 @@ struct mainctx {
 	struct event_base	*mc_base;
 	const char		*mc_file;
 	struct hg_config	*mc_cfg;	/* the running configuration */
+	struct hg_config	*mc_boot;	/* what listen/workers run */
 	unsigned		 mc_gen;
 	int			 mc_debug;
 	int			 mc_stopping;
@@ -125,6 +126,23 @@ apply_log_level(struct mainctx *mc, const struct hg_config *cf)
 	    EVENT_DBG_NONE);
 }
 
+static int
+dns_differs(const struct hg_config *a, const struct hg_config *b)
+{
+	size_t	i;
+
+	if (a->cf_dns_system != b->cf_dns_system ||
+	    a->cf_ndns_servers != b->cf_ndns_servers ||
+	    (a->cf_hosts_file == NULL) != (b->cf_hosts_file == NULL) ||
+	    (a->cf_hosts_file != NULL &&
+	    strcmp(a->cf_hosts_file, b->cf_hosts_file) != 0))
+		return (1);
+	for (i = 0; i < a->cf_ndns_servers; i++)
+		if (strcmp(a->cf_dns_servers[i], b->cf_dns_servers[i]) != 0)
+			return (1);
+	return (0);
+}
+
 static void
 on_reload(evutil_socket_t sig, short what, void *arg)
 {
@@ -147,16 +165,23 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	errors_free(&errs);
 	for (i = 0; i < cf->cf_warnings.er_count; i++)
 		log_warnx("%s", cf->cf_warnings.er_msgs[i]);
-	if (cf->cf_nlisten != mc->mc_cfg->cf_nlisten ||
-	    cf->cf_workers != mc->mc_cfg->cf_workers)
-		log_warnx("reload: listen and workers changes take effect at "
-		    "the next start");
+	if (cf->cf_workers != mc->mc_boot->cf_workers)
+		log_warnx("reload: a workers change takes effect at the next "
+		    "start");
+	if (cf->cf_nlisten != mc->mc_boot->cf_nlisten)
+		log_warnx("reload: a listen change takes effect at the next "
+		    "start");
 	else {
 		for (i = 0; i < cf->cf_nlisten; i++)
-			if (strcmp(cf->cf_listen[i], mc->mc_cfg->cf_listen[i]))
-				log_warnx("reload: listen changes take effect "
-				    "at the next start");
+			if (strcmp(cf->cf_listen[i],
+			    mc->mc_boot->cf_listen[i]) != 0) {
+				log_warnx("reload: a listen change takes "
+				    "effect at the next start");
+				break;
+			}
 	}
+	if (dns_differs(cf, mc->mc_boot))
+		log_warnx("reload: dns changes take effect at the next start");
 	apply_log_level(mc, cf);
 	if ((cf->cf_decisions == NULL) != (mc->mc_cfg->cf_decisions == NULL) ||
 	    (cf->cf_decisions != NULL &&
@@ -228,6 +253,8 @@ run_main(const char *file, int debug)
 	event_set_log_callback(log_libevent);
 	if ((mc.mc_cfg = load_or_report(file)) == NULL)
 		return (1);
+	mc.mc_boot = mc.mc_cfg;
+	config_ref(mc.mc_boot);
 	apply_log_level(&mc, mc.mc_cfg);
 	if (dlog_open(mc.mc_cfg->cf_decisions) != 0)
 		return (1);
@@ -262,6 +289,7 @@ run_main(const char *file, int debug)
 		event_free(mc.mc_ev_drain);
 	event_base_free(mc.mc_base);
 	config_unref(mc.mc_cfg);
+	config_unref(mc.mc_boot);
 	dlog_close();
 	log_info("exit");
 	return (0);

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,21 @@ hosts_ignored(const char *s, size_t len)
 	return (0);
 }
 
+/* The address column of a hosts line (IPv4 or IPv6). */
+static int
+hosts_address(const char *s, size_t len)
+{
+	char	buf[64];
+	uint8_t	addr[16];
+
+	if (len == 0 || len >= sizeof buf)
+		return (0);
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return (inet_pton(AF_INET, buf, addr) == 1 ||
+	    inet_pton(AF_INET6, buf, addr) == 1);
+}
+
 struct listctx {
 	struct hg_ruleset	*lc_rs;
 	uint32_t		 lc_cat;
@@ -76,12 +92,62 @@ list_skip(struct listctx *lc, uint32_t line, const char *why)
 		    "warning: line skipped: %s", why);
 }
 
+/* What a format allows an entry to be. */
+enum entry_form {
+	FORM_NAME = 0,		/* a plain name */
+	FORM_SUFFIX,		/* a plain name, meaning it and subdomains */
+	FORM_WILDCARD,		/* "*.name" */
+	FORM_DSTDOMAIN		/* "name" or ".name" */
+};
+
+static int
+plain_name(const char *s, size_t len)
+{
+	size_t	i;
+
+	if (len == 0)
+		return (0);
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		    c == '.'))
+			return (0);
+	}
+	return (s[0] != '.');
+}
+
 static void
 list_add(struct listctx *lc, const char *s, size_t len, uint32_t line,
-    int suffix)
+    enum entry_form form)
 {
 	char		 buf[HG_MAX_HOST + 2];
 	const char	*why;
+	int		 suffix = form == FORM_SUFFIX;
+
+	switch (form) {
+	case FORM_NAME:
+	case FORM_SUFFIX:
+		if (!plain_name(s, len)) {
+			list_skip(lc, line, "not a plain host name");
+			return;
+		}
+		break;
+	case FORM_WILDCARD:
+		if (len < 3 || s[0] != '*' || s[1] != '.' ||
+		    !plain_name(s + 2, len - 2)) {
+			list_skip(lc, line, "not a *.name wildcard");
+			return;
+		}
+		break;
+	case FORM_DSTDOMAIN:
+		if (!plain_name(s[0] == '.' ? s + 1 : s,
+		    s[0] == '.' ? len - 1 : len)) {
+			list_skip(lc, line, "not a name or .name");
+			return;
+		}
+		break;
+	}
 
 	if (suffix) {
 		if (len + 1 >= sizeof buf) {
@@ -124,7 +190,10 @@ list_line(struct listctx *lc, const char *format, char *p, size_t len,
 			list_skip(lc, line, "no name after the address");
 			return;
 		}
-		(void)tok;
+		if (!hosts_address(tok, (size_t)(p - tok))) {
+			list_skip(lc, line, "first column is not an address");
+			return;
+		}
 		for (;;) {
 			while (p < end && (*p == ' ' || *p == '\t'))
 				p++;
@@ -135,7 +204,7 @@ list_line(struct listctx *lc, const char *format, char *p, size_t len,
 				p++;
 			toklen = (size_t)(p - tok);
 			if (!hosts_ignored(tok, toklen))
-				list_add(lc, tok, toklen, line, 0);
+				list_add(lc, tok, toklen, line, FORM_NAME);
 		}
 	}
 	/* One name per line; a trailing comment is allowed. */
@@ -149,7 +218,14 @@ list_line(struct listctx *lc, const char *format, char *p, size_t len,
 		list_skip(lc, line, "more than one name on the line");
 		return;
 	}
-	list_add(lc, tok, toklen, line, strcmp(format, "domains-suffix") == 0);
+	if (strcmp(format, "domains-suffix") == 0)
+		list_add(lc, tok, toklen, line, FORM_SUFFIX);
+	else if (strcmp(format, "wildcard") == 0)
+		list_add(lc, tok, toklen, line, FORM_WILDCARD);
+	else if (strcmp(format, "dstdomain") == 0)
+		list_add(lc, tok, toklen, line, FORM_DSTDOMAIN);
+	else
+		list_add(lc, tok, toklen, line, FORM_NAME);
 }
 
 /*

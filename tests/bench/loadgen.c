@@ -47,6 +47,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,10 +143,14 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void die(const char *fmt, const char *arg)
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
 {
+	va_list ap;
 	fprintf(stderr, "loadgen: ");
-	fprintf(stderr, fmt, arg);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "\n");
 	exit(2);
 }
@@ -734,7 +739,8 @@ static int run_closed_loop(void)
 	double window = (t_end < t_meas1 ? t_end : t_meas1) - t_meas0;
 	if (window <= 0)
 		window = 1e-9;
-	qsort(lat_us, nlat, sizeof *lat_us, cmp_u32);
+	if (nlat > 1)
+		qsort(lat_us, nlat, sizeof *lat_us, cmp_u32);
 	uint64_t total_err = 0;
 	for (int i = 0; i < E_NKINDS; i++)
 		total_err += errs[i];
@@ -772,6 +778,12 @@ static int run_bulk(void)
 		if (got_signal)
 			break;
 		dispatch(50);
+	}
+	if (timed_out) {
+		for (int i = 0; i < ncl; i++)
+			if (cls[i].st != ST_FREE)
+				fprintf(stderr, "loadgen: bulk tunnel %d unfinished: state %d, %" PRIu64
+					" bytes to go\n", i, (int)cls[i].st, cls[i].remaining);
 	}
 	double t_end = timed_out ? now_s() : t_last_done;
 	double secs = t_end - t_start;
@@ -1081,8 +1093,8 @@ int main(int argc, char **argv)
 	if (!strcmp(m, "freeport"))
 		return run_freeport(argc > 2 ? atoi(argv[2]) : 1);
 
-	int i;
-	for (i = 2; i < argc; i++) {
+	int i = 2;
+	while (i < argc) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--")) {
@@ -1091,6 +1103,7 @@ int main(int argc, char **argv)
 		}
 		if (!v)
 			usage();
+		i += 2;
 		if (!strcmp(a, "--proxy") || !strcmp(a, "--raw")) {
 			if (parse_addr(v, &dst) < 0)
 				die("bad address %s (want IPv4:PORT)", v);
@@ -1139,7 +1152,6 @@ int main(int argc, char **argv)
 		} else {
 			usage();
 		}
-		i++;
 	}
 
 	signal(SIGPIPE, SIG_IGN);

@@ -3,11 +3,12 @@
  * is the main file given to config_load_string(), and a loaded
  * configuration is asked for a few decisions.
  *
- * The input is named "fuzz.yaml" in a private directory that holds a few
- * files to include (inc/a.yaml, inc/b.yaml ...), so that relative includes
- * are exercised. Inputs with a scalar that is an absolute path or climbs
- * with ".." are skipped: an include could otherwise read any file of the
- * machine (a device, a FIFO) and hang the run.
+ * The input is named "fuzz.yaml" in a private directory (under $TMPDIR)
+ * that holds a few files to include (inc/a.yaml, inc/b.yaml ...), so that
+ * relative includes are exercised. Inputs with a scalar that is an
+ * absolute path or climbs with ".." are skipped: an include could
+ * otherwise read any file of the machine (a device, a FIFO) and hang the
+ * run.
  *
  * Checks: a configuration is returned exactly when no error is reported;
  * every error is a non-empty message.
@@ -28,7 +29,7 @@
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static char	dir[] = "/tmp/hushgate-fuzz-config-XXXXXX";
+static char	dir[4096];
 static char	name[sizeof dir + 16];
 
 static const struct {
@@ -82,10 +83,14 @@ cleanup(void)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char	path[sizeof dir + 64];
-	FILE	*f;
-	size_t	i;
+	char		 path[sizeof dir + 64];
+	const char	*tmp = getenv("TMPDIR");
+	FILE		*f;
+	size_t		 i;
 
+	if (tmp == NULL || *tmp == '\0')
+		tmp = "/tmp";
+	snprintf(dir, sizeof dir, "%s/hushgate-fuzz-config-XXXXXX", tmp);
 	if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");
 		exit(1);

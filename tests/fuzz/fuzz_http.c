@@ -1,13 +1,16 @@
 /*
  * fuzz_http.c -- libFuzzer target for request heads: http_head_end() on
- * the input, http_parse_head() on the head it measures, and json_escape()
- * (the decision log) on the input as a string.
+ * the input, http_parse_head() and http_parse_response() (an upstream's
+ * answer) on the head it measures, and json_escape() (the decision log) on
+ * the input as a string.
  *
  * Beyond memory errors, it checks what the callers rely on: the head end
  * lies inside the input, a refused head has a status of 400 or 431 and a
  * reason, and an accepted head points into the buffer at a method that is
  * a token, a target of visible characters and at most HG_MAX_HEADERS
- * headers whose names are tokens and whose values hold no control bytes.
+ * headers whose names are tokens and whose values hold no control bytes;
+ * an accepted response has a status from 100 to 599, a reason phrase
+ * without control bytes and at most HG_MAX_RESPONSE_HEADERS headers.
  */
 #include "config.h"
 
@@ -34,10 +37,38 @@ inside(const char *p, size_t len, const char *buf, size_t buflen)
 }
 
 static void
-check_request(const struct http_request *rq, const char *buf, size_t len)
+check_headers(const struct http_header *hdrs, size_t n, const char *buf,
+    size_t len)
 {
 	const struct http_header	*h;
 	size_t				 i, j;
+
+	for (i = 0; i < n; i++) {
+		h = &hdrs[i];
+		if (h->hh_namelen == 0 ||
+		    !inside(h->hh_name, h->hh_namelen, buf, len) ||
+		    !inside(h->hh_value, h->hh_valuelen, buf, len))
+			abort();
+		for (j = 0; j < h->hh_namelen; j++)
+			if (!is_tchar((unsigned char)h->hh_name[j]))
+				abort();
+		for (j = 0; j < h->hh_valuelen; j++) {
+			unsigned char c = (unsigned char)h->hh_value[j];
+			if ((c < 0x20 && c != '\t') || c == 0x7f)
+				abort();
+		}
+		if (h->hh_valuelen > 0 && (h->hh_value[0] == ' ' ||
+		    h->hh_value[0] == '\t' ||
+		    h->hh_value[h->hh_valuelen - 1] == ' ' ||
+		    h->hh_value[h->hh_valuelen - 1] == '\t'))
+			abort();
+	}
+}
+
+static void
+check_request(const struct http_request *rq, const char *buf, size_t len)
+{
+	size_t	i;
 
 	if (rq->rq_methodlen == 0 || rq->rq_targetlen == 0 ||
 	    !inside(rq->rq_method, rq->rq_methodlen, buf, len) ||
@@ -54,27 +85,25 @@ check_request(const struct http_request *rq, const char *buf, size_t len)
 		abort();
 	if (rq->rq_nheaders > HG_MAX_HEADERS)
 		abort();
-	for (i = 0; i < rq->rq_nheaders; i++) {
-		h = &rq->rq_headers[i];
-		if (h->hh_namelen == 0 ||
-		    !inside(h->hh_name, h->hh_namelen, buf, len) ||
-		    !inside(h->hh_value, h->hh_valuelen, buf, len))
+	check_headers(rq->rq_headers, rq->rq_nheaders, buf, len);
+}
+
+static void
+check_response(const struct http_response *rs, const char *buf, size_t len)
+{
+	size_t	i;
+
+	if (rs->rs_status < 100 || rs->rs_status > 599 ||
+	    (rs->rs_minor != 0 && rs->rs_minor != 1) ||
+	    rs->rs_nheaders > HG_MAX_RESPONSE_HEADERS ||
+	    (rs->rs_reasonlen > 0 &&
+	    !inside(rs->rs_reason, rs->rs_reasonlen, buf, len)))
+		abort();
+	for (i = 0; i < rs->rs_reasonlen; i++)
+		if ((unsigned char)rs->rs_reason[i] < 0x20 &&
+		    rs->rs_reason[i] != '\t')
 			abort();
-		for (j = 0; j < h->hh_namelen; j++)
-			if (!is_tchar((unsigned char)h->hh_name[j]))
-				abort();
-		for (j = 0; j < h->hh_valuelen; j++) {
-			unsigned char c = (unsigned char)h->hh_value[j];
-			if ((c < 0x20 && c != '\t') || c == 0x7f)
-				abort();
-		}
-		/* Values are trimmed of blanks at both ends. */
-		if (h->hh_valuelen > 0 && (h->hh_value[0] == ' ' ||
-		    h->hh_value[0] == '\t' ||
-		    h->hh_value[h->hh_valuelen - 1] == ' ' ||
-		    h->hh_value[h->hh_valuelen - 1] == '\t'))
-			abort();
-	}
+	check_headers(rs->rs_headers, rs->rs_nheaders, buf, len);
 }
 
 /* The output of json_escape must be printable ASCII with valid escapes. */
@@ -120,6 +149,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct http_request	*rq;
+	struct http_response	*rs;
 	const char		*why;
 	char			*buf, *str;
 	ssize_t			 hlen;
@@ -144,6 +174,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    *why == '\0')
 			abort();
 		free(rq);
+		if ((rs = malloc(sizeof *rs)) == NULL)
+			abort();
+		why = NULL;
+		if (http_parse_response(buf, (size_t)hlen, rs, &why) == 0)
+			check_response(rs, buf, (size_t)hlen);
+		else if (why == NULL || *why == '\0')
+			abort();
+		free(rs);
 	}
 	free(buf);
 

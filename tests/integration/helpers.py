@@ -915,7 +915,10 @@ class OriginServer:
     HEAD gets the GET head without the body.  A request carrying
     "Expect: 100-continue" is answered "100 Continue" before its body is
     read.  Tests may add handlers: self.handlers["name"] = fn(oc, req)
-    where oc.send(bytes) writes; fn returns True to keep the connection."""
+    where oc.send(bytes) writes; fn returns True to keep the connection.
+    self.early_handlers["name"] = fn(oc, req) runs as soon as the head
+    arrived, before any 100 Continue or body is read; returning False
+    closes the connection there."""
 
     def __init__(self, host="127.0.0.1"):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -932,6 +935,7 @@ class OriginServer:
         self.errors = []
         self.go = threading.Event()
         self.handlers = {}
+        self.early_handlers = {}
         self.thread = threading.Thread(target=self._accept_loop, daemon=True)
         self.thread.start()
 
@@ -991,6 +995,9 @@ class OriginServer:
                 with self.cond:
                     self.requests.append(req)
                     self.cond.notify_all()
+                early = self.early_handlers.get(self._route(req)[0])
+                if early is not None and not early(oc, req):
+                    return
                 if req.header("expect") and \
                         req.header("expect").lower() == "100-continue":
                     oc.send(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -1042,11 +1049,15 @@ class OriginServer:
         out += ["%s: %s" % kv for kv in headers]
         return ("\r\n".join(out) + "\r\n\r\n").encode("latin-1")
 
+    @staticmethod
+    def _route(req):
+        segs = req.path.split("/")
+        return (segs[1] if len(segs) > 1 else "",
+                segs[2] if len(segs) > 2 else "")
+
     def _answer(self, oc, req):
         """Write the response; return True to keep the connection."""
-        segs = req.path.split("/")
-        name = segs[1] if len(segs) > 1 else ""
-        arg = segs[2] if len(segs) > 2 else ""
+        name, arg = self._route(req)
         head_only = req.method == "HEAD"
         if name in self.handlers:
             return self.handlers[name](oc, req)
@@ -1210,7 +1221,8 @@ class HTTPClient:
         self.buf += data
         return True
 
-    def _read_until(self, sep):
+    def read_until(self, sep):
+        """Bytes up to sep (sep consumed, not returned)."""
         while True:
             i = self.buf.find(sep)
             if i >= 0:
@@ -1222,7 +1234,8 @@ class HTTPClient:
                     "connection closed while waiting for %r (have %r)"
                     % (sep, bytes(self.buf[:200])))
 
-    def _read_n(self, n):
+    def read_exact(self, n):
+        """Exactly n bytes (fails if the stream ends first)."""
         while len(self.buf) < n:
             if not self._fill():
                 raise AssertionError("stream ended after %d of %d bytes"
@@ -1232,7 +1245,7 @@ class HTTPClient:
         return out
 
     def read_head(self):
-        return HTTPResponse(self._read_until(b"\r\n\r\n"))
+        return HTTPResponse(self.read_until(b"\r\n\r\n"))
 
     def response(self, method="GET", interim=False):
         """Read one response (1xx interim responses are collected in
@@ -1258,26 +1271,26 @@ class HTTPClient:
             raw = bytearray()
             body = bytearray()
             while True:
-                line = self._read_until(b"\r\n")
+                line = self.read_until(b"\r\n")
                 raw += line + b"\r\n"
                 size = int(line.split(b";")[0].strip(), 16)
                 if size == 0:
                     while True:
-                        t = self._read_until(b"\r\n")
+                        t = self.read_until(b"\r\n")
                         raw += t + b"\r\n"
                         if not t:
                             break
                     break
-                data = self._read_n(size)
+                data = self.read_exact(size)
                 body += data
                 raw += data
-                crlf = self._read_n(2)
+                crlf = self.read_exact(2)
                 assert crlf == b"\r\n", "chunk data not followed by CRLF"
                 raw += crlf
             resp.body = bytes(body)
             resp.raw_body = bytes(raw)
         elif cl is not None:
-            resp.body = resp.raw_body = self._read_n(int(cl))
+            resp.body = resp.raw_body = self.read_exact(int(cl))
         else:
             resp.body = resp.raw_body = self.read_to_eof()
         return resp

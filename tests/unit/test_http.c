@@ -1,5 +1,6 @@
 /*
- * test_http.c -- request heads (tests/data/requests.txt), JSON escaping
+ * test_http.c -- request and response heads (tests/data/requests.txt),
+ * JSON escaping
  * (tests/data/json.tsv) and decision log lines (a table below).
  */
 #include "config.h"
@@ -78,7 +79,8 @@ test_parse_line(void **state)
 	if (status != 0) {
 		assert_non_null(why);
 		assert_true(*why != '\0');
-		if (ul->ul_nfields == 4 && strstr(why, ul->ul_fields[3]) == NULL)
+		if (ul->ul_nfields == 4 &&
+		    strstr(why, ul->ul_fields[3]) == NULL)
 			fail_msg("reason '%s' does not mention '%s'", why,
 			    ul->ul_fields[3]);
 		return;
@@ -110,6 +112,73 @@ test_parse_line(void **state)
 		    h->hh_valuelen != strlen(eq + 1) ||
 		    memcmp(h->hh_value, eq + 1, h->hh_valuelen) != 0)
 			fail_msg("header %zu is '%s'='%s', want '%s'", i - 7,
+			    unit_show(h->hh_name, h->hh_namelen),
+			    unit_show(h->hh_value, h->hh_valuelen),
+			    ul->ul_fields[i]);
+	}
+}
+
+/*
+ * response<TAB>STATUS|ERROR<TAB>INPUT[<TAB>MINOR<TAB>REASON<TAB>NHEADERS
+ * [<TAB>NAME=VALUE]...]: an upstream's response head, measured by
+ * http_head_end, then parsed by http_parse_response.
+ */
+static void
+test_response_line(void **state)
+{
+	const struct unit_line	*ul = *state;
+	struct unit_bytes	 in, v;
+	struct http_response	*rs;
+	const struct http_header *h;
+	const char		*why = NULL, *want = ul->ul_fields[1];
+	char			*copy, *eq;
+	ssize_t			 hlen;
+	size_t			 i;
+	int			 rc;
+
+	assert_int_equal(unit_unescape(ul->ul_fields[2], &in), 0);
+	copy = unit_keep(exact_copy(in.ub_buf, in.ub_len));
+	if ((hlen = http_head_end(copy, in.ub_len)) < 0)
+		fail_msg("head end not found in '%s'",
+		    unit_show(in.ub_buf, in.ub_len));
+	rs = unit_keep(malloc(sizeof *rs));
+	memset(rs, 0xa5, sizeof *rs);
+	rc = http_parse_response(copy, (size_t)hlen, rs, &why);
+	if (strcmp(want, "ERROR") == 0) {
+		if (rc == 0)
+			fail_msg("accepted with status %d", rs->rs_status);
+		assert_int_equal(rc, -1);
+		assert_non_null(why);
+		if (ul->ul_nfields > 3 && strstr(why, ul->ul_fields[3]) == NULL)
+			fail_msg("reason '%s' does not mention '%s'", why,
+			    ul->ul_fields[3]);
+		return;
+	}
+	if (rc != 0)
+		fail_msg("refused: %s", why ? why : "no reason");
+	assert_int_equal(rs->rs_status, atoi(want));
+	if (ul->ul_nfields < 6)
+		return;
+	assert_int_equal(rs->rs_minor, atoi(ul->ul_fields[3]));
+	assert_int_equal(unit_unescape(ul->ul_fields[4], &v), 0);
+	if (rs->rs_reasonlen != v.ub_len ||
+	    memcmp(rs->rs_reason, v.ub_buf, v.ub_len) != 0)
+		fail_msg("reason '%s', want '%s'",
+		    unit_show(rs->rs_reason, rs->rs_reasonlen), v.ub_buf);
+	assert_int_equal(rs->rs_nheaders, strtoul(ul->ul_fields[5], NULL, 10));
+	for (i = 6; i < ul->ul_nfields; i++) {
+		if (i - 6 >= rs->rs_nheaders)
+			fail_msg("header %zu missing", i - 6);
+		h = &rs->rs_headers[i - 6];
+		assert_int_equal(unit_unescape(ul->ul_fields[i], &v), 0);
+		if ((eq = strchr(v.ub_buf, '=')) == NULL)
+			fail_msg("column '%s' is not NAME=VALUE",
+			    ul->ul_fields[i]);
+		if (h->hh_namelen != (size_t)(eq - v.ub_buf) ||
+		    memcmp(h->hh_name, v.ub_buf, h->hh_namelen) != 0 ||
+		    h->hh_valuelen != strlen(eq + 1) ||
+		    memcmp(h->hh_value, eq + 1, h->hh_valuelen) != 0)
+			fail_msg("header %zu is '%s'='%s', want '%s'", i - 6,
 			    unit_show(h->hh_name, h->hh_namelen),
 			    unit_show(h->hh_value, h->hh_valuelen),
 			    ul->ul_fields[i]);
@@ -165,7 +234,8 @@ test_json_every_byte(void **state)
 		one[1] = '\0';
 		n = json_escape(out, sizeof out, one);
 		if (!unit_json_string_valid(out, n))
-			fail_msg("byte 0x%02x gives '%s'", c, unit_show(out, n));
+			fail_msg("byte 0x%02x gives '%s'", c,
+			    unit_show(out, n));
 		in[c - 1] = (char)c;
 	}
 	in[255] = '\0';
@@ -214,7 +284,8 @@ static struct dlog_case dlog_cases[] = {
 	{ "dlog: a request with nothing parsed",
 	  { { 0, 0 }, "127.0.0.1", NULL, NULL, 0, NULL, "deny", NULL, NULL, 0,
 	    400, NULL, 0, 0, "bad_request" }, 0, NULL,
-	  "\"method\":null,\"host\":null,\"port\":null,\"path\":null,\"sni\":null,"
+	  "\"method\":null,\"host\":null,\"port\":null,\"path\":null,"
+	  "\"sni\":null,"
 	  "\"action\":\"deny\",\"category\":null,\"rule\":null,"
 	  "\"status\":400," },
 	{ "dlog: a clock that went backwards gives 0 ms",
@@ -226,8 +297,8 @@ static struct dlog_case dlog_cases[] = {
 	    "c\tat", "ru\"le\n.yaml", 7, 400, NULL, 0, 0, "bad_request" }, 0,
 	  NULL, "\"method\":\"G\\\"E\\\\T\\u000d\\u000a\"" },
 	{ "dlog: a very long method stays one valid line",
-	  { { 1, 0 }, "127.0.0.1", long_method, "a.test", 443, NULL, "deny", NULL,
-	    NULL, 0, 400, NULL, 0, 0, "bad_request" }, 0, NULL,
+	  { { 1, 0 }, "127.0.0.1", long_method, "a.test", 443, NULL, "deny",
+	    NULL, NULL, 0, 400, NULL, 0, 0, "bad_request" }, 0, NULL,
 	  "\"end\":\"bad_request\"}\n" },
 };
 
@@ -277,6 +348,10 @@ add_requests(struct unit_group *g)
 		    ul->ul_nfields >= 7))
 			unit_add(g, unit_case_name(ul, ul->ul_text),
 			    test_parse_line, ul);
+		else if (strcmp(ul->ul_fields[0], "response") == 0 &&
+		    ul->ul_nfields >= 3)
+			unit_add(g, unit_case_name(ul, ul->ul_text),
+			    test_response_line, ul);
 		else
 			unit_add_error(g, "requests.txt:%u: bad line",
 			    ul->ul_lineno);
