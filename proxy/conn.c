@@ -961,8 +961,15 @@ head_event(struct bufferevent *bev, short what, void *arg)
 		conn_close(c, "bad_request");
 		return;
 	}
-	if (c->cn_nreqs > 0 && !c->cn_head_started)
+	if (c->cn_nreqs > 0 && !c->cn_head_started) {
 		c->cn_req_active = 0;	/* closed between requests */
+		if ((what & BEV_EVENT_EOF) && evbuffer_get_length(
+		    bufferevent_get_output(bev)) > 0) {
+			/* Half-closed: the last answer still goes out. */
+			conn_close_after_flush(c);
+			return;
+		}
+	}
 	conn_close(c, "client_closed");
 }
 

@@ -11,10 +11,10 @@ import urllib.request
 import pytest
 import yaml
 
-from helpers import (DATA, REPO, TIMEOUT, HTTPClient, OriginServer, Tunnel,
-                     clean_env, closed_port, has_ipv6_loopback, node_line,
-                     pattern_bytes, rule_matches, run_hushgate, sha256,
-                     wait_until)
+from helpers import (DATA, REPO, TIMEOUT, HTTPClient, HTTPResponse,
+                     OriginServer, Tunnel, clean_env, closed_port,
+                     has_ipv6_loopback, node_line, pattern_bytes,
+                     rule_matches, run_hushgate, sha256, wait_until)
 
 MIB = 1024 * 1024
 HOSTS = ["web.test", "other.test", "blocked.test", "audited.test"]
@@ -1030,23 +1030,32 @@ def test_client_connection_close_honoured(proxy, origin):
 
 def test_client_half_close_after_request(proxy, origin):
     """A client that shuts down its sending side after a complete request
-    still gets the whole response, then the connection closes.  (Repeated:
-    an early close of the client side would lose a different amount of
-    the tail each time.)"""
+    still gets the whole response (the proxy's own 403 too), then the
+    connection closes.  Repeated: an early close of the client side would
+    lose a different amount of the tail each time."""
     p = _start(proxy, origin)
     short = []
-    for i in range(20):
-        n = (100, 5000, 300000, 2 * MIB)[i % 4]
+    for i in range(25):
+        n = (100, 5000, 300000, 2 * MIB, 0)[i % 5]
         with HTTPClient(p.port) as c:
-            c.request("GET", _url(origin, "/cl/%d" % n))
+            if n:
+                c.request("GET", _url(origin, "/cl/%d" % n))
+            else:
+                c.request("GET", _url(origin, "/x", host="blocked.test"))
             c.sock.shutdown(socket.SHUT_WR)
             data = c.read_to_eof()
         head, sep, body = data.partition(b"\r\n\r\n")
+        what = "%d bytes" % n if n else "the 403 for a denied host"
         if not sep:
-            short.append("no response head for %d bytes" % n)
-        elif not head.startswith(b"HTTP/1.1 200 ") or \
-                body != pattern_bytes(n):
+            short.append("no response head for %s" % what)
+            continue
+        resp = HTTPResponse(head)
+        if n and (resp.status != 200 or body != pattern_bytes(n)):
             short.append("%d of %d bytes" % (len(body), n))
+        elif not n and (resp.status != 403 or len(body) != int(
+                resp.headers["content-length"])):
+            short.append("%d of %s body bytes of %s" % (
+                len(body), resp.headers["content-length"], what))
     assert not short, "half-closed clients got truncated responses: %s" \
         % ", ".join(short)
 
@@ -1227,7 +1236,7 @@ def test_ambiguous_response_502(proxy, origin, raw):
         r = c.response()
     assert r.status == 502, r
     rec = _rec(p, "/ambig")
-    assert rec["end"] == "bad_response" and rec["status"] == 502
+    assert rec["end"] == "bad_response" and rec["status"] == 502, rec
 
 
 def test_bad_chunk_in_response_truncates(proxy, origin):
@@ -1513,3 +1522,20 @@ def test_stalled_response_body_ends(proxy, origin):
     rec = _rec(p, "/stall")
     assert rec["end"] not in ("done", "client_closed"), rec
     assert rec["bytes_down"] == 9
+
+
+def test_reload_applies_to_next_request_on_kept_connection(proxy, origin):
+    p = _start(proxy, origin)
+    with HTTPClient(p.port) as c:
+        c.request("GET", _url(origin, "/before/reload"))
+        assert c.response().status == 200
+        cfg = _cfg(origin)
+        cfg["categories"]["blocked"]["hosts"].append("web.test")
+        p.rewrite_config(cfg)
+        ok, _, _ = p.reload()
+        assert ok, p.stderr_text()
+        c.request("GET", _url(origin, "/after/reload"))
+        r = c.response()
+        assert r.status == 403, r
+        assert r.headers.get("x-hushgate-category") == "blocked"
+    assert not origin.find(lambda q: q.path == "/after/reload")
