@@ -42,9 +42,6 @@ enum dns_cancel {
 static void	conn_connect_next(struct conn *);
 static void	head_read(struct bufferevent *, void *);
 static void	head_event(struct bufferevent *, short, void *);
-static void	relay_read(struct bufferevent *, void *);
-static void	relay_write(struct bufferevent *, void *);
-static void	relay_event(struct bufferevent *, short, void *);
 
 static const char *
 status_text(int status)
@@ -185,6 +182,7 @@ void
 conn_close(struct conn *c, const char *end)
 {
 	struct worker	*w = c->cn_w;
+	int		 k;
 
 	if (c->cn_state == CS_CLOSED)
 		return;
@@ -201,6 +199,19 @@ conn_close(struct conn *c, const char *end)
 	if (c->cn_up != NULL)
 		bufferevent_free(c->cn_up);
 	c->cn_cli = c->cn_up = NULL;
+	for (k = 0; k < 4; k++) {
+		if (c->cn_ev[k] != NULL)
+			event_free(c->cn_ev[k]);
+		c->cn_ev[k] = NULL;
+	}
+	for (k = 0; k < 2; k++) {
+		if (c->cn_fd[k] != -1)
+			evutil_closesocket(c->cn_fd[k]);
+		c->cn_fd[k] = -1;
+		if (c->cn_pend[k] != NULL)
+			evbuffer_free(c->cn_pend[k]);
+		c->cn_pend[k] = NULL;
+	}
 	event_free(c->cn_timer);
 	c->cn_timer = NULL;
 	if (c->cn_slot)
@@ -511,134 +522,204 @@ conn_deny_answer(struct conn *c, int keep)
 	    "denied", keep);
 }
 
+/*
+ * The tunnel. Once established, the two sockets are served by plain
+ * events, not bufferevents: a read goes into the worker's scratch buffer
+ * and is written to the other side at once, so the usual case costs one
+ * read and one write and no change of the epoll set. Only when the other
+ * side cannot take everything is the rest kept (a per-direction buffer,
+ * allocated then and freed once drained), reading from this side stopped
+ * and writing to the other side awaited: that is the backpressure. An
+ * idle tunnel holds no buffer at all.
+ *
+ * Direction TUN_UP is client to upstream, TUN_DOWN upstream to client.
+ */
+enum { TUN_UP = 0, TUN_DOWN = 1 };
+
+static int
+tun_dst(const struct conn *c, int d)
+{
+	return (d == TUN_UP ? c->cn_fd[1] : c->cn_fd[0]);
+}
+
+/* Read event of the source of direction d, write event of its target. */
+static struct event *
+tun_rev(const struct conn *c, int d)
+{
+	return (d == TUN_UP ? c->cn_ev[0] : c->cn_ev[2]);
+}
+
+static struct event *
+tun_wev(const struct conn *c, int d)
+{
+	return (d == TUN_UP ? c->cn_ev[3] : c->cn_ev[1]);
+}
+
+static void
+tun_maybe_done(struct conn *c)
+{
+	if (c->cn_tun_shut[TUN_UP] && c->cn_tun_shut[TUN_DOWN])
+		conn_close(c, NULL);
+}
+
+/* Source of d said EOF and everything for the target is written. */
+static void
+tun_shut(struct conn *c, int d)
+{
+	if (shutdown(tun_dst(c, d), SHUT_WR) == -1 && errno != ENOTCONN)
+		log_debug("%s: shutdown: %s", c->cn_client, strerror(errno));
+	c->cn_tun_shut[d] = 1;
+	tun_maybe_done(c);
+}
+
+static const char *
+tun_end(int d, int err)
+{
+	if (err != 0 && err != ECONNRESET && err != EPIPE)
+		return ("error");
+	return (d == TUN_UP ? "client_closed" : "upstream_closed");
+}
+
+/* Keep buf[0..len) for the target of d and wait until it can write. */
+static int
+tun_keep(struct conn *c, int d, const void *buf, size_t len)
+{
+	if (c->cn_pend[d] == NULL && (c->cn_pend[d] = evbuffer_new()) == NULL)
+		return (-1);
+	if (evbuffer_add(c->cn_pend[d], buf, len) != 0)
+		return (-1);
+	event_del(tun_rev(c, d));
+	event_add(tun_wev(c, d), NULL);
+	return (0);
+}
+
+static void
+tun_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	int		 d = fd == c->cn_fd[0] ? TUN_UP : TUN_DOWN;
+	char		*buf = c->cn_w->w_scratch;
+	ssize_t		 n, w;
+	size_t		 off = 0;
+
+	n = read(fd, buf, HG_RELAY_READ_MAX);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		conn_close(c, tun_end(d, errno));
+		return;
+	}
+	if (n == 0) {
+		if (c->cn_end == NULL)
+			c->cn_end = d == TUN_UP ? "client_closed" :
+			    "upstream_closed";
+		c->cn_tun_eof[d] = 1;
+		event_del(tun_rev(c, d));
+		if (c->cn_pend[d] == NULL)
+			tun_shut(c, d);
+		return;
+	}
+	if (d == TUN_UP)
+		c->cn_bytes_up += (uint64_t)n;
+	else
+		c->cn_bytes_down += (uint64_t)n;
+	mono_now(&c->cn_last);
+	while (off < (size_t)n) {
+		w = write(tun_dst(c, d), buf + off, (size_t)n - off);
+		if (w > 0)
+			off += (size_t)w;
+		else if (w < 0 && errno == EINTR)
+			continue;
+		else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		else {
+			conn_close(c, tun_end(1 - d, errno));
+			return;
+		}
+	}
+	if (off < (size_t)n && tun_keep(c, d, buf + off, (size_t)n - off) != 0)
+		conn_close(c, "error");
+}
+
+static void
+tun_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	int		 d = fd == c->cn_fd[1] ? TUN_UP : TUN_DOWN;
+	int		 r;
+
+	r = evbuffer_write(c->cn_pend[d], fd);
+	if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR) {
+		conn_close(c, tun_end(1 - d, errno));
+		return;
+	}
+	if (evbuffer_get_length(c->cn_pend[d]) != 0)
+		return;
+	evbuffer_free(c->cn_pend[d]);
+	c->cn_pend[d] = NULL;
+	event_del(tun_wev(c, d));
+	if (c->cn_tun_eof[d])
+		tun_shut(c, d);
+	else
+		event_add(tun_rev(c, d), NULL);
+}
+
 /* Relay established: answer 200 and move bytes both ways. */
 static void
 relay_start(struct conn *c)
 {
-	struct evbuffer	*in;
+	static const char	 ok[] =
+	    "HTTP/1.1 200 Connection established\r\n\r\n";
+	struct event_base	*base = c->cn_w->w_base;
+	struct evbuffer		*early;
+	int			 k;
 
 	c->cn_state = CS_RELAY;
 	c->cn_status = 200;
 	c->cn_answered = 1;
-	evbuffer_add(bufferevent_get_output(c->cn_cli),
-	    "HTTP/1.1 200 Connection established\r\n\r\n", 39);
-	bufferevent_set_max_single_read(c->cn_cli, HG_RELAY_READ_MAX);
-	bufferevent_set_max_single_read(c->cn_up, HG_RELAY_READ_MAX);
-	bufferevent_set_max_single_write(c->cn_cli, HG_RELAY_READ_MAX);
-	bufferevent_set_max_single_write(c->cn_up, HG_RELAY_READ_MAX);
-	bufferevent_setcb(c->cn_cli, relay_read, relay_write, relay_event, c);
-	bufferevent_setcb(c->cn_up, relay_read, relay_write, relay_event, c);
-	bufferevent_setwatermark(c->cn_cli, EV_WRITE, HG_RELAY_LOW_WATER, 0);
-	bufferevent_setwatermark(c->cn_up, EV_WRITE, HG_RELAY_LOW_WATER, 0);
-	bufferevent_enable(c->cn_cli, EV_READ | EV_WRITE);
-	bufferevent_enable(c->cn_up, EV_READ | EV_WRITE);
+	c->cn_fd[0] = bufferevent_getfd(c->cn_cli);
+	c->cn_fd[1] = bufferevent_getfd(c->cn_up);
+	/* What the client sent after its head (a pipelined ClientHello)
+	 * goes first. */
+	early = bufferevent_get_input(c->cn_cli);
+	if (evbuffer_get_length(early) > 0) {
+		c->cn_bytes_up += evbuffer_get_length(early);
+		if ((c->cn_pend[TUN_UP] = evbuffer_new()) != NULL)
+			evbuffer_add_buffer(c->cn_pend[TUN_UP], early);
+	}
+	if ((c->cn_pend[TUN_DOWN] = evbuffer_new()) != NULL)
+		evbuffer_add(c->cn_pend[TUN_DOWN], ok, sizeof ok - 1);
+	/* The sockets now belong to the tunnel, not the bufferevents. */
+	bufferevent_setfd(c->cn_cli, -1);
+	bufferevent_setfd(c->cn_up, -1);
+	bufferevent_free(c->cn_cli);
+	bufferevent_free(c->cn_up);
+	c->cn_cli = c->cn_up = NULL;
+	c->cn_ev[0] = event_new(base, c->cn_fd[0], EV_READ | EV_PERSIST,
+	    tun_read, c);
+	c->cn_ev[1] = event_new(base, c->cn_fd[0], EV_WRITE | EV_PERSIST,
+	    tun_write, c);
+	c->cn_ev[2] = event_new(base, c->cn_fd[1], EV_READ | EV_PERSIST,
+	    tun_read, c);
+	c->cn_ev[3] = event_new(base, c->cn_fd[1], EV_WRITE | EV_PERSIST,
+	    tun_write, c);
+	for (k = 0; k < 4; k++) {
+		if (c->cn_ev[k] == NULL) {
+			conn_close(c, "error");
+			return;
+		}
+	}
 	mono_now(&c->cn_last);
 	conn_timer_set(c, c->cn_cfg->cf_timeout_idle);
-	/* Bytes the client sent after its head (a pipelined ClientHello). */
-	in = bufferevent_get_input(c->cn_cli);
-	if (evbuffer_get_length(in) > 0)
-		relay_read(c->cn_cli, c);
-}
-
-static void
-relay_maybe_done(struct conn *c)
-{
-	if (c->cn_cli_eof && c->cn_up_eof && c->cn_cli_shut && c->cn_up_shut)
-		conn_close(c, NULL);
-}
-
-/* Shut the write side of dst once everything for it is written. */
-static void
-relay_flush_shut(struct conn *c, struct bufferevent *dst)
-{
-	if (evbuffer_get_length(bufferevent_get_output(dst)) != 0) {
-		/* relay_write() finishes the job when it drains. */
-		bufferevent_setwatermark(dst, EV_WRITE, 0, 0);
-		return;
-	}
-	shutdown(bufferevent_getfd(dst), SHUT_WR);
-	if (dst == c->cn_cli)
-		c->cn_cli_shut = 1;
+	if (c->cn_pend[TUN_UP] != NULL)
+		event_add(tun_wev(c, TUN_UP), NULL);
 	else
-		c->cn_up_shut = 1;
-	relay_maybe_done(c);
-}
-
-static void
-relay_read(struct bufferevent *src, void *arg)
-{
-	struct conn		*c = arg;
-	struct bufferevent	*dst;
-	struct evbuffer		*in = bufferevent_get_input(src), *out;
-	size_t			 len = evbuffer_get_length(in);
-
-	dst = src == c->cn_cli ? c->cn_up : c->cn_cli;
-	out = bufferevent_get_output(dst);
-	if (src == c->cn_cli)
-		c->cn_bytes_up += len;
+		event_add(tun_rev(c, TUN_UP), NULL);
+	if (c->cn_pend[TUN_DOWN] != NULL)
+		event_add(tun_wev(c, TUN_DOWN), NULL);
 	else
-		c->cn_bytes_down += len;
-	evbuffer_add_buffer(out, in);
-	mono_now(&c->cn_last);
-	if (evbuffer_get_length(out) >= HG_RELAY_HIGH_WATER)
-		bufferevent_disable(src, EV_READ);
-}
-
-/* dst's output fell to the low-water mark (or to empty after an EOF). */
-static void
-relay_write(struct bufferevent *dst, void *arg)
-{
-	struct conn		*c = arg;
-	struct bufferevent	*src;
-	int			 src_eof;
-
-	src = dst == c->cn_cli ? c->cn_up : c->cn_cli;
-	src_eof = src == c->cn_cli ? c->cn_cli_eof : c->cn_up_eof;
-	if (!src_eof) {
-		if (!(bufferevent_get_enabled(src) & EV_READ))
-			bufferevent_enable(src, EV_READ);
-		return;
-	}
-	if ((dst == c->cn_cli && !c->cn_cli_shut) ||
-	    (dst == c->cn_up && !c->cn_up_shut))
-		relay_flush_shut(c, dst);
-}
-
-static void
-relay_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct conn		*c = arg;
-	int			 from_cli = bev == c->cn_cli;
-	struct bufferevent	*dst = from_cli ? c->cn_up : c->cn_cli;
-
-	if (what & BEV_EVENT_EOF) {
-		/* Whatever is left in the input goes first. */
-		if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
-			relay_read(bev, c);
-		if (from_cli)
-			c->cn_cli_eof = 1;
-		else
-			c->cn_up_eof = 1;
-		if (c->cn_end == NULL)
-			c->cn_end = from_cli ? "client_closed" :
-			    "upstream_closed";
-		relay_flush_shut(c, dst);
-		return;
-	}
-	if (what & BEV_EVENT_ERROR) {
-		int err = EVUTIL_SOCKET_ERROR();
-
-		log_debug("%s CONNECT %s:%u: %s: %s", c->cn_client,
-		    c->cn_target.t_host, c->cn_target.t_port,
-		    from_cli ? "client" : "upstream",
-		    evutil_socket_error_to_string(err));
-		if (err == ECONNRESET || err == EPIPE)
-			conn_close(c, from_cli ? "client_closed" :
-			    "upstream_closed");
-		else
-			conn_close(c, "error");
-		return;
-	}
+		event_add(tun_rev(c, TUN_DOWN), NULL);
 }
 
 /* Remember the address the upstream socket is connected to. */
@@ -988,6 +1069,7 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen)
 		return;
 	}
 	c->cn_w = w;
+	c->cn_fd[0] = c->cn_fd[1] = -1;
 	c->cn_req_active = 1;
 	clock_gettime(CLOCK_REALTIME, &c->cn_start);
 	worker_refresh_config(w);

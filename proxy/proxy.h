@@ -158,6 +158,12 @@ struct conn {
 	struct bufferevent	*cn_cli;
 	struct bufferevent	*cn_up;
 	struct event		*cn_timer;
+	/* the tunnel (CS_RELAY): sockets, events, what waits to be written */
+	int			 cn_fd[2];	/* client, upstream */
+	struct event		*cn_ev[4];	/* cli r, cli w, up r, up w */
+	struct evbuffer		*cn_pend[2];	/* to upstream, to client */
+	unsigned char		 cn_tun_eof[2];	/* source said EOF */
+	unsigned char		 cn_tun_shut[2]; /* target write side shut */
 	struct evdns_getaddrinfo_request *cn_dnsreq;
 	int			 cn_dns_cancel;
 	struct evutil_addrinfo	*cn_ai;
@@ -171,8 +177,6 @@ struct conn {
 	unsigned		 cn_have_decision:1;
 	unsigned		 cn_cli_eof:1;
 	unsigned		 cn_up_eof:1;
-	unsigned		 cn_cli_shut:1;	/* we shut its write side */
-	unsigned		 cn_up_shut:1;
 	unsigned		 cn_answered:1;	/* a status line was sent */
 	/* plain HTTP */
 	unsigned		 cn_keepalive:1; /* client connection goes on */
@@ -223,6 +227,7 @@ struct worker {
 	unsigned		 w_nconns;
 	struct conn		*w_conns;	/* list of open connections */
 	struct pooled		*w_pool;	/* idle upstream connections */
+	char			*w_scratch;	/* HG_RELAY_READ_MAX bytes */
 	unsigned		 w_npool;
 };
 

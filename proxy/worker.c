@@ -272,6 +272,7 @@ worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
 	evutil_socket_t	fd;
 	size_t		i;
 
+	w->w_scratch = xmalloc(HG_RELAY_READ_MAX);
 	w->w_base = event_base_new();
 	if (w->w_base == NULL) {
 		log_warnx("worker %u: cannot create event base", w->w_id);
@@ -411,6 +412,7 @@ workers_join(void)
 		evdns_base_free(w->w_dns, 0);
 		event_base_free(w->w_base);
 		config_unref(w->w_cfg);
+		free(w->w_scratch);
 	}
 	free(workers);
 	workers = NULL;
