@@ -36,7 +36,7 @@ log_get_level(void)
 	return (log_level);
 }
 
-static void
+static void __attribute__((format(printf, 1, 0)))
 log_vwrite(const char *fmt, va_list ap, int err)
 {
 	char	buf[LOG_LINE_MAX];

@@ -79,6 +79,10 @@ want_string(struct loader *ld, const yaml_node_t *n, const char *what)
 		err(ld, n, "%s: expected a string", what);
 		return (NULL);
 	}
+	if (strlen(scalar(n)) != n->data.scalar.length) {
+		err(ld, n, "%s: NUL character in string", what);
+		return (NULL);
+	}
 	return (scalar(n));
 }
 

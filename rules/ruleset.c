@@ -458,6 +458,16 @@ glob_valid(const char *s, size_t len)
 	return (1);
 }
 
+/* Does the glob name anything (so it cannot match every host)? */
+static int
+glob_has_literal(const char *g)
+{
+	for (; *g != '\0'; g++)
+		if ((*g >= 'a' && *g <= 'z') || (*g >= '0' && *g <= '9'))
+			return (1);
+	return (0);
+}
+
 /* Match name against a glob where '*' matches any run of characters. */
 static int
 glob_match(const char *g, const char *s)
@@ -598,6 +608,11 @@ ruleset_add_pattern(struct hg_ruleset *rs, uint32_t cat, const char *pat,
 		}
 		if (!glob_valid(h, hlen)) {
 			*why = "invalid character in glob pattern";
+			return (-1);
+		}
+		if (!glob_has_literal(h)) {
+			*why = "a glob without letters or digits matches "
+			    "everything: use 'default:'";
 			return (-1);
 		}
 		if (hlen > 0 && h[hlen - 1] == '.')
