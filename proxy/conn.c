@@ -284,8 +284,8 @@ respond_event(struct bufferevent *bev, short what, void *arg)
  * queued for the client reach it, then close (lingering like an answer of
  * our own).
  */
-void
-conn_close_after_flush(struct conn *c)
+static void
+flush_then_close(struct conn *c, unsigned ms)
 {
 	if (c->cn_up != NULL) {
 		bufferevent_free(c->cn_up);
@@ -296,9 +296,16 @@ conn_close_after_flush(struct conn *c)
 	bufferevent_setcb(c->cn_cli, linger_read, respond_written,
 	    respond_event, c);
 	bufferevent_enable(c->cn_cli, EV_READ | EV_WRITE);
-	conn_timer_set(c, c->cn_cfg->cf_timeout_idle);
+	/* Bound the time a client that does not read can hold us. */
+	conn_timer_set(c, ms);
 	if (evbuffer_get_length(bufferevent_get_output(c->cn_cli)) == 0)
 		respond_written(c->cn_cli, c);
+}
+
+void
+conn_close_after_flush(struct conn *c)
+{
+	flush_then_close(c, c->cn_cfg->cf_timeout_idle);
 }
 
 /*
@@ -337,13 +344,7 @@ conn_respond(struct conn *c, int status, const char *headers,
 		conn_next_request(c);
 		return;
 	}
-	c->cn_state = CS_RESPOND;
-	bufferevent_setwatermark(c->cn_cli, EV_WRITE, 0, 0);
-	bufferevent_setcb(c->cn_cli, linger_read, respond_written,
-	    respond_event, c);
-	bufferevent_enable(c->cn_cli, EV_READ | EV_WRITE);
-	/* Bound the time a client that does not read can hold us. */
-	conn_timer_set(c, c->cn_cfg->cf_timeout_request);
+	flush_then_close(c, c->cn_cfg->cf_timeout_request);
 }
 
 void
