@@ -32,6 +32,9 @@
 
 #include "proxy.h"
 
+/* Tunnel directions: client to upstream, upstream to client. */
+enum { TUN_UP = 0, TUN_DOWN = 1 };
+
 enum dns_cancel {
 	DNS_CANCEL_NONE = 0,
 	DNS_CANCEL_TIMEOUT,
@@ -535,7 +538,6 @@ conn_deny_answer(struct conn *c, int keep)
  *
  * Direction TUN_UP is client to upstream, TUN_DOWN upstream to client.
  */
-enum { TUN_UP = 0, TUN_DOWN = 1 };
 
 static int
 tun_dst(const struct conn *c, int d)
@@ -567,6 +569,12 @@ tun_maybe_done(struct conn *c)
 static void
 tun_shut(struct conn *c, int d)
 {
+	if (c->cn_tun_shut[1 - d]) {
+		/* Both ways are over: close(2) says the rest. */
+		c->cn_tun_shut[d] = 1;
+		tun_maybe_done(c);
+		return;
+	}
 	if (shutdown(tun_dst(c, d), SHUT_WR) == -1 && errno != ENOTCONN)
 		log_debug("%s: shutdown: %s", c->cn_client, strerror(errno));
 	c->cn_tun_shut[d] = 1;
@@ -713,8 +721,27 @@ relay_start(struct conn *c)
 	}
 	mono_now(&c->cn_last);
 	conn_timer_set(c, c->cn_cfg->cf_timeout_idle);
+	/* Most of the time both fit in the socket buffers at once. */
+	for (k = 0; k < 2; k++) {
+		if (c->cn_pend[k] == NULL)
+			continue;
+		if (evbuffer_write(c->cn_pend[k], tun_dst(c, k)) < 0 &&
+		    errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			conn_close(c, tun_end(1 - k, errno));
+			return;
+		}
+		if (evbuffer_get_length(c->cn_pend[k]) == 0) {
+			evbuffer_free(c->cn_pend[k]);
+			c->cn_pend[k] = NULL;
+		}
+	}
 	if (c->cn_pend[TUN_UP] != NULL)
 		event_add(tun_wev(c, TUN_UP), NULL);
+	else if (c->cn_tun_eof[TUN_UP]) {
+		if (c->cn_end == NULL)
+			c->cn_end = "client_closed";
+		tun_shut(c, TUN_UP);
+	}
 	else
 		event_add(tun_rev(c, TUN_UP), NULL);
 	if (c->cn_pend[TUN_DOWN] != NULL)
@@ -723,24 +750,19 @@ relay_start(struct conn *c)
 		event_add(tun_rev(c, TUN_DOWN), NULL);
 }
 
-/* Remember the address the upstream socket is connected to. */
-void
-conn_set_upstream_name(struct conn *c)
+/* Remember the address of the upstream being connected to. */
+static void
+set_upstream_name(struct conn *c, const struct sockaddr *sa)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen = sizeof ss;
-	char			 addr[INET6_ADDRSTRLEN];
+	char	addr[INET6_ADDRSTRLEN];
 
-	if (getpeername(bufferevent_getfd(c->cn_up), (struct sockaddr *)&ss,
-	    &sslen) != 0)
-		return;
-	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *sin = (void *)&ss;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)sa;
 		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof addr);
 		snprintf(c->cn_upstream, sizeof c->cn_upstream, "%s:%d", addr,
 		    ntohs(sin->sin_port));
-	} else if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *sin6 = (void *)&ss;
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)sa;
 		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof addr);
 		snprintf(c->cn_upstream, sizeof c->cn_upstream, "[%s]:%d",
 		    addr, ntohs(sin6->sin6_port));
@@ -753,7 +775,6 @@ upstream_event(struct bufferevent *bev, short what, void *arg)
 	struct conn	*c = arg;
 
 	if (what & BEV_EVENT_CONNECTED) {
-		conn_set_upstream_name(c);
 		if (c->cn_ai != NULL) {
 			evutil_freeaddrinfo(c->cn_ai);
 			c->cn_ai = c->cn_ai_next = NULL;
@@ -765,6 +786,7 @@ upstream_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	/* Connect failed: try the next address. */
+	c->cn_upstream[0] = '\0';
 	c->cn_connect_errno = EVUTIL_SOCKET_ERROR();
 	bufferevent_free(c->cn_up);
 	c->cn_up = NULL;
@@ -786,10 +808,12 @@ conn_connect_next(struct conn *c)
 			break;
 		}
 		bufferevent_setcb(c->cn_up, NULL, NULL, upstream_event, c);
+		set_upstream_name(c, ai->ai_addr);
 		if (bufferevent_socket_connect(c->cn_up, ai->ai_addr,
 		    (int)ai->ai_addrlen) == 0)
 			return;
 		c->cn_connect_errno = EVUTIL_SOCKET_ERROR();
+		c->cn_upstream[0] = '\0';
 		bufferevent_free(c->cn_up);
 		c->cn_up = NULL;
 	}
@@ -959,8 +983,12 @@ handle_connect(struct conn *c, const struct http_request *rq)
 		conn_deny_answer(c, 0);
 		return;
 	}
-	/* No reading from the client until the tunnel is up. */
-	bufferevent_disable(c->cn_cli, EV_READ);
+	/*
+	 * Keep reading while the upstream is found, but only a bounded
+	 * amount (a pipelined ClientHello): the socket stays in the epoll
+	 * set, and a client that gives up is noticed.
+	 */
+	bufferevent_setwatermark(c->cn_cli, EV_READ, 0, HG_EARLY_DATA_MAX);
 	conn_resolve_start(c);
 }
 
@@ -976,8 +1004,8 @@ head_read(struct bufferevent *bev, void *arg)
 	char			*head;
 	int			 status;
 
-	if (len == 0)
-		return;
+	if (len == 0 || c->cn_state != CS_HEAD)
+		return;		/* early tunnel data waits in the buffer */
 	if (!c->cn_head_started) {
 		/* The first byte of a request: the head must follow in
 		 * timeouts.request. */
@@ -1034,6 +1062,13 @@ static void
 head_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
+
+	if ((c->cn_state == CS_RESOLVE || c->cn_state == CS_CONNECT) &&
+	    c->cn_kind == CK_CONNECT && (what & BEV_EVENT_EOF)) {
+		/* Half-closed before the tunnel is up: passed on then. */
+		c->cn_tun_eof[TUN_UP] = 1;
+		return;
+	}
 
 	if ((what & BEV_EVENT_EOF) &&
 	    evbuffer_get_length(bufferevent_get_input(bev)) > 0 &&
@@ -1134,6 +1169,25 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen)
 	bufferevent_setcb(c->cn_cli, head_read, NULL, head_event, c);
 	bufferevent_enable(c->cn_cli, EV_READ);
 	conn_timer_set(c, c->cn_cfg->cf_timeout_request);
+	{
+		/* Under load the request is often here by the time the
+		 * connection is accepted: read it now, not one loop later. */
+		char	buf[HG_MAX_REQUEST_HEAD + 4];
+		ssize_t	n;
+
+		n = recv(fd, buf, sizeof buf, 0);
+		if (n > 0) {
+			struct evbuffer *in = bufferevent_get_input(c->cn_cli);
+
+			/* A bufferevent keeps its input frozen but while it
+			 * reads itself. */
+			evbuffer_unfreeze(in, 0);
+			evbuffer_add(in, buf, (size_t)n);
+			evbuffer_freeze(in, 0);
+			head_read(c->cn_cli, c);
+		} else if (n == 0)
+			conn_close(c, "client_closed");
+	}
 }
 
 /* Drain time is over: close every connection of this worker. */

@@ -22,6 +22,7 @@
 #define HG_RELAY_LOW_WATER	(128 * 1024)	/* resume reading */
 #define HG_RELAY_READ_MAX	(256 * 1024)	/* one read from a socket */
 #define HG_LINGER_MS		2000	/* drain input after a final answer */
+#define HG_EARLY_DATA_MAX	(64 * 1024) /* read ahead before the tunnel */
 #define HG_MAX_DLOG_LINE	6144	/* one decision log line */
 #define HG_MAX_RESPONSE_HEAD	16384	/* upstream response head (502) */
 #define HG_MAX_LOG_PATH		1024	/* bytes of a path kept for the log */
@@ -257,7 +258,6 @@ void		 conn_timer_set(struct conn *, unsigned);
 void		 conn_resolve_start(struct conn *);
 void		 conn_record(struct conn *);
 void		 conn_next_request(struct conn *);
-void		 conn_set_upstream_name(struct conn *);
 void		 conn_deny_answer(struct conn *, int);
 long long	 conn_idle_ms(struct conn *);
 void		 conn_touch(struct conn *);

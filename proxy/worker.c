@@ -269,11 +269,20 @@ worker_main(void *arg)
 static int
 worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
 {
+	struct event_config	*ecfg;
 	evutil_socket_t	fd;
 	size_t		i;
 
 	w->w_scratch = xmalloc(HG_RELAY_READ_MAX);
-	w->w_base = event_base_new();
+	/* The changelist folds the delete-then-add of an fd within one
+	 * loop turn into one epoll_ctl (or none). */
+	if ((ecfg = event_config_new()) != NULL) {
+		event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+		w->w_base = event_base_new_with_config(ecfg);
+		event_config_free(ecfg);
+	}
+	if (w->w_base == NULL)
+		w->w_base = event_base_new();
 	if (w->w_base == NULL) {
 		log_warnx("worker %u: cannot create event base", w->w_id);
 		return (-1);
@@ -290,7 +299,8 @@ worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
 		if (fd == -1)
 			return (-1);
 		w->w_listeners[i] = evconnlistener_new(w->w_base,
-		    listener_accept, w, LEV_OPT_CLOSE_ON_FREE, 0, fd);
+		    listener_accept, w, LEV_OPT_CLOSE_ON_FREE |
+		    LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 		if (w->w_listeners[i] == NULL) {
 			evutil_closesocket(fd);
 			return (-1);
