@@ -279,6 +279,18 @@ run_main(const char *file, int debug)
 
 	event_base_dispatch(mc.mc_base);
 
+	/* Exiting already: a late signal must not kill us half-way (freeing
+	 * the signal events below restores the default actions). */
+	{
+		sigset_t	late;
+
+		sigemptyset(&late);
+		sigaddset(&late, SIGTERM);
+		sigaddset(&late, SIGINT);
+		sigaddset(&late, SIGHUP);
+		sigaddset(&late, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &late, NULL);
+	}
 	workers_join();
 	event_free(ev_hup);
 	event_free(ev_term);
