@@ -271,14 +271,17 @@ def test_chunked_upload_curl(proxy, origin, curl, tmp_path):
     assert rec["bytes_up"] == len(data)
 
 
-def test_chunked_download_curl(proxy, origin, curl, tmp_path):
+@pytest.mark.parametrize("path", ["/chunked/%d" % (5 * MIB + 777),
+                                  "/cl/%d" % (6 * MIB + 3)],
+                         ids=["chunked", "content-length"])
+def test_download_curl(proxy, origin, curl, tmp_path, path):
     p = _start(proxy, origin)
-    n = 5 * MIB + 777
+    n = int(path.rsplit("/", 1)[1])
     out_file = tmp_path / "down.bin"
-    _curl(curl, p, "-o", str(out_file), _url(origin, "/chunked/%d" % n))
+    _curl(curl, p, "-o", str(out_file), _url(origin, path))
     assert sha256(out_file.read_bytes()) == sha256(pattern_bytes(n))
-    rec = _rec(p, "/chunked/%d" % n)
-    _assert_allowed_record(rec, origin, "GET", "/chunked/%d" % n)
+    rec = _rec(p, path)
+    _assert_allowed_record(rec, origin, "GET", path)
     assert rec["bytes_down"] == n
 
 
@@ -295,17 +298,6 @@ def test_chunked_download_raw_drops_trailers(proxy, origin):
         # The connection is still usable.
         c.request("GET", _url(origin, "/cl/10"))
         assert c.response().body == pattern_bytes(10)
-
-
-def test_content_length_download_curl(proxy, origin, curl, tmp_path):
-    p = _start(proxy, origin)
-    n = 6 * MIB + 3
-    out_file = tmp_path / "cl.bin"
-    _curl(curl, p, "-o", str(out_file), _url(origin, "/cl/%d" % n))
-    assert sha256(out_file.read_bytes()) == sha256(pattern_bytes(n))
-    rec = _rec(p, "/cl/%d" % n)
-    _assert_allowed_record(rec, origin, "GET", "/cl/%d" % n)
-    assert rec["bytes_down"] == n
 
 
 def test_close_delimited_download(proxy, origin):

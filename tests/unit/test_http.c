@@ -46,6 +46,36 @@ test_end_line(void **state)
  * head is measured by http_head_end (STATUS "incomplete": it must not be
  * found), then parsed; REASON is a piece of the reason for an error.
  */
+
+/* Columns first.. of ul are NAME=VALUE: they must be the parsed headers. */
+static void
+check_headers(const struct unit_line *ul, size_t first,
+    const struct http_header *hdrs, size_t nhdrs)
+{
+	const struct http_header	*h;
+	struct unit_bytes		 v;
+	const char			*eq;
+	size_t				 i;
+
+	for (i = first; i < ul->ul_nfields; i++) {
+		if (i - first >= nhdrs)
+			fail_msg("header %zu missing", i - first);
+		h = &hdrs[i - first];
+		assert_int_equal(unit_unescape(ul->ul_fields[i], &v), 0);
+		if ((eq = strchr(v.ub_buf, '=')) == NULL)
+			fail_msg("column '%s' is not NAME=VALUE",
+			    ul->ul_fields[i]);
+		if (h->hh_namelen != (size_t)(eq - v.ub_buf) ||
+		    memcmp(h->hh_name, v.ub_buf, h->hh_namelen) != 0 ||
+		    h->hh_valuelen != strlen(eq + 1) ||
+		    memcmp(h->hh_value, eq + 1, h->hh_valuelen) != 0)
+			fail_msg("header %zu is '%s'='%s', want '%s'",
+			    i - first, unit_show(h->hh_name, h->hh_namelen),
+			    unit_show(h->hh_value, h->hh_valuelen),
+			    ul->ul_fields[i]);
+	}
+}
+
 static void
 test_parse_line(void **state)
 {
@@ -53,10 +83,8 @@ test_parse_line(void **state)
 	struct unit_bytes	 in, v;
 	struct http_request	*rq;
 	const char		*why = NULL, *want = ul->ul_fields[1];
-	const struct http_header *h;
-	char			*copy, *eq;
+	char			*copy;
 	ssize_t			 hlen;
-	size_t			 i;
 	int			 status;
 
 	assert_int_equal(unit_unescape(ul->ul_fields[2], &in), 0);
@@ -99,23 +127,7 @@ test_parse_line(void **state)
 	assert_memory_equal(rq->rq_target, v.ub_buf, v.ub_len);
 	assert_int_equal(rq->rq_minor, atoi(ul->ul_fields[5]));
 	assert_int_equal(rq->rq_nheaders, strtoul(ul->ul_fields[6], NULL, 10));
-	for (i = 7; i < ul->ul_nfields; i++) {
-		if (i - 7 >= rq->rq_nheaders)
-			fail_msg("header %zu missing", i - 7);
-		h = &rq->rq_headers[i - 7];
-		assert_int_equal(unit_unescape(ul->ul_fields[i], &v), 0);
-		if ((eq = strchr(v.ub_buf, '=')) == NULL)
-			fail_msg("column '%s' is not NAME=VALUE",
-			    ul->ul_fields[i]);
-		if (h->hh_namelen != (size_t)(eq - v.ub_buf) ||
-		    memcmp(h->hh_name, v.ub_buf, h->hh_namelen) != 0 ||
-		    h->hh_valuelen != strlen(eq + 1) ||
-		    memcmp(h->hh_value, eq + 1, h->hh_valuelen) != 0)
-			fail_msg("header %zu is '%s'='%s', want '%s'", i - 7,
-			    unit_show(h->hh_name, h->hh_namelen),
-			    unit_show(h->hh_value, h->hh_valuelen),
-			    ul->ul_fields[i]);
-	}
+	check_headers(ul, 7, rq->rq_headers, rq->rq_nheaders);
 }
 
 /*
@@ -129,11 +141,9 @@ test_response_line(void **state)
 	const struct unit_line	*ul = *state;
 	struct unit_bytes	 in, v;
 	struct http_response	*rs;
-	const struct http_header *h;
 	const char		*why = NULL, *want = ul->ul_fields[1];
-	char			*copy, *eq;
+	char			*copy;
 	ssize_t			 hlen;
-	size_t			 i;
 	int			 rc;
 
 	assert_int_equal(unit_unescape(ul->ul_fields[2], &in), 0);
@@ -166,23 +176,7 @@ test_response_line(void **state)
 		fail_msg("reason '%s', want '%s'",
 		    unit_show(rs->rs_reason, rs->rs_reasonlen), v.ub_buf);
 	assert_int_equal(rs->rs_nheaders, strtoul(ul->ul_fields[5], NULL, 10));
-	for (i = 6; i < ul->ul_nfields; i++) {
-		if (i - 6 >= rs->rs_nheaders)
-			fail_msg("header %zu missing", i - 6);
-		h = &rs->rs_headers[i - 6];
-		assert_int_equal(unit_unescape(ul->ul_fields[i], &v), 0);
-		if ((eq = strchr(v.ub_buf, '=')) == NULL)
-			fail_msg("column '%s' is not NAME=VALUE",
-			    ul->ul_fields[i]);
-		if (h->hh_namelen != (size_t)(eq - v.ub_buf) ||
-		    memcmp(h->hh_name, v.ub_buf, h->hh_namelen) != 0 ||
-		    h->hh_valuelen != strlen(eq + 1) ||
-		    memcmp(h->hh_value, eq + 1, h->hh_valuelen) != 0)
-			fail_msg("header %zu is '%s'='%s', want '%s'", i - 6,
-			    unit_show(h->hh_name, h->hh_namelen),
-			    unit_show(h->hh_value, h->hh_valuelen),
-			    ul->ul_fields[i]);
-	}
+	check_headers(ul, 6, rs->rs_headers, rs->rs_nheaders);
 }
 
 /*
