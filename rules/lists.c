@@ -14,13 +14,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "rules.h"
 
 #define LIST_SKIPS_REPORTED	5	/* skipped lines named per file */
 
 static const char *const list_formats[] = {
-	"domains", "domains-suffix", "hosts", "dstdomain", "wildcard", NULL
+	"domains", "domains-suffix", "hosts", "dstdomain", "wildcard",
+	"adblock", "dnsmasq", "rpz", "glob", "ips", NULL
 };
 
 int
@@ -37,7 +39,15 @@ list_format_valid(const char *format)
 const char *
 list_formats_text(void)
 {
-	return ("domains, domains-suffix, hosts, dstdomain, wildcard");
+	return ("domains, domains-suffix, hosts, dstdomain, wildcard, adblock, "
+	    "dnsmasq, rpz, glob, ips");
+}
+
+/* Case-insensitive comparison with a keyword. */
+static int
+http_like_eq(const char *s, size_t len, const char *kw)
+{
+	return (strlen(kw) == len && strncasecmp(s, kw, len) == 0);
 }
 
 /* Names a hosts file maps for the system itself, not to block. */
@@ -97,7 +107,9 @@ enum entry_form {
 	FORM_NAME = 0,		/* a plain name */
 	FORM_SUFFIX,		/* a plain name, meaning it and subdomains */
 	FORM_WILDCARD,		/* "*.name" */
-	FORM_DSTDOMAIN		/* "name" or ".name" */
+	FORM_DSTDOMAIN,		/* "name" or ".name" */
+	FORM_GLOB,		/* a name, "*.name" or a glob */
+	FORM_ADDRESS		/* an address or a prefix */
 };
 
 static int
@@ -147,6 +159,19 @@ list_add(struct listctx *lc, const char *s, size_t len, uint32_t line,
 			return;
 		}
 		break;
+	case FORM_GLOB:
+		if (len == 0 || strspn(s, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.*") < len) {
+			list_skip(lc, line, "not a name or glob");
+			return;
+		}
+		break;
+	case FORM_ADDRESS:
+		if (len == 0 || strspn(s, "0123456789abcdefABCDEF:./") < len) {
+			list_skip(lc, line, "not an address or prefix");
+			return;
+		}
+		break;
 	}
 
 	if (suffix) {
@@ -167,6 +192,122 @@ list_add(struct listctx *lc, const char *s, size_t len, uint32_t line,
 	lc->lc_added++;
 }
 
+/* Add every IPv4 prefix that covers a.b.c.d-e.f.g.h exactly. */
+static void
+list_range(struct listctx *lc, const char *s, size_t len, uint32_t line)
+{
+	char		 buf[64], pfx[32];
+	const char	*dash;
+	struct in_addr	 a, b;
+	uint64_t	 lo, hi;
+	unsigned	 bits;
+
+	if (len >= sizeof buf) {
+		list_skip(lc, line, "bad address range");
+		return;
+	}
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	dash = strchr(buf, '-');
+	buf[dash - buf] = '\0';
+	if (inet_pton(AF_INET, buf, &a) != 1 ||
+	    inet_pton(AF_INET, dash + 1, &b) != 1 ||
+	    ntohl(b.s_addr) < ntohl(a.s_addr)) {
+		list_skip(lc, line, "bad address range");
+		return;
+	}
+	lo = ntohl(a.s_addr);
+	hi = ntohl(b.s_addr);
+	while (lo <= hi) {
+		/* The largest aligned block starting at lo inside the range. */
+		for (bits = 0; bits < 32; bits++) {
+			uint64_t size = (uint64_t)1 << (bits + 1);
+			if ((lo & (size - 1)) != 0 || lo + size - 1 > hi)
+				break;
+		}
+		snprintf(pfx, sizeof pfx, "%u.%u.%u.%u/%u",
+		    (unsigned)(lo >> 24) & 255, (unsigned)(lo >> 16) & 255,
+		    (unsigned)(lo >> 8) & 255, (unsigned)lo & 255, 32 - bits);
+		list_add(lc, pfx, strlen(pfx), line, FORM_ADDRESS);
+		lo += (uint64_t)1 << bits;
+	}
+}
+
+/* adblock: "||name^"; exceptions and other syntax are counted as skipped. */
+static void
+list_adblock(struct listctx *lc, const char *p, size_t len, uint32_t line)
+{
+	if (p[0] == '[')
+		return;			/* "[Adblock Plus]" */
+	if (len >= 2 && p[0] == '@' && p[1] == '@') {
+		list_skip(lc, line, "adblock exception rules are not applied");
+		return;
+	}
+	if (len < 4 || p[0] != '|' || p[1] != '|' || p[len - 1] != '^') {
+		list_skip(lc, line, "adblock syntax other than ||name^");
+		return;
+	}
+	list_add(lc, p + 2, len - 3, line, FORM_SUFFIX);
+}
+
+/* dnsmasq: local=/a/b/, server=/a/[addr], address=/a/addr. */
+static void
+list_dnsmasq(struct listctx *lc, const char *p, size_t len, uint32_t line)
+{
+	const char	*end = p + len, *slash, *name;
+
+	if (!((len > 7 && strncmp(p, "local=/", 7) == 0) ||
+	    (len > 8 && strncmp(p, "server=/", 8) == 0) ||
+	    (len > 9 && strncmp(p, "address=/", 9) == 0))) {
+		list_skip(lc, line, "not a dnsmasq local=, server= or "
+		    "address= line");
+		return;
+	}
+	name = (const char *)memchr(p, '/', len) + 1;
+	while (name < end && (slash = memchr(name, '/',
+	    (size_t)(end - name))) != NULL) {
+		if (slash > name)
+			list_add(lc, name, (size_t)(slash - name), line,
+			    FORM_SUFFIX);
+		name = slash + 1;
+	}
+}
+
+/* rpz: "name CNAME ." and "*.name CNAME ."; the zone preamble is skipped. */
+static void
+list_rpz(struct listctx *lc, const char *p, size_t len, uint32_t line)
+{
+	const char	*end = p + len, *tok[3];
+	size_t		 toklen[3], n = 0;
+
+	if (p[0] == '$' || p[0] == '@')
+		return;			/* $TTL, @ SOA ... */
+	while (p < end && n < 3) {
+		tok[n] = p;
+		while (p < end && *p != ' ' && *p != '\t')
+			p++;
+		toklen[n] = (size_t)(p - tok[n]);
+		n++;
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+	}
+	if (n >= 2 && (http_like_eq(tok[0], toklen[0], "NS") ||
+	    http_like_eq(tok[1], toklen[1], "NS") ||
+	    http_like_eq(tok[1], toklen[1], "SOA")))
+		return;			/* zone records */
+	if (n != 3 || p != end || !http_like_eq(tok[1], toklen[1], "CNAME") ||
+	    toklen[2] != 1 || tok[2][0] != '.') {
+		list_skip(lc, line, "rpz record other than NAME CNAME .");
+		return;
+	}
+	if (toklen[0] > 0 && tok[0][toklen[0] - 1] == '.')
+		toklen[0]--;
+	if (toklen[0] > 2 && tok[0][0] == '*' && tok[0][1] == '.')
+		list_add(lc, tok[0], toklen[0], line, FORM_WILDCARD);
+	else
+		list_add(lc, tok[0], toklen[0], line, FORM_NAME);
+}
+
 /* Parse one line (already without its end of line). */
 static void
 list_line(struct listctx *lc, const char *format, char *p, size_t len,
@@ -181,6 +322,23 @@ list_line(struct listctx *lc, const char *format, char *p, size_t len,
 		end--;
 	if (p == end || *p == '#' || *p == '!' || *p == ';')
 		return;
+	if (strcmp(format, "adblock") == 0) {
+		list_adblock(lc, p, (size_t)(end - p), line);
+		return;
+	}
+	if (strcmp(format, "dnsmasq") == 0) {
+		list_dnsmasq(lc, p, (size_t)(end - p), line);
+		return;
+	}
+	if (strcmp(format, "rpz") == 0) {
+		list_rpz(lc, p, (size_t)(end - p), line);
+		return;
+	}
+	if (strcmp(format, "glob") == 0 || strcmp(format, "ips") == 0) {
+		/* WindowsSpyBlocker's proxifier lists end entries with ';'. */
+		if (end > p && end[-1] == ';')
+			end--;
+	}
 	if (strcmp(format, "hosts") == 0) {
 		/* ADDRESS NAME [NAME...] [# comment] */
 		tok = p;
@@ -224,7 +382,14 @@ list_line(struct listctx *lc, const char *format, char *p, size_t len,
 		list_add(lc, tok, toklen, line, FORM_WILDCARD);
 	else if (strcmp(format, "dstdomain") == 0)
 		list_add(lc, tok, toklen, line, FORM_DSTDOMAIN);
-	else
+	else if (strcmp(format, "glob") == 0)
+		list_add(lc, tok, toklen, line, FORM_GLOB);
+	else if (strcmp(format, "ips") == 0) {
+		if (memchr(tok, '-', toklen) != NULL)
+			list_range(lc, tok, toklen, line);
+		else
+			list_add(lc, tok, toklen, line, FORM_ADDRESS);
+	} else
 		list_add(lc, tok, toklen, line, FORM_NAME);
 }
 
