@@ -78,6 +78,13 @@ struct hg_ruleset {
 	size_t			 rs_nportsets;
 	size_t			 rs_dups;
 	struct hg_errors	 rs_warnings;
+	/*
+	 * One bit per hash slot, about 8 per name, built by compile: most
+	 * suffixes of a host that is not listed are turned away here, in a
+	 * bitmap small enough for the cache, without touching the table.
+	 */
+	uint64_t		*rs_filter;
+	uint32_t		 rs_filter_mask;	/* bits - 1 */
 };
 
 /*
@@ -140,6 +147,7 @@ ruleset_free(struct hg_ruleset *rs)
 		free(rs->rs_globs[i].gl_pattern);
 	free(rs->rs_globs);
 	free(rs->rs_cidrs);
+	free(rs->rs_filter);
 	for (i = 0; i < rs->rs_nportsets; i++)
 		portset_free(&rs->rs_portsets[i]);
 	free(rs->rs_portsets);
@@ -652,6 +660,43 @@ cidr_cmp(const void *a, const void *b)
 	return (x->cr_rule < y->cr_rule ? -1 : x->cr_rule > y->cr_rule);
 }
 
+static uint32_t
+filter_bit(const struct hg_ruleset *rs, uint32_t h)
+{
+	/* The table uses the low bits; the filter mixes in the high ones. */
+	return ((h ^ (h >> 15) * 0x2c1b3c6dU) & rs->rs_filter_mask);
+}
+
+static void
+filter_build(struct hg_ruleset *rs)
+{
+	size_t		bits = 4096, i;
+	uint32_t	b;
+
+	while (bits < rs->rs_nnodes * 8 && bits < ((size_t)1 << 31))
+		bits *= 2;
+	free(rs->rs_filter);
+	rs->rs_filter = xcalloc(bits / 64, sizeof *rs->rs_filter);
+	rs->rs_filter_mask = (uint32_t)(bits - 1);
+	for (i = 0; i <= rs->rs_mask; i++) {
+		if (rs->rs_nodes[i].no_name == HG_NONE)
+			continue;
+		b = filter_bit(rs, rs->rs_nodes[i].no_hash);
+		rs->rs_filter[b / 64] |= (uint64_t)1 << (b % 64);
+	}
+}
+
+static int
+filter_may_hold(const struct hg_ruleset *rs, uint32_t h)
+{
+	uint32_t	b;
+
+	if (rs->rs_filter == NULL)
+		return (1);
+	b = filter_bit(rs, h);
+	return ((rs->rs_filter[b / 64] >> (b % 64)) & 1);
+}
+
 /*
  * Finish the index after the last pattern: order prefixes and globs, and
  * append warnings (ties between categories) to warn.
@@ -664,6 +709,7 @@ ruleset_compile(struct hg_ruleset *rs, struct hg_errors *warn)
 	if (rs->rs_ncidrs > 1)
 		qsort(rs->rs_cidrs, rs->rs_ncidrs, sizeof *rs->rs_cidrs,
 		    cidr_cmp);
+	filter_build(rs);
 	if (warn != NULL) {
 		for (i = 0; i < rs->rs_warnings.er_count; i++)
 			errors_add_msg(warn, rs->rs_warnings.er_msgs[i]);
@@ -738,6 +784,8 @@ ruleset_match(const struct hg_ruleset *rs, const struct hg_target *t,
 	/* Longest suffix (the whole host) first. */
 	for (k = nstarts; k > 0; k--) {
 		i = starts[k - 1];
+		if (!filter_may_hold(rs, hashes[k - 1]))
+			continue;
 		no = node_find(rs, t->t_host + i, t->t_len - i, hashes[k - 1]);
 		if (no == NULL)
 			continue;
