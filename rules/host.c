@@ -73,6 +73,18 @@ host_normalise(const char *in, size_t len, struct hg_target *t,
 		return (normalise_v6(in + 1, len - 2, t, why));
 	if (memchr(in, ':', len) != NULL)
 		return (normalise_v6(in, len, t, why));
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)in[i] >= 0x80) {
+			/* An internationalised name: its punycode form. */
+			char	ascii[HG_MAX_HOST + 64];
+			ssize_t	alen;
+
+			alen = idna_to_ascii(in, len, ascii, sizeof ascii, why);
+			if (alen < 0)
+				return (-1);
+			return (host_normalise(ascii, (size_t)alen, t, why));
+		}
+	}
 
 	if (len > 0 && in[len - 1] == '.')
 		len--;		/* one trailing dot: the root */

@@ -123,7 +123,7 @@ plain_name(const char *s, size_t len)
 		unsigned char c = (unsigned char)s[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-		    c == '.'))
+		    c == '.' || c >= 0x80))
 			return (0);
 	}
 	return (s[0] != '.');

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdarg.h>
+#include <sys/types.h>
 
 #define HG_MAX_HOST		253	/* longest DNS name, without final dot */
 #define HG_MAX_LABEL		63	/* longest DNS label */
@@ -165,6 +166,10 @@ int		 host_normalise(const char *, size_t, struct hg_target *,
 int		 target_parse(const char *, size_t, uint16_t,
 		    struct hg_target *, const char **);
 int		 port_parse(const char *, size_t, uint16_t *);
+
+/* idna.c */
+ssize_t		 idna_to_ascii(const char *, size_t, char *, size_t,
+		    const char **);
 
 /* cidr.c */
 int		 cidr_parse(const char *, struct hg_cidr *);

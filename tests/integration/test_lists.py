@@ -110,7 +110,7 @@ def test_shared_list_decisions(tmp_path, rel, fmt, host, action):
 
 def test_list_quirks_and_skipped_lines(tmp_path):
     # BOM, CRLF, comments of three kinds, blank lines, trailing spaces,
-    # upper case, a trailing dot, a duplicate, localhost entries, several
+    # upper case, a trailing dot, a duplicate, an IDN name in UTF-8, localhost entries, several
     # names on one line, a final line without newline, and two lines that
     # are not hosts syntax (reported with file:line, not dropped silently).
     lst = tmp_path / "quirks.hosts"
@@ -125,6 +125,7 @@ def test_list_quirks_and_skipped_lines(tmp_path):
         b":: a.example b.example c.example # trailing comment\r\n"
         b"not-an-address d.example\r\n"
         b"0.0.0.0 bad_char$.example\r\n"
+        b"0.0.0.0 b\xc3\xbccher.example\r\n"
         b"0.0.0.0 last.example")
     cfg = _config(tmp_path, lst, "hosts")
     cp = run_hushgate(["-t", "-c", str(cfg)])
@@ -132,10 +133,12 @@ def test_list_quirks_and_skipped_lines(tmp_path):
     m = re.search(r"^rules: (\d+) .*duplicates dropped (\d+)", cp.stdout,
                   re.M)
     assert m, cp.stdout
-    assert (int(m.group(1)), int(m.group(2))) == (5, 1), cp.stdout
+    assert (int(m.group(1)), int(m.group(2))) == (6, 1), cp.stdout
     assert re.search(r"quirks\.hosts:9: warning: line skipped", cp.stdout)
     assert re.search(r"quirks\.hosts:10: warning: line skipped", cp.stdout)
     cp = run_hushgate(["explain", "-c", str(cfg), "tracker.example",
-                       "last.example", "localhost", "d.example"])
+                       "last.example", "localhost", "d.example",
+                       "xn--bcher-kva.example"])
     actions = [l.split("\t")[1] for l in cp.stdout.splitlines()]
-    assert actions == ["deny", "deny", "allow", "allow"], cp.stdout
+    # the IDN name in the list is its punycode form on the wire
+    assert actions == ["deny", "deny", "allow", "allow", "deny"], cp.stdout
