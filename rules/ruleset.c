@@ -56,6 +56,13 @@ struct cidr_rule {
 	uint32_t	cr_cat;
 };
 
+struct pgroup {
+	int		 pg_family;
+	unsigned	 pg_bits;
+	uint32_t	*pg_slots;	/* index in rs_cidrs of a run, or none */
+	uint32_t	 pg_mask;
+};
+
 struct hg_ruleset {
 	struct hg_category	*rs_cats;
 	size_t			 rs_ncats;
@@ -74,9 +81,14 @@ struct hg_ruleset {
 	size_t			 rs_nglobs;
 	struct cidr_rule	*rs_cidrs;
 	size_t			 rs_ncidrs;
+	size_t			 rs_capcidrs;
+	/* Prefix index: one hash of addresses per (family, length). */
+	struct pgroup		*rs_pgroups;
+	size_t			 rs_npgroups;
 	struct hg_portset	*rs_portsets;
 	size_t			 rs_nportsets;
 	size_t			 rs_dups;
+	size_t			 rs_pdups;	/* of rs_dups: prefixes */
 	struct hg_errors	 rs_warnings;
 	/*
 	 * One bit per hash slot, about 8 per name, built by compile: most
@@ -147,6 +159,9 @@ ruleset_free(struct hg_ruleset *rs)
 		free(rs->rs_globs[i].gl_pattern);
 	free(rs->rs_globs);
 	free(rs->rs_cidrs);
+	for (i = 0; i < rs->rs_npgroups; i++)
+		free(rs->rs_pgroups[i].pg_slots);
+	free(rs->rs_pgroups);
 	free(rs->rs_filter);
 	for (i = 0; i < rs->rs_nportsets; i++)
 		portset_free(&rs->rs_portsets[i]);
@@ -591,8 +606,12 @@ ruleset_add_pattern(struct hg_ruleset *rs, uint32_t cat, const char *pat,
 			c.ci_family = 4;
 			c.ci_bits -= 96;
 		}
-		rs->rs_cidrs = xreallocarray(rs->rs_cidrs, rs->rs_ncidrs + 1,
-		    sizeof *rs->rs_cidrs);
+		if (rs->rs_ncidrs == rs->rs_capcidrs) {
+			rs->rs_capcidrs = rs->rs_capcidrs ?
+			    rs->rs_capcidrs * 2 : 64;
+			rs->rs_cidrs = xreallocarray(rs->rs_cidrs,
+			    rs->rs_capcidrs, sizeof *rs->rs_cidrs);
+		}
 		rs->rs_cidrs[rs->rs_ncidrs].cr_cidr = c;
 		rs->rs_cidrs[rs->rs_ncidrs].cr_rule = rule_new(rs, cat, file,
 		    line, ports);
@@ -647,17 +666,157 @@ ruleset_add_pattern(struct hg_ruleset *rs, uint32_t cat, const char *pat,
 	return (0);
 }
 
-/* Longest prefix first; then category order, then definition order. */
+/*
+ * Prefixes grouped by family and length (longest first), then by address,
+ * then category order, then definition order: the rules of one prefix are
+ * a run, its first admitting rule the winner.
+ */
 static int
 cidr_cmp(const void *a, const void *b)
 {
 	const struct cidr_rule	*x = a, *y = b;
+	int			 c;
 
 	if (x->cr_cidr.ci_bits != y->cr_cidr.ci_bits)
 		return (x->cr_cidr.ci_bits > y->cr_cidr.ci_bits ? -1 : 1);
+	if (x->cr_cidr.ci_family != y->cr_cidr.ci_family)
+		return (x->cr_cidr.ci_family < y->cr_cidr.ci_family ? -1 : 1);
+	if ((c = memcmp(x->cr_cidr.ci_addr, y->cr_cidr.ci_addr, 16)) != 0)
+		return (c);
 	if (x->cr_cat != y->cr_cat)
 		return (x->cr_cat < y->cr_cat ? -1 : 1);
 	return (x->cr_rule < y->cr_rule ? -1 : x->cr_rule > y->cr_rule);
+}
+
+static uint32_t
+addr_hash(const uint8_t *addr, int family)
+{
+	uint32_t	h = FNV_INIT;
+	int		i, n = family == 4 ? 4 : 16;
+
+	for (i = 0; i < n; i++) {
+		h ^= addr[i];
+		h *= FNV_PRIME;
+	}
+	return (h);
+}
+
+static void
+addr_mask(uint8_t *out, const uint8_t *addr, unsigned bits)
+{
+	memset(out, 0, 16);
+	memcpy(out, addr, bits / 8);
+	if (bits % 8)
+		out[bits / 8] = addr[bits / 8] &
+		    (uint8_t)(0xff << (8 - bits % 8));
+}
+
+/* Drop duplicate prefixes, warn about ties, build the per-length hashes. */
+static void
+prefixes_build(struct hg_ruleset *rs)
+{
+	struct cidr_rule	*cr = rs->rs_cidrs, *prev;
+	struct pgroup		*pg = NULL;
+	size_t			 i, o, start, j, size;
+	uint32_t		 h;
+
+	if (rs->rs_ncidrs > 1)
+		qsort(cr, rs->rs_ncidrs, sizeof *cr, cidr_cmp);
+	for (i = 0, o = 0; i < rs->rs_ncidrs; i++) {
+		prev = o > 0 ? &cr[o - 1] : NULL;
+		if (prev != NULL && prev->cr_cidr.ci_family ==
+		    cr[i].cr_cidr.ci_family && prev->cr_cidr.ci_bits ==
+		    cr[i].cr_cidr.ci_bits && memcmp(prev->cr_cidr.ci_addr,
+		    cr[i].cr_cidr.ci_addr, 16) == 0) {
+			const struct rule *a = &rs->rs_rules[prev->cr_rule];
+			const struct rule *b = &rs->rs_rules[cr[i].cr_rule];
+
+			if (ports_equal(rs, a->ru_ports, b->ru_ports)) {
+				if (a->ru_cat == b->ru_cat) {
+					rs->rs_dups++;
+					rs->rs_pdups++;
+					rs->rs_cats[b->ru_cat].ca_rules--;
+					continue;
+				}
+				errors_add(&rs->rs_warnings,
+				    ruleset_file(rs, b->ru_file), b->ru_line,
+				    0, "warning: a prefix is in category %s and "
+				    "in category %s (%s:%u); %s wins (defined "
+				    "first)", rs->rs_cats[b->ru_cat].ca_name,
+				    rs->rs_cats[a->ru_cat].ca_name,
+				    ruleset_file(rs, a->ru_file), a->ru_line,
+				    rs->rs_cats[a->ru_cat].ca_name);
+			}
+		}
+		cr[o++] = cr[i];
+	}
+	rs->rs_ncidrs = o;
+	for (i = 0; i < rs->rs_ncidrs; i = j) {
+		/* One group: same family and length. */
+		for (j = i; j < rs->rs_ncidrs &&
+		    cr[j].cr_cidr.ci_family == cr[i].cr_cidr.ci_family &&
+		    cr[j].cr_cidr.ci_bits == cr[i].cr_cidr.ci_bits; j++)
+			;
+		rs->rs_pgroups = xreallocarray(rs->rs_pgroups,
+		    rs->rs_npgroups + 1, sizeof *rs->rs_pgroups);
+		pg = &rs->rs_pgroups[rs->rs_npgroups++];
+		pg->pg_family = cr[i].cr_cidr.ci_family;
+		pg->pg_bits = cr[i].cr_cidr.ci_bits;
+		for (size = 16; size < (j - i) * 2; size *= 2)
+			;
+		pg->pg_mask = (uint32_t)(size - 1);
+		pg->pg_slots = xreallocarray(NULL, size, sizeof *pg->pg_slots);
+		for (start = 0; start < size; start++)
+			pg->pg_slots[start] = HG_NONE;
+		for (start = i; start < j; start++) {
+			if (start > i && memcmp(cr[start].cr_cidr.ci_addr,
+			    cr[start - 1].cr_cidr.ci_addr, 16) == 0)
+				continue;	/* same prefix: one run */
+			h = addr_hash(cr[start].cr_cidr.ci_addr, pg->pg_family);
+			while (pg->pg_slots[h & pg->pg_mask] != HG_NONE)
+				h++;
+			pg->pg_slots[h & pg->pg_mask] = (uint32_t)start;
+		}
+	}
+}
+
+/* Longest matching prefix for an address target; NULL when none. */
+static const struct rule *
+prefixes_match(const struct hg_ruleset *rs, const struct hg_target *t)
+{
+	const struct pgroup	*pg;
+	const struct cidr_rule	*cr;
+	const struct rule	*ru;
+	uint8_t			 key[16];
+	int			 family = t->t_kind == HG_HOST_IPV4 ? 4 : 6;
+	size_t			 g;
+	uint32_t		 h, k;
+
+	for (g = 0; g < rs->rs_npgroups; g++) {
+		pg = &rs->rs_pgroups[g];
+		if (pg->pg_family != family)
+			continue;
+		addr_mask(key, t->t_addr, pg->pg_bits);
+		h = addr_hash(key, family);
+		for (;; h++) {
+			if ((k = pg->pg_slots[h & pg->pg_mask]) == HG_NONE)
+				break;
+			cr = &rs->rs_cidrs[k];
+			if (memcmp(cr->cr_cidr.ci_addr, key, 16) != 0)
+				continue;
+			/* The run of rules for this prefix. */
+			for (; k < rs->rs_ncidrs && memcmp(rs->rs_cidrs[k].
+			    cr_cidr.ci_addr, key, 16) == 0 &&
+			    rs->rs_cidrs[k].cr_cidr.ci_bits == pg->pg_bits &&
+			    rs->rs_cidrs[k].cr_cidr.ci_family == family; k++) {
+				ru = &rs->rs_rules[rs->rs_cidrs[k].cr_rule];
+				if (rule_admits(rs, ru, t->t_port))
+					return (ru);
+			}
+			break;
+		}
+	}
+	return (NULL);
 }
 
 static uint32_t
@@ -706,9 +865,7 @@ ruleset_compile(struct hg_ruleset *rs, struct hg_errors *warn)
 {
 	size_t	i;
 
-	if (rs->rs_ncidrs > 1)
-		qsort(rs->rs_cidrs, rs->rs_ncidrs, sizeof *rs->rs_cidrs,
-		    cidr_cmp);
+	prefixes_build(rs);
 	filter_build(rs);
 	if (warn != NULL) {
 		for (i = 0; i < rs->rs_warnings.er_count; i++)
@@ -751,22 +908,14 @@ ruleset_match(const struct hg_ruleset *rs, const struct hg_target *t,
 	const struct node	*no;
 	size_t			 starts[RS_MAX_LABELS], nstarts = 0, i, k;
 	uint32_t		 hashes[RS_MAX_LABELS], h = FNV_INIT;
-	int			 family;
 
 	memset(d, 0, sizeof *d);
 	d->d_action = HG_ACT_NONE;
 	d->d_category = HG_NONE;
 
 	if (t->t_kind != HG_HOST_NAME) {
-		family = t->t_kind == HG_HOST_IPV4 ? 4 : 6;
-		for (i = 0; i < rs->rs_ncidrs; i++) {
-			ru = &rs->rs_rules[rs->rs_cidrs[i].cr_rule];
-			if (cidr_match(&rs->rs_cidrs[i].cr_cidr, family,
-			    t->t_addr) && rule_admits(rs, ru, t->t_port)) {
-				decision_from_rule(rs, ru, d);
-				return;
-			}
-		}
+		if ((ru = prefixes_match(rs, t)) != NULL)
+			decision_from_rule(rs, ru, d);
 		return;
 	}
 
@@ -824,7 +973,7 @@ ruleset_stats(const struct hg_ruleset *rs, size_t *rules, size_t *names,
     size_t *globs, size_t *cidrs, size_t *dups)
 {
 	if (rules != NULL)
-		*rules = rs->rs_nrules;
+		*rules = rs->rs_nrules - rs->rs_pdups;
 	if (names != NULL)
 		*names = rs->rs_nnodes;
 	if (globs != NULL)
