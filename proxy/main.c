@@ -95,6 +95,7 @@ check_main(const char *file)
 		ca = ruleset_category_const(cf->cf_rules, (uint32_t)i);
 		nact[ca->ca_action]++;
 	}
+	ruleset_report_shadows(cf->cf_rules, &cf->cf_warnings);
 	ruleset_stats(cf->cf_rules, &rules, &names, &globs, &cidrs, &dups);
 	for (i = 0; i < cf->cf_warnings.er_count; i++)
 		printf("%s\n", cf->cf_warnings.er_msgs[i]);

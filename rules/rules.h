@@ -200,6 +200,8 @@ const char	*ruleset_file(const struct hg_ruleset *, uint32_t);
 int		 ruleset_add_pattern(struct hg_ruleset *, uint32_t,
 		    const char *, size_t, uint32_t, uint32_t, const char **);
 void		 ruleset_compile(struct hg_ruleset *, struct hg_errors *);
+void		 ruleset_report_shadows(struct hg_ruleset *,
+		    struct hg_errors *);
 void		 ruleset_match(const struct hg_ruleset *,
 		    const struct hg_target *, struct hg_decision *);
 void		 ruleset_stats(const struct hg_ruleset *, size_t *, size_t *,

@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -780,8 +781,9 @@ prefixes_build(struct hg_ruleset *rs)
 	}
 }
 
-/* Longest matching prefix for an address target; NULL when none. */
-static const struct rule *
+/* Longest matching prefix for an address target; NULL when none. Kept
+ * out of line: the name path of ruleset_match() is the hot one. */
+static const struct rule * __attribute__((noinline))
 prefixes_match(const struct hg_ruleset *rs, const struct hg_target *t)
 {
 	const struct pgroup	*pg;
@@ -860,6 +862,104 @@ filter_may_hold(const struct hg_ruleset *rs, uint32_t h)
  * Finish the index after the last pattern: order prefixes and globs, and
  * append warnings (ties between categories) to warn.
  */
+#define RS_SHADOW_REPORTED	20	/* shadowed names named one by one */
+
+/* The first rule of a chain that applies to every port, or NULL. */
+static const struct rule *
+chain_any_port(const struct hg_ruleset *rs, uint32_t r)
+{
+	for (; r != HG_NONE; r = rs->rs_rules[r].ru_next)
+		if (rs->rs_rules[r].ru_ports == HG_NONE)
+			return (&rs->rs_rules[r]);
+	return (NULL);
+}
+
+/*
+ * Report names whose rule changes nothing: the nearest broader rule (the
+ * name's own ".name", or a parent's ".parent" or "*.parent") has the same
+ * action. A more specific rule of the opposite action is what exceptions
+ * are made of, and is not reported. A walk over every name: `hushgate -t`
+ * calls it; start-up and reload do not.
+ */
+void
+ruleset_report_shadows(struct hg_ruleset *rs, struct hg_errors *warn)
+{
+	const struct node	*no, *pn;
+	const struct rule	*mine, *cover, *sub;
+	const char		*name;
+	size_t			 i, len, k, nstarts;
+	size_t			 starts[RS_MAX_LABELS];
+	uint32_t		 hashes[RS_MAX_LABELS], h;
+	size_t			 shadowed = 0;
+	int			 chain;
+	char			 cov[HG_MAX_HOST + 3];
+
+	for (i = 0; i <= rs->rs_mask; i++) {
+		no = &rs->rs_nodes[i];
+		if (no->no_name == HG_NONE)
+			continue;
+		name = node_name(rs, no);
+		len = strlen(name);
+		nstarts = 0;
+		h = FNV_INIT;
+		for (k = len; k > 0; k--) {
+			h ^= (unsigned char)name[k - 1];
+			h *= FNV_PRIME;
+			if ((k == 1 || name[k - 2] == '.') &&
+			    nstarts < RS_MAX_LABELS) {
+				starts[nstarts] = k - 1;
+				hashes[nstarts++] = h;
+			}
+		}
+		for (chain = CH_EXACT; chain <= CH_SUFFIX; chain++) {
+			if ((mine = chain_any_port(rs, no->no_chain[chain])) ==
+			    NULL)
+				continue;
+			cover = NULL;
+			if (chain == CH_EXACT && (cover = chain_any_port(rs,
+			    no->no_chain[CH_SUFFIX])) != NULL)
+				snprintf(cov, sizeof cov, ".%s", name);
+			/* Parents, nearest first (starts[] is shortest first). */
+			for (k = nstarts - 1; cover == NULL && k > 0; k--) {
+				if (!filter_may_hold(rs, hashes[k - 1]))
+					continue;
+				pn = node_find(rs, name + starts[k - 1],
+				    len - starts[k - 1], hashes[k - 1]);
+				if (pn == NULL)
+					continue;
+				cover = chain_any_port(rs, pn->no_chain[CH_SUFFIX]);
+				sub = chain_any_port(rs, pn->no_chain[CH_SUB]);
+				if (cover == NULL ||
+				    (sub != NULL && sub->ru_cat < cover->ru_cat))
+					cover = sub ? sub : cover;
+				if (cover != NULL)
+					snprintf(cov, sizeof cov, "%s%s",
+					    cover == sub ? "*." : ".",
+					    name + starts[k - 1]);
+			}
+			if (cover == NULL || rs->rs_cats[cover->ru_cat].ca_action !=
+			    rs->rs_cats[mine->ru_cat].ca_action)
+				continue;
+			if (shadowed++ < RS_SHADOW_REPORTED)
+				errors_add(warn,
+				    ruleset_file(rs, mine->ru_file),
+				    mine->ru_line, 0, "warning: %s%s is already "
+				    "covered by %s (%s:%u) with the same action",
+				    chain == CH_SUFFIX ? "." : "", name, cov,
+				    ruleset_file(rs, cover->ru_file),
+				    cover->ru_line);
+		}
+	}
+	if (shadowed > RS_SHADOW_REPORTED) {
+		char	*msg;
+
+		xasprintf(&msg, "warning: %zu names in all are covered by a "
+		    "broader rule with the same action", shadowed);
+		errors_add_msg(warn, msg);
+		free(msg);
+	}
+}
+
 void
 ruleset_compile(struct hg_ruleset *rs, struct hg_errors *warn)
 {

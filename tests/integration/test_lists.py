@@ -142,3 +142,30 @@ def test_list_quirks_and_skipped_lines(tmp_path):
     actions = [l.split("\t")[1] for l in cp.stdout.splitlines()]
     # the IDN name in the list is its punycode form on the wire
     assert actions == ["deny", "deny", "allow", "allow", "deny"], cp.stdout
+
+
+def test_shadowed_names_are_reported_by_check(tmp_path):
+    # A name under a broader rule of the same action is reported with both
+    # sources; a more specific rule of the opposite action is an exception
+    # and is kept silently (and wins).
+    cfg = tmp_path / "shadow.yaml"
+    cfg.write_text(
+        "dns: {servers: [], hosts_file: null}\n"
+        "categories:\n"
+        "  block:\n"
+        "    action: deny\n"
+        "    hosts: [.live.com, telemetry.live.com]\n"
+        "  keep:\n"
+        "    action: allow\n"
+        "    hosts: [login.live.com]\n")
+    cp = run_hushgate(["-t", "-c", str(cfg)])
+    assert cp.returncode == 0, cp.stderr
+    shadow = [l for l in cp.stdout.splitlines() if "already covered" in l]
+    assert len(shadow) == 1, cp.stdout
+    assert re.match(r".*shadow\.yaml:5: warning: telemetry\.live\.com is "
+                    r"already covered by \.live\.com \(.*shadow\.yaml:5\)",
+                    shadow[0]), shadow
+    cp = run_hushgate(["explain", "-c", str(cfg), "login.live.com",
+                       "x.live.com"])
+    assert [l.split("\t")[1] for l in cp.stdout.splitlines()] == \
+        ["allow", "deny"], cp.stdout
