@@ -233,14 +233,47 @@ list_range(struct listctx *lc, const char *s, size_t len, uint32_t line)
 	}
 }
 
-/* adblock: "||name^"; exceptions and other syntax are counted as skipped. */
+/* The allow category that holds the exceptions of lc's category. */
+static uint32_t
+exceptions_category(struct listctx *lc, uint32_t line)
+{
+	struct hg_category	*ca = ruleset_category(lc->lc_rs, lc->lc_cat);
+	char			 name[128];
+	uint32_t		 idx;
+
+	snprintf(name, sizeof name, "%.53s-exceptions", ca->ca_name);
+	if ((idx = ruleset_find_category(lc->lc_rs, name)) != HG_NONE)
+		return (idx);
+	idx = ruleset_add_category(lc->lc_rs, name, HG_ACT_ALLOW, lc->lc_file,
+	    line);
+	ca = ruleset_category(lc->lc_rs, idx);
+	xasprintf(&ca->ca_description, "exception rules (@@) of the lists "
+	    "of category %.64s", ruleset_category(lc->lc_rs,
+	    lc->lc_cat)->ca_name);
+	return (idx);
+}
+
+/* adblock: "||name^" blocks, "@@||name^" excepts; other syntax is counted
+ * as skipped. */
 static void
 list_adblock(struct listctx *lc, const char *p, size_t len, uint32_t line)
 {
 	if (p[0] == '[')
 		return;			/* "[Adblock Plus]" */
 	if (len >= 2 && p[0] == '@' && p[1] == '@') {
-		list_skip(lc, line, "adblock exception rules are not applied");
+		/* "@@||name^": an exception. Its rules go to an allow
+		 * category next to this one; being more specific than the
+		 * block they punch a hole in, they win. */
+		uint32_t	 saved = lc->lc_cat;
+
+		if (len < 6 || p[2] != '|' || p[3] != '|' || p[len - 1] != '^') {
+			list_skip(lc, line, "adblock syntax other than "
+			    "@@||name^");
+			return;
+		}
+		lc->lc_cat = exceptions_category(lc, line);
+		list_add(lc, p + 4, len - 5, line, FORM_SUFFIX);
+		lc->lc_cat = saved;
 		return;
 	}
 	if (len < 4 || p[0] != '|' || p[1] != '|' || p[len - 1] != '^') {

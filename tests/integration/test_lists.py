@@ -169,3 +169,21 @@ def test_shadowed_names_are_reported_by_check(tmp_path):
                        "x.live.com"])
     assert [l.split("\t")[1] for l in cp.stdout.splitlines()] == \
         ["allow", "deny"], cp.stdout
+
+
+def test_adblock_exceptions_allow(tmp_path):
+    lst = tmp_path / "ab.txt"
+    lst.write_text("[Adblock Plus]\n! comment\n||tracker.example^\n"
+                   "@@||ok.tracker.example^\n||ads.example^$third-party\n")
+    cfg = _config(tmp_path, lst, "adblock")
+    cp = run_hushgate(["-t", "-c", str(cfg)])
+    assert cp.returncode == 0, cp.stderr
+    # the line with options is reported, not dropped silently
+    assert re.search(r"ab\.txt:5: warning: line skipped", cp.stdout)
+    assert re.search(r"^  list-exceptions +allow +1 rules", cp.stdout,
+                     re.M), cp.stdout
+    cp = run_hushgate(["explain", "-c", str(cfg), "tracker.example",
+                       "a.ok.tracker.example", "b.tracker.example"])
+    got = [l.split("\t")[1:3] for l in cp.stdout.splitlines()]
+    assert got == [["deny", "list"], ["allow", "list-exceptions"],
+                   ["deny", "list"]], cp.stdout
