@@ -222,9 +222,9 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	mc->mc_stopping = 1;
+	workers_stop();
 	log_info("shutting down: %u connections open, draining up to %us",
 	    workers_open_connections(), (ms + 999) / 1000);
-	workers_stop();
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	mc->mc_ev_drain = evtimer_new(mc->mc_base, on_drain_over, mc);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -35,6 +36,9 @@ static unsigned		 cfg_gen;	/* atomic */
 static unsigned		 nslots;	/* atomic: open connections */
 static struct event	*ev_main_done;	/* a worker finished */
 static unsigned		 nfinished;	/* atomic */
+static pthread_mutex_t	 stop_mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 stop_cond = PTHREAD_COND_INITIALIZER;
+static unsigned		 nstopped;	/* workers no longer accepting */
 
 /* Take a connection slot; 0 when max is reached. */
 int
@@ -238,6 +242,10 @@ worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 		w->w_listeners[i] = NULL;
 	}
 	w->w_nlisteners = 0;
+	pthread_mutex_lock(&stop_mtx);
+	nstopped++;
+	pthread_cond_broadcast(&stop_cond);
+	pthread_mutex_unlock(&stop_mtx);
 	fwd_pool_flush(w);
 	conn_drain_idle(w);
 	if (w->w_nconns == 0)
@@ -387,14 +395,26 @@ workers_count(void)
 	return (nworkers);
 }
 
-/* Stop accepting; workers exit once their connections are closed. */
+/*
+ * Stop accepting; workers exit once their connections are closed. Returns
+ * when every worker has closed its listening sockets (or after a bound),
+ * so that what the caller reports next is true: no new connection.
+ */
 void
 workers_stop(void)
 {
+	struct timespec	deadline;
 	unsigned	k;
 
 	for (k = 0; k < nworkers; k++)
 		event_active(workers[k].w_ev_stop, 0, 0);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 5;
+	pthread_mutex_lock(&stop_mtx);
+	while (nstopped < nworkers &&
+	    pthread_cond_timedwait(&stop_cond, &stop_mtx, &deadline) == 0)
+		;
+	pthread_mutex_unlock(&stop_mtx);
 }
 
 /* Drain time is over: close everything. */
