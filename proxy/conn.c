@@ -331,7 +331,6 @@ conn_respond(struct conn *c, int status, const char *headers,
 	c->cn_status = status;
 	if (c->cn_end == NULL)
 		c->cn_end = end;
-	c->cn_answered = 1;
 	out = bufferevent_get_output(c->cn_cli);
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: %s\r\n"
@@ -380,7 +379,6 @@ conn_next_request(struct conn *c)
 	c->cn_req_done = c->cn_resp_done = c->cn_resp_started = 0;
 	c->cn_up_reusable = c->cn_up_pooled = 0;
 	c->cn_req_body = c->cn_resp_body = BODY_NONE;
-	c->cn_answered = 0;
 	c->cn_cli_eof = c->cn_up_eof = 0;
 	bufferevent_setwatermark(c->cn_cli, EV_WRITE, 0, 0);
 	bufferevent_setcb(c->cn_cli, head_read, NULL, head_event, c);
@@ -686,7 +684,6 @@ relay_start(struct conn *c)
 
 	c->cn_state = CS_RELAY;
 	c->cn_status = 200;
-	c->cn_answered = 1;
 	c->cn_fd[0] = bufferevent_getfd(c->cn_cli);
 	c->cn_fd[1] = bufferevent_getfd(c->cn_up);
 	/* What the client sent after its head (a pipelined ClientHello)

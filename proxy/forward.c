@@ -298,7 +298,7 @@ fwd_pool_flush(struct worker *w)
 
 /* Is name one of the hop-by-hop headers, or named by Connection? */
 static int
-hop_by_hop(const struct http_header *h, const struct http_header **named,
+hop_by_hop(const struct http_header *h, const struct http_header *named,
     size_t nnamed)
 {
 	static const char *const hop[] = {
@@ -312,8 +312,8 @@ hop_by_hop(const struct http_header *h, const struct http_header **named,
 		if (http_token_eq(h->hh_name, h->hh_namelen, hop[i]))
 			return (1);
 	for (i = 0; i < nnamed; i++)
-		if (named[i]->hh_namelen == h->hh_namelen &&
-		    strncasecmp(named[i]->hh_name, h->hh_name,
+		if (named[i].hh_namelen == h->hh_namelen &&
+		    strncasecmp(named[i].hh_name, h->hh_name,
 		    h->hh_namelen) == 0)
 			return (1);
 	return (0);
@@ -346,7 +346,6 @@ each_token(const char *v, size_t len, void (*fn)(const char *, size_t,
 
 struct connhdr {
 	struct http_header	 ch_names[FWD_MAX_CONNECTION_TOKENS];
-	const struct http_header *ch_ptrs[FWD_MAX_CONNECTION_TOKENS];
 	size_t			 ch_n;
 	int			 ch_close;
 	int			 ch_keepalive;
@@ -364,7 +363,6 @@ connection_token(const char *t, size_t len, void *arg)
 	if (ch->ch_n < FWD_MAX_CONNECTION_TOKENS) {
 		ch->ch_names[ch->ch_n].hh_name = t;
 		ch->ch_names[ch->ch_n].hh_namelen = len;
-		ch->ch_ptrs[ch->ch_n] = &ch->ch_names[ch->ch_n];
 		ch->ch_n++;
 	}
 }
@@ -578,7 +576,7 @@ fwd_request(struct conn *c, const struct http_request *rq)
 	    plen == 0 || path[0] == '?' ? "/" : "", (int)plen, path, host);
 	for (i = 0; i < rq->rq_nheaders; i++) {
 		h = &rq->rq_headers[i];
-		if (hop_by_hop(h, ch.ch_ptrs, ch.ch_n) ||
+		if (hop_by_hop(h, ch.ch_names, ch.ch_n) ||
 		    http_token_eq(h->hh_name, h->hh_namelen, "host") ||
 		    http_token_eq(h->hh_name, h->hh_namelen,
 		    "content-length"))
@@ -861,7 +859,7 @@ fwd_response_head(struct conn *c)
 	    (int)rs.rs_reasonlen, rs.rs_reason);
 	for (i = 0; i < rs.rs_nheaders; i++) {
 		h = &rs.rs_headers[i];
-		if (hop_by_hop(h, ch.ch_ptrs, ch.ch_n))
+		if (hop_by_hop(h, ch.ch_names, ch.ch_n))
 			continue;
 		if (!keep_cl && http_token_eq(h->hh_name, h->hh_namelen,
 		    "content-length"))
@@ -876,7 +874,6 @@ fwd_response_head(struct conn *c)
 	    c->cn_keepalive ? "keep-alive" : "close");
 	free(head);
 	c->cn_resp_started = 1;
-	c->cn_answered = 1;
 	memset(&c->cn_resp_chunk, 0, sizeof c->cn_resp_chunk);
 	conn_timer_set(c, c->cn_cfg->cf_timeout_idle);
 	return (0);

@@ -178,7 +178,6 @@ struct conn {
 	unsigned		 cn_have_decision:1;
 	unsigned		 cn_cli_eof:1;
 	unsigned		 cn_up_eof:1;
-	unsigned		 cn_answered:1;	/* a status line was sent */
 	/* plain HTTP */
 	unsigned		 cn_keepalive:1; /* client connection goes on */
 	unsigned		 cn_up_reusable:1;

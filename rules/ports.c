@@ -61,14 +61,3 @@ portset_free(struct hg_portset *ps)
 	ps->ps_ranges = NULL;
 	ps->ps_count = 0;
 }
-
-void
-portset_copy(struct hg_portset *dst, const struct hg_portset *src)
-{
-	dst->ps_count = src->ps_count;
-	dst->ps_ranges = xreallocarray(NULL, src->ps_count ? src->ps_count : 1,
-	    sizeof *dst->ps_ranges);
-	if (src->ps_count)
-		memcpy(dst->ps_ranges, src->ps_ranges,
-		    src->ps_count * sizeof *dst->ps_ranges);
-}

@@ -154,7 +154,6 @@ char		*xstrdup(const char *);
 char		*xstrndup(const char *, size_t);
 int		 xasprintf(char **, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
-size_t		 hg_strlcpy(char *, const char *, size_t);
 const char	*action_name(enum hg_action);
 int		 action_parse(const char *, enum hg_action *);
 int		 duration_parse(const char *, unsigned *);
@@ -182,7 +181,6 @@ int		 portset_parse_item(struct hg_portset *, const char *,
 		    const char **);
 int		 portset_contains(const struct hg_portset *, uint16_t);
 void		 portset_free(struct hg_portset *);
-void		 portset_copy(struct hg_portset *, const struct hg_portset *);
 
 /* ruleset.c */
 struct hg_ruleset *ruleset_new(void);

@@ -87,20 +87,6 @@ xasprintf(char **out, const char *fmt, ...)
 	return (n);
 }
 
-/* Copy with truncation; returns strlen(src) like BSD strlcpy. */
-size_t
-hg_strlcpy(char *dst, const char *src, size_t size)
-{
-	size_t	len = strlen(src);
-
-	if (size != 0) {
-		size_t n = len >= size ? size - 1 : len;
-		memcpy(dst, src, n);
-		dst[n] = '\0';
-	}
-	return (len);
-}
-
 const char *
 action_name(enum hg_action a)
 {
