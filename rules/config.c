@@ -17,6 +17,7 @@
 #include <yaml.h>
 
 #include "rules.h"
+#include "yamldoc.h"
 
 #define DEFAULT_HOSTS_FILE	"/etc/hosts"
 
@@ -29,6 +30,7 @@ struct loader {
 	size_t			 ld_nseen;
 	const char		*ld_file;	/* file being read */
 	yaml_document_t		*ld_doc;
+	const struct yamldoc	*ld_yd;
 };
 
 static void	load_file(struct loader *, const char *, int,
@@ -58,17 +60,20 @@ scalar(const yaml_node_t *n)
 	return ((const char *)n->data.scalar.value);
 }
 
+/* A plain scalar spelled as YAML's null. */
+static int
+null_spelling(int style, const char *s)
+{
+	return (style == YAML_PLAIN_SCALAR_STYLE && (*s == '\0' ||
+	    strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
+	    strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0));
+}
+
 static int
 is_null(const yaml_node_t *n)
 {
-	const char	*s;
-
-	if (n->type != YAML_SCALAR_NODE ||
-	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return (0);
-	s = scalar(n);
-	return (*s == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
-	    strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0);
+	return (n->type == YAML_SCALAR_NODE &&
+	    null_spelling(n->data.scalar.style, scalar(n)));
 }
 
 /* A string value; NULL (with an error) for anything else. */
@@ -516,15 +521,64 @@ category_lists(struct loader *ld, struct catload *cl, yaml_node_t *v)
 	}
 }
 
+/* One entry of a category's hosts: at line:col of the file being read. */
+static void
+host_pattern(struct loader *ld, struct catload *cl, const char *s,
+    size_t len, uint32_t line, uint32_t col)
+{
+	const char	*why;
+
+	if (ruleset_add_pattern(ld->ld_rs, cl->cl_cat, s, len, cl->cl_file,
+	    line, &why) != 0)
+		errors_add(ld->ld_errs, ld->ld_file, line, col,
+		    "invalid pattern '%s': %s", s, why);
+}
+
+/* hosts: as packed by the composer: strings, and nodes for the rest. */
+static void
+category_hosts_packed(struct loader *ld, struct catload *cl,
+    const struct yamlpack_seq *ps)
+{
+	const struct yamlpack_item	*it;
+	const char			*s;
+	size_t				 i, bytes = 0;
+
+	for (i = 0; i < ps->ys_n; i++)
+		bytes += ld->ld_yd->yd_items[ps->ys_first + i].yi_len + 1;
+	ruleset_reserve(ld->ld_rs, ps->ys_n, bytes);
+	for (i = 0; i < ps->ys_n; i++) {
+		it = &ld->ld_yd->yd_items[ps->ys_first + i];
+		if (it->yi_node != 0) {
+			/* want_string() says what is wrong with it */
+			if ((s = want_string(ld, node(ld, it->yi_node),
+			    "hosts")) != NULL)
+				host_pattern(ld, cl, s, strlen(s), it->yi_line,
+				    it->yi_col);
+			continue;
+		}
+		s = ld->ld_yd->yd_arena + it->yi_off;
+		if (null_spelling(it->yi_style, s))
+			errors_add(ld->ld_errs, ld->ld_file, it->yi_line,
+			    it->yi_col, "hosts: expected a string");
+		else if (strlen(s) != it->yi_len)
+			errors_add(ld->ld_errs, ld->ld_file, it->yi_line,
+			    it->yi_col, "hosts: NUL character in string");
+		else
+			host_pattern(ld, cl, s, it->yi_len, it->yi_line,
+			    it->yi_col);
+	}
+}
+
 static void
 category_pair(struct loader *ld, const char *key, yaml_node_t *k,
     yaml_node_t *v, void *arg)
 {
 	struct catload		*cl = arg;
 	struct hg_category	*ca = ruleset_category(ld->ld_rs, cl->cl_cat);
+	const struct yamlpack_seq *ps;
 	yaml_node_item_t	*it;
 	yaml_node_t		*n;
-	const char		*s, *why;
+	const char		*s;
 	char			**text = NULL;
 
 	if (strcmp(key, "action") == 0) {
@@ -557,14 +611,18 @@ category_pair(struct loader *ld, const char *key, yaml_node_t *k,
 	}
 	if (want_kind(ld, v, YAML_SEQUENCE_NODE, "hosts") != 0)
 		return;
+	if ((ps = yamldoc_packed(ld->ld_yd, v)) != NULL) {
+		category_hosts_packed(ld, cl, ps);
+		return;
+	}
 	for (it = v->data.sequence.items.start;
 	    it < v->data.sequence.items.top; it++) {
 		n = node(ld, *it);
 		if ((s = want_string(ld, n, "hosts")) == NULL)
 			continue;
-		if (ruleset_add_pattern(ld->ld_rs, cl->cl_cat, s, strlen(s),
-		    cl->cl_file, (uint32_t)n->start_mark.line + 1, &why) != 0)
-			err(ld, n, "invalid pattern '%s': %s", s, why);
+		host_pattern(ld, cl, s, n->data.scalar.length,
+		    (uint32_t)n->start_mark.line + 1,
+		    (uint32_t)n->start_mark.column + 1);
 	}
 }
 
@@ -866,45 +924,48 @@ load_buffer(struct loader *ld, const char *path, const unsigned char *buf,
     size_t len, int is_main)
 {
 	yaml_parser_t		 parser;
-	yaml_document_t		 doc;
+	struct yamldoc		 yd;
 	const char		*saved_file = ld->ld_file;
 	yaml_document_t		*saved_doc = ld->ld_doc;
+	const struct yamldoc	*saved_yd = ld->ld_yd;
 
 	yaml_parser_initialize(&parser);
 	yaml_parser_set_input_string(&parser, buf, len);
-	if (!yaml_parser_load(&parser, &doc)) {
+	if (!yamldoc_load(&parser, &yd, "hosts")) {
 		parse_error(ld, path, &parser, buf, len);
 		yaml_parser_delete(&parser);
 		return;
 	}
 	{
-		yaml_document_t	 extra;
+		struct yamldoc	 extra;
 		yaml_node_t	*root;
 
 		/* One document per file: a second one is a mistake. */
-		if (!yaml_parser_load(&parser, &extra))
+		if (!yamldoc_load(&parser, &extra, NULL))
 			parse_error(ld, path, &parser, buf, len);
 		else {
-			root = yaml_document_get_root_node(&extra);
+			root = yaml_document_get_root_node(&extra.yd_doc);
 			if (root != NULL)
 				errors_add(ld->ld_errs, path,
-				    (unsigned)extra.start_mark.line + 1,
-				    (unsigned)extra.start_mark.column + 1,
+				    (unsigned)extra.yd_doc.start_mark.line + 1,
+				    (unsigned)extra.yd_doc.start_mark.column + 1,
 				    "a second YAML document in the file");
-			yaml_document_delete(&extra);
+			yamldoc_free(&extra);
 		}
 		if (errors_total(ld->ld_errs) != 0) {
-			yaml_document_delete(&doc);
+			yamldoc_free(&yd);
 			yaml_parser_delete(&parser);
 			return;
 		}
 	}
 	ld->ld_file = path;
-	ld->ld_doc = &doc;
+	ld->ld_doc = &yd.yd_doc;
+	ld->ld_yd = &yd;
 	load_document(ld, is_main);
 	ld->ld_file = saved_file;
 	ld->ld_doc = saved_doc;
-	yaml_document_delete(&doc);
+	ld->ld_yd = saved_yd;
+	yamldoc_free(&yd);
 	yaml_parser_delete(&parser);
 }
 

@@ -269,13 +269,13 @@ node_slot(const struct hg_ruleset *rs, const char *name, size_t len,
 }
 
 static void
-table_grow(struct hg_ruleset *rs)
+table_grow(struct hg_ruleset *rs, size_t size)
 {
 	struct node	*old = rs->rs_nodes, *no;
 	size_t		 oldsize = rs->rs_mask + 1, i, j;
 
-	rs->rs_mask = oldsize * 2 - 1;
-	rs->rs_nodes = xreallocarray(NULL, oldsize * 2, sizeof *rs->rs_nodes);
+	rs->rs_mask = size - 1;
+	rs->rs_nodes = xreallocarray(NULL, size, sizeof *rs->rs_nodes);
 	for (i = 0; i <= rs->rs_mask; i++)
 		rs->rs_nodes[i].no_name = HG_NONE;
 	for (i = 0; i < oldsize; i++) {
@@ -301,7 +301,7 @@ node_get(struct hg_ruleset *rs, const char *name, size_t len)
 	if (no->no_name != HG_NONE)
 		return (no);
 	if ((rs->rs_nnodes + 1) * 4 > (rs->rs_mask + 1) * 3) {
-		table_grow(rs);
+		table_grow(rs, (rs->rs_mask + 1) * 2);
 		no = node_slot(rs, name, len, h);
 	}
 	if (rs->rs_namelen + len + 1 > rs->rs_namecap) {
@@ -319,6 +319,32 @@ node_get(struct hg_ruleset *rs, const char *name, size_t len)
 	rs->rs_namelen += len + 1;
 	rs->rs_nnodes++;
 	return (no);
+}
+
+/*
+ * Room for n more names of namebytes bytes in all, so that a long list is
+ * not rehashed and copied again and again while it is added.
+ */
+void
+ruleset_reserve(struct hg_ruleset *rs, size_t n, size_t namebytes)
+{
+	size_t	want = rs->rs_nnodes + n, size = rs->rs_mask + 1;
+
+	if (n == 0)
+		return;
+	while ((want + 1) * 4 > size * 3)
+		size *= 2;
+	while (size > rs->rs_mask + 1)
+		table_grow(rs, size);
+	if (rs->rs_namelen + namebytes > rs->rs_namecap) {
+		rs->rs_namecap = rs->rs_namelen + namebytes;
+		rs->rs_names = xreallocarray(rs->rs_names, rs->rs_namecap, 1);
+	}
+	if (rs->rs_nrules + n > rs->rs_caprules) {
+		rs->rs_caprules = rs->rs_nrules + n;
+		rs->rs_rules = xreallocarray(rs->rs_rules, rs->rs_caprules,
+		    sizeof *rs->rs_rules);
+	}
 }
 
 static const struct node *
