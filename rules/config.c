@@ -845,6 +845,7 @@ read_file(struct loader *ld, const char *path, size_t *lenp,
     const char *from, const yaml_mark_t *mark)
 {
 	FILE		*f;
+	struct stat	 st;
 	unsigned char	*buf;
 	size_t		 len = 0, cap = 65536, n;
 
@@ -858,7 +859,12 @@ read_file(struct loader *ld, const char *path, size_t *lenp,
 			    strerror(errno));
 		return (NULL);
 	}
+	/* sized to the file, so that a large one is read in one pass */
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size >= (off_t)cap && st.st_size < HG_MAX_CONFIG_FILE)
+		cap = (size_t)st.st_size + 1;
 	buf = xmalloc(cap);
+	hg_prefault(buf, cap);
 	while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
 		len += n;
 		if (len == cap) {

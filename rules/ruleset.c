@@ -41,10 +41,16 @@ struct rule {
 };
 
 struct node {
-	uint32_t	no_name;	/* offset in rs_names, HG_NONE: free */
+	uint32_t	no_name;	/* offset in rs_names, NODE_FREE: free */
 	uint32_t	no_hash;
 	uint32_t	no_chain[CH_MAX];
 };
+
+/*
+ * Offset 0 of rs_names is a '\0' that no node names, so that a free slot is
+ * all zeroes: a fresh table comes from calloc and is not written twice.
+ */
+#define NODE_FREE	0
 
 struct glob {
 	char		*gl_pattern;
@@ -124,14 +130,13 @@ struct hg_ruleset *
 ruleset_new(void)
 {
 	struct hg_ruleset	*rs;
-	size_t			 i;
 
 	rs = xcalloc(1, sizeof *rs);
 	rs->rs_mask = 1023;
-	rs->rs_nodes = xreallocarray(NULL, rs->rs_mask + 1,
-	    sizeof *rs->rs_nodes);
-	for (i = 0; i <= rs->rs_mask; i++)
-		rs->rs_nodes[i].no_name = HG_NONE;
+	rs->rs_nodes = xcalloc(rs->rs_mask + 1, sizeof *rs->rs_nodes);
+	rs->rs_namecap = 4096;
+	rs->rs_names = xcalloc(rs->rs_namecap, 1);
+	rs->rs_namelen = 1;		/* NODE_FREE */
 	errors_init(&rs->rs_warnings);
 	return (rs);
 }
@@ -257,7 +262,7 @@ node_slot(const struct hg_ruleset *rs, const char *name, size_t len,
 
 	for (;;) {
 		no = &rs->rs_nodes[i];
-		if (no->no_name == HG_NONE)
+		if (no->no_name == NODE_FREE)
 			return (no);
 		if (no->no_hash == h) {
 			const char *n = node_name(rs, no);
@@ -275,14 +280,13 @@ table_grow(struct hg_ruleset *rs, size_t size)
 	size_t		 oldsize = rs->rs_mask + 1, i, j;
 
 	rs->rs_mask = size - 1;
-	rs->rs_nodes = xreallocarray(NULL, size, sizeof *rs->rs_nodes);
-	for (i = 0; i <= rs->rs_mask; i++)
-		rs->rs_nodes[i].no_name = HG_NONE;
+	rs->rs_nodes = xcalloc(size, sizeof *rs->rs_nodes);
+	hg_prefault(rs->rs_nodes, size * sizeof *rs->rs_nodes);
 	for (i = 0; i < oldsize; i++) {
-		if (old[i].no_name == HG_NONE)
+		if (old[i].no_name == NODE_FREE)
 			continue;
 		j = old[i].no_hash & rs->rs_mask;
-		while (rs->rs_nodes[j].no_name != HG_NONE)
+		while (rs->rs_nodes[j].no_name != NODE_FREE)
 			j = (j + 1) & rs->rs_mask;
 		no = &rs->rs_nodes[j];
 		*no = old[i];
@@ -298,7 +302,7 @@ node_get(struct hg_ruleset *rs, const char *name, size_t len)
 	int		 k;
 
 	no = node_slot(rs, name, len, h);
-	if (no->no_name != HG_NONE)
+	if (no->no_name != NODE_FREE)
 		return (no);
 	if ((rs->rs_nnodes + 1) * 4 > (rs->rs_mask + 1) * 3) {
 		table_grow(rs, (rs->rs_mask + 1) * 2);
@@ -306,8 +310,7 @@ node_get(struct hg_ruleset *rs, const char *name, size_t len)
 	}
 	if (rs->rs_namelen + len + 1 > rs->rs_namecap) {
 		while (rs->rs_namelen + len + 1 > rs->rs_namecap)
-			rs->rs_namecap = rs->rs_namecap ?
-			    rs->rs_namecap * 2 : 65536;
+			rs->rs_namecap *= 2;
 		rs->rs_names = xreallocarray(rs->rs_names, rs->rs_namecap, 1);
 	}
 	memcpy(rs->rs_names + rs->rs_namelen, name, len);
@@ -339,11 +342,14 @@ ruleset_reserve(struct hg_ruleset *rs, size_t n, size_t namebytes)
 	if (rs->rs_namelen + namebytes > rs->rs_namecap) {
 		rs->rs_namecap = rs->rs_namelen + namebytes;
 		rs->rs_names = xreallocarray(rs->rs_names, rs->rs_namecap, 1);
+		hg_prefault(rs->rs_names + rs->rs_namelen, namebytes);
 	}
 	if (rs->rs_nrules + n > rs->rs_caprules) {
 		rs->rs_caprules = rs->rs_nrules + n;
 		rs->rs_rules = xreallocarray(rs->rs_rules, rs->rs_caprules,
 		    sizeof *rs->rs_rules);
+		hg_prefault(rs->rs_rules + rs->rs_nrules,
+		    n * sizeof *rs->rs_rules);
 	}
 }
 
@@ -353,7 +359,7 @@ node_find(const struct hg_ruleset *rs, const char *name, size_t len,
 {
 	const struct node	*no = node_slot(rs, name, len, h);
 
-	return (no->no_name == HG_NONE ? NULL : no);
+	return (no->no_name == NODE_FREE ? NULL : no);
 }
 
 static int
@@ -864,9 +870,10 @@ filter_build(struct hg_ruleset *rs)
 		bits *= 2;
 	free(rs->rs_filter);
 	rs->rs_filter = xcalloc(bits / 64, sizeof *rs->rs_filter);
+	hg_prefault(rs->rs_filter, bits / 8);
 	rs->rs_filter_mask = (uint32_t)(bits - 1);
 	for (i = 0; i <= rs->rs_mask; i++) {
-		if (rs->rs_nodes[i].no_name == HG_NONE)
+		if (rs->rs_nodes[i].no_name == NODE_FREE)
 			continue;
 		b = filter_bit(rs, rs->rs_nodes[i].no_hash);
 		rs->rs_filter[b / 64] |= (uint64_t)1 << (b % 64);
@@ -922,7 +929,7 @@ ruleset_report_shadows(struct hg_ruleset *rs, struct hg_errors *warn)
 
 	for (i = 0; i <= rs->rs_mask; i++) {
 		no = &rs->rs_nodes[i];
-		if (no->no_name == HG_NONE)
+		if (no->no_name == NODE_FREE)
 			continue;
 		name = node_name(rs, no);
 		len = strlen(name);

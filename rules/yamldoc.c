@@ -18,6 +18,7 @@
 
 #include <yaml.h>
 
+#include "rules.h"
 #include "yamldoc.h"
 
 struct anchor {
@@ -64,6 +65,7 @@ grow(void **arr, size_t *cap, size_t n, size_t sz)
 	ncap = *cap ? *cap * 2 : 16;
 	if ((p = reallocarray(*arr, ncap, sz)) == NULL)
 		return (0);
+	hg_prefault((char *)p + *cap * sz, (ncap - *cap) * sz);
 	*arr = p;
 	*cap = ncap;
 	return (1);
@@ -157,6 +159,7 @@ pack_item(struct composer *cp, int id, const yaml_event_t *ev)
 
 			if ((p = realloc(yd->yd_arena, ncap)) == NULL)
 				goto nomem;
+			hg_prefault(p + yd->yd_arenacap, ncap - yd->yd_arenacap);
 			yd->yd_arena = p;
 			yd->yd_arenacap = ncap;
 		}
