@@ -147,7 +147,8 @@ conn_record(struct conn *c)
 	r.dr_bytes_down = c->cn_bytes_down;
 	r.dr_end = c->cn_end ? c->cn_end : "error";
 	r.dr_path = c->cn_path;
-	dlog_write(&r);
+	if (dlog_add(&c->cn_w->w_dlog, &r))
+		event_active(c->cn_w->w_ev_dlog, 0, 0);
 reset:
 	c->cn_nolog = 0;
 	c->cn_have_target = 0;

@@ -1,9 +1,9 @@
 /*
  * dlog.c -- the decision log: one JSON object per line per request.
  *
- * Each record is formatted into one buffer and written with one write(2)
- * on an O_APPEND descriptor, so that workers never interleave lines and
- * no lock is taken. SIGUSR1 reopens the file by dup2(2) onto the same
+ * Each record is formatted into one buffer; a worker collects the records
+ * of one event loop turn and writes them with one write(2) on an O_APPEND
+ * descriptor, so that workers never interleave lines and no lock is taken. SIGUSR1 reopens the file by dup2(2) onto the same
  * descriptor number, which is atomic for the writers.
  */
 #include "config.h"
@@ -20,6 +20,13 @@
 
 static int	 dlog_fd = -1;
 static char	*dlog_path;
+
+static void
+dlog_out(const char *buf, size_t len)
+{
+	if (write(dlog_fd, buf, len) == -1 && errno != EAGAIN)
+		log_debug("decision log write: %s", strerror(errno));
+}
 
 /* Open the decision log: a path, "-" for stdout, NULL for none. */
 int
@@ -219,6 +226,42 @@ dlog_write(const struct dlog_record *r)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
 	len = dlog_format(buf, sizeof buf, r, &now);
-	if (write(dlog_fd, buf, len) == -1 && errno != EAGAIN)
-		log_debug("decision log write: %s", strerror(errno));
+	dlog_out(buf, len);
+}
+
+/*
+ * A worker's batch: the lines of one event loop turn go out in one
+ * write(2) at its end, in whole lines of at most PIPE_BUF bytes, so that
+ * writes to a pipe stay atomic and lines of workers never interleave.
+ * Returns 1 when the batch was empty (the caller schedules the flush).
+ */
+int
+dlog_add(struct dlog_batch *b, const struct dlog_record *r)
+{
+	char		buf[HG_MAX_DLOG_LINE];
+	struct timespec	now;
+	size_t		len;
+	int		was_empty = b->db_len == 0;
+
+	if (dlog_fd == -1)
+		return (0);
+	clock_gettime(CLOCK_REALTIME, &now);
+	len = dlog_format(buf, sizeof buf, r, &now);
+	if (b->db_len + len > sizeof b->db_buf)
+		dlog_flush(b);
+	if (len > sizeof b->db_buf) {
+		dlog_out(buf, len);
+		return (0);
+	}
+	memcpy(b->db_buf + b->db_len, buf, len);
+	b->db_len += len;
+	return (was_empty);
+}
+
+void
+dlog_flush(struct dlog_batch *b)
+{
+	if (b->db_len > 0 && dlog_fd != -1)
+		dlog_out(b->db_buf, b->db_len);
+	b->db_len = 0;
 }

@@ -111,10 +111,18 @@ struct dlog_record {
 	uint64_t	 dr_bytes_down;
 	const char	*dr_end;
 };
+/* Lines of one event loop turn: PIPE_BUF bytes, written whole. */
+struct dlog_batch {
+	char		db_buf[4096];
+	size_t		db_len;
+};
+
 int		 dlog_open(const char *);
 int		 dlog_reopen(void);
 void		 dlog_close(void);
 void		 dlog_write(const struct dlog_record *);
+int		 dlog_add(struct dlog_batch *, const struct dlog_record *);
+void		 dlog_flush(struct dlog_batch *);
 size_t		 dlog_format(char *, size_t, const struct dlog_record *,
 		    const struct timespec *);
 size_t		 json_escape(char *, size_t, const char *);
@@ -223,6 +231,8 @@ struct worker {
 	unsigned		 w_gen;
 	struct event		*w_ev_stop;	/* asks the worker to drain */
 	struct event		*w_ev_kill;	/* drain time is over */
+	struct event		*w_ev_dlog;	/* end of turn: write the batch */
+	struct dlog_batch	 w_dlog;
 	int			 w_stopping;
 	unsigned		 w_nconns;
 	struct conn		*w_conns;	/* list of open connections */

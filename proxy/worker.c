@@ -263,12 +263,23 @@ worker_kill_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(w->w_base, NULL);
 }
 
+static void
+worker_dlog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+
+	(void)fd;
+	(void)what;
+	dlog_flush(&w->w_dlog);
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct worker	*w = arg;
 
 	event_base_dispatch(w->w_base);
+	dlog_flush(&w->w_dlog);
 	__atomic_add_fetch(&nfinished, 1, __ATOMIC_ACQ_REL);
 	event_active(ev_main_done, 0, 0);
 	return (NULL);
@@ -302,6 +313,10 @@ worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
 	w->w_gen = cfg_gen;
 	w->w_ev_stop = event_new(w->w_base, -1, 0, worker_stop_cb, w);
 	w->w_ev_kill = event_new(w->w_base, -1, 0, worker_kill_cb, w);
+	w->w_ev_dlog = event_new(w->w_base, -1, 0, worker_dlog_cb, w);
+	if (w->w_ev_stop == NULL || w->w_ev_kill == NULL ||
+	    w->w_ev_dlog == NULL)
+		return (-1);
 	for (i = 0; i < cf->cf_nlisten; i++) {
 		fd = listen_socket(cf->cf_listen[i], &ports[i]);
 		if (fd == -1)
@@ -439,6 +454,7 @@ workers_join(void)
 		fwd_pool_flush(w);
 		event_free(w->w_ev_stop);
 		event_free(w->w_ev_kill);
+		event_free(w->w_ev_dlog);
 		evdns_base_free(w->w_dns, 0);
 		event_base_free(w->w_base);
 		config_unref(w->w_cfg);
