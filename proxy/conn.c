@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <arpa/inet.h>
 
 #include <event2/buffer.h>
@@ -42,6 +43,7 @@ enum dns_cancel {
 	DNS_CANCEL_CLOSE
 };
 
+static void	connect_done(struct conn *);
 static void	conn_connect_next(struct conn *);
 static void	head_read(struct bufferevent *, void *);
 static void	head_event(struct bufferevent *, short, void *);
@@ -283,6 +285,24 @@ respond_event(struct bufferevent *bev, short what, void *arg)
 	conn_close(c, NULL);
 }
 
+/* Let go of the upstream connection, or the connect in progress. */
+static void
+upstream_drop(struct conn *c)
+{
+	if (c->cn_up != NULL) {
+		bufferevent_free(c->cn_up);
+		c->cn_up = NULL;
+	}
+	if (c->cn_ev[3] != NULL) {
+		event_free(c->cn_ev[3]);
+		c->cn_ev[3] = NULL;
+	}
+	if (c->cn_fd[1] != -1) {
+		evutil_closesocket(c->cn_fd[1]);
+		c->cn_fd[1] = -1;
+	}
+}
+
 /*
  * The exchange is over and the connection does not go on: let what is
  * queued for the client reach it, then close (lingering like an answer of
@@ -291,10 +311,7 @@ respond_event(struct bufferevent *bev, short what, void *arg)
 static void
 flush_then_close(struct conn *c, unsigned ms)
 {
-	if (c->cn_up != NULL) {
-		bufferevent_free(c->cn_up);
-		c->cn_up = NULL;
-	}
+	upstream_drop(c);
 	c->cn_state = CS_RESPOND;
 	bufferevent_setwatermark(c->cn_cli, EV_WRITE, 0, 0);
 	bufferevent_setcb(c->cn_cli, linger_read, respond_written,
@@ -325,10 +342,7 @@ conn_respond(struct conn *c, int status, const char *headers,
 {
 	struct evbuffer	*out;
 
-	if (c->cn_up != NULL) {
-		bufferevent_free(c->cn_up);
-		c->cn_up = NULL;
-	}
+	upstream_drop(c);
 	c->cn_status = status;
 	if (c->cn_end == NULL)
 		c->cn_end = end;
@@ -656,6 +670,10 @@ tun_write(evutil_socket_t fd, short what, void *arg)
 	int		 d = fd == c->cn_fd[1] ? TUN_UP : TUN_DOWN;
 	int		 r;
 
+	if (c->cn_state == CS_CONNECT) {
+		connect_done(c);
+		return;
+	}
 	r = evbuffer_write(c->cn_pend[d], fd);
 	if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
 	    errno != EINTR) {
@@ -686,7 +704,6 @@ relay_start(struct conn *c)
 	c->cn_state = CS_RELAY;
 	c->cn_status = 200;
 	c->cn_fd[0] = bufferevent_getfd(c->cn_cli);
-	c->cn_fd[1] = bufferevent_getfd(c->cn_up);
 	/* What the client sent after its head (a pipelined ClientHello)
 	 * goes first. */
 	early = bufferevent_get_input(c->cn_cli);
@@ -699,18 +716,15 @@ relay_start(struct conn *c)
 		evbuffer_add(c->cn_pend[TUN_DOWN], ok, sizeof ok - 1);
 	/* The sockets now belong to the tunnel, not the bufferevents. */
 	bufferevent_setfd(c->cn_cli, -1);
-	bufferevent_setfd(c->cn_up, -1);
 	bufferevent_free(c->cn_cli);
-	bufferevent_free(c->cn_up);
-	c->cn_cli = c->cn_up = NULL;
+	c->cn_cli = NULL;
+	/* The upstream socket and its write event come from the connect. */
 	c->cn_ev[0] = event_new(base, c->cn_fd[0], EV_READ | EV_PERSIST,
 	    tun_read, c);
 	c->cn_ev[1] = event_new(base, c->cn_fd[0], EV_WRITE | EV_PERSIST,
 	    tun_write, c);
 	c->cn_ev[2] = event_new(base, c->cn_fd[1], EV_READ | EV_PERSIST,
 	    tun_read, c);
-	c->cn_ev[3] = event_new(base, c->cn_fd[1], EV_WRITE | EV_PERSIST,
-	    tun_write, c);
 	for (k = 0; k < 4; k++) {
 		if (c->cn_ev[k] == NULL) {
 			conn_close(c, "error");
@@ -791,6 +805,64 @@ upstream_event(struct bufferevent *bev, short what, void *arg)
 	conn_connect_next(c);
 }
 
+/*
+ * CONNECT: a plain non-blocking connect. Its write event, made persistent,
+ * is the tunnel's upstream write event later (tun_write() sees the
+ * connect finish first).
+ */
+static int
+raw_connect(struct conn *c, const struct evutil_addrinfo *ai)
+{
+	int	fd, e;
+
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    IPPROTO_TCP);
+	if (fd == -1)
+		return (-1);
+	if (connect(fd, ai->ai_addr, (socklen_t)ai->ai_addrlen) == -1 &&
+	    errno != EINPROGRESS) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return (-1);
+	}
+	c->cn_fd[1] = fd;
+	c->cn_ev[3] = event_new(c->cn_w->w_base, fd, EV_WRITE | EV_PERSIST,
+	    tun_write, c);
+	if (c->cn_ev[3] == NULL || event_add(c->cn_ev[3], NULL) != 0) {
+		upstream_drop(c);
+		errno = ENOMEM;
+		return (-1);
+	}
+	return (0);
+}
+
+/* The upstream socket of a CONNECT became writable: connected, or not. */
+static void
+connect_done(struct conn *c)
+{
+	int		err = 0;
+	socklen_t	len = sizeof err;
+
+	if (getsockopt(c->cn_fd[1], SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err == EINPROGRESS || err == EINTR)
+		return;
+	if (err != 0) {
+		c->cn_upstream[0] = '\0';
+		c->cn_connect_errno = err;
+		upstream_drop(c);
+		conn_connect_next(c);
+		return;
+	}
+	event_del(c->cn_ev[3]);
+	if (c->cn_ai != NULL) {
+		evutil_freeaddrinfo(c->cn_ai);
+		c->cn_ai = c->cn_ai_next = NULL;
+	}
+	relay_start(c);
+}
+
 static void
 conn_connect_next(struct conn *c)
 {
@@ -799,6 +871,14 @@ conn_connect_next(struct conn *c)
 
 	while ((ai = c->cn_ai_next) != NULL) {
 		c->cn_ai_next = ai->ai_next;
+		if (c->cn_kind == CK_CONNECT) {
+			set_upstream_name(c, ai->ai_addr);
+			if (raw_connect(c, ai) == 0)
+				return;
+			c->cn_connect_errno = errno;
+			c->cn_upstream[0] = '\0';
+			continue;
+		}
 		c->cn_up = bufferevent_socket_new(c->cn_w->w_base, -1,
 		    BEV_OPT_CLOSE_ON_FREE);
 		if (c->cn_up == NULL) {
