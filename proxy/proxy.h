@@ -111,6 +111,39 @@ struct dlog_record {
 	uint64_t	 dr_bytes_down;
 	const char	*dr_end;
 };
+/* proxyproto.c: the PROXY protocol header of a load balancer */
+#define PP_V1		1
+#define PP_V2		2
+#define PP_ERROR	(-1)
+#define PP_MORE		0
+#define PP_DONE		1
+
+struct pp_addr {
+	int		pa_family;	/* 4 or 6 */
+	uint8_t		pa_addr[16];
+	uint16_t	pa_port;
+};
+
+struct pp_info {
+	int		pi_local;	/* LOCAL, UNKNOWN, UNSPEC: no address */
+	struct pp_addr	pi_src, pi_dst;
+	size_t		pi_len;		/* bytes of the header */
+};
+
+int		 proxyproto_parse(const unsigned char *, size_t, int,
+		    struct pp_info *, const char **);
+
+/* tlshello.c: the server name of a TLS ClientHello */
+#define HG_MAX_CLIENTHELLO	(16384 + 4)
+#define HELLO_BAD	(-2)
+#define HELLO_NOTTLS	(-1)
+#define HELLO_MORE	0
+#define HELLO_SNI	1
+#define HELLO_NOSNI	2
+
+int		 tls_hello_sni(const unsigned char *, size_t, char *, size_t,
+		    const char **);
+
 /* Lines of one event loop turn: PIPE_BUF bytes, written whole. */
 struct dlog_batch {
 	char		db_buf[4096];

@@ -171,6 +171,21 @@ int		 port_parse(const char *, size_t, uint16_t *);
 ssize_t		 idna_to_ascii(const char *, size_t, char *, size_t,
 		    const char **);
 
+/* addrclass.c: the destination guard's view of an address */
+enum hg_addrclass {
+	HG_AC_PUBLIC = 0,
+	HG_AC_LOOPBACK,
+	HG_AC_PRIVATE,		/* RFC 1918, IPv6 site-local */
+	HG_AC_LINKLOCAL,	/* 169.254/16 (cloud metadata), fe80::/10 */
+	HG_AC_CGNAT,		/* 100.64/10 */
+	HG_AC_ULA,		/* fc00::/7 */
+	HG_AC_MULTICAST,
+	HG_AC_UNSPECIFIED,
+	HG_AC_RESERVED		/* this-network, broadcast, documentation ... */
+};
+enum hg_addrclass addrclass_of(int, const uint8_t *);
+const char	*addrclass_name(enum hg_addrclass);
+
 /* cidr.c */
 int		 cidr_parse(const char *, struct hg_cidr *);
 int		 cidr_match(const struct hg_cidr *, int, const uint8_t *);
