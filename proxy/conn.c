@@ -806,6 +806,40 @@ upstream_event(struct bufferevent *bev, short what, void *arg)
 }
 
 /*
+ * The destination guard, on the address about to be connected to (after
+ * resolution, so that a name that resolves to an inner address is caught
+ * whatever it is called). Remembers the first refused address.
+ */
+static int
+destination_ok(struct conn *c, const struct sockaddr *sa)
+{
+	enum hg_addrclass	 class;
+	const uint8_t		*addr;
+	char			 txt[INET6_ADDRSTRLEN];
+	int			 family;
+
+	if (sa->sa_family == AF_INET) {
+		addr = (const uint8_t *)&((const struct sockaddr_in *)
+		    (const void *)sa)->sin_addr;
+		family = 4;
+	} else if (sa->sa_family == AF_INET6) {
+		addr = (const uint8_t *)&((const struct sockaddr_in6 *)
+		    (const void *)sa)->sin6_addr;
+		family = 6;
+	} else
+		return (0);
+	if (config_destination_allowed(c->cn_cfg, family, addr, &class))
+		return (1);
+	if (c->cn_guarded[0] == '\0') {
+		inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, txt,
+		    sizeof txt);
+		snprintf(c->cn_guarded, sizeof c->cn_guarded, "%s (%s)", txt,
+		    addrclass_name(class));
+	}
+	return (0);
+}
+
+/*
  * CONNECT: a plain non-blocking connect. Its write event, made persistent,
  * is the tunnel's upstream write event later (tun_write() sees the
  * connect finish first).
@@ -871,6 +905,8 @@ conn_connect_next(struct conn *c)
 
 	while ((ai = c->cn_ai_next) != NULL) {
 		c->cn_ai_next = ai->ai_next;
+		if (!destination_ok(c, ai->ai_addr))
+			continue;
 		if (c->cn_kind == CK_CONNECT) {
 			set_upstream_name(c, ai->ai_addr);
 			if (raw_connect(c, ai) == 0)
@@ -895,6 +931,14 @@ conn_connect_next(struct conn *c)
 		bufferevent_free(c->cn_up);
 		c->cn_up = NULL;
 	}
+	if (c->cn_guarded[0] != '\0' && c->cn_connect_errno == 0) {
+		snprintf(why, sizeof why, "%s:%u resolves to %s, which the "
+		    "destination guard refuses", c->cn_target.t_host,
+		    c->cn_target.t_port, c->cn_guarded);
+		log_info("%s %s %s", c->cn_client, c->cn_method, why);
+		conn_respond_error(c, 403, why, "destination_guard");
+		return;
+	}
 	snprintf(why, sizeof why, "cannot connect to %s:%u: %s",
 	    c->cn_target.t_host, c->cn_target.t_port,
 	    c->cn_connect_errno ?
@@ -908,6 +952,8 @@ connect_start(struct conn *c)
 {
 	c->cn_state = CS_CONNECT;
 	c->cn_ai_next = c->cn_ai;
+	c->cn_connect_errno = 0;
+	c->cn_guarded[0] = '\0';
 	conn_timer_set(c, c->cn_cfg->cf_timeout_connect);
 	conn_connect_next(c);
 }

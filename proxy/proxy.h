@@ -211,6 +211,7 @@ struct conn {
 	struct evutil_addrinfo	*cn_ai;
 	struct evutil_addrinfo	*cn_ai_next;
 	int			 cn_connect_errno;
+	char			 cn_guarded[INET6_ADDRSTRLEN + 24]; /* refused address */
 	unsigned		 cn_slot:1;	/* holds a max_connections slot */
 	unsigned		 cn_nolog:1;	/* admin request: no record */
 	unsigned		 cn_req_active:1; /* a request to record */

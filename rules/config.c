@@ -249,33 +249,68 @@ set_listen(struct loader *ld, yaml_node_t *v)
 		err(ld, v, "listen: at least one address is needed");
 }
 
+/* A list of CIDR prefixes (clients, destinations.allow) into *arr. */
 static void
-set_clients(struct loader *ld, yaml_node_t *v)
+set_cidrs(struct loader *ld, yaml_node_t *v, const char *what,
+    struct hg_cidr **arr, size_t *np)
 {
-	struct hg_config	*cf = ld->ld_cf;
 	yaml_node_item_t	*it;
 	yaml_node_t		*n;
 	const char		*s;
 
-	if (want_kind(ld, v, YAML_SEQUENCE_NODE, "clients") != 0)
+	if (want_kind(ld, v, YAML_SEQUENCE_NODE, what) != 0)
 		return;
-	free(cf->cf_clients);
-	cf->cf_clients = NULL;
-	cf->cf_nclients = 0;
+	free(*arr);
+	*arr = NULL;
+	*np = 0;
 	for (it = v->data.sequence.items.start;
 	    it < v->data.sequence.items.top; it++) {
 		n = node(ld, *it);
-		if ((s = want_string(ld, n, "clients")) == NULL)
+		if ((s = want_string(ld, n, what)) == NULL)
 			continue;
-		cf->cf_clients = xreallocarray(cf->cf_clients,
-		    cf->cf_nclients + 1, sizeof *cf->cf_clients);
-		if (cidr_parse(s, &cf->cf_clients[cf->cf_nclients]) != 0) {
-			err(ld, n, "clients: '%s' is not an address or "
-			    "prefix (ADDRESS/BITS, host bits zero)", s);
+		*arr = xreallocarray(*arr, *np + 1, sizeof **arr);
+		if (cidr_parse(s, &(*arr)[*np]) != 0) {
+			err(ld, n, "%s: '%s' is not an address or "
+			    "prefix (ADDRESS/BITS, host bits zero)", what, s);
 			continue;
 		}
-		cf->cf_nclients++;
+		(*np)++;
 	}
+}
+
+/* on/off (also true/false, yes/no). */
+static void
+want_switch(struct loader *ld, yaml_node_t *v, const char *what, int *out)
+{
+	const char	*s;
+
+	if ((s = want_string(ld, v, what)) == NULL)
+		return;
+	if (strcmp(s, "on") == 0 || strcmp(s, "true") == 0 ||
+	    strcmp(s, "yes") == 0)
+		*out = 1;
+	else if (strcmp(s, "off") == 0 || strcmp(s, "false") == 0 ||
+	    strcmp(s, "no") == 0)
+		*out = 0;
+	else
+		err(ld, v, "%s: expected on or off", what);
+}
+
+/* destinations: {guard: on|off, allow: [CIDR ...]} */
+static void
+destinations_pair(struct loader *ld, const char *key, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct hg_config	*cf = ld->ld_cf;
+
+	if (strcmp(key, "guard") == 0)
+		want_switch(ld, v, "destinations.guard", &cf->cf_dest_guard);
+	else if (strcmp(key, "allow") == 0)
+		set_cidrs(ld, v, "destinations.allow", &cf->cf_dest_allow,
+		    &cf->cf_ndest_allow);
+	else
+		err(ld, k, "destinations: unknown key '%s' (guard, allow)",
+		    key);
 }
 
 static void
@@ -730,6 +765,7 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 	if (!tl->tl_main) {
 		if (strcmp(key, "listen") == 0 || strcmp(key, "workers") == 0 ||
 		    strcmp(key, "clients") == 0 ||
+		    strcmp(key, "destinations") == 0 ||
 		    strcmp(key, "connect_ports") == 0 ||
 		    strcmp(key, "http_ports") == 0 ||
 		    strcmp(key, "default") == 0 ||
@@ -757,7 +793,11 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 			want_uint(ld, v, "workers", 1, HG_MAX_WORKERS,
 			    &cf->cf_workers);
 	} else if (strcmp(key, "clients") == 0)
-		set_clients(ld, v);
+		set_cidrs(ld, v, "clients", &cf->cf_clients, &cf->cf_nclients);
+	else if (strcmp(key, "destinations") == 0) {
+		if (want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
+			each_pair(ld, v, destinations_pair, NULL);
+	}
 	else if (strcmp(key, "connect_ports") == 0)
 		set_ports(ld, v, &cf->cf_connect_ports, key);
 	else if (strcmp(key, "http_ports") == 0)
@@ -1055,6 +1095,7 @@ config_free(struct hg_config *cf)
 	for (i = 0; i < cf->cf_nlisten; i++)
 		free(cf->cf_listen[i]);
 	free(cf->cf_clients);
+	free(cf->cf_dest_allow);
 	portset_free(&cf->cf_connect_ports);
 	portset_free(&cf->cf_http_ports);
 	free(cf->cf_hosts_file);
@@ -1139,5 +1180,21 @@ config_client_allowed(const struct hg_config *cf, int family,
     const uint8_t *addr)
 {
 	return (cidr_list_match(cf->cf_clients, cf->cf_nclients, family,
+	    addr));
+}
+
+/*
+ * The destination guard: may the proxy connect to this address? With the
+ * guard on, only public addresses and those in destinations.allow. Sets
+ * *class to the address's class either way.
+ */
+int
+config_destination_allowed(const struct hg_config *cf, int family,
+    const uint8_t *addr, enum hg_addrclass *class)
+{
+	*class = addrclass_of(family, addr);
+	if (!cf->cf_dest_guard || *class == HG_AC_PUBLIC)
+		return (1);
+	return (cidr_list_match(cf->cf_dest_allow, cf->cf_ndest_allow, family,
 	    addr));
 }

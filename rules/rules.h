@@ -115,6 +115,9 @@ struct hg_config {
 	unsigned		 cf_workers;	/* 0 = auto */
 	struct hg_cidr		*cf_clients;
 	size_t			 cf_nclients;
+	int			 cf_dest_guard;	/* refuse non-public addresses */
+	struct hg_cidr		*cf_dest_allow;	/* ... except these */
+	size_t			 cf_ndest_allow;
 	struct hg_portset	 cf_connect_ports;
 	struct hg_portset	 cf_http_ports;
 	enum hg_action		 cf_default;
@@ -228,6 +231,8 @@ struct hg_config *config_load_string(const char *, const char *, size_t,
 		    struct hg_errors *);
 void		 config_ref(struct hg_config *);
 void		 config_unref(struct hg_config *);
+int		 config_destination_allowed(const struct hg_config *, int,
+		    const uint8_t *, enum hg_addrclass *);
 int		 config_client_allowed(const struct hg_config *, int,
 		    const uint8_t *);
 
