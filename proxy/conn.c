@@ -1116,6 +1116,48 @@ handle_connect(struct conn *c, const struct http_request *rq)
 	conn_resolve_start(c);
 }
 
+/*
+ * A listener behind a load balancer: the PROXY header comes first and
+ * names the real client, for the clients check, the policy and the log.
+ * Returns 0 when it is consumed, -1 when more is needed or the connection
+ * is over.
+ */
+static int
+proxy_header(struct conn *c, struct evbuffer *in)
+{
+	struct pp_info	 pi;
+	const char	*why;
+	size_t		 len = evbuffer_get_length(in);
+	unsigned char	*p;
+	int		 r;
+
+	if (len > HG_MAX_PROXY_HEADER)
+		len = HG_MAX_PROXY_HEADER;
+	p = evbuffer_pullup(in, (ev_ssize_t)len);
+	r = proxyproto_parse(p, len, c->cn_pp, &pi, &why);
+	if (r == PP_MORE)
+		return (-1);
+	if (r == PP_ERROR) {
+		log_info("%s: bad PROXY header: %s", c->cn_client, why);
+		conn_close(c, "proxy_protocol_error");
+		return (-1);
+	}
+	evbuffer_drain(in, pi.pi_len);
+	c->cn_pp = 0;
+	if (pi.pi_local)
+		return (0);	/* the balancer itself, e.g. a health check */
+	inet_ntop(pi.pi_src.pa_family == 4 ? AF_INET : AF_INET6,
+	    pi.pi_src.pa_addr, c->cn_client, sizeof c->cn_client);
+	if (!config_client_allowed(c->cn_cfg, pi.pi_src.pa_family,
+	    pi.pi_src.pa_addr)) {
+		log_info("%s: client not allowed (clients)", c->cn_client);
+		conn_respond_error(c, 403, "client address not allowed",
+		    "client_denied");
+		return (-1);
+	}
+	return (0);
+}
+
 static void
 head_read(struct bufferevent *bev, void *arg)
 {
@@ -1130,6 +1172,12 @@ head_read(struct bufferevent *bev, void *arg)
 
 	if (len == 0 || c->cn_state != CS_HEAD)
 		return;		/* early tunnel data waits in the buffer */
+	if (c->cn_pp != 0) {
+		if (proxy_header(c, in) != 0)
+			return;
+		if ((len = evbuffer_get_length(in)) == 0)
+			return;
+	}
 	if (!c->cn_head_started) {
 		/* The first byte of a request: the head must follow in
 		 * timeouts.request. */
@@ -1218,7 +1266,7 @@ head_event(struct bufferevent *bev, short what, void *arg)
  * A new client connection on worker w. Takes ownership of fd.
  */
 void
-conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen)
+conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen, int pp)
 {
 	struct conn	*c;
 	int		 family = 0;
@@ -1283,7 +1331,18 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen)
 		return;
 	}
 	c->cn_slot = 1;
-	if (family == 0 || !config_client_allowed(c->cn_cfg, family, addr)) {
+	if (pp != 0) {
+		/* The clients check waits for the address in the header. */
+		if (family == 0 ||
+		    !config_proxy_trusted(c->cn_cfg, family, addr)) {
+			log_info("%s: PROXY header expected from an untrusted "
+			    "address (trusted_proxies)", c->cn_client);
+			conn_close(c, "proxy_untrusted");
+			return;
+		}
+		c->cn_pp = pp;
+	} else if (family == 0 ||
+	    !config_client_allowed(c->cn_cfg, family, addr)) {
 		log_info("%s: client not allowed (clients)", c->cn_client);
 		conn_respond_error(c, 403, "client address not allowed",
 		    "client_denied");

@@ -175,7 +175,8 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	else {
 		for (i = 0; i < cf->cf_nlisten; i++)
 			if (strcmp(cf->cf_listen[i],
-			    mc->mc_boot->cf_listen[i]) != 0) {
+			    mc->mc_boot->cf_listen[i]) != 0 ||
+			    cf->cf_listen_pp[i] != mc->mc_boot->cf_listen_pp[i]) {
 				log_warnx("reload: a listen change takes "
 				    "effect at the next start");
 				break;

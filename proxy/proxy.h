@@ -112,9 +112,10 @@ struct dlog_record {
 	const char	*dr_end;
 };
 /* proxyproto.c: the PROXY protocol header of a load balancer */
-#define PP_V1		1
-#define PP_V2		2
+#define PP_V1		HG_PROXYPROTO_V1
+#define PP_V2		HG_PROXYPROTO_V2
 #define PP_ERROR	(-1)
+#define HG_MAX_PROXY_HEADER	(16 + 1024)	/* v2 with TLVs; v1 is 107 */
 #define PP_MORE		0
 #define PP_DONE		1
 
@@ -248,6 +249,7 @@ struct conn {
 	struct hg_decision	 cn_dec;
 	char			*cn_path;	/* plain HTTP, for the log */
 	char			 cn_client[46];
+	int			 cn_pp;		/* PROXY header still to come */
 	char			 cn_upstream[56];
 	char			 cn_method[16];
 	char			 cn_raw_target[256];
@@ -260,6 +262,10 @@ struct worker {
 	struct event_base	*w_base;
 	struct evdns_base	*w_dns;
 	struct evconnlistener	*w_listeners[HG_MAX_LISTEN];
+	struct wlistener {
+		struct worker	*wl_w;
+		int		 wl_pp;		/* listen.proxy_protocol */
+	}			 w_lctx[HG_MAX_LISTEN];
 	size_t			 w_nlisteners;
 	struct hg_config	*w_cfg;		/* for new connections */
 	unsigned		 w_gen;
@@ -289,7 +295,7 @@ void		 worker_release_slot(void);
 void		 worker_refresh_config(struct worker *);
 
 /* conn.c */
-void		 conn_accept(struct worker *, int, struct sockaddr *, int);
+void		 conn_accept(struct worker *, int, struct sockaddr *, int, int);
 void		 conn_shutdown_all(struct worker *);
 void		 conn_drain_idle(struct worker *);
 void		 conn_close(struct conn *, const char *);

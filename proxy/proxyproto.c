@@ -20,7 +20,6 @@ static const unsigned char v2sig[12] = {
 };
 
 #define V1_MAX		107	/* "PROXY" ... CRLF, proxy-protocol.txt 2.1 */
-#define V2_MAX		(16 + 1024)	/* header and the TLVs we accept */
 
 static int
 fail(const char **why, const char *msg)
@@ -149,7 +148,7 @@ parse_v2(const unsigned char *buf, size_t len, struct pp_info *pi,
 	fam = buf[13] >> 4;
 	proto = buf[13] & 0x0f;
 	body = (size_t)buf[14] << 8 | buf[15];
-	if (16 + body > V2_MAX)
+	if (16 + body > HG_MAX_PROXY_HEADER)
 		return (fail(why, "PROXY v2: header too long"));
 	if (len < 16 + body)
 		return (PP_MORE);

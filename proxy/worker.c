@@ -100,9 +100,9 @@ static void
 listener_accept(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
-	struct worker	*w = arg;
+	struct wlistener	*wl = arg;
 
-	conn_accept(w, fd, sa, salen);
+	conn_accept(wl->wl_w, fd, sa, salen, wl->wl_pp);
 }
 
 static void
@@ -321,8 +321,10 @@ worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
 		fd = listen_socket(cf->cf_listen[i], &ports[i]);
 		if (fd == -1)
 			return (-1);
+		w->w_lctx[i].wl_w = w;
+		w->w_lctx[i].wl_pp = cf->cf_listen_pp[i];
 		w->w_listeners[i] = evconnlistener_new(w->w_base,
-		    listener_accept, w, LEV_OPT_CLOSE_ON_FREE |
+		    listener_accept, &w->w_lctx[i], LEV_OPT_CLOSE_ON_FREE |
 		    LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 		if (w->w_listeners[i] == NULL) {
 			evutil_closesocket(fd);

@@ -205,46 +205,85 @@ listen_valid(const char *s)
 	return (0);
 }
 
+/* One listen entry: "ADDRESS:PORT" or {address: ..., proxy_protocol: ...} */
+static void
+listen_entry(struct loader *ld, yaml_node_t *n)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	yaml_node_pair_t	*p;
+	yaml_node_t		*k, *v, *addr = NULL;
+	const char		*s, *key;
+	int			 pp = 0;
+
+	if (n->type == YAML_MAPPING_NODE) {
+		for (p = n->data.mapping.pairs.start;
+		    p < n->data.mapping.pairs.top; p++) {
+			k = node(ld, p->key);
+			v = node(ld, p->value);
+			if ((key = want_string(ld, k, "listen")) == NULL)
+				continue;
+			if (strcmp(key, "address") == 0)
+				addr = v;
+			else if (strcmp(key, "proxy_protocol") == 0) {
+				if ((s = want_string(ld, v,
+				    "listen.proxy_protocol")) == NULL)
+					continue;
+				if (strcmp(s, "v1") == 0)
+					pp = HG_PROXYPROTO_V1;
+				else if (strcmp(s, "v2") == 0)
+					pp = HG_PROXYPROTO_V2;
+				else if (strcmp(s, "any") == 0)
+					pp = HG_PROXYPROTO_V1 |
+					    HG_PROXYPROTO_V2;
+				else if (strcmp(s, "off") == 0)
+					pp = 0;
+				else
+					err(ld, v, "listen.proxy_protocol: "
+					    "expected v1, v2, any or off");
+			} else
+				err(ld, k, "listen: unknown key '%s' "
+				    "(address, proxy_protocol)", key);
+		}
+		if (addr == NULL) {
+			err(ld, n, "listen: an entry needs an address");
+			return;
+		}
+		n = addr;
+	}
+	if ((s = want_string(ld, n, "listen")) == NULL)
+		return;
+	if (listen_valid(s) != 0) {
+		err(ld, n, "listen: '%s' is not ADDRESS:PORT "
+		    "(an IP address; [v6]:port for IPv6)", s);
+		return;
+	}
+	if (cf->cf_nlisten == HG_MAX_LISTEN) {
+		err(ld, n, "listen: more than %d addresses", HG_MAX_LISTEN);
+		return;
+	}
+	cf->cf_listen_pp[cf->cf_nlisten] = pp;
+	cf->cf_listen[cf->cf_nlisten++] = xstrdup(s);
+}
+
 static void
 set_listen(struct loader *ld, yaml_node_t *v)
 {
 	struct hg_config	*cf = ld->ld_cf;
 	yaml_node_item_t	*it;
-	yaml_node_t		*n;
-	const char		*s;
 	size_t			 i;
 
 	for (i = 0; i < cf->cf_nlisten; i++)
 		free(cf->cf_listen[i]);
 	cf->cf_nlisten = 0;
-	if (v->type == YAML_SCALAR_NODE) {
-		if ((s = want_string(ld, v, "listen")) == NULL)
-			return;
-		if (listen_valid(s) != 0)
-			err(ld, v, "listen: '%s' is not ADDRESS:PORT", s);
-		else
-			cf->cf_listen[cf->cf_nlisten++] = xstrdup(s);
+	if (v->type == YAML_SCALAR_NODE || v->type == YAML_MAPPING_NODE) {
+		listen_entry(ld, v);
 		return;
 	}
 	if (want_kind(ld, v, YAML_SEQUENCE_NODE, "listen") != 0)
 		return;
 	for (it = v->data.sequence.items.start;
-	    it < v->data.sequence.items.top; it++) {
-		n = node(ld, *it);
-		if ((s = want_string(ld, n, "listen")) == NULL)
-			continue;
-		if (listen_valid(s) != 0) {
-			err(ld, n, "listen: '%s' is not ADDRESS:PORT "
-			    "(an IP address; [v6]:port for IPv6)", s);
-			continue;
-		}
-		if (cf->cf_nlisten == HG_MAX_LISTEN) {
-			err(ld, n, "listen: more than %d addresses",
-			    HG_MAX_LISTEN);
-			return;
-		}
-		cf->cf_listen[cf->cf_nlisten++] = xstrdup(s);
-	}
+	    it < v->data.sequence.items.top; it++)
+		listen_entry(ld, node(ld, *it));
 	if (cf->cf_nlisten == 0)
 		err(ld, v, "listen: at least one address is needed");
 }
@@ -766,6 +805,7 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 		if (strcmp(key, "listen") == 0 || strcmp(key, "workers") == 0 ||
 		    strcmp(key, "clients") == 0 ||
 		    strcmp(key, "destinations") == 0 ||
+		    strcmp(key, "trusted_proxies") == 0 ||
 		    strcmp(key, "connect_ports") == 0 ||
 		    strcmp(key, "http_ports") == 0 ||
 		    strcmp(key, "default") == 0 ||
@@ -794,6 +834,9 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 			    &cf->cf_workers);
 	} else if (strcmp(key, "clients") == 0)
 		set_cidrs(ld, v, "clients", &cf->cf_clients, &cf->cf_nclients);
+	else if (strcmp(key, "trusted_proxies") == 0)
+		set_cidrs(ld, v, "trusted_proxies", &cf->cf_trusted_proxies,
+		    &cf->cf_ntrusted_proxies);
 	else if (strcmp(key, "destinations") == 0) {
 		if (want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
 			each_pair(ld, v, destinations_pair, NULL);
@@ -1096,6 +1139,7 @@ config_free(struct hg_config *cf)
 		free(cf->cf_listen[i]);
 	free(cf->cf_clients);
 	free(cf->cf_dest_allow);
+	free(cf->cf_trusted_proxies);
 	portset_free(&cf->cf_connect_ports);
 	portset_free(&cf->cf_http_ports);
 	free(cf->cf_hosts_file);
@@ -1181,6 +1225,15 @@ config_client_allowed(const struct hg_config *cf, int family,
 {
 	return (cidr_list_match(cf->cf_clients, cf->cf_nclients, family,
 	    addr));
+}
+
+/* May this peer send a PROXY protocol header (trusted_proxies)? */
+int
+config_proxy_trusted(const struct hg_config *cf, int family,
+    const uint8_t *addr)
+{
+	return (cidr_list_match(cf->cf_trusted_proxies,
+	    cf->cf_ntrusted_proxies, family, addr));
 }
 
 /*

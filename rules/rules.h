@@ -106,15 +106,22 @@ struct hg_decision {
 
 struct hg_ruleset;
 
+/* listen.proxy_protocol: the PROXY header versions a listener takes */
+#define HG_PROXYPROTO_V1	1
+#define HG_PROXYPROTO_V2	2
+
 /* The whole configuration: immutable once loaded, reference-counted. */
 struct hg_config {
 	int			 cf_refs;	/* atomic */
 	char			*cf_file;
 	char			*cf_listen[HG_MAX_LISTEN];
+	int			 cf_listen_pp[HG_MAX_LISTEN]; /* HG_PROXYPROTO_ */
 	size_t			 cf_nlisten;
 	unsigned		 cf_workers;	/* 0 = auto */
 	struct hg_cidr		*cf_clients;
 	size_t			 cf_nclients;
+	struct hg_cidr		*cf_trusted_proxies; /* may send PROXY */
+	size_t			 cf_ntrusted_proxies;
 	int			 cf_dest_guard;	/* refuse non-public addresses */
 	struct hg_cidr		*cf_dest_allow;	/* ... except these */
 	size_t			 cf_ndest_allow;
@@ -231,6 +238,8 @@ struct hg_config *config_load_string(const char *, const char *, size_t,
 		    struct hg_errors *);
 void		 config_ref(struct hg_config *);
 void		 config_unref(struct hg_config *);
+int		 config_proxy_trusted(const struct hg_config *, int,
+		    const uint8_t *);
 int		 config_destination_allowed(const struct hg_config *, int,
 		    const uint8_t *, enum hg_addrclass *);
 int		 config_client_allowed(const struct hg_config *, int,
