@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 
@@ -31,6 +32,9 @@ struct mainctx {
 	int			 mc_debug;
 	int			 mc_stopping;
 	struct event		*mc_ev_drain;
+	struct evdns_base	*mc_dns;	/* for list downloads */
+	struct refresher	*mc_rf;		/* url: lists */
+	struct event		*mc_ev_lists;	/* a list changed: reload */
 };
 
 static void
@@ -44,6 +48,8 @@ usage(FILE *f)
 	    "target\n"
 	    "                                        (one per line on stdin "
 	    "when none)\n"
+	    "       hushgate lists update [-c FILE]  download the url: lists "
+	    "once\n"
 	    "       hushgate --version | --help\n"
 	    "\n"
 	    "  -c FILE   configuration file (default %s)\n"
@@ -191,7 +197,57 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	config_unref(mc->mc_cfg);
 	mc->mc_cfg = cf;
 	workers_set_config(cf, ++mc->mc_gen);
+	if (mc->mc_rf != NULL)
+		refresh_sync(mc->mc_rf, cf);
 	log_info("reload: ok (generation %u)", mc->mc_gen);
+}
+
+/* A list changed in the cache: the same reload as SIGHUP (several lists
+ * changing together make one). */
+static void
+on_lists_changed(evutil_socket_t fd, short what, void *arg)
+{
+	struct mainctx	*mc = arg;
+
+	if (mc->mc_stopping)
+		return;
+	log_info("lists: changed, reloading");
+	on_reload(-1, 0, mc);
+}
+
+static void
+lists_changed(void *arg)
+{
+	struct mainctx	*mc = arg;
+
+	event_active(mc->mc_ev_lists, EV_TIMEOUT, 0);
+}
+
+/* Downloads of the url: lists in the background, on the main thread. */
+static void
+lists_start(struct mainctx *mc)
+{
+	size_t	i;
+
+	for (i = 0; i < mc->mc_cfg->cf_nsources; i++)
+		if (mc->mc_cfg->cf_sources[i].ls_entries < 0)
+			log_warnx("lists: %s: never downloaded, treated as "
+			    "empty until the first download",
+			    mc->mc_cfg->cf_sources[i].ls_url);
+	mc->mc_ev_lists = event_new(mc->mc_base, -1, 0, on_lists_changed, mc);
+	if ((mc->mc_dns = dns_base_open(mc->mc_base, mc->mc_boot)) == NULL) {
+		log_warnx("lists: no resolver: lists are not downloaded");
+		return;
+	}
+	mc->mc_rf = refresh_new(mc->mc_base, mc->mc_dns, lists_changed, mc);
+	refresh_sync(mc->mc_rf, mc->mc_cfg);
+}
+
+static void
+lists_stop(struct mainctx *mc)
+{
+	refresh_free(mc->mc_rf);
+	mc->mc_rf = NULL;
 }
 
 static void
@@ -222,6 +278,7 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	mc->mc_stopping = 1;
+	lists_stop(mc);
 	workers_stop();
 	log_info("shutting down: %u connections open, draining up to %us",
 	    workers_open_connections(), (ms + 999) / 1000);
@@ -277,6 +334,7 @@ run_main(const char *file, int debug)
 	mc.mc_gen = 1;
 	if (workers_start(mc.mc_cfg, mc.mc_cfg->cf_workers) != 0)
 		return (1);
+	lists_start(&mc);
 
 	event_base_dispatch(mc.mc_base);
 
@@ -300,6 +358,13 @@ run_main(const char *file, int debug)
 	event_free(ev_done);
 	if (mc.mc_ev_drain != NULL)
 		event_free(mc.mc_ev_drain);
+	lists_stop(&mc);
+	if (mc.mc_dns != NULL) {
+		evdns_base_free(mc.mc_dns, 1);
+		/* A cancelled lookup may still report to the loop. */
+		event_base_loop(mc.mc_base, EVLOOP_NONBLOCK);
+	}
+	event_free(mc.mc_ev_lists);
 	event_base_free(mc.mc_base);
 	config_unref(mc.mc_cfg);
 	config_unref(mc.mc_boot);
@@ -319,11 +384,20 @@ main(int argc, char **argv)
 	};
 	const char	*file = HG_DEFAULT_CONFIG;
 	int		 ch, check = 0, debug = 0, explain = 0, http = 0;
+	int		 update = 0;
 
 	if (argc > 1 && strcmp(argv[1], "explain") == 0) {
 		explain = 1;
 		argv++;
 		argc--;
+	} else if (argc > 1 && strcmp(argv[1], "lists") == 0) {
+		if (argc < 3 || strcmp(argv[2], "update") != 0) {
+			usage(stderr);
+			return (2);
+		}
+		update = 1;
+		argv += 2;
+		argc -= 2;
 	}
 	while ((ch = getopt_long(argc, argv, "c:dht", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -367,6 +441,17 @@ main(int argc, char **argv)
 	if (argc != 0) {
 		usage(stderr);
 		return (2);
+	}
+	if (update) {
+		struct hg_config	*cf;
+		int			 rc;
+
+		if ((cf = load_or_report(file)) == NULL)
+			return (1);
+		signal(SIGPIPE, SIG_IGN);
+		rc = refresh_update_all(cf);
+		config_unref(cf);
+		return (rc);
 	}
 	if (check)
 		return (check_main(file));
