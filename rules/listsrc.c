@@ -303,6 +303,8 @@ listmeta_parse(const char *buf, size_t len, struct hg_listmeta *lm,
 			memcpy(dst, v, vlen);
 			dst[vlen] = '\0';
 		} else if (KEY("sha256")) {
+			if (vlen == 1 && v[0] == '-')
+				continue;	/* none */
 			if (vlen != 64) {
 				*why = "bad sha256";
 				return (-1);

@@ -75,5 +75,8 @@ void		 test_rules_group(struct unit_group *);
 void		 test_config_group(struct unit_group *);
 /* test_http.c: request heads, json_escape, dlog_format */
 void		 test_http_group(struct unit_group *);
+/* test_listsrc.c: url: lists (URL, sizes, cache metadata, shrink guard,
+ * download response heads) */
+void		 test_listsrc_group(struct unit_group *);
 
 #endif /* HG_UNIT_H */
