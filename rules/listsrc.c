@@ -300,8 +300,8 @@ listmeta_parse(const char *buf, size_t len, struct hg_listmeta *lm,
 				*why = "validator too long";
 				return (-1);
 			}
+			memset(dst, 0, max);	/* a key given twice */
 			memcpy(dst, v, vlen);
-			dst[vlen] = '\0';
 		} else if (KEY("sha256")) {
 			if (vlen == 1 && v[0] == '-')
 				continue;	/* none */
