@@ -182,6 +182,19 @@ fetch_wait(struct fetch *f, short what)
 	event_add(f->f_ev, NULL);
 }
 
+/* mbedTLS asks to wait for the socket (rc): wait, and say so. */
+static int
+fetch_want(struct fetch *f, int rc)
+{
+	if (rc == MBEDTLS_ERR_SSL_WANT_READ)
+		fetch_wait(f, EV_READ);
+	else if (rc == MBEDTLS_ERR_SSL_WANT_WRITE)
+		fetch_wait(f, EV_WRITE);
+	else
+		return (0);
+	return (1);
+}
+
 static void
 fetch_timeout(evutil_socket_t fd, short what, void *arg)
 {
@@ -550,14 +563,8 @@ fetch_read(struct fetch *f)
 				return (0);	/* parse some first */
 			continue;
 		}
-		if (n == MBEDTLS_ERR_SSL_WANT_READ) {
-			fetch_wait(f, EV_READ);
+		if (fetch_want(f, n))
 			return (0);
-		}
-		if (n == MBEDTLS_ERR_SSL_WANT_WRITE) {
-			fetch_wait(f, EV_WRITE);
-			return (0);
-		}
 		/* A close with or without close_notify: the length or the
 		 * chunking says whether the body is whole; a body that runs
 		 * to the close is guarded by the pin and the shrink guard. */
@@ -616,14 +623,8 @@ fetch_step(struct fetch *f)
 			break;
 		case FS_HANDSHAKE:
 			rc = mbedtls_ssl_handshake(&f->f_ssl);
-			if (rc == MBEDTLS_ERR_SSL_WANT_READ) {
-				fetch_wait(f, EV_READ);
+			if (fetch_want(f, rc))
 				return;
-			}
-			if (rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
-				fetch_wait(f, EV_WRITE);
-				return;
-			}
 			if (rc != 0) {
 				fetch_tls_fail(f, "TLS handshake", rc);
 				return;
@@ -634,14 +635,8 @@ fetch_step(struct fetch *f)
 			n = evbuffer_get_length(f->f_out);
 			rc = mbedtls_ssl_write(&f->f_ssl,
 			    evbuffer_pullup(f->f_out, -1), n);
-			if (rc == MBEDTLS_ERR_SSL_WANT_READ) {
-				fetch_wait(f, EV_READ);
+			if (fetch_want(f, rc))
 				return;
-			}
-			if (rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
-				fetch_wait(f, EV_WRITE);
-				return;
-			}
 			if (rc < 0) {
 				fetch_tls_fail(f, "TLS write", rc);
 				return;

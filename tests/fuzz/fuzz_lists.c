@@ -12,7 +12,7 @@
  *  - accepted metadata formats to a file that parses to the same values;
  *  - an accepted URL has a host, a port and a path starting with "/" and
  *    free of spaces and control bytes, and the https:// URL built from
- *    those parts parses to the same parts;
+ *    those parts parses to the same parts (when not too long);
  *  - a copy differs from itself by nothing, and the difference is
  *    symmetric.
  */
@@ -109,9 +109,11 @@ fuzz_url(const char *s)
 	if (asprintf(&rebuilt, u.u_v6 ? "https://[%s]:%u%s" :
 	    "https://%s:%u%s", u.u_host, u.u_port, u.u_path) == -1)
 		abort();
-	if (url_parse(rebuilt, &again, &why) != 0 ||
+	/* The port written out may make it too long: that one is refused. */
+	if (strlen(rebuilt) <= HG_MAX_URL && (url_parse(rebuilt, &again,
+	    &why) != 0 ||
 	    strcmp(u.u_host, again.u_host) != 0 || u.u_port != again.u_port ||
-	    strcmp(u.u_path, again.u_path) != 0 || u.u_v6 != again.u_v6)
+	    strcmp(u.u_path, again.u_path) != 0 || u.u_v6 != again.u_v6))
 		abort();
 	free(rebuilt);
 }

@@ -11,12 +11,12 @@ import socket
 import subprocess
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from helpers import (TIMEOUT, connect_status, dump_yaml, run_hushgate,
-                     sha256, wait_until, write_hosts)
+from helpers import (TIMEOUT, HTTPServer, connect_status, dump_yaml,
+                     run_hushgate, sha256, wait_until, write_hosts)
 
 LIST_HOST = "lists.test"
 
@@ -70,30 +70,15 @@ class _ListHandler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class ListServer(ThreadingHTTPServer):
+class ListServer(HTTPServer):
     """HTTPS server of lists: routes[path] = {body, status, location,
     mode (length, chunked, close)}; every request is recorded."""
-    daemon_threads = True
 
     def __init__(self, tls_ctx):
-        self.tls_ctx = tls_ctx
         self.lock = threading.Lock()
         self.routes = {}
         self.requests = []
-        super().__init__(("127.0.0.1", 0), _ListHandler)
-        self.port = self.server_address[1]
-        self.thread = threading.Thread(target=self.serve_forever,
-                                       kwargs={"poll_interval": 0.1},
-                                       daemon=True)
-        self.thread.start()
-
-    def finish_request(self, request, client_address):
-        request.settimeout(TIMEOUT)
-        try:
-            request = self.tls_ctx.wrap_socket(request, server_side=True)
-        except (OSError, ValueError):
-            return
-        super().finish_request(request, client_address)
+        super().__init__(tls_ctx, _ListHandler)
 
     def serve(self, path, body, **kw):
         with self.lock:
@@ -105,10 +90,6 @@ class ListServer(ThreadingHTTPServer):
     def seen(self, path):
         with self.lock:
             return [h for p, h in self.requests if p == path]
-
-    def close(self):
-        self.shutdown()
-        self.server_close()
 
 
 @pytest.fixture

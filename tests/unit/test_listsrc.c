@@ -223,13 +223,7 @@ test_head_line(void **state)
 	    ul->ul_fields[5]);
 }
 
-struct kind {
-	const char		*k_name;
-	size_t			 k_minfields;
-	CMUnitTestFunction	 k_fn;
-};
-
-static const struct kind kinds[] = {
+static const struct unit_kind kinds[] = {
 	{ "url", 3, test_url_line },
 	{ "size", 3, test_size_line },
 	{ "ratio", 3, test_ratio_line },
@@ -242,23 +236,5 @@ static const struct kind kinds[] = {
 void
 test_listsrc_group(struct unit_group *g)
 {
-	struct unit_line	**lines;
-	size_t			  n, i, k;
-
-	n = unit_read_table(g, "lists.tsv", &lines);
-	for (i = 0; i < n; i++) {
-		for (k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
-			if (strcmp(lines[i]->ul_fields[0],
-			    kinds[k].k_name) == 0)
-				break;
-		if (k == sizeof kinds / sizeof kinds[0] ||
-		    lines[i]->ul_nfields < kinds[k].k_minfields) {
-			unit_add_error(g, "lists.tsv:%u: bad line '%s'",
-			    lines[i]->ul_lineno, lines[i]->ul_text);
-			continue;
-		}
-		unit_add(g, unit_case_name(lines[i], lines[i]->ul_text +
-		    strlen(lines[i]->ul_fields[0]) + 1), kinds[k].k_fn,
-		    lines[i]);
-	}
+	unit_add_table(g, "lists.tsv", kinds, sizeof kinds / sizeof kinds[0]);
 }
