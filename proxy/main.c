@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/dns.h>
@@ -86,6 +87,45 @@ load_or_report(const char *file)
 	return (cf);
 }
 
+/* -t: each url: list, with what its cached copy holds. */
+static void
+check_sources(const struct hg_config *cf)
+{
+	const struct hg_listsrc	*src;
+	struct hg_listmeta	 lm;
+	const char		*why;
+	char			 buf[HG_MAX_LIST_META + 1], when[32];
+	struct tm		 tm;
+	time_t			 t;
+	FILE			*f;
+	size_t			 i, len;
+
+	if (cf->cf_nsources > 0)
+		printf("url lists: %zu (cache %s)\n", cf->cf_nsources,
+		    cf->cf_cache_dir);
+	for (i = 0; i < cf->cf_nsources; i++) {
+		src = &cf->cf_sources[i];
+		if (src->ls_entries < 0) {
+			printf("  %s  never downloaded\n", src->ls_url);
+			continue;
+		}
+		when[0] = '\0';
+		if ((f = fopen(src->ls_meta, "rb")) != NULL) {
+			len = fread(buf, 1, sizeof buf, f);
+			fclose(f);
+			t = 0;
+			if (len <= HG_MAX_LIST_META &&
+			    listmeta_parse(buf, len, &lm, &why) == 0)
+				t = (time_t)lm.lm_checked;
+			if (t != 0 && gmtime_r(&t, &tm) != NULL)
+				strftime(when, sizeof when,
+				    ", checked %Y-%m-%dT%H:%M:%SZ", &tm);
+		}
+		printf("  %s  %ld rules%s\n", src->ls_url, src->ls_entries,
+		    when);
+	}
+}
+
 static int
 check_main(const char *file)
 {
@@ -121,6 +161,7 @@ check_main(const char *file)
 		    action_name(ca->ca_action), ca->ca_rules,
 		    ruleset_file(cf->cf_rules, ca->ca_file), ca->ca_line);
 	}
+	check_sources(cf);
 	config_unref(cf);
 	return (0);
 }

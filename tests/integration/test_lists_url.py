@@ -150,6 +150,8 @@ def test_first_download_then_the_proxy_denies(tmp_path, test_ca, lists,
     cfg = list_config(tmp_path, test_ca, [url])
     n, out = rules_count(cfg)
     assert n == 0 and "never downloaded" in out, out
+    assert re.search(r"^  %s  never downloaded$" % re.escape(url), out,
+                     re.M), out
 
     cp = update(cfg)
     assert cp.returncode == 0, cp.stdout + cp.stderr
@@ -162,6 +164,8 @@ def test_first_download_then_the_proxy_denies(tmp_path, test_ca, lists,
     assert "If-None-Match" not in hdrs[0]
     n, out = rules_count(cfg)
     assert n == 2 and "never downloaded" not in out, out
+    assert re.search(r"^  %s  2 rules, checked \d{4}-\d\d-\d\dT" %
+                     re.escape(url), out, re.M), out
     cp = run_hushgate(["explain", "-c", str(cfg), "tracker.example",
                        "other.example"])
     rows = [l.split("\t") for l in cp.stdout.splitlines()]
