@@ -83,6 +83,12 @@ struct fetch {
 
 static void	fetch_step(struct fetch *);
 
+/* The callback of a cancelled fetch. */
+static void
+fetch_cb_ignore(struct fetch_result *fr, void *arg)
+{
+}
+
 /* Release what the current connection holds (not the result). */
 static void
 fetch_disconnect(struct fetch *f)
@@ -745,10 +751,4 @@ fetch_cancel(struct fetch *f)
 		return;
 	}
 	fetch_free(f);
-}
-
-/* A callback for a cancelled fetch. */
-void
-fetch_cb_ignore(struct fetch_result *fr, void *arg)
-{
 }

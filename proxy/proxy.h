@@ -318,7 +318,6 @@ typedef void (*fetch_cb)(struct fetch_result *, void *);
 struct fetch	*fetch_start(struct event_base *, struct evdns_base *,
 		    const struct fetch_req *, fetch_cb, void *);
 void		 fetch_cancel(struct fetch *);
-void		 fetch_cb_ignore(struct fetch_result *, void *);
 
 /* refresh.c: url: lists kept current */
 struct refresher;

@@ -378,6 +378,8 @@ rsource_schedule_from_cache(struct rsource *rs)
 	due = rs->rs_lm.lm_checked * 1000 + rs->rs_src.ls_refresh;
 	if (due <= now * 1000 + REFRESH_FIRST_MS)
 		rsource_schedule(rs, REFRESH_FIRST_MS);
+	else if (due - now * 1000 > rs->rs_src.ls_refresh)	/* clock */
+		rsource_schedule(rs, rs->rs_src.ls_refresh);
 	else
 		rsource_schedule(rs, (unsigned)(due - now * 1000));
 }
