@@ -433,25 +433,31 @@ def test_oversize_body_is_refused(tmp_path, test_ca, lists, mode):
 def test_start_without_cache_and_server_unreachable_does_not_wait(
         tmp_path, test_ca, proxy):
     # A "server" that accepts connections and never says a word: a
-    # download would wait for the whole lists.timeout.
+    # download waits for the whole lists.timeout, and fails.  The proxy
+    # must be listening, and serving with the list empty, before that.
     hole = socket.socket()
     hole.bind(("127.0.0.1", 0))
     hole.listen(8)
     try:
         url = "https://%s:%d/l.txt" % (LIST_HOST, hole.getsockname()[1])
-        started = time.monotonic()
         p = proxy({"lists": {"cache_dir": str(tmp_path / "cache"),
-                             "timeout": "2s"},
+                             "timeout": "3s"},
                    "categories": {"blocked": {"action": "deny", "lists": [
                        {"url": url, "format": "domains",
                         "ca_file": test_ca["ca"]}]}}},
-                  hosts=[LIST_HOST])
-        assert time.monotonic() - started < 2
+                  hosts=[LIST_HOST, "any.example"])
+        listening = p.last_index
         p.wait_stderr(r"lists: %s: never downloaded, treated as empty" %
                       re.escape(url))
-        # Served at once, the list being empty.
+        # Served, the list being empty: allowed (and then refused by the
+        # closed port behind it, not by a rule).
         assert connect_status(p.port, "any.example:443") != 403
+        rec = p.wait_log(lambda r: r["host"] == "any.example",
+                         "the decision on any.example")[0]
+        assert rec["action"] == "allow"
         p.wait_stderr(r"lists: %s: failed: timed out; the list stays "
                       r"empty$" % re.escape(url))
+        assert p.last_index > listening
+        assert not list((tmp_path / "cache").glob("*.list"))
     finally:
         hole.close()
