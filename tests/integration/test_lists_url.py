@@ -8,6 +8,7 @@
 
 import re
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -93,8 +94,15 @@ class ListServer(HTTPServer):
 
 
 @pytest.fixture
-def lists(server_tls_ctx):
-    srv = ListServer(server_tls_ctx)
+def lists(test_ca):
+    """A list server of the test's own; its TLS context records the names
+    clients ask for (SNI) in .sni."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(test_ca["cert"], test_ca["key"])
+    sni = []
+    ctx.sni_callback = lambda sock, name, c: sni.append(name)
+    srv = ListServer(ctx)
+    srv.sni = sni
     yield srv
     srv.close()
 
@@ -161,6 +169,7 @@ def test_first_download_then_the_proxy_denies(tmp_path, test_ca, lists,
     hdrs = lists.seen("/block.txt")
     assert len(hdrs) == 1
     assert hdrs[0]["Host"] == "%s:%d" % (LIST_HOST, lists.port)
+    assert lists.sni == [LIST_HOST]
     assert "If-None-Match" not in hdrs[0]
     n, out = rules_count(cfg)
     assert n == 2 and "never downloaded" not in out, out
@@ -213,6 +222,13 @@ def test_redirect_to_https_is_followed_and_to_http_refused(tmp_path,
     assert cp.returncode == 1
     assert "error: redirect to 'http://" in cp.stdout, cp.stdout
     assert "only https://" in cp.stdout
+    # a loop ends after 5 redirects
+    lists.serve("/loop.txt", b"", status=307, location="/loop.txt")
+    cfg = list_config(tmp_path, test_ca, [lists.url("/loop.txt")])
+    cp = update(cfg)
+    assert cp.returncode == 1
+    assert cp.stdout.endswith(": error: more than 5 redirects\n"), cp.stdout
+    assert len(lists.seen("/loop.txt")) == 6
 
 
 def test_304_revalidation_changes_nothing(tmp_path, test_ca, lists):
