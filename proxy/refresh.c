@@ -47,6 +47,8 @@ struct rsource {
 	struct event		*rs_timer;
 	struct fetch		*rs_fetch;
 	int			 rs_seen;
+	int			 rs_have_loaded;
+	uint8_t			 rs_loaded[32];	/* sha256 the rules hold */
 };
 
 struct refresher {
@@ -384,6 +386,19 @@ rsource_schedule_from_cache(struct rsource *rs)
 		rsource_schedule(rs, (unsigned)(due - now * 1000));
 }
 
+/*
+ * Does the cache hold another copy than the running rules were loaded
+ * from? (One written by `hushgate lists update` meanwhile.)
+ */
+static int
+rsource_cache_newer(struct rsource *rs)
+{
+	rsource_read_meta(rs);
+	return (rs->rs_have_body && rs->rs_have_meta &&
+	    rs->rs_lm.lm_have_sha256 && (!rs->rs_have_loaded ||
+	    memcmp(rs->rs_lm.lm_sha256, rs->rs_loaded, 32) != 0));
+}
+
 static void
 rsource_done(struct fetch_result *fr, void *arg)
 {
@@ -421,6 +436,11 @@ rsource_done(struct fetch_result *fr, void *arg)
 		rsource_schedule(rs, rs->rs_src.ls_refresh);
 	}
 	free(msg);
+	if (out != OUT_CHANGED && rsource_cache_newer(rs)) {
+		log_info("lists: %s: the cached copy is newer than the "
+		    "running rules", rs->rs_src.ls_url);
+		out = OUT_CHANGED;
+	}
 	if (out == OUT_CHANGED)
 		rf->rf_changed(rf->rf_arg);
 }
@@ -544,6 +564,11 @@ refresh_sync(struct refresher *rf, const struct hg_config *cf)
 		}
 		rsource_set(rs, cf, src);
 		rs->rs_seen = 1;
+		/* What the configuration just loaded from the cache. */
+		rsource_read_meta(rs);
+		rs->rs_have_loaded = rs->rs_have_body &&
+		    rs->rs_lm.lm_have_sha256;
+		memcpy(rs->rs_loaded, rs->rs_lm.lm_sha256, 32);
 		if (rs->rs_fetch == NULL && !rf->rf_oneshot)
 			rsource_schedule_from_cache(rs);
 	}

@@ -509,3 +509,39 @@ def test_exit_during_a_download(tmp_path, test_ca, proxy):
             conn.close()
     finally:
         hole.close()
+
+
+def test_copy_from_lists_update_reaches_a_running_proxy(
+        tmp_path, test_ca, other_ca, lists, proxy):
+    # The running proxy trusts another CA, so its own downloads fail;
+    # `hushgate lists update` caches a new copy, and the proxy's next
+    # refresh -- failed as ever -- still reloads: its rules are older than
+    # the cached copy.
+    lists.serve("/l.txt", names("old.example"))
+    url = lists.url("/l.txt")
+    cfg = list_config(tmp_path, test_ca, [url])
+    assert update(cfg).returncode == 0
+    p = proxy({"lists": {"cache_dir": str(tmp_path / "cache")},
+               "categories": {"blocked": {"action": "deny", "lists": [
+                   {"url": url, "format": "domains", "refresh": "1s",
+                    "ca_file": other_ca}]}}},
+              hosts=[LIST_HOST])
+    p.wait_stderr(r"lists: %s: failed: certificate of %s refused" %
+                  (re.escape(url), LIST_HOST))
+    assert connect_status(p.port, "old.example:443") == 403
+    assert not any("reload:" in l for l in p.lines)
+    lists.serve("/l.txt", names("new.example"))
+    mark = p.nlines()
+    cp = update(cfg)
+    assert cp.returncode == 0 and "+1/-1" in cp.stdout, cp.stdout
+    p.wait_stderr(r"lists: %s: the cached copy is newer than the running "
+                  r"rules" % re.escape(url), start=mark)
+    p.wait_stderr(r"^hushgate: reload: ok", start=mark)
+    assert connect_status(p.port, "new.example:443") == 403
+    assert connect_status(p.port, "old.example:443") != 403
+    # Once reloaded, the failures reload nothing.
+    mark = p.nlines()
+    p.wait_stderr(r"lists: %s: failed" % re.escape(url), start=mark)
+    p.wait_stderr(r"lists: %s: failed" % re.escape(url),
+                  start=p.last_index + 1)
+    assert not any("reload:" in l for l in p.lines[mark:])
