@@ -281,18 +281,11 @@ dns_done(int result, struct evutil_addrinfo *res, void *arg)
 static void
 fetch_resolve(struct fetch *f)
 {
-	struct evutil_addrinfo			 hints;
 	struct evdns_getaddrinfo_request	*req;
-	char					 port[8];
 
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	snprintf(port, sizeof port, "%u", f->f_url.u_port);
 	f->f_state = FS_RESOLVE;
 	/* The callback may run before this returns (hosts file, literal). */
-	req = evdns_getaddrinfo(f->f_dns, f->f_url.u_host, port, &hints,
+	req = dns_resolve(f->f_dns, f->f_url.u_host, f->f_url.u_port,
 	    dns_done, f);
 	if (req == NULL)
 		return;

@@ -267,6 +267,9 @@ void		 worker_release_slot(void);
 void		 worker_refresh_config(struct worker *);
 struct evdns_base *dns_base_open(struct event_base *,
 		    const struct hg_config *);
+struct evdns_getaddrinfo_request *dns_resolve(struct evdns_base *,
+		    const char *, uint16_t,
+		    void (*)(int, struct evutil_addrinfo *, void *), void *);
 
 /* conn.c */
 void		 conn_accept(struct worker *, int, struct sockaddr *, int);

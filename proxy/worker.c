@@ -197,6 +197,26 @@ listen_socket(const char *addr, uint16_t *port)
 }
 
 /*
+ * Ask dns for the TCP addresses (any family) of host at port. cb may run
+ * before this returns (a hosts file entry, an address): then NULL is
+ * returned; otherwise the pending request.
+ */
+struct evdns_getaddrinfo_request *
+dns_resolve(struct evdns_base *dns, const char *host, uint16_t port,
+    void (*cb)(int, struct evutil_addrinfo *, void *), void *arg)
+{
+	struct evutil_addrinfo	hints;
+	char			portstr[8];
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	snprintf(portstr, sizeof portstr, "%u", port);
+	return (evdns_getaddrinfo(dns, host, portstr, &hints, cb, arg));
+}
+
+/*
  * An evdns base on base configured from cf's dns settings (servers, hosts
  * file). The workers and the list downloader resolve the same way.
  * Returns it, or NULL (logged).
