@@ -1021,9 +1021,7 @@ literal_addrinfo(const struct hg_target *t)
 void
 conn_resolve_start(struct conn *c)
 {
-	struct evutil_addrinfo			 hints;
 	struct evdns_getaddrinfo_request	*req;
-	char					 port[8];
 
 	if (c->cn_target.t_kind != HG_HOST_NAME) {
 		if ((c->cn_ai = literal_addrinfo(&c->cn_target)) == NULL) {
@@ -1033,16 +1031,11 @@ conn_resolve_start(struct conn *c)
 		connect_start(c);
 		return;
 	}
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	snprintf(port, sizeof port, "%u", c->cn_target.t_port);
 	c->cn_state = CS_RESOLVE;
 	conn_timer_set(c, c->cn_cfg->cf_timeout_connect);
 	/* The callback may run before this returns (hosts file hit). */
-	req = evdns_getaddrinfo(c->cn_w->w_dns, c->cn_target.t_host, port,
-	    &hints, dns_done, c);
+	req = dns_resolve(c->cn_w->w_dns, c->cn_target.t_host,
+	    c->cn_target.t_port, dns_done, c);
 	if (req == NULL)
 		return;
 	c->cn_dnsreq = req;

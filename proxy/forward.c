@@ -319,31 +319,6 @@ hop_by_hop(const struct http_header *h, const struct http_header *named,
 	return (0);
 }
 
-/*
- * Split a comma-separated header value; calls fn for each trimmed token.
- */
-static void
-each_token(const char *v, size_t len, void (*fn)(const char *, size_t,
-    void *), void *arg)
-{
-	const char	*end = v + len, *t, *e;
-
-	while (v < end) {
-		t = v;
-		while (v < end && *v != ',')
-			v++;
-		e = v;
-		while (t < e && (*t == ' ' || *t == '\t'))
-			t++;
-		while (e > t && (e[-1] == ' ' || e[-1] == '\t'))
-			e--;
-		if (e > t)
-			fn(t, (size_t)(e - t), arg);
-		if (v < end)
-			v++;
-	}
-}
-
 struct connhdr {
 	struct http_header	 ch_names[FWD_MAX_CONNECTION_TOKENS];
 	size_t			 ch_n;
@@ -378,106 +353,9 @@ connection_scan(const struct http_header *hdrs, size_t n, struct connhdr *ch,
 		if (http_token_eq(hdrs[i].hh_name, hdrs[i].hh_namelen,
 		    "connection") || (proxy_too && http_token_eq(
 		    hdrs[i].hh_name, hdrs[i].hh_namelen, "proxy-connection")))
-			each_token(hdrs[i].hh_value, hdrs[i].hh_valuelen,
+			http_each_token(hdrs[i].hh_value, hdrs[i].hh_valuelen,
 			    connection_token, ch);
 	}
-}
-
-struct lengths {
-	int		ln_count;
-	int		ln_bad;
-	uint64_t	ln_value;
-};
-
-static void
-length_token(const char *t, size_t len, void *arg)
-{
-	struct lengths	*ln = arg;
-	uint64_t	 v = 0;
-	size_t		 i;
-
-	if (len == 0 || len > 18) {
-		ln->ln_bad = 1;
-		return;
-	}
-	for (i = 0; i < len; i++) {
-		if (t[i] < '0' || t[i] > '9') {
-			ln->ln_bad = 1;
-			return;
-		}
-		v = v * 10 + (uint64_t)(t[i] - '0');
-	}
-	if (ln->ln_count++ > 0 && v != ln->ln_value)
-		ln->ln_bad = 1;
-	ln->ln_value = v;
-}
-
-/*
- * Work out how a message body is framed from its headers. Returns 0 with
- * *kind and *len, or -1 with *why when the framing is ambiguous.
- */
-static int
-body_framing(const struct http_header *hdrs, size_t n, enum body_kind *kind,
-    uint64_t *len, const char **why)
-{
-	struct lengths	 ln = { 0, 0, 0 };
-	size_t		 i, nte = 0;
-	const struct http_header *te = NULL;
-
-	for (i = 0; i < n; i++) {
-		if (http_token_eq(hdrs[i].hh_name, hdrs[i].hh_namelen,
-		    "content-length")) {
-			if (hdrs[i].hh_valuelen == 0) {
-				*why = "empty Content-Length";
-				return (-1);
-			}
-			each_token(hdrs[i].hh_value, hdrs[i].hh_valuelen,
-			    length_token, &ln);
-			if (ln.ln_count == 0)
-				ln.ln_bad = 1;
-		} else if (http_token_eq(hdrs[i].hh_name, hdrs[i].hh_namelen,
-		    "transfer-encoding")) {
-			nte++;
-			te = &hdrs[i];
-		}
-	}
-	if (ln.ln_bad) {
-		*why = "invalid or conflicting Content-Length";
-		return (-1);
-	}
-	if (nte > 0) {
-		if (ln.ln_count > 0) {
-			*why = "both Content-Length and Transfer-Encoding";
-			return (-1);
-		}
-		if (nte > 1 || !http_token_eq(te->hh_value, te->hh_valuelen,
-		    "chunked")) {
-			*why = "Transfer-Encoding other than chunked";
-			return (-1);
-		}
-		*kind = BODY_CHUNKED;
-		*len = 0;
-		return (0);
-	}
-	if (ln.ln_count > 0 && ln.ln_value > 0) {
-		*kind = BODY_LENGTH;
-		*len = ln.ln_value;
-		return (0);
-	}
-	*kind = BODY_NONE;
-	*len = 0;
-	return (0);
-}
-
-static int
-has_header(const struct http_header *hdrs, size_t n, const char *name)
-{
-	size_t	i;
-
-	for (i = 0; i < n; i++)
-		if (http_token_eq(hdrs[i].hh_name, hdrs[i].hh_namelen, name))
-			return (1);
-	return (0);
 }
 
 /* Host header value for the upstream: the URL's authority. */
@@ -543,7 +421,7 @@ fwd_request(struct conn *c, const struct http_request *rq)
 		c->cn_path = xstrndup(path, plen < HG_MAX_LOG_PATH ? plen :
 		    HG_MAX_LOG_PATH);
 
-	if (body_framing(rq->rq_headers, rq->rq_nheaders, &kind, &len,
+	if (http_body_framing(rq->rq_headers, rq->rq_nheaders, &kind, &len,
 	    &why) != 0 || (kind == BODY_CHUNKED && rq->rq_minor == 0)) {
 		if (kind == BODY_CHUNKED && rq->rq_minor == 0)
 			why = "chunked request from an HTTP/1.0 client";
@@ -592,7 +470,7 @@ fwd_request(struct conn *c, const struct http_request *rq)
 	else if (kind == BODY_CHUNKED)
 		evbuffer_add_printf(c->cn_uphead,
 		    "Transfer-Encoding: chunked\r\n");
-	else if (has_header(rq->rq_headers, rq->rq_nheaders,
+	else if (http_has_header(rq->rq_headers, rq->rq_nheaders,
 	    "content-length"))
 		evbuffer_add_printf(c->cn_uphead, "Content-Length: 0\r\n");
 	evbuffer_add(c->cn_uphead, "\r\n", 2);
@@ -834,7 +712,7 @@ fwd_response_head(struct conn *c)
 	if (c->cn_is_head || rs.rs_status == 204 || rs.rs_status == 304) {
 		kind = BODY_NONE;
 		blen = 0;
-	} else if (body_framing(rs.rs_headers, rs.rs_nheaders, &kind, &blen,
+	} else if (http_body_framing(rs.rs_headers, rs.rs_nheaders, &kind, &blen,
 	    &why) != 0) {
 		char msg[128];
 
@@ -842,7 +720,7 @@ fwd_response_head(struct conn *c)
 		free(head);
 		fwd_abort(c, 502, msg, "bad_response");
 		return (-1);
-	} else if (kind == BODY_NONE && !has_header(rs.rs_headers,
+	} else if (kind == BODY_NONE && !http_has_header(rs.rs_headers,
 	    rs.rs_nheaders, "content-length"))
 		kind = BODY_CLOSE;
 	c->cn_resp_body = kind;

@@ -5,7 +5,8 @@
  * server behind it can be made to smuggle requests. Lines end with CRLF
  * only (a bare CR or LF is an error), obs-fold is refused, header names
  * are tokens, values hold no control characters. No libevent here: the
- * parser is fuzzed on its own.
+ * parser is fuzzed on its own. Also how a body is framed, for forwarding
+ * and for list downloads.
  */
 #include "config.h"
 
@@ -229,6 +230,188 @@ http_parse_response(const char *buf, size_t len, struct http_response *rs,
 	if (parse_headers(p, end, rs->rs_headers, HG_MAX_RESPONSE_HEADERS,
 	    &rs->rs_nheaders, 1, why) != 0)
 		return (-1);
+	return (0);
+}
+
+/*
+ * Split a comma-separated header value; calls fn for each trimmed token.
+ */
+void
+http_each_token(const char *v, size_t len, void (*fn)(const char *, size_t,
+    void *), void *arg)
+{
+	const char	*end = v + len, *t, *e;
+
+	while (v < end) {
+		t = v;
+		while (v < end && *v != ',')
+			v++;
+		e = v;
+		while (t < e && (*t == ' ' || *t == '\t'))
+			t++;
+		while (e > t && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e > t)
+			fn(t, (size_t)(e - t), arg);
+		if (v < end)
+			v++;
+	}
+}
+
+struct lengths {
+	int		ln_count;
+	int		ln_bad;
+	uint64_t	ln_value;
+};
+
+static void
+length_token(const char *t, size_t len, void *arg)
+{
+	struct lengths	*ln = arg;
+	uint64_t	 v = 0;
+	size_t		 i;
+
+	if (len == 0 || len > 18) {
+		ln->ln_bad = 1;
+		return;
+	}
+	for (i = 0; i < len; i++) {
+		if (t[i] < '0' || t[i] > '9') {
+			ln->ln_bad = 1;
+			return;
+		}
+		v = v * 10 + (uint64_t)(t[i] - '0');
+	}
+	if (ln->ln_count++ > 0 && v != ln->ln_value)
+		ln->ln_bad = 1;
+	ln->ln_value = v;
+}
+
+/*
+ * Work out how a message body is framed from its headers. Returns 0 with
+ * *kind and *len, or -1 with *why when the framing is ambiguous.
+ */
+int
+http_body_framing(const struct http_header *hdrs, size_t n,
+    enum body_kind *kind, uint64_t *len, const char **why)
+{
+	struct lengths	 ln = { 0, 0, 0 };
+	size_t		 i, nte = 0;
+	const struct http_header *te = NULL;
+
+	for (i = 0; i < n; i++) {
+		if (http_token_eq(hdrs[i].hh_name, hdrs[i].hh_namelen,
+		    "content-length")) {
+			if (hdrs[i].hh_valuelen == 0) {
+				*why = "empty Content-Length";
+				return (-1);
+			}
+			http_each_token(hdrs[i].hh_value, hdrs[i].hh_valuelen,
+			    length_token, &ln);
+			if (ln.ln_count == 0)
+				ln.ln_bad = 1;
+		} else if (http_token_eq(hdrs[i].hh_name, hdrs[i].hh_namelen,
+		    "transfer-encoding")) {
+			nte++;
+			te = &hdrs[i];
+		}
+	}
+	if (ln.ln_bad) {
+		*why = "invalid or conflicting Content-Length";
+		return (-1);
+	}
+	if (nte > 0) {
+		if (ln.ln_count > 0) {
+			*why = "both Content-Length and Transfer-Encoding";
+			return (-1);
+		}
+		if (nte > 1 || !http_token_eq(te->hh_value, te->hh_valuelen,
+		    "chunked")) {
+			*why = "Transfer-Encoding other than chunked";
+			return (-1);
+		}
+		*kind = BODY_CHUNKED;
+		*len = 0;
+		return (0);
+	}
+	if (ln.ln_count > 0 && ln.ln_value > 0) {
+		*kind = BODY_LENGTH;
+		*len = ln.ln_value;
+		return (0);
+	}
+	*kind = BODY_NONE;
+	*len = 0;
+	return (0);
+}
+
+/* Is there a header of this name? */
+int
+http_has_header(const struct http_header *hdrs, size_t n, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (http_token_eq(hdrs[i].hh_name, hdrs[i].hh_namelen, name))
+			return (1);
+	return (0);
+}
+
+/* The value of the one header named name: 0 with *v and *vlen (NULL when
+ * absent), or -1 when it appears more than once. */
+static int
+single_header(const struct http_response *rs, const char *name,
+    const char **v, size_t *vlen)
+{
+	size_t	i;
+
+	*v = NULL;
+	*vlen = 0;
+	for (i = 0; i < rs->rs_nheaders; i++) {
+		if (!http_token_eq(rs->rs_headers[i].hh_name,
+		    rs->rs_headers[i].hh_namelen, name))
+			continue;
+		if (*v != NULL)
+			return (-1);
+		*v = rs->rs_headers[i].hh_value;
+		*vlen = rs->rs_headers[i].hh_valuelen;
+	}
+	return (0);
+}
+
+/*
+ * Parse the response head of a list download (as measured by
+ * http_head_end): status, how the body is framed, and the Location, ETag
+ * and Last-Modified headers (pointers into buf). A body without a length
+ * runs to the close. Returns 0, or -1 with *why.
+ */
+int
+http_fetch_head(const char *buf, size_t len, struct http_fetch_head *fh,
+    const char **why)
+{
+	struct http_response	rs;
+
+	memset(fh, 0, sizeof *fh);
+	if (http_parse_response(buf, len, &rs, why) != 0)
+		return (-1);
+	fh->fh_status = rs.rs_status;
+	if (single_header(&rs, "location", &fh->fh_location,
+	    &fh->fh_locationlen) != 0 || single_header(&rs, "etag",
+	    &fh->fh_etag, &fh->fh_etaglen) != 0 || single_header(&rs,
+	    "last-modified", &fh->fh_modified, &fh->fh_modifiedlen) != 0) {
+		*why = "a header repeated (Location, ETag or Last-Modified)";
+		return (-1);
+	}
+	if (rs.rs_status < 200 || rs.rs_status == 204 ||
+	    rs.rs_status == 304) {
+		fh->fh_body = BODY_NONE;
+		return (0);
+	}
+	if (http_body_framing(rs.rs_headers, rs.rs_nheaders, &fh->fh_body,
+	    &fh->fh_length, why) != 0)
+		return (-1);
+	if (fh->fh_body == BODY_NONE && !http_has_header(rs.rs_headers,
+	    rs.rs_nheaders, "content-length"))
+		fh->fh_body = BODY_CLOSE;
 	return (0);
 }
 

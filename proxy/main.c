@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 
@@ -31,6 +33,9 @@ struct mainctx {
 	int			 mc_debug;
 	int			 mc_stopping;
 	struct event		*mc_ev_drain;
+	struct evdns_base	*mc_dns;	/* for list downloads */
+	struct refresher	*mc_rf;		/* url: lists */
+	struct event		*mc_ev_lists;	/* a list changed: reload */
 };
 
 static void
@@ -44,6 +49,8 @@ usage(FILE *f)
 	    "target\n"
 	    "                                        (one per line on stdin "
 	    "when none)\n"
+	    "       hushgate lists update [-c FILE]  download the url: lists "
+	    "once\n"
 	    "       hushgate --version | --help\n"
 	    "\n"
 	    "  -c FILE   configuration file (default %s)\n"
@@ -78,6 +85,45 @@ load_or_report(const char *file)
 		print_errors(&errs);
 	errors_free(&errs);
 	return (cf);
+}
+
+/* -t: each url: list, with what its cached copy holds. */
+static void
+check_sources(const struct hg_config *cf)
+{
+	const struct hg_listsrc	*src;
+	struct hg_listmeta	 lm;
+	const char		*why;
+	char			 buf[HG_MAX_LIST_META + 1], when[32];
+	struct tm		 tm;
+	time_t			 t;
+	FILE			*f;
+	size_t			 i, len;
+
+	if (cf->cf_nsources > 0)
+		printf("url lists: %zu (cache %s)\n", cf->cf_nsources,
+		    cf->cf_cache_dir);
+	for (i = 0; i < cf->cf_nsources; i++) {
+		src = &cf->cf_sources[i];
+		if (src->ls_entries < 0) {
+			printf("  %s  never downloaded\n", src->ls_url);
+			continue;
+		}
+		when[0] = '\0';
+		if ((f = fopen(src->ls_meta, "rb")) != NULL) {
+			len = fread(buf, 1, sizeof buf, f);
+			fclose(f);
+			t = 0;
+			if (len <= HG_MAX_LIST_META &&
+			    listmeta_parse(buf, len, &lm, &why) == 0)
+				t = (time_t)lm.lm_checked;
+			if (t != 0 && gmtime_r(&t, &tm) != NULL)
+				strftime(when, sizeof when,
+				    ", checked %Y-%m-%dT%H:%M:%SZ", &tm);
+		}
+		printf("  %s  %ld rules%s\n", src->ls_url, src->ls_entries,
+		    when);
+	}
 }
 
 static int
@@ -115,6 +161,7 @@ check_main(const char *file)
 		    action_name(ca->ca_action), ca->ca_rules,
 		    ruleset_file(cf->cf_rules, ca->ca_file), ca->ca_line);
 	}
+	check_sources(cf);
 	config_unref(cf);
 	return (0);
 }
@@ -192,7 +239,57 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	config_unref(mc->mc_cfg);
 	mc->mc_cfg = cf;
 	workers_set_config(cf, ++mc->mc_gen);
+	if (mc->mc_rf != NULL)
+		refresh_sync(mc->mc_rf, cf);
 	log_info("reload: ok (generation %u)", mc->mc_gen);
+}
+
+/* A list changed in the cache: the same reload as SIGHUP (several lists
+ * changing together make one). */
+static void
+on_lists_changed(evutil_socket_t fd, short what, void *arg)
+{
+	struct mainctx	*mc = arg;
+
+	if (mc->mc_stopping)
+		return;
+	log_info("lists: changed, reloading");
+	on_reload(-1, 0, mc);
+}
+
+static void
+lists_changed(void *arg)
+{
+	struct mainctx	*mc = arg;
+
+	event_active(mc->mc_ev_lists, EV_TIMEOUT, 0);
+}
+
+/* Downloads of the url: lists in the background, on the main thread. */
+static void
+lists_start(struct mainctx *mc)
+{
+	size_t	i;
+
+	for (i = 0; i < mc->mc_cfg->cf_nsources; i++)
+		if (mc->mc_cfg->cf_sources[i].ls_entries < 0)
+			log_warnx("lists: %s: never downloaded, treated as "
+			    "empty until the first download",
+			    mc->mc_cfg->cf_sources[i].ls_url);
+	mc->mc_ev_lists = event_new(mc->mc_base, -1, 0, on_lists_changed, mc);
+	if ((mc->mc_dns = dns_base_open(mc->mc_base, mc->mc_boot)) == NULL) {
+		log_warnx("lists: no resolver: lists are not downloaded");
+		return;
+	}
+	mc->mc_rf = refresh_new(mc->mc_base, mc->mc_dns, lists_changed, mc);
+	refresh_sync(mc->mc_rf, mc->mc_cfg);
+}
+
+static void
+lists_stop(struct mainctx *mc)
+{
+	refresh_free(mc->mc_rf);
+	mc->mc_rf = NULL;
 }
 
 static void
@@ -223,6 +320,7 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	mc->mc_stopping = 1;
+	lists_stop(mc);
 	workers_stop();
 	log_info("shutting down: %u connections open, draining up to %us",
 	    workers_open_connections(), (ms + 999) / 1000);
@@ -278,6 +376,7 @@ run_main(const char *file, int debug)
 	mc.mc_gen = 1;
 	if (workers_start(mc.mc_cfg, mc.mc_cfg->cf_workers) != 0)
 		return (1);
+	lists_start(&mc);
 
 	event_base_dispatch(mc.mc_base);
 
@@ -301,6 +400,13 @@ run_main(const char *file, int debug)
 	event_free(ev_done);
 	if (mc.mc_ev_drain != NULL)
 		event_free(mc.mc_ev_drain);
+	lists_stop(&mc);
+	if (mc.mc_dns != NULL) {
+		evdns_base_free(mc.mc_dns, 1);
+		/* A cancelled lookup may still report to the loop. */
+		event_base_loop(mc.mc_base, EVLOOP_NONBLOCK);
+	}
+	event_free(mc.mc_ev_lists);
 	event_base_free(mc.mc_base);
 	config_unref(mc.mc_cfg);
 	config_unref(mc.mc_boot);
@@ -320,11 +426,20 @@ main(int argc, char **argv)
 	};
 	const char	*file = HG_DEFAULT_CONFIG;
 	int		 ch, check = 0, debug = 0, explain = 0, http = 0;
+	int		 update = 0;
 
 	if (argc > 1 && strcmp(argv[1], "explain") == 0) {
 		explain = 1;
 		argv++;
 		argc--;
+	} else if (argc > 1 && strcmp(argv[1], "lists") == 0) {
+		if (argc < 3 || strcmp(argv[2], "update") != 0) {
+			usage(stderr);
+			return (2);
+		}
+		update = 1;
+		argv += 2;
+		argc -= 2;
 	}
 	while ((ch = getopt_long(argc, argv, "c:dht", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -368,6 +483,17 @@ main(int argc, char **argv)
 	if (argc != 0) {
 		usage(stderr);
 		return (2);
+	}
+	if (update) {
+		struct hg_config	*cf;
+		int			 rc;
+
+		if ((cf = load_or_report(file)) == NULL)
+			return (1);
+		signal(SIGPIPE, SIG_IGN);
+		rc = refresh_update_all(cf);
+		config_unref(cf);
+		return (rc);
 	}
 	if (check)
 		return (check_main(file));

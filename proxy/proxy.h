@@ -37,6 +37,7 @@ struct bufferevent;
 struct event;
 struct evdns_getaddrinfo_request;
 struct evutil_addrinfo;
+struct evbuffer;
 
 /* log.c */
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO,
@@ -85,6 +86,26 @@ struct http_response {
 	size_t			 rs_nheaders;
 };
 
+enum body_kind {
+	BODY_NONE = 0,
+	BODY_LENGTH,
+	BODY_CHUNKED,
+	BODY_CLOSE	/* response delimited by the upstream's close */
+};
+
+/* What a list download needs from a response head. */
+struct http_fetch_head {
+	int		 fh_status;
+	enum body_kind	 fh_body;
+	uint64_t	 fh_length;	/* BODY_LENGTH */
+	const char	*fh_location;	/* redirects; NULL when none */
+	size_t		 fh_locationlen;
+	const char	*fh_etag;	/* NULL when none */
+	size_t		 fh_etaglen;
+	const char	*fh_modified;	/* Last-Modified; NULL when none */
+	size_t		 fh_modifiedlen;
+};
+
 ssize_t		 http_head_end(const char *, size_t);
 int		 http_parse_response(const char *, size_t,
 		    struct http_response *, const char **);
@@ -92,6 +113,14 @@ int		 http_token_eq(const char *, size_t, const char *);
 int		 http_parse_head(const char *, size_t, struct http_request *,
 		    const char **);
 int		 http_method_is(const struct http_request *, const char *);
+void		 http_each_token(const char *, size_t,
+		    void (*)(const char *, size_t, void *), void *);
+int		 http_has_header(const struct http_header *, size_t,
+		    const char *);
+int		 http_body_framing(const struct http_header *, size_t,
+		    enum body_kind *, uint64_t *, const char **);
+int		 http_fetch_head(const char *, size_t,
+		    struct http_fetch_head *, const char **);
 
 /* dlog.c: the decision log */
 struct dlog_record {
@@ -177,13 +206,6 @@ enum conn_kind {
 	CK_NONE = 0,
 	CK_CONNECT,
 	CK_HTTP
-};
-
-enum body_kind {
-	BODY_NONE = 0,
-	BODY_LENGTH,
-	BODY_CHUNKED,
-	BODY_CLOSE	/* response delimited by the upstream's close */
 };
 
 struct chunkdec {
@@ -293,6 +315,11 @@ unsigned	 workers_open_connections(void);
 int		 worker_take_slot(unsigned);
 void		 worker_release_slot(void);
 void		 worker_refresh_config(struct worker *);
+struct evdns_base *dns_base_open(struct event_base *,
+		    const struct hg_config *);
+struct evdns_getaddrinfo_request *dns_resolve(struct evdns_base *,
+		    const char *, uint16_t,
+		    void (*)(int, struct evutil_addrinfo *, void *), void *);
 
 /* conn.c */
 void		 conn_accept(struct worker *, int, struct sockaddr *, int, int);
@@ -319,6 +346,39 @@ void		 fwd_timeout(struct conn *);
 void		 fwd_pool_flush(struct worker *);
 int		 chunk_pump(struct chunkdec *, struct evbuffer *,
 		    struct evbuffer *, int, uint64_t *);
+
+/* fetch.c: one HTTPS download of a list */
+#define HG_FETCH_MAX_REDIRECTS	5
+
+struct fetch;
+struct fetch_req {
+	const char	*fq_url;
+	const char	*fq_etag;	/* If-None-Match; NULL or "" = none */
+	const char	*fq_modified;	/* If-Modified-Since */
+	const char	*fq_ca_file;	/* NULL: the system bundle */
+	uint64_t	 fq_max_bytes;
+	unsigned	 fq_timeout;	/* ms, the whole download */
+};
+struct fetch_result {
+	int		 fr_ok;		/* 200 with a whole body, or 304 */
+	int		 fr_status;
+	char		*fr_error;	/* why, when not ok */
+	struct evbuffer	*fr_body;	/* the callback may take it */
+	char		 fr_etag[HG_MAX_VALIDATOR];
+	char		 fr_modified[HG_MAX_VALIDATOR];
+};
+typedef void (*fetch_cb)(struct fetch_result *, void *);
+struct fetch	*fetch_start(struct event_base *, struct evdns_base *,
+		    const struct fetch_req *, fetch_cb, void *);
+void		 fetch_cancel(struct fetch *);
+
+/* refresh.c: url: lists kept current */
+struct refresher;
+struct refresher *refresh_new(struct event_base *, struct evdns_base *,
+		    void (*)(void *), void *);
+void		 refresh_sync(struct refresher *, const struct hg_config *);
+void		 refresh_free(struct refresher *);
+int		 refresh_update_all(struct hg_config *);
 
 /* explain.c */
 int		 explain_main(struct hg_config *, enum hg_scheme, int, char **);

@@ -533,30 +533,146 @@ category_name_valid(const char *s)
 
 struct listspec {
 	const char	*ls_file;
+	const char	*ls_url;
 	const char	*ls_format;
 	yaml_node_t	*ls_node;
+	int		 ls_bad;	/* a value was refused */
+	struct hg_listsrc ls_src;	/* url: settings */
 };
+
+/* A duration from min_ms up, or a size, or a ratio: settings shared by
+ * the top-level `lists:` and each url: list. */
+static void
+set_duration(struct loader *ld, yaml_node_t *v, const char *what,
+    unsigned min_ms, unsigned *out, int *bad)
+{
+	const char	*s;
+	unsigned	 ms;
+
+	if ((s = want_string(ld, v, what)) == NULL) {
+		*bad = 1;
+		return;
+	}
+	if (duration_parse(s, &ms) != 0 || ms < min_ms) {
+		err(ld, v, "%s: '%s' is not a duration of %us or more "
+		    "(e.g. 30s, 10m, 24h)", what, s, min_ms / 1000);
+		*bad = 1;
+		return;
+	}
+	*out = ms;
+}
+
+static void
+set_size(struct loader *ld, yaml_node_t *v, const char *what,
+    uint64_t *out, int *bad)
+{
+	const char	*s;
+
+	if ((s = want_string(ld, v, what)) == NULL) {
+		*bad = 1;
+		return;
+	}
+	if (size_parse(s, out) != 0) {
+		err(ld, v, "%s: '%s' is not a size from 1 byte to 1GiB "
+		    "(e.g. 512KiB, 64MiB)", what, s);
+		*bad = 1;
+	}
+}
+
+static void
+set_ratio(struct loader *ld, yaml_node_t *v, const char *what, double *out,
+    int *bad)
+{
+	const char	*s;
+
+	if ((s = want_string(ld, v, what)) == NULL) {
+		*bad = 1;
+		return;
+	}
+	if (ratio_parse(s, out) != 0) {
+		err(ld, v, "%s: '%s' is not a fraction from 0 to 1 (e.g. 0.5)",
+		    what, s);
+		*bad = 1;
+	}
+}
 
 static void
 list_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
     void *arg)
 {
 	struct listspec	*ls = arg;
+	struct hg_url	 u;
+	const char	*s, *why;
 
 	if (strcmp(key, "file") == 0)
 		ls->ls_file = want_string(ld, v, "file");
-	else if (strcmp(key, "format") == 0) {
+	else if (strcmp(key, "url") == 0) {
+		if ((s = want_string(ld, v, "url")) == NULL)
+			ls->ls_bad = 1;
+		else if (url_parse(s, &u, &why) != 0) {
+			err(ld, v, "url: '%s': %s", s, why);
+			ls->ls_bad = 1;
+		} else
+			ls->ls_url = s;
+	} else if (strcmp(key, "format") == 0) {
 		if ((ls->ls_format = want_string(ld, v, "format")) != NULL &&
 		    !list_format_valid(ls->ls_format)) {
 			err(ld, v, "unknown list format '%s' (%s)",
 			    ls->ls_format, list_formats_text());
 			ls->ls_format = NULL;
 		}
-	} else
-		err(ld, k, "lists: unknown key '%s' (file, format)", key);
+	} else if (strcmp(key, "refresh") == 0)
+		set_duration(ld, v, "refresh", 1000, &ls->ls_src.ls_refresh,
+		    &ls->ls_bad);
+	else if (strcmp(key, "sha256") == 0) {
+		if ((s = want_string(ld, v, "sha256")) == NULL)
+			ls->ls_bad = 1;
+		else if (sha256_hex_parse(s, ls->ls_src.ls_pin) != 0) {
+			err(ld, v, "sha256: expected 64 hexadecimal digits");
+			ls->ls_bad = 1;
+		} else
+			ls->ls_src.ls_have_pin = 1;
+	} else if (strcmp(key, "ca_file") == 0) {
+		if ((s = want_string(ld, v, "ca_file")) == NULL)
+			ls->ls_bad = 1;
+		else {
+			free(ls->ls_src.ls_ca_file);
+			ls->ls_src.ls_ca_file = path_join_dir(ld->ld_file, s);
+		}
+	} else if (strcmp(key, "max_bytes") == 0)
+		set_size(ld, v, "max_bytes", &ls->ls_src.ls_max_bytes,
+		    &ls->ls_bad);
+	else if (strcmp(key, "max_shrink") == 0)
+		set_ratio(ld, v, "max_shrink", &ls->ls_src.ls_max_shrink,
+		    &ls->ls_bad);
+	else
+		err(ld, k, "lists: unknown key '%s' (file, url, format, "
+		    "refresh, sha256, ca_file, max_bytes, max_shrink)", key);
 }
 
-/* lists: [{file: PATH, format: FORMAT}, ...] */
+/* Keep a url: list; its cached copy is loaded when the whole
+ * configuration is read (config_finish), cache_dir being known then. */
+static void
+category_url(struct loader *ld, struct catload *cl, struct listspec *ls)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	struct hg_listsrc	*src;
+
+	cf->cf_sources = xreallocarray(cf->cf_sources, cf->cf_nsources + 1,
+	    sizeof *cf->cf_sources);
+	src = &cf->cf_sources[cf->cf_nsources++];
+	*src = ls->ls_src;
+	ls->ls_src.ls_ca_file = NULL;
+	src->ls_url = xstrdup(ls->ls_url);
+	src->ls_format = xstrdup(ls->ls_format);
+	src->ls_cat = cl->cl_cat;
+	src->ls_entries = -1;
+	src->ls_file = ld->ld_file;
+	src->ls_line = (unsigned)ls->ls_node->start_mark.line + 1;
+	src->ls_col = (unsigned)ls->ls_node->start_mark.column + 1;
+}
+
+/* lists: [{file: PATH, format: FORMAT} or {url: URL, format: FORMAT, ...}] */
 static void
 category_lists(struct loader *ld, struct catload *cl, yaml_node_t *v)
 {
@@ -576,16 +692,37 @@ category_lists(struct loader *ld, struct catload *cl, yaml_node_t *v)
 			continue;
 		memset(&ls, 0, sizeof ls);
 		ls.ls_node = n;
+		ls.ls_src.ls_refresh = HG_LIST_REFRESH;
+		ls.ls_src.ls_max_shrink = -1;
 		each_pair(ld, n, list_pair, &ls);
-		if (ls.ls_file == NULL || ls.ls_format == NULL) {
-			err(ld, n, "lists: each list needs 'file' and "
-			    "'format'");
+		if (ls.ls_bad) {
+			free(ls.ls_src.ls_ca_file);
+			continue;
+		}
+		if ((ls.ls_file == NULL) == (ls.ls_url == NULL) ||
+		    ls.ls_format == NULL) {
+			err(ld, n, "lists: each list needs 'format' and one of "
+			    "'file' or 'url'");
+			free(ls.ls_src.ls_ca_file);
+			continue;
+		}
+		if (ls.ls_url != NULL) {
+			category_url(ld, cl, &ls);
+			continue;
+		}
+		if (ls.ls_src.ls_have_pin || ls.ls_src.ls_ca_file != NULL ||
+		    ls.ls_src.ls_max_bytes != 0 ||
+		    ls.ls_src.ls_max_shrink >= 0 ||
+		    ls.ls_src.ls_refresh != HG_LIST_REFRESH) {
+			err(ld, n, "lists: refresh, sha256, ca_file, max_bytes "
+			    "and max_shrink go with 'url', not 'file'");
+			free(ls.ls_src.ls_ca_file);
 			continue;
 		}
 		path = path_join_dir(ld->ld_file, ls.ls_file);
 		errors_init(&lerr);
-		if (list_load(ld->ld_rs, cl->cl_cat, path, ls.ls_format, &lerr,
-		    &ld->ld_cf->cf_warnings) < 0) {
+		if (list_load(ld->ld_rs, cl->cl_cat, path, NULL, ls.ls_format,
+		    &lerr, &ld->ld_cf->cf_warnings) < 0) {
 			/* Report where the list was named. */
 			for (i = 0; i < lerr.er_count; i++)
 				err(ld, n, "%s", lerr.er_msgs[i]);
@@ -593,6 +730,34 @@ category_lists(struct loader *ld, struct catload *cl, yaml_node_t *v)
 		errors_free(&lerr);
 		free(path);
 	}
+}
+
+/* The top-level lists: {cache_dir, timeout, max_bytes, max_shrink}. */
+static void
+lists_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
+    void *arg)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	const char		*s;
+	int			 bad = 0;
+
+	if (strcmp(key, "cache_dir") == 0) {
+		if ((s = want_string(ld, v, "lists.cache_dir")) != NULL) {
+			free(cf->cf_cache_dir);
+			cf->cf_cache_dir = path_join_dir(ld->ld_file, s);
+		}
+	} else if (strcmp(key, "timeout") == 0)
+		set_duration(ld, v, "lists.timeout", 1000,
+		    &cf->cf_list_timeout, &bad);
+	else if (strcmp(key, "max_bytes") == 0)
+		set_size(ld, v, "lists.max_bytes", &cf->cf_list_max_bytes,
+		    &bad);
+	else if (strcmp(key, "max_shrink") == 0)
+		set_ratio(ld, v, "lists.max_shrink", &cf->cf_list_max_shrink,
+		    &bad);
+	else
+		err(ld, k, "lists: unknown key '%s' (cache_dir, timeout, "
+		    "max_bytes, max_shrink)", key);
 }
 
 /* One entry of a category's hosts: at line:col of the file being read. */
@@ -811,7 +976,7 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 		    strcmp(key, "default") == 0 ||
 		    strcmp(key, "max_connections") == 0 ||
 		    strcmp(key, "timeouts") == 0 || strcmp(key, "dns") == 0 ||
-		    strcmp(key, "log") == 0)
+		    strcmp(key, "log") == 0 || strcmp(key, "lists") == 0)
 			err(ld, k, "'%s' is only allowed in the main "
 			    "configuration file", key);
 		else
@@ -858,6 +1023,9 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 	} else if (strcmp(key, "log") == 0) {
 		if (want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
 			each_pair(ld, v, log_pair, NULL);
+	} else if (strcmp(key, "lists") == 0) {
+		if (want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
+			each_pair(ld, v, lists_pair, NULL);
 	} else {
 		s = key;
 		err(ld, k, "unknown key '%s'", s);
@@ -1124,6 +1292,10 @@ config_new(void)
 	cf->cf_dns_system = 1;
 	cf->cf_decisions = xstrdup("-");
 	cf->cf_log_level = 2;
+	cf->cf_cache_dir = xstrdup(HG_LIST_CACHE_DIR);
+	cf->cf_list_timeout = HG_LIST_TIMEOUT;
+	cf->cf_list_max_bytes = HG_LIST_MAX_BYTES;
+	cf->cf_list_max_shrink = HG_LIST_MAX_SHRINK;
 	cf->cf_rules = ruleset_new();
 	errors_init(&cf->cf_warnings);
 	return (cf);
@@ -1147,9 +1319,51 @@ config_free(struct hg_config *cf)
 		free(cf->cf_dns_servers[i]);
 	free(cf->cf_dns_servers);
 	free(cf->cf_decisions);
+	free(cf->cf_cache_dir);
+	for (i = 0; i < cf->cf_nsources; i++) {
+		free(cf->cf_sources[i].ls_url);
+		free(cf->cf_sources[i].ls_format);
+		free(cf->cf_sources[i].ls_ca_file);
+		free(cf->cf_sources[i].ls_body);
+		free(cf->cf_sources[i].ls_meta);
+	}
+	free(cf->cf_sources);
 	ruleset_free(cf->cf_rules);
 	errors_free(&cf->cf_warnings);
 	free(cf);
+}
+
+/*
+ * The url: lists, now that the settings are known: their cache paths and
+ * limits, and the last good copy when there is one. A list never
+ * downloaded is empty and said so; start-up never waits on the network.
+ */
+static void
+load_sources(struct hg_config *cf)
+{
+	struct hg_listsrc	*src;
+	struct hg_errors	 lerr;
+	size_t			 i;
+
+	for (i = 0; i < cf->cf_nsources; i++) {
+		src = &cf->cf_sources[i];
+		if (src->ls_max_bytes == 0)
+			src->ls_max_bytes = cf->cf_list_max_bytes;
+		if (src->ls_max_shrink < 0)
+			src->ls_max_shrink = cf->cf_list_max_shrink;
+		listsrc_cache_paths(cf->cf_cache_dir, src->ls_url,
+		    src->ls_format, &src->ls_body, &src->ls_meta);
+		errors_init(&lerr);
+		src->ls_entries = list_load(cf->cf_rules, src->ls_cat,
+		    src->ls_body, src->ls_url, src->ls_format, &lerr,
+		    &cf->cf_warnings);
+		errors_free(&lerr);
+		if (src->ls_entries < 0)
+			errors_add(&cf->cf_warnings, src->ls_file, src->ls_line,
+			    src->ls_col, "warning: list %s: never downloaded, "
+			    "treated as empty (hushgate lists update)",
+			    src->ls_url);
+	}
 }
 
 static struct hg_config *
@@ -1165,6 +1379,7 @@ config_finish(struct loader *ld)
 		config_free(cf);
 		return (NULL);
 	}
+	load_sources(cf);
 	ruleset_compile(cf->cf_rules, &cf->cf_warnings);
 	return (cf);
 }

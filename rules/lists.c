@@ -427,12 +427,15 @@ list_line(struct listctx *lc, const char *format, char *p, size_t len,
 }
 
 /*
- * Load the list at path (in format) into category cat. Errors (cannot
- * read) go to errs; skipped lines to warn. Returns the rules added, or -1.
+ * Load the list at path (in format) into category cat; its rules name
+ * their source as name (NULL: path), e.g. the URL of a cached copy.
+ * Errors (cannot read) go to errs; skipped lines to warn. Returns the
+ * rules added, or -1.
  */
 long
 list_load(struct hg_ruleset *rs, uint32_t cat, const char *path,
-    const char *format, struct hg_errors *errs, struct hg_errors *warn)
+    const char *name, const char *format, struct hg_errors *errs,
+    struct hg_errors *warn)
 {
 	struct listctx	 lc;
 	FILE		*f;
@@ -449,7 +452,7 @@ list_load(struct hg_ruleset *rs, uint32_t cat, const char *path,
 	memset(&lc, 0, sizeof lc);
 	lc.lc_rs = rs;
 	lc.lc_cat = cat;
-	lc.lc_file = ruleset_add_file(rs, path);
+	lc.lc_file = ruleset_add_file(rs, name != NULL ? name : path);
 	lc.lc_path = ruleset_file(rs, lc.lc_file);
 	lc.lc_warn = warn;
 	buf = xmalloc(cap);

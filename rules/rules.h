@@ -22,6 +22,18 @@
 #define HG_MAX_LISTEN		16	/* listen addresses */
 #define HG_MAX_WORKERS		64
 
+#define HG_MAX_URL		2048	/* bytes of a list URL */
+#define HG_MAX_LIST_BYTES	(1024ULL * 1024 * 1024)	/* max_bytes limit */
+#define HG_MAX_LIST_META	8192	/* bytes of a list metadata file */
+#define HG_MAX_VALIDATOR	256	/* ETag or Last-Modified kept */
+
+/* Defaults of the top-level `lists:` settings. */
+#define HG_LIST_CACHE_DIR	"/var/cache/hushgate"
+#define HG_LIST_TIMEOUT		30000		/* ms, one download */
+#define HG_LIST_MAX_BYTES	(64ULL * 1024 * 1024)
+#define HG_LIST_MAX_SHRINK	0.5
+#define HG_LIST_REFRESH		(24U * 3600 * 1000)	/* ms */
+
 #define HG_NONE			UINT32_MAX
 
 enum hg_action {
@@ -110,6 +122,45 @@ struct hg_ruleset;
 #define HG_PROXYPROTO_V1	1
 #define HG_PROXYPROTO_V2	2
 
+/* An https:// URL, parsed. */
+struct hg_url {
+	char		 u_host[HG_MAX_HOST + 1];	/* v6 without [] */
+	int		 u_v6;
+	uint16_t	 u_port;
+	char		 u_path[HG_MAX_URL + 2];	/* "/..." with query */
+};
+
+/* A list kept current from a URL (`lists: [{url: ...}]`). */
+struct hg_listsrc {
+	char		*ls_url;
+	char		*ls_format;
+	uint32_t	 ls_cat;	/* category it feeds */
+	unsigned	 ls_refresh;	/* ms */
+	int		 ls_have_pin;
+	uint8_t		 ls_pin[32];	/* sha256: of the body */
+	char		*ls_ca_file;	/* NULL: the system bundle */
+	uint64_t	 ls_max_bytes;	/* 0 until resolved: the global one */
+	double		 ls_max_shrink;	/* < 0 until resolved */
+	char		*ls_body;	/* cache: the last good copy */
+	char		*ls_meta;	/* cache: its metadata */
+	long		 ls_entries;	/* loaded from the cache; -1: none */
+	const char	*ls_file;	/* where it is named */
+	unsigned	 ls_line;
+	unsigned	 ls_col;
+};
+
+/* The metadata kept next to a cached list. */
+struct hg_listmeta {
+	char		 lm_etag[HG_MAX_VALIDATOR];
+	char		 lm_modified[HG_MAX_VALIDATOR];
+	uint64_t	 lm_fetched;	/* unix time of the last new copy */
+	uint64_t	 lm_checked;	/* unix time of the last good answer */
+	int		 lm_have_sha256;
+	uint8_t		 lm_sha256[32];
+	uint64_t	 lm_bytes;
+	uint64_t	 lm_entries;
+};
+
 /* The whole configuration: immutable once loaded, reference-counted. */
 struct hg_config {
 	int			 cf_refs;	/* atomic */
@@ -140,6 +191,12 @@ struct hg_config {
 	size_t			 cf_ndns_servers;
 	char			*cf_decisions;	/* NULL = off, "-" = stdout */
 	int			 cf_log_level;
+	char			*cf_cache_dir;	/* lists.cache_dir */
+	unsigned		 cf_list_timeout;	/* ms */
+	uint64_t		 cf_list_max_bytes;
+	double			 cf_list_max_shrink;
+	struct hg_listsrc	*cf_sources;	/* url: lists */
+	size_t			 cf_nsources;
 	struct hg_ruleset	*cf_rules;
 	struct hg_errors	 cf_warnings;	/* from -t: ties, shadows */
 };
@@ -249,7 +306,23 @@ int		 config_client_allowed(const struct hg_config *, int,
 int		 list_format_valid(const char *);
 const char	*list_formats_text(void);
 long		 list_load(struct hg_ruleset *, uint32_t, const char *,
-		    const char *, struct hg_errors *, struct hg_errors *);
+		    const char *, const char *, struct hg_errors *,
+		    struct hg_errors *);
+
+/* listsrc.c */
+int		 url_parse(const char *, struct hg_url *, const char **);
+int		 size_parse(const char *, uint64_t *);
+int		 ratio_parse(const char *, double *);
+int		 sha256_hex_parse(const char *, uint8_t [32]);
+void		 sha256_hex(const uint8_t [32], char [65]);
+void		 listsrc_cache_paths(const char *, const char *, const char *,
+		    char **, char **);
+int		 listmeta_parse(const char *, size_t, struct hg_listmeta *,
+		    const char **);
+char		*listmeta_format(const struct hg_listmeta *, const char *);
+int		 listsrc_shrink_ok(uint64_t, uint64_t, double);
+void		 listsrc_diff(const char *, size_t, const char *, size_t,
+		    size_t *, size_t *);
 
 /* policy.c */
 void		 policy_decide(const struct hg_config *, enum hg_scheme,

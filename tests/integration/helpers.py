@@ -246,9 +246,9 @@ class HTTPServer(ThreadingHTTPServer):
     "hello HOST PATH\\n", POST echoes the body."""
     daemon_threads = True
 
-    def __init__(self, tls_ctx=None):
+    def __init__(self, tls_ctx=None, handler=None):
         self.tls_ctx = tls_ctx
-        super().__init__(("127.0.0.1", 0), _HTTPHandler)
+        super().__init__(("127.0.0.1", 0), handler or _HTTPHandler)
         self.port = self.server_address[1]
         self.thread = threading.Thread(target=self.serve_forever,
                                        kwargs={"poll_interval": 0.2},

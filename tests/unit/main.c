@@ -216,6 +216,35 @@ unit_read_table(struct unit_group *g, const char *rel,
 	return (n);
 }
 
+/*
+ * Add a case for each line of the table file, by the kind its first field
+ * names; a line of no known kind, or with too few fields, is an error.
+ */
+void
+unit_add_table(struct unit_group *g, const char *file,
+    const struct unit_kind *kinds, size_t nkinds)
+{
+	struct unit_line	**lines;
+	size_t			  n, i, k;
+
+	n = unit_read_table(g, file, &lines);
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < nkinds; k++)
+			if (strcmp(lines[i]->ul_fields[0],
+			    kinds[k].uk_name) == 0)
+				break;
+		if (k == nkinds ||
+		    lines[i]->ul_nfields < kinds[k].uk_minfields) {
+			unit_add_error(g, "%s:%u: bad line '%s'", file,
+			    lines[i]->ul_lineno, lines[i]->ul_text);
+			continue;
+		}
+		unit_add(g, unit_case_name(lines[i], lines[i]->ul_text +
+		    strlen(lines[i]->ul_fields[0]) + 1), kinds[k].uk_fn,
+		    lines[i]);
+	}
+}
+
 /* "file:line: what", cut to UNIT_MAX_NAME characters. */
 char *
 unit_case_name(const struct unit_line *ul, const char *what)
@@ -644,6 +673,7 @@ main(void)
 	failed += run_group("config", test_config_group);
 	failed += run_group("http", test_http_group);
 	failed += run_group("gateway", test_gateway_group);
+	failed += run_group("listsrc", test_listsrc_group);
 	keep_free();
 	/*
 	 * The exit status is the number of failed cases, held below 77:

@@ -129,6 +129,22 @@ addr_parse(const char *s, uint8_t *addr)
 	return (0);
 }
 
+/*
+ * A path as the check wants it: relative paths are relative to the file,
+ * so a tail that matches whole components is enough.
+ */
+static char *
+path_tail(const char *p, const char *want)
+{
+	if (p == NULL)
+		return (unit_strdup("null"));
+	if (strcmp(p, "-") != 0 && strlen(p) > strlen(want) &&
+	    p[strlen(p) - strlen(want) - 1] == '/' &&
+	    strcmp(p + strlen(p) - strlen(want), want) == 0)
+		return (unit_strdup(want));
+	return (unit_strdup(p));
+}
+
 /* The value of a field, as text, for "# check:" lines. */
 static char *
 field_value(const struct hg_config *cf, const char *field, const char *want)
@@ -185,18 +201,8 @@ field_value(const struct hg_config *cf, const char *field, const char *want)
 		return (portset_contains(&cf->cf_http_ports,
 		    (uint16_t)strtoul(want, NULL, 10)) ? unit_strdup(want) :
 		    unit_strdup("(absent)"));
-	if (strcmp(field, "hosts_file") == 0) {
-		/* Relative paths are relative to the file: compare the tail. */
-		const char *h = cf->cf_hosts_file;
-
-		if (h == NULL)
-			return (unit_strdup("null"));
-		if (strlen(h) > strlen(want) &&
-		    h[strlen(h) - strlen(want) - 1] == '/' &&
-		    strcmp(h + strlen(h) - strlen(want), want) == 0)
-			return (unit_strdup(want));
-		return (unit_strdup(h));
-	}
+	if (strcmp(field, "hosts_file") == 0)
+		return (path_tail(cf->cf_hosts_file, want));
 	if (strcmp(field, "dns.system") == 0)
 		return (unit_printf("%d", cf->cf_dns_system));
 	if (strcmp(field, "dns.servers") == 0) {
@@ -208,16 +214,29 @@ field_value(const struct hg_config *cf, const char *field, const char *want)
 			    cf->cf_dns_servers[i]);
 		return (*s ? s : unit_strdup("none"));
 	}
-	if (strcmp(field, "log.decisions") == 0) {
-		const char *d = cf->cf_decisions;
+	if (strcmp(field, "log.decisions") == 0)
+		return (path_tail(cf->cf_decisions, want));
+	if (strcmp(field, "lists.cache_dir") == 0)
+		return (path_tail(cf->cf_cache_dir, want));
+	if (strcmp(field, "lists.timeout") == 0)
+		return (unit_printf("%u", cf->cf_list_timeout));
+	if (strcmp(field, "lists.max_bytes") == 0)
+		return (unit_printf("%llu",
+		    (unsigned long long)cf->cf_list_max_bytes));
+	if (strcmp(field, "lists.sources") == 0)
+		return (unit_printf("%zu", cf->cf_nsources));
+	if (unit_has_prefix(field, "lists.source")) {
+		/* URL FORMAT REFRESH MAX_BYTES MAX_SHRINK */
+		size_t			 i = strtoul(field + 12, NULL, 10);
+		const struct hg_listsrc	*src;
 
-		if (d == NULL)
-			return (unit_strdup("null"));
-		if (strcmp(d, "-") != 0 && strlen(d) > strlen(want) &&
-		    strcmp(d + strlen(d) - strlen(want), want) == 0 &&
-		    d[strlen(d) - strlen(want) - 1] == '/')
-			return (unit_strdup(want));
-		return (unit_strdup(d));
+		if (i >= cf->cf_nsources)
+			return (unit_strdup("(no such source)"));
+		src = &cf->cf_sources[i];
+		return (unit_printf("%s %s %u %llu %g", src->ls_url,
+		    src->ls_format, src->ls_refresh,
+		    (unsigned long long)src->ls_max_bytes,
+		    src->ls_max_shrink));
 	}
 	if (strcmp(field, "log.level") == 0)
 		return (unit_printf("%d", cf->cf_log_level));

@@ -293,13 +293,7 @@ test_cidr_line(void **state)
 	assert_int_equal(cidr_list_match(&c, 0, family, addr), 0);
 }
 
-struct kind {
-	const char		*k_name;
-	size_t			 k_minfields;
-	CMUnitTestFunction	 k_fn;
-};
-
-static const struct kind kinds[] = {
+static const struct unit_kind kinds[] = {
 	{ "host", 3, test_host_line },
 	{ "target", 4, test_target_line },
 	{ "port", 3, test_port_line },
@@ -309,34 +303,12 @@ static const struct kind kinds[] = {
 	{ "cidr", 3, test_cidr_line },
 };
 
-static void
-add_table(struct unit_group *g, const char *file)
-{
-	struct unit_line	**lines;
-	size_t			  n, i, k;
-
-	n = unit_read_table(g, file, &lines);
-	for (i = 0; i < n; i++) {
-		for (k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
-			if (strcmp(lines[i]->ul_fields[0],
-			    kinds[k].k_name) == 0)
-				break;
-		if (k == sizeof kinds / sizeof kinds[0] ||
-		    lines[i]->ul_nfields < kinds[k].k_minfields) {
-			unit_add_error(g, "%s:%u: bad line '%s'", file,
-			    lines[i]->ul_lineno, lines[i]->ul_text);
-			continue;
-		}
-		unit_add(g, unit_case_name(lines[i], lines[i]->ul_text +
-		    strlen(lines[i]->ul_fields[0]) + 1), kinds[k].k_fn,
-		    lines[i]);
-	}
-}
-
 void
 test_host_group(struct unit_group *g)
 {
-	add_table(g, "hosts.tsv");
-	add_table(g, "values.tsv");
-	add_table(g, "cidr.tsv");
+	size_t	n = sizeof kinds / sizeof kinds[0];
+
+	unit_add_table(g, "hosts.tsv", kinds, n);
+	unit_add_table(g, "values.tsv", kinds, n);
+	unit_add_table(g, "cidr.tsv", kinds, n);
 }

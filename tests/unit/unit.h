@@ -46,6 +46,13 @@ struct unit_bytes {
 	size_t		 ub_len;
 };
 
+/* A kind of table line: its first field, the fields it needs, its test. */
+struct unit_kind {
+	const char		*uk_name;
+	size_t			 uk_minfields;
+	CMUnitTestFunction	 uk_fn;
+};
+
 /* main.c: the framework */
 void		 unit_add(struct unit_group *, const char *,
 		    CMUnitTestFunction, void *);
@@ -60,6 +67,8 @@ char		*unit_read_file(const char *, size_t *);
 size_t		 unit_read_table(struct unit_group *, const char *,
 		    struct unit_line ***);
 char		*unit_case_name(const struct unit_line *, const char *);
+void		 unit_add_table(struct unit_group *, const char *,
+		    const struct unit_kind *, size_t);
 int		 unit_unescape(const char *, struct unit_bytes *);
 char		*unit_show(const char *, size_t);
 char		**unit_list_dir(const char *, const char *, size_t *);
@@ -77,5 +86,8 @@ void		 test_config_group(struct unit_group *);
 void		 test_http_group(struct unit_group *);
 /* test_gateway.c: addrclass_of, proxyproto_parse, tls_hello_sni */
 void		 test_gateway_group(struct unit_group *);
+/* test_listsrc.c: url: lists (URL, sizes, cache metadata, shrink guard,
+ * download response heads) */
+void		 test_listsrc_group(struct unit_group *);
 
 #endif /* HG_UNIT_H */

@@ -1,0 +1,640 @@
+/*
+ * refresh.c -- lists kept current: every `url:` list of the running
+ * configuration has a timer on the main thread's event_base; when it
+ * fires the list is downloaded (fetch.c), checked (pin, entries, shrink
+ * guard) and, when good and new, written to the cache atomically; then the
+ * caller's changed() runs, which reloads the configuration exactly as
+ * SIGHUP does. A bad download keeps the last good copy and says why in one
+ * line. `hushgate lists update` runs the same steps once, in order.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <event2/buffer.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+
+#include "proxy.h"
+#include "certs/certs.h"
+
+#define REFRESH_FIRST_MS	1000	/* first download after start-up */
+#define REFRESH_RETRY_MAX_MS	(3600U * 1000)	/* after a failure */
+
+enum outcome {
+	OUT_FAILED = 0,
+	OUT_NOTMOD,	/* 304 */
+	OUT_SAME,	/* 200, the same bytes */
+	OUT_CHANGED
+};
+
+struct rsource {
+	struct rsource		*rs_next;
+	struct refresher	*rs_rf;
+	struct hg_listsrc	 rs_src;	/* own copies of the strings */
+	unsigned		 rs_timeout;
+	struct hg_listmeta	 rs_lm;		/* of the cached copy */
+	int			 rs_have_meta;
+	int			 rs_have_body;
+	struct event		*rs_timer;
+	struct fetch		*rs_fetch;
+	int			 rs_seen;
+	int			 rs_have_loaded;
+	uint8_t			 rs_loaded[32];	/* sha256 the rules hold */
+};
+
+struct refresher {
+	struct event_base	*rf_base;
+	struct evdns_base	*rf_dns;
+	void			(*rf_changed)(void *);
+	void			*rf_arg;
+	struct rsource		*rf_list;
+	int			 rf_oneshot;	/* lists update */
+	unsigned		 rf_failed;
+};
+
+static void	rsource_start(struct rsource *);
+
+/* Read a whole file of at most max bytes; NULL with errno. */
+static char *
+file_read(const char *path, uint64_t max, size_t *lenp)
+{
+	FILE	*f;
+	char	*buf;
+	size_t	 len = 0, cap = 65536, n;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return (NULL);
+	buf = xmalloc(cap + 1);
+	while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
+		len += n;
+		if (len > max) {
+			free(buf);
+			fclose(f);
+			errno = EFBIG;
+			return (NULL);
+		}
+		if (len == cap) {
+			cap *= 2;
+			buf = xreallocarray(buf, cap + 1, 1);
+		}
+	}
+	if (ferror(f)) {
+		free(buf);
+		fclose(f);
+		errno = EIO;
+		return (NULL);
+	}
+	fclose(f);
+	buf[len] = '\0';
+	*lenp = len;
+	return (buf);
+}
+
+/* mkdir -p of the directory holding path. 0 or -1 with errno. */
+static int
+mkdir_parent(const char *path)
+{
+	char	*dir = xstrdup(path), *p;
+	int	 rc = 0;
+
+	if ((p = strrchr(dir, '/')) != NULL && p != dir) {
+		*p = '\0';
+		for (p = dir + 1; rc == 0; p++) {
+			if (*p != '/' && *p != '\0')
+				continue;
+			{
+				char	c = *p;
+
+				*p = '\0';
+				if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+					rc = -1;
+				*p = c;
+			}
+			if (*p == '\0')
+				break;
+		}
+	}
+	free(dir);
+	return (rc);
+}
+
+/*
+ * Write buf to a new temporary file next to path. Returns its name
+ * (caller frees and renames or unlinks it), or NULL with *cause.
+ */
+static char *
+temp_write(const char *path, const void *buf, size_t len, char **cause)
+{
+	char		*tmp;
+	int		 fd;
+	ssize_t		 n;
+	size_t		 off = 0;
+
+	if (mkdir_parent(path) != 0) {
+		xasprintf(cause, "cannot create the directory of %s: %s",
+		    path, strerror(errno));
+		return (NULL);
+	}
+	xasprintf(&tmp, "%s.XXXXXX", path);
+	if ((fd = mkstemp(tmp)) == -1) {
+		xasprintf(cause, "cannot create %s: %s", tmp, strerror(errno));
+		free(tmp);
+		return (NULL);
+	}
+	while (off < len) {
+		n = write(fd, (const char *)buf + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto fail;
+		off += (size_t)n;
+	}
+	if (fsync(fd) != 0)
+		goto fail;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	return (tmp);
+
+fail:
+	xasprintf(cause, "cannot write %s: %s", tmp, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	free(tmp);
+	return (NULL);
+}
+
+/* Replace path with buf atomically (a temporary file, then rename). */
+static int
+file_replace(const char *path, const void *buf, size_t len, char **cause)
+{
+	char	*tmp;
+
+	if ((tmp = temp_write(path, buf, len, cause)) == NULL)
+		return (-1);
+	if (rename(tmp, path) != 0) {
+		xasprintf(cause, "cannot rename %s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		free(tmp);
+		return (-1);
+	}
+	free(tmp);
+	return (0);
+}
+
+/* Read the cached copy's metadata into rs (rs_have_meta, rs_have_body). */
+static void
+rsource_read_meta(struct rsource *rs)
+{
+	const char	*why;
+	char		*buf;
+	size_t		 len;
+
+	rs->rs_have_body = access(rs->rs_src.ls_body, R_OK) == 0;
+	rs->rs_have_meta = 0;
+	memset(&rs->rs_lm, 0, sizeof rs->rs_lm);
+	if ((buf = file_read(rs->rs_src.ls_meta, HG_MAX_LIST_META,
+	    &len)) == NULL)
+		return;
+	if (listmeta_parse(buf, len, &rs->rs_lm, &why) == 0)
+		rs->rs_have_meta = 1;
+	else {
+		log_warnx("lists: %s: %s, ignored", rs->rs_src.ls_meta, why);
+		memset(&rs->rs_lm, 0, sizeof rs->rs_lm);
+	}
+	free(buf);
+}
+
+/* The entries a list file gives in its format (as the loader counts). */
+static long
+count_entries(const struct rsource *rs, const char *path)
+{
+	struct hg_ruleset	*scratch = ruleset_new();
+	struct hg_errors	 errs;
+	uint32_t		 file, cat;
+	long			 n;
+
+	errors_init(&errs);
+	file = ruleset_add_file(scratch, rs->rs_src.ls_url);
+	cat = ruleset_add_category(scratch, "list", HG_ACT_DENY, file, 0);
+	n = list_load(scratch, cat, path, rs->rs_src.ls_url,
+	    rs->rs_src.ls_format, &errs, NULL);
+	errors_free(&errs);
+	ruleset_free(scratch);
+	return (n);
+}
+
+/*
+ * Check a download and, when good and new, make it the cached copy.
+ * *msg says what happened (caller frees).
+ */
+static enum outcome
+rsource_apply(struct rsource *rs, struct fetch_result *fr, char **msg)
+{
+	const struct hg_listsrc	*src = &rs->rs_src;
+	struct hg_listmeta	 lm = rs->rs_lm;
+	const char		*body;
+	char			*tmp = NULL, *old, *text, *cause = NULL;
+	char			 got[65], want[65];
+	uint8_t			 sum[32];
+	size_t			 len, oldlen, added = 0, removed = 0;
+	long			 entries;
+	int			 same;
+	enum outcome		 out;
+
+	if (!fr->fr_ok) {
+		*msg = xstrdup(fr->fr_error);
+		return (OUT_FAILED);
+	}
+	if (fr->fr_status == 304) {
+		if (!rs->rs_have_body || !rs->rs_have_meta) {
+			*msg = xstrdup("304 Not Modified, but no copy is "
+			    "cached");
+			return (OUT_FAILED);
+		}
+		out = OUT_NOTMOD;
+		*msg = xstrdup("not modified");
+		goto meta;
+	}
+	len = evbuffer_get_length(fr->fr_body);
+	body = (const char *)evbuffer_pullup(fr->fr_body, -1);
+	if (body == NULL)
+		body = "";
+	tls_sha256(body, len, sum);
+	if (src->ls_have_pin && memcmp(sum, src->ls_pin, 32) != 0) {
+		sha256_hex(sum, got);
+		sha256_hex(src->ls_pin, want);
+		xasprintf(msg, "sha256 mismatch: the body is %s, the pin %s",
+		    got, want);
+		return (OUT_FAILED);
+	}
+	if ((tmp = temp_write(src->ls_body, body, len, &cause)) == NULL) {
+		xasprintf(msg, "cache: %s", cause);
+		free(cause);
+		return (OUT_FAILED);
+	}
+	entries = count_entries(rs, tmp);
+	if (entries <= 0) {
+		xasprintf(msg, "no entries in %zu bytes (format %s)", len,
+		    src->ls_format);
+		goto refuse;
+	}
+	if (rs->rs_have_body && rs->rs_have_meta &&
+	    !listsrc_shrink_ok(lm.lm_entries, (uint64_t)entries,
+	    src->ls_max_shrink)) {
+		xasprintf(msg, "%ld entries, down from %" PRIu64 ": more "
+		    "than max_shrink (%g) would go at once", entries,
+		    lm.lm_entries, src->ls_max_shrink);
+		goto refuse;
+	}
+	same = rs->rs_have_body && rs->rs_have_meta && lm.lm_have_sha256 &&
+	    memcmp(sum, lm.lm_sha256, 32) == 0;
+	if (same) {
+		unlink(tmp);
+		out = OUT_SAME;
+		xasprintf(msg, "%zu bytes, %ld entries, unchanged", len,
+		    entries);
+	} else {
+		old = rs->rs_have_body ? file_read(src->ls_body,
+		    HG_MAX_LIST_BYTES, &oldlen) : NULL;
+		listsrc_diff(old ? old : "", old ? oldlen : 0, body, len,
+		    &added, &removed);
+		free(old);
+		if (rename(tmp, src->ls_body) != 0) {
+			xasprintf(msg, "cache: cannot rename %s: %s", tmp,
+			    strerror(errno));
+			goto refuse;
+		}
+		lm.lm_fetched = (uint64_t)time(NULL);
+		out = OUT_CHANGED;
+		xasprintf(msg, "%zu bytes, %ld entries, +%zu/-%zu", len,
+		    entries, added, removed);
+	}
+	free(tmp);
+	memcpy(lm.lm_sha256, sum, 32);
+	lm.lm_have_sha256 = 1;
+	lm.lm_bytes = len;
+	lm.lm_entries = (uint64_t)entries;
+
+meta:
+	/* A validator the server no longer sends is dropped with it. */
+	memcpy(lm.lm_etag, fr->fr_etag, sizeof lm.lm_etag);
+	memcpy(lm.lm_modified, fr->fr_modified, sizeof lm.lm_modified);
+	if (out == OUT_NOTMOD) {
+		if (fr->fr_etag[0] == '\0')
+			memcpy(lm.lm_etag, rs->rs_lm.lm_etag,
+			    sizeof lm.lm_etag);
+		if (fr->fr_modified[0] == '\0')
+			memcpy(lm.lm_modified, rs->rs_lm.lm_modified,
+			    sizeof lm.lm_modified);
+	}
+	lm.lm_checked = (uint64_t)time(NULL);
+	text = listmeta_format(&lm, src->ls_url);
+	if (file_replace(src->ls_meta, text, strlen(text), &cause) != 0) {
+		/* The body is in place; without metadata the next download
+		 * is unconditional and unguarded: say so. */
+		log_warnx("lists: %s: cache: %s", src->ls_url, cause);
+		free(cause);
+	}
+	free(text);
+	return (out);
+
+refuse:
+	unlink(tmp);
+	free(tmp);
+	return (OUT_FAILED);
+}
+
+static void
+rsource_schedule(struct rsource *rs, unsigned ms)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(rs->rs_timer, &tv);
+}
+
+/* When the cached copy is due: soon when missing or stale. */
+static void
+rsource_schedule_from_cache(struct rsource *rs)
+{
+	uint64_t	now = (uint64_t)time(NULL), due;
+
+	rsource_read_meta(rs);
+	if (!rs->rs_have_body || !rs->rs_have_meta) {
+		rsource_schedule(rs, REFRESH_FIRST_MS);
+		return;
+	}
+	due = rs->rs_lm.lm_checked * 1000 + rs->rs_src.ls_refresh;
+	if (due <= now * 1000 + REFRESH_FIRST_MS)
+		rsource_schedule(rs, REFRESH_FIRST_MS);
+	else if (due - now * 1000 > rs->rs_src.ls_refresh)	/* clock */
+		rsource_schedule(rs, rs->rs_src.ls_refresh);
+	else
+		rsource_schedule(rs, (unsigned)(due - now * 1000));
+}
+
+/*
+ * Does the cache hold another copy than the running rules were loaded
+ * from? (One written by `hushgate lists update` meanwhile.)
+ */
+static int
+rsource_cache_newer(struct rsource *rs)
+{
+	rsource_read_meta(rs);
+	return (rs->rs_have_body && rs->rs_have_meta &&
+	    rs->rs_lm.lm_have_sha256 && (!rs->rs_have_loaded ||
+	    memcmp(rs->rs_lm.lm_sha256, rs->rs_loaded, 32) != 0));
+}
+
+static void
+rsource_done(struct fetch_result *fr, void *arg)
+{
+	struct rsource		*rs = arg;
+	struct refresher	*rf = rs->rs_rf;
+	struct rsource		*next;
+	enum outcome		 out;
+	char			*msg = NULL;
+	unsigned		 retry;
+
+	rs->rs_fetch = NULL;
+	out = rsource_apply(rs, fr, &msg);
+	if (rf->rf_oneshot) {
+		printf("%s: %s%s\n", rs->rs_src.ls_url,
+		    out == OUT_FAILED ? "error: " : "", msg);
+		fflush(stdout);
+		if (out == OUT_FAILED)
+			rf->rf_failed++;
+		free(msg);
+		if ((next = rs->rs_next) != NULL)
+			rsource_start(next);
+		else
+			event_base_loopexit(rf->rf_base, NULL);
+		return;
+	}
+	if (out == OUT_FAILED) {
+		log_warnx("lists: %s: failed: %s; %s", rs->rs_src.ls_url, msg,
+		    rs->rs_have_body ? "keeping the last good copy" :
+		    "the list stays empty");
+		retry = rs->rs_src.ls_refresh < REFRESH_RETRY_MAX_MS ?
+		    rs->rs_src.ls_refresh : REFRESH_RETRY_MAX_MS;
+		rsource_schedule(rs, retry);
+	} else {
+		log_info("lists: %s: %s", rs->rs_src.ls_url, msg);
+		rsource_schedule(rs, rs->rs_src.ls_refresh);
+	}
+	free(msg);
+	if (out != OUT_CHANGED && rsource_cache_newer(rs)) {
+		log_info("lists: %s: the cached copy is newer than the "
+		    "running rules", rs->rs_src.ls_url);
+		out = OUT_CHANGED;
+	}
+	if (out == OUT_CHANGED)
+		rf->rf_changed(rf->rf_arg);
+}
+
+static void
+rsource_start(struct rsource *rs)
+{
+	struct fetch_req	rq;
+
+	rsource_read_meta(rs);
+	memset(&rq, 0, sizeof rq);
+	rq.fq_url = rs->rs_src.ls_url;
+	if (rs->rs_have_body && rs->rs_have_meta) {
+		rq.fq_etag = rs->rs_lm.lm_etag;
+		rq.fq_modified = rs->rs_lm.lm_modified;
+	}
+	rq.fq_ca_file = rs->rs_src.ls_ca_file;
+	rq.fq_max_bytes = rs->rs_src.ls_max_bytes;
+	rq.fq_timeout = rs->rs_timeout;
+	log_debug("lists: downloading %s", rs->rs_src.ls_url);
+	rs->rs_fetch = fetch_start(rs->rs_rf->rf_base, rs->rs_rf->rf_dns, &rq,
+	    rsource_done, rs);
+}
+
+static void
+rsource_due(evutil_socket_t fd, short what, void *arg)
+{
+	struct rsource	*rs = arg;
+
+	if (rs->rs_fetch == NULL)
+		rsource_start(rs);
+}
+
+static void
+rsource_clear(struct rsource *rs)
+{
+	free(rs->rs_src.ls_url);
+	free(rs->rs_src.ls_format);
+	free(rs->rs_src.ls_ca_file);
+	free(rs->rs_src.ls_body);
+	free(rs->rs_src.ls_meta);
+}
+
+/* Take the settings of src (strings copied). */
+static void
+rsource_set(struct rsource *rs, const struct hg_config *cf,
+    const struct hg_listsrc *src)
+{
+	rsource_clear(rs);
+	rs->rs_src = *src;
+	rs->rs_src.ls_url = xstrdup(src->ls_url);
+	rs->rs_src.ls_format = xstrdup(src->ls_format);
+	rs->rs_src.ls_ca_file = src->ls_ca_file ? xstrdup(src->ls_ca_file) :
+	    NULL;
+	rs->rs_src.ls_body = xstrdup(src->ls_body);
+	rs->rs_src.ls_meta = xstrdup(src->ls_meta);
+	rs->rs_src.ls_file = NULL;	/* belongs to the configuration */
+	rs->rs_timeout = cf->cf_list_timeout;
+}
+
+static void
+rsource_free(struct rsource *rs)
+{
+	if (rs->rs_fetch != NULL)
+		fetch_cancel(rs->rs_fetch);
+	event_free(rs->rs_timer);
+	rsource_clear(rs);
+	free(rs);
+}
+
+/*
+ * A refresher on base, resolving through dns; changed(arg) runs after a
+ * list has changed in the cache.
+ */
+struct refresher *
+refresh_new(struct event_base *base, struct evdns_base *dns,
+    void (*changed)(void *), void *arg)
+{
+	struct refresher	*rf;
+
+	rf = xcalloc(1, sizeof *rf);
+	rf->rf_base = base;
+	rf->rf_dns = dns;
+	rf->rf_changed = changed;
+	rf->rf_arg = arg;
+	return (rf);
+}
+
+/*
+ * Follow the url: lists of a (new) configuration: new lists get a timer
+ * (soon when their copy is missing or stale), lists no longer named are
+ * dropped, the others take the new settings.
+ */
+void
+refresh_sync(struct refresher *rf, const struct hg_config *cf)
+{
+	struct rsource	*rs, **pp;
+	size_t		 i;
+
+	for (rs = rf->rf_list; rs != NULL; rs = rs->rs_next)
+		rs->rs_seen = 0;
+	for (i = 0; i < cf->cf_nsources; i++) {
+		const struct hg_listsrc *src = &cf->cf_sources[i];
+
+		for (rs = rf->rf_list; rs != NULL; rs = rs->rs_next)
+			if (strcmp(rs->rs_src.ls_body, src->ls_body) == 0)
+				break;
+		if (rs != NULL && rs->rs_seen)
+			continue;	/* named twice: one download */
+		if (rs == NULL) {
+			rs = xcalloc(1, sizeof *rs);
+			rs->rs_rf = rf;
+			rs->rs_timer = evtimer_new(rf->rf_base, rsource_due,
+			    rs);
+			if (rs->rs_timer == NULL)
+				fatalx("out of memory");
+			for (pp = &rf->rf_list; *pp != NULL;
+			    pp = &(*pp)->rs_next)
+				;
+			*pp = rs;
+		}
+		rsource_set(rs, cf, src);
+		rs->rs_seen = 1;
+		/* What the configuration just loaded from the cache. */
+		rsource_read_meta(rs);
+		rs->rs_have_loaded = rs->rs_have_body &&
+		    rs->rs_lm.lm_have_sha256;
+		memcpy(rs->rs_loaded, rs->rs_lm.lm_sha256, 32);
+		if (rs->rs_fetch == NULL && !rf->rf_oneshot)
+			rsource_schedule_from_cache(rs);
+	}
+	for (pp = &rf->rf_list; (rs = *pp) != NULL;) {
+		if (rs->rs_seen) {
+			pp = &rs->rs_next;
+			continue;
+		}
+		*pp = rs->rs_next;
+		rsource_free(rs);
+	}
+}
+
+/* Stop every download and timer; free the refresher. */
+void
+refresh_free(struct refresher *rf)
+{
+	struct rsource	*rs;
+
+	if (rf == NULL)
+		return;
+	while ((rs = rf->rf_list) != NULL) {
+		rf->rf_list = rs->rs_next;
+		rsource_free(rs);
+	}
+	free(rf);
+}
+
+static void
+changed_nothing(void *arg)
+{
+}
+
+/*
+ * `hushgate lists update`: download every url: list of cf once, in
+ * order, and print one line for each. Returns 0 when all went well, 1
+ * otherwise.
+ */
+int
+refresh_update_all(struct hg_config *cf)
+{
+	struct event_base	*base;
+	struct evdns_base	*dns;
+	struct refresher	*rf;
+	int			 rc;
+
+	if (cf->cf_nsources == 0) {
+		printf("no url: lists in %s\n", cf->cf_file);
+		return (0);
+	}
+	if ((base = event_base_new()) == NULL)
+		fatalx("cannot create event base");
+	if ((dns = dns_base_open(base, cf)) == NULL) {
+		event_base_free(base);
+		return (1);
+	}
+	rf = refresh_new(base, dns, changed_nothing, NULL);
+	rf->rf_oneshot = 1;
+	refresh_sync(rf, cf);
+	rsource_start(rf->rf_list);
+	event_base_dispatch(base);
+	rc = rf->rf_failed != 0;
+	refresh_free(rf);
+	evdns_base_free(dns, 1);
+	/* A cancelled lookup may still report to the loop. */
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	event_base_free(base);
+	return (rc);
+}
