@@ -44,6 +44,7 @@ enum dns_cancel {
 };
 
 static void	connect_done(struct conn *);
+static void	sni_check(struct conn *);
 static void	conn_connect_next(struct conn *);
 static void	head_read(struct bufferevent *, void *);
 static void	head_event(struct bufferevent *, short, void *);
@@ -149,6 +150,7 @@ conn_record(struct conn *c)
 	r.dr_bytes_down = c->cn_bytes_down;
 	r.dr_end = c->cn_end ? c->cn_end : "error";
 	r.dr_path = c->cn_path;
+	r.dr_sni = c->cn_sni[0] ? c->cn_sni : NULL;
 	if (dlog_add(&c->cn_w->w_dlog, &r))
 		event_active(c->cn_w->w_ev_dlog, 0, 0);
 reset:
@@ -162,6 +164,7 @@ reset:
 	c->cn_upstream[0] = '\0';
 	c->cn_method[0] = '\0';
 	c->cn_raw_target[0] = '\0';
+	c->cn_sni[0] = '\0';
 	free(c->cn_path);
 	c->cn_path = NULL;
 }
@@ -217,6 +220,10 @@ conn_close(struct conn *c, const char *end)
 		if (c->cn_pend[k] != NULL)
 			evbuffer_free(c->cn_pend[k]);
 		c->cn_pend[k] = NULL;
+	}
+	if (c->cn_hello != NULL) {
+		evbuffer_free(c->cn_hello);
+		c->cn_hello = NULL;
 	}
 	event_free(c->cn_timer);
 	c->cn_timer = NULL;
@@ -637,7 +644,9 @@ tun_read(evutil_socket_t fd, short what, void *arg)
 			    "upstream_closed";
 		c->cn_tun_eof[d] = 1;
 		event_del(tun_rev(c, d));
-		if (c->cn_pend[d] == NULL)
+		if (d == TUN_UP && c->cn_sni_wait)
+			sni_check(c);
+		else if (c->cn_pend[d] == NULL)
 			tun_shut(c, d);
 		return;
 	}
@@ -646,6 +655,13 @@ tun_read(evutil_socket_t fd, short what, void *arg)
 	else
 		c->cn_bytes_down += (uint64_t)n;
 	mono_now(&c->cn_last);
+	if (d == TUN_UP && c->cn_sni_wait) {
+		if (evbuffer_add(c->cn_hello, buf, (size_t)n) != 0)
+			conn_close(c, "error");
+		else
+			sni_check(c);
+		return;
+	}
 	while (off < (size_t)n) {
 		w = write(tun_dst(c, d), buf + off, (size_t)n - off);
 		if (w > 0)
@@ -691,6 +707,80 @@ tun_write(evutil_socket_t fd, short what, void *arg)
 		event_add(tun_rev(c, d), NULL);
 }
 
+/*
+ * The ClientHello held so far goes upstream (the relay resumes), then a
+ * client EOF that came meanwhile is passed on.
+ */
+static void
+sni_release(struct conn *c)
+{
+	c->cn_sni_wait = 0;
+	if (evbuffer_get_length(c->cn_hello) > 0) {
+		if (c->cn_pend[TUN_UP] == NULL) {
+			c->cn_pend[TUN_UP] = c->cn_hello;
+			c->cn_hello = NULL;
+		} else
+			evbuffer_add_buffer(c->cn_pend[TUN_UP], c->cn_hello);
+		event_del(tun_rev(c, TUN_UP));
+		event_add(tun_wev(c, TUN_UP), NULL);
+	} else if (c->cn_tun_eof[TUN_UP] && c->cn_pend[TUN_UP] == NULL)
+		tun_shut(c, TUN_UP);
+	if (c->cn_hello != NULL) {
+		evbuffer_free(c->cn_hello);
+		c->cn_hello = NULL;
+	}
+}
+
+/*
+ * tls_sni: read the server name from the first bytes of a CONNECT
+ * tunnel, without terminating TLS, once enough of them are here (or the
+ * client said EOF). With require, close the tunnel when the name is not
+ * the CONNECT host (domain fronting), or when a TLS port does not get a
+ * ClientHello.
+ */
+static void
+sni_check(struct conn *c)
+{
+	size_t		 len = evbuffer_get_length(c->cn_hello);
+	unsigned char	*p;
+	const char	*why = NULL, *end = NULL;
+	char		 name[HG_MAX_HOST + 1];
+	int		 r, require;
+
+	if (len > HG_MAX_CLIENTHELLO + 64)
+		len = HG_MAX_CLIENTHELLO + 64;
+	p = evbuffer_pullup(c->cn_hello, (ev_ssize_t)len);
+	r = tls_hello_sni(p, len, name, sizeof name, &why);
+	if (r == HELLO_MORE && !c->cn_tun_eof[TUN_UP] &&
+	    len < HG_MAX_CLIENTHELLO + 64)
+		return;		/* more of it to come */
+	require = c->cn_cfg->cf_tls_sni == HG_SNI_REQUIRE;
+	if (r == HELLO_SNI) {
+		size_t	n = strlen(name);
+
+		if (n > 1 && name[n - 1] == '.')
+			name[n - 1] = '\0';
+		snprintf(c->cn_sni, sizeof c->cn_sni, "%s", name);
+		if (require && strcmp(name, c->cn_target.t_host) != 0)
+			end = "sni_mismatch";
+	} else if (r == HELLO_NOSNI) {
+		if (require && c->cn_target.t_kind == HG_HOST_NAME)
+			end = "sni_missing";
+	} else if (require && portset_contains(&c->cn_cfg->cf_tls_ports,
+	    c->cn_target.t_port))
+		end = r == HELLO_BAD ? "bad_client_hello" : "not_tls";
+	if (end != NULL) {
+		log_info("%s %s %s:%u: tunnel closed (tls_sni require): %s%s%s",
+		    c->cn_client, c->cn_method, c->cn_target.t_host,
+		    c->cn_target.t_port, end, c->cn_sni[0] ? ", sni " : "",
+		    c->cn_sni[0] ? c->cn_sni : (why ? why : ""));
+		c->cn_end = end;
+		conn_close(c, end);
+		return;
+	}
+	sni_release(c);
+}
+
 /* Relay established: answer 200 and move bytes both ways. */
 static void
 relay_start(struct conn *c)
@@ -707,7 +797,13 @@ relay_start(struct conn *c)
 	/* What the client sent after its head (a pipelined ClientHello)
 	 * goes first. */
 	early = bufferevent_get_input(c->cn_cli);
-	if (evbuffer_get_length(early) > 0) {
+	if (c->cn_cfg->cf_tls_sni != HG_SNI_OFF &&
+	    (c->cn_hello = evbuffer_new()) != NULL) {
+		/* The ClientHello is read before anything goes upstream. */
+		c->cn_sni_wait = 1;
+		c->cn_bytes_up += evbuffer_get_length(early);
+		evbuffer_add_buffer(c->cn_hello, early);
+	} else if (evbuffer_get_length(early) > 0) {
 		c->cn_bytes_up += evbuffer_get_length(early);
 		if ((c->cn_pend[TUN_UP] = evbuffer_new()) != NULL)
 			evbuffer_add_buffer(c->cn_pend[TUN_UP], early);
@@ -752,7 +848,8 @@ relay_start(struct conn *c)
 	else if (c->cn_tun_eof[TUN_UP]) {
 		if (c->cn_end == NULL)
 			c->cn_end = "client_closed";
-		tun_shut(c, TUN_UP);
+		if (!c->cn_sni_wait)
+			tun_shut(c, TUN_UP);
 	}
 	else
 		event_add(tun_rev(c, TUN_UP), NULL);
@@ -760,6 +857,9 @@ relay_start(struct conn *c)
 		event_add(tun_wev(c, TUN_DOWN), NULL);
 	else
 		event_add(tun_rev(c, TUN_DOWN), NULL);
+	if (c->cn_sni_wait && (evbuffer_get_length(c->cn_hello) > 0 ||
+	    c->cn_tun_eof[TUN_UP]))
+		sni_check(c);
 }
 
 /* Remember the address of the upstream being connected to. */

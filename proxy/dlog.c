@@ -185,7 +185,7 @@ dlog_format(char *buf, size_t size, const struct dlog_record *r,
 	else
 		jb_printf(&jb, ",\"port\":null");
 	jb_string(&jb, "path", r->dr_path);
-	jb_string(&jb, "sni", NULL);
+	jb_string(&jb, "sni", r->dr_sni);
 	jb_string(&jb, "action", r->dr_action);
 	jb_string(&jb, "category", r->dr_category);
 	if (r->dr_rule_file != NULL) {

@@ -130,6 +130,7 @@ struct dlog_record {
 	const char	*dr_host;
 	int		 dr_port;	/* 0: unknown */
 	const char	*dr_path;	/* plain HTTP only */
+	const char	*dr_sni;	/* server name of the ClientHello */
 	const char	*dr_action;	/* NULL: none */
 	const char	*dr_category;
 	const char	*dr_rule_file;
@@ -229,6 +230,9 @@ struct conn {
 	struct evbuffer		*cn_pend[2];	/* to upstream, to client */
 	unsigned char		 cn_tun_eof[2];	/* source said EOF */
 	unsigned char		 cn_tun_shut[2]; /* target write side shut */
+	int			 cn_sni_wait;	/* holding the ClientHello */
+	struct evbuffer		*cn_hello;	/* ... here */
+	char			 cn_sni[HG_MAX_HOST + 1];
 	struct evdns_getaddrinfo_request *cn_dnsreq;
 	int			 cn_dns_cancel;
 	struct evutil_addrinfo	*cn_ai;

@@ -971,6 +971,8 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 		    strcmp(key, "clients") == 0 ||
 		    strcmp(key, "destinations") == 0 ||
 		    strcmp(key, "trusted_proxies") == 0 ||
+		    strcmp(key, "tls_sni") == 0 ||
+		    strcmp(key, "tls_ports") == 0 ||
 		    strcmp(key, "connect_ports") == 0 ||
 		    strcmp(key, "http_ports") == 0 ||
 		    strcmp(key, "default") == 0 ||
@@ -1002,6 +1004,19 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 	else if (strcmp(key, "trusted_proxies") == 0)
 		set_cidrs(ld, v, "trusted_proxies", &cf->cf_trusted_proxies,
 		    &cf->cf_ntrusted_proxies);
+	else if (strcmp(key, "tls_sni") == 0) {
+		if ((s = want_string(ld, v, key)) == NULL)
+			;
+		else if (strcmp(s, "off") == 0)
+			cf->cf_tls_sni = HG_SNI_OFF;
+		else if (strcmp(s, "log") == 0)
+			cf->cf_tls_sni = HG_SNI_LOG;
+		else if (strcmp(s, "require") == 0)
+			cf->cf_tls_sni = HG_SNI_REQUIRE;
+		else
+			err(ld, v, "tls_sni: expected off, log or require");
+	} else if (strcmp(key, "tls_ports") == 0)
+		set_ports(ld, v, &cf->cf_tls_ports, key);
 	else if (strcmp(key, "destinations") == 0) {
 		if (want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
 			each_pair(ld, v, destinations_pair, NULL);
@@ -1281,6 +1296,8 @@ config_new(void)
 	cf->cf_nclients = 2;
 	portset_parse_item(&cf->cf_connect_ports, "443", &why);
 	portset_parse_item(&cf->cf_http_ports, "80", &why);
+	portset_parse_item(&cf->cf_tls_ports, "443", &why);
+	cf->cf_tls_sni = HG_SNI_LOG;
 	cf->cf_default = HG_ACT_ALLOW;
 	cf->cf_max_connections = 4096;
 	cf->cf_timeout_request = 10000;
@@ -1314,6 +1331,7 @@ config_free(struct hg_config *cf)
 	free(cf->cf_trusted_proxies);
 	portset_free(&cf->cf_connect_ports);
 	portset_free(&cf->cf_http_ports);
+	portset_free(&cf->cf_tls_ports);
 	free(cf->cf_hosts_file);
 	for (i = 0; i < cf->cf_ndns_servers; i++)
 		free(cf->cf_dns_servers[i]);

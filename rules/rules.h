@@ -161,6 +161,11 @@ struct hg_listmeta {
 	uint64_t	 lm_entries;
 };
 
+/* tls_sni: what the ClientHello at the start of a tunnel is used for */
+#define HG_SNI_OFF	0
+#define HG_SNI_LOG	1	/* record the server name */
+#define HG_SNI_REQUIRE	2	/* ... and close a tunnel whose name differs */
+
 /* The whole configuration: immutable once loaded, reference-counted. */
 struct hg_config {
 	int			 cf_refs;	/* atomic */
@@ -173,6 +178,8 @@ struct hg_config {
 	size_t			 cf_nclients;
 	struct hg_cidr		*cf_trusted_proxies; /* may send PROXY */
 	size_t			 cf_ntrusted_proxies;
+	int			 cf_tls_sni;	/* HG_SNI_ */
+	struct hg_portset	 cf_tls_ports;	/* where a tunnel must be TLS */
 	int			 cf_dest_guard;	/* refuse non-public addresses */
 	struct hg_cidr		*cf_dest_allow;	/* ... except these */
 	size_t			 cf_ndest_allow;
