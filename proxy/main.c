@@ -18,10 +18,6 @@
 
 #include "proxy.h"
 
-#ifndef HG_DEFAULT_CONFIG
-#define HG_DEFAULT_CONFIG	"/etc/hushgate/hushgate.yaml"
-#endif
-
 struct mainctx {
 	struct event_base	*mc_base;
 	const char		*mc_file;
@@ -44,6 +40,14 @@ usage(FILE *f)
 	    "target\n"
 	    "                                        (one per line on stdin "
 	    "when none)\n"
+	    "       hushgate pac [-c FILE] [--proxy HOST:PORT[,...]] "
+	    "[--mode all|policy]\n"
+	    "                    [--fallback direct|block] [-o FILE]\n"
+	    "                                        write the PAC file\n"
+	    "       hushgate pac [-c FILE] --emit-windows DIR --pac-url URL "
+	    "[--proxy HOST:PORT]\n"
+	    "                                        write Windows settings "
+	    "for it\n"
 	    "       hushgate --version | --help\n"
 	    "\n"
 	    "  -c FILE   configuration file (default %s)\n"
@@ -80,6 +84,40 @@ load_or_report(const char *file)
 	return (cf);
 }
 
+/*
+ * -t: the size of the PAC file in policy mode, with a warning past
+ * HG_PAC_SIZE_WARN (Chromium refuses a larger PAC script, and WinHTTP on
+ * older Windows rejects one).
+ */
+static void
+pac_report(const struct hg_config *cf)
+{
+	struct hg_pac	*pac;
+	size_t		 size;
+
+	pac = pac_build(cf, HG_PAC_POLICY, cf->cf_pac_fallback);
+	size = pac->pc_headlen + pac->pc_bodylen + 64;
+	printf("pac: policy mode %zu bytes (%zu names), all mode serves %s\n",
+	    size, pac->pc_names, cf->cf_pac_mode == HG_PAC_ALL ? "yes" : "no");
+	if (size > HG_PAC_SIZE_WARN)
+		printf("warning: a policy-mode PAC file would be %.1f MB, over "
+		    "the %d MB that browsers and WinHTTP accept; use pac.mode "
+		    "all (the proxy decides)\n", size / 1048576.0,
+		    HG_PAC_SIZE_WARN / (1024 * 1024));
+	pac_free(pac);
+}
+
+/* Build the PAC file the daemon serves (main thread, load and reload). */
+static void
+pac_prepare(struct hg_config *cf)
+{
+	cf->cf_pac = pac_build(cf, cf->cf_pac_mode, cf->cf_pac_fallback);
+	if (cf->cf_pac->pc_bodylen > HG_PAC_SIZE_WARN)
+		log_warnx("pac: the served PAC file is %zu bytes, over what "
+		    "browsers and WinHTTP accept (1 MB); use pac.mode all",
+		    cf->cf_pac->pc_bodylen);
+}
+
 static int
 check_main(const char *file)
 {
@@ -108,6 +146,7 @@ check_main(const char *file)
 	printf("rules: %zu (names %zu, prefixes %zu, globs %zu; duplicates "
 	    "dropped %zu)\n", rules, names, cidrs, globs, dups);
 	printf("default: %s\n", action_name(cf->cf_default));
+	pac_report(cf);
 	printf("warnings: %zu\n", errors_total(&cf->cf_warnings));
 	for (i = 0; i < n; i++) {
 		ca = ruleset_category_const(cf->cf_rules, (uint32_t)i);
@@ -164,6 +203,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	errors_free(&errs);
+	pac_prepare(cf);
 	for (i = 0; i < cf->cf_warnings.er_count; i++)
 		log_warnx("%s", cf->cf_warnings.er_msgs[i]);
 	if (cf->cf_workers != mc->mc_boot->cf_workers)
@@ -254,6 +294,7 @@ run_main(const char *file, int debug)
 	event_set_log_callback(log_libevent);
 	if ((mc.mc_cfg = load_or_report(file)) == NULL)
 		return (1);
+	pac_prepare(mc.mc_cfg);
 	mc.mc_boot = mc.mc_cfg;
 	config_ref(mc.mc_boot);
 	apply_log_level(&mc, mc.mc_cfg);
@@ -320,6 +361,10 @@ main(int argc, char **argv)
 	const char	*file = HG_DEFAULT_CONFIG;
 	int		 ch, check = 0, debug = 0, explain = 0, http = 0;
 
+	if (argc > 1 && strcmp(argv[1], "pac") == 0) {
+		log_init(LOG_LVL_INFO);
+		return (pac_main(argc - 1, argv + 1));
+	}
 	if (argc > 1 && strcmp(argv[1], "explain") == 0) {
 		explain = 1;
 		argv++;

@@ -15,6 +15,10 @@
 
 #include "rules/rules.h"
 
+#ifndef HG_DEFAULT_CONFIG
+#define HG_DEFAULT_CONFIG	"/etc/hushgate/hushgate.yaml"
+#endif
+
 #define HG_MAX_REQUEST_HEAD	8192	/* request line + headers (431) */
 #define HG_MAX_HEADERS		100	/* header lines in one head (431) */
 #define HG_MAX_RESPONSE_HEADERS	256	/* header lines of a response (502) */
@@ -187,6 +191,7 @@ struct conn {
 	unsigned		 cn_req_done:1;
 	unsigned		 cn_resp_done:1;
 	unsigned		 cn_rechunk:1;	/* re-chunk the response */
+	unsigned		 cn_pac_only:1;	/* accepted on pac.listen */
 	int			 cn_minor;	/* client's HTTP/1.x */
 	enum body_kind		 cn_req_body;
 	uint64_t		 cn_req_left;
@@ -217,7 +222,7 @@ struct worker {
 	pthread_t		 w_thread;
 	struct event_base	*w_base;
 	struct evdns_base	*w_dns;
-	struct evconnlistener	*w_listeners[HG_MAX_LISTEN];
+	struct evconnlistener	*w_listeners[2 * HG_MAX_LISTEN]; /* + pac */
 	size_t			 w_nlisteners;
 	struct hg_config	*w_cfg;		/* for new connections */
 	unsigned		 w_gen;
@@ -240,12 +245,13 @@ void		 workers_stop(void);
 void		 workers_kill(void);
 void		 workers_join(void);
 unsigned	 workers_open_connections(void);
+uint16_t	 workers_listen_port(size_t);
 int		 worker_take_slot(unsigned);
 void		 worker_release_slot(void);
 void		 worker_refresh_config(struct worker *);
 
 /* conn.c */
-void		 conn_accept(struct worker *, int, struct sockaddr *, int);
+void		 conn_accept(struct worker *, int, struct sockaddr *, int, int);
 void		 conn_shutdown_all(struct worker *);
 void		 conn_drain_idle(struct worker *);
 void		 conn_close(struct conn *, const char *);
@@ -269,6 +275,9 @@ void		 fwd_timeout(struct conn *);
 void		 fwd_pool_flush(struct worker *);
 int		 chunk_pump(struct chunkdec *, struct evbuffer *,
 		    struct evbuffer *, int, uint64_t *);
+
+/* paccmd.c */
+int		 pac_main(int, char **);
 
 /* explain.c */
 int		 explain_main(struct hg_config *, enum hg_scheme, int, char **);
