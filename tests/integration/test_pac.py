@@ -11,7 +11,9 @@ import re
 import shutil
 import socket
 import subprocess
+import threading
 import xml.etree.ElementTree as ET
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -445,9 +447,38 @@ def _dump_dom(browser, pac_url, url, profile):
     return cp.stdout.decode("utf-8", "replace")
 
 
-def test_chromium_follows_pac(proxy, http_server, tmp_path):
+class _Page(BaseHTTPRequestHandler):
+    """An HTML page (a browser downloads application/octet-stream)."""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        body = ("<html><body><p>hello %s %s</p></body></html>" % (
+            self.headers.get("Host"), self.path)).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def html_server():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
+    srv.daemon_threads = True
+    t = threading.Thread(target=srv.serve_forever,
+                         kwargs={"poll_interval": 0.2}, daemon=True)
+    t.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_chromium_follows_pac(proxy, html_server, tmp_path):
     browser = _chromium()
-    port = http_server.port
+    port = html_server.server_address[1]
     p = proxy({"http_ports": [port],
                "categories": {"blocked": {"action": "deny",
                                           "hosts": ["blocked.test"]},
