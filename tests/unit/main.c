@@ -643,6 +643,7 @@ main(void)
 	failed += run_group("rules", test_rules_group);
 	failed += run_group("config", test_config_group);
 	failed += run_group("http", test_http_group);
+	failed += run_group("pac", test_pac_group);
 	keep_free();
 	/*
 	 * The exit status is the number of failed cases, held below 77:

@@ -75,5 +75,7 @@ void		 test_rules_group(struct unit_group *);
 void		 test_config_group(struct unit_group *);
 /* test_http.c: request heads, json_escape, dlog_format */
 void		 test_http_group(struct unit_group *);
+/* test_pac.c: the PAC generator's tables over pac/ configs */
+void		 test_pac_group(struct unit_group *);
 
 #endif /* HG_UNIT_H */
