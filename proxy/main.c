@@ -90,21 +90,22 @@ load_or_report(const char *file)
  * older Windows rejects one).
  */
 static void
-pac_report(const struct hg_config *cf)
+pac_report(struct hg_config *cf, size_t *size, size_t *names)
 {
 	struct hg_pac	*pac;
-	size_t		 size;
+	char		*msg;
 
 	pac = pac_build(cf, HG_PAC_POLICY, cf->cf_pac_fallback);
-	size = pac->pc_headlen + pac->pc_bodylen + 64;
-	printf("pac: policy mode %zu bytes (%zu names), all mode serves %s\n",
-	    size, pac->pc_names, cf->cf_pac_mode == HG_PAC_ALL ? "yes" : "no");
-	if (size > HG_PAC_SIZE_WARN)
-		printf("warning: a policy-mode PAC file would be %.1f MB, over "
-		    "the %d MB that browsers and WinHTTP accept; use pac.mode "
-		    "all (the proxy decides)\n", size / 1048576.0,
-		    HG_PAC_SIZE_WARN / (1024 * 1024));
+	*size = pac->pc_headlen + pac->pc_bodylen + 64;
+	*names = pac->pc_names;
 	pac_free(pac);
+	if (*size <= HG_PAC_SIZE_WARN)
+		return;
+	xasprintf(&msg, "warning: a policy-mode PAC file would be %.1f MB, "
+	    "over the 1 MB that Chromium and WinHTTP accept; serve it with "
+	    "pac.mode all (the proxy decides)", *size / 1048576.0);
+	errors_add_msg(&cf->cf_warnings, msg);
+	free(msg);
 }
 
 /* Build the PAC file the daemon serves (main thread, load and reload). */
@@ -124,6 +125,7 @@ check_main(const char *file)
 	struct hg_config		*cf;
 	const struct hg_category	*ca;
 	size_t				 i, n, rules, names, globs, cidrs, dups;
+	size_t				 pacsize, pacnames;
 	size_t				 nact[4] = { 0, 0, 0, 0 };
 
 	if ((cf = load_or_report(file)) == NULL)
@@ -134,6 +136,7 @@ check_main(const char *file)
 		nact[ca->ca_action]++;
 	}
 	ruleset_report_shadows(cf->cf_rules, &cf->cf_warnings);
+	pac_report(cf, &pacsize, &pacnames);
 	ruleset_stats(cf->cf_rules, &rules, &names, &globs, &cidrs, &dups);
 	for (i = 0; i < cf->cf_warnings.er_count; i++)
 		printf("%s\n", cf->cf_warnings.er_msgs[i]);
@@ -146,7 +149,9 @@ check_main(const char *file)
 	printf("rules: %zu (names %zu, prefixes %zu, globs %zu; duplicates "
 	    "dropped %zu)\n", rules, names, cidrs, globs, dups);
 	printf("default: %s\n", action_name(cf->cf_default));
-	pac_report(cf);
+	printf("pac: policy mode %zu bytes (%zu names); serving mode %s\n",
+	    pacsize, pacnames, cf->cf_pac_mode == HG_PAC_ALL ? "all" :
+	    "policy");
 	printf("warnings: %zu\n", errors_total(&cf->cf_warnings));
 	for (i = 0; i < n; i++) {
 		ca = ruleset_category_const(cf->cf_rules, (uint32_t)i);
