@@ -73,6 +73,17 @@ pb_puts(struct pbuf *pb, const char *s)
 	pb_printf(pb, "%s", s);
 }
 
+static void
+pb_putc(struct pbuf *pb, char c)
+{
+	if (pb->pb_len + 2 > pb->pb_cap) {
+		pb->pb_cap = pb->pb_cap ? pb->pb_cap * 2 : 65536;
+		pb->pb_buf = xreallocarray(pb->pb_buf, pb->pb_cap, 1);
+	}
+	pb->pb_buf[pb->pb_len++] = c;
+	pb->pb_buf[pb->pb_len] = '\0';
+}
+
 uint64_t
 pac_fnv64(const void *p, size_t len)
 {
@@ -289,7 +300,7 @@ emit_glob(struct pbuf *pb, const char *g)
 		else if (*g == '.')
 			pb_puts(pb, "\\.");
 		else
-			pb_printf(pb, "%c", *g);
+			pb_putc(pb, *g);
 	}
 	pb_puts(pb, "$/");
 }
@@ -299,14 +310,36 @@ emit_glob(struct pbuf *pb, const char *g)
  * only (WinHTTP's JScript, old SpiderMonkey): no trailing commas.
  */
 static const char pac_code[] =
-"function hgWalk(t, h) {\n"
+"function hgHash(s) {\n"
+"\tvar h = 2166136261, i;\n"
+"\tfor (i = 0; i < s.length; i++) {\n"
+"\t\th ^= s.charCodeAt(i);\n"
+"\t\th = (h + (h << 1) + (h << 4) + (h << 7) + (h << 8) +\n"
+"\t\t    (h << 24)) >>> 0;\n"
+"\t}\n"
+"\treturn (h);\n"
+"}\n"
+"function hgBloom(s) {\n"
+"\tvar h = hgHash(s), g = (((h >>> 15) | (h << 17)) | 1) >>> 0, i, b;\n"
+"\tfor (i = 0; i < HG_BLOOM_K; i++) {\n"
+"\t\tb = (h + i * g) % HG_BLOOM_M;\n"
+"\t\tif ((HG_BLOOM.charCodeAt(Math.floor(b / 6)) - 63 >> b % 6 & 1) == 0)\n"
+"\t\t\treturn (false);\n"
+"\t}\n"
+"\treturn (true);\n"
+"}\n"
+"function hgWalk(t, h, f) {\n"
 "\tvar s = \".\" + h, v = t[s], i;\n"
 "\tif (v !== undefined && v >= 4)\n"
 "\t\treturn (v >> 2);\n"
+"\tif (f && hgBloom(s))\n"
+"\t\treturn (3);\n"
 "\tfor (i = s.indexOf(\".\", 1); i >= 0; i = s.indexOf(\".\", i + 1)) {\n"
 "\t\tv = t[s.substring(i)];\n"
 "\t\tif (v !== undefined && (v & 3) != 0)\n"
 "\t\t\treturn (v & 3);\n"
+"\t\tif (f && hgBloom(s.substring(i)))\n"
+"\t\t\treturn (3);\n"
 "\t}\n"
 "\treturn (0);\n"
 "}\n"
@@ -383,11 +416,11 @@ static const char pac_code[] =
 "\t\treturn (hgAddress(hgWords6(h)));\n"
 "\tif (/^[0-9.]+$/.test(h))\n"
 "\t\treturn (hgAddress(h.split(\".\").length == 4 ? hgWords4(h) : null));\n"
-"\tif (h.indexOf(\".\") < 0 || hgWalk(HG_BYPASS, h) != 0)\n"
+"\tif (h.indexOf(\".\") < 0 || hgWalk(HG_BYPASS, h, false) != 0)\n"
 "\t\treturn (1);\n"
 "\tif (HG_ALL)\n"
 "\t\treturn (3);\n"
-"\tif ((c = hgWalk(HG_NAMES, h)) != 0)\n"
+"\tif ((c = hgWalk(HG_NAMES, h, HG_BLOOM_M > 0)) != 0)\n"
 "\t\treturn (c);\n"
 "\tfor (i = 0; i < HG_GLOBS.length; i++)\n"
 "\t\tif (HG_GLOBS[i][0].test(h))\n"
@@ -405,6 +438,96 @@ static const char pac_code[] =
 "\t\treturn (\"DIRECT\");\n"
 "\treturn (HG_PROXY + (c == 3 ? HG_FALLBACK : \"; DIRECT\"));\n"
 "}\n";
+
+/*
+ * Large rule sets: a name whose codes are all "to the proxy" goes into a
+ * Bloom filter (PAC_BLOOM_BITS bits per name, PAC_BLOOM_K probes, about 1%
+ * false positives per probe) instead of the lookup object, so that
+ * 250,000 names take about 400 KB, not 6.5 MB. A false positive sends a
+ * host to the proxy, which decides it by the rules: never the other way,
+ * since every name with a direct code stays in the object.
+ */
+#define PAC_EXACT_MAX	10000	/* names in the object before the filter */
+#define PAC_BLOOM_BITS	10
+#define PAC_BLOOM_K	7
+
+static uint32_t
+bloom_hash(const char *s)
+{
+	uint32_t	h = 2166136261u;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return (h);
+}
+
+static void
+bloom_add(uint8_t *bits, uint64_t m, const char *name)
+{
+	char		key[HG_MAX_HOST + 2];
+	uint32_t	h, g;
+	uint64_t	b;
+	int		i;
+
+	snprintf(key, sizeof key, ".%s", name);
+	h = bloom_hash(key);
+	g = ((h >> 15) | (h << 17)) | 1;
+	for (i = 0; i < PAC_BLOOM_K; i++) {
+		b = (h + (uint64_t)i * g) % m;
+		bits[b / 6] |= (uint8_t)(1 << (b % 6));
+	}
+}
+
+static int
+code_direct(int code)
+{
+	return ((code >> 2) == PAC_DIRECT || (code & 3) == PAC_DIRECT);
+}
+
+/*
+ * HG_NAMES, and HG_BLOOM when more than PAC_EXACT_MAX names only ever go
+ * to the proxy. Returns the number of names in the filter.
+ */
+static size_t
+emit_names(struct pbuf *pb, struct pnames *pn)
+{
+	uint8_t		*bits;
+	uint64_t	 m;
+	size_t		 i, o, nbloom = 0;
+
+	for (i = 0; i < pn->pn_count; i++)
+		nbloom += !code_direct(pn->pn_ents[i].pe_code);
+	if (nbloom <= PAC_EXACT_MAX) {
+		emit_object(pb, "HG_NAMES", pn);
+		pb_puts(pb, "var HG_BLOOM = \"\";\nvar HG_BLOOM_M = 0;\n"
+		    "var HG_BLOOM_K = 0;\n");
+		return (0);
+	}
+	m = ((uint64_t)nbloom * PAC_BLOOM_BITS + 5) / 6 * 6;
+	bits = xcalloc(m / 6, 1);
+	for (i = 0, o = 0; i < pn->pn_count; i++) {
+		if (code_direct(pn->pn_ents[i].pe_code))
+			pn->pn_ents[o++] = pn->pn_ents[i];
+		else
+			bloom_add(bits, m, pn->pn_ents[i].pe_name);
+	}
+	pn->pn_count = o;
+	emit_object(pb, "HG_NAMES", pn);
+	/* Six bits a character, from '?' (63): printable, one escape. */
+	pb_puts(pb, "var HG_BLOOM = \"");
+	for (i = 0; i < m / 6; i++) {
+		if (63 + bits[i] == '\\')
+			pb_puts(pb, "\\\\");
+		else
+			pb_putc(pb, (char)(63 + bits[i]));
+	}
+	pb_printf(pb, "\";\nvar HG_BLOOM_M = %llu;\nvar HG_BLOOM_K = %d;\n",
+	    (unsigned long long)m, PAC_BLOOM_K);
+	free(bits);
+	return (nbloom);
+}
 
 /* Built in: loopback and link-local addresses never go to the proxy. */
 static const char *const local_nets[] = {
@@ -497,11 +620,12 @@ emit_head(struct pbuf *pb, const struct hg_config *cf, enum hg_pac_mode mode,
 	    "// mode %s, fallback %s, default %s\n"
 	    "// rules digest fnv1a64:%s\n"
 	    "// rules as of %s (newest configuration or rule file)\n"
-	    "// lookup: %zu names, %zu prefixes, %zu globs\n",
+	    "// lookup: %zu names (%zu in a Bloom filter), %zu prefixes, "
+	    "%zu globs\n",
 	    PACKAGE_VERSION, mode == HG_PAC_ALL ? "all" : "policy",
 	    fb == HG_PAC_BLOCK ? "block" : "direct",
 	    action_name(cf->cf_default), pac->pc_digest, when, pac->pc_names,
-	    nets, globs);
+	    pac->pc_bloomed, nets, globs);
 	for (i = 0; i < ruleset_ncategories(rs); i++) {
 		ca = ruleset_category_const(rs, (uint32_t)i);
 		pb_printf(pb, "// category %s %s %zu rules\n", ca->ca_name,
@@ -545,8 +669,8 @@ pac_build(const struct hg_config *cf, enum hg_pac_mode mode,
 		ruleset_walk_names(cf->cf_rules, name_cb, &pn);
 		ruleset_walk_globs(cf->cf_rules, glob_cb, &pl);
 	}
-	emit_object(&body, "HG_NAMES", &pn);
 	pac->pc_names = pn.pn_count;
+	pac->pc_bloomed = emit_names(&body, &pn);
 	free(pn.pn_ents);
 	pb_puts(&body, "var HG_NETS = [");
 	if (mode == HG_PAC_POLICY)

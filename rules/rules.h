@@ -176,7 +176,8 @@ struct hg_pac {
 	char		*pc_body;	/* FindProxyForURL and its tables */
 	size_t		 pc_bodylen;
 	char		 pc_digest[17];	/* FNV-1a 64 of the body, hex */
-	size_t		 pc_names;	/* names in the lookup object */
+	size_t		 pc_names;	/* names looked up */
+	size_t		 pc_bloomed;	/* of them: in the Bloom filter */
 };
 
 /* errors.c */

@@ -284,15 +284,24 @@ def test_pac_is_deterministic(tmp_path, hushgate):
     assert out.read_text() == a
 
 
-def test_t_reports_pac_size(tmp_path, hushgate):
-    names = tmp_path / "big.txt"
+def _big_config(tmp_path, n, action="deny", extra=None):
+    names = tmp_path / ("names-%s.txt" % action)
     names.write_text("".join("host%06d.telemetry-example.net\n" % i
-                             for i in range(60000)))
-    cfg = dump_yaml({"categories": {"big": {
-        "action": "deny", "lists": [{"file": str(names),
-                                     "format": "domains"}]}},
-        "dns": {"servers": [], "hosts_file": "/dev/null"}},
-        tmp_path / "c.yaml")
+                             for i in range(n)))
+    cats = dict(extra or {})        # defined first: wins ties
+    cats["big"] = {"action": action, "lists": [{"file": str(names),
+                                                "format": "domains"}]}
+    return dump_yaml({"categories": cats, "default": "allow",
+                      "dns": {"servers": [], "hosts_file": "/dev/null"}},
+                     tmp_path / ("c-%s.yaml" % action))
+
+
+def test_t_reports_pac_size(tmp_path, hushgate):
+    """Names that go direct stay in the lookup object: 60,000 of them
+    (default deny) pass 1 MiB, and -t warns."""
+    cfg = _big_config(tmp_path, 60000, "allow")
+    text = cfg.read_text().replace("default: allow", "default: deny")
+    cfg.write_text(text)
     cp = run_hushgate(["-t", "-c", str(cfg)])
     assert cp.returncode == 0, cp.stderr
     m = re.search(r"^pac: policy mode (\d+) bytes \((\d+) names\)",
@@ -304,6 +313,45 @@ def test_t_reports_pac_size(tmp_path, hushgate):
                      re.M), cp.stdout
     small = run_hushgate(["-t", "-c", str(REPO / "hushgate.yaml")])
     assert "warning: a policy-mode PAC" not in small.stdout
+
+
+def test_policy_pac_bloom(tmp_path, hushgate):
+    """Past 10,000 names that only go to the proxy, they go into a Bloom
+    filter: no listed host may go direct, an allowed exception stays
+    exact, and few unlisted hosts go to the proxy by mistake."""
+    n = 30000
+    cfg = _big_config(tmp_path, n, "deny", {
+        "exceptions": {"action": "allow",
+                       "hosts": ["host000007.telemetry-example.net",
+                                 "keep.host000008.telemetry-example.net"]}})
+    cp = run_hushgate(["-t", "-c", str(cfg)])
+    m = re.search(r"^pac: policy mode (\d+) bytes \((\d+) names\)",
+                  cp.stdout, re.M)
+    assert m and int(m.group(2)) == n + 1, cp.stdout
+    assert int(m.group(1)) < n * 4, "the filter should be small"
+    assert "warning: a policy-mode PAC" not in cp.stdout
+    pac = _pac(cfg, "--proxy", PROXY, "--mode", "policy", "--fallback",
+               "block")
+    assert re.search(r"^// lookup: %d names \(%d in a Bloom filter\)"
+                     % (n + 1, n - 1), pac, re.M), pac[:600]
+    rnd = random.Random(9)
+    listed = ["host%06d.telemetry-example.net" % i for i in range(n)]
+    hosts = listed + ["www." + h for h in rnd.sample(listed, 2000)]
+    hosts += ["keep.host000008.telemetry-example.net",
+              "x.keep.host000008.telemetry-example.net"]
+    unlisted = ["other%06d.example.org" % i for i in range(5000)]
+    hosts += unlisted
+    verdict = _explain(cfg, hosts)
+    got = dict(zip(hosts, _evaluate(pac, hosts)))
+    deny = "PROXY %s; PROXY 127.0.0.1:9" % PROXY
+    wrong = [h for h in hosts if verdict[h] == "deny" and got[h] != deny]
+    assert not wrong, wrong[:20]
+    assert verdict["host000007.telemetry-example.net"] == "allow"
+    assert got["host000007.telemetry-example.net"] == "DIRECT"
+    assert got["keep.host000008.telemetry-example.net"] == "DIRECT"
+    assert all(verdict[h] == "allow" for h in unlisted)
+    false_pos = sum(got[h] != "DIRECT" for h in unlisted)
+    assert false_pos < len(unlisted) * 0.05, false_pos
 
 
 # --- served by the proxy ----------------------------------------------------
