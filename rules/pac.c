@@ -18,7 +18,8 @@
  * A rule limited to some ports gives 3: the proxy knows the port, the PAC
  * file does not, so the proxy decides. Globs are a list of regular
  * expressions tried after the names, as in the proxy; prefixes apply to
- * IP literals only, checked word by word.
+ * IP literals only, checked word by word. Large rule sets keep the names
+ * that only go to the proxy in a Bloom filter (see emit_names()).
  */
 #include "config.h"
 
