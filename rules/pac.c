@@ -441,7 +441,7 @@ static const char pac_code[] =
 "}\n";
 
 /*
- * Large rule sets: a name whose codes are all "to the proxy" goes into a
+ * Large rule sets: a name whose codes are all "deny" goes into a
  * Bloom filter (PAC_BLOOM_BITS bits per name, PAC_BLOOM_K probes, about 1%
  * false positives per probe) instead of the lookup object, so that
  * 250,000 names take about 400 KB, not 6.5 MB. A false positive sends a
@@ -481,15 +481,18 @@ bloom_add(uint8_t *bits, uint64_t m, const char *name)
 	}
 }
 
+/* Names with a direct or an audit code stay exact (audit falls back to a
+ * direct connection, a filter hit does as --fallback says). */
 static int
-code_direct(int code)
+code_exact(int code)
 {
-	return ((code >> 2) == PAC_DIRECT || (code & 3) == PAC_DIRECT);
+	return ((code >> 2) == PAC_DIRECT || (code & 3) == PAC_DIRECT ||
+	    (code >> 2) == PAC_AUDIT || (code & 3) == PAC_AUDIT);
 }
 
 /*
- * HG_NAMES, and HG_BLOOM when more than PAC_EXACT_MAX names only ever go
- * to the proxy. Returns the number of names in the filter.
+ * HG_NAMES, and HG_BLOOM when more than PAC_EXACT_MAX names are only
+ * denied. Returns the number of names in the filter.
  */
 static size_t
 emit_names(struct pbuf *pb, struct pnames *pn)
@@ -499,7 +502,7 @@ emit_names(struct pbuf *pb, struct pnames *pn)
 	size_t		 i, o, nbloom = 0;
 
 	for (i = 0; i < pn->pn_count; i++)
-		nbloom += !code_direct(pn->pn_ents[i].pe_code);
+		nbloom += !code_exact(pn->pn_ents[i].pe_code);
 	if (nbloom <= PAC_EXACT_MAX) {
 		emit_object(pb, "HG_NAMES", pn);
 		pb_puts(pb, "var HG_BLOOM = \"\";\nvar HG_BLOOM_M = 0;\n"
@@ -509,7 +512,7 @@ emit_names(struct pbuf *pb, struct pnames *pn)
 	m = ((uint64_t)nbloom * PAC_BLOOM_BITS + 5) / 6 * 6;
 	bits = xcalloc(m / 6, 1);
 	for (i = 0, o = 0; i < pn->pn_count; i++) {
-		if (code_direct(pn->pn_ents[i].pe_code))
+		if (code_exact(pn->pn_ents[i].pe_code))
 			pn->pn_ents[o++] = pn->pn_ents[i];
 		else
 			bloom_add(bits, m, pn->pn_ents[i].pe_name);

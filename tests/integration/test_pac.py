@@ -323,22 +323,24 @@ def test_policy_pac_bloom(tmp_path, hushgate):
     cfg = _big_config(tmp_path, n, "deny", {
         "exceptions": {"action": "allow",
                        "hosts": ["host000007.telemetry-example.net",
-                                 "keep.host000008.telemetry-example.net"]}})
+                                 "keep.host000008.telemetry-example.net"]},
+        "watched": {"action": "audit", "hosts": [".watch.example.net"]}})
     cp = run_hushgate(["-t", "-c", str(cfg)])
     m = re.search(r"^pac: policy mode (\d+) bytes \((\d+) names\)",
                   cp.stdout, re.M)
-    assert m and int(m.group(2)) == n + 1, cp.stdout
+    assert m and int(m.group(2)) == n + 2, cp.stdout
     assert int(m.group(1)) < n * 4, "the filter should be small"
     assert "warning: a policy-mode PAC" not in cp.stdout
     pac = _pac(cfg, "--proxy", PROXY, "--mode", "policy", "--fallback",
                "block")
     assert re.search(r"^// lookup: %d names \(%d in a Bloom filter\)"
-                     % (n + 1, n - 1), pac, re.M), pac[:600]
+                     % (n + 2, n - 1), pac, re.M), pac[:600]
     rnd = random.Random(9)
     listed = ["host%06d.telemetry-example.net" % i for i in range(n)]
     hosts = listed + ["www." + h for h in rnd.sample(listed, 2000)]
     hosts += ["keep.host000008.telemetry-example.net",
-              "x.keep.host000008.telemetry-example.net"]
+              "x.keep.host000008.telemetry-example.net",
+              "watch.example.net", "a.watch.example.net"]
     unlisted = ["other%06d.example.org" % i for i in range(5000)]
     hosts += unlisted
     verdict = _explain(cfg, hosts)
@@ -349,6 +351,10 @@ def test_policy_pac_bloom(tmp_path, hushgate):
     assert verdict["host000007.telemetry-example.net"] == "allow"
     assert got["host000007.telemetry-example.net"] == "DIRECT"
     assert got["keep.host000008.telemetry-example.net"] == "DIRECT"
+    # Audited names stay exact: they fall back to a direct connection.
+    assert verdict["a.watch.example.net"] == "audit"
+    assert got["a.watch.example.net"] == "PROXY %s; DIRECT" % PROXY
+    assert got["watch.example.net"] == "PROXY %s; DIRECT" % PROXY
     assert all(verdict[h] == "allow" for h in unlisted)
     false_pos = sum(got[h] != "DIRECT" for h in unlisted)
     assert false_pos < len(unlisted) * 0.05, false_pos
