@@ -55,6 +55,10 @@ status_text(int status)
 	switch (status) {
 	case 200:
 		return ("OK");
+	case 304:
+		return ("Not Modified");
+	case 405:
+		return ("Method Not Allowed");
 	case 100:
 		return ("Continue");
 	case 400:
@@ -1168,12 +1172,146 @@ keep_raw(struct conn *c, const struct http_request *rq)
 }
 
 static void
+pac_unref(const void *data, size_t len, void *arg)
+{
+	config_unref(arg);
+}
+
+/*
+ * The address a served PAC file names: the local address of the accepted
+ * socket (what the client used to reach us), or on a pac.listen socket
+ * that address with the port of the first proxy listener (its own
+ * address when it is not a wildcard one).
+ */
+static void
+pac_local_proxy(struct conn *c, char *out, size_t len)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof ss;
+	char			 ip[INET6_ADDRSTRLEN];
+	const char		*l = c->cn_cfg->cf_listen[0];
+	unsigned		 port = 0;
+	const void		*addr;
+
+	memset(&ss, 0, sizeof ss);
+	if (getsockname(bufferevent_getfd(c->cn_cli), (struct sockaddr *)&ss,
+	    &sslen) != 0)
+		ss.ss_family = AF_INET;
+	if (ss.ss_family == AF_INET6) {
+		addr = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	} else {
+		addr = &((struct sockaddr_in *)&ss)->sin_addr;
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	}
+	inet_ntop(ss.ss_family, addr, ip, sizeof ip);
+	if (c->cn_pac_only) {
+		port = workers_listen_port(0);
+		if (strncmp(l, "0.0.0.0:", 8) != 0 &&
+		    strncmp(l, "[::]:", 5) != 0) {
+			snprintf(out, len, "%.*s:%u",
+			    (int)(strrchr(l, ':') - l), l, port);
+			return;
+		}
+	}
+	snprintf(out, len, ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
+	    port);
+}
+
+/* Does If-None-Match name etag (or "*")? */
+static int
+pac_not_modified(const struct http_request *rq, const char *etag)
+{
+	const struct http_header	*hh;
+	size_t				 i, n = strlen(etag);
+
+	for (i = 0; i < rq->rq_nheaders; i++) {
+		hh = &rq->rq_headers[i];
+		if (!http_token_eq(hh->hh_name, hh->hh_namelen,
+		    "if-none-match"))
+			continue;
+		if (memmem(hh->hh_value, hh->hh_valuelen, etag, n) != NULL ||
+		    (hh->hh_valuelen == 1 && hh->hh_value[0] == '*'))
+			return (1);
+	}
+	return (0);
+}
+
+/*
+ * GET/HEAD /proxy.pac or /wpad.dat: the PAC file of the configuration
+ * this connection runs with. Its body is built once per configuration
+ * (main thread) and sent by reference; the line naming the proxy is the
+ * only part made per request, and the ETag covers both.
+ */
+static void
+serve_pac(struct conn *c, const struct http_request *rq)
+{
+	struct hg_config	*cf = c->cn_cfg;
+	const struct hg_pac	*pac = cf->cf_pac;
+	struct evbuffer		*out = bufferevent_get_output(c->cn_cli);
+	char			 etag[64], name[80], *line, *one[1];
+	int			 status;
+
+	if (pac == NULL) {
+		conn_respond_error(c, 404, "no PAC file", "served");
+		return;
+	}
+	if (cf->cf_npac_proxy > 0)
+		line = pac_proxy_line(cf->cf_pac_proxy, cf->cf_npac_proxy);
+	else {
+		pac_local_proxy(c, name, sizeof name);
+		one[0] = name;
+		line = pac_proxy_line(one, 1);
+	}
+	snprintf(etag, sizeof etag, "\"%s-%08x\"", pac->pc_digest,
+	    (unsigned)(pac_fnv64(line, strlen(line)) & 0xffffffff));
+	status = pac_not_modified(rq, etag) ? 304 : 200;
+	c->cn_status = status;
+	c->cn_end = "served";
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status,
+	    status_text(status));
+	if (status == 200)
+		evbuffer_add_printf(out, "Content-Type: "
+		    "application/x-ns-proxy-autoconfig\r\n"
+		    "Content-Length: %zu\r\n", pac->pc_headlen + strlen(line) +
+		    pac->pc_bodylen);
+	evbuffer_add_printf(out, "ETag: %s\r\nCache-Control: max-age=%u\r\n"
+	    "Connection: close\r\n\r\n", etag, cf->cf_pac_max_age);
+	if (status == 200 && !c->cn_is_head) {
+		evbuffer_add(out, pac->pc_head, pac->pc_headlen);
+		evbuffer_add(out, line, strlen(line));
+		config_ref(cf);
+		if (evbuffer_add_reference(out, pac->pc_body, pac->pc_bodylen,
+		    pac_unref, cf) != 0)
+			config_unref(cf);
+	}
+	free(line);
+	flush_then_close(c, cf->cf_timeout_request);
+}
+
+static int
+path_is(const struct http_request *rq, const char *path)
+{
+	size_t	len = strlen(path);
+
+	return (rq->rq_targetlen >= len && memcmp(rq->rq_target, path,
+	    len) == 0 && (rq->rq_targetlen == len ||
+	    rq->rq_target[len] == '?'));
+}
+
+static void
 handle_origin_form(struct conn *c, const struct http_request *rq)
 {
+	int	get;
+
 	c->cn_nolog = 1;
 	c->cn_is_head = http_method_is(rq, "HEAD");
-	if ((http_method_is(rq, "GET") || http_method_is(rq, "HEAD")) &&
-	    rq->rq_targetlen == 8 && memcmp(rq->rq_target, "/healthz", 8) == 0) {
+	get = http_method_is(rq, "GET") || c->cn_is_head;
+	if (get && (path_is(rq, "/proxy.pac") || path_is(rq, "/wpad.dat"))) {
+		serve_pac(c, rq);
+		return;
+	}
+	if (get && !c->cn_pac_only && path_is(rq, "/healthz")) {
 		conn_respond(c, 200, NULL, NULL, "ok\n", "served", 0);
 		return;
 	}
@@ -1311,10 +1449,14 @@ head_read(struct bufferevent *bev, void *arg)
 		snprintf(msg, sizeof msg, "malformed request: %s", why);
 		conn_respond_error(c, status, msg, status == 431 ?
 		    "too_large" : "bad_request");
+	} else if (rq.rq_target[0] == '/')
+		handle_origin_form(c, &rq);
+	else if (c->cn_pac_only) {
+		c->cn_nolog = 1;
+		conn_respond_error(c, 405, "this address serves the PAC file "
+		    "only", "served");
 	} else if (http_method_is(&rq, "CONNECT"))
 		handle_connect(c, &rq);
-	else if (rq.rq_target[0] == '/')
-		handle_origin_form(c, &rq);
 	else if (rq.rq_targetlen > 7 &&
 	    strncasecmp(rq.rq_target, "http://", 7) == 0)
 		fwd_request(c, &rq);
@@ -1359,7 +1501,8 @@ head_event(struct bufferevent *bev, short what, void *arg)
  * A new client connection on worker w. Takes ownership of fd.
  */
 void
-conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen, int pp)
+conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
+    const struct wlistener *wl)
 {
 	struct conn	*c;
 	int		 family = 0;
@@ -1370,6 +1513,7 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen, int pp)
 		return;
 	}
 	c->cn_w = w;
+	c->cn_pac_only = wl->wl_pac != 0;
 	c->cn_fd[0] = c->cn_fd[1] = -1;
 	c->cn_req_active = 1;
 	clock_gettime(CLOCK_REALTIME, &c->cn_start);
@@ -1424,7 +1568,7 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen, int pp)
 		return;
 	}
 	c->cn_slot = 1;
-	if (pp != 0) {
+	if (wl->wl_pp != 0) {
 		/* The clients check waits for the address in the header. */
 		if (family == 0 ||
 		    !config_proxy_trusted(c->cn_cfg, family, addr)) {
@@ -1433,7 +1577,7 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen, int pp)
 			conn_close(c, "proxy_untrusted");
 			return;
 		}
-		c->cn_pp = pp;
+		c->cn_pp = wl->wl_pp;
 	} else if (family == 0 ||
 	    !config_client_allowed(c->cn_cfg, family, addr)) {
 		log_info("%s: client not allowed (clients)", c->cn_client);

@@ -20,10 +20,6 @@
 
 #include "proxy.h"
 
-#ifndef HG_DEFAULT_CONFIG
-#define HG_DEFAULT_CONFIG	"/etc/hushgate/hushgate.yaml"
-#endif
-
 struct mainctx {
 	struct event_base	*mc_base;
 	const char		*mc_file;
@@ -51,6 +47,14 @@ usage(FILE *f)
 	    "when none)\n"
 	    "       hushgate lists update [-c FILE]  download the url: lists "
 	    "once\n"
+	    "       hushgate pac [-c FILE] [--proxy HOST:PORT[,...]] "
+	    "[--mode all|policy]\n"
+	    "                    [--fallback direct|block] [-o FILE]\n"
+	    "                                        write the PAC file\n"
+	    "       hushgate pac [-c FILE] --emit-windows DIR --pac-url URL "
+	    "[--proxy HOST:PORT]\n"
+	    "                                        write Windows settings "
+	    "for it\n"
 	    "       hushgate --version | --help\n"
 	    "\n"
 	    "  -c FILE   configuration file (default %s)\n"
@@ -126,12 +130,48 @@ check_sources(const struct hg_config *cf)
 	}
 }
 
+/*
+ * -t: the size of the PAC file in policy mode, with a warning past
+ * HG_PAC_SIZE_WARN (Chromium refuses a larger PAC script, and WinHTTP on
+ * older Windows rejects one).
+ */
+static void
+pac_report(struct hg_config *cf, size_t *size, size_t *names)
+{
+	struct hg_pac	*pac;
+	char		*msg;
+
+	pac = pac_build(cf, HG_PAC_POLICY, cf->cf_pac_fallback);
+	*size = pac->pc_headlen + pac->pc_bodylen + 64;
+	*names = pac->pc_names;
+	pac_free(pac);
+	if (*size <= HG_PAC_SIZE_WARN)
+		return;
+	xasprintf(&msg, "warning: a policy-mode PAC file would be %.1f MB, "
+	    "over the 1 MB that Chromium and WinHTTP accept; serve it with "
+	    "pac.mode all (the proxy decides)", *size / 1048576.0);
+	errors_add_msg(&cf->cf_warnings, msg);
+	free(msg);
+}
+
+/* Build the PAC file the daemon serves (main thread, load and reload). */
+static void
+pac_prepare(struct hg_config *cf)
+{
+	cf->cf_pac = pac_build(cf, cf->cf_pac_mode, cf->cf_pac_fallback);
+	if (cf->cf_pac->pc_bodylen > HG_PAC_SIZE_WARN)
+		log_warnx("pac: the served PAC file is %zu bytes, over what "
+		    "browsers and WinHTTP accept (1 MB); use pac.mode all",
+		    cf->cf_pac->pc_bodylen);
+}
+
 static int
 check_main(const char *file)
 {
 	struct hg_config		*cf;
 	const struct hg_category	*ca;
 	size_t				 i, n, rules, names, globs, cidrs, dups;
+	size_t				 pacsize, pacnames;
 	size_t				 nact[4] = { 0, 0, 0, 0 };
 
 	if ((cf = load_or_report(file)) == NULL)
@@ -142,6 +182,7 @@ check_main(const char *file)
 		nact[ca->ca_action]++;
 	}
 	ruleset_report_shadows(cf->cf_rules, &cf->cf_warnings);
+	pac_report(cf, &pacsize, &pacnames);
 	ruleset_stats(cf->cf_rules, &rules, &names, &globs, &cidrs, &dups);
 	for (i = 0; i < cf->cf_warnings.er_count; i++)
 		printf("%s\n", cf->cf_warnings.er_msgs[i]);
@@ -154,6 +195,9 @@ check_main(const char *file)
 	printf("rules: %zu (names %zu, prefixes %zu, globs %zu; duplicates "
 	    "dropped %zu)\n", rules, names, cidrs, globs, dups);
 	printf("default: %s\n", action_name(cf->cf_default));
+	printf("pac: policy mode %zu bytes (%zu names); serving mode %s\n",
+	    pacsize, pacnames, cf->cf_pac_mode == HG_PAC_ALL ? "all" :
+	    "policy");
 	printf("warnings: %zu\n", errors_total(&cf->cf_warnings));
 	for (i = 0; i < n; i++) {
 		ca = ruleset_category_const(cf->cf_rules, (uint32_t)i);
@@ -211,6 +255,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	errors_free(&errs);
+	pac_prepare(cf);
 	for (i = 0; i < cf->cf_warnings.er_count; i++)
 		log_warnx("%s", cf->cf_warnings.er_msgs[i]);
 	if (cf->cf_workers != mc->mc_boot->cf_workers)
@@ -229,6 +274,9 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 				break;
 			}
 	}
+	if (cf->cf_npac_listen != mc->mc_boot->cf_npac_listen)
+		log_warnx("reload: a pac.listen change takes effect at the "
+		    "next start");
 	if (dns_differs(cf, mc->mc_boot))
 		log_warnx("reload: dns changes take effect at the next start");
 	apply_log_level(mc, cf);
@@ -353,6 +401,7 @@ run_main(const char *file, int debug)
 	event_set_log_callback(log_libevent);
 	if ((mc.mc_cfg = load_or_report(file)) == NULL)
 		return (1);
+	pac_prepare(mc.mc_cfg);
 	mc.mc_boot = mc.mc_cfg;
 	config_ref(mc.mc_boot);
 	apply_log_level(&mc, mc.mc_cfg);
@@ -428,6 +477,10 @@ main(int argc, char **argv)
 	int		 ch, check = 0, debug = 0, explain = 0, http = 0;
 	int		 update = 0;
 
+	if (argc > 1 && strcmp(argv[1], "pac") == 0) {
+		log_init(LOG_LVL_INFO);
+		return (pac_main(argc - 1, argv + 1));
+	}
 	if (argc > 1 && strcmp(argv[1], "explain") == 0) {
 		explain = 1;
 		argv++;

@@ -15,6 +15,10 @@
 
 #include "rules/rules.h"
 
+#ifndef HG_DEFAULT_CONFIG
+#define HG_DEFAULT_CONFIG	"/etc/hushgate/hushgate.yaml"
+#endif
+
 #define HG_MAX_REQUEST_HEAD	8192	/* request line + headers (431) */
 #define HG_MAX_HEADERS		100	/* header lines in one head (431) */
 #define HG_MAX_RESPONSE_HEADERS	256	/* header lines of a response (502) */
@@ -130,7 +134,6 @@ struct dlog_record {
 	const char	*dr_host;
 	int		 dr_port;	/* 0: unknown */
 	const char	*dr_path;	/* plain HTTP only */
-	const char	*dr_sni;	/* server name of the ClientHello */
 	const char	*dr_action;	/* NULL: none */
 	const char	*dr_category;
 	const char	*dr_rule_file;
@@ -140,6 +143,7 @@ struct dlog_record {
 	uint64_t	 dr_bytes_up;
 	uint64_t	 dr_bytes_down;
 	const char	*dr_end;
+	const char	*dr_sni;	/* server name of the ClientHello */
 };
 /* proxyproto.c: the PROXY protocol header of a load balancer */
 #define PP_V1		HG_PROXYPROTO_V1
@@ -256,6 +260,7 @@ struct conn {
 	unsigned		 cn_req_done:1;
 	unsigned		 cn_resp_done:1;
 	unsigned		 cn_rechunk:1;	/* re-chunk the response */
+	unsigned		 cn_pac_only:1;	/* accepted on pac.listen */
 	int			 cn_minor;	/* client's HTTP/1.x */
 	enum body_kind		 cn_req_body;
 	uint64_t		 cn_req_left;
@@ -287,11 +292,12 @@ struct worker {
 	pthread_t		 w_thread;
 	struct event_base	*w_base;
 	struct evdns_base	*w_dns;
-	struct evconnlistener	*w_listeners[HG_MAX_LISTEN];
+	struct evconnlistener	*w_listeners[2 * HG_MAX_LISTEN]; /* + pac */
 	struct wlistener {
 		struct worker	*wl_w;
 		int		 wl_pp;		/* listen.proxy_protocol */
-	}			 w_lctx[HG_MAX_LISTEN];
+		int		 wl_pac;	/* pac.listen: the PAC only */
+	}			 w_lctx[2 * HG_MAX_LISTEN];
 	size_t			 w_nlisteners;
 	struct hg_config	*w_cfg;		/* for new connections */
 	unsigned		 w_gen;
@@ -316,6 +322,7 @@ void		 workers_stop(void);
 void		 workers_kill(void);
 void		 workers_join(void);
 unsigned	 workers_open_connections(void);
+uint16_t	 workers_listen_port(size_t);
 int		 worker_take_slot(unsigned);
 void		 worker_release_slot(void);
 void		 worker_refresh_config(struct worker *);
@@ -326,7 +333,9 @@ struct evdns_getaddrinfo_request *dns_resolve(struct evdns_base *,
 		    void (*)(int, struct evutil_addrinfo *, void *), void *);
 
 /* conn.c */
-void		 conn_accept(struct worker *, int, struct sockaddr *, int, int);
+struct wlistener;
+void		 conn_accept(struct worker *, int, struct sockaddr *, int,
+		    const struct wlistener *);
 void		 conn_shutdown_all(struct worker *);
 void		 conn_drain_idle(struct worker *);
 void		 conn_close(struct conn *, const char *);
@@ -383,6 +392,9 @@ struct refresher *refresh_new(struct event_base *, struct evdns_base *,
 void		 refresh_sync(struct refresher *, const struct hg_config *);
 void		 refresh_free(struct refresher *);
 int		 refresh_update_all(struct hg_config *);
+
+/* paccmd.c */
+int		 pac_main(int, char **);
 
 /* explain.c */
 int		 explain_main(struct hg_config *, enum hg_scheme, int, char **);

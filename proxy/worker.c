@@ -39,6 +39,14 @@ static unsigned		 nfinished;	/* atomic */
 static pthread_mutex_t	 stop_mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 stop_cond = PTHREAD_COND_INITIALIZER;
 static unsigned		 nstopped;	/* workers no longer accepting */
+static uint16_t		 listen_ports[HG_MAX_LISTEN]; /* as bound */
+
+/* The port listen address i is bound to (set before workers run). */
+uint16_t
+workers_listen_port(size_t i)
+{
+	return (i < HG_MAX_LISTEN ? listen_ports[i] : 0);
+}
 
 /* Take a connection slot; 0 when max is reached. */
 int
@@ -102,7 +110,7 @@ listener_accept(struct evconnlistener *l, evutil_socket_t fd,
 {
 	struct wlistener	*wl = arg;
 
-	conn_accept(wl->wl_w, fd, sa, salen, wl->wl_pp);
+	conn_accept(wl->wl_w, fd, sa, salen, wl);
 }
 
 static void
@@ -314,12 +322,21 @@ worker_main(void *arg)
 	return (NULL);
 }
 
+/* Listen address i: the proxy's (listen), then the PAC's (pac.listen). */
+static const char *
+listen_addr(const struct hg_config *cf, size_t i)
+{
+	return (i < cf->cf_nlisten ? cf->cf_listen[i] :
+	    cf->cf_pac_listen[i - cf->cf_nlisten]);
+}
+
 static int
 worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
 {
 	struct event_config	*ecfg;
 	evutil_socket_t	fd;
 	size_t		i;
+	int		pac;
 
 	w->w_scratch = xmalloc(HG_RELAY_READ_MAX);
 	/* The changelist folds the delete-then-add of an fd within one
@@ -346,12 +363,14 @@ worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
 	if (w->w_ev_stop == NULL || w->w_ev_kill == NULL ||
 	    w->w_ev_dlog == NULL)
 		return (-1);
-	for (i = 0; i < cf->cf_nlisten; i++) {
-		fd = listen_socket(cf->cf_listen[i], &ports[i]);
+	for (i = 0; i < cf->cf_nlisten + cf->cf_npac_listen; i++) {
+		pac = i >= cf->cf_nlisten;
+		fd = listen_socket(listen_addr(cf, i), &ports[i]);
 		if (fd == -1)
 			return (-1);
 		w->w_lctx[i].wl_w = w;
-		w->w_lctx[i].wl_pp = cf->cf_listen_pp[i];
+		w->w_lctx[i].wl_pp = pac ? 0 : cf->cf_listen_pp[i];
+		w->w_lctx[i].wl_pac = pac;
 		w->w_listeners[i] = evconnlistener_new(w->w_base,
 		    listener_accept, &w->w_lctx[i], LEV_OPT_CLOSE_ON_FREE |
 		    LEV_OPT_CLOSE_ON_EXEC, 0, fd);
@@ -373,7 +392,7 @@ worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
 int
 workers_start(struct hg_config *cf, unsigned n)
 {
-	uint16_t	 ports[HG_MAX_LISTEN];
+	uint16_t	 ports[2 * HG_MAX_LISTEN];
 	sigset_t	 all, old;
 	size_t		 i;
 	unsigned	 k;
@@ -386,10 +405,8 @@ workers_start(struct hg_config *cf, unsigned n)
 			n = HG_MAX_WORKERS;
 	}
 	memset(ports, 0, sizeof ports);
-	for (i = 0; i < cf->cf_nlisten; i++) {
-		const char *colon = strrchr(cf->cf_listen[i], ':');
-		ports[i] = (uint16_t)atoi(colon + 1);
-	}
+	for (i = 0; i < cf->cf_nlisten + cf->cf_npac_listen; i++)
+		ports[i] = (uint16_t)atoi(strrchr(listen_addr(cf, i), ':') + 1);
 #if !HAVE_DECL_SO_REUSEPORT
 	n = 1;
 #endif
@@ -401,13 +418,14 @@ workers_start(struct hg_config *cf, unsigned n)
 		if (worker_init(&workers[k], cf, ports) != 0)
 			return (-1);
 	}
-	for (i = 0; i < cf->cf_nlisten; i++) {
-		char	host[64];
-		const char *colon = strrchr(cf->cf_listen[i], ':');
+	memcpy(listen_ports, ports, sizeof listen_ports);
+	for (i = 0; i < cf->cf_nlisten + cf->cf_npac_listen; i++) {
+		char		 host[64];
+		const char	*l = listen_addr(cf, i), *colon = strrchr(l, ':');
 
-		snprintf(host, sizeof host, "%.*s",
-		    (int)(colon - cf->cf_listen[i]), cf->cf_listen[i]);
-		log_info("listening on %s:%u", host, ports[i]);
+		snprintf(host, sizeof host, "%.*s", (int)(colon - l), l);
+		log_info("%s on %s:%u", i < cf->cf_nlisten ? "listening" :
+		    "serving the PAC file only", host, ports[i]);
 	}
 	/* Signals are the main thread's business. */
 	sigfillset(&all);

@@ -205,22 +205,25 @@ listen_valid(const char *s)
 	return (0);
 }
 
-/* One listen entry: "ADDRESS:PORT" or {address: ..., proxy_protocol: ...} */
+/*
+ * One listen or pac.listen entry: "ADDRESS:PORT", or for listen a mapping
+ * {address: ..., proxy_protocol: ...} (pps is NULL for pac.listen).
+ */
 static void
-listen_entry(struct loader *ld, yaml_node_t *n)
+listen_entry(struct loader *ld, yaml_node_t *n, char **list, int *pps,
+    size_t *np, const char *what)
 {
-	struct hg_config	*cf = ld->ld_cf;
 	yaml_node_pair_t	*p;
 	yaml_node_t		*k, *v, *addr = NULL;
 	const char		*s, *key;
 	int			 pp = 0;
 
-	if (n->type == YAML_MAPPING_NODE) {
+	if (n->type == YAML_MAPPING_NODE && pps != NULL) {
 		for (p = n->data.mapping.pairs.start;
 		    p < n->data.mapping.pairs.top; p++) {
 			k = node(ld, p->key);
 			v = node(ld, p->value);
-			if ((key = want_string(ld, k, "listen")) == NULL)
+			if ((key = want_string(ld, k, what)) == NULL)
 				continue;
 			if (strcmp(key, "address") == 0)
 				addr = v;
@@ -250,42 +253,162 @@ listen_entry(struct loader *ld, yaml_node_t *n)
 		}
 		n = addr;
 	}
-	if ((s = want_string(ld, n, "listen")) == NULL)
+	if ((s = want_string(ld, n, what)) == NULL)
 		return;
 	if (listen_valid(s) != 0) {
-		err(ld, n, "listen: '%s' is not ADDRESS:PORT "
-		    "(an IP address; [v6]:port for IPv6)", s);
+		err(ld, n, "%s: '%s' is not ADDRESS:PORT "
+		    "(an IP address; [v6]:port for IPv6)", what, s);
 		return;
 	}
-	if (cf->cf_nlisten == HG_MAX_LISTEN) {
-		err(ld, n, "listen: more than %d addresses", HG_MAX_LISTEN);
+	if (*np == HG_MAX_LISTEN) {
+		err(ld, n, "%s: more than %d addresses", what, HG_MAX_LISTEN);
 		return;
 	}
-	cf->cf_listen_pp[cf->cf_nlisten] = pp;
-	cf->cf_listen[cf->cf_nlisten++] = xstrdup(s);
+	if (pps != NULL)
+		pps[*np] = pp;
+	list[(*np)++] = xstrdup(s);
 }
 
+/* listen, pac.listen: an entry or a list of them into list[*n]. */
 static void
-set_listen(struct loader *ld, yaml_node_t *v)
+set_listen(struct loader *ld, yaml_node_t *v, char **list, int *pps,
+    size_t *n, const char *what)
 {
-	struct hg_config	*cf = ld->ld_cf;
 	yaml_node_item_t	*it;
 	size_t			 i;
 
-	for (i = 0; i < cf->cf_nlisten; i++)
-		free(cf->cf_listen[i]);
-	cf->cf_nlisten = 0;
-	if (v->type == YAML_SCALAR_NODE || v->type == YAML_MAPPING_NODE) {
-		listen_entry(ld, v);
+	for (i = 0; i < *n; i++)
+		free(list[i]);
+	*n = 0;
+	if (v->type == YAML_SCALAR_NODE ||
+	    (v->type == YAML_MAPPING_NODE && pps != NULL)) {
+		listen_entry(ld, v, list, pps, n, what);
 		return;
 	}
-	if (want_kind(ld, v, YAML_SEQUENCE_NODE, "listen") != 0)
+	if (want_kind(ld, v, YAML_SEQUENCE_NODE, what) != 0)
 		return;
 	for (it = v->data.sequence.items.start;
 	    it < v->data.sequence.items.top; it++)
-		listen_entry(ld, node(ld, *it));
-	if (cf->cf_nlisten == 0)
+		listen_entry(ld, node(ld, *it), list, pps, n, what);
+	if (*n == 0 && pps != NULL)
 		err(ld, v, "listen: at least one address is needed");
+}
+
+/* pac.proxy: "HOST:PORT" ("[v6]:PORT"), one or a list. */
+static void
+pac_proxy_item(struct loader *ld, yaml_node_t *v)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	struct hg_target	 t;
+	const char		*s, *why;
+	char			*p;
+
+	if ((s = want_string(ld, v, "pac.proxy")) == NULL)
+		return;
+	if (target_parse(s, strlen(s), 0, &t, &why) != 0) {
+		err(ld, v, "pac.proxy: '%s' is not HOST:PORT: %s", s, why);
+		return;
+	}
+	if (cf->cf_npac_proxy == HG_PAC_MAX_PROXIES) {
+		err(ld, v, "pac.proxy: more than %d proxies",
+		    HG_PAC_MAX_PROXIES);
+		return;
+	}
+	xasprintf(&p, t.t_kind == HG_HOST_IPV6 ? "[%s]:%u" : "%s:%u",
+	    t.t_host, t.t_port);
+	cf->cf_pac_proxy[cf->cf_npac_proxy++] = p;
+}
+
+/* pac.bypass: "name", ".name", "*.name", or an address or prefix. */
+static void
+pac_bypass_item(struct loader *ld, yaml_node_t *v)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	struct hg_target	 t;
+	struct hg_cidr		 c;
+	const char		*s, *h, *why;
+	size_t			 skip;
+
+	if ((s = want_string(ld, v, "pac.bypass")) == NULL)
+		return;
+	if (strchr(s, ':') != NULL || strchr(s, '/') != NULL ||
+	    (s[0] >= '0' && s[0] <= '9' && strspn(s, "0123456789.") ==
+	    strlen(s))) {
+		if (cidr_parse(s, &c) != 0) {
+			err(ld, v, "pac.bypass: '%s' is not an address or "
+			    "prefix (ADDRESS/BITS, host bits zero)", s);
+			return;
+		}
+		cf->cf_pac_bypass_nets = xreallocarray(cf->cf_pac_bypass_nets,
+		    cf->cf_npac_bypass_nets + 1,
+		    sizeof *cf->cf_pac_bypass_nets);
+		cf->cf_pac_bypass_nets[cf->cf_npac_bypass_nets++] = c;
+		return;
+	}
+	skip = s[0] == '.' ? 1 : (s[0] == '*' && s[1] == '.') ? 2 : 0;
+	h = s + skip;
+	if (host_normalise(h, strlen(h), &t, &why) != 0) {
+		err(ld, v, "pac.bypass: '%s': %s", s, why);
+		return;
+	}
+	if (t.t_kind != HG_HOST_NAME) {
+		err(ld, v, "pac.bypass: '%s' is not a name, .name, *.name or "
+		    "prefix", s);
+		return;
+	}
+	cf->cf_pac_bypass = xreallocarray(cf->cf_pac_bypass,
+	    cf->cf_npac_bypass + 1, sizeof *cf->cf_pac_bypass);
+	xasprintf(&cf->cf_pac_bypass[cf->cf_npac_bypass++], "%.*s%s",
+	    (int)skip, s, t.t_host);
+}
+
+static void
+pac_list(struct loader *ld, yaml_node_t *v, const char *what,
+    void (*item)(struct loader *, yaml_node_t *))
+{
+	yaml_node_item_t	*it;
+
+	if (v->type == YAML_SCALAR_NODE && !is_null(v)) {
+		item(ld, v);
+		return;
+	}
+	if (want_kind(ld, v, YAML_SEQUENCE_NODE, what) != 0)
+		return;
+	for (it = v->data.sequence.items.start;
+	    it < v->data.sequence.items.top; it++)
+		item(ld, node(ld, *it));
+}
+
+static void
+pac_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
+    void *arg)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	const char		*s;
+
+	if (strcmp(key, "mode") == 0) {
+		if ((s = want_string(ld, v, "pac.mode")) != NULL &&
+		    pac_mode_parse(s, &cf->cf_pac_mode) != 0)
+			err(ld, v, "pac.mode: '%s' is not one of all, policy",
+			    s);
+	} else if (strcmp(key, "fallback") == 0) {
+		if ((s = want_string(ld, v, "pac.fallback")) != NULL &&
+		    pac_fallback_parse(s, &cf->cf_pac_fallback) != 0)
+			err(ld, v, "pac.fallback: '%s' is not one of direct, "
+			    "block", s);
+	} else if (strcmp(key, "proxy") == 0)
+		pac_list(ld, v, "pac.proxy", pac_proxy_item);
+	else if (strcmp(key, "bypass") == 0)
+		pac_list(ld, v, "pac.bypass", pac_bypass_item);
+	else if (strcmp(key, "max_age") == 0)
+		want_uint(ld, v, "pac.max_age", 0, 31536000,
+		    &cf->cf_pac_max_age);
+	else if (strcmp(key, "listen") == 0)
+		set_listen(ld, v, cf->cf_pac_listen, NULL,
+		    &cf->cf_npac_listen, "pac.listen");
+	else
+		err(ld, k, "pac: unknown key '%s' (mode, fallback, proxy, "
+		    "bypass, max_age, listen)", key);
 }
 
 /* A list of CIDR prefixes (clients, destinations.allow) into *arr. */
@@ -978,7 +1101,8 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 		    strcmp(key, "default") == 0 ||
 		    strcmp(key, "max_connections") == 0 ||
 		    strcmp(key, "timeouts") == 0 || strcmp(key, "dns") == 0 ||
-		    strcmp(key, "log") == 0 || strcmp(key, "lists") == 0)
+		    strcmp(key, "log") == 0 || strcmp(key, "lists") == 0 ||
+		    strcmp(key, "pac") == 0)
 			err(ld, k, "'%s' is only allowed in the main "
 			    "configuration file", key);
 		else
@@ -987,7 +1111,8 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 		return;
 	}
 	if (strcmp(key, "listen") == 0)
-		set_listen(ld, v);
+		set_listen(ld, v, cf->cf_listen, cf->cf_listen_pp, &cf->cf_nlisten,
+		    "listen");
 	else if (strcmp(key, "workers") == 0) {
 		if (v->type == YAML_SCALAR_NODE &&
 		    strcmp(scalar(v), "auto") == 0)
@@ -1041,6 +1166,9 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 	} else if (strcmp(key, "lists") == 0) {
 		if (want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
 			each_pair(ld, v, lists_pair, NULL);
+	} else if (strcmp(key, "pac") == 0) {
+		if (want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
+			each_pair(ld, v, pac_pair, NULL);
 	} else {
 		s = key;
 		err(ld, k, "unknown key '%s'", s);
@@ -1315,6 +1443,9 @@ config_new(void)
 	cf->cf_list_max_shrink = HG_LIST_MAX_SHRINK;
 	cf->cf_rules = ruleset_new();
 	errors_init(&cf->cf_warnings);
+	cf->cf_pac_mode = HG_PAC_ALL;
+	cf->cf_pac_fallback = HG_PAC_DIRECT;
+	cf->cf_pac_max_age = 300;
 	return (cf);
 }
 
@@ -1348,6 +1479,15 @@ config_free(struct hg_config *cf)
 	free(cf->cf_sources);
 	ruleset_free(cf->cf_rules);
 	errors_free(&cf->cf_warnings);
+	for (i = 0; i < cf->cf_npac_proxy; i++)
+		free(cf->cf_pac_proxy[i]);
+	for (i = 0; i < cf->cf_npac_bypass; i++)
+		free(cf->cf_pac_bypass[i]);
+	free(cf->cf_pac_bypass);
+	free(cf->cf_pac_bypass_nets);
+	for (i = 0; i < cf->cf_npac_listen; i++)
+		free(cf->cf_pac_listen[i]);
+	pac_free(cf->cf_pac);
 	free(cf);
 }
 

@@ -117,6 +117,28 @@ struct hg_decision {
 };
 
 struct hg_ruleset;
+struct hg_pac;
+
+/* PAC files (pac.c): which hosts go to the proxy, and what a client does
+ * when no proxy answers. */
+enum hg_pac_mode {
+	HG_PAC_ALL = 0,		/* every host but local ones and pac.bypass */
+	HG_PAC_POLICY		/* only hosts the rules deny or audit */
+};
+
+enum hg_pac_fallback {
+	HG_PAC_DIRECT = 0,	/* "PROXY ...; DIRECT" */
+	HG_PAC_BLOCK		/* denied hosts: "PROXY ...; PROXY 127.0.0.1:9" */
+};
+
+#define HG_PAC_MAX_PROXIES	8	/* pac.proxy / --proxy entries */
+#define HG_PAC_SIZE_WARN	(1024 * 1024)	/* see pac.c */
+
+/* The first rule of a chain, as the PAC generator sees it. */
+struct hg_rulehead {
+	uint32_t	rh_cat;		/* HG_NONE: empty chain */
+	int		rh_ports;	/* limited to some ports */
+};
 
 /* listen.proxy_protocol: the PROXY header versions a listener takes */
 #define HG_PROXYPROTO_V1	1
@@ -206,6 +228,30 @@ struct hg_config {
 	size_t			 cf_nsources;
 	struct hg_ruleset	*cf_rules;
 	struct hg_errors	 cf_warnings;	/* from -t: ties, shadows */
+	/* pac: */
+	enum hg_pac_mode	 cf_pac_mode;
+	enum hg_pac_fallback	 cf_pac_fallback;
+	char			*cf_pac_proxy[HG_PAC_MAX_PROXIES];
+	size_t			 cf_npac_proxy;	/* 0: the address used */
+	char			**cf_pac_bypass;	/* ".x", "*.x", "x" */
+	size_t			 cf_npac_bypass;
+	struct hg_cidr		*cf_pac_bypass_nets;
+	size_t			 cf_npac_bypass_nets;
+	unsigned		 cf_pac_max_age;	/* seconds */
+	char			*cf_pac_listen[HG_MAX_LISTEN];
+	size_t			 cf_npac_listen;
+	struct hg_pac		*cf_pac;	/* built by the daemon */
+};
+
+/* A generated PAC file: head, then the proxy line, then body. */
+struct hg_pac {
+	char		*pc_head;	/* comment: version, digest, counts */
+	size_t		 pc_headlen;
+	char		*pc_body;	/* FindProxyForURL and its tables */
+	size_t		 pc_bodylen;
+	char		 pc_digest[17];	/* FNV-1a 64 of the body, hex */
+	size_t		 pc_names;	/* names looked up */
+	size_t		 pc_bloomed;	/* of them: in the Bloom filter */
 };
 
 /* errors.c */
@@ -293,6 +339,19 @@ void		 ruleset_report_shadows(struct hg_ruleset *,
 		    struct hg_errors *);
 void		 ruleset_match(const struct hg_ruleset *,
 		    const struct hg_target *, struct hg_decision *);
+typedef void	(*ruleset_name_fn)(const char *,
+		    const struct hg_rulehead *, void *);
+typedef void	(*ruleset_prefix_fn)(const struct hg_cidr *,
+		    const struct hg_rulehead *, void *);
+typedef void	(*ruleset_glob_fn)(const char *, const struct hg_rulehead *,
+		    void *);
+void		 ruleset_walk_names(const struct hg_ruleset *,
+		    ruleset_name_fn, void *);
+void		 ruleset_walk_prefixes(const struct hg_ruleset *,
+		    ruleset_prefix_fn, void *);
+void		 ruleset_walk_globs(const struct hg_ruleset *,
+		    ruleset_glob_fn, void *);
+size_t		 ruleset_nfiles(const struct hg_ruleset *);
 void		 ruleset_stats(const struct hg_ruleset *, size_t *, size_t *,
 		    size_t *, size_t *, size_t *);
 
@@ -330,6 +389,15 @@ char		*listmeta_format(const struct hg_listmeta *, const char *);
 int		 listsrc_shrink_ok(uint64_t, uint64_t, double);
 void		 listsrc_diff(const char *, size_t, const char *, size_t,
 		    size_t *, size_t *);
+
+/* pac.c */
+struct hg_pac	*pac_build(const struct hg_config *, enum hg_pac_mode,
+		    enum hg_pac_fallback);
+void		 pac_free(struct hg_pac *);
+char		*pac_proxy_line(char *const *, size_t);
+int		 pac_mode_parse(const char *, enum hg_pac_mode *);
+int		 pac_fallback_parse(const char *, enum hg_pac_fallback *);
+uint64_t	 pac_fnv64(const void *, size_t);
 
 /* policy.c */
 void		 policy_decide(const struct hg_config *, enum hg_scheme,

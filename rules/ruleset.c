@@ -1116,3 +1116,88 @@ ruleset_stats(const struct hg_ruleset *rs, size_t *rules, size_t *names,
 	if (dups != NULL)
 		*dups = rs->rs_dups;
 }
+
+/*
+ * The walks below give the PAC generator (pac.c) what a lookup would see,
+ * in the order a lookup sees it, without exposing the index itself.
+ */
+static void
+head_of(const struct hg_ruleset *rs, uint32_t r, struct hg_rulehead *h)
+{
+	if (r == HG_NONE) {
+		h->rh_cat = HG_NONE;
+		h->rh_ports = 0;
+		return;
+	}
+	h->rh_cat = rs->rs_rules[r].ru_cat;
+	h->rh_ports = rs->rs_rules[r].ru_ports != HG_NONE;
+}
+
+/*
+ * Call fn for every name of the index with the first rule of its three
+ * chains (exact "name", ".name", "*.name"; rh_cat HG_NONE when empty).
+ * Chains are in category order, so the first rule is the one a lookup
+ * takes unless it is limited to ports (rh_ports).
+ */
+void
+ruleset_walk_names(const struct hg_ruleset *rs, ruleset_name_fn fn,
+    void *arg)
+{
+	const struct node	*no;
+	struct hg_rulehead	 h[3];
+	size_t			 i;
+
+	for (i = 0; i <= rs->rs_mask; i++) {
+		no = &rs->rs_nodes[i];
+		if (no->no_name == NODE_FREE)
+			continue;
+		head_of(rs, no->no_chain[CH_EXACT], &h[0]);
+		head_of(rs, no->no_chain[CH_SUFFIX], &h[1]);
+		head_of(rs, no->no_chain[CH_SUB], &h[2]);
+		fn(node_name(rs, no), h, arg);
+	}
+}
+
+/*
+ * Call fn for every address prefix (compiled: longest first, as a lookup
+ * tries them) with the first rule of its run.
+ */
+void
+ruleset_walk_prefixes(const struct hg_ruleset *rs, ruleset_prefix_fn fn,
+    void *arg)
+{
+	struct hg_rulehead	h;
+	size_t			i;
+
+	for (i = 0; i < rs->rs_ncidrs; i++) {
+		if (i > 0 && rs->rs_cidrs[i].cr_cidr.ci_family ==
+		    rs->rs_cidrs[i - 1].cr_cidr.ci_family &&
+		    rs->rs_cidrs[i].cr_cidr.ci_bits ==
+		    rs->rs_cidrs[i - 1].cr_cidr.ci_bits &&
+		    memcmp(rs->rs_cidrs[i].cr_cidr.ci_addr,
+		    rs->rs_cidrs[i - 1].cr_cidr.ci_addr, 16) == 0)
+			continue;	/* same prefix: the run's first decides */
+		head_of(rs, rs->rs_cidrs[i].cr_rule, &h);
+		fn(&rs->rs_cidrs[i].cr_cidr, &h, arg);
+	}
+}
+
+/* Call fn for every glob, in definition order. */
+void
+ruleset_walk_globs(const struct hg_ruleset *rs, ruleset_glob_fn fn,
+    void *arg)
+{
+	struct hg_rulehead	h;
+	size_t			i;
+
+	for (i = 0; i < rs->rs_nglobs; i++) {
+		head_of(rs, rs->rs_globs[i].gl_rule, &h);
+		fn(rs->rs_globs[i].gl_pattern, &h, arg);
+	}
+}
+
+size_t
+ruleset_nfiles(const struct hg_ruleset *rs)
+{
+	return (rs->rs_nfiles);
+}

@@ -255,7 +255,7 @@ static struct dlog_case dlog_cases[] = {
 	  { { 1795632001, 123000000 }, "127.0.0.1", "CONNECT",
 	    "watson.events.data.microsoft.com", 443, NULL, "deny",
 	    "windows-error-reporting", "rules/sets/windows.yaml", 23, 403,
-	    NULL, 0, 0, "denied" }, 0,
+	    NULL, 0, 0, "denied", NULL }, 0,
 	  "{\"ts\":\"2026-11-25T18:40:01.123Z\",\"client\":\"127.0.0.1\","
 	  "\"user\":null,\"method\":\"CONNECT\","
 	  "\"host\":\"watson.events.data.microsoft.com\",\"port\":443,"
@@ -267,7 +267,7 @@ static struct dlog_case dlog_cases[] = {
 	{ "dlog: a tunnel that ran",
 	  { { 1795632001, 999000000 }, "::1", "CONNECT", "example.com", 8443,
 	    NULL, "audit", NULL, NULL, 0, 200, "127.0.0.1:40000",
-	    18446744073709551615ULL, 42, "client_closed" }, 1501,
+	    18446744073709551615ULL, 42, "client_closed", NULL }, 1501,
 	  "{\"ts\":\"2026-11-25T18:40:01.999Z\",\"client\":\"::1\","
 	  "\"user\":null,\"method\":\"CONNECT\",\"host\":\"example.com\","
 	  "\"port\":8443,\"path\":null,\"sni\":null,\"action\":\"audit\","
@@ -277,22 +277,27 @@ static struct dlog_case dlog_cases[] = {
 	  "\"duration_ms\":1501,\"end\":\"client_closed\"}\n", NULL },
 	{ "dlog: a request with nothing parsed",
 	  { { 0, 0 }, "127.0.0.1", NULL, NULL, 0, NULL, "deny", NULL, NULL, 0,
-	    400, NULL, 0, 0, "bad_request" }, 0, NULL,
+	    400, NULL, 0, 0, "bad_request", NULL }, 0, NULL,
 	  "\"method\":null,\"host\":null,\"port\":null,\"path\":null,"
 	  "\"sni\":null,"
 	  "\"action\":\"deny\",\"category\":null,\"rule\":null,"
 	  "\"status\":400," },
+	{ "dlog: the server name of a tunnel",
+	  { { 1, 0 }, "127.0.0.1", "CONNECT", "a.test", 443, NULL, "allow",
+	    NULL, NULL, 0, 200, "127.0.0.1:443", 5, 6, "sni_mismatch",
+	    "fronted.test" }, 0, NULL,
+	  "\"path\":null,\"sni\":\"fronted.test\",\"action\":\"allow\"" },
 	{ "dlog: a clock that went backwards gives 0 ms",
 	  { { 100, 500000000 }, "127.0.0.1", "CONNECT", "a.test", 443,
-	    NULL, "allow", NULL, NULL, 0, 200, NULL, 1, 2, "shutdown" }, -2000,
+	    NULL, "allow", NULL, NULL, 0, 200, NULL, 1, 2, "shutdown", NULL }, -2000,
 	  NULL, "\"duration_ms\":0," },
 	{ "dlog: quotes, control bytes and high bytes in strings",
 	  { { 1, 0 }, "127.0.0.1", "G\"E\\T\r\n", nasty_host, 443, NULL, "deny",
-	    "c\tat", "ru\"le\n.yaml", 7, 400, NULL, 0, 0, "bad_request" }, 0,
+	    "c\tat", "ru\"le\n.yaml", 7, 400, NULL, 0, 0, "bad_request", NULL }, 0,
 	  NULL, "\"method\":\"G\\\"E\\\\T\\u000d\\u000a\"" },
 	{ "dlog: a very long method stays one valid line",
 	  { { 1, 0 }, "127.0.0.1", long_method, "a.test", 443, NULL, "deny",
-	    NULL, NULL, 0, 400, NULL, 0, 0, "bad_request" }, 0, NULL,
+	    NULL, NULL, 0, 400, NULL, 0, 0, "bad_request", NULL }, 0, NULL,
 	  "\"end\":\"bad_request\"}\n" },
 };
 

@@ -89,5 +89,7 @@ void		 test_gateway_group(struct unit_group *);
 /* test_listsrc.c: url: lists (URL, sizes, cache metadata, shrink guard,
  * download response heads) */
 void		 test_listsrc_group(struct unit_group *);
+/* test_pac.c: the PAC generator's tables over pac/ configs */
+void		 test_pac_group(struct unit_group *);
 
 #endif /* HG_UNIT_H */
