@@ -155,6 +155,8 @@ conn_record(struct conn *c)
 	r.dr_end = c->cn_end ? c->cn_end : "error";
 	r.dr_path = c->cn_path;
 	r.dr_sni = c->cn_sni[0] ? c->cn_sni : NULL;
+	metrics_record(&c->cn_w->w_stats, c->cn_cfg, &r,
+	    c->cn_have_decision ? &c->cn_dec : NULL);
 	if (dlog_add(&c->cn_w->w_dlog, &r))
 		event_active(c->cn_w->w_ev_dlog, 0, 0);
 reset:
@@ -1069,6 +1071,14 @@ dns_done(int result, struct evutil_addrinfo *res, void *arg)
 	char		 why[512];
 
 	c->cn_dnsreq = NULL;
+	{
+		struct timespec	now;
+
+		mono_now(&now);
+		metrics_dns(&c->cn_w->w_stats, (uint64_t)((now.tv_sec -
+		    c->cn_dns_start.tv_sec) * 1000000 + (now.tv_nsec -
+		    c->cn_dns_start.tv_nsec) / 1000));
+	}
 	if (c->cn_state == CS_CLOSED) {
 		if (res != NULL)
 			evutil_freeaddrinfo(res);
@@ -1137,6 +1147,7 @@ conn_resolve_start(struct conn *c)
 	}
 	c->cn_state = CS_RESOLVE;
 	conn_timer_set(c, c->cn_cfg->cf_timeout_connect);
+	mono_now(&c->cn_dns_start);
 	/* The callback may run before this returns (hosts file hit). */
 	req = dns_resolve(c->cn_w->w_dns, c->cn_target.t_host,
 	    c->cn_target.t_port, dns_done, c);
@@ -1299,6 +1310,36 @@ path_is(const struct http_request *rq, const char *path)
 	    rq->rq_target[len] == '?'));
 }
 
+/* GET /metrics, for the addresses in metrics.allow (loopback by default). */
+static void
+serve_metrics(struct conn *c)
+{
+	struct evbuffer	*body, *out;
+
+	if (!cidr_list_match(c->cn_cfg->cf_metrics_allow,
+	    c->cn_cfg->cf_nmetrics_allow, c->cn_family, c->cn_addr)) {
+		conn_respond_error(c, 403, "metrics: client address not in "
+		    "metrics.allow", "served");
+		return;
+	}
+	if ((body = evbuffer_new()) == NULL) {
+		conn_close(c, "error");
+		return;
+	}
+	metrics_render(body, c->cn_cfg);
+	c->cn_status = 200;
+	c->cn_end = "served";
+	out = bufferevent_get_output(c->cn_cli);
+	evbuffer_add_printf(out, "HTTP/1.1 200 OK\r\n"
+	    "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
+	    "Connection: close\r\n\r\n", evbuffer_get_length(body));
+	if (!c->cn_is_head)
+		evbuffer_add_buffer(out, body);
+	evbuffer_free(body);
+	flush_then_close(c, c->cn_cfg->cf_timeout_request);
+}
+
 static void
 handle_origin_form(struct conn *c, const struct http_request *rq)
 {
@@ -1313,6 +1354,10 @@ handle_origin_form(struct conn *c, const struct http_request *rq)
 	}
 	if (get && !c->cn_pac_only && path_is(rq, "/healthz")) {
 		conn_respond(c, 200, NULL, NULL, "ok\n", "served", 0);
+		return;
+	}
+	if (get && !c->cn_pac_only && path_is(rq, "/metrics")) {
+		serve_metrics(c);
 		return;
 	}
 	conn_respond_error(c, 404, "not found", "served");
@@ -1379,6 +1424,8 @@ proxy_header(struct conn *c, struct evbuffer *in)
 		return (0);	/* the balancer itself, e.g. a health check */
 	inet_ntop(pi.pi_src.pa_family == 4 ? AF_INET : AF_INET6,
 	    pi.pi_src.pa_addr, c->cn_client, sizeof c->cn_client);
+	c->cn_family = pi.pi_src.pa_family;
+	memcpy(c->cn_addr, pi.pi_src.pa_addr, sizeof c->cn_addr);
 	if (!config_client_allowed(c->cn_cfg, pi.pi_src.pa_family,
 	    pi.pi_src.pa_addr)) {
 		log_info("%s: client not allowed (clients)", c->cn_client);
@@ -1542,6 +1589,10 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 			    sizeof c->cn_client);
 		}
 	}
+	c->cn_family = family;
+	if (addr != NULL)
+		memcpy(c->cn_addr, addr, family == 4 ? 4 : 16);
+	metrics_connection(&w->w_stats);
 	c->cn_cli = bufferevent_socket_new(w->w_base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	c->cn_timer = evtimer_new(w->w_base, conn_timer, c);

@@ -248,6 +248,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	errors_init(&errs);
 	cf = config_load(mc->mc_file, &errs);
 	if (cf == NULL) {
+		metrics_reload(0);
 		log_warnx("reload: failed, keeping generation %u", mc->mc_gen);
 		for (i = 0; i < errs.er_count; i++)
 			log_warnx("%s", errs.er_msgs[i]);
@@ -256,6 +257,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	}
 	errors_free(&errs);
 	pac_prepare(cf);
+	metrics_bind(cf);
 	for (i = 0; i < cf->cf_warnings.er_count; i++)
 		log_warnx("%s", cf->cf_warnings.er_msgs[i]);
 	if (cf->cf_workers != mc->mc_boot->cf_workers)
@@ -289,6 +291,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	workers_set_config(cf, ++mc->mc_gen);
 	if (mc->mc_rf != NULL)
 		refresh_sync(mc->mc_rf, cf);
+	metrics_reload(1);
 	log_info("reload: ok (generation %u)", mc->mc_gen);
 }
 
@@ -402,6 +405,7 @@ run_main(const char *file, int debug)
 	if ((mc.mc_cfg = load_or_report(file)) == NULL)
 		return (1);
 	pac_prepare(mc.mc_cfg);
+	metrics_bind(mc.mc_cfg);
 	mc.mc_boot = mc.mc_cfg;
 	config_ref(mc.mc_boot);
 	apply_log_level(&mc, mc.mc_cfg);

@@ -179,6 +179,33 @@ int		 proxyproto_parse(const unsigned char *, size_t, int,
 int		 tls_hello_sni(const unsigned char *, size_t, char *, size_t,
 		    const char **);
 
+/* metrics.c: counters for GET /metrics */
+#define HG_METRIC_CATS		1024	/* category names counted apart */
+#define HG_END_CODES		32
+#define HG_DNS_BUCKETS		13
+
+/* One worker's counters: written by it alone, summed by a scrape. */
+struct wstats {
+	uint64_t	ws_connections;
+	uint64_t	ws_requests;
+	uint64_t	ws_bytes_up;
+	uint64_t	ws_bytes_down;
+	uint64_t	ws_ends[HG_END_CODES];
+	uint64_t	ws_dns[HG_DNS_BUCKETS + 1];
+	uint64_t	ws_dns_sum_us;
+	uint64_t	ws_decisions[HG_METRIC_CATS + 1][4];
+};
+
+struct dlog_record;
+struct evbuffer;
+void		 metrics_bind(struct hg_config *);
+void		 metrics_reload(int);
+void		 metrics_record(struct wstats *, const struct hg_config *,
+		    const struct dlog_record *, const struct hg_decision *);
+void		 metrics_connection(struct wstats *);
+void		 metrics_dns(struct wstats *, uint64_t);
+void		 metrics_render(struct evbuffer *, const struct hg_config *);
+
 /* Lines of one event loop turn: PIPE_BUF bytes, written whole. */
 struct dlog_batch {
 	char		db_buf[4096];
@@ -280,6 +307,9 @@ struct conn {
 	struct hg_decision	 cn_dec;
 	char			*cn_path;	/* plain HTTP, for the log */
 	char			 cn_client[46];
+	int			 cn_family;	/* of the client address: 4, 6 */
+	uint8_t			 cn_addr[16];
+	struct timespec		 cn_dns_start;
 	int			 cn_pp;		/* PROXY header still to come */
 	char			 cn_upstream[56];
 	char			 cn_method[16];
@@ -305,6 +335,7 @@ struct worker {
 	struct event		*w_ev_kill;	/* drain time is over */
 	struct event		*w_ev_dlog;	/* end of turn: write the batch */
 	struct dlog_batch	 w_dlog;
+	struct wstats		 w_stats;
 	int			 w_stopping;
 	unsigned		 w_nconns;
 	struct conn		*w_conns;	/* list of open connections */
@@ -320,6 +351,8 @@ unsigned	 workers_count(void);
 void		 workers_set_config(struct hg_config *, unsigned);
 void		 workers_stop(void);
 void		 workers_kill(void);
+unsigned	 workers_sum_stats(struct wstats *,
+		    void (*)(struct wstats *, const struct wstats *));
 void		 workers_join(void);
 unsigned	 workers_open_connections(void);
 uint16_t	 workers_listen_port(size_t);

@@ -71,6 +71,21 @@ workers_open_connections(void)
 	return (__atomic_load_n(&nslots, __ATOMIC_RELAXED));
 }
 
+/*
+ * Add every worker's counters into sum with fn (a /metrics scrape, from
+ * any worker). Returns the connections open now.
+ */
+unsigned
+workers_sum_stats(struct wstats *sum,
+    void (*fn)(struct wstats *, const struct wstats *))
+{
+	unsigned	k;
+
+	for (k = 0; k < nworkers; k++)
+		fn(sum, &workers[k].w_stats);
+	return (workers_open_connections());
+}
+
 /* Publish a new configuration for new connections (main thread). */
 void
 workers_set_config(struct hg_config *cf, unsigned gen)

@@ -458,6 +458,20 @@ want_switch(struct loader *ld, yaml_node_t *v, const char *what, int *out)
 		err(ld, v, "%s: expected on or off", what);
 }
 
+/* metrics: {allow: [CIDR ...]} */
+static void
+metrics_pair(struct loader *ld, const char *key, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct hg_config	*cf = ld->ld_cf;
+
+	if (strcmp(key, "allow") == 0)
+		set_cidrs(ld, v, "metrics.allow", &cf->cf_metrics_allow,
+		    &cf->cf_nmetrics_allow);
+	else
+		err(ld, k, "metrics: unknown key '%s' (allow)", key);
+}
+
 /* destinations: {guard: on|off, allow: [CIDR ...]} */
 static void
 destinations_pair(struct loader *ld, const char *key, yaml_node_t *k,
@@ -1095,6 +1109,7 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 		    strcmp(key, "destinations") == 0 ||
 		    strcmp(key, "trusted_proxies") == 0 ||
 		    strcmp(key, "tls_sni") == 0 ||
+		    strcmp(key, "metrics") == 0 ||
 		    strcmp(key, "tls_ports") == 0 ||
 		    strcmp(key, "connect_ports") == 0 ||
 		    strcmp(key, "http_ports") == 0 ||
@@ -1129,7 +1144,10 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 	else if (strcmp(key, "trusted_proxies") == 0)
 		set_cidrs(ld, v, "trusted_proxies", &cf->cf_trusted_proxies,
 		    &cf->cf_ntrusted_proxies);
-	else if (strcmp(key, "tls_sni") == 0) {
+	else if (strcmp(key, "metrics") == 0) {
+		if (want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
+			each_pair(ld, v, metrics_pair, NULL);
+	} else if (strcmp(key, "tls_sni") == 0) {
 		if ((s = want_string(ld, v, key)) == NULL)
 			;
 		else if (strcmp(s, "off") == 0)
@@ -1422,6 +1440,10 @@ config_new(void)
 	cidr_parse("127.0.0.0/8", &cf->cf_clients[0]);
 	cidr_parse("::1/128", &cf->cf_clients[1]);
 	cf->cf_nclients = 2;
+	cf->cf_metrics_allow = xcalloc(2, sizeof *cf->cf_metrics_allow);
+	cidr_parse("127.0.0.0/8", &cf->cf_metrics_allow[0]);
+	cidr_parse("::1/128", &cf->cf_metrics_allow[1]);
+	cf->cf_nmetrics_allow = 2;
 	portset_parse_item(&cf->cf_connect_ports, "443", &why);
 	portset_parse_item(&cf->cf_http_ports, "80", &why);
 	portset_parse_item(&cf->cf_tls_ports, "443", &why);
@@ -1460,6 +1482,7 @@ config_free(struct hg_config *cf)
 	free(cf->cf_clients);
 	free(cf->cf_dest_allow);
 	free(cf->cf_trusted_proxies);
+	free(cf->cf_metrics_allow);
 	portset_free(&cf->cf_connect_ports);
 	portset_free(&cf->cf_http_ports);
 	portset_free(&cf->cf_tls_ports);

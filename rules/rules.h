@@ -104,6 +104,7 @@ struct hg_category {
 	uint32_t	 ca_file;	/* index in the ruleset's file table */
 	uint32_t	 ca_line;
 	size_t		 ca_rules;	/* rules added (after dedup) */
+	unsigned	 ca_tag;	/* the daemon's counter number */
 };
 
 /* The result of a lookup. Strings point into the ruleset. */
@@ -200,6 +201,8 @@ struct hg_config {
 	size_t			 cf_nclients;
 	struct hg_cidr		*cf_trusted_proxies; /* may send PROXY */
 	size_t			 cf_ntrusted_proxies;
+	struct hg_cidr		*cf_metrics_allow; /* who may GET /metrics */
+	size_t			 cf_nmetrics_allow;
 	int			 cf_tls_sni;	/* HG_SNI_ */
 	struct hg_portset	 cf_tls_ports;	/* where a tunnel must be TLS */
 	int			 cf_dest_guard;	/* refuse non-public addresses */

@@ -1,0 +1,315 @@
+/*
+ * metrics.c -- counters for GET /metrics (the Prometheus text format).
+ *
+ * Each worker counts in its own struct wstats, written by that worker
+ * only (a relaxed load and store, no lock, no locked instruction); a
+ * scrape adds up every worker's counters with relaxed loads. What a
+ * scrape sees is a little behind, never torn.
+ *
+ * Categories are counted by name: the main thread gives each category
+ * name a small number the first time a configuration names it
+ * (metrics_bind(), at start and on reload), so that counters survive a
+ * reload that reorders or adds categories.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+
+#include "proxy.h"
+
+/* Category names by number; append-only, written by the main thread. */
+static char	*cat_names[HG_METRIC_CATS];
+static unsigned	 ncat_names;
+
+/* Reloads, counted by the main thread. */
+static uint64_t	 reloads_ok, reloads_failed;
+
+/* The termination codes of the decision log, counted by name. */
+static const char *const end_names[HG_END_CODES] = {
+	"other", "client_closed", "upstream_closed", "denied",
+	"client_denied", "client_idle", "bad_request", "bad_response",
+	"too_large", "connect_failed", "connect_timeout", "resolve_failed",
+	"resolve_timeout", "request_timeout", "response_timeout",
+	"idle_timeout", "destination_guard", "overload",
+	"proxy_protocol_error", "proxy_untrusted", "served", "shutdown",
+	"error", "done", "sni_mismatch", "sni_missing", "not_tls",
+	"bad_client_hello", "auth_required", "auth_failed",
+};
+
+/* Upper bounds of the DNS latency buckets, in microseconds. */
+static const unsigned dns_bounds[HG_DNS_BUCKETS] = {
+	500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000,
+};
+
+#define LOAD(x)		__atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define BUMP(x, n)	__atomic_store_n(&(x), LOAD(x) + (n), __ATOMIC_RELAXED)
+
+/*
+ * Give every category of cf its counter number (main thread). Beyond
+ * HG_METRIC_CATS names, categories share the "other" counters.
+ */
+void
+metrics_bind(struct hg_config *cf)
+{
+	struct hg_category	*ca;
+	size_t			 i, n = ruleset_ncategories(cf->cf_rules);
+	unsigned		 k, have;
+
+	have = __atomic_load_n(&ncat_names, __ATOMIC_ACQUIRE);
+	for (i = 0; i < n; i++) {
+		ca = ruleset_category(cf->cf_rules, (uint32_t)i);
+		for (k = 0; k < have; k++)
+			if (strcmp(cat_names[k], ca->ca_name) == 0)
+				break;
+		if (k == have && have < HG_METRIC_CATS) {
+			cat_names[have] = xstrdup(ca->ca_name);
+			__atomic_store_n(&ncat_names, ++have,
+			    __ATOMIC_RELEASE);
+		}
+		ca->ca_tag = k < have ? k + 1 : 0;
+	}
+}
+
+void
+metrics_reload(int ok)
+{
+	if (ok)
+		BUMP(reloads_ok, 1);
+	else
+		BUMP(reloads_failed, 1);
+}
+
+static unsigned
+end_index(const char *end)
+{
+	unsigned	i;
+
+	if (end == NULL)
+		return (0);
+	for (i = 1; i < HG_END_CODES; i++)
+		if (end_names[i] != NULL && strcmp(end_names[i], end) == 0)
+			return (i);
+	return (0);
+}
+
+/* When a url: list was last checked with its server (0: never). */
+static uint64_t
+listsrc_checked(const struct hg_listsrc *src)
+{
+	struct hg_listmeta	 lm;
+	const char		*why;
+	char			 buf[HG_MAX_LIST_META + 1];
+	size_t			 len;
+	FILE			*f;
+
+	if (src->ls_entries < 0 || (f = fopen(src->ls_meta, "rb")) == NULL)
+		return (0);
+	len = fread(buf, 1, sizeof buf, f);
+	fclose(f);
+	if (len > HG_MAX_LIST_META || listmeta_parse(buf, len, &lm, &why) != 0)
+		return (0);
+	return (lm.lm_checked);
+}
+
+/* One decision record, counted (the worker that wrote it). */
+void
+metrics_record(struct wstats *ws, const struct hg_config *cf,
+    const struct dlog_record *r, const struct hg_decision *d)
+{
+	const struct hg_category	*ca;
+	unsigned			 cat = 0, act;
+
+	if (d != NULL && d->d_category != HG_NONE &&
+	    (ca = ruleset_category_const(cf->cf_rules, d->d_category)) !=
+	    NULL)
+		cat = ca->ca_tag;
+	if (r->dr_action == NULL)
+		act = HG_ACT_NONE;
+	else if (strcmp(r->dr_action, "deny") == 0)
+		act = HG_ACT_DENY;
+	else if (strcmp(r->dr_action, "audit") == 0)
+		act = HG_ACT_AUDIT;
+	else
+		act = HG_ACT_ALLOW;
+	BUMP(ws->ws_decisions[cat][act], 1);
+	BUMP(ws->ws_ends[end_index(r->dr_end)], 1);
+	BUMP(ws->ws_bytes_up, r->dr_bytes_up);
+	BUMP(ws->ws_bytes_down, r->dr_bytes_down);
+	BUMP(ws->ws_requests, 1);
+}
+
+void
+metrics_connection(struct wstats *ws)
+{
+	BUMP(ws->ws_connections, 1);
+}
+
+/* A name resolution took us microseconds. */
+void
+metrics_dns(struct wstats *ws, uint64_t us)
+{
+	unsigned	i;
+
+	for (i = 0; i < HG_DNS_BUCKETS && us > dns_bounds[i]; i++)
+		;
+	BUMP(ws->ws_dns[i], 1);
+	BUMP(ws->ws_dns_sum_us, us);
+}
+
+static void
+sum_into(struct wstats *sum, const struct wstats *ws)
+{
+	unsigned	i, j;
+
+	sum->ws_connections += LOAD(ws->ws_connections);
+	sum->ws_requests += LOAD(ws->ws_requests);
+	sum->ws_bytes_up += LOAD(ws->ws_bytes_up);
+	sum->ws_bytes_down += LOAD(ws->ws_bytes_down);
+	sum->ws_dns_sum_us += LOAD(ws->ws_dns_sum_us);
+	for (i = 0; i <= HG_DNS_BUCKETS; i++)
+		sum->ws_dns[i] += LOAD(ws->ws_dns[i]);
+	for (i = 0; i < HG_END_CODES; i++)
+		sum->ws_ends[i] += LOAD(ws->ws_ends[i]);
+	for (i = 0; i <= HG_METRIC_CATS; i++)
+		for (j = 0; j < 4; j++)
+			sum->ws_decisions[i][j] += LOAD(ws->ws_decisions[i][j]);
+}
+
+static void
+head(struct evbuffer *out, const char *name, const char *type,
+    const char *help)
+{
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+	    name, type);
+}
+
+/* A label value: backslash, double quote and newline escaped. */
+static void
+label(struct evbuffer *out, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			evbuffer_add_printf(out, "\\%c", *s);
+		else if (*s == '\n')
+			evbuffer_add(out, "\\n", 2);
+		else
+			evbuffer_add(out, s, 1);
+	}
+}
+
+static const char *const action_labels[4] = {
+	[HG_ACT_NONE] = "none", [HG_ACT_ALLOW] = "allow",
+	[HG_ACT_DENY] = "deny", [HG_ACT_AUDIT] = "audit",
+};
+
+/* The whole exposition for configuration cf. */
+void
+metrics_render(struct evbuffer *out, const struct hg_config *cf)
+{
+	struct wstats	*sum;
+	unsigned	 open, i, j, ncat;
+	size_t		 nr[5] = { 0 };
+	uint64_t	 acc;
+	time_t		 now = time(NULL);
+
+	if ((sum = calloc(1, sizeof *sum)) == NULL)
+		return;
+	open = workers_sum_stats(sum, sum_into);
+	head(out, "hushgate_connections_open", "gauge",
+	    "Client connections open now.");
+	evbuffer_add_printf(out, "hushgate_connections_open %u\n", open);
+	head(out, "hushgate_connections_total", "counter",
+	    "Client connections accepted.");
+	evbuffer_add_printf(out, "hushgate_connections_total %llu\n",
+	    (unsigned long long)sum->ws_connections);
+	head(out, "hushgate_requests_total", "counter",
+	    "Requests decided (one decision log record each).");
+	evbuffer_add_printf(out, "hushgate_requests_total %llu\n",
+	    (unsigned long long)sum->ws_requests);
+
+	head(out, "hushgate_decisions_total", "counter",
+	    "Decisions by action and category (\"\" when no rule matched).");
+	ncat = __atomic_load_n(&ncat_names, __ATOMIC_ACQUIRE);
+	for (i = 0; i <= ncat; i++)
+		for (j = 0; j < 4; j++) {
+			if (sum->ws_decisions[i][j] == 0)
+				continue;
+			evbuffer_add_printf(out, "hushgate_decisions_total"
+			    "{action=\"%s\",category=\"", action_labels[j]);
+			label(out, i == 0 ? "" : cat_names[i - 1]);
+			evbuffer_add_printf(out, "\"} %llu\n",
+			    (unsigned long long)sum->ws_decisions[i][j]);
+		}
+
+	head(out, "hushgate_requests_by_end_total", "counter",
+	    "Requests by how they ended (the decision log's end); upstream "
+	    "errors are resolve_failed, resolve_timeout, connect_failed, "
+	    "connect_timeout, bad_response, response_timeout.");
+	for (i = 0; i < HG_END_CODES; i++)
+		if (end_names[i] != NULL)
+			evbuffer_add_printf(out, "hushgate_requests_by_end_total"
+			    "{end=\"%s\"} %llu\n", end_names[i],
+			    (unsigned long long)sum->ws_ends[i]);
+
+	head(out, "hushgate_bytes_total", "counter",
+	    "Bytes relayed, by direction (up: client to upstream).");
+	evbuffer_add_printf(out, "hushgate_bytes_total{direction=\"up\"} "
+	    "%llu\nhushgate_bytes_total{direction=\"down\"} %llu\n",
+	    (unsigned long long)sum->ws_bytes_up,
+	    (unsigned long long)sum->ws_bytes_down);
+
+	head(out, "hushgate_dns_duration_seconds", "histogram",
+	    "Time to resolve a destination name.");
+	for (i = 0, acc = 0; i < HG_DNS_BUCKETS; i++) {
+		acc += sum->ws_dns[i];
+		evbuffer_add_printf(out, "hushgate_dns_duration_seconds_bucket"
+		    "{le=\"%g\"} %llu\n", dns_bounds[i] / 1e6,
+		    (unsigned long long)acc);
+	}
+	acc += sum->ws_dns[HG_DNS_BUCKETS];
+	evbuffer_add_printf(out, "hushgate_dns_duration_seconds_bucket"
+	    "{le=\"+Inf\"} %llu\nhushgate_dns_duration_seconds_sum %.6f\n"
+	    "hushgate_dns_duration_seconds_count %llu\n",
+	    (unsigned long long)acc, sum->ws_dns_sum_us / 1e6,
+	    (unsigned long long)acc);
+
+	head(out, "hushgate_reloads_total", "counter",
+	    "Configuration reloads by result.");
+	evbuffer_add_printf(out, "hushgate_reloads_total{result=\"ok\"} %llu\n"
+	    "hushgate_reloads_total{result=\"failed\"} %llu\n",
+	    (unsigned long long)LOAD(reloads_ok),
+	    (unsigned long long)LOAD(reloads_failed));
+
+	ruleset_stats(cf->cf_rules, &nr[0], &nr[1], &nr[2], &nr[3], &nr[4]);
+	head(out, "hushgate_categories", "gauge",
+	    "Categories in the running configuration.");
+	evbuffer_add_printf(out, "hushgate_categories %zu\n",
+	    ruleset_ncategories(cf->cf_rules));
+	head(out, "hushgate_rules", "gauge",
+	    "Rules in the running configuration (all kinds), and of them the "
+	    "glob and address-prefix rules.");
+	evbuffer_add_printf(out, "hushgate_rules{kind=\"all\"} %zu\n"
+	    "hushgate_rules{kind=\"glob\"} %zu\n"
+	    "hushgate_rules{kind=\"prefix\"} %zu\n", nr[0], nr[2], nr[3]);
+
+	head(out, "hushgate_list_age_seconds", "gauge",
+	    "Time since each url: list was last checked with its server "
+	    "(-1: never downloaded).");
+	for (i = 0; i < cf->cf_nsources; i++) {
+		long long	age = -1;
+		uint64_t	checked = listsrc_checked(&cf->cf_sources[i]);
+
+		if (checked != 0 && (time_t)checked <= now)
+			age = (long long)(now - (time_t)checked);
+		evbuffer_add_printf(out, "hushgate_list_age_seconds{url=\"");
+		label(out, cf->cf_sources[i].ls_url);
+		evbuffer_add_printf(out, "\"} %lld\n", age);
+	}
+	free(sum);
+}
