@@ -235,6 +235,8 @@ conn_close(struct conn *c, const char *end)
 	c->cn_timer = NULL;
 	if (c->cn_slot)
 		worker_release_slot();
+	if (c->cn_client_slot)
+		client_release_slot(c->cn_family, c->cn_addr);
 
 	if (c->cn_prev != NULL)
 		c->cn_prev->cn_next = c->cn_next;
@@ -1393,6 +1395,29 @@ handle_connect(struct conn *c, const struct http_request *rq)
 }
 
 /*
+ * max_connections_per_client: count the connection against its client's
+ * address (the one a PROXY header gave, if any). Returns 0 when over the
+ * bound, after answering 503.
+ */
+static int
+conn_client_slot(struct conn *c)
+{
+	unsigned	max = c->cn_cfg->cf_max_per_client;
+
+	if (max == 0)
+		return (1);
+	if (!client_take_slot(c->cn_family, c->cn_addr, max)) {
+		log_warnx("%s: max_connections_per_client (%u) reached",
+		    c->cn_client, max);
+		conn_respond_error(c, 503, "too many connections from this "
+		    "address", "overload_client");
+		return (0);
+	}
+	c->cn_client_slot = 1;
+	return (1);
+}
+
+/*
  * A listener behind a load balancer: the PROXY header comes first and
  * names the real client, for the clients check, the policy and the log.
  * Returns 0 when it is consumed, -1 when more is needed or the connection
@@ -1433,7 +1458,7 @@ proxy_header(struct conn *c, struct evbuffer *in)
 		    "client_denied");
 		return (-1);
 	}
-	return (0);
+	return (conn_client_slot(c) ? 0 : -1);
 }
 
 static void
@@ -1635,7 +1660,8 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 		conn_respond_error(c, 403, "client address not allowed",
 		    "client_denied");
 		return;
-	}
+	} else if (!conn_client_slot(c))
+		return;
 	c->cn_state = CS_HEAD;
 	bufferevent_setcb(c->cn_cli, head_read, NULL, head_event, c);
 	bufferevent_enable(c->cn_cli, EV_READ);

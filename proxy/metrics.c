@@ -39,6 +39,7 @@ static const char *const end_names[HG_END_CODES] = {
 	"proxy_protocol_error", "proxy_untrusted", "served", "shutdown",
 	"error", "done", "sni_mismatch", "sni_missing", "not_tls",
 	"bad_client_hello", "auth_required", "auth_failed",
+	"overload_client",
 };
 
 /* Upper bounds of the DNS latency buckets, in microseconds. */

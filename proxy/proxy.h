@@ -311,6 +311,7 @@ struct conn {
 	uint8_t			 cn_addr[16];
 	struct timespec		 cn_dns_start;
 	int			 cn_pp;		/* PROXY header still to come */
+	int			 cn_client_slot; /* counted for its address */
 	char			 cn_upstream[56];
 	char			 cn_method[16];
 	char			 cn_raw_target[256];
@@ -358,6 +359,8 @@ unsigned	 workers_open_connections(void);
 uint16_t	 workers_listen_port(size_t);
 int		 worker_take_slot(unsigned);
 void		 worker_release_slot(void);
+int		 client_take_slot(int, const uint8_t *, unsigned);
+void		 client_release_slot(int, const uint8_t *);
 void		 worker_refresh_config(struct worker *);
 struct evdns_base *dns_base_open(struct event_base *,
 		    const struct hg_config *);

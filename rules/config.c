@@ -1115,6 +1115,7 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 		    strcmp(key, "http_ports") == 0 ||
 		    strcmp(key, "default") == 0 ||
 		    strcmp(key, "max_connections") == 0 ||
+		    strcmp(key, "max_connections_per_client") == 0 ||
 		    strcmp(key, "timeouts") == 0 || strcmp(key, "dns") == 0 ||
 		    strcmp(key, "log") == 0 || strcmp(key, "lists") == 0 ||
 		    strcmp(key, "pac") == 0)
@@ -1172,6 +1173,8 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 		set_action(ld, v, "default", &cf->cf_default);
 	else if (strcmp(key, "max_connections") == 0)
 		want_uint(ld, v, key, 1, 1000000, &cf->cf_max_connections);
+	else if (strcmp(key, "max_connections_per_client") == 0)
+		want_uint(ld, v, key, 0, 1000000, &cf->cf_max_per_client);
 	else if (strcmp(key, "timeouts") == 0) {
 		if (want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
 			each_pair(ld, v, timeouts_pair, NULL);

@@ -212,6 +212,7 @@ struct hg_config {
 	struct hg_portset	 cf_http_ports;
 	enum hg_action		 cf_default;
 	unsigned		 cf_max_connections;
+	unsigned		 cf_max_per_client; /* 0: no bound */
 	unsigned		 cf_timeout_request;	/* milliseconds */
 	unsigned		 cf_timeout_connect;
 	unsigned		 cf_timeout_idle;
