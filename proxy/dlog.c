@@ -13,22 +13,49 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "proxy.h"
 
+#define DLOG_SYSLOG	(-2)	/* dlog_fd: lines go to syslog(3) */
+
 static int	 dlog_fd = -1;
 static char	*dlog_path;
+static int	 dlog_kind;	/* HG_LOG_JSON, HG_LOG_SQUID */
 
 static void
 dlog_out(const char *buf, size_t len)
 {
-	if (write(dlog_fd, buf, len) == -1 && errno != EAGAIN)
-		log_debug("decision log write: %s", strerror(errno));
+	const char	*nl;
+
+	if (dlog_fd != DLOG_SYSLOG) {
+		if (write(dlog_fd, buf, len) == -1 && errno != EAGAIN)
+			log_debug("decision log write: %s", strerror(errno));
+		return;
+	}
+	/* one message a line, without its newline */
+	while (len > 0) {
+		if ((nl = memchr(buf, '\n', len)) == NULL)
+			nl = buf + len;
+		syslog(LOG_INFO, "%.*s", (int)(nl - buf), buf);
+		len -= (size_t)(nl - buf) + (nl < buf + len ? 1 : 0);
+		buf = nl + 1;
+	}
 }
 
-/* Open the decision log: a path, "-" for stdout, NULL for none. */
+/* The format of the lines (log.format); may change on reload. */
+void
+dlog_set_format(int kind)
+{
+	__atomic_store_n(&dlog_kind, kind, __ATOMIC_RELAXED);
+}
+
+/*
+ * Open the decision log: a path, "-" for stdout, "syslog" for syslog(3)
+ * (facility daemon), NULL for none.
+ */
 int
 dlog_open(const char *path)
 {
@@ -39,6 +66,11 @@ dlog_open(const char *path)
 		return (0);
 	if (strcmp(path, "-") == 0) {
 		dlog_fd = STDOUT_FILENO;
+		return (0);
+	}
+	if (strcmp(path, "syslog") == 0) {
+		openlog("hushgate", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		dlog_fd = DLOG_SYSLOG;
 		return (0);
 	}
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -76,7 +108,9 @@ dlog_reopen(void)
 void
 dlog_close(void)
 {
-	if (dlog_fd != -1 && dlog_fd != STDOUT_FILENO)
+	if (dlog_fd == DLOG_SYSLOG)
+		closelog();
+	else if (dlog_fd != -1 && dlog_fd != STDOUT_FILENO)
 		close(dlog_fd);
 	dlog_fd = -1;
 	free(dlog_path);
@@ -177,7 +211,7 @@ dlog_format(char *buf, size_t size, const struct dlog_record *r,
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, r->dr_start.tv_nsec / 1000000);
 	jb_string(&jb, "client", r->dr_client);
-	jb_string(&jb, "user", NULL);
+	jb_string(&jb, "user", r->dr_user);
 	jb_string(&jb, "method", r->dr_method);
 	jb_string(&jb, "host", r->dr_host);
 	if (r->dr_port > 0)
@@ -215,6 +249,103 @@ dlog_format(char *buf, size_t size, const struct dlog_record *r,
 	return (jb.jb_len);
 }
 
+/* A field of a Squid line: no spaces or control bytes (%XX instead). */
+static void
+squid_field(struct jbuf *jb, const char *s)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+
+	if (s == NULL || *s == '\0') {
+		jb_printf(jb, " -");
+		return;
+	}
+	jb_printf(jb, " ");
+	for (; *p != '\0'; p++) {
+		if (*p <= ' ' || *p >= 0x7f || *p == '%')
+			jb_printf(jb, "%%%02X", *p);
+		else
+			jb_printf(jb, "%c", *p);
+	}
+}
+
+/*
+ * r as a line of Squid's native access.log format, for the analysers
+ * people run on Squid logs:
+ *   time elapsed client code/status bytes method URL user hierarchy type
+ */
+size_t
+dlog_format_squid(char *buf, size_t size, const struct dlog_record *r,
+    const struct timespec *now)
+{
+	struct jbuf	 jb = { buf, size, 0 };
+	const char	*code, *colon;
+	char		 url[HG_MAX_HOST + 2048], hier[80];
+	long long	 ms;
+	int		 connect = r->dr_method != NULL &&
+			    strcmp(r->dr_method, "CONNECT") == 0;
+
+	ms = (long long)(now->tv_sec - r->dr_start.tv_sec) * 1000 +
+	    (now->tv_nsec - r->dr_start.tv_nsec) / 1000000;
+	if (ms < 0)
+		ms = 0;
+	if (r->dr_action != NULL && strcmp(r->dr_action, "deny") == 0 &&
+	    (r->dr_status == 403 || r->dr_status == 407))
+		code = "TCP_DENIED";
+	else if (r->dr_method == NULL || r->dr_status == 400 ||
+	    r->dr_status == 431)
+		code = "NONE_NONE";
+	else if (connect)
+		code = "TCP_TUNNEL";
+	else
+		code = "TCP_MISS";
+	if (r->dr_host == NULL)
+		url[0] = '\0';
+	else if (connect || r->dr_port <= 0)
+		snprintf(url, sizeof url, r->dr_port > 0 ? "%s:%d" : "%s",
+		    r->dr_host, r->dr_port);
+	else if (r->dr_port == 80)
+		snprintf(url, sizeof url, "http://%s%s", r->dr_host,
+		    r->dr_path != NULL ? r->dr_path : "/");
+	else
+		snprintf(url, sizeof url, "http://%s:%d%s", r->dr_host,
+		    r->dr_port, r->dr_path != NULL ? r->dr_path : "/");
+	if (r->dr_upstream != NULL) {
+		colon = strrchr(r->dr_upstream, ':');
+		snprintf(hier, sizeof hier, "HIER_DIRECT/%.*s",
+		    (int)(colon ? colon - r->dr_upstream :
+		    (ptrdiff_t)strlen(r->dr_upstream)), r->dr_upstream);
+		/* "[v6]" loses its brackets, as Squid writes it */
+		if (hier[12] == '[') {
+			memmove(hier + 12, hier + 13, strlen(hier + 13) + 1);
+			hier[strlen(hier) - 1] = '\0';
+		}
+	} else
+		snprintf(hier, sizeof hier, "HIER_NONE/-");
+	jb_printf(&jb, "%lld.%03ld %6lld", (long long)r->dr_start.tv_sec,
+	    r->dr_start.tv_nsec / 1000000, ms);
+	squid_field(&jb, r->dr_client);
+	jb_printf(&jb, " %s/%03d %llu", code, r->dr_status > 0 ?
+	    r->dr_status : 0, (unsigned long long)r->dr_bytes_down);
+	squid_field(&jb, r->dr_method);
+	squid_field(&jb, url);
+	squid_field(&jb, r->dr_user);
+	jb_printf(&jb, " %s -", hier);
+	if (jb.jb_len + 2 > size)
+		jb.jb_len = size - 2;
+	buf[jb.jb_len++] = '\n';
+	buf[jb.jb_len] = '\0';
+	return (jb.jb_len);
+}
+
+static size_t
+format_line(char *buf, size_t size, const struct dlog_record *r,
+    const struct timespec *now)
+{
+	if (__atomic_load_n(&dlog_kind, __ATOMIC_RELAXED) == HG_LOG_SQUID)
+		return (dlog_format_squid(buf, size, r, now));
+	return (dlog_format(buf, size, r, now));
+}
+
 void
 dlog_write(const struct dlog_record *r)
 {
@@ -225,7 +356,7 @@ dlog_write(const struct dlog_record *r)
 	if (dlog_fd == -1)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
-	len = dlog_format(buf, sizeof buf, r, &now);
+	len = format_line(buf, sizeof buf, r, &now);
 	dlog_out(buf, len);
 }
 
@@ -246,7 +377,7 @@ dlog_add(struct dlog_batch *b, const struct dlog_record *r)
 	if (dlog_fd == -1)
 		return (0);
 	clock_gettime(CLOCK_REALTIME, &now);
-	len = dlog_format(buf, sizeof buf, r, &now);
+	len = format_line(buf, sizeof buf, r, &now);
 	if (b->db_len + len > sizeof b->db_buf)
 		dlog_flush(b);
 	if (len > sizeof b->db_buf) {

@@ -286,6 +286,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	    (cf->cf_decisions != NULL &&
 	    strcmp(cf->cf_decisions, mc->mc_cfg->cf_decisions) != 0))
 		dlog_open(cf->cf_decisions);
+	dlog_set_format(cf->cf_log_format);
 	config_unref(mc->mc_cfg);
 	mc->mc_cfg = cf;
 	workers_set_config(cf, ++mc->mc_gen);
@@ -409,6 +410,7 @@ run_main(const char *file, int debug)
 	mc.mc_boot = mc.mc_cfg;
 	config_ref(mc.mc_boot);
 	apply_log_level(&mc, mc.mc_cfg);
+	dlog_set_format(mc.mc_cfg->cf_log_format);
 	if (dlog_open(mc.mc_cfg->cf_decisions) != 0)
 		return (1);
 	signal(SIGPIPE, SIG_IGN);

@@ -144,6 +144,7 @@ struct dlog_record {
 	uint64_t	 dr_bytes_down;
 	const char	*dr_end;
 	const char	*dr_sni;	/* server name of the ClientHello */
+	const char	*dr_user;	/* authenticated user */
 };
 /* proxyproto.c: the PROXY protocol header of a load balancer */
 #define PP_V1		HG_PROXYPROTO_V1
@@ -216,6 +217,9 @@ int		 dlog_open(const char *);
 int		 dlog_reopen(void);
 void		 dlog_close(void);
 void		 dlog_write(const struct dlog_record *);
+void		 dlog_set_format(int);
+size_t		 dlog_format_squid(char *, size_t, const struct dlog_record *,
+		    const struct timespec *);
 int		 dlog_add(struct dlog_batch *, const struct dlog_record *);
 void		 dlog_flush(struct dlog_batch *);
 size_t		 dlog_format(char *, size_t, const struct dlog_record *,

@@ -624,10 +624,20 @@ log_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 			return;
 		if ((s = want_string(ld, v, "log.decisions")) == NULL)
 			return;
-		if (strcmp(s, "-") == 0)
+		if (strcmp(s, "-") == 0 || strcmp(s, "syslog") == 0)
 			cf->cf_decisions = xstrdup(s);
 		else
 			cf->cf_decisions = path_join_dir(ld->ld_file, s);
+	} else if (strcmp(key, "format") == 0) {
+		if ((s = want_string(ld, v, "log.format")) == NULL)
+			return;
+		if (strcmp(s, "json") == 0)
+			cf->cf_log_format = HG_LOG_JSON;
+		else if (strcmp(s, "squid") == 0)
+			cf->cf_log_format = HG_LOG_SQUID;
+		else
+			err(ld, v, "log.format: '%s' is not one of json, squid",
+			    s);
 	} else if (strcmp(key, "level") == 0) {
 		if ((s = want_string(ld, v, "log.level")) == NULL)
 			return;
@@ -643,7 +653,8 @@ log_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 			err(ld, v, "log.level: '%s' is not one of error, warn, "
 			    "info, debug", s);
 	} else
-		err(ld, k, "log: unknown key '%s' (decisions, level)", key);
+		err(ld, k, "log: unknown key '%s' (decisions, format, level)",
+		    key);
 }
 
 struct catload {

@@ -184,6 +184,10 @@ struct hg_listmeta {
 	uint64_t	 lm_entries;
 };
 
+/* log.format: the decision log's lines */
+#define HG_LOG_JSON	0
+#define HG_LOG_SQUID	1	/* Squid's native access.log */
+
 /* tls_sni: what the ClientHello at the start of a tunnel is used for */
 #define HG_SNI_OFF	0
 #define HG_SNI_LOG	1	/* record the server name */
@@ -223,6 +227,7 @@ struct hg_config {
 	char			**cf_dns_servers;
 	size_t			 cf_ndns_servers;
 	char			*cf_decisions;	/* NULL = off, "-" = stdout */
+	int			 cf_log_format;	/* HG_LOG_JSON, HG_LOG_SQUID */
 	int			 cf_log_level;
 	char			*cf_cache_dir;	/* lists.cache_dir */
 	unsigned		 cf_list_timeout;	/* ms */

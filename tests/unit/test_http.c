@@ -255,7 +255,7 @@ static struct dlog_case dlog_cases[] = {
 	  { { 1795632001, 123000000 }, "127.0.0.1", "CONNECT",
 	    "watson.events.data.microsoft.com", 443, NULL, "deny",
 	    "windows-error-reporting", "rules/sets/windows.yaml", 23, 403,
-	    NULL, 0, 0, "denied", NULL }, 0,
+	    NULL, 0, 0, "denied", NULL, NULL }, 0,
 	  "{\"ts\":\"2026-11-25T18:40:01.123Z\",\"client\":\"127.0.0.1\","
 	  "\"user\":null,\"method\":\"CONNECT\","
 	  "\"host\":\"watson.events.data.microsoft.com\",\"port\":443,"
@@ -267,7 +267,7 @@ static struct dlog_case dlog_cases[] = {
 	{ "dlog: a tunnel that ran",
 	  { { 1795632001, 999000000 }, "::1", "CONNECT", "example.com", 8443,
 	    NULL, "audit", NULL, NULL, 0, 200, "127.0.0.1:40000",
-	    18446744073709551615ULL, 42, "client_closed", NULL }, 1501,
+	    18446744073709551615ULL, 42, "client_closed", NULL, NULL }, 1501,
 	  "{\"ts\":\"2026-11-25T18:40:01.999Z\",\"client\":\"::1\","
 	  "\"user\":null,\"method\":\"CONNECT\",\"host\":\"example.com\","
 	  "\"port\":8443,\"path\":null,\"sni\":null,\"action\":\"audit\","
@@ -277,7 +277,7 @@ static struct dlog_case dlog_cases[] = {
 	  "\"duration_ms\":1501,\"end\":\"client_closed\"}\n", NULL },
 	{ "dlog: a request with nothing parsed",
 	  { { 0, 0 }, "127.0.0.1", NULL, NULL, 0, NULL, "deny", NULL, NULL, 0,
-	    400, NULL, 0, 0, "bad_request", NULL }, 0, NULL,
+	    400, NULL, 0, 0, "bad_request", NULL, NULL }, 0, NULL,
 	  "\"method\":null,\"host\":null,\"port\":null,\"path\":null,"
 	  "\"sni\":null,"
 	  "\"action\":\"deny\",\"category\":null,\"rule\":null,"
@@ -285,21 +285,69 @@ static struct dlog_case dlog_cases[] = {
 	{ "dlog: the server name of a tunnel",
 	  { { 1, 0 }, "127.0.0.1", "CONNECT", "a.test", 443, NULL, "allow",
 	    NULL, NULL, 0, 200, "127.0.0.1:443", 5, 6, "sni_mismatch",
-	    "fronted.test" }, 0, NULL,
+	    "fronted.test", NULL }, 0, NULL,
 	  "\"path\":null,\"sni\":\"fronted.test\",\"action\":\"allow\"" },
 	{ "dlog: a clock that went backwards gives 0 ms",
 	  { { 100, 500000000 }, "127.0.0.1", "CONNECT", "a.test", 443,
-	    NULL, "allow", NULL, NULL, 0, 200, NULL, 1, 2, "shutdown", NULL }, -2000,
+	    NULL, "allow", NULL, NULL, 0, 200, NULL, 1, 2, "shutdown", NULL, NULL }, -2000,
 	  NULL, "\"duration_ms\":0," },
 	{ "dlog: quotes, control bytes and high bytes in strings",
 	  { { 1, 0 }, "127.0.0.1", "G\"E\\T\r\n", nasty_host, 443, NULL, "deny",
-	    "c\tat", "ru\"le\n.yaml", 7, 400, NULL, 0, 0, "bad_request", NULL }, 0,
+	    "c\tat", "ru\"le\n.yaml", 7, 400, NULL, 0, 0, "bad_request", NULL, NULL }, 0,
 	  NULL, "\"method\":\"G\\\"E\\\\T\\u000d\\u000a\"" },
 	{ "dlog: a very long method stays one valid line",
 	  { { 1, 0 }, "127.0.0.1", long_method, "a.test", 443, NULL, "deny",
-	    NULL, NULL, 0, 400, NULL, 0, 0, "bad_request", NULL }, 0, NULL,
+	    NULL, NULL, 0, 400, NULL, 0, 0, "bad_request", NULL, NULL }, 0, NULL,
 	  "\"end\":\"bad_request\"}\n" },
 };
+
+/* The same records in Squid's native access.log format. */
+static struct dlog_case squid_cases[] = {
+	{ "squid: a tunnel",
+	  { { 1795632001, 999000000 }, "::1", "CONNECT", "example.com", 8443,
+	    NULL, "audit", NULL, NULL, 0, 200, "127.0.0.1:40000", 10, 42,
+	    "client_closed", NULL, NULL }, 1501,
+	  "1795632001.999   1501 ::1 TCP_TUNNEL/200 42 CONNECT "
+	  "example.com:8443 - HIER_DIRECT/127.0.0.1 -\n", NULL },
+	{ "squid: a denied CONNECT",
+	  { { 1795632001, 123000000 }, "127.0.0.1", "CONNECT",
+	    "watson.events.data.microsoft.com", 443, NULL, "deny",
+	    "windows-error-reporting", "rules/sets/windows.yaml", 23, 403,
+	    NULL, 0, 0, "denied", NULL, "alice" }, 0,
+	  "1795632001.123      0 127.0.0.1 TCP_DENIED/403 0 CONNECT "
+	  "watson.events.data.microsoft.com:443 alice HIER_NONE/- -\n", NULL },
+	{ "squid: plain HTTP on port 80 and elsewhere",
+	  { { 5, 0 }, "127.0.0.1", "GET", "ctldl.windowsupdate.com", 80,
+	    "/a/b.cab?x=1", "allow", NULL, NULL, 0, 200, "[::1]:80", 1, 2048,
+	    "done", NULL, NULL }, 7,
+	  "5.000      7 127.0.0.1 TCP_MISS/200 2048 GET "
+	  "http://ctldl.windowsupdate.com/a/b.cab?x=1 - HIER_DIRECT/::1 -\n",
+	  NULL },
+	{ "squid: a bad request with spaces and bytes in its target",
+	  { { 5, 0 }, "127.0.0.1", "GE T", "a b\x01%", 0, NULL, "deny",
+	    NULL, NULL, 0, 400, NULL, 0, 0, "bad_request", NULL, NULL }, 0,
+	  "5.000      0 127.0.0.1 NONE_NONE/400 0 GE%20T a%20b%01%25 - "
+	  "HIER_NONE/- -\n", NULL },
+};
+
+static void
+test_squid_case(void **state)
+{
+	const struct dlog_case	*dc = *state;
+	char			 buf[HG_MAX_DLOG_LINE];
+	struct timespec		 now;
+	long long		 ns;
+	size_t			 len;
+
+	ns = (long long)dc->dc_rec.dr_start.tv_sec * 1000000000LL +
+	    dc->dc_rec.dr_start.tv_nsec + (long long)dc->dc_ms * 1000000LL;
+	now.tv_sec = (time_t)(ns / 1000000000LL);
+	now.tv_nsec = (long)(ns % 1000000000LL);
+	len = dlog_format_squid(buf, sizeof buf, &dc->dc_rec, &now);
+	assert_int_equal(len, strlen(buf));
+	if (strcmp(buf, dc->dc_want) != 0)
+		fail_msg("got  %swant %s", buf, dc->dc_want);
+}
 
 static void
 test_dlog_case(void **state)
@@ -376,4 +424,7 @@ test_http_group(struct unit_group *g)
 	for (i = 0; i < sizeof dlog_cases / sizeof dlog_cases[0]; i++)
 		unit_add(g, dlog_cases[i].dc_name, test_dlog_case,
 		    &dlog_cases[i]);
+	for (i = 0; i < sizeof squid_cases / sizeof squid_cases[0]; i++)
+		unit_add(g, squid_cases[i].dc_name, test_squid_case,
+		    &squid_cases[i]);
 }
