@@ -245,6 +245,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 
 	if (mc->mc_stopping)
 		return;
+	service_notify("RELOADING=1");
 	errors_init(&errs);
 	cf = config_load(mc->mc_file, &errs);
 	if (cf == NULL) {
@@ -253,6 +254,8 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 		for (i = 0; i < errs.er_count; i++)
 			log_warnx("%s", errs.er_msgs[i]);
 		errors_free(&errs);
+		service_notify("READY=1\nSTATUS=reload failed, running rules "
+		    "kept");
 		return;
 	}
 	errors_free(&errs);
@@ -294,6 +297,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 		refresh_sync(mc->mc_rf, cf);
 	metrics_reload(1);
 	log_info("reload: ok (generation %u)", mc->mc_gen);
+	service_notify("READY=1\nSTATUS=reloaded");
 }
 
 /* A list changed in the cache: the same reload as SIGHUP (several lists
@@ -372,6 +376,7 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	mc->mc_stopping = 1;
+	service_notify("STOPPING=1");
 	lists_stop(mc);
 	workers_stop();
 	log_info("shutting down: %u connections open, draining up to %us",
@@ -431,7 +436,15 @@ run_main(const char *file, int debug)
 	mc.mc_gen = 1;
 	if (workers_start(mc.mc_cfg, mc.mc_cfg->cf_workers) != 0)
 		return (1);
+	/* The sockets are bound and the log is open: root is not needed. */
+	if (service_drop_privileges(mc.mc_cfg->cf_user) != 0) {
+		workers_stop();
+		workers_kill();
+		workers_join();
+		return (1);
+	}
 	lists_start(&mc);
+	service_notify("READY=1");
 
 	event_base_dispatch(mc.mc_base);
 

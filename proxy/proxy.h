@@ -207,6 +207,10 @@ void		 metrics_connection(struct wstats *);
 void		 metrics_dns(struct wstats *, uint64_t);
 void		 metrics_render(struct evbuffer *, const struct hg_config *);
 
+/* service.c: user:, and sd_notify(3) for systemd */
+int		 service_drop_privileges(const char *);
+void		 service_notify(const char *);
+
 /* Lines of one event loop turn: PIPE_BUF bytes, written whole. */
 struct dlog_batch {
 	char		db_buf[4096];
