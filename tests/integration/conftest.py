@@ -211,3 +211,12 @@ def origin():
 @pytest.fixture(scope="session")
 def wget():
     return _need_tool("wget")
+
+
+@pytest.fixture(scope="session")
+def haproxy_bin():
+    path = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    if not os.path.exists(path):
+        pytest.fail("haproxy is not installed (scripts/deps test installs "
+                    "it)")
+    return path

@@ -1315,3 +1315,58 @@ class HTTPClient:
 
     def __exit__(self, *a):
         self.close()
+
+
+# -- a real load balancer in front ------------------------------------------
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class HAProxy:
+    """Debian's haproxy in TCP mode in front of hushgate instances (ports),
+    sending the PROXY header v2 and checking GET /healthz (also behind a
+    PROXY header) every 100 ms.  A connection an instance refuses is
+    retried on the other (redispatch)."""
+
+    def __init__(self, path, workdir, backends, check=True):
+        self.port = free_port()
+        cfg = Path(workdir) / "haproxy.cfg"
+        lines = [
+            "global", "  maxconn 4000",
+            "defaults", "  mode tcp", "  timeout connect 2s",
+            "  timeout client 30s", "  timeout server 30s",
+            "  retries 3", "  option redispatch",
+            "frontend fe", "  bind 127.0.0.1:%d" % self.port,
+            "  default_backend be",
+            "backend be", "  balance roundrobin",
+        ]
+        if check:
+            lines += ["  option httpchk GET /healthz"]
+        for i, port in enumerate(backends):
+            lines.append("  server hg%d 127.0.0.1:%d send-proxy-v2%s" % (
+                i, port, " check check-send-proxy inter 100ms fall 1 "
+                "rise 1" if check else ""))
+        cfg.write_text("\n".join(lines) + "\n")
+        self.proc = subprocess.Popen([path, "-db", "-f", str(cfg)],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        wait_until(self._listening, "haproxy listening")
+
+    def _listening(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("haproxy exited: %s" %
+                                 self.proc.stderr.read().decode())
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 1).close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=TIMEOUT)

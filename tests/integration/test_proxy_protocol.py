@@ -5,14 +5,12 @@ policy and the decision log.  Raw headers are sent by hand; a real HAProxy
 (TCP mode, send-proxy-v2) sits in front in the last tests."""
 
 import re
-import shutil
 import socket
 import struct
-import subprocess
 
 import pytest
 
-from helpers import (TIMEOUT, Response, open_client, read_head, read_to_eof,
+from helpers import (HAProxy, Response, open_client, read_head, read_to_eof,
                      recv_exact, wait_until)
 
 SIG = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -188,64 +186,6 @@ def test_plain_and_proxy_listeners_side_by_side(proxy, echo_server):
 
 
 # -- behind a real HAProxy --------------------------------------------------
-
-@pytest.fixture
-def haproxy_bin():
-    path = shutil.which("haproxy") or (
-        "/usr/sbin/haproxy" if shutil.os.path.exists("/usr/sbin/haproxy")
-        else None)
-    if path is None:
-        pytest.fail("haproxy is not installed (scripts/deps test installs "
-                    "it)")
-    return path
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class HAProxy:
-    def __init__(self, path, workdir, backends, check=True):
-        self.port = free_port()
-        cfg = workdir / "haproxy.cfg"
-        lines = [
-            "global", "  maxconn 1000",
-            "defaults", "  mode tcp", "  timeout connect 5s",
-            "  timeout client 30s", "  timeout server 30s",
-            "frontend fe", "  bind 127.0.0.1:%d" % self.port,
-            "  default_backend be",
-            "backend be", "  balance roundrobin",
-        ]
-        if check:
-            lines += ["  option httpchk GET /healthz"]
-        for i, port in enumerate(backends):
-            lines.append("  server hg%d 127.0.0.1:%d send-proxy-v2%s" % (
-                i, port, " check check-send-proxy inter 200ms" if check
-                else ""))
-        cfg.write_text("\n".join(lines) + "\n")
-        self.proc = subprocess.Popen([path, "-db", "-f", str(cfg)],
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        wait_until(self._listening, "haproxy listening")
-
-    def _listening(self):
-        if self.proc.poll() is not None:
-            raise AssertionError("haproxy exited: %s" %
-                                 self.proc.stderr.read().decode())
-        try:
-            socket.create_connection(("127.0.0.1", self.port), 1).close()
-            return True
-        except OSError:
-            return False
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=TIMEOUT)
-
 
 def test_behind_haproxy_send_proxy_v2(proxy, echo_server, haproxy_bin,
                                       tmp_path):
