@@ -53,6 +53,18 @@ keep_free(void)
 	nkeep = capkeep = 0;
 }
 
+/* A malloc'd copy of buf with no byte after it, so overreads are caught. */
+void *
+unit_exact_copy(const void *buf, size_t len)
+{
+	void	*p = malloc(len ? len : 1);
+
+	if (p == NULL)
+		die("out of memory");
+	memcpy(p, buf, len);
+	return (p);
+}
+
 char *
 unit_strdup(const char *s)
 {
@@ -260,8 +272,8 @@ unit_case_name(const struct unit_line *ul, const char *what)
 	return (s);
 }
 
-static int
-hexval(int c)
+int
+unit_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return (c - '0');
@@ -348,8 +360,8 @@ unescape_into(const char *s, size_t slen, struct unit_bytes *b, size_t *cap)
 			c = '{';
 			break;
 		case 'x':
-			if (end - s < 2 || (hi = hexval(s[0])) < 0 ||
-			    (lo = hexval(s[1])) < 0)
+			if (end - s < 2 || (hi = unit_hexval(s[0])) < 0 ||
+			    (lo = unit_hexval(s[1])) < 0)
 				goto bad;
 			c = (char)(hi << 4 | lo);
 			s += 2;
@@ -492,7 +504,7 @@ json_chars(struct json *j)
 			if (j->js_end - j->js_p < 4)
 				return (-1);
 			for (i = 0; i < 4; i++)
-				if (hexval(j->js_p[i]) < 0)
+				if (unit_hexval(j->js_p[i]) < 0)
 					return (-1);
 			j->js_p += 4;
 		} else if (strchr("\"\\/bfnrt", c) == NULL || c == '\0')

@@ -15,17 +15,6 @@
 #include "rules/rules.h"
 #include "unit.h"
 
-/* A copy of b with no byte after it, so that overreads are caught. */
-static unsigned char *
-exact(const void *buf, size_t len)
-{
-	unsigned char	*p = malloc(len ? len : 1);
-
-	assert_non_null(p);
-	memcpy(p, buf, len);
-	return (p);
-}
-
 /* ADDRESS<TAB>CLASS */
 static void
 test_addrclass_line(void **state)
@@ -84,7 +73,7 @@ static int
 pp_run(const char *buf, size_t len, int versions, struct pp_info *pi,
     const char **why)
 {
-	unsigned char	*copy = exact(buf, len);
+	unsigned char	*copy = unit_exact_copy(buf, len);
 	int		 r;
 
 	r = proxyproto_parse(copy, len, versions, pi, why);
@@ -150,7 +139,7 @@ static int
 hello_run(const unsigned char *buf, size_t len, char *name, size_t size,
     const char **why)
 {
-	unsigned char	*copy = exact(buf, len);
+	unsigned char	*copy = unit_exact_copy(buf, len);
 	int		 r;
 
 	r = tls_hello_sni(copy, len, name, size, why);
@@ -235,16 +224,6 @@ hello_check(const unsigned char *buf, size_t len, const char *want,
 	}
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	return (-1);
-}
-
 /* file<TAB>NAME.hex<TAB>RESULT<TAB>NAME, raw<TAB>RESULT<TAB>NAME<TAB>INPUT */
 static void
 test_hello_line(void **state)
@@ -265,10 +244,10 @@ test_hello_line(void **state)
 		bin = malloc(hexlen / 2 + 1);
 		assert_non_null(bin);
 		for (i = 0; i + 1 < hexlen; i += 2) {
-			if (hexval(hex[i]) < 0 || hexval(hex[i + 1]) < 0)
+			if (unit_hexval(hex[i]) < 0 || unit_hexval(hex[i + 1]) < 0)
 				break;
-			bin[n++] = (unsigned char)(hexval(hex[i]) << 4 |
-			    hexval(hex[i + 1]));
+			bin[n++] = (unsigned char)(unit_hexval(hex[i]) << 4 |
+			    unit_hexval(hex[i + 1]));
 		}
 		free(hex);
 		hello_check(bin, n, ul->ul_fields[2], ul->ul_fields[3], 1);

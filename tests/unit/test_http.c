@@ -11,17 +11,6 @@
 #include "proxy/proxy.h"
 #include "unit.h"
 
-/* A copy of b with no byte after it, so that overreads are caught. */
-static char *
-exact_copy(const char *buf, size_t len)
-{
-	char	*p = malloc(len ? len : 1);
-
-	assert_non_null(p);
-	memcpy(p, buf, len);
-	return (p);
-}
-
 /* end<TAB>LENGTH|-1<TAB>INPUT */
 static void
 test_end_line(void **state)
@@ -32,7 +21,7 @@ test_end_line(void **state)
 	ssize_t			 got;
 
 	assert_int_equal(unit_unescape(ul->ul_fields[2], &in), 0);
-	copy = exact_copy(in.ub_buf, in.ub_len);
+	copy = unit_exact_copy(in.ub_buf, in.ub_len);
 	got = http_head_end(copy, in.ub_len);
 	free(copy);
 	if (got != strtol(ul->ul_fields[1], NULL, 10))
@@ -88,7 +77,7 @@ test_parse_line(void **state)
 	int			 status;
 
 	assert_int_equal(unit_unescape(ul->ul_fields[2], &in), 0);
-	copy = unit_keep(exact_copy(in.ub_buf, in.ub_len));
+	copy = unit_keep(unit_exact_copy(in.ub_buf, in.ub_len));
 	hlen = http_head_end(copy, in.ub_len);
 	if (strcmp(want, "incomplete") == 0) {
 		if (hlen != -1)
@@ -147,7 +136,7 @@ test_response_line(void **state)
 	int			 rc;
 
 	assert_int_equal(unit_unescape(ul->ul_fields[2], &in), 0);
-	copy = unit_keep(exact_copy(in.ub_buf, in.ub_len));
+	copy = unit_keep(unit_exact_copy(in.ub_buf, in.ub_len));
 	if ((hlen = http_head_end(copy, in.ub_len)) < 0)
 		fail_msg("head end not found in '%s'",
 		    unit_show(in.ub_buf, in.ub_len));
@@ -301,6 +290,18 @@ static struct dlog_case dlog_cases[] = {
 	  "\"end\":\"bad_request\"}\n" },
 };
 
+/* The time a case's record is closed: its start plus dc_ms. */
+static void
+case_now(const struct dlog_case *dc, struct timespec *now)
+{
+	long long	ns;
+
+	ns = (long long)dc->dc_rec.dr_start.tv_sec * 1000000000LL +
+	    dc->dc_rec.dr_start.tv_nsec + (long long)dc->dc_ms * 1000000LL;
+	now->tv_sec = (time_t)(ns / 1000000000LL);
+	now->tv_nsec = (long)(ns % 1000000000LL);
+}
+
 /* The same records in Squid's native access.log format. */
 static struct dlog_case squid_cases[] = {
 	{ "squid: a tunnel",
@@ -336,13 +337,9 @@ test_squid_case(void **state)
 	const struct dlog_case	*dc = *state;
 	char			 buf[HG_MAX_DLOG_LINE];
 	struct timespec		 now;
-	long long		 ns;
 	size_t			 len;
 
-	ns = (long long)dc->dc_rec.dr_start.tv_sec * 1000000000LL +
-	    dc->dc_rec.dr_start.tv_nsec + (long long)dc->dc_ms * 1000000LL;
-	now.tv_sec = (time_t)(ns / 1000000000LL);
-	now.tv_nsec = (long)(ns % 1000000000LL);
+	case_now(dc, &now);
 	len = dlog_format_squid(buf, sizeof buf, &dc->dc_rec, &now);
 	assert_int_equal(len, strlen(buf));
 	if (strcmp(buf, dc->dc_want) != 0)
@@ -355,13 +352,9 @@ test_dlog_case(void **state)
 	const struct dlog_case	*dc = *state;
 	char			 buf[HG_MAX_DLOG_LINE];
 	struct timespec		 now;
-	long long		 ns;
 	size_t			 len;
 
-	ns = (long long)dc->dc_rec.dr_start.tv_sec * 1000000000LL +
-	    dc->dc_rec.dr_start.tv_nsec + (long long)dc->dc_ms * 1000000LL;
-	now.tv_sec = (time_t)(ns / 1000000000LL);
-	now.tv_nsec = (long)(ns % 1000000000LL);
+	case_now(dc, &now);
 	memset(buf, '#', sizeof buf);
 	len = dlog_format(buf, sizeof buf, &dc->dc_rec, &now);
 	assert_true(len < sizeof buf);

@@ -60,6 +60,8 @@ void		 unit_add_error(struct unit_group *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 void		*unit_keep(void *);
 char		*unit_strdup(const char *);
+void		*unit_exact_copy(const void *, size_t);
+int		 unit_hexval(int);
 char		*unit_printf(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 char		*unit_data_path(const char *);
