@@ -45,6 +45,7 @@ enum dns_cancel {
 
 static void	connect_done(struct conn *);
 static void	sni_check(struct conn *);
+static int	sni_decide(struct conn *, const unsigned char *, size_t);
 static void	conn_connect_next(struct conn *);
 static void	head_read(struct bufferevent *, void *);
 static void	head_event(struct bufferevent *, short, void *);
@@ -638,6 +639,7 @@ tun_read(evutil_socket_t fd, short what, void *arg)
 	char		*buf = c->cn_w->w_scratch;
 	ssize_t		 n, w;
 	size_t		 off = 0;
+	int		 r;
 
 	n = read(fd, buf, HG_RELAY_READ_MAX);
 	if (n < 0) {
@@ -664,11 +666,21 @@ tun_read(evutil_socket_t fd, short what, void *arg)
 		c->cn_bytes_down += (uint64_t)n;
 	mono_now(&c->cn_last);
 	if (d == TUN_UP && c->cn_sni_wait) {
-		if (evbuffer_add(c->cn_hello, buf, (size_t)n) != 0)
-			conn_close(c, "error");
-		else
-			sni_check(c);
-		return;
+		/* Most of the time the first read holds a whole ClientHello
+		 * (or shows it is none): decide on it where it is. */
+		if (c->cn_hello == NULL &&
+		    (r = sni_decide(c, (unsigned char *)buf, (size_t)n)) != 0) {
+			if (r < 0)
+				return;
+		} else {
+			if ((c->cn_hello == NULL &&
+			    (c->cn_hello = evbuffer_new()) == NULL) ||
+			    evbuffer_add(c->cn_hello, buf, (size_t)n) != 0)
+				conn_close(c, "error");
+			else
+				sni_check(c);
+			return;
+		}
 	}
 	while (off < (size_t)n) {
 		w = write(tun_dst(c, d), buf + off, (size_t)n - off);
@@ -723,7 +735,7 @@ static void
 sni_release(struct conn *c)
 {
 	c->cn_sni_wait = 0;
-	if (evbuffer_get_length(c->cn_hello) > 0) {
+	if (c->cn_hello != NULL && evbuffer_get_length(c->cn_hello) > 0) {
 		if (c->cn_pend[TUN_UP] == NULL) {
 			c->cn_pend[TUN_UP] = c->cn_hello;
 			c->cn_hello = NULL;
@@ -746,22 +758,20 @@ sni_release(struct conn *c)
  * the CONNECT host (domain fronting), or when a TLS port does not get a
  * ClientHello.
  */
-static void
-sni_check(struct conn *c)
+static int
+sni_decide(struct conn *c, const unsigned char *p, size_t len)
 {
-	size_t		 len = evbuffer_get_length(c->cn_hello);
-	unsigned char	*p;
 	const char	*why = NULL, *end = NULL;
 	char		 name[HG_MAX_HOST + 1];
 	int		 r, require;
 
 	if (len > HG_MAX_CLIENTHELLO + 64)
 		len = HG_MAX_CLIENTHELLO + 64;
-	p = evbuffer_pullup(c->cn_hello, (ev_ssize_t)len);
 	r = tls_hello_sni(p, len, name, sizeof name, &why);
 	if (r == HELLO_MORE && !c->cn_tun_eof[TUN_UP] &&
 	    len < HG_MAX_CLIENTHELLO + 64)
-		return;		/* more of it to come */
+		return (0);	/* more of it to come */
+	c->cn_sni_wait = 0;
 	require = c->cn_cfg->cf_tls_sni == HG_SNI_REQUIRE;
 	if (r == HELLO_SNI) {
 		size_t	n = strlen(name);
@@ -784,9 +794,22 @@ sni_check(struct conn *c)
 		    c->cn_sni[0] ? c->cn_sni : (why ? why : ""));
 		c->cn_end = end;
 		conn_close(c, end);
-		return;
+		return (-1);
 	}
-	sni_release(c);
+	return (1);
+}
+
+/* Decide on what is held in cn_hello (more came, or the client's EOF). */
+static void
+sni_check(struct conn *c)
+{
+	size_t	len = c->cn_hello ? evbuffer_get_length(c->cn_hello) : 0;
+
+	if (len > HG_MAX_CLIENTHELLO + 64)
+		len = HG_MAX_CLIENTHELLO + 64;
+	if (sni_decide(c, len ? evbuffer_pullup(c->cn_hello,
+	    (ev_ssize_t)len) : (const unsigned char *)"", len) == 1)
+		sni_release(c);
 }
 
 /* Relay established: answer 200 and move bytes both ways. */
@@ -805,12 +828,14 @@ relay_start(struct conn *c)
 	/* What the client sent after its head (a pipelined ClientHello)
 	 * goes first. */
 	early = bufferevent_get_input(c->cn_cli);
-	if (c->cn_cfg->cf_tls_sni != HG_SNI_OFF &&
-	    (c->cn_hello = evbuffer_new()) != NULL) {
+	if (c->cn_cfg->cf_tls_sni != HG_SNI_OFF) {
 		/* The ClientHello is read before anything goes upstream. */
 		c->cn_sni_wait = 1;
-		c->cn_bytes_up += evbuffer_get_length(early);
-		evbuffer_add_buffer(c->cn_hello, early);
+		if (evbuffer_get_length(early) > 0 &&
+		    (c->cn_hello = evbuffer_new()) != NULL) {
+			c->cn_bytes_up += evbuffer_get_length(early);
+			evbuffer_add_buffer(c->cn_hello, early);
+		}
 	} else if (evbuffer_get_length(early) > 0) {
 		c->cn_bytes_up += evbuffer_get_length(early);
 		if ((c->cn_pend[TUN_UP] = evbuffer_new()) != NULL)
@@ -865,8 +890,7 @@ relay_start(struct conn *c)
 		event_add(tun_wev(c, TUN_DOWN), NULL);
 	else
 		event_add(tun_rev(c, TUN_DOWN), NULL);
-	if (c->cn_sni_wait && (evbuffer_get_length(c->cn_hello) > 0 ||
-	    c->cn_tun_eof[TUN_UP]))
+	if (c->cn_sni_wait && (c->cn_hello != NULL || c->cn_tun_eof[TUN_UP]))
 		sni_check(c);
 }
 

@@ -93,6 +93,10 @@ end_index(const char *end)
 
 	if (end == NULL)
 		return (0);
+	/* the codes are string constants: the same pointer, most often */
+	for (i = 1; i < HG_END_CODES; i++)
+		if (end_names[i] == end)
+			return (i);
 	for (i = 1; i < HG_END_CODES; i++)
 		if (end_names[i] != NULL && strcmp(end_names[i], end) == 0)
 			return (i);
@@ -130,7 +134,9 @@ metrics_record(struct wstats *ws, const struct hg_config *cf,
 	    (ca = ruleset_category_const(cf->cf_rules, d->d_category)) !=
 	    NULL)
 		cat = ca->ca_tag;
-	if (r->dr_action == NULL)
+	if (d != NULL)
+		act = d->d_action;
+	else if (r->dr_action == NULL)
 		act = HG_ACT_NONE;
 	else if (strcmp(r->dr_action, "deny") == 0)
 		act = HG_ACT_DENY;
