@@ -437,7 +437,8 @@ run_main(const char *file, int debug)
 	if (workers_start(mc.mc_cfg, mc.mc_cfg->cf_workers) != 0)
 		return (1);
 	/* The sockets are bound and the log is open: root is not needed. */
-	if (service_drop_privileges(mc.mc_cfg->cf_user) != 0) {
+	if (service_drop_privileges(mc.mc_cfg->cf_user,
+	    mc.mc_cfg->cf_chroot) != 0) {
 		workers_stop();
 		workers_kill();
 		workers_join();

@@ -208,7 +208,7 @@ void		 metrics_dns(struct wstats *, uint64_t);
 void		 metrics_render(struct evbuffer *, const struct hg_config *);
 
 /* service.c: user:, and sd_notify(3) for systemd */
-int		 service_drop_privileges(const char *);
+int		 service_drop_privileges(const char *, const char *);
 void		 service_notify(const char *);
 
 /* Lines of one event loop turn: PIPE_BUF bytes, written whole. */

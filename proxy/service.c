@@ -20,17 +20,31 @@
 #include "proxy.h"
 
 /*
- * Become user (its uid, primary gid and groups) for good. Returns 0, or
- * -1 with a message logged.
+ * Shut the process into dir (chroot:, if given), then become user (its
+ * uid, primary gid and groups) for good. Returns 0, or -1 with a message
+ * logged.
  */
 int
-service_drop_privileges(const char *user)
+service_drop_privileges(const char *user, const char *dir)
 {
-	struct passwd	*pw;
+	struct passwd	*pw = NULL;
 
+	/* the user is looked up before /etc/passwd is out of reach */
+	if (user != NULL && (pw = getpwnam(user)) == NULL) {
+		log_warnx("user: no such user '%s'", user);
+		return (-1);
+	}
+	if (dir != NULL) {
+		if (chdir(dir) == -1 || chroot(dir) == -1 ||
+		    chdir("/") == -1) {
+			log_warn("chroot: %s", dir);
+			return (-1);
+		}
+		log_info("chroot: %s", dir);
+	}
 	if (user == NULL)
 		return (0);
-	if ((pw = getpwnam(user)) == NULL) {
+	if (pw == NULL) {
 		log_warnx("user: no such user '%s'", user);
 		return (-1);
 	}

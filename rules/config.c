@@ -1127,7 +1127,7 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 		    strcmp(key, "default") == 0 ||
 		    strcmp(key, "max_connections") == 0 ||
 		    strcmp(key, "max_connections_per_client") == 0 ||
-		    strcmp(key, "user") == 0 ||
+		    strcmp(key, "user") == 0 || strcmp(key, "chroot") == 0 ||
 		    strcmp(key, "timeouts") == 0 || strcmp(key, "dns") == 0 ||
 		    strcmp(key, "log") == 0 || strcmp(key, "lists") == 0 ||
 		    strcmp(key, "pac") == 0)
@@ -1193,6 +1193,16 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 				err(ld, v, "user: '%s' is not a user name", s);
 			else
 				cf->cf_user = xstrdup(s);
+		}
+	} else if (strcmp(key, "chroot") == 0) {
+		free(cf->cf_chroot);
+		cf->cf_chroot = NULL;
+		if (!is_null(v) && (s = want_string(ld, v, key)) != NULL) {
+			if (s[0] != '/')
+				err(ld, v, "chroot: '%s' is not an absolute path",
+				    s);
+			else
+				cf->cf_chroot = xstrdup(s);
 		}
 	} else if (strcmp(key, "max_connections_per_client") == 0)
 		want_uint(ld, v, key, 0, 1000000, &cf->cf_max_per_client);
@@ -1508,6 +1518,7 @@ config_free(struct hg_config *cf)
 	free(cf->cf_trusted_proxies);
 	free(cf->cf_metrics_allow);
 	free(cf->cf_user);
+	free(cf->cf_chroot);
 	portset_free(&cf->cf_connect_ports);
 	portset_free(&cf->cf_http_ports);
 	portset_free(&cf->cf_tls_ports);

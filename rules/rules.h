@@ -229,6 +229,7 @@ struct hg_config {
 	char			*cf_decisions;	/* NULL = off, "-" = stdout */
 	int			 cf_log_format;	/* HG_LOG_JSON, HG_LOG_SQUID */
 	char			*cf_user;	/* become this user once bound */
+	char			*cf_chroot;	/* ... shut in this directory */
 	int			 cf_log_level;
 	char			*cf_cache_dir;	/* lists.cache_dir */
 	unsigned		 cf_list_timeout;	/* ms */

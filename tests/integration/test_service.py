@@ -168,3 +168,33 @@ def test_unit_file_verifies(tmp_path, systemd_analyze):
     out = cp.stdout.decode()
     assert cp.returncode == 0, out
     assert "hushgate.service" not in out, out
+
+
+def test_chroot_after_binding(tmp_path, echo_server):
+    jail = tmp_path / "jail"
+    jail.mkdir()
+    proc, _ = start(tmp_path, {"chroot": str(jail), "user": "nobody",
+                               "connect_ports": [echo_server.port]})
+    try:
+        if os.geteuid() != 0:
+            err = proc.stderr.read().decode()
+            assert proc.wait(timeout=TIMEOUT) == 1
+            assert "chroot: %s" % jail in err
+            return
+        port = read_port(proc)
+        wait_until(lambda: os.readlink("/proc/%d/root" % proc.pid) ==
+                   str(jail), "the process to be shut in the jail")
+        # names resolve from what was read before; tunnels still work
+        with Tunnel(port, "echo.test:%d" % echo_server.port) as t:
+            t.echo(b"from the jail")
+        # the configuration is out of reach now: a reload keeps the rules
+        proc.send_signal(signal.SIGHUP)
+        for raw in proc.stderr:
+            if b"reload: failed, keeping generation 1" in raw:
+                break
+        with Tunnel(port, "echo.test:%d" % echo_server.port) as t:
+            t.echo(b"still serving")
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=TIMEOUT)
