@@ -401,6 +401,7 @@ run_main(const char *file, int debug)
 {
 	struct mainctx	 mc;
 	struct event	*ev_hup, *ev_term, *ev_int, *ev_usr1, *ev_done;
+	int		 rc = 0;
 
 	memset(&mc, 0, sizeof mc);
 	mc.mc_file = file;
@@ -439,15 +440,14 @@ run_main(const char *file, int debug)
 	/* The sockets are bound and the log is open: root is not needed. */
 	if (service_drop_privileges(mc.mc_cfg->cf_user,
 	    mc.mc_cfg->cf_chroot) != 0) {
+		rc = 1;
 		workers_stop();
 		workers_kill();
-		workers_join();
-		return (1);
+	} else {
+		lists_start(&mc);
+		service_notify("READY=1");
+		event_base_dispatch(mc.mc_base);
 	}
-	lists_start(&mc);
-	service_notify("READY=1");
-
-	event_base_dispatch(mc.mc_base);
 
 	/* Exiting already: a late signal must not kill us half-way (freeing
 	 * the signal events below restores the default actions). */
@@ -481,7 +481,7 @@ run_main(const char *file, int debug)
 	config_unref(mc.mc_boot);
 	dlog_close();
 	log_info("exit");
-	return (0);
+	return (rc);
 }
 
 int
