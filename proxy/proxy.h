@@ -380,6 +380,16 @@ void		 refresh_sync(struct refresher *, const struct hg_config *);
 void		 refresh_free(struct refresher *);
 int		 refresh_update_all(struct hg_config *);
 
+/* tlsbev.c: TLS (mbedTLS) on a bufferevent, for TLS listeners */
+struct tlsbev;
+struct tls_server;
+struct tlsbev	*tlsbev_wrap(struct bufferevent *, int, struct tls_server *,
+		    struct bufferevent **);
+int		 tlsbev_open(const struct tlsbev *);
+const char	*tlsbev_error(const struct tlsbev *, char *, size_t);
+void		 tlsbev_kick(struct tlsbev *);
+void		 tlsbev_shutdown(struct tlsbev *, void (*)(void *), void *);
+
 /* explain.c */
 int		 explain_main(struct hg_config *, enum hg_scheme, int, char **);
 

@@ -205,14 +205,56 @@ listen_valid(const char *s)
 	return (0);
 }
 
-/* One listen entry: "ADDRESS:PORT" or {address: ..., proxy_protocol: ...} */
+/*
+ * listen.tls: {cert: FILE, key: FILE}, paths relative to the file that
+ * names them. Sets *cert and *key (caller frees) or reports an error.
+ */
+static void
+listen_tls(struct loader *ld, yaml_node_t *n, char **cert, char **key)
+{
+	yaml_node_pair_t	*p;
+	yaml_node_t		*k, *v;
+	const char		*s, *name;
+	char			**slot;
+
+	if (want_kind(ld, n, YAML_MAPPING_NODE, "listen.tls") != 0)
+		return;
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+	    p++) {
+		k = node(ld, p->key);
+		v = node(ld, p->value);
+		if ((name = want_string(ld, k, "listen.tls")) == NULL)
+			continue;
+		if (strcmp(name, "cert") == 0)
+			slot = cert;
+		else if (strcmp(name, "key") == 0)
+			slot = key;
+		else {
+			err(ld, k, "listen.tls: unknown key '%s' (cert, key)",
+			    name);
+			continue;
+		}
+		if ((s = want_string(ld, v, "listen.tls")) == NULL)
+			continue;
+		free(*slot);
+		*slot = path_join_dir(ld->ld_file, s);
+	}
+	if (*cert == NULL || *key == NULL)
+		err(ld, n, "listen.tls: needs both cert and key");
+}
+
+/*
+ * One listen entry: "ADDRESS:PORT" or {address: ..., proxy_protocol: ...,
+ * tls: {cert: ..., key: ...}}
+ */
 static void
 listen_entry(struct loader *ld, yaml_node_t *n)
 {
 	struct hg_config	*cf = ld->ld_cf;
 	yaml_node_pair_t	*p;
-	yaml_node_t		*k, *v, *addr = NULL;
+	yaml_node_t		*k, *v, *addr = NULL, *tls = NULL;
 	const char		*s, *key;
+	char			*cert = NULL, *tkey = NULL;
 	int			 pp = 0;
 
 	if (n->type == YAML_MAPPING_NODE) {
@@ -240,29 +282,58 @@ listen_entry(struct loader *ld, yaml_node_t *n)
 				else
 					err(ld, v, "listen.proxy_protocol: "
 					    "expected v1, v2, any or off");
+			} else if (strcmp(key, "tls") == 0) {
+				tls = v;
+				listen_tls(ld, v, &cert, &tkey);
 			} else
 				err(ld, k, "listen: unknown key '%s' "
-				    "(address, proxy_protocol)", key);
+				    "(address, proxy_protocol, tls)", key);
 		}
 		if (addr == NULL) {
 			err(ld, n, "listen: an entry needs an address");
-			return;
+			goto out;
 		}
 		n = addr;
 	}
 	if ((s = want_string(ld, n, "listen")) == NULL)
-		return;
+		goto out;
 	if (listen_valid(s) != 0) {
 		err(ld, n, "listen: '%s' is not ADDRESS:PORT "
 		    "(an IP address; [v6]:port for IPv6)", s);
-		return;
+		goto out;
 	}
 	if (cf->cf_nlisten == HG_MAX_LISTEN) {
 		err(ld, n, "listen: more than %d addresses", HG_MAX_LISTEN);
-		return;
+		goto out;
 	}
 	cf->cf_listen_pp[cf->cf_nlisten] = pp;
+	if (tls != NULL && cert != NULL && tkey != NULL) {
+		cf->cf_listen_cert[cf->cf_nlisten] = cert;
+		cf->cf_listen_key[cf->cf_nlisten] = tkey;
+		xasprintf(&cf->cf_listen_tls_at[cf->cf_nlisten], "%s:%u:%u",
+		    ld->ld_file, (unsigned)tls->start_mark.line + 1,
+		    (unsigned)tls->start_mark.column + 1);
+		cert = tkey = NULL;
+	}
 	cf->cf_listen[cf->cf_nlisten++] = xstrdup(s);
+out:
+	free(cert);
+	free(tkey);
+}
+
+/* Forget listen entry i. */
+static void
+listen_clear(struct hg_config *cf, size_t i)
+{
+	free(cf->cf_listen[i]);
+	free(cf->cf_listen_cert[i]);
+	free(cf->cf_listen_key[i]);
+	free(cf->cf_listen_tls_at[i]);
+	if (cf->cf_listen_tls[i] != NULL && cf->cf_tls_free != NULL)
+		cf->cf_tls_free(cf->cf_listen_tls[i]);
+	cf->cf_listen[i] = cf->cf_listen_cert[i] = cf->cf_listen_key[i] = NULL;
+	cf->cf_listen_tls_at[i] = NULL;
+	cf->cf_listen_tls[i] = NULL;
 }
 
 static void
@@ -273,7 +344,7 @@ set_listen(struct loader *ld, yaml_node_t *v)
 	size_t			 i;
 
 	for (i = 0; i < cf->cf_nlisten; i++)
-		free(cf->cf_listen[i]);
+		listen_clear(cf, i);
 	cf->cf_nlisten = 0;
 	if (v->type == YAML_SCALAR_NODE || v->type == YAML_MAPPING_NODE) {
 		listen_entry(ld, v);
@@ -1308,7 +1379,7 @@ config_free(struct hg_config *cf)
 
 	free(cf->cf_file);
 	for (i = 0; i < cf->cf_nlisten; i++)
-		free(cf->cf_listen[i]);
+		listen_clear(cf, i);
 	free(cf->cf_clients);
 	free(cf->cf_dest_allow);
 	free(cf->cf_trusted_proxies);
