@@ -19,6 +19,7 @@
 #include <event2/thread.h>
 
 #include "proxy.h"
+#include "certs/certs.h"
 
 #ifndef HG_DEFAULT_CONFIG
 #define HG_DEFAULT_CONFIG	"/etc/hushgate/hushgate.yaml"
@@ -51,6 +52,13 @@ usage(FILE *f)
 	    "when none)\n"
 	    "       hushgate lists update [-c FILE]  download the url: lists "
 	    "once\n"
+	    "       hushgate certs init [--dir DIR] [--name NAME]... [--ip IP]..."
+	    "\n"
+	    "                           [--days N] [--force]\n"
+	    "                                        make a local CA and a "
+	    "server certificate\n"
+	    "       hushgate certs show [-c FILE]    the certificates of the "
+	    "TLS listeners\n"
 	    "       hushgate --version | --help\n"
 	    "\n"
 	    "  -c FILE   configuration file (default %s)\n"
@@ -83,6 +91,29 @@ load_or_report(const char *file)
 	cf = config_load(file, &errs);
 	if (cf == NULL)
 		print_errors(&errs);
+	errors_free(&errs);
+	return (cf);
+}
+
+/*
+ * The configuration with the credentials of its TLS listeners loaded;
+ * their warnings (expiry) are added to warns. NULL when either fails
+ * (errors printed).
+ */
+static struct hg_config *
+load_with_tls(const char *file, struct hg_errors *warns)
+{
+	struct hg_errors	 errs;
+	struct hg_config	*cf;
+
+	if ((cf = load_or_report(file)) == NULL)
+		return (NULL);
+	errors_init(&errs);
+	if (tls_server_attach(cf, &errs, warns) != 0) {
+		print_errors(&errs);
+		config_unref(cf);
+		cf = NULL;
+	}
 	errors_free(&errs);
 	return (cf);
 }
@@ -133,9 +164,20 @@ check_main(const char *file)
 	const struct hg_category	*ca;
 	size_t				 i, n, rules, names, globs, cidrs, dups;
 	size_t				 nact[4] = { 0, 0, 0, 0 };
+	struct hg_errors		 warns;
 
-	if ((cf = load_or_report(file)) == NULL)
+	errors_init(&warns);
+	cf = load_with_tls(file, &warns);
+	for (i = 0; i < warns.er_count; i++)
+		errors_add_msg(cf != NULL ? &cf->cf_warnings : &warns,
+		    warns.er_msgs[i]);
+	if (cf == NULL) {
+		/* Warnings still say what is about to go wrong. */
+		print_errors(&warns);
+		errors_free(&warns);
 		return (1);
+	}
+	errors_free(&warns);
 	n = ruleset_ncategories(cf->cf_rules);
 	for (i = 0; i < n; i++) {
 		ca = ruleset_category_const(cf->cf_rules, (uint32_t)i);
@@ -211,6 +253,16 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	errors_free(&errs);
+	errors_init(&errs);
+	if (tls_server_attach(cf, &errs, &cf->cf_warnings) != 0) {
+		log_warnx("reload: failed, keeping generation %u", mc->mc_gen);
+		for (i = 0; i < errs.er_count; i++)
+			log_warnx("%s", errs.er_msgs[i]);
+		errors_free(&errs);
+		config_unref(cf);
+		return;
+	}
+	errors_free(&errs);
 	for (i = 0; i < cf->cf_warnings.er_count; i++)
 		log_warnx("%s", cf->cf_warnings.er_msgs[i]);
 	if (cf->cf_workers != mc->mc_boot->cf_workers)
@@ -223,7 +275,9 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 		for (i = 0; i < cf->cf_nlisten; i++)
 			if (strcmp(cf->cf_listen[i],
 			    mc->mc_boot->cf_listen[i]) != 0 ||
-			    cf->cf_listen_pp[i] != mc->mc_boot->cf_listen_pp[i]) {
+			    cf->cf_listen_pp[i] != mc->mc_boot->cf_listen_pp[i] ||
+			    (cf->cf_listen_cert[i] == NULL) !=
+			    (mc->mc_boot->cf_listen_cert[i] == NULL)) {
 				log_warnx("reload: a listen change takes "
 				    "effect at the next start");
 				break;
@@ -344,6 +398,8 @@ run_main(const char *file, int debug)
 {
 	struct mainctx	 mc;
 	struct event	*ev_hup, *ev_term, *ev_int, *ev_usr1, *ev_done;
+	struct hg_errors warns;
+	size_t		 i;
 
 	memset(&mc, 0, sizeof mc);
 	mc.mc_file = file;
@@ -351,7 +407,12 @@ run_main(const char *file, int debug)
 	if (evthread_use_pthreads() != 0)
 		fatalx("libevent: no thread support");
 	event_set_log_callback(log_libevent);
-	if ((mc.mc_cfg = load_or_report(file)) == NULL)
+	errors_init(&warns);
+	mc.mc_cfg = load_with_tls(file, &warns);
+	for (i = 0; i < warns.er_count; i++)
+		log_warnx("%s", warns.er_msgs[i]);
+	errors_free(&warns);
+	if (mc.mc_cfg == NULL)
 		return (1);
 	mc.mc_boot = mc.mc_cfg;
 	config_ref(mc.mc_boot);
@@ -426,9 +487,21 @@ main(int argc, char **argv)
 	};
 	const char	*file = HG_DEFAULT_CONFIG;
 	int		 ch, check = 0, debug = 0, explain = 0, http = 0;
-	int		 update = 0;
+	int		 update = 0, show = 0;
 
-	if (argc > 1 && strcmp(argv[1], "explain") == 0) {
+	if (argc > 1 && strcmp(argv[1], "certs") == 0) {
+		if (argc > 2 && strcmp(argv[2], "init") == 0) {
+			log_init(LOG_LVL_INFO);
+			return (certs_init_main(argc - 3, argv + 3) == 0 ? 0 : 1);
+		}
+		if (argc < 3 || strcmp(argv[2], "show") != 0) {
+			usage(stderr);
+			return (2);
+		}
+		show = 1;
+		argv += 2;
+		argc -= 2;
+	} else if (argc > 1 && strcmp(argv[1], "explain") == 0) {
 		explain = 1;
 		argv++;
 		argc--;
@@ -483,6 +556,16 @@ main(int argc, char **argv)
 	if (argc != 0) {
 		usage(stderr);
 		return (2);
+	}
+	if (show) {
+		struct hg_config	*cf;
+		int			 rc;
+
+		if ((cf = load_or_report(file)) == NULL)
+			return (1);
+		rc = certs_show(cf);
+		config_unref(cf);
+		return (rc);
 	}
 	if (update) {
 		struct hg_config	*cf;

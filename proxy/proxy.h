@@ -272,6 +272,8 @@ struct conn {
 	char			*cn_path;	/* plain HTTP, for the log */
 	char			 cn_client[46];
 	int			 cn_pp;		/* PROXY header still to come */
+	struct tlsbev		*cn_tlsb;	/* TLS listener: cn_cli's TLS */
+	struct tls_server	*cn_tls_wait;	/* TLS after the PROXY header */
 	char			 cn_upstream[56];
 	char			 cn_method[16];
 	char			 cn_raw_target[256];
@@ -287,6 +289,7 @@ struct worker {
 	struct wlistener {
 		struct worker	*wl_w;
 		int		 wl_pp;		/* listen.proxy_protocol */
+		int		 wl_tls;	/* listen index if TLS, or -1 */
 	}			 w_lctx[HG_MAX_LISTEN];
 	size_t			 w_nlisteners;
 	struct hg_config	*w_cfg;		/* for new connections */
@@ -322,7 +325,8 @@ struct evdns_getaddrinfo_request *dns_resolve(struct evdns_base *,
 		    void (*)(int, struct evutil_addrinfo *, void *), void *);
 
 /* conn.c */
-void		 conn_accept(struct worker *, int, struct sockaddr *, int, int);
+void		 conn_accept(struct worker *, int, struct sockaddr *, int, int,
+		    int);
 void		 conn_shutdown_all(struct worker *);
 void		 conn_drain_idle(struct worker *);
 void		 conn_close(struct conn *, const char *);

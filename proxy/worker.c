@@ -102,7 +102,7 @@ listener_accept(struct evconnlistener *l, evutil_socket_t fd,
 {
 	struct wlistener	*wl = arg;
 
-	conn_accept(wl->wl_w, fd, sa, salen, wl->wl_pp);
+	conn_accept(wl->wl_w, fd, sa, salen, wl->wl_pp, wl->wl_tls);
 }
 
 static void
@@ -352,6 +352,8 @@ worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
 			return (-1);
 		w->w_lctx[i].wl_w = w;
 		w->w_lctx[i].wl_pp = cf->cf_listen_pp[i];
+		w->w_lctx[i].wl_tls = cf->cf_listen_cert[i] != NULL ?
+		    (int)i : -1;
 		w->w_listeners[i] = evconnlistener_new(w->w_base,
 		    listener_accept, &w->w_lctx[i], LEV_OPT_CLOSE_ON_FREE |
 		    LEV_OPT_CLOSE_ON_EXEC, 0, fd);
