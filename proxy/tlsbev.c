@@ -222,6 +222,11 @@ tlsbev_kick_cb(evutil_socket_t fd, short what, void *arg)
 	if ((tb->tb_state == TB_FAILED || tb->tb_peer_closed) &&
 	    !tb->tb_reported) {
 		tb->tb_reported = 1;
+		/* The alert mbedTLS queued goes out before the caller closes
+		 * (best effort: one non-blocking write). */
+		if (tb->tb_state == TB_FAILED)
+			evbuffer_write(bufferevent_get_output(tb->tb_under),
+			    tb->tb_fd);
 		ev = BEV_EVENT_READING | (tb->tb_state == TB_FAILED ?
 		    BEV_EVENT_ERROR : BEV_EVENT_EOF);
 		bufferevent_getcb(bev, NULL, NULL, &eventcb, &cbarg);

@@ -283,7 +283,7 @@ listen_entry(struct loader *ld, yaml_node_t *n)
 					err(ld, v, "listen.proxy_protocol: "
 					    "expected v1, v2, any or off");
 			} else if (strcmp(key, "tls") == 0) {
-				tls = v;
+				tls = k;	/* errors point at "tls:" */
 				listen_tls(ld, v, &cert, &tkey);
 			} else
 				err(ld, k, "listen: unknown key '%s' "
