@@ -216,6 +216,7 @@ listen_tls(struct loader *ld, yaml_node_t *n, char **cert, char **key)
 	yaml_node_t		*k, *v;
 	const char		*s, *name;
 	char			**slot;
+	int			 bad = 0;
 
 	if (want_kind(ld, n, YAML_MAPPING_NODE, "listen.tls") != 0)
 		return;
@@ -234,12 +235,14 @@ listen_tls(struct loader *ld, yaml_node_t *n, char **cert, char **key)
 			    name);
 			continue;
 		}
-		if ((s = want_string(ld, v, "listen.tls")) == NULL)
+		if ((s = want_string(ld, v, "listen.tls")) == NULL) {
+			bad = 1;
 			continue;
+		}
 		free(*slot);
 		*slot = path_join_dir(ld->ld_file, s);
 	}
-	if (*cert == NULL || *key == NULL)
+	if (!bad && (*cert == NULL || *key == NULL))
 		err(ld, n, "listen.tls: needs both cert and key");
 }
 
