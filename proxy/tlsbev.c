@@ -62,6 +62,8 @@ struct tlsbev {
 	unsigned		 tb_closing:1;	/* close_notify sent */
 	unsigned		 tb_shut:1;	/* write side shut */
 	unsigned		 tb_shut_told:1;
+	unsigned		 tb_flush:1;	/* output waits for the kick */
+	unsigned		 tb_reread:1;	/* input waits for the kick */
 	void			(*tb_shut_cb)(void *);
 	void			*tb_shut_arg;
 };
@@ -119,6 +121,7 @@ tlsbev_filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t lim,
 		}
 		tb->tb_state = TB_OPEN;
 		/* Output queued during the handshake goes now. */
+		tb->tb_flush = 1;
 		event_active(tb->tb_kick, 0, 0);
 	}
 	/* Everything there is, whatever lim says: what mbedTLS decrypted
@@ -195,6 +198,12 @@ tlsbev_outbuf(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 		event_active(tb->tb_kick, 0, 0);
 }
 
+/*
+ * Work left for the event loop, one piece a turn (each may run the
+ * caller's callbacks, which may close the connection): the first flush
+ * after the handshake, bytes read before the filter, the end of a
+ * shutdown, an error or the peer's close_notify.
+ */
 static void
 tlsbev_kick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -204,18 +213,34 @@ tlsbev_kick_cb(evutil_socket_t fd, short what, void *arg)
 	void			*cbarg;
 	short			 ev;
 
-	if (tb->tb_state == TB_OPEN && !tb->tb_closing &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) > 0)
-		bufferevent_flush(bev, EV_WRITE, BEV_NORMAL);
-	if (tb->tb_state != TB_FAILED && !tb->tb_peer_closed &&
-	    (bufferevent_get_enabled(bev) & EV_READ) &&
-	    evbuffer_get_length(bufferevent_get_input(tb->tb_under)) > 0) {
-		/* Bytes that came before the filter: as if just read. */
-		bufferevent_trigger(tb->tb_under, EV_READ, 0);
-		return;		/* the callbacks may have closed it */
+	/* A freed bufferevent has no callbacks; it is finalised later. */
+	bufferevent_getcb(bev, NULL, NULL, &eventcb, &cbarg);
+	if (eventcb == NULL)
+		return;
+	if (tb->tb_flush) {
+		tb->tb_flush = 0;
+		if (tb->tb_state == TB_OPEN && !tb->tb_closing &&
+		    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+			event_active(tb->tb_kick, 0, 0);
+			bufferevent_flush(bev, EV_WRITE, BEV_NORMAL);
+			return;
+		}
+	}
+	if (tb->tb_reread) {
+		tb->tb_reread = 0;
+		if (tb->tb_state != TB_FAILED && !tb->tb_peer_closed &&
+		    (bufferevent_get_enabled(bev) & EV_READ) &&
+		    evbuffer_get_length(bufferevent_get_input(tb->tb_under)) >
+		    0) {
+			/* As if the socket had just read them. */
+			event_active(tb->tb_kick, 0, 0);
+			bufferevent_trigger(tb->tb_under, EV_READ, 0);
+			return;
+		}
 	}
 	if (tb->tb_shut && tb->tb_shut_cb != NULL && !tb->tb_shut_told) {
 		tb->tb_shut_told = 1;
+		event_active(tb->tb_kick, 0, 0);
 		tb->tb_shut_cb(tb->tb_shut_arg);
 		return;
 	}
@@ -229,9 +254,7 @@ tlsbev_kick_cb(evutil_socket_t fd, short what, void *arg)
 			    tb->tb_fd);
 		ev = BEV_EVENT_READING | (tb->tb_state == TB_FAILED ?
 		    BEV_EVENT_ERROR : BEV_EVENT_EOF);
-		bufferevent_getcb(bev, NULL, NULL, &eventcb, &cbarg);
-		if (eventcb != NULL)
-			eventcb(bev, ev, cbarg);
+		eventcb(bev, ev, cbarg);
 	}
 }
 
@@ -293,8 +316,10 @@ tlsbev_wrap(struct bufferevent *under, int fd, struct tls_server *ts,
 	 * socket has taken the output down to the low one. */
 	bufferevent_setwatermark(under, EV_WRITE, HG_RELAY_LOW_WATER,
 	    HG_RELAY_HIGH_WATER);
-	if (evbuffer_get_length(bufferevent_get_input(under)) > 0)
+	if (evbuffer_get_length(bufferevent_get_input(under)) > 0) {
+		tb->tb_reread = 1;
 		event_active(tb->tb_kick, 0, 0);
+	}
 	*bevp = bev;
 	return (tb);
 }
@@ -323,6 +348,7 @@ tlsbev_error(const struct tlsbev *tb, char *buf, size_t len)
 void
 tlsbev_kick(struct tlsbev *tb)
 {
+	tb->tb_reread = 1;
 	event_active(tb->tb_kick, 0, 0);
 }
 

@@ -132,6 +132,26 @@ def test_plain_http_through_tls(proxy, certs, curl, http_server):
     assert cp.stdout == b"403"
 
 
+def test_plain_http_keepalive_over_tls(proxy, certs, http_server):
+    p = proxy(tls_cfg(certs, extra={"http_ports": [http_server.port]}),
+              hosts=["web.test"])
+    req = ("GET http://web.test:%d/%%s HTTP/1.1\r\nHost: web.test:%d\r\n"
+           "\r\n" % (http_server.port, http_server.port))
+    with tls_client(p.port, certs["ca"]) as s:
+        # Two requests in one write, then a third on the same connection.
+        s.sendall((req % "one" + req % "two").encode())
+        for path in ("one", "two"):
+            r = read_response(s)
+            assert r.status == 200
+            assert r.body == b"hello web.test:%d /%s\n" % (
+                http_server.port, path.encode())
+        s.sendall((req % "three").encode())
+        r = read_response(s)
+        assert r.body.endswith(b" /three\n")
+    recs = p.wait_log(lambda r: r["host"] == "web.test", "records", count=3)
+    assert [r["path"] for r in recs] == ["/one", "/two", "/three"]
+
+
 def test_healthz_over_tls(proxy, certs):
     p = proxy(tls_cfg(certs))
     with tls_client(p.port, certs["ca"]) as s:
