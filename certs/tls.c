@@ -72,6 +72,15 @@ tls_strerror(int rc, char *buf, size_t len)
 		snprintf(buf, len, "mbedTLS error -0x%04x", (unsigned)-rc);
 }
 
+/* A CTR-DRBG seeded from the platform; 0 or an mbedTLS error. */
+static int
+tls_seed(mbedtls_ctr_drbg_context *drbg, mbedtls_entropy_context *ent,
+    const char *pers)
+{
+	return (mbedtls_ctr_drbg_seed(drbg, mbedtls_entropy_func, ent,
+	    (const unsigned char *)pers, strlen(pers)));
+}
+
 /*
  * A client configuration trusting the certificates in ca_file (NULL: the
  * system bundle). Returns it (free with tls_client_free), or NULL with
@@ -81,7 +90,6 @@ struct tls_client *
 tls_client_new(const char *ca_file, char **cause)
 {
 	struct tls_client	*tc;
-	static const char	 pers[] = "hushgate lists";
 	char			 msg[160];
 	int			 rc;
 
@@ -92,9 +100,8 @@ tls_client_new(const char *ca_file, char **cause)
 	mbedtls_ctr_drbg_init(&tc->tc_drbg);
 	mbedtls_x509_crt_init(&tc->tc_ca);
 	mbedtls_ssl_config_init(&tc->tc_conf);
-	if ((rc = mbedtls_ctr_drbg_seed(&tc->tc_drbg, mbedtls_entropy_func,
-	    &tc->tc_entropy, (const unsigned char *)pers,
-	    sizeof pers - 1)) != 0) {
+	if ((rc = tls_seed(&tc->tc_drbg, &tc->tc_entropy,
+	    "hushgate lists")) != 0) {
 		tls_strerror(rc, msg, sizeof msg);
 		xasprintf(cause, "random generator: %s", msg);
 		goto fail;
@@ -144,15 +151,6 @@ const struct mbedtls_ssl_config *
 tls_client_conf(const struct tls_client *tc)
 {
 	return (&tc->tc_conf);
-}
-
-/* A CTR-DRBG seeded from the platform; 0 or an mbedTLS error. */
-static int
-tls_seed(mbedtls_ctr_drbg_context *drbg, mbedtls_entropy_context *ent,
-    const char *pers)
-{
-	return (mbedtls_ctr_drbg_seed(drbg, mbedtls_entropy_func, ent,
-	    (const unsigned char *)pers, strlen(pers)));
 }
 
 /*
