@@ -223,6 +223,59 @@ def test_upstream_half_close_is_close_notify(proxy, certs, greet_server):
                "the upstream gets the bytes sent after its half-close")
 
 
+def test_client_close_notify_is_half_close(proxy, certs, deferred_echo):
+    """The client's close_notify reaches the upstream as EOF; what the
+    upstream sends after that still reaches the client, then close_notify.
+    (Driven through memory BIOs: the client keeps reading after its own
+    close_notify.)"""
+    p = proxy(tls_cfg(certs, deferred_echo.port), hosts=["echo.test"])
+    ctx = ssl.create_default_context(cafile=certs["ca"])
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(inc, out, server_hostname="127.0.0.1")
+    sock = socket.create_connection(("127.0.0.1", p.port), timeout=TIMEOUT)
+
+    def pump(step):
+        """Run step until it stops asking for input; returns its value."""
+        while True:
+            try:
+                v = step()
+            except ssl.SSLWantReadError:
+                sock.sendall(out.read())
+                data = sock.recv(65536)
+                assert data, "proxy closed the socket early"
+                inc.write(data)
+                continue
+            sock.sendall(out.read())
+            return v
+
+    data = pattern_bytes(256 * 1024, seed=3)
+    with sock:
+        pump(tls.do_handshake)
+        pump(lambda: tls.write(b"CONNECT echo.test:%d HTTP/1.1\r\n\r\n" %
+                               deferred_echo.port))
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += pump(lambda: tls.read(65536))
+        head, _, got = head.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        view = memoryview(data)
+        while view:
+            n = pump(lambda: tls.write(view[:16384]))
+            view = view[n:]
+        with pytest.raises(ssl.SSLWantReadError):
+            tls.unwrap()            # our close_notify, then wait for theirs
+        sock.sendall(out.read())
+        got = bytearray(got)
+        while True:
+            try:
+                got += pump(lambda: tls.read(65536))
+            except ssl.SSLZeroReturnError:
+                break               # the proxy's close_notify
+    assert sha256(bytes(got)) == sha256(data)
+    rec = p.wait_log(lambda r: r["host"] == "echo.test", "record")[0]
+    assert rec["bytes_up"] == len(data) and rec["bytes_down"] == len(data)
+
+
 def test_garbage_instead_of_hello(proxy, certs, echo_server):
     p = proxy(tls_cfg(certs, echo_server.port), hosts=["echo.test"])
     s, r = tls_connect(p.port, certs["ca"], "echo.test:%d" % echo_server.port)
