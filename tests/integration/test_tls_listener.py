@@ -334,6 +334,15 @@ def test_proxy_protocol_before_tls(proxy, certs, echo_server):
         assert recv_exact(s, 17, r.body) == b"behind a balancer"
     rec = p.wait_log(lambda r: r["host"] == "echo.test", "record")[0]
     assert rec["client"] == "192.0.2.33"
+    # A client the header names but clients refuses: 403, over TLS.
+    raw = socket.create_connection(("127.0.0.1", p.port), timeout=TIMEOUT)
+    raw.sendall(v2("198.51.100.7"))
+    s, r = tls_connect(p.port, certs["ca"], "echo.test:%d" % echo_server.port,
+                       raw=raw)
+    with s:
+        assert r.status == 403
+    rec = p.wait_log(lambda r: r["end"] == "client_denied", "denied")[0]
+    assert rec["client"] == "198.51.100.7"
 
 
 def peer_der(port):
