@@ -324,10 +324,15 @@ def test_proxy_protocol_before_tls(proxy, certs, echo_server):
                   extra={"trusted_proxies": ["127.0.0.1/32"],
                          "clients": ["127.0.0.0/8", "192.0.2.0/24"]})
     p = proxy(cfg, hosts=["echo.test"])
-    raw = socket.create_connection(("127.0.0.1", p.port), timeout=TIMEOUT)
-    raw.sendall(v2("192.0.2.33"))
-    s, r = tls_connect(p.port, certs["ca"], "echo.test:%d" % echo_server.port,
-                       raw=raw)
+
+    def via_balancer(client):
+        raw = socket.create_connection(("127.0.0.1", p.port),
+                                       timeout=TIMEOUT)
+        raw.sendall(v2(client))
+        return tls_connect(p.port, certs["ca"],
+                           "echo.test:%d" % echo_server.port, raw=raw)
+
+    s, r = via_balancer("192.0.2.33")
     with s:
         assert r.status == 200
         s.sendall(b"behind a balancer")
@@ -335,10 +340,7 @@ def test_proxy_protocol_before_tls(proxy, certs, echo_server):
     rec = p.wait_log(lambda r: r["host"] == "echo.test", "record")[0]
     assert rec["client"] == "192.0.2.33"
     # A client the header names but clients refuses: 403, over TLS.
-    raw = socket.create_connection(("127.0.0.1", p.port), timeout=TIMEOUT)
-    raw.sendall(v2("198.51.100.7"))
-    s, r = tls_connect(p.port, certs["ca"], "echo.test:%d" % echo_server.port,
-                       raw=raw)
+    s, r = via_balancer("198.51.100.7")
     with s:
         assert r.status == 403
     rec = p.wait_log(lambda r: r["end"] == "client_denied", "denied")[0]
