@@ -1,12 +1,26 @@
 /*
- * tls.c -- the mbedTLS client configuration used to download lists: TLS
- * 1.2 or later, the peer's certificate always verified against a CA bundle
- * (the system's by default), randomness from a CTR-DRBG seeded by the
- * platform entropy source.
+ * tls.c -- mbedTLS configurations.
+ *
+ * The client, used to download lists: TLS 1.2 or later, the peer's
+ * certificate always verified against a CA bundle (the system's by
+ * default).
+ *
+ * The server, one per TLS listener (listen: [{tls: {cert, key}}]): TLS 1.2
+ * only (the highest this mbedTLS speaks as a server), ECDHE with AEAD
+ * ciphers only, renegotiation off, session tickets for resumption. A
+ * tls_server is reference-counted: the configuration holds one reference
+ * and every TLS connection another, so a reload that brings new
+ * certificate files lets open connections finish on the old ones. Its
+ * ssl_config is read-only once set up and shared by every worker; the
+ * random generator and the ticket keys lock themselves (mbedTLS is built
+ * with MBEDTLS_THREADING_PTHREAD).
+ *
+ * Randomness comes from a CTR-DRBG seeded by the platform entropy source.
  */
 #include "config.h"
 
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +29,7 @@
 #include <mbedtls/error.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
 
 #include "rules/rules.h"
@@ -27,6 +42,27 @@ struct tls_client {
 	mbedtls_ssl_config		 tc_conf;
 };
 
+struct tls_server {
+	int				 ts_refs;	/* atomic */
+	mbedtls_entropy_context		 ts_entropy;
+	mbedtls_ctr_drbg_context	 ts_drbg;
+	mbedtls_x509_crt		 ts_cert;
+	mbedtls_pk_context		 ts_key;
+	mbedtls_ssl_ticket_context	 ts_ticket;
+	mbedtls_ssl_config		 ts_conf;
+};
+
+/* ECDHE key exchange and AEAD ciphers, strongest first. */
+static const int tls_server_suites[] = {
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	0
+};
+
 /* Text of an mbedTLS error code into buf. */
 void
 tls_strerror(int rc, char *buf, size_t len)
@@ -34,6 +70,15 @@ tls_strerror(int rc, char *buf, size_t len)
 	mbedtls_strerror(rc, buf, len);
 	if (buf[0] == '\0')
 		snprintf(buf, len, "mbedTLS error -0x%04x", (unsigned)-rc);
+}
+
+/* A CTR-DRBG seeded from the platform; 0 or an mbedTLS error. */
+static int
+tls_seed(mbedtls_ctr_drbg_context *drbg, mbedtls_entropy_context *ent,
+    const char *pers)
+{
+	return (mbedtls_ctr_drbg_seed(drbg, mbedtls_entropy_func, ent,
+	    (const unsigned char *)pers, strlen(pers)));
 }
 
 /*
@@ -45,7 +90,6 @@ struct tls_client *
 tls_client_new(const char *ca_file, char **cause)
 {
 	struct tls_client	*tc;
-	static const char	 pers[] = "hushgate lists";
 	char			 msg[160];
 	int			 rc;
 
@@ -56,9 +100,8 @@ tls_client_new(const char *ca_file, char **cause)
 	mbedtls_ctr_drbg_init(&tc->tc_drbg);
 	mbedtls_x509_crt_init(&tc->tc_ca);
 	mbedtls_ssl_config_init(&tc->tc_conf);
-	if ((rc = mbedtls_ctr_drbg_seed(&tc->tc_drbg, mbedtls_entropy_func,
-	    &tc->tc_entropy, (const unsigned char *)pers,
-	    sizeof pers - 1)) != 0) {
+	if ((rc = tls_seed(&tc->tc_drbg, &tc->tc_entropy,
+	    "hushgate lists")) != 0) {
 		tls_strerror(rc, msg, sizeof msg);
 		xasprintf(cause, "random generator: %s", msg);
 		goto fail;
@@ -108,6 +151,156 @@ const struct mbedtls_ssl_config *
 tls_client_conf(const struct tls_client *tc)
 {
 	return (&tc->tc_conf);
+}
+
+/*
+ * A server configuration presenting the certificate (chain) in cert_file
+ * with the private key in key_file. Returns it with one reference (drop
+ * with tls_server_unref), or NULL with *cause set (caller frees).
+ */
+struct tls_server *
+tls_server_new(const char *cert_file, const char *key_file, char **cause)
+{
+	struct tls_server	*ts;
+	char			 msg[160];
+	int			 rc;
+
+	ts = xcalloc(1, sizeof *ts);
+	ts->ts_refs = 1;
+	mbedtls_entropy_init(&ts->ts_entropy);
+	mbedtls_ctr_drbg_init(&ts->ts_drbg);
+	mbedtls_x509_crt_init(&ts->ts_cert);
+	mbedtls_pk_init(&ts->ts_key);
+	mbedtls_ssl_ticket_init(&ts->ts_ticket);
+	mbedtls_ssl_config_init(&ts->ts_conf);
+	if ((rc = tls_seed(&ts->ts_drbg, &ts->ts_entropy,
+	    "hushgate listener")) != 0) {
+		tls_strerror(rc, msg, sizeof msg);
+		xasprintf(cause, "random generator: %s", msg);
+		goto fail;
+	}
+	if ((rc = mbedtls_x509_crt_parse_file(&ts->ts_cert, cert_file)) != 0) {
+		tls_strerror(rc, msg, sizeof msg);
+		xasprintf(cause, "certificate %s: %s", cert_file, rc > 0 ?
+		    "some certificates cannot be parsed" : msg);
+		goto fail;
+	}
+	if ((rc = mbedtls_pk_parse_keyfile(&ts->ts_key, key_file,
+	    NULL)) != 0) {
+		tls_strerror(rc, msg, sizeof msg);
+		xasprintf(cause, "key %s: %s", key_file, msg);
+		goto fail;
+	}
+	if (mbedtls_pk_check_pair(&ts->ts_cert.pk, &ts->ts_key) != 0) {
+		xasprintf(cause, "key %s does not match certificate %s",
+		    key_file, cert_file);
+		goto fail;
+	}
+	if ((rc = mbedtls_ssl_config_defaults(&ts->ts_conf,
+	    MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
+	    MBEDTLS_SSL_PRESET_DEFAULT)) != 0 ||
+	    (rc = mbedtls_ssl_conf_own_cert(&ts->ts_conf, &ts->ts_cert,
+	    &ts->ts_key)) != 0 ||
+	    (rc = mbedtls_ssl_ticket_setup(&ts->ts_ticket,
+	    mbedtls_ctr_drbg_random, &ts->ts_drbg, MBEDTLS_CIPHER_AES_256_GCM,
+	    TLS_TICKET_LIFETIME)) != 0) {
+		tls_strerror(rc, msg, sizeof msg);
+		xasprintf(cause, "TLS configuration: %s", msg);
+		goto fail;
+	}
+	mbedtls_ssl_conf_min_version(&ts->ts_conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+	    MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_ciphersuites(&ts->ts_conf, tls_server_suites);
+	mbedtls_ssl_conf_renegotiation(&ts->ts_conf,
+	    MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+	mbedtls_ssl_conf_rng(&ts->ts_conf, mbedtls_ctr_drbg_random,
+	    &ts->ts_drbg);
+	mbedtls_ssl_conf_session_tickets_cb(&ts->ts_conf,
+	    mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse,
+	    &ts->ts_ticket);
+	return (ts);
+
+fail:
+	tls_server_unref(ts);
+	return (NULL);
+}
+
+void
+tls_server_ref(struct tls_server *ts)
+{
+	__atomic_add_fetch(&ts->ts_refs, 1, __ATOMIC_RELAXED);
+}
+
+void
+tls_server_unref(struct tls_server *ts)
+{
+	if (ts == NULL || __atomic_sub_fetch(&ts->ts_refs, 1,
+	    __ATOMIC_ACQ_REL) != 0)
+		return;
+	mbedtls_ssl_config_free(&ts->ts_conf);
+	mbedtls_ssl_ticket_free(&ts->ts_ticket);
+	mbedtls_pk_free(&ts->ts_key);
+	mbedtls_x509_crt_free(&ts->ts_cert);
+	mbedtls_ctr_drbg_free(&ts->ts_drbg);
+	mbedtls_entropy_free(&ts->ts_entropy);
+	free(ts);
+}
+
+const struct mbedtls_ssl_config *
+tls_server_conf(const struct tls_server *ts)
+{
+	return (&ts->ts_conf);
+}
+
+/*
+ * Load the credentials of every TLS listener of cf and attach them to it
+ * (cf_listen_tls). A file that cannot be used is an error in errs, a
+ * certificate that expires within HG_CERT_WARN_DAYS a warning in warns,
+ * both at the listen entry's tls: (file:line:col). Returns 0 or -1.
+ */
+int
+tls_server_attach(struct hg_config *cf, struct hg_errors *errs,
+    struct hg_errors *warns)
+{
+	struct cert_info	 ci;
+	char			*cause = NULL, *msg;
+	size_t			 i;
+	int			 rc = 0;
+
+	cf->cf_tls_free = tls_server_unref;
+	for (i = 0; i < cf->cf_nlisten; i++) {
+		if (cf->cf_listen_cert[i] == NULL)
+			continue;
+		cf->cf_listen_tls[i] = tls_server_new(cf->cf_listen_cert[i],
+		    cf->cf_listen_key[i], &cause);
+		if (cf->cf_listen_tls[i] == NULL) {
+			xasprintf(&msg, "%s: listen.tls: %s",
+			    cf->cf_listen_tls_at[i], cause);
+			errors_add_msg(errs, msg);
+			free(msg);
+			free(cause);
+			cause = NULL;
+			rc = -1;
+			continue;
+		}
+		if (cert_info_load(cf->cf_listen_cert[i], &ci, NULL) != 0)
+			continue;
+		if (ci.ci_days_left < 0) {
+			xasprintf(&msg, "%s: listen.tls: certificate %s expired "
+			    "on %s", cf->cf_listen_tls_at[i],
+			    cf->cf_listen_cert[i], ci.ci_not_after);
+			errors_add_msg(warns, msg);
+			free(msg);
+		} else if (ci.ci_days_left < HG_CERT_WARN_DAYS) {
+			xasprintf(&msg, "%s: listen.tls: certificate %s expires "
+			    "in %ld days (%s)", cf->cf_listen_tls_at[i],
+			    cf->cf_listen_cert[i], ci.ci_days_left,
+			    ci.ci_not_after);
+			errors_add_msg(warns, msg);
+			free(msg);
+		}
+	}
+	return (rc);
 }
 
 /* SHA-256 of buf into out. */

@@ -32,6 +32,7 @@
 #include <event2/util.h>
 
 #include "proxy.h"
+#include "certs/certs.h"
 
 /* Tunnel directions: client to upstream, upstream to client. */
 enum { TUN_UP = 0, TUN_DOWN = 1 };
@@ -46,9 +47,11 @@ enum dns_cancel {
 static void	connect_done(struct conn *);
 static void	sni_check(struct conn *);
 static int	sni_decide(struct conn *, const unsigned char *, size_t);
+static int	conn_tls_start(struct conn *);
 static void	conn_connect_next(struct conn *);
 static void	head_read(struct bufferevent *, void *);
 static void	head_event(struct bufferevent *, short, void *);
+static void	trelay_start(struct conn *);
 
 static const char *
 status_text(int status)
@@ -184,6 +187,7 @@ conn_free(struct conn *c)
 	if (c->cn_uphead != NULL)
 		evbuffer_free(c->cn_uphead);
 	free(c->cn_path);
+	tls_server_unref(c->cn_tls_wait);
 	config_unref(c->cn_cfg);
 	free(c);
 }
@@ -211,10 +215,11 @@ conn_close(struct conn *c, const char *end)
 	    c->cn_end ? c->cn_end : "-");
 	conn_record(c);
 	if (c->cn_cli != NULL)
-		bufferevent_free(c->cn_cli);
+		bufferevent_free(c->cn_cli);	/* and its TLS */
 	if (c->cn_up != NULL)
 		bufferevent_free(c->cn_up);
 	c->cn_cli = c->cn_up = NULL;
+	c->cn_tlsb = NULL;
 	for (k = 0; k < 4; k++) {
 		if (c->cn_ev[k] != NULL)
 			event_free(c->cn_ev[k]);
@@ -286,7 +291,10 @@ respond_written(struct bufferevent *bev, void *arg)
 
 	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
 		return;
-	shutdown(bufferevent_getfd(bev), SHUT_WR);
+	if (c->cn_tlsb != NULL)
+		tlsbev_shutdown(c->cn_tlsb, NULL, NULL);
+	else
+		shutdown(bufferevent_getfd(bev), SHUT_WR);
 	c->cn_state = CS_LINGER;
 	bufferevent_setcb(bev, linger_read, NULL, linger_event, c);
 	bufferevent_enable(bev, EV_READ);
@@ -428,6 +436,12 @@ conn_timer(evutil_socket_t fd, short what, void *arg)
 
 	switch (c->cn_state) {
 	case CS_HEAD:
+		if (c->cn_tlsb != NULL && !tlsbev_open(c->cn_tlsb)) {
+			log_info("%s: TLS handshake not done in time",
+			    c->cn_client);
+			conn_close(c, "tls_timeout");
+			return;
+		}
 		if (c->cn_nreqs > 0 && !c->cn_head_started) {
 			/* An idle keep-alive connection: no request. */
 			conn_close(c, "client_idle");
@@ -822,6 +836,10 @@ relay_start(struct conn *c)
 	struct evbuffer		*early;
 	int			 k;
 
+	if (c->cn_tlsb != NULL) {
+		trelay_start(c);
+		return;
+	}
 	c->cn_state = CS_RELAY;
 	c->cn_status = 200;
 	c->cn_fd[0] = bufferevent_getfd(c->cn_cli);
@@ -892,6 +910,193 @@ relay_start(struct conn *c)
 		event_add(tun_rev(c, TUN_DOWN), NULL);
 	if (c->cn_sni_wait && (c->cn_hello != NULL || c->cn_tun_eof[TUN_UP]))
 		sni_check(c);
+}
+
+/*
+ * The tunnel of a TLS listener. The client side cannot take the raw
+ * socket path (its bytes are TLS records), so both sides are bufferevents
+ * -- the client's the TLS filter, the upstream's a socket -- and bytes
+ * move from one's input to the other's output. Backpressure: reading
+ * from a side stops while the other's output is over HG_RELAY_HIGH_WATER
+ * and resumes once it is down to HG_RELAY_LOW_WATER (for the client the
+ * plaintext waiting for encryption counts, see tlsbev.c). Half-close: the
+ * client's EOF or close_notify shuts the upstream's write side once
+ * everything is written; the upstream's EOF sends close_notify and shuts
+ * the client's write side the same way.
+ */
+
+static struct bufferevent *
+trelay_dst(const struct conn *c, int d)
+{
+	return (d == TUN_UP ? c->cn_up : c->cn_cli);
+}
+
+static struct bufferevent *
+trelay_src(const struct conn *c, int d)
+{
+	return (d == TUN_UP ? c->cn_cli : c->cn_up);
+}
+
+static void
+trelay_enable_read(struct conn *c, int d)
+{
+	bufferevent_enable(trelay_src(c, d), EV_READ);
+	if (d == TUN_UP)
+		tlsbev_kick(c->cn_tlsb);
+}
+
+/* The client's write side is shut (close_notify is out). */
+static void
+trelay_down_shut(void *arg)
+{
+	struct conn	*c = arg;
+
+	c->cn_tun_shut[TUN_DOWN] = 1;
+	tun_maybe_done(c);
+}
+
+/* The source of d is over and everything of d is written: shut. */
+static void
+trelay_shut(struct conn *c, int d)
+{
+	if (d == TUN_DOWN) {
+		tlsbev_shutdown(c->cn_tlsb, trelay_down_shut, c);
+		return;
+	}
+	if (!c->cn_tun_shut[TUN_DOWN] && shutdown(bufferevent_getfd(c->cn_up),
+	    SHUT_WR) == -1 && errno != ENOTCONN)
+		log_debug("%s: shutdown: %s", c->cn_client, strerror(errno));
+	c->cn_tun_shut[TUN_UP] = 1;
+	tun_maybe_done(c);
+}
+
+static void
+trelay_read(struct bufferevent *bev, void *arg)
+{
+	struct conn		*c = arg;
+	int			 d = bev == c->cn_cli ? TUN_UP : TUN_DOWN;
+	struct bufferevent	*dst = trelay_dst(c, d);
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	size_t			 n = evbuffer_get_length(in);
+
+	if (n == 0)
+		return;
+	if (d == TUN_UP)
+		c->cn_bytes_up += n;
+	else
+		c->cn_bytes_down += n;
+	mono_now(&c->cn_last);
+	if (evbuffer_add_buffer(bufferevent_get_output(dst), in) != 0) {
+		conn_close(c, "error");
+		return;
+	}
+	if (evbuffer_get_length(bufferevent_get_output(dst)) >=
+	    HG_RELAY_HIGH_WATER) {
+		bufferevent_disable(bev, EV_READ);
+		bufferevent_setwatermark(dst, EV_WRITE, HG_RELAY_LOW_WATER, 0);
+	}
+}
+
+/* The output of bev went down to its low mark. */
+static void
+trelay_write(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+	int		 d = bev == c->cn_up ? TUN_UP : TUN_DOWN;
+	size_t		 left = evbuffer_get_length(bufferevent_get_output(bev));
+
+	if (c->cn_tun_eof[d]) {
+		if (left == 0 && !c->cn_tun_shut[d])
+			trelay_shut(c, d);
+		return;
+	}
+	if (!(bufferevent_get_enabled(trelay_src(c, d)) & EV_READ)) {
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+		trelay_enable_read(c, d);
+	}
+}
+
+static void
+trelay_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+	int		 d = bev == c->cn_cli ? TUN_UP : TUN_DOWN;
+	char		 msg[160];
+
+	if (d == TUN_UP && tlsbev_error(c->cn_tlsb, msg, sizeof msg) != NULL) {
+		log_info("%s: TLS: %s", c->cn_client, msg);
+		conn_close(c, "tls_error");
+		return;
+	}
+	if ((what & BEV_EVENT_ERROR) || !(what & BEV_EVENT_EOF)) {
+		conn_close(c, tun_end(d, EVUTIL_SOCKET_ERROR()));
+		return;
+	}
+	if (c->cn_tun_eof[d])
+		return;
+	if (c->cn_end == NULL)
+		c->cn_end = d == TUN_UP ? "client_closed" : "upstream_closed";
+	trelay_read(bev, c);
+	c->cn_tun_eof[d] = 1;
+	bufferevent_disable(bev, EV_READ);
+	bufferevent_setwatermark(trelay_dst(c, d), EV_WRITE, 0, 0);
+	if (evbuffer_get_length(bufferevent_get_output(trelay_dst(c, d))) == 0)
+		trelay_shut(c, d);
+}
+
+/* Relay established on a TLS listener: answer 200, move bytes. */
+static void
+trelay_start(struct conn *c)
+{
+	static const char	 ok[] =
+	    "HTTP/1.1 200 Connection established\r\n\r\n";
+	int			 k;
+
+	c->cn_state = CS_RELAY;
+	c->cn_status = 200;
+	if (c->cn_up == NULL) {
+		/* The socket of the raw connect becomes a bufferevent. */
+		if (c->cn_ev[3] != NULL) {
+			event_free(c->cn_ev[3]);
+			c->cn_ev[3] = NULL;
+		}
+		c->cn_up = bufferevent_socket_new(c->cn_w->w_base, c->cn_fd[1],
+		    BEV_OPT_CLOSE_ON_FREE);
+		if (c->cn_up == NULL) {
+			conn_close(c, "error");
+			return;
+		}
+		c->cn_fd[1] = -1;
+	}
+	bufferevent_set_max_single_read(c->cn_up, HG_RELAY_READ_MAX);
+	for (k = 0; k < 2; k++) {
+		struct bufferevent *bev = k == 0 ? c->cn_cli : c->cn_up;
+
+		bufferevent_setcb(bev, trelay_read, trelay_write,
+		    trelay_event, c);
+		bufferevent_setwatermark(bev, EV_READ, 0, 0);
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	}
+	mono_now(&c->cn_last);
+	conn_timer_set(c, c->cn_cfg->cf_timeout_idle);
+	bufferevent_enable(c->cn_up, EV_READ | EV_WRITE);
+	bufferevent_enable(c->cn_cli, EV_WRITE);
+	if (evbuffer_add(bufferevent_get_output(c->cn_cli), ok,
+	    sizeof ok - 1) != 0) {
+		conn_close(c, "error");
+		return;
+	}
+	/* What the client sent after its head goes first. */
+	trelay_read(c->cn_cli, c);
+	if (c->cn_state != CS_RELAY)
+		return;
+	if (c->cn_tun_eof[TUN_UP]) {
+		if (c->cn_end == NULL)
+			c->cn_end = "client_closed";
+		if (evbuffer_get_length(bufferevent_get_output(c->cn_up)) == 0)
+			trelay_shut(c, TUN_UP);
+	} else
+		trelay_enable_read(c, TUN_UP);
 }
 
 /* Remember the address of the upstream being connected to. */
@@ -1414,7 +1619,9 @@ handle_connect(struct conn *c, const struct http_request *rq)
 	 * amount (a pipelined ClientHello): the socket stays in the epoll
 	 * set, and a client that gives up is noticed.
 	 */
-	bufferevent_setwatermark(c->cn_cli, EV_READ, 0, HG_EARLY_DATA_MAX);
+	if (c->cn_tlsb == NULL)
+		bufferevent_setwatermark(c->cn_cli, EV_READ, 0,
+		    HG_EARLY_DATA_MAX);
 	conn_resolve_start(c);
 }
 
@@ -1433,12 +1640,41 @@ conn_client_slot(struct conn *c)
 	if (!client_take_slot(c->cn_family, c->cn_addr, max)) {
 		log_warnx("%s: max_connections_per_client (%u) reached",
 		    c->cn_client, max);
+		/* On a TLS listener the answer comes after the handshake. */
+		if (c->cn_tls_wait != NULL && conn_tls_start(c) != 0)
+			return (0);
 		conn_respond_error(c, 503, "too many connections from this "
 		    "address", "overload_client");
 		return (0);
 	}
 	c->cn_client_slot = 1;
 	return (1);
+}
+
+/*
+ * A TLS listener: put TLS (the credentials in cn_tls_wait) on the client's
+ * socket; the request head is read from the plaintext side. Returns 0, or
+ * -1 when the connection is closed.
+ */
+static int
+conn_tls_start(struct conn *c)
+{
+	struct tls_server	*ts = c->cn_tls_wait;
+	struct bufferevent	*bev;
+
+	c->cn_tls_wait = NULL;
+	c->cn_tlsb = tlsbev_wrap(c->cn_cli, bufferevent_getfd(c->cn_cli), ts,
+	    &bev);
+	tls_server_unref(ts);
+	if (c->cn_tlsb == NULL) {
+		log_warnx("%s: cannot start TLS", c->cn_client);
+		conn_close(c, "error");
+		return (-1);
+	}
+	c->cn_cli = bev;
+	bufferevent_setcb(bev, head_read, NULL, head_event, c);
+	bufferevent_enable(bev, EV_READ);
+	return (0);
 }
 
 /*
@@ -1478,6 +1714,9 @@ proxy_header(struct conn *c, struct evbuffer *in)
 	if (!config_client_allowed(c->cn_cfg, pi.pi_src.pa_family,
 	    pi.pi_src.pa_addr)) {
 		log_info("%s: client not allowed (clients)", c->cn_client);
+		/* On a TLS listener the answer comes after the handshake. */
+		if (c->cn_tls_wait != NULL && conn_tls_start(c) != 0)
+			return (-1);
 		conn_respond_error(c, 403, "client address not allowed",
 		    "client_denied");
 		return (-1);
@@ -1497,11 +1736,21 @@ head_read(struct bufferevent *bev, void *arg)
 	char			*head;
 	int			 status;
 
-	if (len == 0 || c->cn_state != CS_HEAD)
-		return;		/* early tunnel data waits in the buffer */
+	if (len == 0 || c->cn_state != CS_HEAD) {
+		/* Early tunnel data waits in the buffer, up to a bound (the
+		 * TLS filter has no read watermark of its own). */
+		if (c->cn_tlsb != NULL && len >= HG_EARLY_DATA_MAX)
+			bufferevent_disable(bev, EV_READ);
+		return;
+	}
 	if (c->cn_pp != 0) {
 		if (proxy_header(c, in) != 0)
 			return;
+		if (c->cn_tls_wait != NULL) {
+			/* The rest is the ClientHello: the filter reads it. */
+			conn_tls_start(c);
+			return;
+		}
 		if ((len = evbuffer_get_length(in)) == 0)
 			return;
 	}
@@ -1565,6 +1814,14 @@ static void
 head_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
+	char		 msg[160];
+
+	if (c->cn_tlsb != NULL &&
+	    tlsbev_error(c->cn_tlsb, msg, sizeof msg) != NULL) {
+		log_info("%s: TLS: %s", c->cn_client, msg);
+		conn_close(c, "tls_error");
+		return;
+	}
 
 	if ((c->cn_state == CS_RESOLVE || c->cn_state == CS_CONNECT) &&
 	    c->cn_kind == CK_CONNECT && (what & BEV_EVENT_EOF)) {
@@ -1594,7 +1851,9 @@ head_event(struct bufferevent *bev, short what, void *arg)
 }
 
 /*
- * A new client connection on worker w. Takes ownership of fd.
+ * A new client connection on worker w. Takes ownership of fd. pp: the
+ * PROXY header versions expected (0: none); tls: the listen index of a
+ * TLS listener, or -1.
  */
 void
 conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
@@ -1661,6 +1920,20 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 	w->w_conns = c;
 	w->w_nconns++;
 
+	if (wl->wl_tls >= 0) {
+		if ((size_t)wl->wl_tls >= c->cn_cfg->cf_nlisten ||
+		    c->cn_cfg->cf_listen_tls[wl->wl_tls] == NULL) {
+			log_warnx("%s: TLS listener without credentials "
+			    "(restart after a listen change)", c->cn_client);
+			conn_close(c, "error");
+			return;
+		}
+		c->cn_tls_wait = c->cn_cfg->cf_listen_tls[wl->wl_tls];
+		tls_server_ref(c->cn_tls_wait);
+		/* Behind a balancer, TLS starts after the PROXY header. */
+		if (wl->wl_pp == 0 && conn_tls_start(c) != 0)
+			return;
+	}
 	if (!worker_take_slot(c->cn_cfg->cf_max_connections)) {
 		log_warnx("%s: max_connections (%u) reached", c->cn_client,
 		    c->cn_cfg->cf_max_connections);
@@ -1690,7 +1963,7 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 	bufferevent_setcb(c->cn_cli, head_read, NULL, head_event, c);
 	bufferevent_enable(c->cn_cli, EV_READ);
 	conn_timer_set(c, c->cn_cfg->cf_timeout_request);
-	{
+	if (c->cn_tlsb == NULL) {
 		/* Under load the request is often here by the time the
 		 * connection is accepted: read it now, not one loop later. */
 		char	buf[HG_MAX_REQUEST_HEAD + 4];

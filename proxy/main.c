@@ -19,6 +19,7 @@
 #include <event2/thread.h>
 
 #include "proxy.h"
+#include "certs/certs.h"
 
 struct mainctx {
 	struct event_base	*mc_base;
@@ -55,6 +56,13 @@ usage(FILE *f)
 	    "[--proxy HOST:PORT]\n"
 	    "                                        write Windows settings "
 	    "for it\n"
+	    "       hushgate certs init [--dir DIR] [--name NAME]... [--ip IP]..."
+	    "\n"
+	    "                           [--days N] [--force]\n"
+	    "                                        make a local CA and a "
+	    "server certificate\n"
+	    "       hushgate certs show [-c FILE]    the certificates of the "
+	    "TLS listeners\n"
 	    "       hushgate --version | --help\n"
 	    "\n"
 	    "  -c FILE   configuration file (default %s)\n"
@@ -87,6 +95,29 @@ load_or_report(const char *file)
 	cf = config_load(file, &errs);
 	if (cf == NULL)
 		print_errors(&errs);
+	errors_free(&errs);
+	return (cf);
+}
+
+/*
+ * The configuration with the credentials of its TLS listeners loaded;
+ * their warnings (expiry) are added to warns. NULL when either fails
+ * (errors printed).
+ */
+static struct hg_config *
+load_with_tls(const char *file, struct hg_errors *warns)
+{
+	struct hg_errors	 errs;
+	struct hg_config	*cf;
+
+	if ((cf = load_or_report(file)) == NULL)
+		return (NULL);
+	errors_init(&errs);
+	if (tls_server_attach(cf, &errs, warns) != 0) {
+		print_errors(&errs);
+		config_unref(cf);
+		cf = NULL;
+	}
 	errors_free(&errs);
 	return (cf);
 }
@@ -173,9 +204,20 @@ check_main(const char *file)
 	size_t				 i, n, rules, names, globs, cidrs, dups;
 	size_t				 pacsize, pacnames;
 	size_t				 nact[4] = { 0, 0, 0, 0 };
+	struct hg_errors		 warns;
 
-	if ((cf = load_or_report(file)) == NULL)
+	errors_init(&warns);
+	cf = load_with_tls(file, &warns);
+	for (i = 0; i < warns.er_count; i++)
+		errors_add_msg(cf != NULL ? &cf->cf_warnings : &warns,
+		    warns.er_msgs[i]);
+	if (cf == NULL) {
+		/* Warnings still say what is about to go wrong. */
+		print_errors(&warns);
+		errors_free(&warns);
 		return (1);
+	}
+	errors_free(&warns);
 	n = ruleset_ncategories(cf->cf_rules);
 	for (i = 0; i < n; i++) {
 		ca = ruleset_category_const(cf->cf_rules, (uint32_t)i);
@@ -235,6 +277,20 @@ dns_differs(const struct hg_config *a, const struct hg_config *b)
 	return (0);
 }
 
+/* A reload that did not take: say why, keep the running rules. */
+static void
+reload_failed(struct mainctx *mc, struct hg_errors *errs)
+{
+	size_t	i;
+
+	metrics_reload(0);
+	log_warnx("reload: failed, keeping generation %u", mc->mc_gen);
+	for (i = 0; i < errs->er_count; i++)
+		log_warnx("%s", errs->er_msgs[i]);
+	errors_free(errs);
+	service_notify("READY=1\nSTATUS=reload failed, running rules kept");
+}
+
 static void
 on_reload(evutil_socket_t sig, short what, void *arg)
 {
@@ -249,13 +305,14 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	errors_init(&errs);
 	cf = config_load(mc->mc_file, &errs);
 	if (cf == NULL) {
-		metrics_reload(0);
-		log_warnx("reload: failed, keeping generation %u", mc->mc_gen);
-		for (i = 0; i < errs.er_count; i++)
-			log_warnx("%s", errs.er_msgs[i]);
-		errors_free(&errs);
-		service_notify("READY=1\nSTATUS=reload failed, running rules "
-		    "kept");
+		reload_failed(mc, &errs);
+		return;
+	}
+	errors_free(&errs);
+	errors_init(&errs);
+	if (tls_server_attach(cf, &errs, &cf->cf_warnings) != 0) {
+		config_unref(cf);
+		reload_failed(mc, &errs);
 		return;
 	}
 	errors_free(&errs);
@@ -273,7 +330,9 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 		for (i = 0; i < cf->cf_nlisten; i++)
 			if (strcmp(cf->cf_listen[i],
 			    mc->mc_boot->cf_listen[i]) != 0 ||
-			    cf->cf_listen_pp[i] != mc->mc_boot->cf_listen_pp[i]) {
+			    cf->cf_listen_pp[i] != mc->mc_boot->cf_listen_pp[i] ||
+			    (cf->cf_listen_cert[i] == NULL) !=
+			    (mc->mc_boot->cf_listen_cert[i] == NULL)) {
 				log_warnx("reload: a listen change takes "
 				    "effect at the next start");
 				break;
@@ -401,6 +460,8 @@ run_main(const char *file, int debug)
 {
 	struct mainctx	 mc;
 	struct event	*ev_hup, *ev_term, *ev_int, *ev_usr1, *ev_done;
+	struct hg_errors warns;
+	size_t		 i;
 	int		 rc = 0;
 
 	memset(&mc, 0, sizeof mc);
@@ -409,7 +470,12 @@ run_main(const char *file, int debug)
 	if (evthread_use_pthreads() != 0)
 		fatalx("libevent: no thread support");
 	event_set_log_callback(log_libevent);
-	if ((mc.mc_cfg = load_or_report(file)) == NULL)
+	errors_init(&warns);
+	mc.mc_cfg = load_with_tls(file, &warns);
+	for (i = 0; i < warns.er_count; i++)
+		log_warnx("%s", warns.er_msgs[i]);
+	errors_free(&warns);
+	if (mc.mc_cfg == NULL)
 		return (1);
 	pac_prepare(mc.mc_cfg);
 	metrics_bind(mc.mc_cfg);
@@ -475,7 +541,8 @@ run_main(const char *file, int debug)
 		/* A cancelled lookup may still report to the loop. */
 		event_base_loop(mc.mc_base, EVLOOP_NONBLOCK);
 	}
-	event_free(mc.mc_ev_lists);
+	if (mc.mc_ev_lists != NULL)
+		event_free(mc.mc_ev_lists);
 	event_base_free(mc.mc_base);
 	config_unref(mc.mc_cfg);
 	config_unref(mc.mc_boot);
@@ -495,13 +562,25 @@ main(int argc, char **argv)
 	};
 	const char	*file = HG_DEFAULT_CONFIG;
 	int		 ch, check = 0, debug = 0, explain = 0, http = 0;
-	int		 update = 0;
+	int		 update = 0, show = 0;
 
 	if (argc > 1 && strcmp(argv[1], "pac") == 0) {
 		log_init(LOG_LVL_INFO);
 		return (pac_main(argc - 1, argv + 1));
 	}
-	if (argc > 1 && strcmp(argv[1], "explain") == 0) {
+	if (argc > 1 && strcmp(argv[1], "certs") == 0) {
+		if (argc > 2 && strcmp(argv[2], "init") == 0) {
+			log_init(LOG_LVL_INFO);
+			return (certs_init_main(argc - 3, argv + 3) == 0 ? 0 : 1);
+		}
+		if (argc < 3 || strcmp(argv[2], "show") != 0) {
+			usage(stderr);
+			return (2);
+		}
+		show = 1;
+		argv += 2;
+		argc -= 2;
+	} else if (argc > 1 && strcmp(argv[1], "explain") == 0) {
 		explain = 1;
 		argv++;
 		argc--;
@@ -556,6 +635,16 @@ main(int argc, char **argv)
 	if (argc != 0) {
 		usage(stderr);
 		return (2);
+	}
+	if (show) {
+		struct hg_config	*cf;
+		int			 rc;
+
+		if ((cf = load_or_report(file)) == NULL)
+			return (1);
+		rc = certs_show(cf);
+		config_unref(cf);
+		return (rc);
 	}
 	if (update) {
 		struct hg_config	*cf;

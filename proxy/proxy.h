@@ -320,6 +320,8 @@ struct conn {
 	struct timespec		 cn_dns_start;
 	int			 cn_pp;		/* PROXY header still to come */
 	int			 cn_client_slot; /* counted for its address */
+	struct tlsbev		*cn_tlsb;	/* TLS listener: cn_cli's TLS */
+	struct tls_server	*cn_tls_wait;	/* TLS after the PROXY header */
 	char			 cn_upstream[56];
 	char			 cn_method[16];
 	char			 cn_raw_target[256];
@@ -336,6 +338,7 @@ struct worker {
 		struct worker	*wl_w;
 		int		 wl_pp;		/* listen.proxy_protocol */
 		int		 wl_pac;	/* pac.listen: the PAC only */
+		int		 wl_tls;	/* listen index if TLS, or -1 */
 	}			 w_lctx[2 * HG_MAX_LISTEN];
 	size_t			 w_nlisteners;
 	struct hg_config	*w_cfg;		/* for new connections */
@@ -439,6 +442,16 @@ int		 refresh_update_all(struct hg_config *);
 
 /* paccmd.c */
 int		 pac_main(int, char **);
+
+/* tlsbev.c: TLS (mbedTLS) on a bufferevent, for TLS listeners */
+struct tlsbev;
+struct tls_server;
+struct tlsbev	*tlsbev_wrap(struct bufferevent *, int, struct tls_server *,
+		    struct bufferevent **);
+int		 tlsbev_open(const struct tlsbev *);
+const char	*tlsbev_error(const struct tlsbev *, char *, size_t);
+void		 tlsbev_kick(struct tlsbev *);
+void		 tlsbev_shutdown(struct tlsbev *, void (*)(void *), void *);
 
 /* explain.c */
 int		 explain_main(struct hg_config *, enum hg_scheme, int, char **);

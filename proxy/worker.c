@@ -465,6 +465,8 @@ worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
 		w->w_lctx[i].wl_w = w;
 		w->w_lctx[i].wl_pp = pac ? 0 : cf->cf_listen_pp[i];
 		w->w_lctx[i].wl_pac = pac;
+		w->w_lctx[i].wl_tls = !pac && cf->cf_listen_cert[i] != NULL ?
+		    (int)i : -1;
 		w->w_listeners[i] = evconnlistener_new(w->w_base,
 		    listener_accept, &w->w_lctx[i], LEV_OPT_CLOSE_ON_FREE |
 		    LEV_OPT_CLOSE_ON_EXEC, 0, fd);

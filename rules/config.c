@@ -206,24 +206,66 @@ listen_valid(const char *s)
 }
 
 /*
- * One listen or pac.listen entry: "ADDRESS:PORT", or for listen a mapping
- * {address: ..., proxy_protocol: ...} (pps is NULL for pac.listen).
+ * listen.tls: {cert: FILE, key: FILE}, paths relative to the file that
+ * names them. Sets *cert and *key (caller frees) or reports an error.
  */
 static void
-listen_entry(struct loader *ld, yaml_node_t *n, char **list, int *pps,
-    size_t *np, const char *what)
+listen_tls(struct loader *ld, yaml_node_t *n, char **cert, char **key)
 {
 	yaml_node_pair_t	*p;
-	yaml_node_t		*k, *v, *addr = NULL;
+	yaml_node_t		*k, *v;
+	const char		*s, *name;
+	char			**slot;
+	int			 bad = 0;
+
+	if (want_kind(ld, n, YAML_MAPPING_NODE, "listen.tls") != 0)
+		return;
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+	    p++) {
+		k = node(ld, p->key);
+		v = node(ld, p->value);
+		if ((name = want_string(ld, k, "listen.tls")) == NULL)
+			continue;
+		if (strcmp(name, "cert") == 0)
+			slot = cert;
+		else if (strcmp(name, "key") == 0)
+			slot = key;
+		else {
+			err(ld, k, "listen.tls: unknown key '%s' (cert, key)",
+			    name);
+			continue;
+		}
+		if ((s = want_string(ld, v, "listen.tls")) == NULL) {
+			bad = 1;
+			continue;
+		}
+		free(*slot);
+		*slot = path_join_dir(ld->ld_file, s);
+	}
+	if (!bad && (*cert == NULL || *key == NULL))
+		err(ld, n, "listen.tls: needs both cert and key");
+}
+
+/*
+ * One listen entry: "ADDRESS:PORT" or {address: ..., proxy_protocol: ...,
+ * tls: {cert: ..., key: ...}}
+ */
+static void
+listen_entry(struct loader *ld, yaml_node_t *n)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	yaml_node_pair_t	*p;
+	yaml_node_t		*k, *v, *addr = NULL, *tls = NULL;
 	const char		*s, *key;
+	char			*cert = NULL, *tkey = NULL;
 	int			 pp = 0;
 
-	if (n->type == YAML_MAPPING_NODE && pps != NULL) {
+	if (n->type == YAML_MAPPING_NODE) {
 		for (p = n->data.mapping.pairs.start;
 		    p < n->data.mapping.pairs.top; p++) {
 			k = node(ld, p->key);
 			v = node(ld, p->value);
-			if ((key = want_string(ld, k, what)) == NULL)
+			if ((key = want_string(ld, k, "listen")) == NULL)
 				continue;
 			if (strcmp(key, "address") == 0)
 				addr = v;
@@ -243,55 +285,121 @@ listen_entry(struct loader *ld, yaml_node_t *n, char **list, int *pps,
 				else
 					err(ld, v, "listen.proxy_protocol: "
 					    "expected v1, v2, any or off");
+			} else if (strcmp(key, "tls") == 0) {
+				tls = k;	/* errors point at "tls:" */
+				listen_tls(ld, v, &cert, &tkey);
 			} else
 				err(ld, k, "listen: unknown key '%s' "
-				    "(address, proxy_protocol)", key);
+				    "(address, proxy_protocol, tls)", key);
 		}
 		if (addr == NULL) {
 			err(ld, n, "listen: an entry needs an address");
-			return;
+			goto out;
 		}
 		n = addr;
 	}
-	if ((s = want_string(ld, n, what)) == NULL)
-		return;
+	if ((s = want_string(ld, n, "listen")) == NULL)
+		goto out;
 	if (listen_valid(s) != 0) {
-		err(ld, n, "%s: '%s' is not ADDRESS:PORT "
-		    "(an IP address; [v6]:port for IPv6)", what, s);
-		return;
+		err(ld, n, "listen: '%s' is not ADDRESS:PORT "
+		    "(an IP address; [v6]:port for IPv6)", s);
+		goto out;
 	}
-	if (*np == HG_MAX_LISTEN) {
-		err(ld, n, "%s: more than %d addresses", what, HG_MAX_LISTEN);
-		return;
+	if (cf->cf_nlisten == HG_MAX_LISTEN) {
+		err(ld, n, "listen: more than %d addresses", HG_MAX_LISTEN);
+		goto out;
 	}
-	if (pps != NULL)
-		pps[*np] = pp;
-	list[(*np)++] = xstrdup(s);
+	cf->cf_listen_pp[cf->cf_nlisten] = pp;
+	if (tls != NULL && cert != NULL && tkey != NULL) {
+		cf->cf_listen_cert[cf->cf_nlisten] = cert;
+		cf->cf_listen_key[cf->cf_nlisten] = tkey;
+		xasprintf(&cf->cf_listen_tls_at[cf->cf_nlisten], "%s:%u:%u",
+		    ld->ld_file, (unsigned)tls->start_mark.line + 1,
+		    (unsigned)tls->start_mark.column + 1);
+		cert = tkey = NULL;
+	}
+	cf->cf_listen[cf->cf_nlisten++] = xstrdup(s);
+out:
+	free(cert);
+	free(tkey);
 }
 
-/* listen, pac.listen: an entry or a list of them into list[*n]. */
+/* Forget listen entry i. */
 static void
-set_listen(struct loader *ld, yaml_node_t *v, char **list, int *pps,
-    size_t *n, const char *what)
+listen_clear(struct hg_config *cf, size_t i)
 {
+	free(cf->cf_listen[i]);
+	free(cf->cf_listen_cert[i]);
+	free(cf->cf_listen_key[i]);
+	free(cf->cf_listen_tls_at[i]);
+	if (cf->cf_listen_tls[i] != NULL && cf->cf_tls_free != NULL)
+		cf->cf_tls_free(cf->cf_listen_tls[i]);
+	cf->cf_listen[i] = cf->cf_listen_cert[i] = cf->cf_listen_key[i] = NULL;
+	cf->cf_listen_tls_at[i] = NULL;
+	cf->cf_listen_tls[i] = NULL;
+}
+
+static void
+set_listen(struct loader *ld, yaml_node_t *v)
+{
+	struct hg_config	*cf = ld->ld_cf;
 	yaml_node_item_t	*it;
 	size_t			 i;
 
-	for (i = 0; i < *n; i++)
-		free(list[i]);
-	*n = 0;
-	if (v->type == YAML_SCALAR_NODE ||
-	    (v->type == YAML_MAPPING_NODE && pps != NULL)) {
-		listen_entry(ld, v, list, pps, n, what);
+	for (i = 0; i < cf->cf_nlisten; i++)
+		listen_clear(cf, i);
+	cf->cf_nlisten = 0;
+	if (v->type == YAML_SCALAR_NODE || v->type == YAML_MAPPING_NODE) {
+		listen_entry(ld, v);
 		return;
 	}
-	if (want_kind(ld, v, YAML_SEQUENCE_NODE, what) != 0)
+	if (want_kind(ld, v, YAML_SEQUENCE_NODE, "listen") != 0)
 		return;
 	for (it = v->data.sequence.items.start;
 	    it < v->data.sequence.items.top; it++)
-		listen_entry(ld, node(ld, *it), list, pps, n, what);
-	if (*n == 0 && pps != NULL)
+		listen_entry(ld, node(ld, *it));
+	if (cf->cf_nlisten == 0)
 		err(ld, v, "listen: at least one address is needed");
+}
+
+/* One pac.listen address. */
+static void
+pac_listen_item(struct loader *ld, yaml_node_t *n)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	const char		*s;
+
+	if ((s = want_string(ld, n, "pac.listen")) == NULL)
+		return;
+	if (listen_valid(s) != 0)
+		err(ld, n, "pac.listen: '%s' is not ADDRESS:PORT "
+		    "(an IP address; [v6]:port for IPv6)", s);
+	else if (cf->cf_npac_listen == HG_MAX_LISTEN)
+		err(ld, n, "pac.listen: more than %d addresses", HG_MAX_LISTEN);
+	else
+		cf->cf_pac_listen[cf->cf_npac_listen++] = xstrdup(s);
+}
+
+/* pac.listen: "ADDRESS:PORT", or a list of them. */
+static void
+set_pac_listen(struct loader *ld, yaml_node_t *v)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	yaml_node_item_t	*it;
+	size_t			 i;
+
+	for (i = 0; i < cf->cf_npac_listen; i++)
+		free(cf->cf_pac_listen[i]);
+	cf->cf_npac_listen = 0;
+	if (v->type == YAML_SCALAR_NODE) {
+		pac_listen_item(ld, v);
+		return;
+	}
+	if (want_kind(ld, v, YAML_SEQUENCE_NODE, "pac.listen") != 0)
+		return;
+	for (it = v->data.sequence.items.start;
+	    it < v->data.sequence.items.top; it++)
+		pac_listen_item(ld, node(ld, *it));
 }
 
 /* pac.proxy: "HOST:PORT" ("[v6]:PORT"), one or a list. */
@@ -404,8 +512,7 @@ pac_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 		want_uint(ld, v, "pac.max_age", 0, 31536000,
 		    &cf->cf_pac_max_age);
 	else if (strcmp(key, "listen") == 0)
-		set_listen(ld, v, cf->cf_pac_listen, NULL,
-		    &cf->cf_npac_listen, "pac.listen");
+		set_pac_listen(ld, v);
 	else
 		err(ld, k, "pac: unknown key '%s' (mode, fallback, proxy, "
 		    "bypass, max_age, listen)", key);
@@ -1139,8 +1246,7 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 		return;
 	}
 	if (strcmp(key, "listen") == 0)
-		set_listen(ld, v, cf->cf_listen, cf->cf_listen_pp, &cf->cf_nlisten,
-		    "listen");
+		set_listen(ld, v);
 	else if (strcmp(key, "workers") == 0) {
 		if (v->type == YAML_SCALAR_NODE &&
 		    strcmp(scalar(v), "auto") == 0)
@@ -1512,7 +1618,7 @@ config_free(struct hg_config *cf)
 
 	free(cf->cf_file);
 	for (i = 0; i < cf->cf_nlisten; i++)
-		free(cf->cf_listen[i]);
+		listen_clear(cf, i);
 	free(cf->cf_clients);
 	free(cf->cf_dest_allow);
 	free(cf->cf_trusted_proxies);

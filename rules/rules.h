@@ -141,6 +141,8 @@ struct hg_rulehead {
 	int		rh_ports;	/* limited to some ports */
 };
 
+struct tls_server;	/* opaque here: certs/ holds the mbedTLS side */
+
 /* listen.proxy_protocol: the PROXY header versions a listener takes */
 #define HG_PROXYPROTO_V1	1
 #define HG_PROXYPROTO_V2	2
@@ -199,6 +201,13 @@ struct hg_config {
 	char			*cf_file;
 	char			*cf_listen[HG_MAX_LISTEN];
 	int			 cf_listen_pp[HG_MAX_LISTEN]; /* HG_PROXYPROTO_ */
+	char			*cf_listen_cert[HG_MAX_LISTEN]; /* NULL: no TLS */
+	char			*cf_listen_key[HG_MAX_LISTEN];
+	char			*cf_listen_tls_at[HG_MAX_LISTEN]; /* file:l:c */
+	/* The loaded credentials (certs/), attached after loading by whoever
+	 * runs listeners; freed with cf_tls_free. */
+	struct tls_server	*cf_listen_tls[HG_MAX_LISTEN];
+	void			(*cf_tls_free)(struct tls_server *);
 	size_t			 cf_nlisten;
 	unsigned		 cf_workers;	/* 0 = auto */
 	struct hg_cidr		*cf_clients;

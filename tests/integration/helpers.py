@@ -46,7 +46,8 @@ END_CODES = {
     "client_closed", "upstream_closed", "denied", "port_denied",
     "client_denied", "bad_request", "too_large", "overload",
     "request_timeout", "resolve_failed", "resolve_timeout", "connect_failed",
-    "connect_timeout", "idle_timeout", "error", "shutdown",
+    "connect_timeout", "idle_timeout", "error", "shutdown", "tls_error",
+    "tls_timeout",
 }
 
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

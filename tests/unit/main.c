@@ -687,6 +687,7 @@ main(void)
 	failed += run_group("gateway", test_gateway_group);
 	failed += run_group("listsrc", test_listsrc_group);
 	failed += run_group("pac", test_pac_group);
+	failed += run_group("certs", test_certs_group);
 	keep_free();
 	/*
 	 * The exit status is the number of failed cases, held below 77:

@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -174,6 +175,20 @@ field_value(const struct hg_config *cf, const char *field, const char *want)
 			s = unit_printf("%s%s%s", s, i ? "," : "",
 			    cf->cf_listen[i]);
 		return (s);
+	}
+	if (strcmp(field, "listen.tls") == 0) {
+		/* "INDEX CERT KEY" (path tails) or "INDEX none" */
+		char		cert[256], key[256];
+		unsigned	idx;
+
+		if (sscanf(want, "%u %255s %255s", &idx, cert, key) < 2 ||
+		    idx >= cf->cf_nlisten)
+			return (unit_strdup("(bad check)"));
+		if (cf->cf_listen_cert[idx] == NULL)
+			return (unit_printf("%u none", idx));
+		return (unit_printf("%u %s %s", idx,
+		    path_tail(cf->cf_listen_cert[idx], cert),
+		    path_tail(cf->cf_listen_key[idx], key)));
 	}
 	if (strcmp(field, "clients") == 0)
 		return (unit_printf("%zu", cf->cf_nclients));

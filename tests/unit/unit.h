@@ -93,5 +93,7 @@ void		 test_gateway_group(struct unit_group *);
 void		 test_listsrc_group(struct unit_group *);
 /* test_pac.c: the PAC generator's tables over pac/ configs */
 void		 test_pac_group(struct unit_group *);
+/* test_certs.c: certs init arguments and subjectAltName */
+void		 test_certs_group(struct unit_group *);
 
 #endif /* HG_UNIT_H */
