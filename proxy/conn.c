@@ -970,17 +970,29 @@ trelay_shut(struct conn *c, int d)
 	tun_maybe_done(c);
 }
 
-static void
-trelay_read(struct bufferevent *bev, void *arg)
+/*
+ * Move what bev has read to the other side. Returns -1 when the
+ * connection is closed (and freed), 0 otherwise.
+ */
+static int
+trelay_move(struct conn *c, struct bufferevent *bev)
 {
-	struct conn		*c = arg;
 	int			 d = bev == c->cn_cli ? TUN_UP : TUN_DOWN;
 	struct bufferevent	*dst = trelay_dst(c, d);
 	struct evbuffer		*in = bufferevent_get_input(bev);
-	size_t			 n = evbuffer_get_length(in);
+	size_t			 n = evbuffer_get_length(in), look;
+	int			 r;
 
+	if (d == TUN_UP && c->cn_sni_wait) {
+		/* tls_sni: the ClientHello waits in the input until whole */
+		look = n < HG_MAX_CLIENTHELLO + 64 ? n : HG_MAX_CLIENTHELLO + 64;
+		r = sni_decide(c, look ? evbuffer_pullup(in, (ev_ssize_t)look) :
+		    (const unsigned char *)"", look);
+		if (r != 1)
+			return (r < 0 ? -1 : 0);
+	}
 	if (n == 0)
-		return;
+		return (0);
 	if (d == TUN_UP)
 		c->cn_bytes_up += n;
 	else
@@ -988,13 +1000,20 @@ trelay_read(struct bufferevent *bev, void *arg)
 	mono_now(&c->cn_last);
 	if (evbuffer_add_buffer(bufferevent_get_output(dst), in) != 0) {
 		conn_close(c, "error");
-		return;
+		return (-1);
 	}
 	if (evbuffer_get_length(bufferevent_get_output(dst)) >=
 	    HG_RELAY_HIGH_WATER) {
 		bufferevent_disable(bev, EV_READ);
 		bufferevent_setwatermark(dst, EV_WRITE, HG_RELAY_LOW_WATER, 0);
 	}
+	return (0);
+}
+
+static void
+trelay_read(struct bufferevent *bev, void *arg)
+{
+	(void)trelay_move(arg, bev);
 }
 
 /* The output of bev went down to its low mark. */
@@ -1036,8 +1055,9 @@ trelay_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	if (c->cn_end == NULL)
 		c->cn_end = d == TUN_UP ? "client_closed" : "upstream_closed";
-	trelay_read(bev, c);
 	c->cn_tun_eof[d] = 1;
+	if (trelay_move(c, bev) != 0)
+		return;
 	bufferevent_disable(bev, EV_READ);
 	bufferevent_setwatermark(trelay_dst(c, d), EV_WRITE, 0, 0);
 	if (evbuffer_get_length(bufferevent_get_output(trelay_dst(c, d))) == 0)
@@ -1054,6 +1074,7 @@ trelay_start(struct conn *c)
 
 	c->cn_state = CS_RELAY;
 	c->cn_status = 200;
+	c->cn_sni_wait = c->cn_cfg->cf_tls_sni != HG_SNI_OFF;
 	if (c->cn_up == NULL) {
 		/* The socket of the raw connect becomes a bufferevent. */
 		if (c->cn_ev[3] != NULL) {
@@ -1087,8 +1108,7 @@ trelay_start(struct conn *c)
 		return;
 	}
 	/* What the client sent after its head goes first. */
-	trelay_read(c->cn_cli, c);
-	if (c->cn_state != CS_RELAY)
+	if (trelay_move(c, c->cn_cli) != 0)
 		return;
 	if (c->cn_tun_eof[TUN_UP]) {
 		if (c->cn_end == NULL)

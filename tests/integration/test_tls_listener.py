@@ -513,3 +513,56 @@ def test_certs_show(tmp_path):
     assert re.search(r"not before:  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", out)
     assert re.search(r"not after:   \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", out)
     assert re.search(r"days left:   (39|40)\n", out), out
+
+
+def inner_tls(outer, ctx, name):
+    """A TLS session through a tunnel that is itself inside TLS (a
+    MemoryBIO pair over the outer socket); returns the echo of a ping, or
+    raises when the tunnel is closed during the handshake."""
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname=name)
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            outer.sendall(out.read())
+            data = outer.recv(65536)
+            if not data:
+                raise ConnectionError("tunnel closed in the handshake")
+            inc.write(data)
+    obj.write(b"ping inside")
+    outer.sendall(out.read())
+    got = b""
+    while len(got) < 11:
+        try:
+            got += obj.read(64)
+        except ssl.SSLWantReadError:
+            data = outer.recv(65536)
+            if not data:
+                break
+            inc.write(data)
+    return got
+
+
+@pytest.mark.parametrize("name,end", [("echo.test", None),
+                                      ("fronted.test", "sni_mismatch")])
+def test_sni_check_inside_a_tls_listener(proxy, certs, tls_echo, test_ca,
+                                         name, end):
+    p = proxy(tls_cfg(certs, tls_echo.port,
+                      {"tls_sni": "require",
+                       "tls_ports": [tls_echo.port]}), hosts=["echo.test"])
+    ctx = ssl.create_default_context(cafile=test_ca["ca"])
+    ctx.check_hostname = False
+    s, r = tls_connect(p.port, certs["ca"], "echo.test:%d" % tls_echo.port)
+    with s:
+        assert r.status == 200
+        if end is None:
+            assert inner_tls(s, ctx, name) == b"ping inside"
+        else:
+            with pytest.raises((ConnectionError, ssl.SSLError, OSError)):
+                inner_tls(s, ctx, name)
+    rec = p.wait_log(lambda r: r["host"] == "echo.test", "record")[0]
+    assert rec["sni"] == name
+    if end is not None:
+        assert rec["end"] == end
