@@ -1225,6 +1225,7 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 		if (strcmp(key, "listen") == 0 || strcmp(key, "workers") == 0 ||
 		    strcmp(key, "clients") == 0 ||
 		    strcmp(key, "destinations") == 0 ||
+		    strcmp(key, "allow_destinations") == 0 ||
 		    strcmp(key, "trusted_proxies") == 0 ||
 		    strcmp(key, "tls_sni") == 0 ||
 		    strcmp(key, "metrics") == 0 ||
@@ -1279,6 +1280,9 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 			err(ld, v, "tls_sni: expected off, log or require");
 	} else if (strcmp(key, "tls_ports") == 0)
 		set_ports(ld, v, &cf->cf_tls_ports, key);
+	else if (strcmp(key, "allow_destinations") == 0)
+		set_cidrs(ld, v, "allow_destinations", &cf->cf_dest_allow,
+		    &cf->cf_ndest_allow);
 	else if (strcmp(key, "destinations") == 0) {
 		if (want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
 			each_pair(ld, v, destinations_pair, NULL);

@@ -90,3 +90,14 @@ def test_guard_spellings_of_off(proxy, echo_server, guard):
     p = proxy(_cfg(echo_server.port, guard=guard), hosts=["inner.test"])
     with Tunnel(p.port, "inner.test:%d" % echo_server.port) as t:
         assert t.status == 200
+
+
+def test_allow_destinations_lets_loopback_through(proxy, echo_server):
+    """The issue's spelling: a top-level allow_destinations list."""
+    p = proxy(dict(_cfg(echo_server.port, guard="on"),
+                   allow_destinations=["127.0.0.0/8"]), hosts=["inner.test"])
+    for target in ("127.0.0.1:%d" % echo_server.port,
+                   "inner.test:%d" % echo_server.port):
+        with Tunnel(p.port, target) as t:
+            assert t.status == 200
+            t.echo(b"allowed")
