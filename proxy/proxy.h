@@ -29,6 +29,8 @@
 #define HG_MAX_CHUNK_LINE	4096	/* chunk-size line with extensions */
 #define HG_POOL_MAX		64	/* idle upstream connections/worker */
 #define HG_POOL_IDLE_MS		30000	/* idle upstream connection lifetime */
+#define HG_MAX_PASSWORD		256	/* bytes of a Basic password */
+#define HG_MAX_BASIC		1024	/* bytes of a Basic credential */
 
 struct event_base;
 struct evconnlistener;
@@ -121,11 +123,15 @@ int		 http_body_framing(const struct http_header *, size_t,
 		    enum body_kind *, uint64_t *, const char **);
 int		 http_fetch_head(const char *, size_t,
 		    struct http_fetch_head *, const char **);
+int		 basic_decode(const char *, size_t, char *, size_t, char *,
+		    size_t, const char **);
 
 /* dlog.c: the decision log */
 struct dlog_record {
 	struct timespec	 dr_start;
 	const char	*dr_client;
+	const char	*dr_user;	/* authenticated user; NULL: none */
+	const char	*dr_group;	/* client group; NULL: none */
 	const char	*dr_method;
 	const char	*dr_host;
 	int		 dr_port;	/* 0: unknown */
@@ -275,6 +281,10 @@ struct conn {
 	struct hg_decision	 cn_dec;
 	char			*cn_path;	/* plain HTTP, for the log */
 	char			 cn_client[46];
+	int			 cn_family;	/* of the client: 4, 6, 0 */
+	uint8_t			 cn_addr[16];	/* (PROXY header's if any) */
+	char			 cn_user[HG_MAX_USER + 1]; /* "" : none */
+	uint32_t		 cn_group;	/* HG_NONE: none */
 	int			 cn_pp;		/* PROXY header still to come */
 	char			 cn_upstream[56];
 	char			 cn_method[16];
@@ -305,6 +315,7 @@ struct worker {
 	struct pooled		*w_pool;	/* idle upstream connections */
 	char			*w_scratch;	/* HG_RELAY_READ_MAX bytes */
 	unsigned		 w_npool;
+	struct auth_state	*w_auth;	/* credentials checked */
 };
 
 int		 workers_start(struct hg_config *, unsigned);
@@ -385,6 +396,14 @@ void		 refresh_free(struct refresher *);
 int		 refresh_update_all(struct hg_config *);
 
 /* explain.c */
-int		 explain_main(struct hg_config *, enum hg_scheme, int, char **);
+int		 explain_main(struct hg_config *, enum hg_scheme, uint32_t,
+		    int, char **);
+
+/* auth.c: Basic proxy authentication */
+int		 auth_request(struct conn *, const struct http_request *);
+void		 auth_state_free(struct worker *);
+
+/* users.c: `hushgate users` */
+int		 users_main(int, char **);
 
 #endif /* HG_PROXY_H */
