@@ -130,8 +130,6 @@ int		 basic_decode(const char *, size_t, char *, size_t, char *,
 struct dlog_record {
 	struct timespec	 dr_start;
 	const char	*dr_client;
-	const char	*dr_user;	/* authenticated user; NULL: none */
-	const char	*dr_group;	/* client group; NULL: none */
 	const char	*dr_method;
 	const char	*dr_host;
 	int		 dr_port;	/* 0: unknown */
@@ -146,6 +144,8 @@ struct dlog_record {
 	uint64_t	 dr_bytes_up;
 	uint64_t	 dr_bytes_down;
 	const char	*dr_end;
+	const char	*dr_user;	/* authenticated user; NULL: none */
+	const char	*dr_group;	/* client group; NULL: none */
 };
 /* proxyproto.c: the PROXY protocol header of a load balancer */
 #define PP_V1		HG_PROXYPROTO_V1

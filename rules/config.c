@@ -421,7 +421,7 @@ set_clients(struct loader *ld, yaml_node_t *v)
 	struct hg_group		 gr;
 	yaml_node_item_t	*it;
 	yaml_node_t		*n;
-	size_t			 i;
+	size_t			 i, before;
 
 	if (want_kind(ld, v, YAML_SEQUENCE_NODE, "clients") != 0)
 		return;
@@ -442,10 +442,13 @@ set_clients(struct loader *ld, yaml_node_t *v)
 			continue;
 		}
 		memset(&gr, 0, sizeof gr);
+		before = errors_total(ld->ld_errs);
 		each_pair(ld, n, group_pair, &gr);
 		if (gr.gr_name == NULL || gr.gr_nnets == 0) {
-			err(ld, n, "clients: a group needs a name and at "
-			    "least one of its networks");
+			/* said already when a value was refused */
+			if (errors_total(ld->ld_errs) == before)
+				err(ld, n, "clients: a group needs a name and "
+				    "at least one of its networks");
 			group_free(&gr);
 			continue;
 		}

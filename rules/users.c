@@ -16,14 +16,16 @@
 /* The hash methods accepted, by their crypt(3) prefix. */
 static const char *const hash_prefixes[] = { "$y$", "$6$", NULL };
 
-/* May c appear in a user name? Anything printable but ':' and space. */
+/* May c appear in a user name? No control character, ':' or space
+ * (UTF-8 is fine). */
 static int
 name_char(unsigned char c)
 {
-	return (c > 0x20 && c < 0x7f && c != ':');
+	return (c > 0x20 && c != 0x7f && c != ':');
 }
 
-/* A user name: 1 to HG_MAX_USER printable characters, no ':' or space. */
+/* A user name: 1 to HG_MAX_USER bytes, no control character, ':' or
+ * white space. */
 int
 user_name_valid(const char *s, size_t len)
 {

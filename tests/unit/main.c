@@ -674,6 +674,7 @@ main(void)
 	failed += run_group("http", test_http_group);
 	failed += run_group("gateway", test_gateway_group);
 	failed += run_group("listsrc", test_listsrc_group);
+	failed += run_group("auth", test_auth_group);
 	keep_free();
 	/*
 	 * The exit status is the number of failed cases, held below 77:

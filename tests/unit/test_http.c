@@ -253,11 +253,11 @@ static char nasty_host[300];
 static struct dlog_case dlog_cases[] = {
 	{ "dlog: the SPEC example",
 	  { { 1795632001, 123000000 }, "127.0.0.1", "CONNECT",
-	    "watson.events.data.microsoft.com", 443, NULL, "deny",
+	    "watson.events.data.microsoft.com", 443, NULL, NULL, "deny",
 	    "windows-error-reporting", "rules/sets/windows.yaml", 23, 403,
-	    NULL, 0, 0, "denied" }, 0,
+	    NULL, 0, 0, "denied", NULL, NULL }, 0,
 	  "{\"ts\":\"2026-11-25T18:40:01.123Z\",\"client\":\"127.0.0.1\","
-	  "\"user\":null,\"method\":\"CONNECT\","
+	  "\"user\":null,\"group\":null,\"method\":\"CONNECT\","
 	  "\"host\":\"watson.events.data.microsoft.com\",\"port\":443,"
 	  "\"path\":null,\"sni\":null,\"action\":\"deny\","
 	  "\"category\":\"windows-error-reporting\","
@@ -266,34 +266,40 @@ static struct dlog_case dlog_cases[] = {
 	  "\"duration_ms\":0,\"end\":\"denied\"}\n", NULL },
 	{ "dlog: a tunnel that ran",
 	  { { 1795632001, 999000000 }, "::1", "CONNECT", "example.com", 8443,
-	    NULL, "audit", NULL, NULL, 0, 200, "127.0.0.1:40000",
-	    18446744073709551615ULL, 42, "client_closed" }, 1501,
+	    NULL, NULL, "audit", NULL, NULL, 0, 200, "127.0.0.1:40000",
+	    18446744073709551615ULL, 42, "client_closed", NULL, NULL }, 1501,
 	  "{\"ts\":\"2026-11-25T18:40:01.999Z\",\"client\":\"::1\","
-	  "\"user\":null,\"method\":\"CONNECT\",\"host\":\"example.com\","
+	  "\"user\":null,\"group\":null,\"method\":\"CONNECT\",\"host\":\"example.com\","
 	  "\"port\":8443,\"path\":null,\"sni\":null,\"action\":\"audit\","
 	  "\"category\":null,\"rule\":null,\"status\":200,"
 	  "\"upstream\":\"127.0.0.1:40000\","
 	  "\"bytes_up\":18446744073709551615,\"bytes_down\":42,"
 	  "\"duration_ms\":1501,\"end\":\"client_closed\"}\n", NULL },
 	{ "dlog: a request with nothing parsed",
-	  { { 0, 0 }, "127.0.0.1", NULL, NULL, 0, NULL, "deny", NULL, NULL, 0,
-	    400, NULL, 0, 0, "bad_request" }, 0, NULL,
+	  { { 0, 0 }, "127.0.0.1", NULL, NULL, 0, NULL, NULL, "deny", NULL, NULL, 0,
+	    400, NULL, 0, 0, "bad_request", NULL, NULL }, 0, NULL,
 	  "\"method\":null,\"host\":null,\"port\":null,\"path\":null,"
 	  "\"sni\":null,"
 	  "\"action\":\"deny\",\"category\":null,\"rule\":null,"
 	  "\"status\":400," },
 	{ "dlog: a clock that went backwards gives 0 ms",
 	  { { 100, 500000000 }, "127.0.0.1", "CONNECT", "a.test", 443,
-	    NULL, "allow", NULL, NULL, 0, 200, NULL, 1, 2, "shutdown" }, -2000,
+	    NULL, NULL, "allow", NULL, NULL, 0, 200, NULL, 1, 2, "shutdown", NULL, NULL }, -2000,
 	  NULL, "\"duration_ms\":0," },
 	{ "dlog: quotes, control bytes and high bytes in strings",
-	  { { 1, 0 }, "127.0.0.1", "G\"E\\T\r\n", nasty_host, 443, NULL, "deny",
-	    "c\tat", "ru\"le\n.yaml", 7, 400, NULL, 0, 0, "bad_request" }, 0,
+	  { { 1, 0 }, "127.0.0.1", "G\"E\\T\r\n", nasty_host, 443, NULL, NULL, "deny",
+	    "c\tat", "ru\"le\n.yaml", 7, 400, NULL, 0, 0, "bad_request", NULL, NULL }, 0,
 	  NULL, "\"method\":\"G\\\"E\\\\T\\u000d\\u000a\"" },
 	{ "dlog: a very long method stays one valid line",
-	  { { 1, 0 }, "127.0.0.1", long_method, "a.test", 443, NULL, "deny",
-	    NULL, NULL, 0, 400, NULL, 0, 0, "bad_request" }, 0, NULL,
+	  { { 1, 0 }, "127.0.0.1", long_method, "a.test", 443, NULL, NULL, "deny",
+	    NULL, NULL, 0, 400, NULL, 0, 0, "bad_request", NULL, NULL }, 0, NULL,
 	  "\"end\":\"bad_request\"}\n" },
+	{ "dlog: an authenticated user of a client group",
+	  { { 1, 0 }, "127.0.0.2", "CONNECT", "a.test", 443, NULL, NULL,
+	    "allow", NULL, NULL, 0, 200, NULL, 0, 0, "client_closed",
+	    "al\"ice", "lab" }, 0, NULL,
+	  "\"client\":\"127.0.0.2\",\"user\":\"al\\\"ice\","
+	  "\"group\":\"lab\",\"method\":\"CONNECT\"" },
 };
 
 static void

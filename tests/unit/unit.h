@@ -89,5 +89,7 @@ void		 test_gateway_group(struct unit_group *);
 /* test_listsrc.c: url: lists (URL, sizes, cache metadata, shrink guard,
  * download response heads) */
 void		 test_listsrc_group(struct unit_group *);
+/* test_auth.c: users file lines, Basic credentials, client groups */
+void		 test_auth_group(struct unit_group *);
 
 #endif /* HG_UNIT_H */
