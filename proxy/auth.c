@@ -146,7 +146,8 @@ limit_fail(const struct hg_config *cf, int family, const uint8_t *addr)
 
 	pthread_mutex_lock(&limit_mtx);
 	le = limit_slot(family, addr, 1, now);
-	if (le->le_fails == 0 || le->le_start + cf->cf_auth_fail_window <= now) {
+	if (le->le_fails == 0 ||
+	    le->le_start + cf->cf_auth_fail_window <= now) {
 		le->le_start = now;
 		le->le_fails = 0;
 	}
@@ -259,8 +260,8 @@ auth_request(struct conn *c, const struct http_request *rq)
 	struct auth_state	*as;
 	struct auth_entry	*e;
 	uint8_t			 key[32];
-	char			*buf, user[HG_MAX_USER + 1], pass[HG_MAX_PASSWORD + 1];
-	char			 headers[64];
+	char			*buf, user[HG_MAX_USER + 1];
+	char			 pass[HG_MAX_PASSWORD + 1], headers[64];
 	const char		*why;
 	unsigned		 left;
 	int			 ok;

@@ -235,7 +235,8 @@ edit(const char *buf, size_t len, const char *name, const char *line,
 {
 	struct hg_userline	 ul;
 	const char		*p = buf, *end = buf + len, *eol, *why;
-	char			*out = xmalloc(len + (line ? strlen(line) : 0) + 2);
+	size_t			 extra = line != NULL ? strlen(line) : 0;
+	char			*out = xmalloc(len + extra + 2);
 	size_t			 o = 0, n;
 	unsigned		 col;
 
@@ -277,7 +278,8 @@ users_main(int argc, char **argv)
 	struct hg_errors	 errs;
 	struct hg_user		*users;
 	struct stat		 st;
-	const char		*cmd, *name = NULL, *config = HG_DEFAULT_CONFIG;
+	const char		*cmd, *name = NULL;
+	const char		*config = HG_DEFAULT_CONFIG;
 	char			*path = NULL, *buf = NULL, *out = NULL;
 	char			*hash = NULL, *line = NULL;
 	char			 pass[HG_MAX_PASSWORD + 2];

@@ -24,7 +24,7 @@
 #define HG_MAX_USER		64	/* bytes of a user name */
 #define HG_MAX_USER_HASH	255	/* bytes of a crypt(3) hash */
 #define HG_MAX_USERS_LINE	(HG_MAX_USER + 1 + HG_MAX_USER_HASH)
-#define HG_MAX_USERS_FILE	(4 * 1024 * 1024)	/* bytes of a users file */
+#define HG_MAX_USERS_FILE	(4 * 1024 * 1024)	/* users file bytes */
 #define HG_MAX_GROUP		64	/* bytes of a group name */
 
 /* Defaults of `auth:` */
@@ -220,7 +220,7 @@ struct hg_config {
 	char			*cf_file;
 	char			*cf_listen[HG_MAX_LISTEN];
 	int			 cf_listen_pp[HG_MAX_LISTEN]; /* HG_PROXYPROTO_ */
-	int			 cf_listen_tls[HG_MAX_LISTEN]; /* TLS listener */
+	int			 cf_listen_tls[HG_MAX_LISTEN]; /* speaks TLS */
 	size_t			 cf_nlisten;
 	unsigned		 cf_workers;	/* 0 = auto */
 	struct hg_cidr		*cf_clients;
@@ -235,7 +235,7 @@ struct hg_config {
 	unsigned		 cf_auth_cache_ttl;	/* ms */
 	unsigned		 cf_auth_max_failures;
 	unsigned		 cf_auth_fail_window;	/* ms */
-	int			 cf_auth_plaintext;	/* allow_plaintext_auth */
+	int			 cf_auth_plaintext; /* allow_plaintext_auth */
 	struct hg_cidr		*cf_trusted_proxies; /* may send PROXY */
 	size_t			 cf_ntrusted_proxies;
 	int			 cf_tls_sni;	/* HG_SNI_ */

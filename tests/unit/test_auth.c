@@ -55,7 +55,8 @@ test_users_line(void **state)
 	if (strcmp(kind, "ok") == 0) {
 		if (r != 1)
 			fail_msg("'%s': %d (%s), want a user",
-			    unit_show(in.ub_buf, in.ub_len), r, why ? why : "-");
+			    unit_show(in.ub_buf, in.ub_len), r,
+			    why ? why : "-");
 		w = field(ul, 2);
 		if (u.ul_namelen != w.ub_len ||
 		    memcmp(u.ul_name, w.ub_buf, w.ub_len) != 0)

@@ -252,10 +252,12 @@ static char nasty_host[300];
 
 static struct dlog_case dlog_cases[] = {
 	{ "dlog: the SPEC example",
-	  { { 1795632001, 123000000 }, "127.0.0.1", "CONNECT",
-	    "watson.events.data.microsoft.com", 443, NULL, NULL, "deny",
-	    "windows-error-reporting", "rules/sets/windows.yaml", 23, 403,
-	    NULL, 0, 0, "denied", NULL, NULL }, 0,
+	  { .dr_start = { 1795632001, 123000000 }, .dr_client = "127.0.0.1",
+	    .dr_method = "CONNECT",
+	    .dr_host = "watson.events.data.microsoft.com", .dr_port = 443,
+	    .dr_action = "deny", .dr_category = "windows-error-reporting",
+	    .dr_rule_file = "rules/sets/windows.yaml", .dr_rule_line = 23,
+	    .dr_status = 403, .dr_end = "denied" }, 0,
 	  "{\"ts\":\"2026-11-25T18:40:01.123Z\",\"client\":\"127.0.0.1\","
 	  "\"user\":null,\"group\":null,\"method\":\"CONNECT\","
 	  "\"host\":\"watson.events.data.microsoft.com\",\"port\":443,"
@@ -265,39 +267,52 @@ static struct dlog_case dlog_cases[] = {
 	  "\"upstream\":null,\"bytes_up\":0,\"bytes_down\":0,"
 	  "\"duration_ms\":0,\"end\":\"denied\"}\n", NULL },
 	{ "dlog: a tunnel that ran",
-	  { { 1795632001, 999000000 }, "::1", "CONNECT", "example.com", 8443,
-	    NULL, NULL, "audit", NULL, NULL, 0, 200, "127.0.0.1:40000",
-	    18446744073709551615ULL, 42, "client_closed", NULL, NULL }, 1501,
+	  { .dr_start = { 1795632001, 999000000 }, .dr_client = "::1",
+	    .dr_method = "CONNECT", .dr_host = "example.com", .dr_port = 8443,
+	    .dr_action = "audit", .dr_status = 200,
+	    .dr_upstream = "127.0.0.1:40000",
+	    .dr_bytes_up = 18446744073709551615ULL, .dr_bytes_down = 42,
+	    .dr_end = "client_closed" }, 1501,
 	  "{\"ts\":\"2026-11-25T18:40:01.999Z\",\"client\":\"::1\","
-	  "\"user\":null,\"group\":null,\"method\":\"CONNECT\",\"host\":\"example.com\","
+	  "\"user\":null,\"group\":null,\"method\":\"CONNECT\","
+	  "\"host\":\"example.com\","
 	  "\"port\":8443,\"path\":null,\"sni\":null,\"action\":\"audit\","
 	  "\"category\":null,\"rule\":null,\"status\":200,"
 	  "\"upstream\":\"127.0.0.1:40000\","
 	  "\"bytes_up\":18446744073709551615,\"bytes_down\":42,"
 	  "\"duration_ms\":1501,\"end\":\"client_closed\"}\n", NULL },
 	{ "dlog: a request with nothing parsed",
-	  { { 0, 0 }, "127.0.0.1", NULL, NULL, 0, NULL, NULL, "deny", NULL, NULL, 0,
-	    400, NULL, 0, 0, "bad_request", NULL, NULL }, 0, NULL,
+	  { .dr_start = { 0, 0 }, .dr_client = "127.0.0.1",
+	    .dr_action = "deny", .dr_status = 400, .dr_end = "bad_request" },
+	  0, NULL,
 	  "\"method\":null,\"host\":null,\"port\":null,\"path\":null,"
 	  "\"sni\":null,"
 	  "\"action\":\"deny\",\"category\":null,\"rule\":null,"
 	  "\"status\":400," },
 	{ "dlog: a clock that went backwards gives 0 ms",
-	  { { 100, 500000000 }, "127.0.0.1", "CONNECT", "a.test", 443,
-	    NULL, NULL, "allow", NULL, NULL, 0, 200, NULL, 1, 2, "shutdown", NULL, NULL }, -2000,
+	  { .dr_start = { 100, 500000000 }, .dr_client = "127.0.0.1",
+	    .dr_method = "CONNECT", .dr_host = "a.test", .dr_port = 443,
+	    .dr_action = "allow", .dr_status = 200, .dr_bytes_up = 1,
+	    .dr_bytes_down = 2, .dr_end = "shutdown" }, -2000,
 	  NULL, "\"duration_ms\":0," },
 	{ "dlog: quotes, control bytes and high bytes in strings",
-	  { { 1, 0 }, "127.0.0.1", "G\"E\\T\r\n", nasty_host, 443, NULL, NULL, "deny",
-	    "c\tat", "ru\"le\n.yaml", 7, 400, NULL, 0, 0, "bad_request", NULL, NULL }, 0,
+	  { .dr_start = { 1, 0 }, .dr_client = "127.0.0.1",
+	    .dr_method = "G\"E\\T\r\n", .dr_host = nasty_host, .dr_port = 443,
+	    .dr_action = "deny", .dr_category = "c\tat",
+	    .dr_rule_file = "ru\"le\n.yaml", .dr_rule_line = 7,
+	    .dr_status = 400, .dr_end = "bad_request" }, 0,
 	  NULL, "\"method\":\"G\\\"E\\\\T\\u000d\\u000a\"" },
 	{ "dlog: a very long method stays one valid line",
-	  { { 1, 0 }, "127.0.0.1", long_method, "a.test", 443, NULL, NULL, "deny",
-	    NULL, NULL, 0, 400, NULL, 0, 0, "bad_request", NULL, NULL }, 0, NULL,
+	  { .dr_start = { 1, 0 }, .dr_client = "127.0.0.1",
+	    .dr_method = long_method, .dr_host = "a.test", .dr_port = 443,
+	    .dr_action = "deny", .dr_status = 400, .dr_end = "bad_request" },
+	  0, NULL,
 	  "\"end\":\"bad_request\"}\n" },
 	{ "dlog: an authenticated user of a client group",
-	  { { 1, 0 }, "127.0.0.2", "CONNECT", "a.test", 443, NULL, NULL,
-	    "allow", NULL, NULL, 0, 200, NULL, 0, 0, "client_closed",
-	    "al\"ice", "lab" }, 0, NULL,
+	  { .dr_start = { 1, 0 }, .dr_client = "127.0.0.2",
+	    .dr_method = "CONNECT", .dr_host = "a.test", .dr_port = 443,
+	    .dr_action = "allow", .dr_status = 200, .dr_end = "client_closed",
+	    .dr_user = "al\"ice", .dr_group = "lab" }, 0, NULL,
 	  "\"client\":\"127.0.0.2\",\"user\":\"al\\\"ice\","
 	  "\"group\":\"lab\",\"method\":\"CONNECT\"" },
 };
