@@ -54,6 +54,15 @@ def auth_config(users, **extra):
     return cfg
 
 
+def echo_proxy(proxy, users, echo_server, **extra):
+    """A proxy with auth whose one allowed port is the echo server's;
+    returns it and the CONNECT target that reaches the server."""
+    cfg = auth_config(users, **extra)
+    cfg["connect_ports"] = [echo_server.port]
+    return (proxy(cfg, hosts=["echo.test"]),
+            "echo.test:%d" % echo_server.port)
+
+
 def tunnel_status(port, target, user=None, password=None, source=None):
     extra = auth_header(user, password) if user is not None else b""
     with Tunnel(port, target, source=source, extra=extra) as t:
@@ -180,10 +189,8 @@ def test_healthz_needs_no_credentials(proxy, users_file):
 
 
 def test_failures_logged_and_rate_limited(proxy, users_file, echo_server):
-    cfg = auth_config(users_file, max_failures=3, failure_window="1s")
-    cfg["connect_ports"] = [echo_server.port]
-    p = proxy(cfg, hosts=["echo.test"])
-    target = "echo.test:%d" % echo_server.port
+    p, target = echo_proxy(proxy, users_file, echo_server, max_failures=3,
+                           failure_window="1s")
     start = p.nlines()
     for i in range(3):
         status, _ = tunnel_status(p.port, target, "alice", "guess%d" % i)
@@ -214,10 +221,7 @@ def test_failures_logged_and_rate_limited(proxy, users_file, echo_server):
 def test_reload_reads_the_users_file_again(proxy, tmp_path, echo_server):
     users = tmp_path / "users"
     add_user(users, "alice", "first")
-    cfg = auth_config(users)
-    cfg["connect_ports"] = [echo_server.port]
-    p = proxy(cfg, hosts=["echo.test"])
-    target = "echo.test:%d" % echo_server.port
+    p, target = echo_proxy(proxy, users, echo_server)
 
     assert tunnel_status(p.port, target, "alice", "first")[0] == 200
     assert tunnel_status(p.port, target, "carol", "c4")[0] == 407
@@ -248,10 +252,7 @@ def test_sha512_hash_accepted(proxy, tmp_path, openssl_cli, echo_server):
     assert h.startswith("$6$")
     users = tmp_path / "users"
     users.write_text("# made by openssl passwd -6\ndave:%s\n" % h)
-    cfg = auth_config(users)
-    cfg["connect_ports"] = [echo_server.port]
-    p = proxy(cfg, hosts=["echo.test"])
-    target = "echo.test:%d" % echo_server.port
+    p, target = echo_proxy(proxy, users, echo_server)
     assert tunnel_status(p.port, target, "dave", "s3cret")[0] == 200
     assert tunnel_status(p.port, target, "dave", "s3cre")[0] == 407
 

@@ -4,7 +4,8 @@ group in the decision log, and `hushgate explain --group`."""
 
 import base64
 
-from helpers import Tunnel, dump_yaml, run_hushgate
+from helpers import (Response, Tunnel, dump_yaml, open_client, read_head,
+                     run_hushgate)
 
 LAB, GUEST, OTHER = "127.0.0.2", "127.0.0.3", "127.0.0.1"
 
@@ -113,3 +114,37 @@ def test_explain_group(tmp_path):
     assert rc == 0 and out == ["x.tele.test:443", "deny", "telemetry"]
     rc, out, err = explain("--group", "nobody", "x.tele.test")
     assert rc == 2 and "nobody" in err
+
+
+
+def connect_with_header(port, header, target):
+    """Status of CONNECT target sent after a PROXY header."""
+    with open_client(port) as sock:
+        sock.sendall(header + ("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n"
+                               % (target, target)).encode())
+        head, _ = read_head(sock)
+        assert head is not None, "no answer to CONNECT %s" % target
+        return Response(head, b"").status
+
+
+def test_group_by_proxy_protocol_address(proxy, echo_server):
+    """Behind a load balancer the group is the one of the address the
+    PROXY header carries, not the balancer's."""
+    p = proxy({"listen": [{"address": "127.0.0.1:0",
+                           "proxy_protocol": "v1"}],
+               "trusted_proxies": ["127.0.0.1/32"],
+               "connect_ports": [echo_server.port],
+               "clients": [{"name": "lab", "networks": ["192.0.2.0/24"]},
+                           "198.51.100.0/24"],
+               "categories": {"telemetry": {
+                   "action": "deny", "actions": {"lab": "allow"},
+                   "hosts": [".tele.test"]}}},
+              hosts=["x.tele.test"])
+    target = "x.tele.test:%d" % echo_server.port
+    for src, want in (("192.0.2.7", 200), ("198.51.100.7", 403)):
+        header = ("PROXY TCP4 %s 127.0.0.1 40000 %d\r\n" % (
+            src, p.port)).encode()
+        assert connect_with_header(p.port, header, target) == want, src
+    recs = p.wait_log(lambda r: r["host"] == "x.tele.test", "2 records", 2)
+    got = {r["client"]: r["group"] for r in recs}
+    assert got == {"192.0.2.7": "lab", "198.51.100.7": None}
