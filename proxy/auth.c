@@ -163,9 +163,11 @@ limit_forget(int family, const uint8_t *addr)
 {
 	struct limit_entry	*le;
 
+	uint64_t		 now = now_ms();
+
 	pthread_mutex_lock(&limit_mtx);
-	if ((le = limit_slot(family, addr, 0, now_ms())) != NULL &&
-	    le->le_until == 0)
+	if ((le = limit_slot(family, addr, 0, now)) != NULL &&
+	    le->le_until <= now)
 		le->le_fails = 0;
 	pthread_mutex_unlock(&limit_mtx);
 }

@@ -379,6 +379,12 @@ group_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 			    "most 64)", s);
 			return;
 		}
+		if (strcmp(s, "default") == 0) {
+			/* actions: {CATEGORY: {default: ...}} means the
+			 * category's own action */
+			err(ld, v, "clients.name: 'default' is reserved");
+			return;
+		}
 		for (i = 0; i < cf->cf_ngroups; i++)
 			if (strcmp(cf->cf_groups[i].gr_name, s) == 0) {
 				err(ld, v, "clients.name: duplicate group "
