@@ -71,8 +71,12 @@ status_text(int status)
 		return ("Forbidden");
 	case 404:
 		return ("Not Found");
+	case 407:
+		return ("Proxy Authentication Required");
 	case 408:
 		return ("Request Timeout");
+	case 429:
+		return ("Too Many Requests");
 	case 431:
 		return ("Request Header Fields Too Large");
 	case 501:
@@ -139,6 +143,9 @@ conn_record(struct conn *c)
 	memset(&r, 0, sizeof r);
 	r.dr_start = c->cn_start;
 	r.dr_client = c->cn_client;
+	r.dr_user = c->cn_user[0] ? c->cn_user : NULL;
+	r.dr_group = c->cn_group != HG_NONE ?
+	    c->cn_cfg->cf_groups[c->cn_group].gr_name : NULL;
 	r.dr_method = c->cn_method[0] ? c->cn_method : NULL;
 	if (c->cn_have_target) {
 		r.dr_host = c->cn_target.t_host;
@@ -175,6 +182,8 @@ reset:
 	c->cn_method[0] = '\0';
 	c->cn_raw_target[0] = '\0';
 	c->cn_sni[0] = '\0';
+	c->cn_user[0] = '\0';
+	c->cn_group = HG_NONE;
 	free(c->cn_path);
 	c->cn_path = NULL;
 }
@@ -1628,7 +1637,8 @@ handle_connect(struct conn *c, const struct http_request *rq)
 	}
 	c->cn_have_target = 1;
 	c->cn_kind = CK_CONNECT;
-	policy_decide(c->cn_cfg, HG_SCHEME_CONNECT, &c->cn_target, &c->cn_dec);
+	policy_decide_group(c->cn_cfg, HG_SCHEME_CONNECT, &c->cn_target,
+	    c->cn_group, &c->cn_dec);
 	c->cn_have_decision = 1;
 	if (c->cn_dec.d_action == HG_ACT_DENY) {
 		conn_deny_answer(c, 0);
@@ -1695,6 +1705,31 @@ conn_tls_start(struct conn *c)
 	bufferevent_setcb(bev, head_read, NULL, head_event, c);
 	bufferevent_enable(bev, EV_READ);
 	return (0);
+}
+
+/*
+ * A request to be proxied: CONNECT or an absolute http:// URL. The
+ * credentials are checked (auth.basic), then the client's group is found
+ * (for its actions), then the request goes its way.
+ */
+static void
+handle_proxy(struct conn *c, const struct http_request *rq)
+{
+	int	connect = http_method_is(rq, "CONNECT");
+
+	if (!connect && (rq->rq_targetlen <= 7 ||
+	    strncasecmp(rq->rq_target, "http://", 7) != 0)) {
+		conn_respond_error(c, 400, "bad request target", "bad_request");
+		return;
+	}
+	if (auth_request(c, rq) != 0)
+		return;		/* answered: 407 or 429 */
+	c->cn_group = config_group_match(c->cn_cfg, c->cn_family, c->cn_addr,
+	    c->cn_user[0] ? c->cn_user : NULL);
+	if (connect)
+		handle_connect(c, rq);
+	else
+		fwd_request(c, rq);
 }
 
 /*
@@ -1814,19 +1849,17 @@ head_read(struct bufferevent *bev, void *arg)
 		snprintf(msg, sizeof msg, "malformed request: %s", why);
 		conn_respond_error(c, status, msg, status == 431 ?
 		    "too_large" : "bad_request");
-	} else if (rq.rq_target[0] == '/')
+	} else if (!http_method_is(&rq, "CONNECT") && rq.rq_target[0] == '/')
 		handle_origin_form(c, &rq);
 	else if (c->cn_pac_only) {
 		c->cn_nolog = 1;
 		conn_respond_error(c, 405, "this address serves the PAC file "
 		    "only", "served");
-	} else if (http_method_is(&rq, "CONNECT"))
-		handle_connect(c, &rq);
-	else if (rq.rq_targetlen > 7 &&
-	    strncasecmp(rq.rq_target, "http://", 7) == 0)
-		fwd_request(c, &rq);
+	}
 	else
-		conn_respond_error(c, 400, "bad request target", "bad_request");
+		handle_proxy(c, &rq);
+	/* it may hold credentials */
+	explicit_bzero(head, (size_t)hlen);
 	free(head);
 }
 
@@ -1890,6 +1923,7 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 	c->cn_w = w;
 	c->cn_pac_only = wl->wl_pac != 0;
 	c->cn_fd[0] = c->cn_fd[1] = -1;
+	c->cn_group = HG_NONE;
 	c->cn_req_active = 1;
 	clock_gettime(CLOCK_REALTIME, &c->cn_start);
 	worker_refresh_config(w);

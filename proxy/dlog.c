@@ -212,6 +212,7 @@ dlog_format(char *buf, size_t size, const struct dlog_record *r,
 	    tm.tm_min, tm.tm_sec, r->dr_start.tv_nsec / 1000000);
 	jb_string(&jb, "client", r->dr_client);
 	jb_string(&jb, "user", r->dr_user);
+	jb_string(&jb, "group", r->dr_group);
 	jb_string(&jb, "method", r->dr_method);
 	jb_string(&jb, "host", r->dr_host);
 	if (r->dr_port > 0)

@@ -14,8 +14,8 @@
 
 /* Print one answer; returns 0, or -1 for an invalid target. */
 static int
-explain_one(struct hg_config *cf, enum hg_scheme scheme, const char *s,
-    size_t len)
+explain_one(struct hg_config *cf, enum hg_scheme scheme, uint32_t group,
+    const char *s, size_t len)
 {
 	struct hg_target	t;
 	struct hg_decision	d;
@@ -27,7 +27,7 @@ explain_one(struct hg_config *cf, enum hg_scheme scheme, const char *s,
 		fprintf(stderr, "hushgate: %.*s: %s\n", (int)len, s, why);
 		return (-1);
 	}
-	policy_decide(cf, scheme, &t, &d);
+	policy_decide_group(cf, scheme, &t, group, &d);
 	printf(t.t_kind == HG_HOST_IPV6 ? "[%s]:%u\t" : "%s:%u\t", t.t_host,
 	    t.t_port);
 	if (d.d_reason == HG_REASON_PORT)
@@ -43,12 +43,13 @@ explain_one(struct hg_config *cf, enum hg_scheme scheme, const char *s,
 
 /*
  * Explain each argument, or each line of stdin when there is none (blank
- * lines and lines starting with '#' are skipped). Returns the exit code:
- * 0, or 1 when a target was invalid.
+ * lines and lines starting with '#' are skipped), for a client of group
+ * (HG_NONE: none). Returns the exit code: 0, or 1 when a target was
+ * invalid.
  */
 int
-explain_main(struct hg_config *cf, enum hg_scheme scheme, int argc,
-    char **argv)
+explain_main(struct hg_config *cf, enum hg_scheme scheme, uint32_t group,
+    int argc, char **argv)
 {
 	static char	 obuf[1 << 16];
 	char		 line[EXPLAIN_LINE_MAX];
@@ -58,7 +59,8 @@ explain_main(struct hg_config *cf, enum hg_scheme scheme, int argc,
 	setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
 	if (argc > 0) {
 		for (i = 0; i < argc; i++)
-			if (explain_one(cf, scheme, argv[i], strlen(argv[i])) != 0)
+			if (explain_one(cf, scheme, group, argv[i],
+			    strlen(argv[i])) != 0)
 				bad = 1;
 		fflush(stdout);
 		return (bad);
@@ -83,7 +85,8 @@ explain_main(struct hg_config *cf, enum hg_scheme scheme, int argc,
 		start = strspn(line, " \t");
 		if (line[start] == '\0' || line[start] == '#')
 			continue;
-		if (explain_one(cf, scheme, line + start, len - start) != 0)
+		if (explain_one(cf, scheme, group, line + start,
+		    len - start) != 0)
 			bad = 1;
 	}
 	fflush(stdout);

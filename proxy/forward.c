@@ -435,7 +435,8 @@ fwd_request(struct conn *c, const struct http_request *rq)
 	connection_scan(rq->rq_headers, rq->rq_nheaders, &ch, 1);
 	c->cn_keepalive = rq->rq_minor == 1 && !ch.ch_close;
 
-	policy_decide(c->cn_cfg, HG_SCHEME_HTTP, &c->cn_target, &c->cn_dec);
+	policy_decide_group(c->cn_cfg, HG_SCHEME_HTTP, &c->cn_target,
+	    c->cn_group, &c->cn_dec);
 	c->cn_have_decision = 1;
 	if (c->cn_dec.d_action == HG_ACT_DENY) {
 		conn_deny_answer(c, c->cn_keepalive && kind == BODY_NONE);

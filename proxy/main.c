@@ -41,7 +41,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: hushgate [-d] [-c FILE]          run the proxy\n"
 	    "       hushgate -t [-c FILE]            check the configuration\n"
-	    "       hushgate explain [-c FILE] [--http] [HOST[:PORT]...]\n"
+	    "       hushgate explain [-c FILE] [--http] [--group NAME] "
+	    "[HOST[:PORT]...]\n"
 	    "                                        show the decision for each "
 	    "target\n"
 	    "                                        (one per line on stdin "
@@ -63,6 +64,10 @@ usage(FILE *f)
 	    "server certificate\n"
 	    "       hushgate certs show [-c FILE]    the certificates of the "
 	    "TLS listeners\n"
+	    "       hushgate users add|del|list [-c FILE] [--users-file FILE] "
+	    "[NAME]\n"
+	    "                                        manage the users file of "
+	    "auth.basic\n"
 	    "       hushgate --version | --help\n"
 	    "\n"
 	    "  -c FILE   configuration file (default %s)\n"
@@ -70,7 +75,8 @@ usage(FILE *f)
 	    "  -t        check the configuration and rules, then exit\n"
 	    "  --http    (explain) as a plain-HTTP request: port 80 by "
 	    "default,\n"
-	    "            checked against http_ports\n",
+	    "            checked against http_ports\n"
+	    "  --group NAME  (explain) for a client of the group NAME\n",
 	    HG_DEFAULT_CONFIG);
 }
 
@@ -558,12 +564,15 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "http", no_argument, NULL, 'H' },
+		{ "group", required_argument, NULL, 'G' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*file = HG_DEFAULT_CONFIG;
+	const char	*file = HG_DEFAULT_CONFIG, *group = NULL;
 	int		 ch, check = 0, debug = 0, explain = 0, http = 0;
 	int		 update = 0, show = 0;
 
+	if (argc > 1 && strcmp(argv[1], "users") == 0)
+		return (users_main(argc - 1, argv + 1));
 	if (argc > 1 && strcmp(argv[1], "pac") == 0) {
 		log_init(LOG_LVL_INFO);
 		return (pac_main(argc - 1, argv + 1));
@@ -613,6 +622,9 @@ main(int argc, char **argv)
 		case 'H':
 			http = 1;
 			break;
+		case 'G':
+			group = optarg;
+			break;
 		default:
 			usage(stderr);
 			return (2);
@@ -621,14 +633,26 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	log_init(debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if (group != NULL && !explain) {
+		usage(stderr);
+		return (2);
+	}
 	if (explain) {
 		struct hg_config	*cf;
+		uint32_t		 gi = HG_NONE;
 		int			 rc;
 
 		if ((cf = load_or_report(file)) == NULL)
 			return (1);
+		if (group != NULL &&
+		    (gi = config_group_find(cf, group)) == HG_NONE) {
+			fprintf(stderr, "hushgate: no client group named "
+			    "'%s'\n", group);
+			config_unref(cf);
+			return (2);
+		}
 		rc = explain_main(cf, http ? HG_SCHEME_HTTP :
-		    HG_SCHEME_CONNECT, argc, argv);
+		    HG_SCHEME_CONNECT, gi, argc, argv);
 		config_unref(cf);
 		return (rc);
 	}

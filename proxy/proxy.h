@@ -33,6 +33,8 @@
 #define HG_MAX_CHUNK_LINE	4096	/* chunk-size line with extensions */
 #define HG_POOL_MAX		64	/* idle upstream connections/worker */
 #define HG_POOL_IDLE_MS		30000	/* idle upstream connection lifetime */
+#define HG_MAX_PASSWORD		256	/* bytes of a Basic password */
+#define HG_MAX_BASIC		1024	/* bytes of a Basic credential */
 
 struct event_base;
 struct evconnlistener;
@@ -125,6 +127,8 @@ int		 http_body_framing(const struct http_header *, size_t,
 		    enum body_kind *, uint64_t *, const char **);
 int		 http_fetch_head(const char *, size_t,
 		    struct http_fetch_head *, const char **);
+int		 basic_decode(const char *, size_t, char *, size_t, char *,
+		    size_t, const char **);
 
 /* dlog.c: the decision log */
 struct dlog_record {
@@ -144,7 +148,8 @@ struct dlog_record {
 	uint64_t	 dr_bytes_down;
 	const char	*dr_end;
 	const char	*dr_sni;	/* server name of the ClientHello */
-	const char	*dr_user;	/* authenticated user */
+	const char	*dr_user;	/* authenticated user; NULL: none */
+	const char	*dr_group;	/* client group; NULL: none */
 };
 /* proxyproto.c: the PROXY protocol header of a load balancer */
 #define PP_V1		HG_PROXYPROTO_V1
@@ -315,9 +320,11 @@ struct conn {
 	struct hg_decision	 cn_dec;
 	char			*cn_path;	/* plain HTTP, for the log */
 	char			 cn_client[46];
-	int			 cn_family;	/* of the client address: 4, 6 */
-	uint8_t			 cn_addr[16];
+	int			 cn_family;	/* of the client: 4, 6, 0 */
+	uint8_t			 cn_addr[16];	/* (PROXY header's if any) */
 	struct timespec		 cn_dns_start;
+	char			 cn_user[HG_MAX_USER + 1]; /* "" : none */
+	uint32_t		 cn_group;	/* HG_NONE: none */
 	int			 cn_pp;		/* PROXY header still to come */
 	int			 cn_client_slot; /* counted for its address */
 	struct tlsbev		*cn_tlsb;	/* TLS listener: cn_cli's TLS */
@@ -354,6 +361,7 @@ struct worker {
 	struct pooled		*w_pool;	/* idle upstream connections */
 	char			*w_scratch;	/* HG_RELAY_READ_MAX bytes */
 	unsigned		 w_npool;
+	struct auth_state	*w_auth;	/* credentials checked */
 };
 
 int		 workers_start(struct hg_config *, unsigned);
@@ -454,6 +462,14 @@ void		 tlsbev_kick(struct tlsbev *);
 void		 tlsbev_shutdown(struct tlsbev *, void (*)(void *), void *);
 
 /* explain.c */
-int		 explain_main(struct hg_config *, enum hg_scheme, int, char **);
+int		 explain_main(struct hg_config *, enum hg_scheme, uint32_t,
+		    int, char **);
+
+/* auth.c: Basic proxy authentication */
+int		 auth_request(struct conn *, const struct http_request *);
+void		 auth_state_free(struct worker *);
+
+/* users.c: `hushgate users` */
+int		 users_main(int, char **);
 
 #endif /* HG_PROXY_H */

@@ -604,6 +604,7 @@ workers_join(void)
 		event_base_free(w->w_base);
 		config_unref(w->w_cfg);
 		free(w->w_scratch);
+		auth_state_free(w);
 	}
 	free(workers);
 	workers = NULL;

@@ -31,10 +31,18 @@ struct loader {
 	const char		*ld_file;	/* file being read */
 	yaml_document_t		*ld_doc;
 	const struct yamldoc	*ld_yd;
+	const char		*ld_auth_file;	/* where auth.basic is set */
+	unsigned		 ld_auth_line;
+	unsigned		 ld_auth_col;
 };
 
 static void	load_file(struct loader *, const char *, int,
 		    const char *, const yaml_mark_t *);
+static void	add_cidr(struct loader *, yaml_node_t *, const char *,
+		    struct hg_cidr **, size_t *);
+static int	category_name_valid(const char *);
+static void	set_gactions(struct loader *, struct hg_category *,
+		    yaml_node_t *, int);
 
 static void __attribute__((format(printf, 3, 4)))
 err(struct loader *ld, const yaml_node_t *n, const char *fmt, ...)
@@ -524,8 +532,6 @@ set_cidrs(struct loader *ld, yaml_node_t *v, const char *what,
     struct hg_cidr **arr, size_t *np)
 {
 	yaml_node_item_t	*it;
-	yaml_node_t		*n;
-	const char		*s;
 
 	if (want_kind(ld, v, YAML_SEQUENCE_NODE, what) != 0)
 		return;
@@ -533,17 +539,162 @@ set_cidrs(struct loader *ld, yaml_node_t *v, const char *what,
 	*arr = NULL;
 	*np = 0;
 	for (it = v->data.sequence.items.start;
+	    it < v->data.sequence.items.top; it++)
+		add_cidr(ld, node(ld, *it), what, arr, np);
+}
+
+/* One CIDR string onto *arr; what names the key in messages. */
+static void
+add_cidr(struct loader *ld, yaml_node_t *n, const char *what,
+    struct hg_cidr **arr, size_t *np)
+{
+	const char	*s;
+
+	if ((s = want_string(ld, n, what)) == NULL)
+		return;
+	*arr = xreallocarray(*arr, *np + 1, sizeof **arr);
+	if (cidr_parse(s, &(*arr)[*np]) != 0) {
+		err(ld, n, "%s: '%s' is not an address or prefix "
+		    "(ADDRESS/BITS, host bits zero)", what, s);
+		return;
+	}
+	(*np)++;
+}
+
+/* A client group's users: [NAME ...] */
+static void
+group_users(struct loader *ld, struct hg_group *gr, yaml_node_t *v)
+{
+	yaml_node_item_t	*it;
+	yaml_node_t		*n;
+	const char		*s;
+
+	if (want_kind(ld, v, YAML_SEQUENCE_NODE, "clients.users") != 0)
+		return;
+	gr->gr_have_users = 1;
+	for (it = v->data.sequence.items.start;
 	    it < v->data.sequence.items.top; it++) {
 		n = node(ld, *it);
-		if ((s = want_string(ld, n, what)) == NULL)
+		if ((s = want_string(ld, n, "clients.users")) == NULL)
 			continue;
-		*arr = xreallocarray(*arr, *np + 1, sizeof **arr);
-		if (cidr_parse(s, &(*arr)[*np]) != 0) {
-			err(ld, n, "%s: '%s' is not an address or "
-			    "prefix (ADDRESS/BITS, host bits zero)", what, s);
+		if (!user_name_valid(s, strlen(s))) {
+			err(ld, n, "clients.users: '%s' is not a user name "
+			    "(printable, no ':' or white space)", s);
 			continue;
 		}
-		(*np)++;
+		gr->gr_users = xreallocarray(gr->gr_users, gr->gr_nusers + 1,
+		    sizeof *gr->gr_users);
+		gr->gr_users[gr->gr_nusers++] = xstrdup(s);
+	}
+}
+
+static void
+group_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
+    void *arg)
+{
+	struct hg_group		*gr = arg;
+	struct hg_config	*cf = ld->ld_cf;
+	yaml_node_item_t	*it;
+	const char		*s;
+	size_t			 i;
+
+	if (strcmp(key, "name") == 0) {
+		if ((s = want_string(ld, v, "clients.name")) == NULL)
+			return;
+		if (!category_name_valid(s)) {
+			err(ld, v, "clients.name: invalid group name '%s' "
+			    "(lowercase letters, digits, '-' and '_', at "
+			    "most 64)", s);
+			return;
+		}
+		if (strcmp(s, "default") == 0) {
+			/* actions: {CATEGORY: {default: ...}} means the
+			 * category's own action */
+			err(ld, v, "clients.name: 'default' is reserved");
+			return;
+		}
+		for (i = 0; i < cf->cf_ngroups; i++)
+			if (strcmp(cf->cf_groups[i].gr_name, s) == 0) {
+				err(ld, v, "clients.name: duplicate group "
+				    "name '%s'", s);
+				return;
+			}
+		gr->gr_name = xstrdup(s);
+	} else if (strcmp(key, "networks") == 0) {
+		if (want_kind(ld, v, YAML_SEQUENCE_NODE,
+		    "clients.networks") != 0)
+			return;
+		for (it = v->data.sequence.items.start;
+		    it < v->data.sequence.items.top; it++)
+			add_cidr(ld, node(ld, *it), "clients.networks",
+			    &gr->gr_nets, &gr->gr_nnets);
+	} else if (strcmp(key, "users") == 0)
+		group_users(ld, gr, v);
+	else
+		err(ld, k, "clients: unknown key '%s' (name, networks, users)",
+		    key);
+}
+
+static void
+group_free(struct hg_group *gr)
+{
+	size_t	i;
+
+	free(gr->gr_name);
+	free(gr->gr_nets);
+	for (i = 0; i < gr->gr_nusers; i++)
+		free(gr->gr_users[i]);
+	free(gr->gr_users);
+}
+
+/* clients: [CIDR | {name: GROUP, networks: [CIDR ...], users: [NAME ...]}] */
+static void
+set_clients(struct loader *ld, yaml_node_t *v)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	struct hg_group		 gr;
+	yaml_node_item_t	*it;
+	yaml_node_t		*n;
+	size_t			 i, before;
+
+	if (want_kind(ld, v, YAML_SEQUENCE_NODE, "clients") != 0)
+		return;
+	free(cf->cf_clients);
+	cf->cf_clients = NULL;
+	cf->cf_nclients = 0;
+	for (i = 0; i < cf->cf_ngroups; i++)
+		group_free(&cf->cf_groups[i]);
+	free(cf->cf_groups);
+	cf->cf_groups = NULL;
+	cf->cf_ngroups = 0;
+	for (it = v->data.sequence.items.start;
+	    it < v->data.sequence.items.top; it++) {
+		n = node(ld, *it);
+		if (n->type != YAML_MAPPING_NODE) {
+			add_cidr(ld, n, "clients", &cf->cf_clients,
+			    &cf->cf_nclients);
+			continue;
+		}
+		memset(&gr, 0, sizeof gr);
+		before = errors_total(ld->ld_errs);
+		each_pair(ld, n, group_pair, &gr);
+		if (gr.gr_name == NULL || gr.gr_nnets == 0) {
+			/* said already when a value was refused */
+			if (errors_total(ld->ld_errs) == before)
+				err(ld, n, "clients: a group needs a name and "
+				    "at least one of its networks");
+			group_free(&gr);
+			continue;
+		}
+		/* A group's networks may use the proxy. */
+		cf->cf_clients = xreallocarray(cf->cf_clients,
+		    cf->cf_nclients + gr.gr_nnets, sizeof *cf->cf_clients);
+		memcpy(cf->cf_clients + cf->cf_nclients, gr.gr_nets,
+		    gr.gr_nnets * sizeof *gr.gr_nets);
+		cf->cf_nclients += gr.gr_nnets;
+		cf->cf_groups = xreallocarray(cf->cf_groups,
+		    cf->cf_ngroups + 1, sizeof *cf->cf_groups);
+		cf->cf_groups[cf->cf_ngroups++] = gr;
 	}
 }
 
@@ -1097,8 +1248,12 @@ category_pair(struct loader *ld, const char *key, yaml_node_t *k,
 		category_lists(ld, cl, v);
 		return;
 	}
+	if (strcmp(key, "actions") == 0) {
+		set_gactions(ld, ca, v, 0);
+		return;
+	}
 	if (strcmp(key, "hosts") != 0) {
-		err(ld, k, "category %s: unknown key '%s' (action, "
+		err(ld, k, "category %s: unknown key '%s' (action, actions, "
 		    "description, breaks, note, hosts, lists)", ca->ca_name,
 		    key);
 		return;
@@ -1151,17 +1306,154 @@ categories_pair(struct loader *ld, const char *key, yaml_node_t *k,
 		    "audit)", key);
 }
 
+/*
+ * Set the action of category ca for the group named by key k (resolved
+ * to a group when the whole configuration is read): a later setting for
+ * the same group replaces an earlier one.
+ */
+static void
+gaction_set(struct loader *ld, struct hg_category *ca, yaml_node_t *k,
+    yaml_node_t *v)
+{
+	struct hg_gaction	*ga;
+	enum hg_action		 act = HG_ACT_NONE;
+	const char		*name = scalar(k);
+	size_t			 i;
+
+	set_action(ld, v, name, &act);
+	if (act == HG_ACT_NONE)
+		return;
+	for (i = 0; i < ca->ca_ngact; i++)
+		if (strcmp(ca->ca_gact[i].ga_name, name) == 0)
+			break;
+	if (i == ca->ca_ngact) {
+		ca->ca_gact = xreallocarray(ca->ca_gact, ca->ca_ngact + 1,
+		    sizeof *ca->ca_gact);
+		ca->ca_gact[ca->ca_ngact++].ga_name = xstrdup(name);
+	}
+	ga = &ca->ca_gact[i];
+	ga->ga_group = HG_NONE;
+	ga->ga_action = act;
+	ga->ga_file = ld->ld_file;
+	ga->ga_line = (unsigned)k->start_mark.line + 1;
+	ga->ga_col = (unsigned)k->start_mark.column + 1;
+}
+
+/* actions: {GROUP: ACTION ...}; in the top-level map, `default` is the
+ * category's own action. */
+struct gactions {
+	struct hg_category	*gs_ca;
+	int			 gs_top;
+};
+
+static void
+gactions_pair(struct loader *ld, const char *key, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct gactions	*gs = arg;
+
+	if (gs->gs_top && strcmp(key, "default") == 0)
+		set_action(ld, v, key, &gs->gs_ca->ca_action);
+	else
+		gaction_set(ld, gs->gs_ca, k, v);
+}
+
+static void
+set_gactions(struct loader *ld, struct hg_category *ca, yaml_node_t *v,
+    int top)
+{
+	struct gactions	gs = { ca, top };
+
+	if (want_kind(ld, v, YAML_MAPPING_NODE, "actions") == 0)
+		each_pair(ld, v, gactions_pair, &gs);
+}
+
+/* actions: {CATEGORY: ACTION} or {CATEGORY: {default: ACTION, GROUP: ...}} */
 static void
 actions_pair(struct loader *ld, const char *key, yaml_node_t *k,
     yaml_node_t *v, void *arg)
 {
-	uint32_t	idx;
+	struct hg_category	*ca;
+	uint32_t		 idx;
 
 	if ((idx = ruleset_find_category(ld->ld_rs, key)) == HG_NONE) {
 		err(ld, k, "actions: no category named '%s'", key);
 		return;
 	}
-	set_action(ld, v, key, &ruleset_category(ld->ld_rs, idx)->ca_action);
+	ca = ruleset_category(ld->ld_rs, idx);
+	if (v->type == YAML_MAPPING_NODE)
+		set_gactions(ld, ca, v, 1);
+	else
+		set_action(ld, v, key, &ca->ca_action);
+}
+
+static void
+basic_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
+    void *arg)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	const char		*s;
+	size_t			 i;
+	int			 bad = 0;
+
+	if (strcmp(key, "users_file") == 0) {
+		if ((s = want_string(ld, v, "auth.basic.users_file")) == NULL)
+			return;
+		free(cf->cf_users_file);
+		cf->cf_users_file = path_join_dir(ld->ld_file, s);
+	} else if (strcmp(key, "realm") == 0) {
+		if ((s = want_string(ld, v, "auth.basic.realm")) == NULL)
+			return;
+		for (i = 0; s[i] != '\0'; i++)
+			if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f ||
+			    s[i] == '"' || s[i] == '\\')
+				break;
+		if (s[i] != '\0' || i == 0 || i > 128) {
+			err(ld, v, "auth.basic.realm: 1 to 128 printable "
+			    "characters, no '\"' or '\\'");
+			return;
+		}
+		free(cf->cf_auth_realm);
+		cf->cf_auth_realm = xstrdup(s);
+	} else if (strcmp(key, "cache_ttl") == 0)
+		set_duration(ld, v, "auth.basic.cache_ttl", 1000,
+		    &cf->cf_auth_cache_ttl, &bad);
+	else
+		err(ld, k, "auth.basic: unknown key '%s' (users_file, realm, "
+		    "cache_ttl)", key);
+}
+
+/* auth: {basic: {...}, allow_plaintext_auth, max_failures,
+ * failure_window} */
+static void
+auth_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
+    void *arg)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	int			 bad = 0;
+
+	if (strcmp(key, "basic") == 0) {
+		if (want_kind(ld, v, YAML_MAPPING_NODE, "auth.basic") != 0)
+			return;
+		cf->cf_auth_basic = 1;
+		ld->ld_auth_file = ld->ld_file;
+		ld->ld_auth_line = (unsigned)k->start_mark.line + 1;
+		ld->ld_auth_col = (unsigned)k->start_mark.column + 1;
+		each_pair(ld, v, basic_pair, NULL);
+		if (cf->cf_users_file == NULL)
+			err(ld, k, "auth.basic: users_file is missing");
+	} else if (strcmp(key, "allow_plaintext_auth") == 0)
+		want_switch(ld, v, "auth.allow_plaintext_auth",
+		    &cf->cf_auth_plaintext);
+	else if (strcmp(key, "max_failures") == 0)
+		want_uint(ld, v, "auth.max_failures", 1, 1000,
+		    &cf->cf_auth_max_failures);
+	else if (strcmp(key, "failure_window") == 0)
+		set_duration(ld, v, "auth.failure_window", 1000,
+		    &cf->cf_auth_fail_window, &bad);
+	else
+		err(ld, k, "auth: unknown key '%s' (basic, "
+		    "allow_plaintext_auth, max_failures, failure_window)", key);
 }
 
 enum pass { PASS_INCLUDE, PASS_CATEGORIES, PASS_ACTIONS };
@@ -1224,6 +1516,7 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 	if (!tl->tl_main) {
 		if (strcmp(key, "listen") == 0 || strcmp(key, "workers") == 0 ||
 		    strcmp(key, "clients") == 0 ||
+		    strcmp(key, "auth") == 0 ||
 		    strcmp(key, "destinations") == 0 ||
 		    strcmp(key, "allow_destinations") == 0 ||
 		    strcmp(key, "trusted_proxies") == 0 ||
@@ -1260,7 +1553,11 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 			want_uint(ld, v, "workers", 1, HG_MAX_WORKERS,
 			    &cf->cf_workers);
 	} else if (strcmp(key, "clients") == 0)
-		set_cidrs(ld, v, "clients", &cf->cf_clients, &cf->cf_nclients);
+		set_clients(ld, v);
+	else if (strcmp(key, "auth") == 0) {
+		if (want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
+			each_pair(ld, v, auth_pair, NULL);
+	}
 	else if (strcmp(key, "trusted_proxies") == 0)
 		set_cidrs(ld, v, "trusted_proxies", &cf->cf_trusted_proxies,
 		    &cf->cf_ntrusted_proxies);
@@ -1607,6 +1904,9 @@ config_new(void)
 	cf->cf_list_timeout = HG_LIST_TIMEOUT;
 	cf->cf_list_max_bytes = HG_LIST_MAX_BYTES;
 	cf->cf_list_max_shrink = HG_LIST_MAX_SHRINK;
+	cf->cf_auth_cache_ttl = HG_AUTH_CACHE_TTL;
+	cf->cf_auth_max_failures = HG_AUTH_MAX_FAILURES;
+	cf->cf_auth_fail_window = HG_AUTH_FAIL_WINDOW;
 	cf->cf_rules = ruleset_new();
 	errors_init(&cf->cf_warnings);
 	cf->cf_pac_mode = HG_PAC_ALL;
@@ -1624,6 +1924,12 @@ config_free(struct hg_config *cf)
 	for (i = 0; i < cf->cf_nlisten; i++)
 		listen_clear(cf, i);
 	free(cf->cf_clients);
+	for (i = 0; i < cf->cf_ngroups; i++)
+		group_free(&cf->cf_groups[i]);
+	free(cf->cf_groups);
+	free(cf->cf_auth_realm);
+	free(cf->cf_users_file);
+	users_free(cf->cf_users, cf->cf_nusers);
 	free(cf->cf_dest_allow);
 	free(cf->cf_trusted_proxies);
 	free(cf->cf_metrics_allow);
@@ -1693,6 +1999,56 @@ load_sources(struct hg_config *cf)
 	}
 }
 
+/* Group names of per-group actions, now that every group is known. */
+static void
+resolve_gactions(struct loader *ld)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	struct hg_category	*ca;
+	struct hg_gaction	*ga;
+	size_t			 i, j;
+
+	for (i = 0; i < ruleset_ncategories(cf->cf_rules); i++) {
+		ca = ruleset_category(cf->cf_rules, (uint32_t)i);
+		for (j = 0; j < ca->ca_ngact; j++) {
+			ga = &ca->ca_gact[j];
+			ga->ga_group = config_group_find(cf, ga->ga_name);
+			if (ga->ga_group == HG_NONE)
+				errors_add(ld->ld_errs, ga->ga_file,
+				    ga->ga_line, ga->ga_col, "actions: no "
+				    "client group named '%s' (clients: "
+				    "[{name: ...}])", ga->ga_name);
+		}
+	}
+}
+
+/*
+ * auth.basic: refuse it on a plain listener (the password would cross
+ * the network readable) unless allow_plaintext_auth says so; read the
+ * users file.
+ */
+static void
+auth_finish(struct loader *ld)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	size_t			 i;
+
+	if (!cf->cf_auth_basic)
+		return;
+	for (i = 0; i < cf->cf_nlisten && !cf->cf_auth_plaintext; i++) {
+		if (config_listen_tls(cf, i))
+			continue;
+		errors_add(ld->ld_errs, ld->ld_auth_file, ld->ld_auth_line,
+		    ld->ld_auth_col, "auth.basic: passwords would cross the "
+		    "plain listener %s readable; listen with TLS, or set "
+		    "auth.allow_plaintext_auth: true", cf->cf_listen[i]);
+		break;
+	}
+	if (cf->cf_users_file != NULL)
+		users_load(cf->cf_users_file, &cf->cf_users, &cf->cf_nusers,
+		    ld->ld_errs);
+}
+
 static struct hg_config *
 config_finish(struct loader *ld)
 {
@@ -1702,6 +2058,8 @@ config_finish(struct loader *ld)
 	for (i = 0; i < ld->ld_nseen; i++)
 		free(ld->ld_seen[i]);
 	free(ld->ld_seen);
+	resolve_gactions(ld);
+	auth_finish(ld);
 	if (errors_total(ld->ld_errs) != 0) {
 		config_free(cf);
 		return (NULL);
@@ -1792,4 +2150,50 @@ config_destination_allowed(const struct hg_config *cf, int family,
 		return (1);
 	return (cidr_list_match(cf->cf_dest_allow, cf->cf_ndest_allow, family,
 	    addr));
+}
+
+/* Does listener i speak TLS (so that Basic passwords are not readable)? */
+int
+config_listen_tls(const struct hg_config *cf, size_t i)
+{
+	return (i < cf->cf_nlisten && cf->cf_listen_cert[i] != NULL);
+}
+
+/* The index of the group called name, or HG_NONE. */
+uint32_t
+config_group_find(const struct hg_config *cf, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < cf->cf_ngroups; i++)
+		if (strcmp(cf->cf_groups[i].gr_name, name) == 0)
+			return ((uint32_t)i);
+	return (HG_NONE);
+}
+
+/*
+ * The group of a client at addr (family 4 or 6) authenticated as user
+ * (NULL: none): the first whose networks hold the address and, when it
+ * names users, whose users include user. HG_NONE when none.
+ */
+uint32_t
+config_group_match(const struct hg_config *cf, int family,
+    const uint8_t *addr, const char *user)
+{
+	const struct hg_group	*gr;
+	size_t			 i, j;
+
+	for (i = 0; i < cf->cf_ngroups; i++) {
+		gr = &cf->cf_groups[i];
+		if (!cidr_list_match(gr->gr_nets, gr->gr_nnets, family, addr))
+			continue;
+		if (!gr->gr_have_users)
+			return ((uint32_t)i);
+		if (user == NULL)
+			continue;
+		for (j = 0; j < gr->gr_nusers; j++)
+			if (strcmp(gr->gr_users[j], user) == 0)
+				return ((uint32_t)i);
+	}
+	return (HG_NONE);
 }

@@ -18,7 +18,21 @@ void
 policy_decide(const struct hg_config *cf, enum hg_scheme scheme,
     const struct hg_target *t, struct hg_decision *d)
 {
-	const struct hg_portset	*ports;
+	policy_decide_group(cf, scheme, t, HG_NONE, d);
+}
+
+/*
+ * The same for a client of group (an index in cf_groups, HG_NONE for
+ * none): a matched category's action for that group, when it sets one,
+ * replaces the category's own.
+ */
+void
+policy_decide_group(const struct hg_config *cf, enum hg_scheme scheme,
+    const struct hg_target *t, uint32_t group, struct hg_decision *d)
+{
+	const struct hg_portset		*ports;
+	const struct hg_category	*ca;
+	size_t				 i;
 
 	ports = scheme == HG_SCHEME_HTTP ? &cf->cf_http_ports :
 	    &cf->cf_connect_ports;
@@ -30,6 +44,12 @@ policy_decide(const struct hg_config *cf, enum hg_scheme scheme,
 		return;
 	}
 	ruleset_match(cf->cf_rules, t, d);
+	if (group != HG_NONE && d->d_category != HG_NONE) {
+		ca = ruleset_category_const(cf->cf_rules, d->d_category);
+		for (i = 0; i < ca->ca_ngact; i++)
+			if (ca->ca_gact[i].ga_group == group)
+				d->d_action = ca->ca_gact[i].ga_action;
+	}
 	if (d->d_action == HG_ACT_NONE) {
 		d->d_action = cf->cf_default;
 		d->d_reason = HG_REASON_DEFAULT;

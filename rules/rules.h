@@ -21,6 +21,17 @@
 #define HG_MAX_CONFIG_FILE	(16 * 1024 * 1024)	/* bytes in one YAML file */
 #define HG_MAX_LISTEN		16	/* listen addresses */
 #define HG_MAX_WORKERS		64
+#define HG_MAX_USER		64	/* bytes of a user name */
+#define HG_MAX_USER_HASH	255	/* bytes of a crypt(3) hash */
+#define HG_MAX_USERS_LINE	(HG_MAX_USER + 1 + HG_MAX_USER_HASH)
+#define HG_MAX_USERS_FILE	(4 * 1024 * 1024)	/* users file bytes */
+#define HG_MAX_GROUP		64	/* bytes of a group name */
+
+/* Defaults of `auth:` */
+#define HG_AUTH_REALM		"hushgate"
+#define HG_AUTH_CACHE_TTL	(5U * 60 * 1000)	/* ms */
+#define HG_AUTH_MAX_FAILURES	5	/* in failure_window ... */
+#define HG_AUTH_FAIL_WINDOW	(60U * 1000)	/* ms: ... then refused */
 
 #define HG_MAX_URL		2048	/* bytes of a list URL */
 #define HG_MAX_LIST_BYTES	(1024ULL * 1024 * 1024)	/* max_bytes limit */
@@ -105,6 +116,43 @@ struct hg_category {
 	uint32_t	 ca_line;
 	size_t		 ca_rules;	/* rules added (after dedup) */
 	unsigned	 ca_tag;	/* the daemon's counter number */
+	struct hg_gaction *ca_gact;	/* per-group actions */
+	size_t		 ca_ngact;
+};
+
+/* A category's action for one client group (`actions: {GROUP: ACTION}`). */
+struct hg_gaction {
+	char		*ga_name;	/* group, resolved at the end of load */
+	uint32_t	 ga_group;	/* index in cf_groups */
+	enum hg_action	 ga_action;
+	const char	*ga_file;	/* where it is set, for errors */
+	unsigned	 ga_line;
+	unsigned	 ga_col;
+};
+
+/* A client group: `clients: [{name, networks, users}]`. */
+struct hg_group {
+	char		*gr_name;
+	struct hg_cidr	*gr_nets;
+	size_t		 gr_nnets;
+	char		**gr_users;	/* NULL: any user, or none */
+	size_t		 gr_nusers;
+	int		 gr_have_users;
+};
+
+/* One user of the users file. */
+struct hg_user {
+	char		*us_name;
+	char		*us_hash;	/* crypt(3) output */
+	unsigned	 us_line;
+};
+
+/* One parsed line of a users file: pointers into the line. */
+struct hg_userline {
+	const char	*ul_name;
+	size_t		 ul_namelen;
+	const char	*ul_hash;
+	size_t		 ul_hashlen;
 };
 
 /* The result of a lookup. Strings point into the ruleset. */
@@ -212,6 +260,17 @@ struct hg_config {
 	unsigned		 cf_workers;	/* 0 = auto */
 	struct hg_cidr		*cf_clients;
 	size_t			 cf_nclients;
+	struct hg_group		*cf_groups;	/* clients: group entries */
+	size_t			 cf_ngroups;
+	int			 cf_auth_basic;	/* auth.basic is set */
+	char			*cf_auth_realm;
+	char			*cf_users_file;
+	struct hg_user		*cf_users;
+	size_t			 cf_nusers;
+	unsigned		 cf_auth_cache_ttl;	/* ms */
+	unsigned		 cf_auth_max_failures;
+	unsigned		 cf_auth_fail_window;	/* ms */
+	int			 cf_auth_plaintext; /* allow_plaintext_auth */
 	struct hg_cidr		*cf_trusted_proxies; /* may send PROXY */
 	size_t			 cf_ntrusted_proxies;
 	struct hg_cidr		*cf_metrics_allow; /* who may GET /metrics */
@@ -387,6 +446,22 @@ int		 config_destination_allowed(const struct hg_config *, int,
 		    const uint8_t *, enum hg_addrclass *);
 int		 config_client_allowed(const struct hg_config *, int,
 		    const uint8_t *);
+uint32_t	 config_group_match(const struct hg_config *, int,
+		    const uint8_t *, const char *);
+uint32_t	 config_group_find(const struct hg_config *, const char *);
+int		 config_listen_tls(const struct hg_config *, size_t);
+
+/* users.c */
+int		 user_name_valid(const char *, size_t);
+int		 users_parse_line(const char *, size_t, struct hg_userline *,
+		    const char **, unsigned *);
+int		 users_parse(const char *, const char *, size_t,
+		    struct hg_user **, size_t *, struct hg_errors *);
+int		 users_load(const char *, struct hg_user **, size_t *,
+		    struct hg_errors *);
+void		 users_free(struct hg_user *, size_t);
+const struct hg_user *users_find(const struct hg_user *, size_t,
+		    const char *);
 
 /* lists.c */
 int		 list_format_valid(const char *);
@@ -422,5 +497,7 @@ uint64_t	 pac_fnv64(const void *, size_t);
 /* policy.c */
 void		 policy_decide(const struct hg_config *, enum hg_scheme,
 		    const struct hg_target *, struct hg_decision *);
+void		 policy_decide_group(const struct hg_config *, enum hg_scheme,
+		    const struct hg_target *, uint32_t, struct hg_decision *);
 
 #endif /* HG_RULES_H */

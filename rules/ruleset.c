@@ -144,7 +144,7 @@ ruleset_new(void)
 void
 ruleset_free(struct hg_ruleset *rs)
 {
-	size_t	i;
+	size_t	i, j;
 
 	if (rs == NULL)
 		return;
@@ -153,6 +153,9 @@ ruleset_free(struct hg_ruleset *rs)
 		free(rs->rs_cats[i].ca_description);
 		free(rs->rs_cats[i].ca_breaks);
 		free(rs->rs_cats[i].ca_note);
+		for (j = 0; j < rs->rs_cats[i].ca_ngact; j++)
+			free(rs->rs_cats[i].ca_gact[j].ga_name);
+		free(rs->rs_cats[i].ca_gact);
 	}
 	free(rs->rs_cats);
 	for (i = 0; i < rs->rs_nfiles; i++)

@@ -37,7 +37,7 @@ SANITIZER_RE = re.compile(
 )
 
 LOG_FIELDS = (
-    "ts", "client", "user", "method", "host", "port", "sni", "action",
+    "ts", "client", "user", "group", "method", "host", "port", "sni", "action",
     "category", "rule", "status", "upstream", "bytes_up", "bytes_down",
     "duration_ms", "end",
 )
@@ -47,7 +47,7 @@ END_CODES = {
     "client_denied", "bad_request", "too_large", "overload",
     "request_timeout", "resolve_failed", "resolve_timeout", "connect_failed",
     "connect_timeout", "idle_timeout", "error", "shutdown", "tls_error",
-    "tls_timeout",
+    "tls_timeout", "auth_required", "auth_failed", "auth_blocked",
 }
 
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

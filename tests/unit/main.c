@@ -688,6 +688,7 @@ main(void)
 	failed += run_group("listsrc", test_listsrc_group);
 	failed += run_group("pac", test_pac_group);
 	failed += run_group("certs", test_certs_group);
+	failed += run_group("auth", test_auth_group);
 	keep_free();
 	/*
 	 * The exit status is the number of failed cases, held below 77:

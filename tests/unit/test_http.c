@@ -241,12 +241,14 @@ static char nasty_host[300];
 
 static struct dlog_case dlog_cases[] = {
 	{ "dlog: the SPEC example",
-	  { { 1795632001, 123000000 }, "127.0.0.1", "CONNECT",
-	    "watson.events.data.microsoft.com", 443, NULL, "deny",
-	    "windows-error-reporting", "rules/sets/windows.yaml", 23, 403,
-	    NULL, 0, 0, "denied", NULL, NULL }, 0,
+	  { .dr_start = { 1795632001, 123000000 }, .dr_client = "127.0.0.1",
+	    .dr_method = "CONNECT",
+	    .dr_host = "watson.events.data.microsoft.com", .dr_port = 443,
+	    .dr_action = "deny", .dr_category = "windows-error-reporting",
+	    .dr_rule_file = "rules/sets/windows.yaml", .dr_rule_line = 23,
+	    .dr_status = 403, .dr_end = "denied" }, 0,
 	  "{\"ts\":\"2026-11-25T18:40:01.123Z\",\"client\":\"127.0.0.1\","
-	  "\"user\":null,\"method\":\"CONNECT\","
+	  "\"user\":null,\"group\":null,\"method\":\"CONNECT\","
 	  "\"host\":\"watson.events.data.microsoft.com\",\"port\":443,"
 	  "\"path\":null,\"sni\":null,\"action\":\"deny\","
 	  "\"category\":\"windows-error-reporting\","
@@ -254,40 +256,62 @@ static struct dlog_case dlog_cases[] = {
 	  "\"upstream\":null,\"bytes_up\":0,\"bytes_down\":0,"
 	  "\"duration_ms\":0,\"end\":\"denied\"}\n", NULL },
 	{ "dlog: a tunnel that ran",
-	  { { 1795632001, 999000000 }, "::1", "CONNECT", "example.com", 8443,
-	    NULL, "audit", NULL, NULL, 0, 200, "127.0.0.1:40000",
-	    18446744073709551615ULL, 42, "client_closed", NULL, NULL }, 1501,
+	  { .dr_start = { 1795632001, 999000000 }, .dr_client = "::1",
+	    .dr_method = "CONNECT", .dr_host = "example.com", .dr_port = 8443,
+	    .dr_action = "audit", .dr_status = 200,
+	    .dr_upstream = "127.0.0.1:40000",
+	    .dr_bytes_up = 18446744073709551615ULL, .dr_bytes_down = 42,
+	    .dr_end = "client_closed" }, 1501,
 	  "{\"ts\":\"2026-11-25T18:40:01.999Z\",\"client\":\"::1\","
-	  "\"user\":null,\"method\":\"CONNECT\",\"host\":\"example.com\","
+	  "\"user\":null,\"group\":null,\"method\":\"CONNECT\","
+	  "\"host\":\"example.com\","
 	  "\"port\":8443,\"path\":null,\"sni\":null,\"action\":\"audit\","
 	  "\"category\":null,\"rule\":null,\"status\":200,"
 	  "\"upstream\":\"127.0.0.1:40000\","
 	  "\"bytes_up\":18446744073709551615,\"bytes_down\":42,"
 	  "\"duration_ms\":1501,\"end\":\"client_closed\"}\n", NULL },
 	{ "dlog: a request with nothing parsed",
-	  { { 0, 0 }, "127.0.0.1", NULL, NULL, 0, NULL, "deny", NULL, NULL, 0,
-	    400, NULL, 0, 0, "bad_request", NULL, NULL }, 0, NULL,
+	  { .dr_start = { 0, 0 }, .dr_client = "127.0.0.1",
+	    .dr_action = "deny", .dr_status = 400, .dr_end = "bad_request" },
+	  0, NULL,
 	  "\"method\":null,\"host\":null,\"port\":null,\"path\":null,"
 	  "\"sni\":null,"
 	  "\"action\":\"deny\",\"category\":null,\"rule\":null,"
 	  "\"status\":400," },
 	{ "dlog: the server name of a tunnel",
-	  { { 1, 0 }, "127.0.0.1", "CONNECT", "a.test", 443, NULL, "allow",
-	    NULL, NULL, 0, 200, "127.0.0.1:443", 5, 6, "sni_mismatch",
-	    "fronted.test", NULL }, 0, NULL,
+	  { .dr_start = { 1, 0 }, .dr_client = "127.0.0.1",
+	    .dr_method = "CONNECT", .dr_host = "a.test", .dr_port = 443,
+	    .dr_action = "allow", .dr_status = 200,
+	    .dr_upstream = "127.0.0.1:443", .dr_bytes_up = 5,
+	    .dr_bytes_down = 6, .dr_end = "sni_mismatch",
+	    .dr_sni = "fronted.test" }, 0, NULL,
 	  "\"path\":null,\"sni\":\"fronted.test\",\"action\":\"allow\"" },
 	{ "dlog: a clock that went backwards gives 0 ms",
-	  { { 100, 500000000 }, "127.0.0.1", "CONNECT", "a.test", 443,
-	    NULL, "allow", NULL, NULL, 0, 200, NULL, 1, 2, "shutdown", NULL, NULL }, -2000,
+	  { .dr_start = { 100, 500000000 }, .dr_client = "127.0.0.1",
+	    .dr_method = "CONNECT", .dr_host = "a.test", .dr_port = 443,
+	    .dr_action = "allow", .dr_status = 200, .dr_bytes_up = 1,
+	    .dr_bytes_down = 2, .dr_end = "shutdown" }, -2000,
 	  NULL, "\"duration_ms\":0," },
 	{ "dlog: quotes, control bytes and high bytes in strings",
-	  { { 1, 0 }, "127.0.0.1", "G\"E\\T\r\n", nasty_host, 443, NULL, "deny",
-	    "c\tat", "ru\"le\n.yaml", 7, 400, NULL, 0, 0, "bad_request", NULL, NULL }, 0,
+	  { .dr_start = { 1, 0 }, .dr_client = "127.0.0.1",
+	    .dr_method = "G\"E\\T\r\n", .dr_host = nasty_host, .dr_port = 443,
+	    .dr_action = "deny", .dr_category = "c\tat",
+	    .dr_rule_file = "ru\"le\n.yaml", .dr_rule_line = 7,
+	    .dr_status = 400, .dr_end = "bad_request" }, 0,
 	  NULL, "\"method\":\"G\\\"E\\\\T\\u000d\\u000a\"" },
 	{ "dlog: a very long method stays one valid line",
-	  { { 1, 0 }, "127.0.0.1", long_method, "a.test", 443, NULL, "deny",
-	    NULL, NULL, 0, 400, NULL, 0, 0, "bad_request", NULL, NULL }, 0, NULL,
+	  { .dr_start = { 1, 0 }, .dr_client = "127.0.0.1",
+	    .dr_method = long_method, .dr_host = "a.test", .dr_port = 443,
+	    .dr_action = "deny", .dr_status = 400, .dr_end = "bad_request" },
+	  0, NULL,
 	  "\"end\":\"bad_request\"}\n" },
+	{ "dlog: an authenticated user of a client group",
+	  { .dr_start = { 1, 0 }, .dr_client = "127.0.0.2",
+	    .dr_method = "CONNECT", .dr_host = "a.test", .dr_port = 443,
+	    .dr_action = "allow", .dr_status = 200, .dr_end = "client_closed",
+	    .dr_user = "al\"ice", .dr_group = "lab" }, 0, NULL,
+	  "\"client\":\"127.0.0.2\",\"user\":\"al\\\"ice\","
+	  "\"group\":\"lab\",\"method\":\"CONNECT\"" },
 };
 
 /* The time a case's record is closed: its start plus dc_ms. */
@@ -305,28 +329,35 @@ case_now(const struct dlog_case *dc, struct timespec *now)
 /* The same records in Squid's native access.log format. */
 static struct dlog_case squid_cases[] = {
 	{ "squid: a tunnel",
-	  { { 1795632001, 999000000 }, "::1", "CONNECT", "example.com", 8443,
-	    NULL, "audit", NULL, NULL, 0, 200, "127.0.0.1:40000", 10, 42,
-	    "client_closed", NULL, NULL }, 1501,
+	  { .dr_start = { 1795632001, 999000000 }, .dr_client = "::1",
+	    .dr_method = "CONNECT", .dr_host = "example.com", .dr_port = 8443,
+	    .dr_action = "audit", .dr_status = 200,
+	    .dr_upstream = "127.0.0.1:40000", .dr_bytes_up = 10,
+	    .dr_bytes_down = 42, .dr_end = "client_closed" }, 1501,
 	  "1795632001.999   1501 ::1 TCP_TUNNEL/200 42 CONNECT "
 	  "example.com:8443 - HIER_DIRECT/127.0.0.1 -\n", NULL },
 	{ "squid: a denied CONNECT",
-	  { { 1795632001, 123000000 }, "127.0.0.1", "CONNECT",
-	    "watson.events.data.microsoft.com", 443, NULL, "deny",
-	    "windows-error-reporting", "rules/sets/windows.yaml", 23, 403,
-	    NULL, 0, 0, "denied", NULL, "alice" }, 0,
+	  { .dr_start = { 1795632001, 123000000 }, .dr_client = "127.0.0.1",
+	    .dr_method = "CONNECT",
+	    .dr_host = "watson.events.data.microsoft.com", .dr_port = 443,
+	    .dr_action = "deny", .dr_category = "windows-error-reporting",
+	    .dr_rule_file = "rules/sets/windows.yaml", .dr_rule_line = 23,
+	    .dr_status = 403, .dr_end = "denied", .dr_user = "alice" }, 0,
 	  "1795632001.123      0 127.0.0.1 TCP_DENIED/403 0 CONNECT "
 	  "watson.events.data.microsoft.com:443 alice HIER_NONE/- -\n", NULL },
 	{ "squid: plain HTTP on port 80 and elsewhere",
-	  { { 5, 0 }, "127.0.0.1", "GET", "ctldl.windowsupdate.com", 80,
-	    "/a/b.cab?x=1", "allow", NULL, NULL, 0, 200, "[::1]:80", 1, 2048,
-	    "done", NULL, NULL }, 7,
+	  { .dr_start = { 5, 0 }, .dr_client = "127.0.0.1", .dr_method = "GET",
+	    .dr_host = "ctldl.windowsupdate.com", .dr_port = 80,
+	    .dr_path = "/a/b.cab?x=1", .dr_action = "allow", .dr_status = 200,
+	    .dr_upstream = "[::1]:80", .dr_bytes_up = 1, .dr_bytes_down = 2048,
+	    .dr_end = "done" }, 7,
 	  "5.000      7 127.0.0.1 TCP_MISS/200 2048 GET "
 	  "http://ctldl.windowsupdate.com/a/b.cab?x=1 - HIER_DIRECT/::1 -\n",
 	  NULL },
 	{ "squid: a bad request with spaces and bytes in its target",
-	  { { 5, 0 }, "127.0.0.1", "GE T", "a b\x01%", 0, NULL, "deny",
-	    NULL, NULL, 0, 400, NULL, 0, 0, "bad_request", NULL, NULL }, 0,
+	  { .dr_start = { 5, 0 }, .dr_client = "127.0.0.1", .dr_method = "GE T",
+	    .dr_host = "a b\x01%", .dr_action = "deny", .dr_status = 400,
+	    .dr_end = "bad_request" }, 0,
 	  "5.000      0 127.0.0.1 NONE_NONE/400 0 GE%20T a%20b%01%25 - "
 	  "HIER_NONE/- -\n", NULL },
 };

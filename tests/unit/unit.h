@@ -95,5 +95,7 @@ void		 test_listsrc_group(struct unit_group *);
 void		 test_pac_group(struct unit_group *);
 /* test_certs.c: certs init arguments and subjectAltName */
 void		 test_certs_group(struct unit_group *);
+/* test_auth.c: users file lines, Basic credentials, client groups */
+void		 test_auth_group(struct unit_group *);
 
 #endif /* HG_UNIT_H */

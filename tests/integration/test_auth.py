@@ -1,0 +1,355 @@
+"""Basic proxy authentication (auth.basic): 407 with the realm, CONNECT and
+plain HTTP with the right password, the user in the decision log, failed
+attempts logged and rate-limited, reload with a changed users file, the
+`hushgate users` command, and the refusal of Basic auth on a plain
+listener."""
+
+import base64
+import http.client
+import os
+import re
+import stat
+import subprocess
+
+import pytest
+
+from helpers import (TIMEOUT, Tunnel, clean_env, node_line, raw_request,
+                     run_hushgate, wait_until)
+
+REALM = "hushgate test"
+
+
+def basic(user, password):
+    return "Basic " + base64.b64encode(
+        ("%s:%s" % (user, password)).encode()).decode()
+
+
+def auth_header(user, password):
+    return ("Proxy-Authorization: %s\r\n" % basic(user, password)).encode()
+
+
+def users_cmd(*args, input=None):
+    return run_hushgate(["users"] + list(args), input=input)
+
+
+def add_user(path, name, password):
+    cp = users_cmd("add", name, "--users-file", str(path),
+                   input=(password + "\n").encode())
+    assert cp.returncode == 0, cp.stderr
+    return cp
+
+
+@pytest.fixture
+def users_file(tmp_path):
+    path = tmp_path / "users"
+    add_user(path, "alice", "wonderland")
+    add_user(path, "bob", "builder")
+    return path
+
+
+def auth_config(users, **extra):
+    cfg = {"auth": {"basic": {"users_file": str(users), "realm": REALM},
+                    "allow_plaintext_auth": True}}
+    cfg["auth"].update(extra)
+    return cfg
+
+
+def echo_proxy(proxy, users, echo_server, **extra):
+    """A proxy with auth whose one allowed port is the echo server's;
+    returns it and the CONNECT target that reaches the server."""
+    cfg = auth_config(users, **extra)
+    cfg["connect_ports"] = [echo_server.port]
+    return (proxy(cfg, hosts=["echo.test"]),
+            "echo.test:%d" % echo_server.port)
+
+
+def tunnel_status(port, target, user=None, password=None, source=None):
+    extra = auth_header(user, password) if user is not None else b""
+    with Tunnel(port, target, source=source, extra=extra) as t:
+        return t.status, t.resp
+
+
+def curl_https(curl, port, url, test_ca, proxy_user=None):
+    args = [curl, "-sS", "--noproxy", "", "-x", "http://127.0.0.1:%d" % port,
+            "--cacert", test_ca["ca"], "-w", "\n%{http_connect}",
+            "--max-time", str(int(TIMEOUT))]
+    if proxy_user is not None:
+        args += ["--proxy-user", proxy_user]
+    cp = subprocess.run(args + [url], stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, timeout=TIMEOUT * 2,
+                        env=clean_env())
+    out = cp.stdout.decode("utf-8", "replace")
+    body, _, code = out.rpartition("\n")
+    return cp.returncode, body, code
+
+
+def test_connect_with_curl(proxy, curl, https_server, test_ca, users_file):
+    cfg = auth_config(users_file)
+    cfg["connect_ports"] = [https_server.port]
+    p = proxy(cfg, hosts=["web.test"])
+    url = "https://web.test:%d/secret" % https_server.port
+
+    rc, body, code = curl_https(curl, p.port, url, test_ca,
+                                "alice:wonderland")
+    assert rc == 0, (rc, body)
+    assert body == "hello web.test:%d /secret\n" % https_server.port
+    assert code == "200"
+
+    rc, body, code = curl_https(curl, p.port, url, test_ca, "alice:wrong")
+    assert rc != 0 and code == "407", (rc, code)
+    rc, body, code = curl_https(curl, p.port, url, test_ca)
+    assert rc != 0 and code == "407", (rc, code)
+
+    rec = p.wait_log(lambda r: r["status"] == 200, "authenticated tunnel")[0]
+    assert rec["user"] == "alice"
+    assert rec["group"] is None
+    assert rec["host"] == "web.test"
+    failed = p.wait_log(lambda r: r["end"] == "auth_failed", "failure")[0]
+    assert failed["status"] == 407 and failed["user"] is None
+    p.wait_log(lambda r: r["end"] == "auth_required", "no credentials")
+
+
+def test_407_names_the_realm(proxy, users_file):
+    p = proxy(auth_config(users_file), hosts=["web.test"])
+    status, resp = tunnel_status(p.port, "web.test:443")
+    assert status == 407
+    assert resp.status_line.startswith(
+        "HTTP/1.1 407 Proxy Authentication Required")
+    assert resp.headers.get("proxy-authenticate", "").startswith(
+        'Basic realm="%s"' % REALM), resp.headers
+    rec = p.wait_log(lambda r: r["end"] == "auth_required", "407")[0]
+    assert rec["status"] == 407 and rec["user"] is None
+
+    # Not Basic, or not base64: the same answer.
+    for value in ("Bearer abc", "Basic !!!!", "Basic YWxpY2U="):
+        with Tunnel(p.port, "web.test:443", extra=(
+                "Proxy-Authorization: %s\r\n" % value).encode()) as t:
+            assert t.status == 407, value
+            assert "proxy-authenticate" in t.resp.headers
+
+
+def test_python_set_tunnel(proxy, https_server, client_tls_ctx, users_file):
+    cfg = auth_config(users_file)
+    cfg["connect_ports"] = [https_server.port]
+    p = proxy(cfg, hosts=["web.test"])
+
+    def get(user, password):
+        conn = http.client.HTTPSConnection("127.0.0.1", p.port,
+                                           context=client_tls_ctx,
+                                           timeout=TIMEOUT)
+        conn.set_tunnel("web.test", https_server.port, headers={
+            "Proxy-Authorization": basic(user, password)})
+        try:
+            conn.request("GET", "/py")
+            r = conn.getresponse()
+            return r.status, r.read()
+        finally:
+            conn.close()
+
+    assert get("bob", "builder") == (200, b"hello web.test:%d /py\n"
+                                     % https_server.port)
+    with pytest.raises(OSError, match="407"):
+        get("bob", "alice's password")
+    rec = p.wait_log(lambda r: r["user"] == "bob", "bob's tunnel")[0]
+    assert rec["method"] == "CONNECT" and rec["status"] == 200
+
+
+def test_plain_http_with_auth(proxy, curl, http_server, users_file):
+    cfg = auth_config(users_file)
+    cfg["http_ports"] = [http_server.port]
+    p = proxy(cfg, hosts=["web.test"])
+    url = "http://web.test:%d/plain" % http_server.port
+    base = [curl, "-sS", "--noproxy", "", "-x",
+            "http://127.0.0.1:%d" % p.port, "-o", "-", "-w", "\n%{http_code}",
+            "--max-time", str(int(TIMEOUT))]
+
+    def get(*extra):
+        cp = subprocess.run(base + list(extra) + [url],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            timeout=TIMEOUT * 2, env=clean_env())
+        body, _, code = cp.stdout.decode().rpartition("\n")
+        return code, body
+
+    code, body = get("--proxy-user", "alice:wonderland")
+    assert code == "200"
+    assert body == "hello web.test:%d /plain\n" % http_server.port
+    code, body = get()
+    assert code == "407"
+    code, body = get("--proxy-user", "alice:nope")
+    assert code == "407"
+    rec = p.wait_log(lambda r: r["path"] == "/plain" and r["status"] == 200,
+                     "plain request")[0]
+    assert rec["user"] == "alice" and rec["method"] == "GET"
+
+
+def test_healthz_needs_no_credentials(proxy, users_file):
+    p = proxy(auth_config(users_file))
+    resp = raw_request(p.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert resp.status == 200 and resp.body == b"ok\n"
+
+
+def test_failures_logged_and_rate_limited(proxy, users_file, echo_server):
+    p, target = echo_proxy(proxy, users_file, echo_server, max_failures=3,
+                           failure_window="1s")
+    start = p.nlines()
+    for i in range(3):
+        status, _ = tunnel_status(p.port, target, "alice", "guess%d" % i)
+        assert status == 407
+    p.wait_stderr(r"127\.0\.0\.1: proxy authentication failed for "
+                  r"user 'alice'", start=start)
+    assert "guess" not in p.stderr_text()
+
+    # Blocked: even the right password is not checked now.
+    status, resp = tunnel_status(p.port, target, "bob", "builder")
+    assert status == 429
+    assert int(resp.headers.get("retry-after", "0")) >= 1
+    rec = p.wait_log(lambda r: r["end"] == "auth_blocked", "429")[0]
+    assert rec["status"] == 429
+    p.wait_stderr(r"127\.0\.0\.1: proxy authentication refused", start=start)
+
+    # After the window the right password works again (its answer, not a
+    # sleep, tells when).
+    def allowed():
+        status, _ = tunnel_status(p.port, target, "bob", "builder")
+        assert status in (429, 200), status
+        return status == 200
+    wait_until(allowed, "the failure window to end")
+    rec = p.wait_log(lambda r: r["user"] == "bob", "bob after the window")[0]
+    assert rec["status"] == 200
+
+
+def test_reload_reads_the_users_file_again(proxy, tmp_path, echo_server):
+    users = tmp_path / "users"
+    add_user(users, "alice", "first")
+    p, target = echo_proxy(proxy, users, echo_server)
+
+    assert tunnel_status(p.port, target, "alice", "first")[0] == 200
+    assert tunnel_status(p.port, target, "carol", "c4")[0] == 407
+
+    add_user(users, "carol", "c4")
+    add_user(users, "alice", "second")
+    ok, _, _ = p.reload()
+    assert ok
+    assert tunnel_status(p.port, target, "carol", "c4")[0] == 200
+    # The cache does not outlive the change of alice's password.
+    assert tunnel_status(p.port, target, "alice", "first")[0] == 407
+    assert tunnel_status(p.port, target, "alice", "second")[0] == 200
+
+    # A broken users file keeps the running one.
+    users.write_text(users.read_text() + "broken line\n")
+    start = p.nlines()
+    ok, _, _ = p.reload()
+    assert not ok
+    p.wait_stderr(r"users:\d+:1: white space|users:\d+:\d+: expected "
+                  r"NAME:HASH", start=start)
+    assert tunnel_status(p.port, target, "carol", "c4")[0] == 200
+
+
+def test_sha512_hash_accepted(proxy, tmp_path, openssl_cli, echo_server):
+    cp = subprocess.run([openssl_cli, "passwd", "-6", "-salt", "saltsalt",
+                         "s3cret"], stdout=subprocess.PIPE, check=True)
+    h = cp.stdout.decode().strip()
+    assert h.startswith("$6$")
+    users = tmp_path / "users"
+    users.write_text("# made by openssl passwd -6\ndave:%s\n" % h)
+    p, target = echo_proxy(proxy, users, echo_server)
+    assert tunnel_status(p.port, target, "dave", "s3cret")[0] == 200
+    assert tunnel_status(p.port, target, "dave", "s3cre")[0] == 407
+
+
+def _mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_users_command(tmp_path):
+    path = tmp_path / "users"
+    cp = users_cmd("add", "alice", "--users-file", str(path),
+                   input=b"pw-alice\n")
+    assert cp.returncode == 0, cp.stderr
+    assert "pw-alice" not in cp.stdout + cp.stderr
+    assert _mode(path) == 0o600
+    text = path.read_text()
+    assert re.match(r"^alice:\$y\$[./A-Za-z0-9$]+\n$", text), text
+
+    # Other lines stay as they are; the mode of the file is kept.
+    path.write_text("# staff\n" + text + "\n#  spaced  comment\n")
+    os.chmod(path, 0o640)
+    add_user(path, "bob", "pw-bob")
+    lines = path.read_text().split("\n")
+    assert lines[0] == "# staff" and lines[1] == text.rstrip("\n")
+    assert lines[2] == "" and lines[3] == "#  spaced  comment"
+    assert lines[4].startswith("bob:$y$")
+    assert _mode(path) == 0o640
+
+    cp = users_cmd("list", "--users-file", str(path))
+    assert cp.returncode == 0 and cp.stdout == "alice\nbob\n"
+
+    # A new password replaces the line where it is.
+    before = path.read_text().split("\n")
+    add_user(path, "alice", "pw-new")
+    after = path.read_text().split("\n")
+    assert after[1].startswith("alice:$y$") and after[1] != before[1]
+    assert after[0] == before[0] and after[2:] == before[2:]
+
+    unchanged = path.read_text()
+    cp = users_cmd("del", "carol", "--users-file", str(path))
+    assert cp.returncode != 0 and "carol" in cp.stderr
+    assert path.read_text() == unchanged
+    cp = users_cmd("del", "alice", "--users-file", str(path))
+    assert cp.returncode == 0
+    assert users_cmd("list", "--users-file", str(path)).stdout == "bob\n"
+    assert "# staff" in path.read_text()
+
+    for bad in ("a:b", "a b", ""):
+        cp = users_cmd("add", bad, "--users-file", str(path),
+                       input=b"pw\n")
+        assert cp.returncode == 2, bad
+    cp = users_cmd("add", "eve", "--users-file", str(path), input=b"")
+    assert cp.returncode != 0
+    cp = users_cmd("add", "eve", "--users-file", str(path), input=b"\n")
+    assert cp.returncode != 0 and "empty" in cp.stderr
+    assert "eve" not in path.read_text()
+    # no temporary file left behind
+    assert sorted(os.listdir(tmp_path)) == ["users"]
+
+    # A file with a mistake is not edited.
+    path.write_text(path.read_text() + "mallory\n")
+    cp = users_cmd("add", "eve", "--users-file", str(path), input=b"x\n")
+    assert cp.returncode != 0
+    assert re.search(r"users:\d+:1: expected NAME:HASH", cp.stderr), \
+        cp.stderr
+
+
+def test_users_command_reads_the_configuration(tmp_path, users_file):
+    cfg = tmp_path / "hushgate.yaml"
+    cfg.write_text("auth:\n  allow_plaintext_auth: true\n  basic:\n"
+                   "    users_file: %s\n" % users_file.name)
+    cp = users_cmd("list", "-c", str(cfg))
+    assert cp.returncode == 0 and cp.stdout == "alice\nbob\n", cp.stderr
+
+
+def test_plain_listener_refused_unless_allowed(tmp_path, users_file):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("listen: [\"127.0.0.1:0\"]\n"
+                   "dns: {servers: [], hosts_file: /dev/null}\n"
+                   "auth:\n"
+                   "  basic: {users_file: %s, realm: x}\n" % users_file)
+    cp = run_hushgate(["-t", "-c", str(cfg)])
+    assert cp.returncode == 1
+    line = node_line(cfg, "auth", "basic")
+    assert re.search(r"c\.yaml:%d:3: auth\.basic: .*plain listener "
+                     r"127\.0\.0\.1:0.*allow_plaintext_auth" % line,
+                     cp.stderr), cp.stderr
+    assert "configuration OK" not in cp.stdout
+
+    cfg.write_text(cfg.read_text() + "  allow_plaintext_auth: true\n")
+    cp = run_hushgate(["-t", "-c", str(cfg)])
+    assert cp.returncode == 0, cp.stderr
+    assert "configuration OK" in cp.stdout
+
+
+def test_users_command_usage():
+    cp = run_hushgate(["users"])
+    assert cp.returncode == 2
+    cp = run_hushgate(["users", "list", "--users-file", "/nonexistent/x"])
+    assert cp.returncode == 1 and "/nonexistent/x" in cp.stderr
