@@ -56,11 +56,12 @@ def tls_client(port, ca, raw=None):
                            suppress_ragged_eofs=False)
 
 
-def tls_connect(port, ca, target, raw=None):
-    """CONNECT target over a TLS connection to the proxy: (sock, Response)."""
+def tls_connect(port, ca, target, raw=None, extra=""):
+    """CONNECT target over a TLS connection to the proxy: (sock, Response).
+    extra: more header lines, each ending in CRLF."""
     s = tls_client(port, ca, raw)
-    s.sendall(("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (
-        target, target)).encode())
+    s.sendall(("CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (
+        target, target, extra)).encode())
     head, rest = read_head(s)
     assert head is not None, "closed without an answer (got %r)" % rest
     return s, Response(head, rest)
