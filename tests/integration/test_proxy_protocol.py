@@ -75,34 +75,22 @@ def test_header_names_the_client(proxy, echo_server, make):
     assert rec["status"] == 200
 
 
-def test_ipv6_client_in_v2(proxy, echo_server):
+@pytest.mark.parametrize("header,split,status,client", [
+    (v2("2001:db8::7", "2001:db8::1"), False, 200, "2001:db8::7"),
+    (v2("192.0.2.11"), True, 200, "192.0.2.11"),       # a byte at a time
+    (v2("203.0.113.5"), False, 403, "203.0.113.5"),    # not in clients
+], ids=["ipv6", "trickled", "not-a-client"])
+def test_client_address_from_v2(proxy, echo_server, header, split, status,
+                                client):
     p = proxy(_cfg(echo_server.port), hosts=["echo.test"])
-    sock, r = connect_via(p.port, v2("2001:db8::7", "2001:db8::1"),
-                          "echo.test:%d" % echo_server.port)
+    sock, r = connect_via(p.port, header, "echo.test:%d" % echo_server.port,
+                          split=split)
     with sock:
-        assert r.status == 200
-    rec = p.wait_log(lambda r: r["host"] == "echo.test", "record")[0]
-    assert rec["client"] == "2001:db8::7"
-
-
-def test_header_sent_a_byte_at_a_time(proxy, echo_server):
-    p = proxy(_cfg(echo_server.port), hosts=["echo.test"])
-    sock, r = connect_via(p.port, v2("192.0.2.11"),
-                          "echo.test:%d" % echo_server.port, split=True)
-    with sock:
-        assert r.status == 200
-    rec = p.wait_log(lambda r: r["host"] == "echo.test", "record")[0]
-    assert rec["client"] == "192.0.2.11"
-
-
-def test_client_from_header_is_checked_against_clients(proxy, echo_server):
-    p = proxy(_cfg(echo_server.port), hosts=["echo.test"])
-    sock, r = connect_via(p.port, v2("203.0.113.5"),
-                          "echo.test:%d" % echo_server.port)
-    with sock:
-        assert r.status == 403
-    rec = p.wait_log(lambda r: r["client"] == "203.0.113.5", "record")[0]
-    assert rec["end"] == "client_denied"
+        assert r.status == status
+    rec = p.wait_log(lambda r: r["client"] == client, "record")[0]
+    assert rec["status"] == status
+    if status == 403:
+        assert rec["end"] == "client_denied"
 
 
 def test_untrusted_sender_is_closed(proxy, echo_server):
