@@ -108,3 +108,52 @@ def test_shipped_logrotate_snippet_rotates(proxy, echo_server, logrotate,
     wait_until(lambda: len(lines(log)) == 1 or None,
                "a line in the new file")
     assert len(lines(logdir / "decisions.log.1")) == 1
+
+
+def test_decisions_to_syslog(tmp_path, echo_server):
+    """log.decisions: syslog -- hushgate runs in a private mount namespace
+    whose /dev holds this test's datagram socket as /dev/log (the machine's
+    /dev is not touched), and the record arrives there as one message."""
+    import json
+    import socket as so
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    sock = so.socket(so.AF_UNIX, so.SOCK_DGRAM)
+    sock.bind(str(dev / "log"))
+    sock.settimeout(TIMEOUT)
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 echo.test\n")
+    cfg = tmp_path / "hg.yaml"
+    cfg.write_text(
+        'listen: ["127.0.0.1:0"]\nworkers: 1\nconnect_ports: [%d]\n'
+        'dns: {servers: [], hosts_file: %s}\n'
+        'log: {decisions: syslog}\n' % (echo_server.port, hosts))
+    script = ('d=%s; for n in null zero urandom random; do touch "$d/$n"; '
+              'mount --bind "/dev/$n" "$d/$n" || exit 97; done; '
+              'mount --bind "$d" /dev || exit 97; exec "$0" -c "$1"' % dev)
+    from helpers import clean_env, hushgate_bin
+    proc = subprocess.Popen(["unshare", "-m", "sh", "-c", script,
+                             hushgate_bin(), str(cfg)],
+                            stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=clean_env())
+    try:
+        port = None
+        for raw in proc.stderr:
+            m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", raw)
+            if m:
+                port = int(m.group(1))
+                break
+        assert port, "hushgate did not start in the namespace " \
+            "(unshare and mount need root)"
+        with Tunnel(port, "echo.test:%d" % echo_server.port) as t:
+            t.echo(b"to syslog")
+        msg = sock.recv(65536).decode()
+        m = re.match(r"^<30>.*hushgate\[\d+\]: (\{.*\})$", msg)
+        assert m, msg
+        rec = json.loads(m.group(1))
+        assert rec["host"] == "echo.test" and rec["status"] == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=TIMEOUT)
+        sock.close()
