@@ -1180,6 +1180,9 @@ host_pattern(struct loader *ld, struct catload *cl, const char *s,
 }
 
 /* hosts: as packed by the composer: strings, and nodes for the rest. */
+/* How many names ahead a long hosts: list fetches table slots. */
+#define HOSTS_AHEAD	8
+
 static void
 category_hosts_packed(struct loader *ld, struct catload *cl,
     const struct yamlpack_seq *ps)
@@ -1192,6 +1195,12 @@ category_hosts_packed(struct loader *ld, struct catload *cl,
 		bytes += ld->ld_yd->yd_items[ps->ys_first + i].yi_len + 1;
 	ruleset_reserve(ld->ld_rs, ps->ys_n, bytes);
 	for (i = 0; i < ps->ys_n; i++) {
+		if (i + HOSTS_AHEAD < ps->ys_n) {
+			it = &ld->ld_yd->yd_items[ps->ys_first + i + HOSTS_AHEAD];
+			if (it->yi_node == 0)
+				ruleset_prefetch(ld->ld_rs, ld->ld_yd->yd_arena +
+				    it->yi_off, it->yi_len);
+		}
 		it = &ld->ld_yd->yd_items[ps->ys_first + i];
 		if (it->yi_node != 0) {
 			/* want_string() says what is wrong with it */

@@ -410,6 +410,8 @@ const struct hg_category *ruleset_category_const(
 		    const struct hg_ruleset *, uint32_t);
 size_t		 ruleset_ncategories(const struct hg_ruleset *);
 const char	*ruleset_file(const struct hg_ruleset *, uint32_t);
+void		 ruleset_prefetch(const struct hg_ruleset *, const char *,
+		    size_t);
 void		 ruleset_reserve(struct hg_ruleset *, size_t, size_t);
 int		 ruleset_add_pattern(struct hg_ruleset *, uint32_t,
 		    const char *, size_t, uint32_t, uint32_t, const char **);
