@@ -1608,6 +1608,12 @@ handle_origin_form(struct conn *c, const struct http_request *rq)
 	c->cn_nolog = 1;
 	c->cn_is_head = http_method_is(rq, "HEAD");
 	get = http_method_is(rq, "GET") || c->cn_is_head;
+	if (get && c->cn_admin_only && !path_is(rq, "/metrics") &&
+	    !path_is(rq, "/healthz")) {
+		conn_respond_error(c, 404, "this address serves /metrics and "
+		    "/healthz only", "served");
+		return;
+	}
 	if (get && (path_is(rq, "/proxy.pac") || path_is(rq, "/wpad.dat"))) {
 		serve_pac(c, rq);
 		return;
@@ -1851,9 +1857,10 @@ head_read(struct bufferevent *bev, void *arg)
 		    "too_large" : "bad_request");
 	} else if (!http_method_is(&rq, "CONNECT") && rq.rq_target[0] == '/')
 		handle_origin_form(c, &rq);
-	else if (c->cn_pac_only) {
+	else if (c->cn_pac_only || c->cn_admin_only) {
 		c->cn_nolog = 1;
-		conn_respond_error(c, 405, "this address serves the PAC file "
+		conn_respond_error(c, 405, c->cn_pac_only ? "this address "
+		    "serves the PAC file only" : "this address serves /metrics "
 		    "only", "served");
 	}
 	else
@@ -1922,6 +1929,7 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 	}
 	c->cn_w = w;
 	c->cn_pac_only = wl->wl_pac != 0;
+	c->cn_admin_only = wl->wl_admin != 0;
 	c->cn_fd[0] = c->cn_fd[1] = -1;
 	c->cn_group = HG_NONE;
 	c->cn_req_active = 1;

@@ -347,6 +347,9 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	if (cf->cf_npac_listen != mc->mc_boot->cf_npac_listen)
 		log_warnx("reload: a pac.listen change takes effect at the "
 		    "next start");
+	if (cf->cf_nmetrics_listen != mc->mc_boot->cf_nmetrics_listen)
+		log_warnx("reload: a metrics.listen change takes effect at the "
+		    "next start");
 	if (dns_differs(cf, mc->mc_boot))
 		log_warnx("reload: dns changes take effect at the next start");
 	apply_log_level(mc, cf);

@@ -301,6 +301,7 @@ struct conn {
 	unsigned		 cn_resp_done:1;
 	unsigned		 cn_rechunk:1;	/* re-chunk the response */
 	unsigned		 cn_pac_only:1;	/* accepted on pac.listen */
+	unsigned		 cn_admin_only:1; /* accepted on metrics.listen */
 	int			 cn_minor;	/* client's HTTP/1.x */
 	enum body_kind		 cn_req_body;
 	uint64_t		 cn_req_left;
@@ -340,13 +341,14 @@ struct worker {
 	pthread_t		 w_thread;
 	struct event_base	*w_base;
 	struct evdns_base	*w_dns;
-	struct evconnlistener	*w_listeners[2 * HG_MAX_LISTEN]; /* + pac */
+	struct evconnlistener	*w_listeners[3 * HG_MAX_LISTEN]; /* + pac, admin */
 	struct wlistener {
 		struct worker	*wl_w;
 		int		 wl_pp;		/* listen.proxy_protocol */
 		int		 wl_pac;	/* pac.listen: the PAC only */
+		int		 wl_admin;	/* metrics.listen: /metrics only */
 		int		 wl_tls;	/* listen index if TLS, or -1 */
-	}			 w_lctx[2 * HG_MAX_LISTEN];
+	}			 w_lctx[3 * HG_MAX_LISTEN];
 	size_t			 w_nlisteners;
 	struct hg_config	*w_cfg;		/* for new connections */
 	unsigned		 w_gen;

@@ -416,12 +416,25 @@ worker_main(void *arg)
 	return (NULL);
 }
 
-/* Listen address i: the proxy's (listen), then the PAC's (pac.listen). */
+/*
+ * Listen address i: the proxy's (listen), then the PAC's (pac.listen),
+ * then the admin's (metrics.listen).
+ */
 static const char *
 listen_addr(const struct hg_config *cf, size_t i)
 {
-	return (i < cf->cf_nlisten ? cf->cf_listen[i] :
-	    cf->cf_pac_listen[i - cf->cf_nlisten]);
+	if (i < cf->cf_nlisten)
+		return (cf->cf_listen[i]);
+	i -= cf->cf_nlisten;
+	if (i < cf->cf_npac_listen)
+		return (cf->cf_pac_listen[i]);
+	return (cf->cf_metrics_listen[i - cf->cf_npac_listen]);
+}
+
+static size_t
+listen_count(const struct hg_config *cf)
+{
+	return (cf->cf_nlisten + cf->cf_npac_listen + cf->cf_nmetrics_listen);
 }
 
 static int
@@ -457,15 +470,18 @@ worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
 	if (w->w_ev_stop == NULL || w->w_ev_kill == NULL ||
 	    w->w_ev_dlog == NULL)
 		return (-1);
-	for (i = 0; i < cf->cf_nlisten + cf->cf_npac_listen; i++) {
-		pac = i >= cf->cf_nlisten;
+	for (i = 0; i < listen_count(cf); i++) {
+		pac = i >= cf->cf_nlisten &&
+		    i < cf->cf_nlisten + cf->cf_npac_listen;
 		fd = listen_socket(listen_addr(cf, i), &ports[i]);
 		if (fd == -1)
 			return (-1);
 		w->w_lctx[i].wl_w = w;
 		w->w_lctx[i].wl_pp = pac ? 0 : cf->cf_listen_pp[i];
 		w->w_lctx[i].wl_pac = pac;
-		w->w_lctx[i].wl_tls = !pac && cf->cf_listen_cert[i] != NULL ?
+		w->w_lctx[i].wl_admin = i >= cf->cf_nlisten + cf->cf_npac_listen;
+		w->w_lctx[i].wl_tls = i < cf->cf_nlisten &&
+		    cf->cf_listen_cert[i] != NULL ?
 		    (int)i : -1;
 		w->w_listeners[i] = evconnlistener_new(w->w_base,
 		    listener_accept, &w->w_lctx[i], LEV_OPT_CLOSE_ON_FREE |
@@ -488,7 +504,7 @@ worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
 int
 workers_start(struct hg_config *cf, unsigned n)
 {
-	uint16_t	 ports[2 * HG_MAX_LISTEN];
+	uint16_t	 ports[3 * HG_MAX_LISTEN];
 	sigset_t	 all, old;
 	size_t		 i;
 	unsigned	 k;
@@ -501,7 +517,7 @@ workers_start(struct hg_config *cf, unsigned n)
 			n = HG_MAX_WORKERS;
 	}
 	memset(ports, 0, sizeof ports);
-	for (i = 0; i < cf->cf_nlisten + cf->cf_npac_listen; i++)
+	for (i = 0; i < listen_count(cf); i++)
 		ports[i] = (uint16_t)atoi(strrchr(listen_addr(cf, i), ':') + 1);
 #if !HAVE_DECL_SO_REUSEPORT
 	n = 1;
@@ -515,13 +531,15 @@ workers_start(struct hg_config *cf, unsigned n)
 			return (-1);
 	}
 	memcpy(listen_ports, ports, sizeof listen_ports);
-	for (i = 0; i < cf->cf_nlisten + cf->cf_npac_listen; i++) {
+	for (i = 0; i < listen_count(cf); i++) {
 		char		 host[64];
 		const char	*l = listen_addr(cf, i), *colon = strrchr(l, ':');
 
 		snprintf(host, sizeof host, "%.*s", (int)(colon - l), l);
 		log_info("%s on %s:%u", i < cf->cf_nlisten ? "listening" :
-		    "serving the PAC file only", host, ports[i]);
+		    i < cf->cf_nlisten + cf->cf_npac_listen ?
+		    "serving the PAC file only" : "serving /metrics only", host,
+		    ports[i]);
 	}
 	/* Signals are the main thread's business. */
 	sigfillset(&all);

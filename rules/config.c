@@ -370,44 +370,44 @@ set_listen(struct loader *ld, yaml_node_t *v)
 		err(ld, v, "listen: at least one address is needed");
 }
 
-/* One pac.listen address. */
+/* One pac.listen or metrics.listen address, into list[*n]. */
 static void
-pac_listen_item(struct loader *ld, yaml_node_t *n)
+side_listen_item(struct loader *ld, yaml_node_t *n, char **list, size_t *np,
+    const char *what)
 {
-	struct hg_config	*cf = ld->ld_cf;
-	const char		*s;
+	const char	*s;
 
-	if ((s = want_string(ld, n, "pac.listen")) == NULL)
+	if ((s = want_string(ld, n, what)) == NULL)
 		return;
 	if (listen_valid(s) != 0)
-		err(ld, n, "pac.listen: '%s' is not ADDRESS:PORT "
-		    "(an IP address; [v6]:port for IPv6)", s);
-	else if (cf->cf_npac_listen == HG_MAX_LISTEN)
-		err(ld, n, "pac.listen: more than %d addresses", HG_MAX_LISTEN);
+		err(ld, n, "%s: '%s' is not ADDRESS:PORT "
+		    "(an IP address; [v6]:port for IPv6)", what, s);
+	else if (*np == HG_MAX_LISTEN)
+		err(ld, n, "%s: more than %d addresses", what, HG_MAX_LISTEN);
 	else
-		cf->cf_pac_listen[cf->cf_npac_listen++] = xstrdup(s);
+		list[(*np)++] = xstrdup(s);
 }
 
-/* pac.listen: "ADDRESS:PORT", or a list of them. */
+/* pac.listen, metrics.listen: "ADDRESS:PORT", or a list of them. */
 static void
-set_pac_listen(struct loader *ld, yaml_node_t *v)
+set_side_listen(struct loader *ld, yaml_node_t *v, char **list, size_t *n,
+    const char *what)
 {
-	struct hg_config	*cf = ld->ld_cf;
 	yaml_node_item_t	*it;
 	size_t			 i;
 
-	for (i = 0; i < cf->cf_npac_listen; i++)
-		free(cf->cf_pac_listen[i]);
-	cf->cf_npac_listen = 0;
+	for (i = 0; i < *n; i++)
+		free(list[i]);
+	*n = 0;
 	if (v->type == YAML_SCALAR_NODE) {
-		pac_listen_item(ld, v);
+		side_listen_item(ld, v, list, n, what);
 		return;
 	}
-	if (want_kind(ld, v, YAML_SEQUENCE_NODE, "pac.listen") != 0)
+	if (want_kind(ld, v, YAML_SEQUENCE_NODE, what) != 0)
 		return;
 	for (it = v->data.sequence.items.start;
 	    it < v->data.sequence.items.top; it++)
-		pac_listen_item(ld, node(ld, *it));
+		side_listen_item(ld, node(ld, *it), list, n, what);
 }
 
 /* pac.proxy: "HOST:PORT" ("[v6]:PORT"), one or a list. */
@@ -520,7 +520,8 @@ pac_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 		want_uint(ld, v, "pac.max_age", 0, 31536000,
 		    &cf->cf_pac_max_age);
 	else if (strcmp(key, "listen") == 0)
-		set_pac_listen(ld, v);
+		set_side_listen(ld, v, cf->cf_pac_listen, &cf->cf_npac_listen,
+		    "pac.listen");
 	else
 		err(ld, k, "pac: unknown key '%s' (mode, fallback, proxy, "
 		    "bypass, max_age, listen)", key);
@@ -726,8 +727,11 @@ metrics_pair(struct loader *ld, const char *key, yaml_node_t *k,
 	if (strcmp(key, "allow") == 0)
 		set_cidrs(ld, v, "metrics.allow", &cf->cf_metrics_allow,
 		    &cf->cf_nmetrics_allow);
+	else if (strcmp(key, "listen") == 0)
+		set_side_listen(ld, v, cf->cf_metrics_listen,
+		    &cf->cf_nmetrics_listen, "metrics.listen");
 	else
-		err(ld, k, "metrics: unknown key '%s' (allow)", key);
+		err(ld, k, "metrics: unknown key '%s' (allow, listen)", key);
 }
 
 /* destinations: {guard: on|off, allow: [CIDR ...]} */
@@ -1971,6 +1975,8 @@ config_free(struct hg_config *cf)
 	free(cf->cf_pac_bypass_nets);
 	for (i = 0; i < cf->cf_npac_listen; i++)
 		free(cf->cf_pac_listen[i]);
+	for (i = 0; i < cf->cf_nmetrics_listen; i++)
+		free(cf->cf_metrics_listen[i]);
 	pac_free(cf->cf_pac);
 	free(cf);
 }

@@ -274,6 +274,8 @@ struct hg_config {
 	struct hg_cidr		*cf_trusted_proxies; /* may send PROXY */
 	size_t			 cf_ntrusted_proxies;
 	struct hg_cidr		*cf_metrics_allow; /* who may GET /metrics */
+	char			*cf_metrics_listen[HG_MAX_LISTEN]; /* admin only */
+	size_t			 cf_nmetrics_listen;
 	size_t			 cf_nmetrics_allow;
 	int			 cf_tls_sni;	/* HG_SNI_ */
 	struct hg_portset	 cf_tls_ports;	/* where a tunnel must be TLS */

@@ -55,6 +55,7 @@ def test_example_on_loopback(proxy, tmp_path, tls_echo, test_ca):
     cfg["tls_ports"] = [tls_echo.port]
     cfg["include"] = [str(d / "rules/sets/balanced.yaml")]
     cfg["log"]["decisions"] = "access.log"
+    cfg["metrics"]["listen"] = ["127.0.0.1:0"]
     del cfg["dns"]
     p = proxy(cfg, hosts={"echo.test": "127.0.0.1",
                           "inner.test": "127.0.0.2"})

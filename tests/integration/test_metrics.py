@@ -174,3 +174,28 @@ def test_head_has_no_body(proxy, echo_server):
         assert r.status == 200
         assert int(r.headers["content-length"]) > 1000
         assert read_to_eof(s, rest) == b""
+
+
+def test_admin_listener(proxy, echo_server):
+    """metrics.listen: an address that serves /metrics (and /healthz)
+    only, apart from the proxy port."""
+    p = proxy(_cfg(echo_server.port, metrics={"listen": ["127.0.0.1:0"]}),
+              hosts=["ok.test"])
+    m = wait_until(lambda: re.search(
+        r"serving /metrics only on 127\.0\.0\.1:(\d+)", p.stderr_text()),
+        "the admin listener")
+    admin = int(m.group(1))
+    assert admin != p.port
+    r = scrape(admin)
+    assert r.status == 200
+    assert "hushgate_connections_total" in r.body.decode()
+    assert raw_request(admin, b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                       b"\r\n").status == 200
+    assert raw_request(admin, b"GET /proxy.pac HTTP/1.1\r\nHost: x\r\n"
+                       b"\r\n").status == 404
+    r = raw_request(admin, ("CONNECT ok.test:%d HTTP/1.1\r\nHost: x\r\n"
+                            "\r\n" % echo_server.port).encode())
+    assert r.status == 405
+    # the proxy port still proxies
+    with Tunnel(p.port, "ok.test:%d" % echo_server.port) as t:
+        t.echo(b"proxied")
