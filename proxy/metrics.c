@@ -38,8 +38,8 @@ static const char *const end_names[HG_END_CODES] = {
 	"idle_timeout", "destination_guard", "overload",
 	"proxy_protocol_error", "proxy_untrusted", "served", "shutdown",
 	"error", "done", "sni_mismatch", "sni_missing", "not_tls",
-	"bad_client_hello", "auth_required", "auth_failed",
-	"overload_client",
+	"bad_client_hello", "auth_required", "auth_failed", "auth_blocked",
+	"overload_client", "tls_error", "tls_timeout", "port_denied",
 };
 
 /* Upper bounds of the DNS latency buckets, in microseconds. */

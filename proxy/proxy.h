@@ -187,7 +187,7 @@ int		 tls_hello_sni(const unsigned char *, size_t, char *, size_t,
 
 /* metrics.c: counters for GET /metrics */
 #define HG_METRIC_CATS		1024	/* category names counted apart */
-#define HG_END_CODES		32
+#define HG_END_CODES		40
 #define HG_DNS_BUCKETS		13
 
 /* One worker's counters: written by it alone, summed by a scrape. */

@@ -5,7 +5,7 @@ the format's rules."""
 
 import re
 
-from helpers import (Response, Tunnel, open_client, raw_request, read_head,
+from helpers import (END_CODES, Response, Tunnel, open_client, raw_request, read_head,
                      read_to_eof, wait_until)
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (-?[0-9.e+]+|'
@@ -199,3 +199,16 @@ def test_admin_listener(proxy, echo_server):
     # the proxy port still proxies
     with Tunnel(p.port, "ok.test:%d" % echo_server.port) as t:
         t.echo(b"proxied")
+
+
+def test_every_end_code_has_its_counter(proxy, echo_server):
+    """Requests are counted by their record's end; none of the codes the
+    proxy writes may fall into "other"."""
+    p = proxy(_cfg(echo_server.port))
+    text = scrape(p.port).body.decode()
+    ends = set(re.findall(r'^hushgate_requests_by_end_total\{end="([a-z_]+)"',
+                          text, re.M))
+    more = {"destination_guard", "sni_mismatch", "sni_missing", "not_tls",
+            "bad_client_hello", "overload_client", "proxy_protocol_error",
+            "proxy_untrusted", "served", "client_idle", "done"}
+    assert END_CODES | more <= ends, sorted((END_CODES | more) - ends)
