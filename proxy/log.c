@@ -17,6 +17,8 @@
 #define LOG_LINE_MAX	2048
 
 static int	log_level = LOG_LVL_INFO;
+static int	log_fd = STDERR_FILENO;
+static log_hook_fn log_hook;
 
 void
 log_init(int level)
@@ -36,8 +38,23 @@ log_get_level(void)
 	return (log_level);
 }
 
-static void __attribute__((format(printf, 1, 0)))
-log_vwrite(const char *fmt, va_list ap, int err)
+/* Where the lines go (standard error until told otherwise). */
+void
+log_set_fd(int fd)
+{
+	log_fd = fd;
+}
+
+/* Also hand every line (level, text without the newline) to fn: the
+ * Windows service copies errors to the Event Log this way. */
+void
+log_set_hook(log_hook_fn fn)
+{
+	log_hook = fn;
+}
+
+static void __attribute__((format(printf, 2, 0)))
+log_vwrite(int level, const char *fmt, va_list ap, int err)
 {
 	char	buf[LOG_LINE_MAX];
 	int	n, m;
@@ -57,8 +74,12 @@ log_vwrite(const char *fmt, va_list ap, int err)
 		if ((size_t)n > sizeof buf - 2)
 			n = (int)sizeof buf - 2;
 	}
+	if (log_hook != NULL) {
+		buf[n] = '\0';
+		log_hook(level, buf, (size_t)n);
+	}
 	buf[n++] = '\n';
-	if (write(STDERR_FILENO, buf, (size_t)n) == -1) {
+	if (write(log_fd, buf, (size_t)n) == -1) {
 		/* Nowhere left to report it. */
 	}
 }
@@ -72,7 +93,7 @@ log_warn(const char *fmt, ...)
 	if (log_level < LOG_LVL_WARN)
 		return;
 	va_start(ap, fmt);
-	log_vwrite(fmt, ap, saved);
+	log_vwrite(LOG_LVL_WARN, fmt, ap, saved);
 	va_end(ap);
 	errno = saved;
 }
@@ -85,7 +106,7 @@ log_warnx(const char *fmt, ...)
 	if (log_level < LOG_LVL_WARN)
 		return;
 	va_start(ap, fmt);
-	log_vwrite(fmt, ap, 0);
+	log_vwrite(LOG_LVL_WARN, fmt, ap, 0);
 	va_end(ap);
 }
 
@@ -97,7 +118,7 @@ log_info(const char *fmt, ...)
 	if (log_level < LOG_LVL_INFO)
 		return;
 	va_start(ap, fmt);
-	log_vwrite(fmt, ap, 0);
+	log_vwrite(LOG_LVL_INFO, fmt, ap, 0);
 	va_end(ap);
 }
 
@@ -109,7 +130,7 @@ log_debug(const char *fmt, ...)
 	if (log_level < LOG_LVL_DEBUG)
 		return;
 	va_start(ap, fmt);
-	log_vwrite(fmt, ap, 0);
+	log_vwrite(LOG_LVL_DEBUG, fmt, ap, 0);
 	va_end(ap);
 }
 
@@ -120,7 +141,7 @@ fatal(const char *fmt, ...)
 	int	saved = errno;
 
 	va_start(ap, fmt);
-	log_vwrite(fmt, ap, saved);
+	log_vwrite(LOG_LVL_ERROR, fmt, ap, saved);
 	va_end(ap);
 	exit(1);
 }
@@ -131,7 +152,7 @@ fatalx(const char *fmt, ...)
 	va_list	ap;
 
 	va_start(ap, fmt);
-	log_vwrite(fmt, ap, 0);
+	log_vwrite(LOG_LVL_ERROR, fmt, ap, 0);
 	va_end(ap);
 	exit(1);
 }

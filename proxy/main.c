@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -464,8 +465,56 @@ on_worker_done(evutil_socket_t fd, short what, void *arg)
 		event_base_loopexit(mc->mc_base, NULL);
 }
 
-static int
-run_main(const char *file, int debug)
+/*
+ * Stop and reload asked for from another thread (the Windows service's
+ * control handler): the same as SIGTERM and SIGHUP, run on the main loop.
+ * A request made before the loop exists is kept until it does.
+ */
+static pthread_mutex_t	 req_mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct event	*req_ev;
+static int		 req_pending;
+#define REQ_STOP	0x1
+#define REQ_RELOAD	0x2
+
+static void
+on_request(evutil_socket_t fd, short what, void *arg)
+{
+	int	 req;
+
+	pthread_mutex_lock(&req_mtx);
+	req = req_pending;
+	req_pending = 0;
+	pthread_mutex_unlock(&req_mtx);
+	if (req & REQ_RELOAD)
+		on_reload(-1, 0, arg);
+	if (req & REQ_STOP)
+		on_stop(-1, 0, arg);
+}
+
+static void
+request(int what)
+{
+	pthread_mutex_lock(&req_mtx);
+	req_pending |= what;
+	if (req_ev != NULL)
+		event_active(req_ev, 0, 0);
+	pthread_mutex_unlock(&req_mtx);
+}
+
+void
+proxy_request_stop(void)
+{
+	request(REQ_STOP);
+}
+
+void
+proxy_request_reload(void)
+{
+	request(REQ_RELOAD);
+}
+
+int
+proxy_serve(const char *file, int debug)
 {
 	struct mainctx	 mc;
 	struct event	*ev_hup, *ev_term, *ev_int, *ev_usr1, *ev_done;
@@ -508,6 +557,11 @@ run_main(const char *file, int debug)
 	evsignal_add(ev_term, NULL);
 	evsignal_add(ev_int, NULL);
 	evsignal_add(ev_usr1, NULL);
+	pthread_mutex_lock(&req_mtx);
+	req_ev = event_new(mc.mc_base, -1, 0, on_request, &mc);
+	if (req_pending != 0)
+		event_active(req_ev, 0, 0);
+	pthread_mutex_unlock(&req_mtx);
 	workers_set_done_event(ev_done);
 	mc.mc_gen = 1;
 	if (workers_start(mc.mc_cfg, mc.mc_cfg->cf_workers) != 0)
@@ -537,6 +591,10 @@ run_main(const char *file, int debug)
 		sigprocmask(SIG_BLOCK, &late, NULL);
 	}
 	workers_join();
+	pthread_mutex_lock(&req_mtx);
+	event_free(req_ev);
+	req_ev = NULL;
+	pthread_mutex_unlock(&req_mtx);
 	event_free(ev_hup);
 	event_free(ev_term);
 	event_free(ev_int);
@@ -574,6 +632,12 @@ main(int argc, char **argv)
 	int		 ch, check = 0, debug = 0, explain = 0, http = 0;
 	int		 update = 0, show = 0;
 
+#ifdef _WIN32
+	if (argc > 1 && strcmp(argv[1], "winhttp") == 0)
+		return (winwire_main(argc - 1, argv + 1));
+	if (argc > 1 && strcmp(argv[1], "service") == 0)
+		return (winsvc_main(argc - 1, argv + 1));
+#endif
 	if (argc > 1 && strcmp(argv[1], "users") == 0)
 		return (users_main(argc - 1, argv + 1));
 	if (argc > 1 && strcmp(argv[1], "pac") == 0) {
@@ -686,5 +750,5 @@ main(int argc, char **argv)
 	}
 	if (check)
 		return (check_main(file));
-	return (run_main(file, debug));
+	return (proxy_serve(file, debug));
 }

@@ -45,12 +45,28 @@ struct evdns_getaddrinfo_request;
 struct evutil_addrinfo;
 struct evbuffer;
 
+/* main.c: the proxy's main loop, for the command line and the Windows
+ * service. The requests may come from any thread and act like SIGTERM
+ * (drain, then proxy_serve returns) and SIGHUP. */
+int		 proxy_serve(const char *, int);
+void		 proxy_request_stop(void);
+void		 proxy_request_reload(void);
+
+/* Windows only: winwire.c (hushgate winhttp ...: the machine's proxy
+ * settings, with a backup and an exact undo) and winsvc.c (hushgate
+ * service ...: the SCM service). Each returns the exit status. */
+int		 winwire_main(int, char **);
+int		 winsvc_main(int, char **);
+
 /* log.c */
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO,
     LOG_LVL_DEBUG };
 void		 log_init(int);
 void		 log_set_level(int);
 int		 log_get_level(void);
+typedef void	(*log_hook_fn)(int, const char *, size_t);
+void		 log_set_fd(int);
+void		 log_set_hook(log_hook_fn);
 void		 log_warn(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 void		 log_warnx(const char *, ...)

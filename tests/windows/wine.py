@@ -1,0 +1,120 @@
+"""Running the Windows build under Wine for the tests in tests/windows/.
+
+One Wine prefix (a private C: drive and registry) per test session, made
+in a temporary directory; nothing here touches the user's own prefix.
+Programs run with WINEDEBUG=-all so their output is theirs only.  Waits
+are bounded polls, never sleeps.
+"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Wine's first start in a new prefix builds the registry and the Windows
+# directory: tens of seconds on a slow machine.
+BOOT_TIMEOUT = float(os.environ.get("HUSHGATE_WINE_BOOT_TIMEOUT", "300"))
+RUN_TIMEOUT = float(os.environ.get("HUSHGATE_WINE_TIMEOUT", "120"))
+
+
+def wine_binary():
+    """The wine launcher (Debian's wine package: /usr/bin/wine), or
+    None."""
+    for name in ("wine", "wine64"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def win_build():
+    """The Windows build directory: $HUSHGATE_WIN_BUILD, else
+    build/windows at the repository root."""
+    return Path(os.environ.get("HUSHGATE_WIN_BUILD")
+                or REPO / "build" / "windows")
+
+
+class Wine:
+    """A Wine prefix of our own and ways to run programs in it."""
+
+    def __init__(self, prefix):
+        self.prefix = Path(prefix)
+        self.wine = wine_binary()
+        self.env = dict(os.environ)
+        for k in list(self.env):
+            if k.lower().endswith("_proxy"):
+                del self.env[k]
+        self.env.update({
+            "WINEPREFIX": str(self.prefix),
+            "WINEDEBUG": "-all",
+            "WINEARCH": "win64",
+            # No Mono/Gecko installer dialogs on first start.
+            "WINEDLLOVERRIDES": "mscoree,mshtml=",
+            "DISPLAY": "",
+        })
+
+    def boot(self):
+        """Create the prefix and wait until wineserver is idle."""
+        self.prefix.mkdir(parents=True, exist_ok=True)
+        subprocess.run([self.wine, "wineboot", "--init"], env=self.env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=BOOT_TIMEOUT, check=True)
+        self.wait_idle()
+
+    def wait_idle(self):
+        """wineserver -w: returns when every program of the prefix has
+        ended."""
+        subprocess.run(["wineserver", "-w"], env=self.env,
+                       timeout=BOOT_TIMEOUT, check=False)
+
+    def shutdown(self):
+        subprocess.run(["wineserver", "-k"], env=self.env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=RUN_TIMEOUT, check=False)
+
+    def run(self, *args, timeout=RUN_TIMEOUT, check=False, input=None):
+        """Run a program (a host path to an .exe, or a Windows command
+        such as "reg") to completion; returns CompletedProcess with text
+        output."""
+        cp = subprocess.run([self.wine] + [str(a) for a in args],
+                            env=self.env, input=input,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            timeout=timeout, text=True, errors="replace")
+        if check and cp.returncode != 0:
+            raise AssertionError("wine %s: exit %d\nstdout: %s\nstderr: %s"
+                                 % (" ".join(str(a) for a in args),
+                                    cp.returncode, cp.stdout, cp.stderr))
+        return cp
+
+    def popen(self, *args, **kw):
+        """Start a program and return the Popen (text stdout/stderr
+        pipes unless given)."""
+        kw.setdefault("stdout", subprocess.PIPE)
+        kw.setdefault("stderr", subprocess.PIPE)
+        return subprocess.Popen([self.wine] + [str(a) for a in args],
+                                env=self.env, **kw)
+
+    def winpath(self, path):
+        """The Windows name of a host path (Z: maps to /)."""
+        return "Z:" + str(Path(path).resolve()).replace("/", "\\")
+
+    def reg_export(self, key, dest, view=64):
+        """`reg export KEY FILE /reg:64|32 /y`; returns the file's bytes,
+        or None if the key does not exist."""
+        dest = Path(dest)
+        if dest.exists():
+            dest.unlink()
+        cp = self.run("reg", "export", key, self.winpath(dest),
+                      "/reg:%d" % view, "/y")
+        if cp.returncode != 0 or not dest.exists():
+            return None
+        return dest.read_bytes()
+
+    def reg_query(self, key, value=None, view=64):
+        args = ["reg", "query", key]
+        if value is not None:
+            args += ["/v", value]
+        args.append("/reg:%d" % view)
+        return self.run(*args)
