@@ -1030,6 +1030,23 @@ run_make_parent(const char *file)
 	free(dir);
 }
 
+static void
+run_chdir_parent(const char *file)
+{
+	char	*dir, *slash;
+
+	if ((dir = strdup(file)) == NULL)
+		return;
+	slash = strrchr(dir, '\\');
+	if (slash != NULL) {
+		slash[slash > dir && slash[-1] == ':' ? 1 : 0] = '\0';
+		if (!SetCurrentDirectoryA(dir))
+			log_warnx("cannot change to %s: %s", dir,
+			    svc_strerror(GetLastError()));
+	}
+	free(dir);
+}
+
 static void WINAPI
 run_service_main(DWORD argc, LPWSTR *argv)
 {
@@ -1063,6 +1080,9 @@ run_service_main(DWORD argc, LPWSTR *argv)
 	log_set_hook(run_log_hook);
 	log_info("service %ls: starting, configuration %s", run_name,
 	    run_config);
+	/* The SCM starts services in the system directory; relative paths
+	 * in the configuration are meant from its own directory. */
+	run_chdir_parent(run_config);
 
 	ticker = CreateThread(NULL, 0, run_ticker, NULL, 0, NULL);
 	rc = proxy_serve(run_config, 0);
