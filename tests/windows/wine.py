@@ -33,7 +33,7 @@ def win_build():
     """The Windows build directory: $HUSHGATE_WIN_BUILD, else
     build/windows at the repository root."""
     return Path(os.environ.get("HUSHGATE_WIN_BUILD")
-                or REPO / "build" / "windows")
+                or REPO / "build" / "windows").resolve()
 
 
 class Wine:
