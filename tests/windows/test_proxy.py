@@ -207,3 +207,75 @@ def test_ctrl_c_drains_and_exits(wine_proxy):
     p = wine_proxy()
     assert p.stop() == 0
     assert "shutting down" in p.stderr_text()
+
+
+def test_url_list_download_and_file_list(wine, hushgate_exe, tmp_path,
+                                         test_ca):
+    """Lists: `hushgate.exe lists update` downloads a url: list over HTTPS
+    (mbedTLS on Windows sockets, the test CA as ca_file) into its cache;
+    a local hosts-format list file loads too; explain then denies names
+    from both and allows others."""
+    import ssl
+    from http.server import BaseHTTPRequestHandler
+
+    body = b"# listed\ntracker.example\nads.example\n"
+
+    class H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            self.send_response(200 if self.path == "/block.txt" else 404)
+            n = body if self.path == "/block.txt" else b""
+            self.send_header("Content-Length", str(len(n)))
+            self.end_headers()
+            self.wfile.write(n)
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(test_ca["cert"], test_ca["key"])
+    srv = HTTPServer(ctx, H)
+    try:
+        url = "https://lists.test:%d/block.txt" % srv.port
+        local = tmp_path / "local.hosts"
+        local.write_bytes(b"0.0.0.0 local-tracker.example\r\n"
+                          b"0.0.0.0 more.example\r\n")
+        cfg = helpers.dump_yaml({
+            "dns": {"servers": [], "hosts_file": str(
+                helpers.write_hosts(tmp_path / "hosts", ["lists.test"]))},
+            "log": {"decisions": None},
+            "lists": {"cache_dir": str(tmp_path / "cache"),
+                      "timeout": "10s"},
+            "categories": {"blocked": {"action": "deny", "lists": [
+                {"url": url, "format": "domains",
+                 "ca_file": test_ca["ca"]},
+                {"file": str(local), "format": "hosts"}]}}},
+            tmp_path / "hushgate.yaml")
+        cp = wine.run(hushgate_exe, "lists", "update", "-c", cfg)
+        assert cp.returncode == 0, cp.stdout + cp.stderr
+        assert re.fullmatch(r"%s: \d+ bytes, 2 entries, \+2/-0\r?\n"
+                            % re.escape(url), cp.stdout), cp.stdout
+        cp = wine.run(hushgate_exe, "explain", "-c", cfg, "tracker.example",
+                      "local-tracker.example", "other.example")
+        rows = [l.split("\t") for l in cp.stdout.splitlines()]
+        assert [r[1] for r in rows] == ["deny", "deny", "allow"], cp.stdout
+        assert rows[0][3] == url + ":2", cp.stdout
+
+        # Without ca_file the trust anchors are Windows' ROOT store, which
+        # does not hold the test CA: the server is refused.
+        cfg2 = helpers.dump_yaml({
+            "dns": {"servers": [], "hosts_file": str(tmp_path / "hosts")},
+            "log": {"decisions": None},
+            "lists": {"cache_dir": str(tmp_path / "cache2"),
+                      "timeout": "10s"},
+            "categories": {"blocked": {"action": "deny", "lists": [
+                {"url": url, "format": "domains"}]}}},
+            tmp_path / "system-roots.yaml")
+        cp = wine.run(hushgate_exe, "lists", "update", "-c", cfg2)
+        assert cp.returncode == 1, cp.stdout + cp.stderr
+        assert re.fullmatch(r"%s: error: certificate of lists\.test "
+                            r"refused: .*\r?\n" % re.escape(url),
+                            cp.stdout), cp.stdout + cp.stderr
+    finally:
+        srv.close()
