@@ -79,7 +79,7 @@ usage(FILE *f)
 	    "default,\n"
 	    "            checked against http_ports\n"
 	    "  --group NAME  (explain) for a client of the group NAME\n",
-	    HG_DEFAULT_CONFIG);
+	    plat_default_config());
 }
 
 static void
@@ -631,7 +631,7 @@ main(int argc, char **argv)
 		{ "group", required_argument, NULL, 'G' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*file = HG_DEFAULT_CONFIG, *group = NULL;
+	const char	*file = plat_default_config(), *group = NULL;
 	int		 ch, check = 0, debug = 0, explain = 0, http = 0;
 	int		 update = 0, show = 0;
 

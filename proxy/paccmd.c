@@ -443,7 +443,7 @@ pac_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char		*file = HG_DEFAULT_CONFIG, *out = NULL;
+	const char		*file = plat_default_config(), *out = NULL;
 	const char		*proxy = NULL, *mode = NULL, *fb = NULL;
 	const char		*windir = NULL, *url = NULL;
 	struct hg_config	*cf;

@@ -64,6 +64,9 @@ void		 plat_block_signals(void);
 /* Threads started between plat_thread_signals(0) and (1) get no signals
  * (the main thread's mask is blocked, then restored). */
 void		 plat_thread_signals(int);
+/* The configuration file used without -c: HG_DEFAULT_CONFIG (under
+ * sysconfdir), or on Windows %ProgramData%\hushgate\hushgate.yaml. */
+const char	*plat_default_config(void);
 /* Processors online, at least 1. */
 unsigned	 plat_ncpu(void);
 

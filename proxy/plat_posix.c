@@ -16,6 +16,7 @@
 
 #include <event2/thread.h>
 
+#include "proxy.h"
 #include "plat.h"
 
 int
@@ -142,4 +143,10 @@ plat_ncpu(void)
 	long	n = sysconf(_SC_NPROCESSORS_ONLN);
 
 	return (n > 0 ? (unsigned)n : 1);
+}
+
+const char *
+plat_default_config(void)
+{
+	return (HG_DEFAULT_CONFIG);
 }

@@ -196,6 +196,18 @@ plat_ncpu(void)
 }
 
 const char *
+plat_default_config(void)
+{
+	static char	 path[MAX_PATH + 64];
+	const char	*base = getenv("ProgramData");
+
+	if (path[0] == '\0')
+		snprintf(path, sizeof path, "%s\\hushgate\\hushgate.yaml",
+		    base != NULL && base[0] != '\0' ? base : "C:\\ProgramData");
+	return (path);
+}
+
+const char *
 plat_lacks(const char *what)
 {
 	if (strcmp(what, "user") == 0 || strcmp(what, "chroot") == 0)
