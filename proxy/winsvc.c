@@ -1,3 +1,0 @@
-#include "config.h"
-#include "proxy.h"
-int winsvc_main(int c, char **v) { return 2; }
