@@ -517,6 +517,9 @@ workers_start(struct hg_config *cf, unsigned n)
 	for (i = 0; i < listen_count(cf); i++)
 		ports[i] = (uint16_t)atoi(strrchr(listen_addr(cf, i), ':') + 1);
 #if !HAVE_DECL_SO_REUSEPORT
+	/* One listening socket per address: one worker takes them all. */
+	if (n != 1)
+		log_info("workers: 1 (this system has no SO_REUSEPORT)");
 	n = 1;
 #endif
 	workers_set_config(cf, 1);
