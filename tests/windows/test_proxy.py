@@ -279,3 +279,57 @@ def test_url_list_download_and_file_list(wine, hushgate_exe, tmp_path,
                             cp.stdout), cp.stdout + cp.stderr
     finally:
         srv.close()
+
+
+def test_tls_listener_certs_and_metrics(wine, hushgate_exe, wine_proxy,
+                                        tmp_path, test_ca, server_tls_ctx):
+    """The gateway parts on Windows: `certs init` makes a CA and a server
+    certificate (mbedTLS keys from Windows' random source); a TLS listener
+    takes curl --proxy https:// to a local TLS origin and denies a blocked
+    name over TLS; /metrics counts what happened."""
+    d = tmp_path / "certs"
+    cp = wine.run(hushgate_exe, "certs", "init", "--dir", d, "--name",
+                  "localhost", "--ip", "127.0.0.1")
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    for f in ("ca.crt", "server.crt", "server.key"):
+        assert (d / f).stat().st_size > 0
+    v = subprocess.run(["openssl", "verify", "-CAfile", str(d / "ca.crt"),
+                        str(d / "server.crt")], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=TIMEOUT)
+    assert v.returncode == 0, v.stdout
+    srv = HTTPServer(tls_ctx=server_tls_ctx)
+    try:
+        p = wine_proxy({"listen": [{"address": "127.0.0.1:0", "tls": {
+            "cert": str(d / "server.crt"), "key": str(d / "server.key")}}],
+            "connect_ports": [srv.port],
+            "categories": {"blocked": {"action": "deny",
+                                       "hosts": ["blocked.test"]}}},
+            hosts=["web.test", "blocked.test"])
+        base = ["curl", "-sS", "--max-time", str(int(TIMEOUT)),
+                "--noproxy", "", "--proxy", "https://127.0.0.1:%d" % p.port,
+                "--proxy-cacert", str(d / "ca.crt"),
+                "--cacert", test_ca["ca"]]
+        cp = subprocess.run(base + ["https://web.test:%d/tls" % srv.port],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=helpers.clean_env(), timeout=TIMEOUT * 2)
+        assert cp.returncode == 0, cp.stderr
+        assert cp.stdout == b"hello web.test:%d /tls\n" % srv.port
+        cp = subprocess.run(base + ["-o", "/dev/null", "-w",
+                                    "%{http_connect}",
+                                    "https://blocked.test:%d/" % srv.port],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=helpers.clean_env(), timeout=TIMEOUT * 2)
+        assert cp.stdout == b"403", cp.stdout + cp.stderr
+        p.wait_log(lambda x: x["host"] == "blocked.test", "deny line")
+        cp = subprocess.run(["curl", "-sS", "--max-time", str(int(TIMEOUT)),
+                             "--cacert", str(d / "ca.crt"),
+                             "https://127.0.0.1:%d/metrics" % p.port],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=helpers.clean_env(), timeout=TIMEOUT * 2)
+        assert cp.returncode == 0, cp.stderr
+        text = cp.stdout.decode()
+        m = re.search(r'^hushgate_decisions_total\{action="deny",'
+                      r'category="blocked"\} (\d+)$', text, re.M)
+        assert m and int(m.group(1)) == 1, text[:2000]
+    finally:
+        srv.close()
