@@ -114,6 +114,10 @@ def test_exe_is_static_and_stripped(package):
     odd = {d for d in dlls
            if d not in SYSTEM_DLLS and not d.startswith("api-ms-win-")}
     assert not odd, "imports DLLs that Windows does not have: %s" % odd
+    # The README lists each of them, and what it is for.
+    readme = (top / "README.txt").read_text().lower()
+    unlisted = {d for d in dlls if "`%s`" % d not in readme}
+    assert not unlisted, "README.txt does not list %s" % sorted(unlisted)
     hdrs = subprocess.run([objdump, "-h", str(top / "hushgate.exe")],
                           stdout=subprocess.PIPE, text=True,
                           check=True).stdout
