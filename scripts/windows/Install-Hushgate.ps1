@@ -170,7 +170,9 @@ Invoke-Hushgate $Exe $wire
 
 # 6. Optionally the same WinHTTP setting through netsh.
 if ($Netsh) {
-	& netsh.exe winhttp show advproxy *> $null
+	# Through cmd: PowerShell 5.1 turns a redirected native stderr into a
+	# terminating error under ErrorActionPreference Stop.
+	& cmd.exe /c 'netsh winhttp show advproxy >nul 2>&1'
 	if ($LASTEXITCODE -eq 0) {
 		$settings = Join-Path $DataDir 'winhttp-advproxy.json'
 		$json = @{ Proxy = $Proxy; ProxyBypass = $Bypass; AutoconfigUrl = ''; AutoDetect = $false } |
