@@ -20,7 +20,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 #include <sys/stat.h>
 
 #include <mbedtls/asn1.h>
@@ -35,6 +34,7 @@
 
 #include "rules/rules.h"
 #include "certs/certs.h"
+#include "proxy/plat.h"
 
 #define CERTS_PEM_MAX	8192	/* one PEM certificate or key */
 
@@ -240,7 +240,7 @@ certs_write_file(const char *path, const void *buf, size_t len, mode_t mode,
 		return (-1);
 	}
 	/* An existing file keeps its mode through O_TRUNC. */
-	if (fchmod(fd, mode) == -1 || write(fd, buf, len) != (ssize_t)len ||
+	if (plat_fchmod(fd, mode) == -1 || write(fd, buf, len) != (ssize_t)len ||
 	    close(fd) == -1) {
 		xasprintf(cause, "%s: %s", path, strerror(errno));
 		return (-1);
@@ -378,14 +378,14 @@ certs_init_main(int argc, char **argv)
 		fprintf(stderr, "hushgate certs init: %s\n", cause);
 		goto out;
 	}
-	if (mkdir(co.co_dir, 0755) == -1 && errno != EEXIST) {
+	if (plat_mkdir(co.co_dir, 0755) == -1 && errno != EEXIST) {
 		fprintf(stderr, "hushgate certs init: %s: %s\n", co.co_dir,
 		    strerror(errno));
 		goto out;
 	}
 	for (i = 0; i < F_COUNT; i++) {
 		xasprintf(&paths[i], "%s/%s", co.co_dir, certs_files[i]);
-		if (!co.co_force && lstat(paths[i], &st) == 0) {
+		if (!co.co_force && plat_lstat(paths[i], &st) == 0) {
 			fprintf(stderr, "hushgate certs init: %s exists (use "
 			    "--force to replace it)\n", paths[i]);
 			exists = 1;
@@ -541,7 +541,7 @@ certs_x509_time(const mbedtls_x509_time *t, char *out, size_t n)
 	tm.tm_sec = t->sec;
 	snprintf(out, n, "%04d-%02d-%02d %02d:%02d:%02d UTC", t->year, t->mon,
 	    t->day, t->hour, t->min, t->sec);
-	return (timegm(&tm));
+	return (plat_timegm(&tm));
 }
 
 /*

@@ -23,6 +23,10 @@
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _WIN32
+#include <windows.h>
+#include <wincrypt.h>
+#endif
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -81,9 +85,34 @@ tls_seed(mbedtls_ctr_drbg_context *drbg, mbedtls_entropy_context *ent,
 	    (const unsigned char *)pers, strlen(pers)));
 }
 
+#ifdef _WIN32
+/*
+ * Windows keeps its trust anchors in the "ROOT" system store, not in a
+ * file: each certificate there is added to ca. Returns the number added.
+ */
+static int
+load_system_roots(mbedtls_x509_crt *ca)
+{
+	HCERTSTORE	 store;
+	PCCERT_CONTEXT	 cert = NULL;
+	int		 n = 0;
+
+	if ((store = CertOpenSystemStoreA(0, "ROOT")) == NULL)
+		return (0);
+	while ((cert = CertEnumCertificatesInStore(store, cert)) != NULL) {
+		if (cert->dwCertEncodingType == X509_ASN_ENCODING &&
+		    mbedtls_x509_crt_parse_der(ca, cert->pbCertEncoded,
+		    cert->cbCertEncoded) == 0)
+			n++;
+	}
+	CertCloseStore(store, 0);
+	return (n);
+}
+#endif
+
 /*
  * A client configuration trusting the certificates in ca_file (NULL: the
- * system bundle). Returns it (free with tls_client_free), or NULL with
+ * system's trust anchors: Debian's bundle, or Windows' ROOT store). Returns it (free with tls_client_free), or NULL with
  * *cause set (caller frees).
  */
 struct tls_client *
@@ -93,8 +122,10 @@ tls_client_new(const char *ca_file, char **cause)
 	char			 msg[160];
 	int			 rc;
 
+#ifndef _WIN32
 	if (ca_file == NULL)
 		ca_file = HG_DEFAULT_CA_FILE;
+#endif
 	tc = xcalloc(1, sizeof *tc);
 	mbedtls_entropy_init(&tc->tc_entropy);
 	mbedtls_ctr_drbg_init(&tc->tc_drbg);
@@ -108,8 +139,17 @@ tls_client_new(const char *ca_file, char **cause)
 	}
 	/* A bundle with a few certificates mbedTLS cannot parse still loads
 	 * the rest (rc > 0); only an unusable file is an error. */
+#ifdef _WIN32
+	if (ca_file == NULL) {
+		if (load_system_roots(&tc->tc_ca) == 0) {
+			xasprintf(cause, "no certificate in the Windows ROOT "
+			    "store");
+			goto fail;
+		}
+	} else
+#endif
 	rc = mbedtls_x509_crt_parse_file(&tc->tc_ca, ca_file);
-	if (rc < 0 || tc->tc_ca.version == 0) {
+	if (ca_file != NULL && (rc < 0 || tc->tc_ca.version == 0)) {
 		tls_strerror(rc, msg, sizeof msg);
 		xasprintf(cause, "CA file %s: %s", ca_file, rc < 0 ? msg :
 		    "no certificate");

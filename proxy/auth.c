@@ -20,15 +20,17 @@
  */
 #include "config.h"
 
+#ifdef HAVE_CRYPT
 #include <crypt.h>
+#endif
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/random.h>
 
 #include "proxy.h"
+#include "plat.h"
 #include "certs/certs.h"
 
 #define AUTH_CACHE_SLOTS	256	/* per worker, direct-mapped */
@@ -47,7 +49,9 @@ struct auth_entry {
 struct auth_state {
 	unsigned		as_gen;		/* configuration generation */
 	struct auth_entry	as_cache[AUTH_CACHE_SLOTS];
+#ifdef HAVE_CRYPT
 	struct crypt_data	as_crypt;
+#endif
 };
 
 struct limit_entry {
@@ -75,8 +79,8 @@ now_ms(void)
 static void
 key_init(void)
 {
-	if (getrandom(cache_key, sizeof cache_key, 0) != sizeof cache_key)
-		fatalx("getrandom failed");
+	if (plat_random(cache_key, sizeof cache_key) != 0)
+		fatalx("no random bytes from the system");
 }
 
 /* Compare two strings in time that depends on their lengths only. */
@@ -215,7 +219,13 @@ verify(struct auth_state *as, const struct hg_config *cf, const char *user,
 		setting = cf->cf_users[0].us_hash;
 	else
 		return (NULL);
+#ifdef HAVE_CRYPT
 	out = crypt_rn(pass, setting, &as->as_crypt, sizeof as->as_crypt);
+#else
+	/* Not reached: a configuration with users is refused at load. */
+	(void)setting;
+	out = NULL;
+#endif
 	if (out == NULL || out[0] == '*' || u == NULL ||
 	    !secret_equal(out, u->us_hash))
 		return (NULL);

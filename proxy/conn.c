@@ -21,9 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-#include <sys/socket.h>
-#include <arpa/inet.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -32,6 +29,7 @@
 #include <event2/util.h>
 
 #include "proxy.h"
+#include "plat.h"
 #include "certs/certs.h"
 
 /* Tunnel directions: client to upstream, upstream to client. */
@@ -627,8 +625,10 @@ tun_shut(struct conn *c, int d)
 		tun_maybe_done(c);
 		return;
 	}
-	if (shutdown(tun_dst(c, d), SHUT_WR) == -1 && errno != ENOTCONN)
-		log_debug("%s: shutdown: %s", c->cn_client, strerror(errno));
+	if (shutdown(tun_dst(c, d), SHUT_WR) == -1 &&
+	    plat_sock_errno() != ENOTCONN)
+		log_debug("%s: shutdown: %s", c->cn_client,
+		    strerror(plat_sock_errno()));
 	c->cn_tun_shut[d] = 1;
 	tun_maybe_done(c);
 }
@@ -664,7 +664,7 @@ tun_read(evutil_socket_t fd, short what, void *arg)
 	size_t		 off = 0;
 	int		 r;
 
-	n = read(fd, buf, HG_RELAY_READ_MAX);
+	n = plat_recv(fd, buf, HG_RELAY_READ_MAX);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return;
@@ -706,7 +706,7 @@ tun_read(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	while (off < (size_t)n) {
-		w = write(tun_dst(c, d), buf + off, (size_t)n - off);
+		w = plat_send(tun_dst(c, d), buf + off, (size_t)n - off);
 		if (w > 0)
 			off += (size_t)w;
 		else if (w < 0 && errno == EINTR)
@@ -727,16 +727,16 @@ tun_write(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn	*c = arg;
 	int		 d = fd == c->cn_fd[1] ? TUN_UP : TUN_DOWN;
-	int		 r;
+	int		 r, e;
 
 	if (c->cn_state == CS_CONNECT) {
 		connect_done(c);
 		return;
 	}
 	r = evbuffer_write(c->cn_pend[d], fd);
-	if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-	    errno != EINTR) {
-		conn_close(c, tun_end(1 - d, errno));
+	if (r < 0 && (e = plat_sock_errno()) != EAGAIN &&
+	    e != EWOULDBLOCK && e != EINTR) {
+		conn_close(c, tun_end(1 - d, e));
 		return;
 	}
 	if (evbuffer_get_length(c->cn_pend[d]) != 0)
@@ -843,7 +843,7 @@ relay_start(struct conn *c)
 	    "HTTP/1.1 200 Connection established\r\n\r\n";
 	struct event_base	*base = c->cn_w->w_base;
 	struct evbuffer		*early;
-	int			 k;
+	int			 k, e;
 
 	if (c->cn_tlsb != NULL) {
 		trelay_start(c);
@@ -894,8 +894,9 @@ relay_start(struct conn *c)
 		if (c->cn_pend[k] == NULL)
 			continue;
 		if (evbuffer_write(c->cn_pend[k], tun_dst(c, k)) < 0 &&
-		    errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-			conn_close(c, tun_end(1 - k, errno));
+		    (e = plat_sock_errno()) != EAGAIN && e != EWOULDBLOCK &&
+		    e != EINTR) {
+			conn_close(c, tun_end(1 - k, e));
 			return;
 		}
 		if (evbuffer_get_length(c->cn_pend[k]) == 0) {
@@ -1057,7 +1058,7 @@ trelay_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if ((what & BEV_EVENT_ERROR) || !(what & BEV_EVENT_EOF)) {
-		conn_close(c, tun_end(d, EVUTIL_SOCKET_ERROR()));
+		conn_close(c, tun_end(d, plat_sock_errno()));
 		return;
 	}
 	if (c->cn_tun_eof[d])
@@ -1165,7 +1166,7 @@ upstream_event(struct bufferevent *bev, short what, void *arg)
 	}
 	/* Connect failed: try the next address. */
 	c->cn_upstream[0] = '\0';
-	c->cn_connect_errno = EVUTIL_SOCKET_ERROR();
+	c->cn_connect_errno = plat_sock_errno();
 	bufferevent_free(c->cn_up);
 	c->cn_up = NULL;
 	conn_connect_next(c);
@@ -1215,14 +1216,13 @@ raw_connect(struct conn *c, const struct evutil_addrinfo *ai)
 {
 	int	fd, e;
 
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    IPPROTO_TCP);
+	fd = plat_socket(ai->ai_family, SOCK_STREAM, IPPROTO_TCP);
 	if (fd == -1)
 		return (-1);
-	if (connect(fd, ai->ai_addr, (socklen_t)ai->ai_addrlen) == -1 &&
+	if (plat_connect(fd, ai->ai_addr, (socklen_t)ai->ai_addrlen) == -1 &&
 	    errno != EINPROGRESS) {
 		e = errno;
-		close(fd);
+		plat_closesocket(fd);
 		errno = e;
 		return (-1);
 	}
@@ -1241,11 +1241,9 @@ raw_connect(struct conn *c, const struct evutil_addrinfo *ai)
 static void
 connect_done(struct conn *c)
 {
-	int		err = 0;
-	socklen_t	len = sizeof err;
+	int		err;
 
-	if (getsockopt(c->cn_fd[1], SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-		err = errno;
+	err = plat_sock_error(c->cn_fd[1]);
 	if (err == EINPROGRESS || err == EINTR)
 		return;
 	if (err != 0) {
@@ -1292,7 +1290,7 @@ conn_connect_next(struct conn *c)
 		if (bufferevent_socket_connect(c->cn_up, ai->ai_addr,
 		    (int)ai->ai_addrlen) == 0)
 			return;
-		c->cn_connect_errno = EVUTIL_SOCKET_ERROR();
+		c->cn_connect_errno = plat_sock_errno();
 		c->cn_upstream[0] = '\0';
 		bufferevent_free(c->cn_up);
 		c->cn_up = NULL;
@@ -1308,7 +1306,7 @@ conn_connect_next(struct conn *c)
 	snprintf(why, sizeof why, "cannot connect to %s:%u: %s",
 	    c->cn_target.t_host, c->cn_target.t_port,
 	    c->cn_connect_errno ?
-	    evutil_socket_error_to_string(c->cn_connect_errno) : "no address");
+	    strerror(c->cn_connect_errno) : "no address");
 	log_info("%s %s %s", c->cn_client, c->cn_method, why);
 	conn_respond_error(c, 502, why, "connect_failed");
 }
@@ -1924,7 +1922,7 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 	const uint8_t	*addr = NULL;
 
 	if ((c = calloc(1, sizeof *c)) == NULL) {
-		close(fd);
+		evutil_closesocket(fd);
 		return;
 	}
 	c->cn_w = w;
@@ -1970,7 +1968,7 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 		if (c->cn_cli != NULL)
 			bufferevent_free(c->cn_cli);
 		else
-			close(fd);
+			evutil_closesocket(fd);
 		if (c->cn_timer != NULL)
 			event_free(c->cn_timer);
 		conn_free(c);

@@ -13,11 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "proxy.h"
+#include "plat.h"
 
 #define DLOG_SYSLOG	(-2)	/* dlog_fd: lines go to syslog(3) */
 
@@ -39,7 +39,7 @@ dlog_out(const char *buf, size_t len)
 	while (len > 0) {
 		if ((nl = memchr(buf, '\n', len)) == NULL)
 			nl = buf + len;
-		syslog(LOG_INFO, "%.*s", (int)(nl - buf), buf);
+		plat_syslog(buf, (size_t)(nl - buf));
 		len -= (size_t)(nl - buf) + (nl < buf + len ? 1 : 0);
 		buf = nl + 1;
 	}
@@ -69,7 +69,8 @@ dlog_open(const char *path)
 		return (0);
 	}
 	if (strcmp(path, "syslog") == 0) {
-		openlog("hushgate", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		if (plat_syslog_open() != 0)
+			return (-1);
 		dlog_fd = DLOG_SYSLOG;
 		return (0);
 	}
@@ -109,7 +110,7 @@ void
 dlog_close(void)
 {
 	if (dlog_fd == DLOG_SYSLOG)
-		closelog();
+		plat_syslog_close();
 	else if (dlog_fd != -1 && dlog_fd != STDOUT_FILENO)
 		close(dlog_fd);
 	dlog_fd = -1;
@@ -161,7 +162,7 @@ struct jbuf {
 	size_t	 jb_len;
 };
 
-static void __attribute__((format(printf, 2, 3)))
+static void __attribute__((format(HG_PRINTF, 2, 3)))
 jb_printf(struct jbuf *jb, const char *fmt, ...)
 {
 	va_list	ap;

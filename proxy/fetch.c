@@ -19,9 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/dns.h>
@@ -33,6 +30,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "proxy.h"
+#include "plat.h"
 #include "certs/certs.h"
 
 #define FETCH_READ_MAX	16384	/* one TLS read */
@@ -100,7 +98,7 @@ fetch_disconnect(struct fetch *f)
 	if (f->f_ev != NULL)
 		event_del(f->f_ev);
 	if (f->f_fd != -1) {
-		close(f->f_fd);
+		plat_closesocket(f->f_fd);
 		f->f_fd = -1;
 	}
 	if (f->f_ai != NULL) {
@@ -140,7 +138,7 @@ fetch_done(struct fetch *f)
 	fetch_free(f);
 }
 
-static void __attribute__((format(printf, 2, 3)))
+static void __attribute__((format(HG_PRINTF, 2, 3)))
 fetch_fail(struct fetch *f, const char *fmt, ...)
 {
 	va_list	ap;
@@ -224,7 +222,7 @@ bio_send(void *arg, const unsigned char *buf, size_t len)
 	struct fetch	*f = arg;
 	ssize_t		 n;
 
-	n = send(f->f_fd, buf, len, MSG_NOSIGNAL);
+	n = plat_send(f->f_fd, buf, len);
 	if (n >= 0)
 		return ((int)n);
 	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -238,7 +236,7 @@ bio_recv(void *arg, unsigned char *buf, size_t len)
 	struct fetch	*f = arg;
 	ssize_t		 n;
 
-	n = recv(f->f_fd, buf, len, 0);
+	n = plat_recv(f->f_fd, buf, len);
 	if (n >= 0)
 		return ((int)n);
 	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -308,14 +306,14 @@ fetch_connect_next(struct fetch *f)
 
 	while ((ai = f->f_ai_next) != NULL) {
 		f->f_ai_next = ai->ai_next;
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0);
+		fd = plat_socket(ai->ai_family, SOCK_STREAM, 0);
 		if (fd == -1) {
 			snprintf(f->f_connect_err, sizeof f->f_connect_err,
 			    "%s", strerror(errno));
 			continue;
 		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+		if (plat_connect(fd, ai->ai_addr,
+		    (socklen_t)ai->ai_addrlen) == 0 ||
 		    errno == EINPROGRESS) {
 			f->f_fd = fd;
 			fetch_wait(f, EV_WRITE);
@@ -323,7 +321,7 @@ fetch_connect_next(struct fetch *f)
 		}
 		snprintf(f->f_connect_err, sizeof f->f_connect_err, "%s",
 		    strerror(errno));
-		close(fd);
+		plat_closesocket(fd);
 	}
 	fetch_fail(f, "cannot connect to %s port %u: %s", f->f_url.u_host,
 	    f->f_url.u_port, f->f_connect_err[0] ? f->f_connect_err :
@@ -587,7 +585,6 @@ static void
 fetch_step(struct fetch *f)
 {
 	int		rc, err;
-	socklen_t	len;
 	size_t		n;
 
 	for (;;) {
@@ -603,17 +600,13 @@ fetch_step(struct fetch *f)
 				fetch_connect_next(f);
 				return;
 			}
-			err = 0;
-			len = sizeof err;
-			if (getsockopt(f->f_fd, SOL_SOCKET, SO_ERROR, &err,
-			    &len) == -1)
-				err = errno;
+			err = plat_sock_error(f->f_fd);
 			if (err != 0) {
 				snprintf(f->f_connect_err,
 				    sizeof f->f_connect_err, "%s",
 				    strerror(err));
 				event_del(f->f_ev);
-				close(f->f_fd);
+				plat_closesocket(f->f_fd);
 				f->f_fd = -1;
 				continue;
 			}

@@ -53,7 +53,7 @@ log_set_hook(log_hook_fn fn)
 	log_hook = fn;
 }
 
-static void __attribute__((format(printf, 2, 0)))
+static void __attribute__((format(HG_PRINTF, 2, 0)))
 log_vwrite(int level, const char *fmt, va_list ap, int err)
 {
 	char	buf[LOG_LINE_MAX];

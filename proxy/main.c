@@ -20,6 +20,7 @@
 #include <event2/thread.h>
 
 #include "proxy.h"
+#include "plat.h"
 #include "certs/certs.h"
 
 struct mainctx {
@@ -78,7 +79,7 @@ usage(FILE *f)
 	    "default,\n"
 	    "            checked against http_ports\n"
 	    "  --group NAME  (explain) for a client of the group NAME\n",
-	    HG_DEFAULT_CONFIG);
+	    plat_default_config());
 }
 
 static void
@@ -417,12 +418,14 @@ lists_stop(struct mainctx *mc)
 	mc->mc_rf = NULL;
 }
 
+#ifdef SIGUSR1
 static void
 on_reopen(evutil_socket_t sig, short what, void *arg)
 {
 	if (dlog_reopen() == 0)
 		log_info("decision log reopened");
 }
+#endif
 
 static void
 on_drain_over(evutil_socket_t fd, short what, void *arg)
@@ -517,7 +520,22 @@ int
 proxy_serve(const char *file, int debug)
 {
 	struct mainctx	 mc;
-	struct event	*ev_hup, *ev_term, *ev_int, *ev_usr1, *ev_done;
+	/* Windows has SIGINT and SIGTERM only; its service reloads through
+	 * proxy_request_reload(). */
+	static const struct {
+		int		 sig;
+		event_callback_fn fn;
+	} sigs[] = {
+		{ SIGTERM, on_stop },
+		{ SIGINT, on_stop },
+#ifdef SIGHUP
+		{ SIGHUP, on_reload },
+#endif
+#ifdef SIGUSR1
+		{ SIGUSR1, on_reopen },
+#endif
+	};
+	struct event	*ev_sig[sizeof sigs / sizeof sigs[0]], *ev_done;
 	struct hg_errors warns;
 	size_t		 i;
 	int		 rc = 0;
@@ -525,7 +543,7 @@ proxy_serve(const char *file, int debug)
 	memset(&mc, 0, sizeof mc);
 	mc.mc_file = file;
 	mc.mc_debug = debug;
-	if (evthread_use_pthreads() != 0)
+	if (plat_event_threads() != 0)
 		fatalx("libevent: no thread support");
 	event_set_log_callback(log_libevent);
 	errors_init(&warns);
@@ -543,20 +561,16 @@ proxy_serve(const char *file, int debug)
 	dlog_set_format(mc.mc_cfg->cf_log_format);
 	if (dlog_open(mc.mc_cfg->cf_decisions) != 0)
 		return (1);
-	signal(SIGPIPE, SIG_IGN);
-
 	mc.mc_base = event_base_new();
 	if (mc.mc_base == NULL)
 		fatalx("cannot create event base");
-	ev_hup = evsignal_new(mc.mc_base, SIGHUP, on_reload, &mc);
-	ev_term = evsignal_new(mc.mc_base, SIGTERM, on_stop, &mc);
-	ev_int = evsignal_new(mc.mc_base, SIGINT, on_stop, &mc);
-	ev_usr1 = evsignal_new(mc.mc_base, SIGUSR1, on_reopen, &mc);
+	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		ev_sig[i] = evsignal_new(mc.mc_base, sigs[i].sig, sigs[i].fn,
+		    &mc);
+		if (ev_sig[i] == NULL || evsignal_add(ev_sig[i], NULL) != 0)
+			fatalx("cannot watch signal %d", sigs[i].sig);
+	}
 	ev_done = event_new(mc.mc_base, -1, 0, on_worker_done, &mc);
-	evsignal_add(ev_hup, NULL);
-	evsignal_add(ev_term, NULL);
-	evsignal_add(ev_int, NULL);
-	evsignal_add(ev_usr1, NULL);
 	pthread_mutex_lock(&req_mtx);
 	req_ev = event_new(mc.mc_base, -1, 0, on_request, &mc);
 	if (req_pending != 0)
@@ -580,25 +594,14 @@ proxy_serve(const char *file, int debug)
 
 	/* Exiting already: a late signal must not kill us half-way (freeing
 	 * the signal events below restores the default actions). */
-	{
-		sigset_t	late;
-
-		sigemptyset(&late);
-		sigaddset(&late, SIGTERM);
-		sigaddset(&late, SIGINT);
-		sigaddset(&late, SIGHUP);
-		sigaddset(&late, SIGUSR1);
-		sigprocmask(SIG_BLOCK, &late, NULL);
-	}
+	plat_block_signals();
 	workers_join();
 	pthread_mutex_lock(&req_mtx);
 	event_free(req_ev);
 	req_ev = NULL;
 	pthread_mutex_unlock(&req_mtx);
-	event_free(ev_hup);
-	event_free(ev_term);
-	event_free(ev_int);
-	event_free(ev_usr1);
+	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		event_free(ev_sig[i]);
 	event_free(ev_done);
 	if (mc.mc_ev_drain != NULL)
 		event_free(mc.mc_ev_drain);
@@ -628,9 +631,12 @@ main(int argc, char **argv)
 		{ "group", required_argument, NULL, 'G' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*file = HG_DEFAULT_CONFIG, *group = NULL;
+	const char	*file = plat_default_config(), *group = NULL;
 	int		 ch, check = 0, debug = 0, explain = 0, http = 0;
 	int		 update = 0, show = 0;
+
+	if (plat_init() != 0)
+		return (1);
 
 #ifdef _WIN32
 	if (argc > 1 && strcmp(argv[1], "winhttp") == 0)
@@ -743,7 +749,6 @@ main(int argc, char **argv)
 
 		if ((cf = load_or_report(file)) == NULL)
 			return (1);
-		signal(SIGPIPE, SIG_IGN);
 		rc = refresh_update_all(cf);
 		config_unref(cf);
 		return (rc);

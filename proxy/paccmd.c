@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "proxy.h"
+#include "plat.h"
 
 #define PAC_MAX_URL	2048
 
@@ -98,7 +99,7 @@ struct wfile {
 	size_t	 wf_len;
 };
 
-static void __attribute__((format(printf, 2, 3)))
+static void __attribute__((format(HG_PRINTF, 2, 3)))
 wf_printf(struct wfile *wf, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -285,7 +286,7 @@ write_gpp(const char *dir, const char *side, const struct regval *rv,
 	}
 	wf_printf(&wf, "</RegistrySettings>\n");
 	xasprintf(&path, "%s/gpp/%s", dir, side);
-	if (mkdir(path, 0755) == -1 && errno != EEXIST) {
+	if (plat_mkdir(path, 0755) == -1 && errno != EEXIST) {
 		fprintf(stderr, "hushgate: %s: %s\n", path, strerror(errno));
 		rc = -1;
 	} else
@@ -370,12 +371,12 @@ emit_windows(const char *dir, const char *url, const char *proxy)
 		    "file:// URL)\n");
 		return (1);
 	}
-	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+	if (plat_mkdir(dir, 0755) == -1 && errno != EEXIST) {
 		fprintf(stderr, "hushgate: %s: %s\n", dir, strerror(errno));
 		return (1);
 	}
 	xasprintf(&path, "%s/gpp", dir);
-	if (mkdir(path, 0755) == -1 && errno != EEXIST) {
+	if (plat_mkdir(path, 0755) == -1 && errno != EEXIST) {
 		fprintf(stderr, "hushgate: %s: %s\n", path, strerror(errno));
 		free(path);
 		return (1);
@@ -442,7 +443,7 @@ pac_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char		*file = HG_DEFAULT_CONFIG, *out = NULL;
+	const char		*file = plat_default_config(), *out = NULL;
 	const char		*proxy = NULL, *mode = NULL, *fb = NULL;
 	const char		*windir = NULL, *url = NULL;
 	struct hg_config	*cf;

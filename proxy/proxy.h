@@ -6,14 +6,13 @@
 #define HG_PROXY_H
 
 #include <sys/types.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "rules/rules.h"
+#include "plat.h"
 
 #ifndef HG_DEFAULT_CONFIG
 #define HG_DEFAULT_CONFIG	"/etc/hushgate/hushgate.yaml"
@@ -68,17 +67,17 @@ typedef void	(*log_hook_fn)(int, const char *, size_t);
 void		 log_set_fd(int);
 void		 log_set_hook(log_hook_fn);
 void		 log_warn(const char *, ...)
-		    __attribute__((format(printf, 1, 2)));
+		    __attribute__((format(HG_PRINTF, 1, 2)));
 void		 log_warnx(const char *, ...)
-		    __attribute__((format(printf, 1, 2)));
+		    __attribute__((format(HG_PRINTF, 1, 2)));
 void		 log_info(const char *, ...)
-		    __attribute__((format(printf, 1, 2)));
+		    __attribute__((format(HG_PRINTF, 1, 2)));
 void		 log_debug(const char *, ...)
-		    __attribute__((format(printf, 1, 2)));
+		    __attribute__((format(HG_PRINTF, 1, 2)));
 void		 fatal(const char *, ...)
-		    __attribute__((format(printf, 1, 2), noreturn));
+		    __attribute__((format(HG_PRINTF, 1, 2), noreturn));
 void		 fatalx(const char *, ...)
-		    __attribute__((format(printf, 1, 2), noreturn));
+		    __attribute__((format(HG_PRINTF, 1, 2), noreturn));
 void		 log_libevent(int, const char *);
 
 /* http.c: request heads, no libevent here (fuzzed on its own) */

@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "proxy.h"
+#include "plat.h"
 #include "certs/certs.h"
 
 #define REFRESH_FIRST_MS	1000	/* first download after start-up */
@@ -115,7 +116,7 @@ mkdir_parent(const char *path)
 				char	c = *p;
 
 				*p = '\0';
-				if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+				if (plat_mkdir(dir, 0755) != 0 && errno != EEXIST)
 					rc = -1;
 				*p = c;
 			}
@@ -158,7 +159,7 @@ temp_write(const char *path, const void *buf, size_t len, char **cause)
 			goto fail;
 		off += (size_t)n;
 	}
-	if (fsync(fd) != 0)
+	if (plat_fsync(fd) != 0)
 		goto fail;
 	if (close(fd) != 0) {
 		fd = -1;
@@ -183,7 +184,7 @@ file_replace(const char *path, const void *buf, size_t len, char **cause)
 
 	if ((tmp = temp_write(path, buf, len, cause)) == NULL)
 		return (-1);
-	if (rename(tmp, path) != 0) {
+	if (plat_rename(tmp, path) != 0) {
 		xasprintf(cause, "cannot rename %s: %s", tmp, strerror(errno));
 		unlink(tmp);
 		free(tmp);
@@ -311,7 +312,7 @@ rsource_apply(struct rsource *rs, struct fetch_result *fr, char **msg)
 		listsrc_diff(old ? old : "", old ? oldlen : 0, body, len,
 		    &added, &removed);
 		free(old);
-		if (rename(tmp, src->ls_body) != 0) {
+		if (plat_rename(tmp, src->ls_body) != 0) {
 			xasprintf(msg, "cache: cannot rename %s: %s", tmp,
 			    strerror(errno));
 			goto refuse;

@@ -28,7 +28,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -37,6 +36,7 @@
 #include <mbedtls/ssl.h>
 
 #include "proxy.h"
+#include "plat.h"
 #include "certs/certs.h"
 
 #define TLSBEV_RECORD	16384	/* plaintext of one record */
@@ -191,8 +191,9 @@ tlsbev_outbuf(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 
 	if (!tb->tb_closing || tb->tb_shut || evbuffer_get_length(buf) != 0)
 		return;
-	if (shutdown(tb->tb_fd, SHUT_WR) == -1 && errno != ENOTCONN)
-		log_debug("tls shutdown: %s", strerror(errno));
+	if (shutdown(tb->tb_fd, SHUT_WR) == -1 &&
+	    plat_sock_errno() != ENOTCONN)
+		log_debug("tls shutdown: %s", strerror(plat_sock_errno()));
 	tb->tb_shut = 1;
 	if (tb->tb_shut_cb != NULL)
 		event_active(tb->tb_kick, 0, 0);

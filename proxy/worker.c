@@ -14,9 +14,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <event2/dns.h>
 #include <event2/event.h>
@@ -25,6 +22,7 @@
 #include <event2/util.h>
 
 #include "proxy.h"
+#include "plat.h"
 
 #define LISTEN_BACKLOG	1024
 
@@ -210,10 +208,10 @@ listener_accept(struct evconnlistener *l, evutil_socket_t fd,
 static void
 listener_error(struct evconnlistener *l, void *arg)
 {
-	int	err = EVUTIL_SOCKET_ERROR();
+	int	err = plat_sock_errno();
 
 	/* EMFILE and friends: keep listening, connections will close. */
-	log_warnx("accept: %s", evutil_socket_error_to_string(err));
+	log_warnx("accept: %s", strerror(err));
 }
 
 /* "a.b.c.d:port" or "[v6]:port" (checked by the loader) with port. */
@@ -271,21 +269,23 @@ listen_socket(const char *addr, uint16_t *port)
 		log_warnx("listen: bad address %s", addr);
 		return (-1);
 	}
-	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	fd = plat_socket(ss.ss_family, SOCK_STREAM, 0);
 	if (fd == -1) {
 		log_warn("listen %s: socket", addr);
 		return (-1);
 	}
-	evutil_make_socket_closeonexec(fd);
-	evutil_make_socket_nonblocking(fd);
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	/* SO_REUSEADDR where it means "after TIME_WAIT" (not on Windows,
+	 * where it would let another program take the port). */
+	evutil_make_listen_socket_reuseable(fd);
 #if HAVE_DECL_SO_REUSEPORT
-	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, (void *)&one, sizeof one);
 #endif
 	if (ss.ss_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, (void *)&one,
+		    sizeof one);
 	if (bind(fd, (struct sockaddr *)&ss, (socklen_t)sslen) == -1 ||
 	    listen(fd, LISTEN_BACKLOG) == -1) {
+		errno = plat_sock_errno();
 		log_warn("listen %s", addr);
 		evutil_closesocket(fd);
 		return (-1);
@@ -505,14 +505,11 @@ int
 workers_start(struct hg_config *cf, unsigned n)
 {
 	uint16_t	 ports[3 * HG_MAX_LISTEN];
-	sigset_t	 all, old;
 	size_t		 i;
 	unsigned	 k;
-	long		 ncpu;
 
 	if (n == 0) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		n = ncpu > 0 ? (unsigned)ncpu : 1;
+		n = plat_ncpu();
 		if (n > HG_MAX_WORKERS)
 			n = HG_MAX_WORKERS;
 	}
@@ -542,14 +539,13 @@ workers_start(struct hg_config *cf, unsigned n)
 		    ports[i]);
 	}
 	/* Signals are the main thread's business. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
+	plat_thread_signals(0);
 	for (k = 0; k < n; k++) {
 		if (pthread_create(&workers[k].w_thread, NULL, worker_main,
 		    &workers[k]) != 0)
 			fatalx("cannot start worker thread");
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	plat_thread_signals(1);
 	log_info("%u worker%s started", n, n == 1 ? "" : "s");
 	return (0);
 }

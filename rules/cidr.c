@@ -3,7 +3,7 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
+#include "rules/compat.h"
 #include <stdlib.h>
 #include <string.h>
 

@@ -6,7 +6,7 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
+#include "rules/compat.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -44,7 +44,7 @@ static int	category_name_valid(const char *);
 static void	set_gactions(struct loader *, struct hg_category *,
 		    yaml_node_t *, int);
 
-static void __attribute__((format(printf, 3, 4)))
+static void __attribute__((format(HG_PRINTF, 3, 4)))
 err(struct loader *ld, const yaml_node_t *n, const char *fmt, ...)
 {
 	va_list	ap;
@@ -636,6 +636,25 @@ group_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 		    key);
 }
 
+/*
+ * What the Windows build does without (no setuid/chroot, no crypt(3) for
+ * Basic authentication, no syslog): its keys are errors there, in their
+ * place, rather than a surprise when the proxy starts.
+ */
+static int
+platform_lacks(struct loader *ld, const yaml_node_t *n, const char *key)
+{
+#ifdef _WIN32
+	if (strcmp(key, "user") == 0 || strcmp(key, "chroot") == 0 ||
+	    strcmp(key, "auth") == 0 ||
+	    strcmp(key, "log.decisions: syslog") == 0) {
+		err(ld, n, "%s: not available in the Windows build", key);
+		return (1);
+	}
+#endif
+	return (0);
+}
+
 static void
 group_free(struct hg_group *gr)
 {
@@ -885,6 +904,9 @@ log_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 		if (is_null(v))
 			return;
 		if ((s = want_string(ld, v, "log.decisions")) == NULL)
+			return;
+		if (strcmp(s, "syslog") == 0 &&
+		    platform_lacks(ld, v, "log.decisions: syslog"))
 			return;
 		if (strcmp(s, "-") == 0 || strcmp(s, "syslog") == 0)
 			cf->cf_decisions = xstrdup(s);
@@ -1552,6 +1574,8 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 			    "have include, categories, actions)", key);
 		return;
 	}
+	if (platform_lacks(ld, k, key))
+		return;
 	if (strcmp(key, "listen") == 0)
 		set_listen(ld, v);
 	else if (strcmp(key, "workers") == 0) {
@@ -1857,7 +1881,7 @@ load_file(struct loader *ld, const char *path, int is_main, const char *from,
 		return;
 	}
 	/* Include once: a file named twice adds its categories once. */
-	real = realpath(path, NULL);
+	real = path_real(path);
 	if (real != NULL) {
 		for (i = 0; i < ld->ld_nseen; i++) {
 			if (strcmp(ld->ld_seen[i], real) == 0) {

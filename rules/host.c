@@ -9,7 +9,7 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
+#include "rules/compat.h"
 #include <string.h>
 
 #include "rules.h"

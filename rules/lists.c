@@ -9,7 +9,7 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
+#include "rules/compat.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -48,7 +48,7 @@ struct pbuf {
 	size_t	 pb_cap;
 };
 
-static void __attribute__((format(printf, 2, 3)))
+static void __attribute__((format(HG_PRINTF, 2, 3)))
 pb_printf(struct pbuf *pb, const char *fmt, ...)
 {
 	va_list	ap;

@@ -13,6 +13,15 @@
 #include <stdint.h>
 #include <stdarg.h>
 #include <sys/types.h>
+#include <stdio.h>
+
+/* The printf flavour of our format attributes: the C99 one, also where
+ * the system's own printf is another (mingw-w64's __USE_MINGW_ANSI_STDIO). */
+#ifdef __MINGW_PRINTF_FORMAT
+#define HG_PRINTF	__MINGW_PRINTF_FORMAT
+#else
+#define HG_PRINTF	printf
+#endif
 
 #define HG_MAX_HOST		253	/* longest DNS name, without final dot */
 #define HG_MAX_LABEL		63	/* longest DNS label */
@@ -340,10 +349,10 @@ void		 errors_init(struct hg_errors *);
 void		 errors_free(struct hg_errors *);
 void		 errors_add(struct hg_errors *, const char *, unsigned,
 		    unsigned, const char *, ...)
-		    __attribute__((format(printf, 5, 6)));
+		    __attribute__((format(HG_PRINTF, 5, 6)));
 void		 errors_addv(struct hg_errors *, const char *, unsigned,
 		    unsigned, const char *, va_list)
-		    __attribute__((format(printf, 5, 0)));
+		    __attribute__((format(HG_PRINTF, 5, 0)));
 void		 errors_add_msg(struct hg_errors *, const char *);
 size_t		 errors_total(const struct hg_errors *);
 
@@ -351,15 +360,27 @@ size_t		 errors_total(const struct hg_errors *);
 void		*xmalloc(size_t);
 void		*xcalloc(size_t, size_t);
 void		*xreallocarray(void *, size_t, size_t);
+#ifndef HAVE_REALLOCARRAY
+void		*reallocarray(void *, size_t, size_t);
+#endif
+#ifndef HAVE_MEMMEM
+void		*memmem(const void *, size_t, const void *, size_t);
+#endif
+#ifndef HAVE_EXPLICIT_BZERO
+/* Zero a secret so that the compiler cannot drop the stores. */
+void		 explicit_bzero(void *, size_t);
+#endif
 void		 hg_prefault(void *, size_t);
 char		*xstrdup(const char *);
 char		*xstrndup(const char *, size_t);
 int		 xasprintf(char **, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
+		    __attribute__((format(HG_PRINTF, 2, 3)));
 const char	*action_name(enum hg_action);
 int		 action_parse(const char *, enum hg_action *);
 int		 duration_parse(const char *, unsigned *);
 char		*path_join_dir(const char *, const char *);
+/* The canonical absolute name of an existing file, or NULL. */
+char		*path_real(const char *);
 
 /* host.c */
 int		 host_normalise(const char *, size_t, struct hg_target *,

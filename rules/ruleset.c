@@ -13,7 +13,7 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
+#include "rules/compat.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

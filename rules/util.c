@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #ifdef __linux__
+#ifdef HAVE_SYS_MMAN_H
 #include <sys/mman.h>
+#endif
 #include <unistd.h>
 #endif
 
@@ -183,15 +185,58 @@ duration_parse(const char *s, unsigned *ms)
  * Resolve path relative to the directory of file. Returns a new string;
  * absolute paths are copied. A leading "./" is dropped from the result.
  */
+#ifdef _WIN32
+/* Windows: "C:\x", "\\server\share" and "/x" are absolute, and both
+ * slashes separate. */
+static int
+path_absolute(const char *p)
+{
+	return (p[0] == '/' || p[0] == '\\' ||
+	    (isalpha((unsigned char)p[0]) && p[1] == ':'));
+}
+
+static const char *
+path_last_sep(const char *p)
+{
+	const char	*a = strrchr(p, '/'), *b = strrchr(p, '\\');
+
+	return (a == NULL || (b != NULL && b > a) ? b : a);
+}
+
+char *
+path_real(const char *path)
+{
+	return (_fullpath(NULL, path, 0));
+}
+#else
+static int
+path_absolute(const char *p)
+{
+	return (p[0] == '/');
+}
+
+static const char *
+path_last_sep(const char *p)
+{
+	return (strrchr(p, '/'));
+}
+
+char *
+path_real(const char *path)
+{
+	return (realpath(path, NULL));
+}
+#endif
+
 char *
 path_join_dir(const char *file, const char *path)
 {
 	const char	*slash;
 	char		*out;
 
-	if (path[0] == '/')
+	if (path_absolute(path))
 		return (xstrdup(path));
-	slash = strrchr(file, '/');
+	slash = path_last_sep(file);
 	if (slash == NULL)
 		return (xstrdup(path));
 	xasprintf(&out, "%.*s/%s", (int)(slash - file), file, path);
@@ -199,3 +244,45 @@ path_join_dir(const char *file, const char *path)
 		memmove(out, out + 2, strlen(out + 2) + 1);
 	return (out);
 }
+
+#ifndef HAVE_EXPLICIT_BZERO
+void
+explicit_bzero(void *p, size_t len)
+{
+	volatile unsigned char	*v = p;
+
+	while (len-- > 0)
+		*v++ = 0;
+}
+#endif
+
+#ifndef HAVE_MEMMEM
+void *
+memmem(const void *h, size_t hlen, const void *n, size_t nlen)
+{
+	const unsigned char	*p = h, *end;
+
+	if (nlen == 0)
+		return ((void *)h);
+	if (hlen < nlen)
+		return (NULL);
+	end = p + (hlen - nlen);
+	for (; p <= end; p++)
+		if (*p == *(const unsigned char *)n &&
+		    memcmp(p, n, nlen) == 0)
+			return ((void *)p);
+	return (NULL);
+}
+#endif
+
+#ifndef HAVE_REALLOCARRAY
+void *
+reallocarray(void *p, size_t n, size_t size)
+{
+	if (size != 0 && n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return (NULL);
+	}
+	return (realloc(p, n * size));
+}
+#endif

@@ -44,3 +44,44 @@ def wine(tmp_path_factory):
     w.boot()
     yield w
     w.shutdown()
+
+
+# The integration suite's fixtures (test CA, TLS contexts), shared rather
+# than copied: its conftest is loaded under a name of its own.
+def _integration_conftest():
+    import importlib.util
+    path = Path(__file__).resolve().parents[1] / "integration" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("integration_conftest",
+                                                  path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+_ic = _integration_conftest()
+test_ca = _ic.test_ca
+server_tls_ctx = _ic.server_tls_ctx
+client_tls_ctx = _ic.client_tls_ctx
+
+
+@pytest.fixture
+def wine_proxy(tmp_path, wine, hushgate_exe):
+    """Start hushgate.exe under Wine: wine_proxy(config, hosts) -> a
+    helpers.Proxy-like object (port, log_lines(), wait_log(), stop())."""
+    cls = winemod.wine_proxy_class()
+    cls.wine = wine
+    cls.exe = hushgate_exe
+    started = []
+
+    def make(config=None, hosts=()):
+        p = cls(tmp_path / ("proxy%d" % len(started)), config or {}, hosts,
+                start=False)
+        started.append(p)
+        p.start()
+        return p
+
+    yield make
+    problems = []
+    for p in started:
+        problems += p.finish()
+    assert not problems, "\n".join(problems)

@@ -33,7 +33,7 @@ def win_build():
     """The Windows build directory: $HUSHGATE_WIN_BUILD, else
     build/windows at the repository root."""
     return Path(os.environ.get("HUSHGATE_WIN_BUILD")
-                or REPO / "build" / "windows")
+                or REPO / "build" / "windows").resolve()
 
 
 class Wine:
@@ -118,3 +118,67 @@ class Wine:
             args += ["/v", value]
         args.append("/reg:%d" % view)
         return self.run(*args)
+
+
+def wine_proxy_class():
+    """WineProxy: helpers.Proxy (tests/integration/helpers.py) running
+    hushgate.exe under Wine instead of the Linux binary.  Same config
+    defaults (hosts file only, no DNS), same waits on stderr lines."""
+    import signal
+    import subprocess as sp
+    import threading
+
+    import helpers
+
+    class WineProxy(helpers.Proxy):
+        wine = None
+        exe = None
+
+        def start(self):
+            self.stdout_file = open(self.dir / "stdout", "wb")
+            self.proc = sp.Popen(
+                [self.wine.wine, str(self.exe), "-c", str(self.config_path)],
+                stdin=sp.DEVNULL, stdout=self.stdout_file, stderr=sp.PIPE,
+                cwd=str(self.dir), env=self.wine.env)
+            self._reader = threading.Thread(target=self._read_stderr,
+                                            daemon=True)
+            self._reader.start()
+            m = self.wait_stderr(
+                r"^hushgate: listening on 127\.0\.0\.1:(\d+)\r?$",
+                timeout=RUN_TIMEOUT)
+            self.port = int(m.group(1))
+            assert self.port != 0
+            return self
+
+        def stop(self):
+            """Ctrl-C (Wine turns SIGINT into the console's Ctrl-C, which
+            the C runtime gives hushgate as SIGINT): drain and exit.
+            Returns the exit status."""
+            self.expect_exit = True
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGINT)
+            return self.wait_exit(timeout=RUN_TIMEOUT)
+
+        def finish(self):
+            problems = []
+            if self.proc is None:
+                return problems
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGINT)
+                try:
+                    self.proc.wait(timeout=RUN_TIMEOUT)
+                except sp.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+                    problems.append("hushgate.exe did not exit on Ctrl-C")
+            elif not self.expect_exit:
+                problems.append("hushgate.exe died during the test (rc=%s)"
+                                % self.proc.returncode)
+            self._reader.join(RUN_TIMEOUT)
+            self.stdout_file.close()
+            if problems:
+                problems.append("stderr of %s:\n%s" % (self.dir,
+                                                        self.stderr_text()))
+            return problems
+
+    return WineProxy

@@ -1,0 +1,185 @@
+/*
+ * plat.h -- what the proxy needs from the operating system that POSIX and
+ * Windows spell differently: socket reads and writes that fail with an
+ * errno value, a non-blocking socket, random bytes, start-up. plat_posix.c
+ * and plat_win.c implement it; on POSIX the calls of the relay's hot path
+ * are inline and cost nothing.
+ *
+ * Socket errors are errno values on both: on Windows the WSA codes are
+ * translated (WSAECONNREFUSED -> ECONNREFUSED ...), so code that tells a
+ * refused connection from a reset one reads the same everywhere.
+ */
+#ifndef HG_PLAT_H
+#define HG_PLAT_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#ifndef SHUT_WR
+#define SHUT_WR		SD_SEND
+#endif
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL	0
+#endif
+#else
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <unistd.h>
+#endif
+
+/* Once, first thing in main(): sockets (WSAStartup), binary files. */
+int		 plat_init(void);
+
+/* A new TCP/UDP socket, non-blocking and not inherited; -1 and errno. */
+int		 plat_socket(int, int, int);
+/* connect(2) on a non-blocking socket: 0, or -1 with errno (EINPROGRESS
+ * while it goes on). */
+int		 plat_connect(int, const struct sockaddr *, socklen_t);
+/* The pending error of a socket (SO_ERROR) as an errno value. */
+int		 plat_sock_error(int);
+/* The errno value of the last failed socket call, ours or libevent's. */
+int		 plat_sock_errno(void);
+int		 plat_closesocket(int);
+/* n random bytes from the system; 0 or -1. */
+int		 plat_random(void *, size_t);
+/* The system's name for this platform's lack of a feature (user:,
+ * chroot:, Basic authentication...): NULL where it is there. */
+const char	*plat_lacks(const char *);
+
+/* The decision log's "syslog": open (facility daemon), one message, close. */
+int		 plat_syslog_open(void);
+void		 plat_syslog(const char *, size_t);
+void		 plat_syslog_close(void);
+
+/* The event loop's threads: POSIX threads, or Windows threads. */
+int		 plat_event_threads(void);
+/* Signals that only exist on POSIX are blocked while the process ends. */
+void		 plat_block_signals(void);
+/* Threads started between plat_thread_signals(0) and (1) get no signals
+ * (the main thread's mask is blocked, then restored). */
+void		 plat_thread_signals(int);
+/* The configuration file used without -c: HG_DEFAULT_CONFIG (under
+ * sysconfdir), or on Windows %ProgramData%\hushgate\hushgate.yaml. */
+const char	*plat_default_config(void);
+/* Processors online, at least 1. */
+unsigned	 plat_ncpu(void);
+
+/*
+ * Files (inline: certs/ uses them too): a directory with a mode, data on
+ * the disk, a mode on an open file, and a rename that replaces the
+ * target (what rename(2) does on POSIX; Windows needs to be told).
+ */
+#ifdef _WIN32
+#include <direct.h>
+#include <io.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#ifndef O_CLOEXEC
+#define O_CLOEXEC	_O_NOINHERIT
+#endif
+
+ssize_t		 plat_recv(int, void *, size_t);
+ssize_t		 plat_send(int, const void *, size_t);
+
+static inline int
+plat_mkdir(const char *path, int mode)
+{
+	return (_mkdir(path));
+}
+
+static inline int
+plat_fsync(int fd)
+{
+	return (_commit(fd));
+}
+
+static inline int
+plat_fchmod(int fd, int mode)
+{
+	/* The directory's ACL decides who may read it. */
+	return (0);
+}
+
+static inline int
+plat_lstat(const char *path, struct stat *st)
+{
+	return (stat(path, st));
+}
+
+static inline time_t
+plat_timegm(struct tm *tm)
+{
+	return (_mkgmtime(tm));
+}
+
+static inline int
+plat_rename(const char *from, const char *to)
+{
+	if (MoveFileExA(from, to, MOVEFILE_REPLACE_EXISTING |
+	    MOVEFILE_WRITE_THROUGH))
+		return (0);
+	errno = EACCES;
+	return (-1);
+}
+#else
+#include <sys/stat.h>
+#include <stdio.h>
+#include <time.h>
+
+static inline int
+plat_mkdir(const char *path, int mode)
+{
+	return (mkdir(path, (mode_t)mode));
+}
+
+static inline int
+plat_fsync(int fd)
+{
+	return (fsync(fd));
+}
+
+static inline int
+plat_fchmod(int fd, int mode)
+{
+	return (fchmod(fd, (mode_t)mode));
+}
+
+static inline int
+plat_rename(const char *from, const char *to)
+{
+	return (rename(from, to));
+}
+
+static inline int
+plat_lstat(const char *path, struct stat *st)
+{
+	return (lstat(path, st));
+}
+
+static inline time_t
+plat_timegm(struct tm *tm)
+{
+	return (timegm(tm));
+}
+
+static inline ssize_t
+plat_recv(int fd, void *buf, size_t len)
+{
+	return (read(fd, buf, len));
+}
+
+static inline ssize_t
+plat_send(int fd, const void *buf, size_t len)
+{
+	return (write(fd, buf, len));
+}
+#endif
+
+#endif /* HG_PLAT_H */
