@@ -1350,10 +1350,16 @@ slot_new(size_t i, const struct ww_opts *o, const struct ww_backup *now,
 	if (o->o_wininet == NULL || (st == ST_USER) !=
 	    (strcmp(o->o_wininet, "user") == 0))
 		return (0);
-	if (strcmp(name, "ProxySettingsPerUser") == 0 ||
-	    strcmp(name, "ProxyEnable") == 0) {
+	if (strcmp(name, "ProxySettingsPerUser") == 0) {
+		/* 0: one machine-wide setting for every user. */
 		*type = REG_DWORD;
-		wb_u32(b, name[5] == 'S' ? 0 : o->o_proxy != NULL);
+		wb_u32(b, 0);
+		return (b->wb_err ? -1 : 1);
+	}
+	if (strcmp(name, "ProxyEnable") == 0) {
+		/* A PAC URL works with the fixed proxy off. */
+		*type = REG_DWORD;
+		wb_u32(b, o->o_proxy != NULL);
 		return (b->wb_err ? -1 : 1);
 	}
 	if (strcmp(name, "DefaultConnectionSettings") == 0) {
@@ -1389,7 +1395,7 @@ ww_set(const struct ww_opts *o, const char *bpath)
 	struct ww_backup	 now, old;
 	struct ww_buf		 b;
 	DWORD			 type;
-	size_t			 i;
+	size_t			 i, nwritten = 0;
 	int			 rc, r;
 	char			 hp[WW_MAX_TEXT];
 
@@ -1432,12 +1438,16 @@ ww_set(const struct ww_opts *o, const char *bpath)
 			rc = 1;
 		else if (r > 0 && slot_write(i, type, b.wb_p, b.wb_len) != 0)
 			rc = 1;
+		else if (r > 0)
+			nwritten++;
 		free(b.wb_p);
 	}
 	backup_free(&now);
 	if (rc != 0) {
-		fprintf(stderr, "hushgate: winhttp: the change is partial; "
-		    "hushgate winhttp reset restores the backup\n");
+		if (nwritten > 0)
+			fprintf(stderr, "hushgate: winhttp: the change is "
+			    "partial; hushgate winhttp reset restores the "
+			    "backup\n");
 		return (1);
 	}
 	printf("set: WinHTTP%s%s%s -> %s\n", o->o_wininet ? ", WinINet (" :

@@ -199,6 +199,12 @@ def persistent_wineserver(wine):
     session's wine.shutdown() ends it."""
     subprocess.run(["wineserver", "-p"], env=wine.env, check=False,
                    timeout=winemod.RUN_TIMEOUT)
+    # The first program starts the prefix's services, which then live as
+    # long as the server: they must not hold a later run's output pipes.
+    subprocess.run([wine.wine, "reg", "query", "HKCU\\Software"],
+                   env=wine.env, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   timeout=winemod.RUN_TIMEOUT, check=False)
 
 
 def restore_pristine(wine, exists):
@@ -519,20 +525,8 @@ def test_default_backup_path(wine, hushgate_exe, tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# Through the proxy
-
-
-@pytest.fixture
-def proxy(tmp_path):
-    """A hushgate proxy resolving names from the test's hosts file only.
-    Until tests/windows/wine.py provides a way to run hushgate.exe as a
-    proxy, this is the Linux build (HUSHGATE_BIN or ./hushgate) from
-    tests/integration/helpers.py; the WinHTTP client and the wiring run
-    under Wine either way."""
-    f = helpers.ProxyFactory(tmp_path / "proxies")
-    yield f
-    problems = f.cleanup()
-    assert not problems, "\n".join(problems)
+# Through the proxy: hushgate.exe under Wine (the wine_proxy fixture), the
+# WinHTTP client under Wine, names from the test's hosts file only.
 
 
 @pytest.fixture
@@ -559,14 +553,15 @@ def wired(wine, hushgate_exe, tmp_path):
         assert cp.returncode == 0, cp.stderr
 
 
-def test_winhttp_telemetry_request_is_denied(wine, win_build, proxy, wired):
+def test_winhttp_telemetry_request_is_denied(wine, win_build, wine_proxy,
+                                             wired):
     """A WinHTTP request with WINHTTP_ACCESS_TYPE_DEFAULT_PROXY to a
     shipped telemetry host over https reaches hushgate as a CONNECT,
     which denies it: the request fails, the decision log has the host
     denied with its category."""
     action, category, rule = Ruleset(BALANCED).match(WATSON, 443)
     assert action == "deny" and category, (action, category)
-    p = proxy({"include": [str(BALANCED)], "connect_ports": [443]},
+    p = wine_proxy({"include": [str(BALANCED)], "connect_ports": [443]},
               hosts=[WATSON])
     wired(p.port)
     cp = client(wine, win_build, "get", "https://%s/" % WATSON)
@@ -578,10 +573,11 @@ def test_winhttp_telemetry_request_is_denied(wine, win_build, proxy, wired):
                                            403, "denied"), rec
 
 
-def test_winhttp_plain_http_is_relayed(wine, win_build, proxy, wired, web):
+def test_winhttp_plain_http_is_relayed(wine, win_build, wine_proxy, wired,
+                                      web):
     """A plain-http WinHTTP request to an allowed test name goes through
     hushgate to a local server: 200 and its body."""
-    p = proxy({"include": [str(BALANCED)], "http_ports": [web.port]},
+    p = wine_proxy({"include": [str(BALANCED)], "http_ports": [web.port]},
               hosts=["allowed.test"])
     wired(p.port)
     cp = client(wine, win_build, "get",
@@ -595,10 +591,10 @@ def test_winhttp_plain_http_is_relayed(wine, win_build, proxy, wired, web):
         "GET", "allow", 200), rec
 
 
-def test_winhttp_pac_policy_mode(wine, win_build, proxy):
+def test_winhttp_pac_policy_mode(wine, win_build, wine_proxy):
     """WinHttpGetProxyForUrl with our PAC URL (pac.mode: policy): our
     proxy for a denied host, DIRECT for an allowed one."""
-    p = proxy({"include": [str(BALANCED)], "pac": {"mode": "policy"}})
+    p = wine_proxy({"include": [str(BALANCED)], "pac": {"mode": "policy"}})
     pac = "http://127.0.0.1:%d/proxy.pac" % p.port
     cp = client(wine, win_build, "pac", pac, "https://%s/" % WATSON)
     assert cp.returncode == 0, (cp.stdout, cp.stderr)
