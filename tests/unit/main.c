@@ -689,6 +689,7 @@ main(void)
 	failed += run_group("pac", test_pac_group);
 	failed += run_group("certs", test_certs_group);
 	failed += run_group("auth", test_auth_group);
+	failed += run_group("regfile", test_regfile_group);
 	keep_free();
 	/*
 	 * The exit status is the number of failed cases, held below 77:

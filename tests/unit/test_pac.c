@@ -66,10 +66,13 @@ table_lines(const char *body, const char *name, size_t *n)
 		len = (size_t)(end - p);
 		if (len > 0 && p[len - 1] == ',')
 			len--;
-		lines = unit_keep(reallocarray(lines, *n + 1, sizeof *lines));
+		if ((lines = reallocarray(lines, *n + 1, sizeof *lines)) ==
+		    NULL)
+			abort();
 		lines[(*n)++] = unit_keep(strndup(p, len));
 	}
-	return (lines);
+	/* kept once, when complete: a kept block must not move */
+	return (lines != NULL ? unit_keep(lines) : NULL);
 }
 
 static void
@@ -144,10 +147,15 @@ add_table(struct unit_group *g, const char *config, const char *table,
 		if (strcmp(lines[i]->ul_fields[0], table) != 0 ||
 		    strcmp(lines[i]->ul_fields[1], "-") == 0)
 			continue;
-		pc->pc_want = unit_keep(reallocarray(pc->pc_want,
-		    pc->pc_nwant + 1, sizeof *pc->pc_want));
+		/* kept once, when complete: a kept block must not move */
+		pc->pc_want = reallocarray(pc->pc_want, pc->pc_nwant + 1,
+		    sizeof *pc->pc_want);
+		if (pc->pc_want == NULL)
+			abort();
 		pc->pc_want[pc->pc_nwant++] = lines[i]->ul_fields[1];
 	}
+	if (pc->pc_want != NULL)
+		unit_keep(pc->pc_want);
 	unit_add(g, unit_printf("%s: %s", config, table), test_pac_table, pc);
 }
 

@@ -97,5 +97,6 @@ void		 test_pac_group(struct unit_group *);
 void		 test_certs_group(struct unit_group *);
 /* test_auth.c: users file lines, Basic credentials, client groups */
 void		 test_auth_group(struct unit_group *);
+void		 test_regfile_group(struct unit_group *);
 
 #endif /* HG_UNIT_H */
