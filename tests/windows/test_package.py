@@ -170,3 +170,72 @@ def test_scripts_are_ascii(package):
     for name in ("Install-Hushgate.ps1", "Uninstall-Hushgate.ps1"):
         data = (top / name).read_bytes()
         assert all(b < 0x80 for b in data), name
+
+
+def test_installed_layout_runs_as_service(wine, package):
+    """The steps of Install-Hushgate.ps1 that do not need PowerShell,
+    under Wine: hushgate.exe in %ProgramFiles%\\hushgate, the shipped
+    hushgate.yaml and sets\\ in %ProgramData%\\hushgate (only its port
+    changed, to one chosen at run time), `hushgate.exe -t -c` that file,
+    `service install` with no -c (the default configuration path),
+    `service start`: the proxy denies a telemetry host with 403, writes
+    %ProgramData%\\hushgate\\decisions.log and serves /proxy.pac; then
+    `service stop` and `service uninstall`."""
+    from helpers import Tunnel, raw_request, wait_until
+    from test_service import (DENIED_HOST, SVC_TIMEOUT, Keeper, free_port,
+                              port_open)
+
+    _, top = package
+    drive = wine.prefix / "drive_c"
+    progdir = drive / "Program Files" / "hushgate"
+    datadir = drive / "ProgramData" / "hushgate"
+    added = []
+    progdir.mkdir(parents=True, exist_ok=True)
+    datadir.mkdir(parents=True, exist_ok=True)
+    assert not (datadir / "hushgate.yaml").exists()
+    port = free_port()
+    shutil.copy(top / "hushgate.exe", progdir / "hushgate.exe")
+    shutil.copytree(top / "sets", datadir / "sets")
+    text = (top / "hushgate.yaml").read_text()
+    assert '"127.0.0.1:3128"' in text
+    (datadir / "hushgate.yaml").write_text(
+        text.replace('"127.0.0.1:3128"', '"127.0.0.1:%d"' % port))
+    added += [datadir / "hushgate.yaml", datadir / "sets",
+              datadir / "decisions.log", datadir / "lists"]
+    exe = r"C:\Program Files\hushgate\hushgate.exe"
+    config = r"C:\ProgramData\hushgate\hushgate.yaml"
+    keeper = Keeper(wine)
+    try:
+        cp = wine.run(exe, "-t", "-c", config)
+        assert cp.returncode == 0, cp.stdout + cp.stderr
+        assert "configuration OK" in cp.stdout
+        cp = wine.run(exe, "service", "install")
+        assert cp.returncode == 0, cp.stdout + cp.stderr
+        key = wine.reg_query(r"HKLM\SYSTEM\CurrentControlSet\Services"
+                             r"\hushgate", "ImagePath")
+        assert ('"%s" service run -c "%s"' % (exe, config)).lower() in \
+            key.stdout.lower(), key.stdout
+        cp = wine.run(exe, "service", "start", timeout=SVC_TIMEOUT)
+        assert cp.returncode == 0, cp.stdout + cp.stderr
+        with Tunnel(port, "%s:443" % DENIED_HOST) as t:
+            assert t.status == 403
+        resp = raw_request(port, b"GET /proxy.pac HTTP/1.1\r\nHost: x\r\n"
+                           b"\r\n")
+        assert resp.status == 200
+        assert b"FindProxyForURL" in resp.body
+        wait_until(lambda: (datadir / "decisions.log").exists() and
+                   DENIED_HOST in (datadir / "decisions.log").read_text(),
+                   "the denial in %ProgramData%\\hushgate\\decisions.log",
+                   timeout=SVC_TIMEOUT)
+        cp = wine.run(exe, "service", "stop", timeout=SVC_TIMEOUT)
+        assert cp.returncode == 0, cp.stdout + cp.stderr
+        assert not port_open(port)
+    finally:
+        wine.run(exe, "service", "uninstall", timeout=SVC_TIMEOUT)
+        keeper.stop()
+        for p in added:
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
+        shutil.rmtree(progdir)
