@@ -628,7 +628,7 @@ tun_shut(struct conn *c, int d)
 	if (shutdown(tun_dst(c, d), SHUT_WR) == -1 &&
 	    plat_sock_errno() != ENOTCONN)
 		log_debug("%s: shutdown: %s", c->cn_client,
-		    strerror(plat_sock_errno()));
+		    plat_strerror(plat_sock_errno()));
 	c->cn_tun_shut[d] = 1;
 	tun_maybe_done(c);
 }
@@ -975,7 +975,7 @@ trelay_shut(struct conn *c, int d)
 	}
 	if (!c->cn_tun_shut[TUN_DOWN] && shutdown(bufferevent_getfd(c->cn_up),
 	    SHUT_WR) == -1 && errno != ENOTCONN)
-		log_debug("%s: shutdown: %s", c->cn_client, strerror(errno));
+		log_debug("%s: shutdown: %s", c->cn_client, plat_strerror(errno));
 	c->cn_tun_shut[TUN_UP] = 1;
 	tun_maybe_done(c);
 }
@@ -1306,7 +1306,7 @@ conn_connect_next(struct conn *c)
 	snprintf(why, sizeof why, "cannot connect to %s:%u: %s",
 	    c->cn_target.t_host, c->cn_target.t_port,
 	    c->cn_connect_errno ?
-	    strerror(c->cn_connect_errno) : "no address");
+	    plat_strerror(c->cn_connect_errno) : "no address");
 	log_info("%s %s %s", c->cn_client, c->cn_method, why);
 	conn_respond_error(c, 502, why, "connect_failed");
 }

@@ -309,7 +309,7 @@ fetch_connect_next(struct fetch *f)
 		fd = plat_socket(ai->ai_family, SOCK_STREAM, 0);
 		if (fd == -1) {
 			snprintf(f->f_connect_err, sizeof f->f_connect_err,
-			    "%s", strerror(errno));
+			    "%s", plat_strerror(errno));
 			continue;
 		}
 		if (plat_connect(fd, ai->ai_addr,
@@ -320,7 +320,7 @@ fetch_connect_next(struct fetch *f)
 			return (0);
 		}
 		snprintf(f->f_connect_err, sizeof f->f_connect_err, "%s",
-		    strerror(errno));
+		    plat_strerror(errno));
 		plat_closesocket(fd);
 	}
 	fetch_fail(f, "cannot connect to %s port %u: %s", f->f_url.u_host,
@@ -604,7 +604,7 @@ fetch_step(struct fetch *f)
 			if (err != 0) {
 				snprintf(f->f_connect_err,
 				    sizeof f->f_connect_err, "%s",
-				    strerror(err));
+				    plat_strerror(err));
 				event_del(f->f_ev);
 				plat_closesocket(f->f_fd);
 				f->f_fd = -1;

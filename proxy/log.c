@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "proxy.h"
+#include "plat.h"
 
 #define LOG_LINE_MAX	2048
 
@@ -68,7 +69,7 @@ log_vwrite(int level, const char *fmt, va_list ap, int err)
 		n = (int)sizeof buf - 2;
 	if (err != 0) {
 		m = snprintf(buf + n, sizeof buf - (size_t)n, ": %s",
-		    strerror(err));
+		    plat_strerror(err));
 		if (m > 0)
 			n += m;
 		if ((size_t)n > sizeof buf - 2)

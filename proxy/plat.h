@@ -46,6 +46,9 @@ int		 plat_sock_error(int);
 /* The errno value of the last failed socket call, ours or libevent's. */
 int		 plat_sock_errno(void);
 int		 plat_closesocket(int);
+/* strerror(), also for the socket errno values that the Windows C
+ * library has no text for. */
+const char	*plat_strerror(int);
 /* n random bytes from the system; 0 or -1. */
 int		 plat_random(void *, size_t);
 /* The system's name for this platform's lack of a feature (user:,

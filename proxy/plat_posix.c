@@ -150,3 +150,9 @@ plat_default_config(void)
 {
 	return (HG_DEFAULT_CONFIG);
 }
+
+const char *
+plat_strerror(int e)
+{
+	return (strerror(e));
+}

@@ -56,6 +56,28 @@ wsa_to_errno(int e)
 	}
 }
 
+const char *
+plat_strerror(int e)
+{
+	switch (e) {
+	case EAGAIN:		return ("Resource temporarily unavailable");
+	case EINPROGRESS:	return ("Operation now in progress");
+	case ECONNREFUSED:	return ("Connection refused");
+	case ECONNRESET:	return ("Connection reset by peer");
+	case ECONNABORTED:	return ("Software caused connection abort");
+	case ETIMEDOUT:		return ("Connection timed out");
+	case ENETUNREACH:	return ("Network is unreachable");
+	case EHOSTUNREACH:	return ("No route to host");
+	case ENOTCONN:		return ("Transport endpoint is not connected");
+	case EADDRINUSE:	return ("Address already in use");
+	case EADDRNOTAVAIL:	return ("Cannot assign requested address");
+	case EAFNOSUPPORT:	return ("Address family not supported");
+	case ENOBUFS:		return ("No buffer space available");
+	case ENOTSOCK:		return ("Socket operation on non-socket");
+	default:		return (strerror(e));
+	}
+}
+
 int
 plat_init(void)
 {

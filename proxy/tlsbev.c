@@ -193,7 +193,7 @@ tlsbev_outbuf(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 		return;
 	if (shutdown(tb->tb_fd, SHUT_WR) == -1 &&
 	    plat_sock_errno() != ENOTCONN)
-		log_debug("tls shutdown: %s", strerror(plat_sock_errno()));
+		log_debug("tls shutdown: %s", plat_strerror(plat_sock_errno()));
 	tb->tb_shut = 1;
 	if (tb->tb_shut_cb != NULL)
 		event_active(tb->tb_kick, 0, 0);

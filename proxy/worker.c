@@ -211,7 +211,7 @@ listener_error(struct evconnlistener *l, void *arg)
 	int	err = plat_sock_errno();
 
 	/* EMFILE and friends: keep listening, connections will close. */
-	log_warnx("accept: %s", strerror(err));
+	log_warnx("accept: %s", plat_strerror(err));
 }
 
 /* "a.b.c.d:port" or "[v6]:port" (checked by the loader) with port. */
