@@ -30,8 +30,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import (TCPServer, Tunnel, dump_yaml, raw_request, wait_until,
-                     write_hosts)
+from helpers import (TCPServer, Tunnel, dump_yaml, free_port, raw_request,
+                     wait_until, write_hosts)
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES_KEY = r"HKLM\SYSTEM\CurrentControlSet\Services"
@@ -76,14 +76,6 @@ def alive(wine):
     k = Keeper(wine)
     yield k
     k.stop()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def port_open(port):

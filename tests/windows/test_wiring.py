@@ -30,6 +30,7 @@ import wine as winemod
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 import helpers  # noqa: E402
+from helpers import free_port  # noqa: E402
 from rulemodel import Ruleset  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -235,14 +236,6 @@ def clean_registry(wine, pristine, tmp_path):
         diff(snap, final),)
     pytest.fail("the test left registry changes behind: %s"
                 % diff(snap, after))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def put_odd_values(wine, tmp_path):
