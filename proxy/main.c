@@ -70,6 +70,7 @@ usage(FILE *f)
 	    "[NAME]\n"
 	    "                                        manage the users file of "
 	    "auth.basic\n"
+	    "%s"
 	    "       hushgate --version | --help\n"
 	    "\n"
 	    "  -c FILE   configuration file (default %s)\n"
@@ -79,6 +80,17 @@ usage(FILE *f)
 	    "default,\n"
 	    "            checked against http_ports\n"
 	    "  --group NAME  (explain) for a client of the group NAME\n",
+#ifdef _WIN32
+	    "       hushgate service install|uninstall|start|stop|reload|"
+	    "status [-c FILE]\n"
+	    "                                        the Windows service\n"
+	    "       hushgate winhttp set --proxy HOST:PORT|--pac URL "
+	    "[options] | show | reset\n"
+	    "                                        the proxy settings of "
+	    "Windows, with a backup\n",
+#else
+	    "",
+#endif
 	    plat_default_config());
 }
 
