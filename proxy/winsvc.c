@@ -319,6 +319,26 @@ svc_open(SC_HANDLE scm, const wchar_t *name, DWORD access)
 	return (NULL);
 }
 
+/*
+ * The start of start, stop and reload: the options, the SCM and the
+ * service opened with access. Returns 0 with both handles, else the exit
+ * status (2: usage, 1: error) with nothing left open.
+ */
+static int
+svc_begin(int argc, char **argv, DWORD access, struct svc_opts *o,
+    SC_HANDLE *scm, SC_HANDLE *svc)
+{
+	if (svc_parse(argc, argv, o, 0, 0) != 0)
+		return (2);
+	if ((*scm = svc_open_scm(SC_MANAGER_CONNECT)) == NULL)
+		return (1);
+	if ((*svc = svc_open(*scm, o->name, access)) == NULL) {
+		CloseServiceHandle(*scm);
+		return (1);
+	}
+	return (0);
+}
+
 static const char *
 svc_state_name(DWORD state)
 {
@@ -718,15 +738,9 @@ svc_start(int argc, char **argv)
 	DWORD			err;
 	int			state, rc = 0;
 
-	if (svc_parse(argc, argv, &o, 0, 0) != 0)
-		return (2);
-	if ((scm = svc_open_scm(SC_MANAGER_CONNECT)) == NULL)
-		return (1);
-	if ((svc = svc_open(scm, o.name, SERVICE_START |
-	    SERVICE_QUERY_STATUS)) == NULL) {
-		CloseServiceHandle(scm);
-		return (1);
-	}
+	if ((rc = svc_begin(argc, argv, SERVICE_START | SERVICE_QUERY_STATUS,
+	    &o, &scm, &svc)) != 0)
+		return (rc);
 	if (!StartServiceW(svc, 0, NULL)) {
 		err = GetLastError();
 		if (err != ERROR_SERVICE_ALREADY_RUNNING) {
@@ -767,15 +781,9 @@ svc_stop(int argc, char **argv)
 	SC_HANDLE	scm, svc;
 	int		rc;
 
-	if (svc_parse(argc, argv, &o, 0, 0) != 0)
-		return (2);
-	if ((scm = svc_open_scm(SC_MANAGER_CONNECT)) == NULL)
-		return (1);
-	if ((svc = svc_open(scm, o.name, SERVICE_STOP |
-	    SERVICE_QUERY_STATUS)) == NULL) {
-		CloseServiceHandle(scm);
-		return (1);
-	}
+	if ((rc = svc_begin(argc, argv, SERVICE_STOP | SERVICE_QUERY_STATUS,
+	    &o, &scm, &svc)) != 0)
+		return (rc);
 	rc = svc_stop_wait(svc, o.name, 0) == 0 ? 0 : 1;
 	CloseServiceHandle(svc);
 	CloseServiceHandle(scm);
@@ -792,14 +800,9 @@ svc_reload(int argc, char **argv)
 	SERVICE_STATUS	ss;
 	int		rc = 0;
 
-	if (svc_parse(argc, argv, &o, 0, 0) != 0)
-		return (2);
-	if ((scm = svc_open_scm(SC_MANAGER_CONNECT)) == NULL)
-		return (1);
-	if ((svc = svc_open(scm, o.name, SERVICE_PAUSE_CONTINUE)) == NULL) {
-		CloseServiceHandle(scm);
-		return (1);
-	}
+	if ((rc = svc_begin(argc, argv, SERVICE_PAUSE_CONTINUE, &o, &scm,
+	    &svc)) != 0)
+		return (rc);
 	if (!ControlService(svc, SERVICE_CONTROL_PARAMCHANGE, &ss)) {
 		svc_err("cannot send the reload request", GetLastError());
 		rc = 1;
