@@ -974,8 +974,9 @@ trelay_shut(struct conn *c, int d)
 		return;
 	}
 	if (!c->cn_tun_shut[TUN_DOWN] && shutdown(bufferevent_getfd(c->cn_up),
-	    SHUT_WR) == -1 && errno != ENOTCONN)
-		log_debug("%s: shutdown: %s", c->cn_client, plat_strerror(errno));
+	    SHUT_WR) == -1 && plat_sock_errno() != ENOTCONN)
+		log_debug("%s: shutdown: %s", c->cn_client,
+		    plat_strerror(plat_sock_errno()));
 	c->cn_tun_shut[TUN_UP] = 1;
 	tun_maybe_done(c);
 }

@@ -51,9 +51,6 @@ int		 plat_closesocket(int);
 const char	*plat_strerror(int);
 /* n random bytes from the system; 0 or -1. */
 int		 plat_random(void *, size_t);
-/* The system's name for this platform's lack of a feature (user:,
- * chroot:, Basic authentication...): NULL where it is there. */
-const char	*plat_lacks(const char *);
 
 /* The decision log's "syslog": open (facility daemon), one message, close. */
 int		 plat_syslog_open(void);

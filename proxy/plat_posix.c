@@ -80,12 +80,6 @@ plat_random(void *buf, size_t len)
 	return (0);
 }
 
-const char *
-plat_lacks(const char *what)
-{
-	return (NULL);
-}
-
 int
 plat_event_threads(void)
 {

@@ -24,58 +24,77 @@
 #include "plat.h"
 #include "proxy.h"
 
-/* WSA error codes as the errno values the rest of the code tests. */
+/*
+ * Winsock's error codes as the errno values the rest of the code tests,
+ * with the texts the Windows C library lacks for them (its strerror()
+ * knows only the first 43 values).
+ */
+static const struct {
+	int		 se_wsa;
+	int		 se_errno;
+	const char	*se_text;
+} sock_errors[] = {
+	{ WSAEWOULDBLOCK, EAGAIN, "Resource temporarily unavailable" },
+	{ WSAEINPROGRESS, EINPROGRESS, "Operation now in progress" },
+	{ WSAEALREADY, EINPROGRESS, NULL },
+	{ WSAEINTR, EINTR, NULL },
+	{ WSAECONNREFUSED, ECONNREFUSED, "Connection refused" },
+	{ WSAECONNRESET, ECONNRESET, "Connection reset by peer" },
+	{ WSAECONNABORTED, ECONNABORTED, "Software caused connection abort" },
+	{ WSAETIMEDOUT, ETIMEDOUT, "Connection timed out" },
+	{ WSAENETUNREACH, ENETUNREACH, "Network is unreachable" },
+	{ WSAENETDOWN, ENETUNREACH, NULL },
+	{ WSAEHOSTUNREACH, EHOSTUNREACH, "No route to host" },
+	{ WSAEHOSTDOWN, EHOSTUNREACH, NULL },
+	{ WSAENOTCONN, ENOTCONN, "Transport endpoint is not connected" },
+	{ WSAESHUTDOWN, EPIPE, NULL },
+	{ WSAEADDRINUSE, EADDRINUSE, "Address already in use" },
+	{ WSAEADDRNOTAVAIL, EADDRNOTAVAIL, "Cannot assign requested address" },
+	{ WSAEAFNOSUPPORT, EAFNOSUPPORT, "Address family not supported" },
+	{ WSAEACCES, EACCES, NULL },
+	{ WSAEMFILE, EMFILE, NULL },
+	{ WSAENOBUFS, ENOBUFS, "No buffer space available" },
+	{ WSAEINVAL, EINVAL, NULL },
+	{ WSAENOTSOCK, ENOTSOCK, "Socket operation on non-socket" },
+};
+#define NSOCK_ERRORS	(sizeof sock_errors / sizeof sock_errors[0])
+
 static int
 wsa_to_errno(int e)
 {
-	switch (e) {
-	case 0:			return (0);
-	case WSAEWOULDBLOCK:	return (EAGAIN);
-	case WSAEINPROGRESS:
-	case WSAEALREADY:	return (EINPROGRESS);
-	case WSAEINTR:		return (EINTR);
-	case WSAECONNREFUSED:	return (ECONNREFUSED);
-	case WSAECONNRESET:	return (ECONNRESET);
-	case WSAECONNABORTED:	return (ECONNABORTED);
-	case WSAETIMEDOUT:	return (ETIMEDOUT);
-	case WSAENETUNREACH:
-	case WSAENETDOWN:	return (ENETUNREACH);
-	case WSAEHOSTUNREACH:
-	case WSAEHOSTDOWN:	return (EHOSTUNREACH);
-	case WSAENOTCONN:	return (ENOTCONN);
-	case WSAESHUTDOWN:	return (EPIPE);
-	case WSAEADDRINUSE:	return (EADDRINUSE);
-	case WSAEADDRNOTAVAIL:	return (EADDRNOTAVAIL);
-	case WSAEAFNOSUPPORT:	return (EAFNOSUPPORT);
-	case WSAEACCES:		return (EACCES);
-	case WSAEMFILE:		return (EMFILE);
-	case WSAENOBUFS:	return (ENOBUFS);
-	case WSAEINVAL:		return (EINVAL);
-	case WSAENOTSOCK:	return (ENOTSOCK);
-	default:		return (EIO);
-	}
+	size_t	i;
+
+	if (e == 0)
+		return (0);
+	for (i = 0; i < NSOCK_ERRORS; i++)
+		if (sock_errors[i].se_wsa == e)
+			return (sock_errors[i].se_errno);
+	return (EIO);
 }
 
 const char *
 plat_strerror(int e)
 {
-	switch (e) {
-	case EAGAIN:		return ("Resource temporarily unavailable");
-	case EINPROGRESS:	return ("Operation now in progress");
-	case ECONNREFUSED:	return ("Connection refused");
-	case ECONNRESET:	return ("Connection reset by peer");
-	case ECONNABORTED:	return ("Software caused connection abort");
-	case ETIMEDOUT:		return ("Connection timed out");
-	case ENETUNREACH:	return ("Network is unreachable");
-	case EHOSTUNREACH:	return ("No route to host");
-	case ENOTCONN:		return ("Transport endpoint is not connected");
-	case EADDRINUSE:	return ("Address already in use");
-	case EADDRNOTAVAIL:	return ("Cannot assign requested address");
-	case EAFNOSUPPORT:	return ("Address family not supported");
-	case ENOBUFS:		return ("No buffer space available");
-	case ENOTSOCK:		return ("Socket operation on non-socket");
-	default:		return (strerror(e));
-	}
+	size_t	i;
+
+	for (i = 0; i < NSOCK_ERRORS; i++)
+		if (sock_errors[i].se_errno == e &&
+		    sock_errors[i].se_text != NULL)
+			return (sock_errors[i].se_text);
+	return (strerror(e));
+}
+
+/* What this build does without, in words. */
+static const char *
+plat_lacks(const char *what)
+{
+	if (strcmp(what, "user") == 0 || strcmp(what, "chroot") == 0)
+		return ("not available on Windows (a service runs as the "
+		    "account its installation gives it)");
+	if (strcmp(what, "auth") == 0)
+		return ("Basic authentication is not available in the "
+		    "Windows build (it has no crypt(3) library)");
+	return ("syslog is not available on Windows (use a file)");
 }
 
 int
@@ -227,20 +246,6 @@ plat_default_config(void)
 		snprintf(path, sizeof path, "%s\\hushgate\\hushgate.yaml",
 		    base != NULL && base[0] != '\0' ? base : "C:\\ProgramData");
 	return (path);
-}
-
-const char *
-plat_lacks(const char *what)
-{
-	if (strcmp(what, "user") == 0 || strcmp(what, "chroot") == 0)
-		return ("not available on Windows (a service runs as the "
-		    "account its installation gives it)");
-	if (strcmp(what, "auth") == 0)
-		return ("Basic authentication is not available in the "
-		    "Windows build (it has no crypt(3) library)");
-	if (strcmp(what, "syslog") == 0)
-		return ("syslog is not available on Windows (use a file)");
-	return (NULL);
 }
 
 int

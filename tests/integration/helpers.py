@@ -333,6 +333,11 @@ def rule_matches(rule, path, line):
 class Proxy:
     """One running hushgate, started with -c on a config written here."""
 
+    # How finish() stops it (the Windows build under Wine: Ctrl-C), and how
+    # long start() waits for the "listening" line.
+    stop_signal = signal.SIGTERM
+    start_timeout = TIMEOUT
+
     def __init__(self, workdir, config, hosts=(), start=True):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -377,16 +382,22 @@ class Proxy:
         self.config = self.full_config(config)
         dump_yaml(self.config, self.config_path)
 
+
+    def command(self):
+        """The command line and environment of the proxy process."""
+        return [hushgate_bin(), "-c", str(self.config_path)], clean_env()
+
     def start(self):
         self.stdout_file = open(self.dir / "stdout", "wb")
+        argv, env = self.command()
         self.proc = subprocess.Popen(
-            [hushgate_bin(), "-c", str(self.config_path)],
-            stdin=subprocess.DEVNULL, stdout=self.stdout_file,
-            stderr=subprocess.PIPE, cwd=str(self.dir), env=clean_env())
+            argv, stdin=subprocess.DEVNULL, stdout=self.stdout_file,
+            stderr=subprocess.PIPE, cwd=str(self.dir), env=env)
         self._reader = threading.Thread(target=self._read_stderr,
                                         daemon=True)
         self._reader.start()
-        m = self.wait_stderr(r"^hushgate: listening on 127\.0\.0\.1:(\d+)$")
+        m = self.wait_stderr(r"^hushgate: listening on 127\.0\.0\.1:(\d+)$",
+                             timeout=self.start_timeout)
         self.port = int(m.group(1))
         assert self.port != 0
         return self
@@ -509,18 +520,20 @@ class Proxy:
         problems = []
         if self.proc is None:
             return problems
+        name = signal.Signals(self.stop_signal).name
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(self.stop_signal)
             try:
                 rc = self.proc.wait(
                     timeout=TIMEOUT + self._drain_seconds())
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 rc = self.proc.wait()
-                problems.append("hushgate did not exit after SIGTERM")
+                problems.append("hushgate did not exit after %s" % name)
             else:
                 if rc != 0:
-                    problems.append("hushgate exited %s after SIGTERM" % rc)
+                    problems.append("hushgate exited %s after %s"
+                                    % (rc, name))
         elif not self.expect_exit:
             problems.append("hushgate died during the test (rc=%s)"
                             % self.proc.returncode)

@@ -125,60 +125,26 @@ def wine_proxy_class():
     hushgate.exe under Wine instead of the Linux binary.  Same config
     defaults (hosts file only, no DNS), same waits on stderr lines."""
     import signal
-    import subprocess as sp
-    import threading
 
     import helpers
 
     class WineProxy(helpers.Proxy):
         wine = None
         exe = None
+        # Wine turns SIGINT into the console's Ctrl-C, which the C runtime
+        # gives hushgate as SIGINT; SIGTERM would just end the process.
+        stop_signal = signal.SIGINT
+        start_timeout = RUN_TIMEOUT
 
-        def start(self):
-            self.stdout_file = open(self.dir / "stdout", "wb")
-            self.proc = sp.Popen(
-                [self.wine.wine, str(self.exe), "-c", str(self.config_path)],
-                stdin=sp.DEVNULL, stdout=self.stdout_file, stderr=sp.PIPE,
-                cwd=str(self.dir), env=self.wine.env)
-            self._reader = threading.Thread(target=self._read_stderr,
-                                            daemon=True)
-            self._reader.start()
-            m = self.wait_stderr(
-                r"^hushgate: listening on 127\.0\.0\.1:(\d+)\r?$",
-                timeout=RUN_TIMEOUT)
-            self.port = int(m.group(1))
-            assert self.port != 0
-            return self
+        def command(self):
+            return ([self.wine.wine, str(self.exe), "-c",
+                     str(self.config_path)], self.wine.env)
 
         def stop(self):
-            """Ctrl-C (Wine turns SIGINT into the console's Ctrl-C, which
-            the C runtime gives hushgate as SIGINT): drain and exit.
-            Returns the exit status."""
+            """Ctrl-C: drain and exit.  Returns the exit status."""
             self.expect_exit = True
             if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGINT)
+                self.proc.send_signal(self.stop_signal)
             return self.wait_exit(timeout=RUN_TIMEOUT)
-
-        def finish(self):
-            problems = []
-            if self.proc is None:
-                return problems
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGINT)
-                try:
-                    self.proc.wait(timeout=RUN_TIMEOUT)
-                except sp.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-                    problems.append("hushgate.exe did not exit on Ctrl-C")
-            elif not self.expect_exit:
-                problems.append("hushgate.exe died during the test (rc=%s)"
-                                % self.proc.returncode)
-            self._reader.join(RUN_TIMEOUT)
-            self.stdout_file.close()
-            if problems:
-                problems.append("stderr of %s:\n%s" % (self.dir,
-                                                        self.stderr_text()))
-            return problems
 
     return WineProxy
