@@ -34,6 +34,7 @@ struct loader {
 	const char		*ld_auth_file;	/* where auth.basic is set */
 	unsigned		 ld_auth_line;
 	unsigned		 ld_auth_col;
+	int			 ld_partial;	/* a file could not be read */
 };
 
 static void	load_file(struct loader *, const char *, int,
@@ -1412,7 +1413,10 @@ actions_pair(struct loader *ld, const char *key, yaml_node_t *k,
 	uint32_t		 idx;
 
 	if ((idx = ruleset_find_category(ld->ld_rs, key)) == HG_NONE) {
-		err(ld, k, "actions: no category named '%s'", key);
+		/* It may be in the file that could not be read: that error
+		 * is the one to fix, this one would follow from it. */
+		if (!ld->ld_partial)
+			err(ld, k, "actions: no category named '%s'", key);
 		return;
 	}
 	ca = ruleset_category(ld->ld_rs, idx);
@@ -1824,10 +1828,12 @@ load_buffer(struct loader *ld, const char *path, const unsigned char *buf,
 	const char		*saved_file = ld->ld_file;
 	yaml_document_t		*saved_doc = ld->ld_doc;
 	const struct yamldoc	*saved_yd = ld->ld_yd;
+	size_t			 nerr = errors_total(ld->ld_errs);
 
 	yaml_parser_initialize(&parser);
 	yaml_parser_set_input_string(&parser, buf, len);
 	if (!yamldoc_load(&parser, &yd, "hosts")) {
+		ld->ld_partial = 1;
 		parse_error(ld, path, &parser, buf, len);
 		yaml_parser_delete(&parser);
 		return;
@@ -1848,7 +1854,14 @@ load_buffer(struct loader *ld, const char *path, const unsigned char *buf,
 				    "a second YAML document in the file");
 			yamldoc_free(&extra);
 		}
-		if (errors_total(ld->ld_errs) != 0) {
+		/*
+		 * Only this file's own syntax errors stop its load: an error
+		 * found earlier elsewhere (a bad key before an include) must
+		 * not leave the included categories out, which would report
+		 * every action naming them as a second, false error.
+		 */
+		if (errors_total(ld->ld_errs) != nerr) {
+			ld->ld_partial = 1;
 			yamldoc_free(&yd);
 			yaml_parser_delete(&parser);
 			return;
@@ -1878,6 +1891,7 @@ load_file(struct loader *ld, const char *path, int is_main, const char *from,
 		    (unsigned)mark->column + 1,
 		    "includes nested deeper than %d (a cycle?)",
 		    HG_MAX_INCLUDE_DEPTH);
+		ld->ld_partial = 1;
 		return;
 	}
 	/* Include once: a file named twice adds its categories once. */
@@ -1893,8 +1907,10 @@ load_file(struct loader *ld, const char *path, int is_main, const char *from,
 		    sizeof *ld->ld_seen);
 		ld->ld_seen[ld->ld_nseen++] = real;
 	}
-	if ((buf = read_file(ld, path, &len, from, mark)) == NULL)
+	if ((buf = read_file(ld, path, &len, from, mark)) == NULL) {
+		ld->ld_partial = 1;
 		return;
+	}
 	ld->ld_depth++;
 	/* The path string must outlive the load: keep it in the ruleset. */
 	load_buffer(ld, ruleset_file(ld->ld_rs,

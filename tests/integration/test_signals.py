@@ -2,6 +2,7 @@
 SIGUSR1 reopening the decision log."""
 
 import os
+import re
 import signal
 import socket
 
@@ -211,3 +212,26 @@ def test_repeated_reloads_alternate_rules(proxy, echo_server):
             want = 403 if i % 2 == 0 else 200
             assert connect_status(p.port, target) == want, i
             old.echo(b"reload %d" % i)
+
+
+def test_sighup_one_error_is_reported_once(proxy, echo_server):
+    # A bad key in the main file before its include and actions: the
+    # reload reports that one error, not also the included categories as
+    # missing, and the running rules stay.
+    p, rules = _start_with_rules(proxy, echo_server, RULES_OK)
+    port = echo_server.port
+    assert connect_status(p.port, "blocked.test:%d" % port) == 403
+    p.config_path.write_text(
+        "no_such_setting: 1\n" + p.config_path.read_text() +
+        "actions:\n  blocked: allow\n")
+    ok, _, first = p.reload()
+    assert not ok
+    # The errors follow the "reload: failed" line; a second reload's
+    # "failed" line comes after all of them.
+    ok, _, second = p.reload()
+    assert not ok
+    errors = [l for l in p.lines[first + 1:second]
+              if re.search(r"\.yaml:\d+:\d+: ", l)]
+    assert len(errors) == 1, p.stderr_text()
+    assert "no_such_setting" in errors[0], errors
+    assert connect_status(p.port, "blocked.test:%d" % port) == 403
