@@ -385,6 +385,26 @@ def test_hushgate8_examples_run(example_dir):
     assert (example_dir / "win/hushgate-user.reg").is_file()
 
 
+def test_hushgate8_install_steps_create_the_service_user():
+    """The steps in EXAMPLES create the user the shipped unit runs as."""
+    unit = (REPO / "scripts/systemd/hushgate.service").read_text()
+    user = re.search(r"^User=(\S+)$", unit, re.M).group(1)
+    group = re.search(r"^Group=(\S+)$", unit, re.M).group(1)
+    steps = shell_commands(sections("hushgate.8")["EXAMPLES"], "#")
+    cmds = [shlex.split(c) for c, _ in steps]
+    useradd = [c for c in cmds if c[0] == "useradd"]
+    assert len(useradd) == 1, steps
+    assert useradd[0][-1] == user and "--system" in useradd[0]
+    assert "--user-group" in useradd[0] and group == user
+    assert ["systemd-sysusers", "hushgate.conf"] in cmds
+    installed = {c[-1] for c in cmds if c[0] == "install"}
+    assert installed == {"/etc/sysusers.d/hushgate.conf",
+                         "/etc/systemd/system/", "/etc/logrotate.d/hushgate"}
+    for c in cmds:
+        if c[0] == "install":
+            assert (REPO / "scripts/systemd" / c[-2]).is_file(), c
+
+
 # ---------------------------------------------------------------------------
 # The examples of hushgate.yaml(5), checked by hushgate -t
 
