@@ -69,6 +69,21 @@ void		 plat_thread_signals(int);
 const char	*plat_default_config(void);
 /* Processors online, at least 1. */
 unsigned	 plat_ncpu(void);
+/*
+ * One instance per listening address: plat_claim(name) takes name for this
+ * process until it ends (the kernel lets go of it on any exit, a crash
+ * too, so nothing stale blocks a restart). Returns a descriptor to keep
+ * (>= 0); PLAT_CLAIM_HELD when another process has it, with *holder its
+ * PID (0 when it could not be learnt); PLAT_CLAIM_ERROR (errno); or
+ * PLAT_CLAIM_NONE where the system needs no claim (Windows: a second bind
+ * of a port fails by itself). plat_claim_drain(fd) answers the probes a
+ * second instance makes on fd (accept and close).
+ */
+#define PLAT_CLAIM_HELD		(-1)
+#define PLAT_CLAIM_ERROR	(-2)
+#define PLAT_CLAIM_NONE		(-3)
+int		 plat_claim(const char *, long *);
+void		 plat_claim_drain(int);
 
 /*
  * Files (inline: certs/ uses them too): a directory with a mode, data on

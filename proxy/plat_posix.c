@@ -8,11 +8,14 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <string.h>
 #include <syslog.h>
 #ifdef HAVE_SYS_RANDOM_H
 #include <sys/random.h>
 #endif
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <event2/thread.h>
 
@@ -143,6 +146,70 @@ const char *
 plat_default_config(void)
 {
 	return (HG_DEFAULT_CONFIG);
+}
+
+/* The abstract Unix socket address (Linux: no file) for a claim's name. */
+static socklen_t
+claim_addr(const char *name, struct sockaddr_un *sun)
+{
+	size_t	len;
+
+	memset(sun, 0, sizeof *sun);
+	sun->sun_family = AF_UNIX;
+	/* sun_path[0] stays '\0': the abstract namespace. */
+	len = strlen(name);
+	if (len > sizeof sun->sun_path - 1)
+		len = sizeof sun->sun_path - 1;
+	memcpy(sun->sun_path + 1, name, len);
+	return ((socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len));
+}
+
+int
+plat_claim(const char *name, long *holder)
+{
+	struct sockaddr_un	 sun;
+	struct ucred		 cred;
+	socklen_t		 len = claim_addr(name, &sun), clen;
+	int			 fd, probe, saved;
+
+	*holder = 0;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		return (PLAT_CLAIM_ERROR);
+	if (bind(fd, (struct sockaddr *)&sun, len) == 0) {
+		if (listen(fd, 16) == 0)
+			return (fd);
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return (PLAT_CLAIM_ERROR);
+	}
+	saved = errno;
+	close(fd);
+	if (saved != EADDRINUSE) {
+		errno = saved;
+		return (PLAT_CLAIM_ERROR);
+	}
+	/* Held: ask the holder who it is (its credentials at listen()). */
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (probe != -1) {
+		clen = sizeof cred;
+		if (connect(probe, (struct sockaddr *)&sun, len) == 0 &&
+		    getsockopt(probe, SOL_SOCKET, SO_PEERCRED, &cred,
+		    &clen) == 0)
+			*holder = (long)cred.pid;
+		close(probe);
+	}
+	return (PLAT_CLAIM_HELD);
+}
+
+void
+plat_claim_drain(int fd)
+{
+	int	c;
+
+	while ((c = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) != -1)
+		close(c);
 }
 
 const char *

@@ -236,6 +236,19 @@ plat_ncpu(void)
 	return (si.dwNumberOfProcessors > 0 ? si.dwNumberOfProcessors : 1);
 }
 
+/* Windows: no SO_REUSEPORT, so a second bind of an address fails. */
+int
+plat_claim(const char *name, long *holder)
+{
+	*holder = 0;
+	return (PLAT_CLAIM_NONE);
+}
+
+void
+plat_claim_drain(int fd)
+{
+}
+
 const char *
 plat_default_config(void)
 {

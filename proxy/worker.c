@@ -497,6 +497,77 @@ worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
 }
 
 /*
+ * The claims this process holds on its listening addresses (one instance
+ * per address), and the event of worker 0 that answers a second
+ * instance's probes. Kept until the process exits.
+ */
+static int		 claims[3 * HG_MAX_LISTEN];
+static size_t		 nclaims;
+static struct event	*claim_evs[3 * HG_MAX_LISTEN];
+
+static void
+claim_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	plat_claim_drain((int)fd);
+}
+
+/*
+ * Claim every fixed listening address (port 0 is the kernel's choice and
+ * cannot clash). The workers of one process share a port through
+ * SO_REUSEPORT, which would let a second hushgate share it silently too,
+ * with other rules: refuse that, naming the running instance. Returns 0,
+ * or -1 (logged).
+ */
+static int
+claim_addresses(const struct hg_config *cf, const uint16_t *ports)
+{
+	struct sockaddr_storage	 ss;
+	char			 host[INET6_ADDRSTRLEN], name[96];
+	const char		*addr;
+	long			 holder;
+	size_t			 i;
+	int			 sslen, fd;
+
+	for (i = 0; i < listen_count(cf); i++) {
+		addr = listen_addr(cf, i);
+		if (ports[i] == 0)
+			continue;
+		/* One spelling per address: [::1] and [0::1] are one. */
+		memset(&ss, 0, sizeof ss);
+		sslen = sizeof ss;
+		if (sockaddr_from_listen(addr, ports[i], &ss, &sslen) != 0 ||
+		    evutil_inet_ntop(ss.ss_family, ss.ss_family == AF_INET ?
+		    (void *)&((struct sockaddr_in *)&ss)->sin_addr :
+		    (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr,
+		    host, sizeof host) == NULL)
+			continue;	/* listen_socket reports it */
+		snprintf(name, sizeof name, "hushgate listen %s %u", host,
+		    ports[i]);
+		fd = plat_claim(name, &holder);
+		if (fd == PLAT_CLAIM_NONE)
+			return (0);
+		if (fd == PLAT_CLAIM_HELD) {
+			if (holder > 0)
+				log_warnx("listen %s: already served by another "
+				    "hushgate (PID %ld); stop it first, or "
+				    "give this one another address", addr,
+				    holder);
+			else
+				log_warnx("listen %s: already served by another "
+				    "hushgate; stop it first, or give this one "
+				    "another address", addr);
+			return (-1);
+		}
+		if (fd < 0) {
+			log_warn("listen %s: cannot claim the address", addr);
+			return (-1);
+		}
+		claims[nclaims++] = fd;
+	}
+	return (0);
+}
+
+/*
  * Start n workers (0: one per CPU) with configuration cf. done is a main
  * loop event made active when a worker ends. Prints one "listening on"
  * line per address once every worker is bound. Returns 0 or -1.
@@ -522,12 +593,20 @@ workers_start(struct hg_config *cf, unsigned n)
 		log_info("workers: 1 (this system has no SO_REUSEPORT)");
 	n = 1;
 #endif
+	if (nclaims == 0 && claim_addresses(cf, ports) != 0)
+		return (-1);
 	workers_set_config(cf, 1);
 	workers = xcalloc(n, sizeof *workers);
 	nworkers = n;
 	for (k = 0; k < n; k++) {
 		workers[k].w_id = k;
 		if (worker_init(&workers[k], cf, ports) != 0)
+			return (-1);
+	}
+	for (i = 0; i < nclaims; i++) {
+		claim_evs[i] = event_new(workers[0].w_base, claims[i],
+		    EV_READ | EV_PERSIST, claim_drain_cb, NULL);
+		if (claim_evs[i] == NULL || event_add(claim_evs[i], NULL) != 0)
 			return (-1);
 	}
 	memcpy(listen_ports, ports, sizeof listen_ports);
@@ -609,10 +688,17 @@ workers_join(void)
 {
 	unsigned	k;
 	struct worker	*w;
+	size_t		i;
 
 	for (k = 0; k < nworkers; k++) {
 		w = &workers[k];
 		pthread_join(w->w_thread, NULL);
+		/* The claims stay until exit; their events go with the base. */
+		for (i = 0; k == 0 && i < nclaims; i++) {
+			if (claim_evs[i] != NULL)
+				event_free(claim_evs[i]);
+			claim_evs[i] = NULL;
+		}
 		fwd_pool_flush(w);
 		event_free(w->w_ev_stop);
 		event_free(w->w_ev_kill);
