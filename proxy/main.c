@@ -42,7 +42,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: hushgate [-d] [-c FILE]          run the proxy\n"
-	    "       hushgate -t [-c FILE]            check the configuration\n"
+	    "       hushgate -t [-v] [-c FILE]       check the configuration\n"
 	    "       hushgate explain [-c FILE] [--http] [--group NAME] "
 	    "[HOST[:PORT]...]\n"
 	    "                                        show the decision for each "
@@ -76,6 +76,9 @@ usage(FILE *f)
 	    "  -c FILE   configuration file (default %s)\n"
 	    "  -d        debug diagnostics\n"
 	    "  -t        check the configuration and rules, then exit\n"
+	    "  -v        (-t) also list the rules that overlap a broader rule "
+	    "of\n"
+	    "            another category with the same action\n"
 	    "  --http    (explain) as a plain-HTTP request: port 80 by "
 	    "default,\n"
 	    "            checked against http_ports\n"
@@ -217,14 +220,14 @@ pac_prepare(struct hg_config *cf)
 }
 
 static int
-check_main(const char *file)
+check_main(const char *file, int verbose)
 {
 	struct hg_config		*cf;
 	const struct hg_category	*ca;
 	size_t				 i, n, rules, names, globs, cidrs, dups;
 	size_t				 pacsize, pacnames;
 	size_t				 nact[4] = { 0, 0, 0, 0 };
-	struct hg_errors		 warns;
+	struct hg_errors		 warns, notes;
 
 	errors_init(&warns);
 	cf = load_with_tls(file, &warns);
@@ -243,13 +246,21 @@ check_main(const char *file)
 		ca = ruleset_category_const(cf->cf_rules, (uint32_t)i);
 		nact[ca->ca_action]++;
 	}
-	ruleset_report_shadows(cf->cf_rules, &cf->cf_warnings);
+	errors_init(&notes);
+	ruleset_report_shadows(cf->cf_rules, &cf->cf_warnings,
+	    verbose ? &notes : NULL);
 	pac_report(cf, &pacsize, &pacnames);
 	ruleset_stats(cf->cf_rules, &rules, &names, &globs, &cidrs, &dups);
 	for (i = 0; i < cf->cf_warnings.er_count; i++)
 		printf("%s\n", cf->cf_warnings.er_msgs[i]);
 	if (cf->cf_warnings.er_dropped)
 		printf("(%zu more warnings)\n", cf->cf_warnings.er_dropped);
+	/* -v: what overlaps on purpose (not warnings: nothing to fix). */
+	for (i = 0; i < notes.er_count; i++)
+		printf("%s\n", notes.er_msgs[i]);
+	if (notes.er_dropped)
+		printf("(%zu more notes)\n", notes.er_dropped);
+	errors_free(&notes);
 	printf("configuration OK\n");
 	printf("file: %s\n", file);
 	printf("categories: %zu (allow %zu, deny %zu, audit %zu)\n", n,
@@ -645,6 +656,7 @@ main(int argc, char **argv)
 	};
 	const char	*file = plat_default_config(), *group = NULL;
 	int		 ch, check = 0, debug = 0, explain = 0, http = 0;
+	int		 verbose = 0;
 	int		 update = 0, show = 0;
 
 	if (plat_init() != 0)
@@ -687,7 +699,7 @@ main(int argc, char **argv)
 		argv += 2;
 		argc -= 2;
 	}
-	while ((ch = getopt_long(argc, argv, "c:dht", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:dhtv", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			file = optarg;
@@ -697,6 +709,9 @@ main(int argc, char **argv)
 			break;
 		case 't':
 			check = 1;
+			break;
+		case 'v':
+			verbose = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -766,6 +781,6 @@ main(int argc, char **argv)
 		return (rc);
 	}
 	if (check)
-		return (check_main(file));
+		return (check_main(file, verbose));
 	return (proxy_serve(file, debug));
 }

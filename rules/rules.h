@@ -440,7 +440,7 @@ int		 ruleset_add_pattern(struct hg_ruleset *, uint32_t,
 		    const char *, size_t, uint32_t, uint32_t, const char **);
 void		 ruleset_compile(struct hg_ruleset *, struct hg_errors *);
 void		 ruleset_report_shadows(struct hg_ruleset *,
-		    struct hg_errors *);
+		    struct hg_errors *, struct hg_errors *);
 void		 ruleset_match(const struct hg_ruleset *,
 		    const struct hg_target *, struct hg_decision *);
 typedef void	(*ruleset_name_fn)(const char *,

@@ -930,13 +930,19 @@ chain_any_port(const struct hg_ruleset *rs, uint32_t r)
 
 /*
  * Report names whose rule changes nothing: the nearest broader rule (the
- * name's own ".name", or a parent's ".parent" or "*.parent") has the same
- * action. A more specific rule of the opposite action is what exceptions
- * are made of, and is not reported. A walk over every name: `hushgate -t`
- * calls it; start-up and reload do not.
+ * name's own ".name", or a parent's ".parent" or "*.parent") is in the same
+ * category, so it decides the same way today and after any change of that
+ * category's action: a warning in warn. A broader rule of another
+ * category with the same action today is not redundant (the narrower rule
+ * names the category that is logged, and keeps its own action when the
+ * other category's changes): such overlaps go to notes, when given (-t -v).
+ * A more specific rule of the opposite action is what exceptions are made
+ * of, and is not reported. A walk over every name: `hushgate -t` calls it;
+ * start-up and reload do not.
  */
 void
-ruleset_report_shadows(struct hg_ruleset *rs, struct hg_errors *warn)
+ruleset_report_shadows(struct hg_ruleset *rs, struct hg_errors *warn,
+    struct hg_errors *notes)
 {
 	const struct node	*no, *pn;
 	const struct rule	*mine, *cover, *sub;
@@ -994,6 +1000,21 @@ ruleset_report_shadows(struct hg_ruleset *rs, struct hg_errors *warn)
 			if (cover == NULL || rs->rs_cats[cover->ru_cat].ca_action !=
 			    rs->rs_cats[mine->ru_cat].ca_action)
 				continue;
+			if (cover->ru_cat != mine->ru_cat) {
+				if (notes != NULL)
+					errors_add(notes,
+					    ruleset_file(rs, mine->ru_file),
+					    mine->ru_line, 0, "note: %s%s "
+					    "(category %s) is inside %s (%s:%u, "
+					    "category %s), which has the same "
+					    "action today",
+					    chain == CH_SUFFIX ? "." : "", name,
+					    rs->rs_cats[mine->ru_cat].ca_name,
+					    cov, ruleset_file(rs, cover->ru_file),
+					    cover->ru_line,
+					    rs->rs_cats[cover->ru_cat].ca_name);
+				continue;
+			}
 			if (shadowed++ < RS_SHADOW_REPORTED)
 				errors_add(warn,
 				    ruleset_file(rs, mine->ru_file),

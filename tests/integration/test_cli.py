@@ -153,3 +153,49 @@ def test_t_warns_about_ties_and_counts_globs(hushgate, tmp_path):
                for l in warn), out
     assert re.search(r"\bglobs?\b\D{0,3}1\b|\b1 (?:mid-label )?globs?\b",
                      out), out
+
+
+def _shipped_configs():
+    return [REPO / "hushgate.yaml"] + _set_files()
+
+
+@pytest.mark.parametrize("path", _shipped_configs(),
+                         ids=lambda p: p.name)
+def test_t_shipped_rules_check_clean(hushgate, tmp_path, path):
+    # The shipped profiles are what a new user checks first: no warning
+    # about the shipped rules themselves.
+    cp = run_hushgate(["-t", "-c", str(path)], cwd=str(tmp_path))
+    _assert_ok(cp, path.name)
+    assert re.search(r"^warnings: 0$", cp.stdout, re.M), cp.stdout
+    assert "warning" not in cp.stdout.replace("warnings: 0", ""), cp.stdout
+    assert "note:" not in cp.stdout, cp.stdout
+
+
+def test_t_v_lists_cross_category_overlaps(hushgate, tmp_path):
+    # The overlap report is still there on request: a rule inside a
+    # broader rule of another category with the same action is a note,
+    # not a warning; the same inside its own category is a warning.
+    cfg = tmp_path / "overlap.yaml"
+    cfg.write_text(
+        "categories:\n"
+        "  broad:\n"
+        "    action: deny\n"
+        "    hosts: [.events.test, dup.events.test]\n"
+        "  narrow:\n"
+        "    action: deny\n"
+        "    hosts: [crash.events.test]\n")
+    quiet = run_hushgate(["-t", "-c", str(cfg)])
+    _assert_ok(quiet, "overlap")
+    assert re.search(r"^warnings: 1$", quiet.stdout, re.M), quiet.stdout
+    assert re.search(r"overlap\.yaml:4: warning: dup\.events\.test is "
+                     r"already covered by \.events\.test", quiet.stdout)
+    assert "crash.events.test" not in quiet.stdout
+    loud = run_hushgate(["-t", "-v", "-c", str(cfg)])
+    _assert_ok(loud, "overlap -v")
+    assert re.search(r"^warnings: 1$", loud.stdout, re.M), loud.stdout
+    notes = [l for l in loud.stdout.splitlines() if " note: " in l]
+    assert len(notes) == 1, loud.stdout
+    assert re.match(r".*overlap\.yaml:7: note: crash\.events\.test \(category "
+                    r"narrow\) is inside \.events\.test \(.*overlap\.yaml:4, "
+                    r"category broad\), which has the same action today$",
+                    notes[0]), notes

@@ -129,7 +129,7 @@ def literal_blocks(lines):
 
 SYNOPSIS = [
     "hushgate [-d] [-c file]",
-    "hushgate -t [-c file]",
+    "hushgate -t [-v] [-c file]",
     "hushgate explain [-c file] [--http] [--group name] [target ...]",
     "hushgate lists update [-c file]",
     "hushgate pac [-c file] [--proxy host:port[,...]] [--mode all | policy]"
