@@ -356,6 +356,52 @@ url_ok(const char *u)
 	return (1);
 }
 
+/*
+ * The proxy the Windows files name when neither --proxy nor pac.proxy is
+ * given: the PAC URL's host (the machines reach the proxy where they fetch
+ * its PAC file), with the port of the proxy listener the URL names, else
+ * of the first one. Returns a string the caller frees, or NULL with a
+ * message.
+ */
+static char *
+pac_url_proxy(const struct hg_config *cf, const char *url)
+{
+	struct hg_target	 t;
+	const char		*auth, *end, *why, *c;
+	unsigned long		 lport;
+	uint16_t		 port = 0;
+	size_t			 i;
+	char			*out;
+
+	auth = strstr(url, "://") + 3;
+	end = auth + strcspn(auth, "/?#");
+	if (memchr(auth, '@', (size_t)(end - auth)) != NULL ||
+	    target_parse(auth, (size_t)(end - auth),
+	    strncmp(url, "https", 5) == 0 ? 443 : 80, &t, &why) != 0) {
+		fprintf(stderr, "hushgate: --pac-url: no host to take the proxy "
+		    "from; give --proxy HOST:PORT\n");
+		return (NULL);
+	}
+	for (i = 0; i < cf->cf_nlisten; i++) {
+		c = strrchr(cf->cf_listen[i], ':');
+		lport = strtoul(c + 1, NULL, 10);
+		if (lport == t.t_port || (port == 0 && i == 0))
+			port = (uint16_t)lport;
+		if (lport == t.t_port)
+			break;
+	}
+	if (port == 0) {
+		fprintf(stderr, "hushgate: listen %s has no fixed port to name: "
+		    "give --proxy HOST:PORT or pac.proxy\n", cf->cf_listen[0]);
+		return (NULL);
+	}
+	xasprintf(&out, t.t_kind == HG_HOST_IPV6 ? "[%s]:%u" : "%s:%u",
+	    t.t_host, port);
+	fprintf(stderr, "hushgate: pac: the Windows files name the proxy %s "
+	    "(the PAC URL's host; --proxy sets another)\n", out);
+	return (out);
+}
+
 static int
 emit_windows(const char *dir, const char *url, const char *proxy)
 {
@@ -452,7 +498,7 @@ pac_main(int argc, char **argv)
 	enum hg_pac_mode	 m;
 	enum hg_pac_fallback	 f;
 	char			*proxies[HG_PAC_MAX_PROXIES];
-	size_t			 n, i;
+	size_t			 n = 0, i;
 	FILE			*fp;
 	int			 ch, rc = 0;
 
@@ -507,11 +553,20 @@ pac_main(int argc, char **argv)
 		config_unref(cf);
 		return (2);
 	}
-	if ((n = pick_proxies(cf, proxy, proxies)) == 0) {
+	if (windir != NULL && proxy == NULL && cf->cf_npac_proxy == 0) {
+		/* Not the listen address: the machines are elsewhere. */
+		if (!url_ok(url))
+			rc = emit_windows(windir, url, NULL);
+		else if ((proxies[0] = pac_url_proxy(cf, url)) == NULL)
+			rc = 1;
+		else {
+			n = 1;
+			rc = emit_windows(windir, url, proxies[0]);
+		}
+	} else if ((n = pick_proxies(cf, proxy, proxies)) == 0) {
 		config_unref(cf);
 		return (1);
-	}
-	if (windir != NULL)
+	} else if (windir != NULL)
 		rc = emit_windows(windir, url, proxies[0]);
 	else {
 		pac = pac_build(cf, m, f);

@@ -666,3 +666,76 @@ def test_emit_windows_refuses_file_url(tmp_path, hushgate):
     assert cp.returncode == 1
     assert "file://" in cp.stderr
     assert not (tmp_path / "w" / "hushgate-user.reg").exists()
+
+
+def _fallback_proxy(d):
+    cmd = (d / "netsh-fallback.cmd").read_text()
+    m = re.search(r'proxy-server="([^"]+)"', cmd)
+    assert m, cmd
+    readme = (d / "README.txt").read_text()
+    m2 = re.search(r"^Proxy: +(\S+)$", readme, re.M)
+    assert m2, readme
+    assert m.group(1) == m2.group(1)
+    return m.group(1)
+
+
+@pytest.mark.parametrize("listen,url,want", [
+    # the PAC URL's host, the port of the (first) proxy listener
+    (["127.0.0.1:3128"], "http://proxy.corp.example/proxy.pac",
+     "proxy.corp.example:3128"),
+    # the URL names one of the proxy listeners: that port
+    (["0.0.0.0:3128", "0.0.0.0:8080"], "http://gw.example:8080/wpad.dat",
+     "gw.example:8080"),
+    # a PAC served on a port of its own (pac.listen): the first listener's
+    (["0.0.0.0:3128"], "https://pac.example:8443/p.pac", "pac.example:3128"),
+    (["[::]:3129"], "http://[2001:db8::7]/proxy.pac", "[2001:db8::7]:3129"),
+    (["127.0.0.1:3128"], "http://127.0.0.1:3128/proxy.pac",
+     "127.0.0.1:3128"),
+])
+def test_emit_windows_proxy_from_pac_url(tmp_path, hushgate, listen, url,
+                                         want):
+    cfg = dump_yaml({"listen": listen,
+                     "dns": {"servers": [], "hosts_file": "/dev/null"}},
+                    tmp_path / "c.yaml")
+    d = tmp_path / "w"
+    cp = run_hushgate(["pac", "-c", str(cfg), "--emit-windows", str(d),
+                       "--pac-url", url])
+    assert cp.returncode == 0, cp.stderr
+    assert _fallback_proxy(d) == want
+    assert want in cp.stderr, cp.stderr
+
+
+def test_emit_windows_proxy_setting_wins(tmp_path, hushgate):
+    cfg = dump_yaml({"listen": ["127.0.0.1:3128"],
+                     "pac": {"proxy": ["gw1.example:3128",
+                                       "gw2.example:3128"]},
+                     "dns": {"servers": [], "hosts_file": "/dev/null"}},
+                    tmp_path / "c.yaml")
+    d = tmp_path / "w"
+    cp = run_hushgate(["pac", "-c", str(cfg), "--emit-windows", str(d),
+                       "--pac-url", "http://pac.example/p.pac"])
+    assert cp.returncode == 0, cp.stderr
+    assert _fallback_proxy(d) == "gw1.example:3128"
+    cp = run_hushgate(["pac", "-c", str(cfg), "--emit-windows", str(d),
+                       "--pac-url", "http://pac.example/p.pac",
+                       "--proxy", "10.1.2.3:8080"])
+    assert cp.returncode == 0, cp.stderr
+    assert _fallback_proxy(d) == "10.1.2.3:8080"
+
+
+@pytest.mark.parametrize("listen,url,msg", [
+    (["127.0.0.1:0"], "http://pac.example/p.pac", "no fixed port"),
+    (["127.0.0.1:3128"], "http://user@pac.example/p.pac", "no host"),
+    (["127.0.0.1:3128"], "http:///p.pac", "no host"),
+])
+def test_emit_windows_without_proxy_refuses(tmp_path, hushgate, listen, url,
+                                            msg):
+    cfg = dump_yaml({"listen": listen,
+                     "dns": {"servers": [], "hosts_file": "/dev/null"}},
+                    tmp_path / "c.yaml")
+    d = tmp_path / "w"
+    cp = run_hushgate(["pac", "-c", str(cfg), "--emit-windows", str(d),
+                       "--pac-url", url])
+    assert cp.returncode == 1, cp.stderr
+    assert msg in cp.stderr and "--proxy" in cp.stderr, cp.stderr
+    assert not (d / "netsh-fallback.cmd").exists()
