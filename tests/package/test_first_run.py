@@ -141,3 +141,32 @@ def test_scripts_run_without_test_dependencies(scratch_clone,
     assert ("origin.test", "allow", "client_closed") in got or \
         ("origin.test", "allow", "upstream_closed") in got, got
     assert (TELEMETRY, "deny", "denied") in got, got
+
+
+def test_scripts_build_after_run_reconfigures(scratch_clone,
+                                              build_only_pkgconfig):
+    # scripts/run first (no cmocka), then the test dependencies arrive:
+    # the next build (scripts/test's) configures again and builds the unit
+    # tests instead of reusing the tree configured without them.
+    top = scratch_clone
+    hidden = dict(helpers.clean_env(),
+                  PKG_CONFIG_LIBDIR=str(build_only_pkgconfig))
+    cp = subprocess.run([str(top / "scripts" / "build"), "release"],
+                        cwd=str(top), env=hidden, stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, text=True,
+                        timeout=BUILD_TIMEOUT)
+    assert cp.returncode == 0, cp.stderr
+    unit = top / "build" / "release" / "tests" / "unit" / "hg_unit"
+    assert not unit.exists()
+    cp = subprocess.run([str(top / "scripts" / "build"), "release"],
+                        cwd=str(top), env=helpers.clean_env(),
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                        text=True, timeout=BUILD_TIMEOUT)
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.strip() == str(top / "build" / "release" / "hushgate")
+    assert unit.is_file(), "the unit tests were not built"
+    run = subprocess.run([str(unit)], cwd=str(top), stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True,
+                         timeout=BUILD_TIMEOUT)
+    assert run.returncode == 0, run.stdout[-3000:]
+
