@@ -718,6 +718,7 @@ main(int argc, char **argv)
 			return (0);
 		case 'V':
 			printf("hushgate %s\n", PACKAGE_VERSION);
+			printf("Licence: ISC (see LICENSE)\n");
 			return (0);
 		case 'H':
 			http = 1;

@@ -34,6 +34,7 @@ struct loader {
 	const char		*ld_auth_file;	/* where auth.basic is set */
 	unsigned		 ld_auth_line;
 	unsigned		 ld_auth_col;
+	yaml_mark_t		 ld_users_at;	/* its users_file value */
 	int			 ld_partial;	/* a file could not be read */
 };
 
@@ -1440,6 +1441,7 @@ basic_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 			return;
 		free(cf->cf_users_file);
 		cf->cf_users_file = path_join_dir(ld->ld_file, s);
+		ld->ld_users_at = v->start_mark;
 	} else if (strcmp(key, "realm") == 0) {
 		if ((s = want_string(ld, v, "auth.basic.realm")) == NULL)
 			return;
@@ -2086,7 +2088,8 @@ static void
 auth_finish(struct loader *ld)
 {
 	struct hg_config	*cf = ld->ld_cf;
-	size_t			 i;
+	struct hg_errors	 uerr;
+	size_t			 i, n;
 
 	if (!cf->cf_auth_basic)
 		return;
@@ -2099,9 +2102,25 @@ auth_finish(struct loader *ld)
 		    "auth.allow_plaintext_auth: true", cf->cf_listen[i]);
 		break;
 	}
-	if (cf->cf_users_file != NULL)
-		users_load(cf->cf_users_file, &cf->cf_users, &cf->cf_nusers,
-		    ld->ld_errs);
+	if (cf->cf_users_file == NULL)
+		return;
+	/* A message without a place of its own ("PATH: cannot open: ...")
+	 * gets the place of the users_file value. */
+	errors_init(&uerr);
+	users_load(cf->cf_users_file, &cf->cf_users, &cf->cf_nusers, &uerr);
+	n = strlen(cf->cf_users_file);
+	for (i = 0; i < uerr.er_count; i++) {
+		if (strncmp(uerr.er_msgs[i], cf->cf_users_file, n) == 0 &&
+		    strncmp(uerr.er_msgs[i] + n, ": ", 2) == 0)
+			errors_add(ld->ld_errs, ld->ld_auth_file,
+			    (unsigned)ld->ld_users_at.line + 1,
+			    (unsigned)ld->ld_users_at.column + 1,
+			    "auth.basic.users_file: %s", uerr.er_msgs[i]);
+		else
+			errors_add_msg(ld->ld_errs, uerr.er_msgs[i]);
+	}
+	ld->ld_errs->er_dropped += uerr.er_dropped;
+	errors_free(&uerr);
 }
 
 static struct hg_config *

@@ -40,6 +40,24 @@ def test_example_passes_check(tmp_path):
     assert "configuration OK" in cp.stdout
 
 
+def test_missing_users_file_names_its_place(tmp_path):
+    """Without its users file, -t fails at the users_file value of the
+    example (file:line:col), not at the users file alone."""
+    d, _ = example(tmp_path)
+    (d / "users").unlink()
+    text = (d / "hushgate-gateway.yaml").read_text().splitlines()
+    at = [(i + 1, l.index("users_file: ") + len("users_file: ") + 1)
+          for i, l in enumerate(text) if "users_file: " in l
+          and not l.lstrip().startswith("#")]
+    assert len(at) == 1, at
+    cp = run_hushgate(["-t", "-c", str(d / "hushgate-gateway.yaml")])
+    assert cp.returncode == 1, cp.stdout + cp.stderr
+    want = "%s:%d:%d: " % (d / "hushgate-gateway.yaml", at[0][0], at[0][1])
+    hits = [l for l in cp.stderr.splitlines() if l.startswith(want)]
+    assert hits and "cannot open" in hits[0] and \
+        str(d / "users") in hits[0], cp.stderr
+
+
 def test_example_on_loopback(proxy, tmp_path, tls_echo, test_ca):
     d, certs = example(tmp_path)
     cfg = yaml.safe_load((d / "hushgate-gateway.yaml").read_text())

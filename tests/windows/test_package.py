@@ -159,7 +159,8 @@ def test_version_matches(wine, package):
     _, top = package
     cp = _wine_in(wine, top, "hushgate.exe", "--version")
     assert cp.returncode == 0, cp.stderr
-    assert cp.stdout.strip() == "hushgate %s" % version()
+    assert cp.stdout.splitlines()[0].strip() == "hushgate %s" % version()
+    assert "Licence: ISC" in cp.stdout, cp.stdout
 
 
 def test_scripts_are_ascii(package):

@@ -34,7 +34,8 @@ def test_version_and_check(wine, hushgate_exe):
     ver = re.search(r"AC_INIT\(\[hushgate\], \[([^]]+)\]",
                     (REPO / "configure.ac").read_text()).group(1)
     assert cp.returncode == 0, cp.stderr
-    assert cp.stdout.strip() == "hushgate %s" % ver
+    assert cp.stdout.splitlines()[0].strip() == "hushgate %s" % ver
+    assert "Licence: ISC" in cp.stdout, cp.stdout
     cp = wine.run(hushgate_exe, "-t", "-c", REPO / "hushgate.yaml")
     assert cp.returncode == 0, cp.stdout + cp.stderr
     assert "configuration OK" in cp.stdout
