@@ -124,6 +124,35 @@ conn_touch(struct conn *c)
 }
 
 /*
+ * The host and port of a request answered before its target was taken
+ * (407, 429, a 400), from the raw target: the authority of a CONNECT, or
+ * of an http:// URL (without user information), and then its path.
+ * Returns -1 when there is none that parses.
+ */
+static int
+conn_split_raw(const struct conn *c, struct hg_target *t, const char **path)
+{
+	const char	*a = c->cn_raw_target, *end, *p, *why;
+
+	if (c->cn_method[0] == '\0' || *a == '\0')
+		return (-1);
+	if (strcmp(c->cn_method, "CONNECT") == 0)
+		return (target_parse(a, strlen(a), 0, t, &why));
+	if (strncasecmp(a, "http://", 7) != 0)
+		return (-1);
+	a += 7;
+	end = a + strcspn(a, "/?#");
+	for (p = a; p < end; p++)
+		if (*p == '@')
+			a = p + 1;
+	if (target_parse(a, (size_t)(end - a), 80, t, &why) != 0)
+		return (-1);
+	if (*end == '/')
+		*path = end;
+	return (0);
+}
+
+/*
  * Write the decision record of the current request and forget the
  * request: called from conn_close(), and for plain HTTP when a request on
  * a connection that goes on is complete.
@@ -132,6 +161,7 @@ void
 conn_record(struct conn *c)
 {
 	struct dlog_record	r;
+	struct hg_target	raw;
 
 	if (!c->cn_req_active)
 		return;
@@ -145,9 +175,13 @@ conn_record(struct conn *c)
 	r.dr_group = c->cn_group != HG_NONE ?
 	    c->cn_cfg->cf_groups[c->cn_group].gr_name : NULL;
 	r.dr_method = c->cn_method[0] ? c->cn_method : NULL;
+	r.dr_path = c->cn_path;
 	if (c->cn_have_target) {
 		r.dr_host = c->cn_target.t_host;
 		r.dr_port = c->cn_target.t_port;
+	} else if (conn_split_raw(c, &raw, &r.dr_path) == 0) {
+		r.dr_host = raw.t_host;
+		r.dr_port = raw.t_port;
 	} else if (c->cn_raw_target[0] != '\0')
 		r.dr_host = c->cn_raw_target;
 	if (c->cn_have_decision) {
@@ -162,7 +196,6 @@ conn_record(struct conn *c)
 	r.dr_bytes_up = c->cn_bytes_up;
 	r.dr_bytes_down = c->cn_bytes_down;
 	r.dr_end = c->cn_end ? c->cn_end : "error";
-	r.dr_path = c->cn_path;
 	r.dr_sni = c->cn_sni[0] ? c->cn_sni : NULL;
 	metrics_record(&c->cn_w->w_stats, c->cn_cfg, &r,
 	    c->cn_have_decision ? &c->cn_dec : NULL);

@@ -271,6 +271,95 @@ squid_field(struct jbuf *jb, const char *s)
 }
 
 /*
+ * The result code of a Squid line for each termination code (the "end"
+ * of the JSON record), in three columns: a CONNECT answered 200 (a tunnel
+ * was set up), any other request, and no request (none was read, or a
+ * CONNECT that got no tunnel). Squid's tags: TCP_TUNNEL, a tunnel;
+ * TCP_MISS, plain HTTP forwarded, or an upstream failure answered 502 or
+ * 504; TCP_DENIED, a refusal (rules, ports, the destination guard,
+ * authentication, clients, max_connections_per_client, and a tunnel
+ * closed by the SNI check after its 200); NONE_NONE, no request
+ * understood or no destination reached. _ABORTED: the client side was
+ * cut before the end; _TIMEDOUT: a client-side timeout ended it. The
+ * status of the line stays the one the client got.
+ */
+static const struct squid_code {
+	const char	*sc_end;
+	const char	*sc_tunnel;
+	const char	*sc_http;
+	const char	*sc_none;
+} squid_codes[] = {
+	{ "done",		"TCP_TUNNEL",	"TCP_MISS",	"NONE_NONE" },
+	{ "client_closed",	"TCP_TUNNEL",	"TCP_MISS_ABORTED",
+	    "NONE_NONE_ABORTED" },
+	{ "upstream_closed",	"TCP_TUNNEL",	"TCP_MISS",	"NONE_NONE" },
+	{ "denied",		"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	{ "port_denied",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	{ "client_denied",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	{ "destination_guard",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	{ "auth_required",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	{ "auth_failed",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	{ "auth_blocked",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	{ "overload_client",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	{ "proxy_untrusted",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	{ "sni_mismatch",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	{ "sni_missing",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	{ "not_tls",		"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	{ "bad_client_hello",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	{ "bad_request",	"NONE_NONE",	"NONE_NONE",	"NONE_NONE" },
+	{ "too_large",		"NONE_NONE",	"NONE_NONE",	"NONE_NONE" },
+	{ "proxy_protocol_error", "NONE_NONE",	"NONE_NONE",	"NONE_NONE" },
+	{ "overload",		"NONE_NONE",	"NONE_NONE",	"NONE_NONE" },
+	{ "resolve_failed",	"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
+	{ "resolve_timeout",	"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
+	{ "connect_failed",	"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
+	{ "connect_timeout",	"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
+	{ "bad_response",	"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
+	{ "response_timeout",	"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
+	{ "served",		"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
+	{ "request_timeout",	"NONE_NONE_TIMEDOUT", "NONE_NONE_TIMEDOUT",
+	    "NONE_NONE_TIMEDOUT" },
+	{ "tls_timeout",	"NONE_NONE_TIMEDOUT", "NONE_NONE_TIMEDOUT",
+	    "NONE_NONE_TIMEDOUT" },
+	{ "client_idle",	"NONE_NONE_TIMEDOUT", "NONE_NONE_TIMEDOUT",
+	    "NONE_NONE_TIMEDOUT" },
+	{ "idle_timeout",	"TCP_TUNNEL_TIMEDOUT", "TCP_MISS_TIMEDOUT",
+	    "NONE_NONE_TIMEDOUT" },
+	{ "tls_error",		"TCP_TUNNEL_ABORTED", "TCP_MISS_ABORTED",
+	    "NONE_NONE" },
+	{ "shutdown",		"TCP_TUNNEL_ABORTED", "TCP_MISS_ABORTED",
+	    "NONE_NONE_ABORTED" },
+	{ "error",		"TCP_TUNNEL_ABORTED", "TCP_MISS_ABORTED",
+	    "NONE_NONE" },
+	{ "other",		"NONE_NONE",	"NONE_NONE",	"NONE_NONE" },
+};
+
+/*
+ * The Squid result code of a request that ended with end, by its method
+ * (NULL: none read) and the status the client got. NULL when end is not
+ * a termination code.
+ */
+const char *
+dlog_squid_code(const char *end, const char *method, int status)
+{
+	size_t	i;
+
+	if (end == NULL)
+		return (NULL);
+	for (i = 0; i < sizeof squid_codes / sizeof squid_codes[0]; i++) {
+		if (strcmp(squid_codes[i].sc_end, end) != 0)
+			continue;
+		if (method == NULL)
+			return (squid_codes[i].sc_none);
+		if (strcmp(method, "CONNECT") != 0)
+			return (squid_codes[i].sc_http);
+		return (status == 200 ? squid_codes[i].sc_tunnel :
+		    squid_codes[i].sc_none);
+	}
+	return (NULL);
+}
+
+/*
  * r as a line of Squid's native access.log format, for the analysers
  * people run on Squid logs:
  *   time elapsed client code/status bytes method URL user hierarchy type
@@ -280,7 +369,7 @@ dlog_format_squid(char *buf, size_t size, const struct dlog_record *r,
     const struct timespec *now)
 {
 	struct jbuf	 jb = { buf, size, 0 };
-	const char	*code, *colon;
+	const char	*code, *colon, *lb, *rb;
 	char		 url[HG_MAX_HOST + 2048], hier[80];
 	long long	 ms;
 	int		 connect = r->dr_method != NULL &&
@@ -290,27 +379,27 @@ dlog_format_squid(char *buf, size_t size, const struct dlog_record *r,
 	    (now->tv_nsec - r->dr_start.tv_nsec) / 1000000;
 	if (ms < 0)
 		ms = 0;
-	if (r->dr_action != NULL && strcmp(r->dr_action, "deny") == 0 &&
-	    (r->dr_status == 403 || r->dr_status == 407))
-		code = "TCP_DENIED";
-	else if (r->dr_method == NULL || r->dr_status == 400 ||
-	    r->dr_status == 431)
+	if ((code = dlog_squid_code(r->dr_end, r->dr_method,
+	    r->dr_status)) == NULL)
 		code = "NONE_NONE";
-	else if (connect)
-		code = "TCP_TUNNEL";
-	else
-		code = "TCP_MISS";
+	/* an IPv6 address with a port goes in brackets */
+	lb = r->dr_host != NULL && r->dr_port > 0 &&
+	    strchr(r->dr_host, ':') != NULL ? "[" : "";
+	rb = *lb != '\0' ? "]" : "";
 	if (r->dr_host == NULL)
 		url[0] = '\0';
-	else if (connect || r->dr_port <= 0)
-		snprintf(url, sizeof url, r->dr_port > 0 ? "%s:%d" : "%s",
-		    r->dr_host, r->dr_port);
+	else if (r->dr_port <= 0)
+		snprintf(url, sizeof url, "%s", r->dr_host);
+	else if (connect)
+		snprintf(url, sizeof url, "%s%s%s:%d", lb, r->dr_host, rb,
+		    r->dr_port);
 	else if (r->dr_port == 80)
-		snprintf(url, sizeof url, "http://%s%s", r->dr_host,
-		    r->dr_path != NULL ? r->dr_path : "/");
+		snprintf(url, sizeof url, "http://%s%s%s%s", lb, r->dr_host,
+		    rb, r->dr_path != NULL ? r->dr_path : "/");
 	else
-		snprintf(url, sizeof url, "http://%s:%d%s", r->dr_host,
-		    r->dr_port, r->dr_path != NULL ? r->dr_path : "/");
+		snprintf(url, sizeof url, "http://%s%s%s:%d%s", lb,
+		    r->dr_host, rb, r->dr_port,
+		    r->dr_path != NULL ? r->dr_path : "/");
 	if (r->dr_upstream != NULL) {
 		colon = strrchr(r->dr_upstream, ':');
 		snprintf(hier, sizeof hier, "HIER_DIRECT/%.*s",

@@ -244,6 +244,7 @@ void		 dlog_write(const struct dlog_record *);
 void		 dlog_set_format(int);
 size_t		 dlog_format_squid(char *, size_t, const struct dlog_record *,
 		    const struct timespec *);
+const char	*dlog_squid_code(const char *, const char *, int);
 int		 dlog_add(struct dlog_batch *, const struct dlog_record *);
 void		 dlog_flush(struct dlog_batch *);
 size_t		 dlog_format(char *, size_t, const struct dlog_record *,

@@ -128,6 +128,31 @@ def test_407_names_the_realm(proxy, users_file):
             assert "proxy-authenticate" in t.resp.headers
 
 
+def test_refusals_before_the_target_log_host_and_port_apart(
+        proxy, users_file, echo_server):
+    """407 and 429 come before the target is taken: the record still has
+    the host without its port, and the port as a number."""
+    p, target = echo_proxy(proxy, users_file, echo_server, max_failures=1)
+    port = echo_server.port
+    assert tunnel_status(p.port, target)[0] == 407
+    assert tunnel_status(p.port, "[::1]:%d" % port)[0] == 407
+    assert raw_request(p.port, b"GET http://Web.Test:8080/x?y HTTP/1.1\r\n"
+                       b"Host: web.test:8080\r\n\r\n").status == 407
+    assert tunnel_status(p.port, target, "alice", "wrong")[0] == 407
+    assert tunnel_status(p.port, target, "bob", "builder")[0] == 429
+    recs = p.wait_log(lambda r: r["status"] in (407, 429), "refusals",
+                      count=5)
+    got = [(r["end"], r["status"], r["host"], r["port"], r["path"])
+           for r in recs]
+    assert sorted(got) == sorted([
+        ("auth_required", 407, "echo.test", port, None),
+        ("auth_required", 407, "::1", port, None),
+        ("auth_required", 407, "web.test", 8080, "/x?y"),
+        ("auth_failed", 407, "echo.test", port, None),
+        ("auth_blocked", 429, "echo.test", port, None)]), got
+    assert all(":" not in r["host"] for r in recs if r["host"] != "::1")
+
+
 def test_python_set_tunnel(proxy, https_server, client_tls_ctx, users_file):
     cfg = auth_config(users_file)
     cfg["connect_ports"] = [https_server.port]

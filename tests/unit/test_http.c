@@ -1,12 +1,15 @@
 /*
  * test_http.c -- request and response heads (tests/data/requests.txt),
  * JSON escaping
- * (tests/data/json.tsv) and decision log lines (a table below).
+ * (tests/data/json.tsv) and decision log lines (a table below), and a
+ * Squid result code for every termination code.
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/buffer.h>
 
 #include "proxy/proxy.h"
 #include "unit.h"
@@ -360,6 +363,61 @@ static struct dlog_case squid_cases[] = {
 	    .dr_end = "bad_request" }, 0,
 	  "5.000      0 127.0.0.1 NONE_NONE/400 0 GE%20T a%20b%01%25 - "
 	  "HIER_NONE/- -\n", NULL },
+	{ "squid: the destination guard refused a CONNECT",
+	  { .dr_start = { 5, 0 }, .dr_client = "127.0.0.1",
+	    .dr_method = "CONNECT", .dr_host = "inner.test", .dr_port = 443,
+	    .dr_action = "allow", .dr_status = 403,
+	    .dr_end = "destination_guard" }, 0,
+	  "5.000      0 127.0.0.1 TCP_DENIED/403 0 CONNECT inner.test:443 - "
+	  "HIER_NONE/- -\n", NULL },
+	{ "squid: the destination guard refused plain HTTP",
+	  { .dr_start = { 5, 0 }, .dr_client = "127.0.0.1",
+	    .dr_method = "GET", .dr_host = "inner.test", .dr_port = 80,
+	    .dr_path = "/", .dr_action = "allow", .dr_status = 403,
+	    .dr_end = "destination_guard" }, 0,
+	  "5.000      0 127.0.0.1 TCP_DENIED/403 0 GET http://inner.test/ - "
+	  "HIER_NONE/- -\n", NULL },
+	{ "squid: a tunnel closed by the SNI check after its 200",
+	  { .dr_start = { 5, 0 }, .dr_client = "127.0.0.1",
+	    .dr_method = "CONNECT", .dr_host = "a.test", .dr_port = 443,
+	    .dr_action = "allow", .dr_status = 200, .dr_bytes_up = 517,
+	    .dr_upstream = "127.0.0.1:443", .dr_end = "sni_mismatch",
+	    .dr_sni = "b.test" }, 3,
+	  "5.000      3 127.0.0.1 TCP_DENIED/200 0 CONNECT a.test:443 - "
+	  "HIER_DIRECT/127.0.0.1 -\n", NULL },
+	{ "squid: 407 to an IPv6 literal",
+	  { .dr_start = { 5, 0 }, .dr_client = "::1", .dr_method = "CONNECT",
+	    .dr_host = "::1", .dr_port = 8443, .dr_action = "deny",
+	    .dr_status = 407, .dr_end = "auth_required" }, 0,
+	  "5.000      0 ::1 TCP_DENIED/407 0 CONNECT [::1]:8443 - "
+	  "HIER_NONE/- -\n", NULL },
+	{ "squid: a CONNECT whose destination refused",
+	  { .dr_start = { 5, 0 }, .dr_client = "127.0.0.1",
+	    .dr_method = "CONNECT", .dr_host = "a.test", .dr_port = 443,
+	    .dr_action = "allow", .dr_status = 502,
+	    .dr_end = "connect_failed" }, 0,
+	  "5.000      0 127.0.0.1 NONE_NONE/502 0 CONNECT a.test:443 - "
+	  "HIER_NONE/- -\n", NULL },
+	{ "squid: a client gone in the middle of plain HTTP",
+	  { .dr_start = { 5, 0 }, .dr_client = "127.0.0.1", .dr_method = "POST",
+	    .dr_host = "a.test", .dr_port = 8080, .dr_path = "/up",
+	    .dr_action = "allow", .dr_upstream = "127.0.0.1:8080",
+	    .dr_bytes_up = 5, .dr_end = "client_closed" }, 0,
+	  "5.000      0 127.0.0.1 TCP_MISS_ABORTED/000 0 POST "
+	  "http://a.test:8080/up - HIER_DIRECT/127.0.0.1 -\n", NULL },
+	{ "squid: an idle tunnel",
+	  { .dr_start = { 5, 0 }, .dr_client = "127.0.0.1",
+	    .dr_method = "CONNECT", .dr_host = "a.test", .dr_port = 443,
+	    .dr_action = "allow", .dr_status = 200, .dr_bytes_down = 9,
+	    .dr_upstream = "127.0.0.1:443", .dr_end = "idle_timeout" }, 300000,
+	  "5.000 300000 127.0.0.1 TCP_TUNNEL_TIMEDOUT/200 9 CONNECT a.test:443 "
+	  "- HIER_DIRECT/127.0.0.1 -\n", NULL },
+	{ "squid: an end that is no termination code",
+	  { .dr_start = { 5, 0 }, .dr_client = "127.0.0.1", .dr_method = "GET",
+	    .dr_host = "a.test", .dr_port = 80, .dr_status = 200,
+	    .dr_end = "no_such_end" }, 0,
+	  "5.000      0 127.0.0.1 NONE_NONE/200 0 GET http://a.test/ - "
+	  "HIER_NONE/- -\n", NULL },
 };
 
 static void
@@ -375,6 +433,50 @@ test_squid_case(void **state)
 	assert_int_equal(len, strlen(buf));
 	if (strcmp(buf, dc->dc_want) != 0)
 		fail_msg("got  %swant %s", buf, dc->dc_want);
+}
+
+/*
+ * Every termination code that /metrics counts (hushgate_requests_by_end
+ * lists them all) has a Squid result code for each kind of request.
+ */
+static void
+test_squid_every_end(void **state)
+{
+	static const char	 label[] = "hushgate_requests_by_end_total{end=\"";
+	struct hg_errors	 errs;
+	struct hg_config	*cf;
+	struct evbuffer		*out;
+	char			*text, *p, *q;
+	size_t			 len, n = 0;
+
+	(void)state;
+	errors_init(&errs);
+	cf = config_load(unit_data_path("valid/defaults.yaml"), &errs);
+	errors_free(&errs);
+	assert_non_null(cf);
+	assert_non_null(out = evbuffer_new());
+	metrics_render(out, cf);
+	len = evbuffer_get_length(out);
+	text = unit_keep(malloc(len + 1));
+	evbuffer_remove(out, text, len);
+	text[len] = '\0';
+	evbuffer_free(out);
+	config_unref(cf);
+	for (p = text; (p = strstr(p, label)) != NULL; p = q) {
+		p += sizeof label - 1;
+		assert_non_null(q = strchr(p, '"'));
+		*q++ = '\0';
+		if (dlog_squid_code(p, "CONNECT", 200) == NULL ||
+		    dlog_squid_code(p, "CONNECT", 403) == NULL ||
+		    dlog_squid_code(p, "GET", 200) == NULL ||
+		    dlog_squid_code(p, NULL, 0) == NULL)
+			fail_msg("end %s has no Squid result code", p);
+		n++;
+	}
+	if (n < 30)
+		fail_msg("only %zu termination codes in /metrics", n);
+	assert_null(dlog_squid_code("no_such_end", "GET", 200));
+	assert_null(dlog_squid_code(NULL, "GET", 200));
 }
 
 static void
@@ -451,4 +553,6 @@ test_http_group(struct unit_group *g)
 	for (i = 0; i < sizeof squid_cases / sizeof squid_cases[0]; i++)
 		unit_add(g, squid_cases[i].dc_name, test_squid_case,
 		    &squid_cases[i]);
+	unit_add(g, "squid: a result code for every termination code",
+	    test_squid_every_end, NULL);
 }
