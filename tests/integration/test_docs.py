@@ -445,3 +445,19 @@ def test_yaml5_examples_check(example_dir):
             doc = dict(main, **doc)
         cfg.write_text(yaml.safe_dump(doc))
         check(cfg, example_dir)
+
+
+def test_every_end_code_is_documented():
+    # The Squid table in dlog.c lists every termination code the log can
+    # carry (a unit test holds it to the metrics' list); hushgate(8)'s
+    # DECISION LOG section describes each one.
+    table = (REPO / "proxy" / "dlog.c").read_text()
+    table = table[table.index("squid_codes[] = {"):]
+    table = table[:table.index("};")]
+    codes = set(re.findall(r'\{ "(\w+)",', table)) - {"other"}
+    assert len(codes) > 30, codes
+    text = "\n".join(sections("hushgate.8")["DECISION LOG"])
+    missing = sorted(c for c in codes
+                     if not re.search(r"^\s+%s\b" % c, text, re.M))
+    assert not missing, "end codes not described in hushgate(8): %s" % \
+        missing
