@@ -49,6 +49,7 @@ static int	conn_tls_start(struct conn *);
 static void	conn_connect_next(struct conn *);
 static void	head_read(struct bufferevent *, void *);
 static void	head_event(struct bufferevent *, short, void *);
+static void	pipeline_drained(struct bufferevent *, void *);
 static void	trelay_start(struct conn *);
 
 static const char *
@@ -464,8 +465,40 @@ conn_next_request(struct conn *c)
 	bufferevent_enable(c->cn_cli, EV_READ | EV_WRITE);
 	/* Between requests the connection may idle (timeouts.idle). */
 	conn_timer_set(c, c->cn_cfg->cf_timeout_idle);
+	if (evbuffer_get_length(bufferevent_get_output(c->cn_cli)) >
+	    HG_PIPELINE_OUT_MAX) {
+		/* A client that sends requests without reading the answers:
+		 * the next one waits until they have gone out. */
+		bufferevent_disable(c->cn_cli, EV_READ);
+		bufferevent_setwatermark(c->cn_cli, EV_WRITE,
+		    HG_PIPELINE_OUT_MAX / 2, 0);
+		bufferevent_setcb(c->cn_cli, head_read, pipeline_drained,
+		    head_event, c);
+		return;
+	}
+	/*
+	 * Bytes already here are the next request, read from the event
+	 * loop rather than from here: answering a pipeline of requests at
+	 * once from within the previous answer would recurse without bound
+	 * (respond, next request, respond ...), and one read would start
+	 * every request it brought while other connections wait.
+	 */
 	if (evbuffer_get_length(bufferevent_get_input(c->cn_cli)) > 0)
-		head_read(c->cn_cli, c);
+		bufferevent_trigger(c->cn_cli, EV_READ,
+		    BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/* The answers a pipelining client let pile up have gone out: go on. */
+static void
+pipeline_drained(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	bufferevent_setcb(bev, head_read, NULL, head_event, c);
+	bufferevent_enable(bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+		bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
 }
 
 static void
@@ -799,12 +832,14 @@ sni_release(struct conn *c)
 			evbuffer_add_buffer(c->cn_pend[TUN_UP], c->cn_hello);
 		event_del(tun_rev(c, TUN_UP));
 		event_add(tun_wev(c, TUN_UP), NULL);
-	} else if (c->cn_tun_eof[TUN_UP] && c->cn_pend[TUN_UP] == NULL)
-		tun_shut(c, TUN_UP);
+	}
 	if (c->cn_hello != NULL) {
 		evbuffer_free(c->cn_hello);
 		c->cn_hello = NULL;
 	}
+	/* Last: passing the EOF on may end the connection (and free c). */
+	if (c->cn_tun_eof[TUN_UP] && c->cn_pend[TUN_UP] == NULL)
+		tun_shut(c, TUN_UP);
 }
 
 /*

@@ -311,6 +311,16 @@ hop_by_hop(const struct http_header *h, const struct http_header *named,
 	for (i = 0; hop[i] != NULL; i++)
 		if (http_token_eq(h->hh_name, h->hh_namelen, hop[i]))
 			return (1);
+	/*
+	 * Connection cannot remove what frames or addresses the message: a
+	 * Content-Length it names is kept (dropping it would leave the
+	 * message without a length while the connection is said to go on,
+	 * and the next response would be read as this one's body), and so
+	 * is Host.
+	 */
+	if (http_token_eq(h->hh_name, h->hh_namelen, "content-length") ||
+	    http_token_eq(h->hh_name, h->hh_namelen, "host"))
+		return (0);
 	for (i = 0; i < nnamed; i++)
 		if (named[i].hh_namelen == h->hh_namelen &&
 		    strncasecmp(named[i].hh_name, h->hh_name,

@@ -22,6 +22,8 @@
 #define HG_MAX_HEADERS		100	/* header lines in one head (431) */
 #define HG_MAX_RESPONSE_HEADERS	256	/* header lines of a response (502) */
 #define HG_RELAY_HIGH_WATER	(512 * 1024)	/* stop reading the peer */
+#define HG_PIPELINE_OUT_MAX	(64 * 1024)	/* unread answers before the
+						   next pipelined request */
 #define HG_RELAY_LOW_WATER	(128 * 1024)	/* resume reading */
 #define HG_RELAY_READ_MAX	(256 * 1024)	/* one read from a socket */
 #define HG_LINGER_MS		2000	/* drain input after a final answer */

@@ -120,7 +120,8 @@ class TCPServer:
     (only a proxy that relays half-close lets the client see a byte of it);
     "sink" reads until EOF and records what it got; "greet" sends a line,
     closes its write side, then behaves as "sink";
-    "reset" reads once, then resets the connection (RST)."""
+    "reset" reads once, then resets the connection (RST); "close" closes
+    at once."""
 
     def __init__(self, mode="echo", host="127.0.0.1", tls_ctx=None):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -195,6 +196,9 @@ class TCPServer:
         conn.sendall(b"greeting from upstream\n")
         self._shut_wr(conn)
         self._sink(conn)
+
+    def _close(self, conn):
+        conn.close()
 
     def _reset(self, conn):
         conn.recv(65536)
