@@ -602,9 +602,9 @@ proxy_serve(const char *file, int debug)
 	workers_set_done_event(ev_done);
 	mc.mc_gen = 1;
 	if (workers_start(mc.mc_cfg, mc.mc_cfg->cf_workers) != 0)
-		return (1);
+		rc = 1;		/* said why; nothing runs: clean up below */
 	/* The sockets are bound and the log is open: root is not needed. */
-	if (service_drop_privileges(mc.mc_cfg->cf_user,
+	else if (service_drop_privileges(mc.mc_cfg->cf_user,
 	    mc.mc_cfg->cf_chroot) != 0) {
 		rc = 1;
 		workers_stop();

@@ -568,6 +568,41 @@ claim_addresses(const struct hg_config *cf, const uint16_t *ports)
 }
 
 /*
+ * Free what worker_init made (all or part of it): a worker whose thread
+ * has ended, or that never started one.
+ */
+static void
+worker_free(struct worker *w)
+{
+	size_t	i;
+
+	/* The claims stay until exit; their events go with worker 0's base. */
+	for (i = 0; w->w_id == 0 && i < nclaims; i++) {
+		if (claim_evs[i] != NULL)
+			event_free(claim_evs[i]);
+		claim_evs[i] = NULL;
+	}
+	for (i = 0; i < w->w_nlisteners; i++)
+		if (w->w_listeners[i] != NULL)
+			evconnlistener_free(w->w_listeners[i]);
+	w->w_nlisteners = 0;
+	fwd_pool_flush(w);
+	if (w->w_ev_stop != NULL)
+		event_free(w->w_ev_stop);
+	if (w->w_ev_kill != NULL)
+		event_free(w->w_ev_kill);
+	if (w->w_ev_dlog != NULL)
+		event_free(w->w_ev_dlog);
+	if (w->w_dns != NULL)
+		evdns_base_free(w->w_dns, 0);
+	if (w->w_base != NULL)
+		event_base_free(w->w_base);
+	config_unref(w->w_cfg);
+	free(w->w_scratch);
+	auth_state_free(w);
+}
+
+/*
  * Start n workers (0: one per CPU) with configuration cf. done is a main
  * loop event made active when a worker ends. Prints one "listening on"
  * line per address once every worker is bound. Returns 0 or -1.
@@ -688,26 +723,11 @@ workers_join(void)
 {
 	unsigned	k;
 	struct worker	*w;
-	size_t		i;
 
 	for (k = 0; k < nworkers; k++) {
 		w = &workers[k];
 		pthread_join(w->w_thread, NULL);
-		/* The claims stay until exit; their events go with the base. */
-		for (i = 0; k == 0 && i < nclaims; i++) {
-			if (claim_evs[i] != NULL)
-				event_free(claim_evs[i]);
-			claim_evs[i] = NULL;
-		}
-		fwd_pool_flush(w);
-		event_free(w->w_ev_stop);
-		event_free(w->w_ev_kill);
-		event_free(w->w_ev_dlog);
-		evdns_base_free(w->w_dns, 0);
-		event_base_free(w->w_base);
-		config_unref(w->w_cfg);
-		free(w->w_scratch);
-		auth_state_free(w);
+		worker_free(w);
 	}
 	free(workers);
 	workers = NULL;
