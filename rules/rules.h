@@ -28,6 +28,8 @@
 #define HG_MAX_ERRORS		100	/* errors kept per load, the rest counted */
 #define HG_MAX_INCLUDE_DEPTH	8	/* include nesting */
 #define HG_MAX_CONFIG_FILE	(16 * 1024 * 1024)	/* bytes in one YAML file */
+#define HG_MAX_YAML_DEPTH	256	/* nested YAML collections; a literal:
+				   yamldoc.c spells it in its message */
 #define HG_MAX_LISTEN		16	/* listen addresses */
 #define HG_MAX_WORKERS		64
 #define HG_MAX_USER		64	/* bytes of a user name */
