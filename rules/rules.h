@@ -496,6 +496,9 @@ const char	*list_formats_text(void);
 long		 list_load(struct hg_ruleset *, uint32_t, const char *,
 		    const char *, const char *, struct hg_errors *,
 		    struct hg_errors *);
+long		 list_load_bounded(struct hg_ruleset *, uint32_t,
+		    const char *, const char *, const char *, uint64_t,
+		    struct hg_errors *, struct hg_errors *);
 
 /* listsrc.c */
 int		 url_parse(const char *, struct hg_url *, const char **);
