@@ -408,6 +408,7 @@ enum hg_addrclass {
 	HG_AC_RESERVED		/* this-network, broadcast, documentation ... */
 };
 enum hg_addrclass addrclass_of(int, const uint8_t *);
+int		 addrclass_embedded(const uint8_t *, uint8_t *);
 const char	*addrclass_name(enum hg_addrclass);
 
 /* cidr.c */
