@@ -96,6 +96,7 @@ struct v4place {
 struct v4form {
 	uint8_t		f_pfx[16];
 	unsigned	f_bits;
+	int		f_host;		/* the IPv6 address is that IPv4 host */
 	int		f_not_low;	/* but not with 0.0.0.0 or 0.0.0.1 */
 	size_t		f_nplaces;
 	struct v4place	f_places[V4_PLACES];
@@ -105,18 +106,18 @@ struct v4form {
 
 static const struct v4form v4forms[] = {
 	/* IPv4-mapped, ::ffff:0:0/96 (RFC 4291) */
-	{ { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff }, 96, 0, 1,
+	{ { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff }, 96, 1, 0, 1,
 	    { V4_LAST32 } },
 	/* IPv4-translated (SIIT), ::ffff:0:0:0/96 (RFC 2765) */
-	{ { 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0 }, 96, 0, 1,
+	{ { 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0 }, 96, 1, 0, 1,
 	    { V4_LAST32 } },
 	/*
 	 * IPv4-compatible, ::/96 (RFC 4291, deprecated), but for :: and
 	 * ::1, which are themselves.
 	 */
-	{ { 0 }, 96, 1, 1, { V4_LAST32 } },
+	{ { 0 }, 96, 1, 1, 1, { V4_LAST32 } },
 	/* NAT64 well-known prefix, 64:ff9b::/96 (RFC 6052) */
-	{ { 0x00, 0x64, 0xff, 0x9b }, 96, 0, 1, { V4_LAST32 } },
+	{ { 0x00, 0x64, 0xff, 0x9b }, 96, 1, 0, 1, { V4_LAST32 } },
 	/*
 	 * NAT64 local-use prefix, 64:ff9b:1::/48 (RFC 8215): a pool that
 	 * translator prefixes are carved from, each embedding its IPv4
@@ -124,19 +125,19 @@ static const struct v4form v4forms[] = {
 	 * bits (first: what rules see, the usual length), a /64, /56 or
 	 * the whole /48 around the u octet (bits 64-71).
 	 */
-	{ { 0x00, 0x64, 0xff, 0x9b, 0x00, 0x01 }, 48, 0, 4, {
+	{ { 0x00, 0x64, 0xff, 0x9b, 0x00, 0x01 }, 48, 0, 0, 4, {
 	    V4_LAST32,
 	    { { 9, 10, 11, 12 }, 0 },		/* /64 */
 	    { { 7, 9, 10, 11 }, 0 },		/* /56 */
 	    { { 6, 7, 9, 10 }, 0 } } },		/* /48 */
 	/* 6to4, 2002::/16 (RFC 3056): bits 16-47 */
-	{ { 0x20, 0x02 }, 16, 0, 1, { { { 2, 3, 4, 5 }, 0 } } },
+	{ { 0x20, 0x02 }, 16, 0, 0, 1, { { { 2, 3, 4, 5 }, 0 } } },
 	/*
 	 * Teredo, 2001:0::/32 (RFC 4380): the client's address inverted in
 	 * the last 32 bits (first: what rules see), the server's in bits
 	 * 32-63.
 	 */
-	{ { 0x20, 0x01, 0x00, 0x00 }, 32, 0, 2, {
+	{ { 0x20, 0x01, 0x00, 0x00 }, 32, 0, 0, 2, {
 	    { { 12, 13, 14, 15 }, 0xff },
 	    { { 4, 5, 6, 7 }, 0 } } },
 };
@@ -168,15 +169,19 @@ v4_at(const uint8_t *a, const struct v4place *p, uint8_t *out)
 }
 
 /*
- * The IPv4 address an IPv6 one (16 bytes) stands for, into out (4
- * bytes): 1 when it has one, else 0.
+ * The IPv4 host an IPv6 address (16 bytes) is another spelling of, into
+ * out (4 bytes): 1 when it is one (mapped, SIIT, IPv4-compatible, the
+ * NAT64 well-known prefix), else 0. The forms that name a network or a
+ * relay rather than the host (NAT64 local-use, 6to4, Teredo) are not:
+ * connecting to their IPv4 address would reach another machine; the
+ * guard still judges them by every IPv4 address they carry.
  */
 int
 addrclass_embedded(const uint8_t *a, uint8_t *out)
 {
 	const struct v4form	*f;
 
-	if ((f = v4form_of(a)) == NULL)
+	if ((f = v4form_of(a)) == NULL || !f->f_host)
 		return (0);
 	v4_at(a, &f->f_places[0], out);
 	return (1);

@@ -377,13 +377,12 @@ if has_ipv6_loopback():
         assert rec["status"] == 200
 
 
-# IPv6 spellings of 127.0.0.3 (the table in rules/addrclass.c): IPv4-
-# compatible, NAT64 (well-known and local-use prefixes), SIIT, mapped,
-# 6to4 and Teredo (the client address, inverted).
+# IPv6 spellings of the host 127.0.0.3 (the table in rules/addrclass.c):
+# IPv4-compatible, NAT64 (well-known prefix), SIIT, mapped. (6to4, Teredo
+# and the NAT64 local-use prefix name a relay or a network: the guard
+# judges them, see test_destinations.py.)
 V4_SPELLINGS = ["[::127.0.0.3]", "[64:ff9b::127.0.0.3]",
-                "[64:ff9b:1::7f00:3]", "[::ffff:0:7f00:3]",
-                "[::ffff:127.0.0.3]", "[2002:7f00:3::1]",
-                "[2001:0:4136:e378:8000:63bf:80ff:fffc]"]
+                "[::ffff:0:7f00:3]", "[::ffff:127.0.0.3]"]
 
 
 @pytest.mark.parametrize("target", V4_SPELLINGS)
