@@ -4,9 +4,9 @@
  * behind it (RFC 1918, link-local with cloud metadata at 169.254.169.254,
  * loopback of the gateway itself ...).
  *
- * An address that carries an IPv4 address inside an IPv6 one (mapped,
- * NAT64, 6to4, IPv4-compatible) is classified by the IPv4 address it
- * leads to.
+ * An IPv6 address that carries an IPv4 one (v4forms below: mapped,
+ * translated, compatible, NAT64, 6to4, Teredo) is classified by the IPv4
+ * addresses it leads to.
  */
 #include "config.h"
 
@@ -80,49 +80,152 @@ lookup(const struct range *t, size_t n, const uint8_t *addr)
 }
 
 /*
- * The IPv4 address inside an IPv6 one, into out; 0 when there is none.
+ * IPv6 addresses that carry an IPv4 one, the one table of them: rules see
+ * such a target as its IPv4 address (host.c), and the guard classifies it
+ * by the IPv4 addresses it carries. Each form lists where its IPv4
+ * address lies: the first place is the one rules see; the guard checks
+ * every place.
  */
-static int
-embedded_v4(const uint8_t *a, uint8_t *out)
-{
-	static const uint8_t	mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-				    0xff, 0xff };
-	static const uint8_t	nat64[12] = { 0x00, 0x64, 0xff, 0x9b };
-	static const uint8_t	nat64l[6] = { 0x00, 0x64, 0xff, 0x9b, 0x00,
-				    0x01 };
-	static const uint8_t	zero[12];
+#define V4_PLACES	4
 
-	if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0) {
-		memcpy(out, a + 12, 4);		/* ::ffff:0:0/96, 64:ff9b::/96 */
-		return (1);
+struct v4place {
+	uint8_t		p_at[4];	/* offsets of its four bytes */
+	uint8_t		p_xor;		/* 0xff: stored inverted */
+};
+
+struct v4form {
+	uint8_t		f_pfx[16];
+	unsigned	f_bits;
+	int		f_host;		/* the IPv6 address is that IPv4 host */
+	int		f_not_low;	/* but not with 0.0.0.0 or 0.0.0.1 */
+	size_t		f_nplaces;
+	struct v4place	f_places[V4_PLACES];
+};
+
+#define V4_LAST32	{ { 12, 13, 14, 15 }, 0 }
+
+static const struct v4form v4forms[] = {
+	/* IPv4-mapped, ::ffff:0:0/96 (RFC 4291) */
+	{ { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff }, 96, 1, 0, 1,
+	    { V4_LAST32 } },
+	/* IPv4-translated (SIIT), ::ffff:0:0:0/96 (RFC 2765) */
+	{ { 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0 }, 96, 1, 0, 1,
+	    { V4_LAST32 } },
+	/*
+	 * IPv4-compatible, ::/96 (RFC 4291, deprecated), but for :: and
+	 * ::1, which are themselves.
+	 */
+	{ { 0 }, 96, 1, 1, 1, { V4_LAST32 } },
+	/* NAT64 well-known prefix, 64:ff9b::/96 (RFC 6052) */
+	{ { 0x00, 0x64, 0xff, 0x9b }, 96, 1, 0, 1, { V4_LAST32 } },
+	/*
+	 * NAT64 local-use prefix, 64:ff9b:1::/48 (RFC 8215): a pool that
+	 * translator prefixes are carved from, each embedding its IPv4
+	 * address where RFC 6052 says for its length: a /96 in the last 32
+	 * bits (first: what rules see, the usual length), a /64, /56 or
+	 * the whole /48 around the u octet (bits 64-71).
+	 */
+	{ { 0x00, 0x64, 0xff, 0x9b, 0x00, 0x01 }, 48, 0, 0, 4, {
+	    V4_LAST32,
+	    { { 9, 10, 11, 12 }, 0 },		/* /64 */
+	    { { 7, 9, 10, 11 }, 0 },		/* /56 */
+	    { { 6, 7, 9, 10 }, 0 } } },		/* /48 */
+	/* 6to4, 2002::/16 (RFC 3056): bits 16-47 */
+	{ { 0x20, 0x02 }, 16, 0, 0, 1, { { { 2, 3, 4, 5 }, 0 } } },
+	/*
+	 * Teredo, 2001:0::/32 (RFC 4380): the client's address inverted in
+	 * the last 32 bits (first: what rules see), the server's in bits
+	 * 32-63.
+	 */
+	{ { 0x20, 0x01, 0x00, 0x00 }, 32, 0, 0, 2, {
+	    { { 12, 13, 14, 15 }, 0xff },
+	    { { 4, 5, 6, 7 }, 0 } } },
+};
+
+static const struct v4form *
+v4form_of(const uint8_t *a)
+{
+	const struct v4form	*f;
+	size_t			 i;
+
+	for (i = 0; i < sizeof v4forms / sizeof v4forms[0]; i++) {
+		f = &v4forms[i];
+		if (!prefix_has(a, f->f_pfx, f->f_bits))
+			continue;
+		if (f->f_not_low && (a[12] | a[13] | a[14]) == 0 && a[15] <= 1)
+			continue;
+		return (f);
 	}
-	if (memcmp(a, nat64l, 6) == 0) {	/* 64:ff9b:1::/48, RFC 8215 */
-		memcpy(out, a + 12, 4);
-		return (1);
+	return (NULL);
+}
+
+static void
+v4_at(const uint8_t *a, const struct v4place *p, uint8_t *out)
+{
+	size_t	i;
+
+	for (i = 0; i < 4; i++)
+		out[i] = a[p->p_at[i]] ^ p->p_xor;
+}
+
+/*
+ * The IPv4 host an IPv6 address (16 bytes) is another spelling of, into
+ * out (4 bytes): 1 when it is one (mapped, SIIT, IPv4-compatible, the
+ * NAT64 well-known prefix), else 0. The forms that name a network or a
+ * relay rather than the host (NAT64 local-use, 6to4, Teredo) are not:
+ * connecting to their IPv4 address would reach another machine; the
+ * guard still judges them by every IPv4 address they carry.
+ */
+int
+addrclass_embedded(const uint8_t *a, uint8_t *out)
+{
+	const struct v4form	*f;
+
+	if ((f = v4form_of(a)) == NULL || !f->f_host)
+		return (0);
+	v4_at(a, &f->f_places[0], out);
+	return (1);
+}
+
+/*
+ * The class of an IPv6 address that carries IPv4 ones: the first of
+ * them that is not public, else public. Where a form has several places,
+ * one that reads as 0.0.0.0/8 holds no address (it is the zero prefix or
+ * suffix around an address at another place), unless every one does.
+ */
+static enum hg_addrclass
+embedded_class(const uint8_t *a, const struct v4form *f)
+{
+	enum hg_addrclass	ac;
+	uint8_t			in4[4];
+	size_t			i;
+	int			seen = 0;
+
+	for (i = 0; i < f->f_nplaces; i++) {
+		v4_at(a, &f->f_places[i], in4);
+		if (f->f_nplaces > 1 && in4[0] == 0)
+			continue;
+		seen = 1;
+		if ((ac = lookup(v4, sizeof v4 / sizeof v4[0], in4)) !=
+		    HG_AC_PUBLIC)
+			return (ac);
 	}
-	if (a[0] == 0x20 && a[1] == 0x02) {	/* 6to4: 2002:V4ADDR::/48 */
-		memcpy(out, a + 2, 4);
-		return (1);
-	}
-	/* IPv4-compatible ::a.b.c.d (deprecated), but not :: and ::1 */
-	if (memcmp(a, zero, 12) == 0 &&
-	    ((a[12] | a[13] | a[14]) != 0 || a[15] > 1)) {
-		memcpy(out, a + 12, 4);
-		return (1);
-	}
-	return (0);
+	if (seen)
+		return (HG_AC_PUBLIC);
+	v4_at(a, &f->f_places[0], in4);
+	return (lookup(v4, sizeof v4 / sizeof v4[0], in4));
 }
 
 /* The class of an address of family 4 (4 bytes) or 6 (16 bytes). */
 enum hg_addrclass
 addrclass_of(int family, const uint8_t *addr)
 {
-	uint8_t	in4[4];
+	const struct v4form	*f;
 
 	if (family == 4)
 		return (lookup(v4, sizeof v4 / sizeof v4[0], addr));
-	if (embedded_v4(addr, in4))
-		return (lookup(v4, sizeof v4 / sizeof v4[0], in4));
+	if ((f = v4form_of(addr)) != NULL)
+		return (embedded_class(addr, f));
 	return (lookup(v6, sizeof v6 / sizeof v6[0], addr));
 }
 

@@ -967,6 +967,7 @@ category_name_valid(const char *s)
 
 struct listspec {
 	const char	*ls_file;
+	yaml_node_t	*ls_file_node;	/* the file: value: where errors go */
 	const char	*ls_url;
 	const char	*ls_format;
 	yaml_node_t	*ls_node;
@@ -1038,8 +1039,10 @@ list_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 	struct hg_url	 u;
 	const char	*s, *why;
 
-	if (strcmp(key, "file") == 0)
+	if (strcmp(key, "file") == 0) {
 		ls->ls_file = want_string(ld, v, "file");
+		ls->ls_file_node = v;
+	}
 	else if (strcmp(key, "url") == 0) {
 		if ((s = want_string(ld, v, "url")) == NULL)
 			ls->ls_bad = 1;
@@ -1145,21 +1148,28 @@ category_lists(struct loader *ld, struct catload *cl, yaml_node_t *v)
 			continue;
 		}
 		if (ls.ls_src.ls_have_pin || ls.ls_src.ls_ca_file != NULL ||
-		    ls.ls_src.ls_max_bytes != 0 ||
 		    ls.ls_src.ls_max_shrink >= 0 ||
 		    ls.ls_src.ls_refresh != HG_LIST_REFRESH) {
-			err(ld, n, "lists: refresh, sha256, ca_file, max_bytes "
-			    "and max_shrink go with 'url', not 'file'");
+			err(ld, n, "lists: refresh, sha256, ca_file and "
+			    "max_shrink go with 'url', not 'file'");
 			free(ls.ls_src.ls_ca_file);
 			continue;
 		}
+		/*
+		 * max_bytes bounds a file as it bounds a download: the list's
+		 * own, else lists.max_bytes (read before any include: see
+		 * load_document).
+		 */
 		path = path_join_dir(ld->ld_file, ls.ls_file);
 		errors_init(&lerr);
-		if (list_load(ld->ld_rs, cl->cl_cat, path, NULL, ls.ls_format,
+		if (list_load_bounded(ld->ld_rs, cl->cl_cat, path, NULL,
+		    ls.ls_format, ls.ls_src.ls_max_bytes != 0 ?
+		    ls.ls_src.ls_max_bytes : ld->ld_cf->cf_list_max_bytes,
 		    &lerr, &ld->ld_cf->cf_warnings) < 0) {
 			/* Report where the list was named. */
 			for (i = 0; i < lerr.er_count; i++)
-				err(ld, n, "%s", lerr.er_msgs[i]);
+				err(ld, ls.ls_file_node, "%s",
+				    lerr.er_msgs[i]);
 		}
 		errors_free(&lerr);
 		free(path);
@@ -1666,8 +1676,7 @@ top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 		if (want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
 			each_pair(ld, v, log_pair, NULL);
 	} else if (strcmp(key, "lists") == 0) {
-		if (want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
-			each_pair(ld, v, lists_pair, NULL);
+		/* read first of all, in load_document() */
 	} else if (strcmp(key, "pac") == 0) {
 		if (want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
 			each_pair(ld, v, pac_pair, NULL);
@@ -1707,6 +1716,13 @@ load_document(struct loader *ld, int is_main)
 		return;
 	}
 	tl.tl_main = is_main;
+	/*
+	 * lists: before anything else, so that its max_bytes bounds the file
+	 * lists of the files included before the key is reached.
+	 */
+	if (is_main && (p = first_pair_with_key(ld, root, "lists")) != NULL &&
+	    want_kind(ld, node(ld, p->value), YAML_MAPPING_NODE, "lists") == 0)
+		each_pair(ld, node(ld, p->value), lists_pair, NULL);
 	/*
 	 * First pass: includes and settings, checking every key once. Then
 	 * the file's own categories, then its actions, so that a file's
@@ -2044,15 +2060,22 @@ load_sources(struct hg_config *cf)
 		listsrc_cache_paths(cf->cf_cache_dir, src->ls_url,
 		    src->ls_format, &src->ls_body, &src->ls_meta);
 		errors_init(&lerr);
-		src->ls_entries = list_load(cf->cf_rules, src->ls_cat,
-		    src->ls_body, src->ls_url, src->ls_format, &lerr,
-		    &cf->cf_warnings);
-		errors_free(&lerr);
-		if (src->ls_entries < 0)
+		src->ls_entries = list_load_bounded(cf->cf_rules, src->ls_cat,
+		    src->ls_body, src->ls_url, src->ls_format,
+		    src->ls_max_bytes, &lerr, &cf->cf_warnings);
+		if (src->ls_entries == -2 && lerr.er_count > 0) {
+			/* a copy from before max_bytes was lowered */
+			errors_add(&cf->cf_warnings, src->ls_file, src->ls_line,
+			    src->ls_col, "warning: list %s: cached copy "
+			    "refused, treated as empty until the next "
+			    "download: %s", src->ls_url, lerr.er_msgs[0]);
+			src->ls_entries = -1;
+		} else if (src->ls_entries < 0)
 			errors_add(&cf->cf_warnings, src->ls_file, src->ls_line,
 			    src->ls_col, "warning: list %s: never downloaded, "
 			    "treated as empty (hushgate lists update)",
 			    src->ls_url);
+		errors_free(&lerr);
 	}
 }
 

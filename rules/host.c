@@ -5,7 +5,9 @@
  * that "WATSON.events.data.microsoft.com." and "watson.events.data.
  * microsoft.com" are one name, and so that spellings which resolvers read
  * as numbers ("2130706433", "127.1", "0x7f.0.0.1") cannot slip past an
- * address rule: they are refused.
+ * address rule: they are refused. An IPv6 address that carries an IPv4 one
+ * ("[::ffff:127.0.0.3]", "[64:ff9b::127.0.0.3]") becomes that IPv4
+ * address.
  */
 #include "config.h"
 
@@ -26,9 +28,7 @@ normalise_v6(const char *in, size_t len, struct hg_target *t,
     const char **why)
 {
 	char		buf[64];
-	uint8_t		addr[16];
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	    0xff, 0xff };
+	uint8_t		addr[16], in4[4];
 
 	if (len >= sizeof buf) {
 		*why = "IPv6 address too long";
@@ -40,11 +40,15 @@ normalise_v6(const char *in, size_t len, struct hg_target *t,
 		*why = "invalid IPv6 address";
 		return (-1);
 	}
-	if (memcmp(addr, mapped, sizeof mapped) == 0) {
-		/* An IPv4-mapped address is the IPv4 address. */
+	if (addrclass_embedded(addr, in4)) {
+		/*
+		 * An IPv6 spelling of an IPv4 address (mapped, NAT64, 6to4,
+		 * Teredo ...: the table in addrclass.c) is the IPv4 address,
+		 * for the rules and the guard alike.
+		 */
 		t->t_kind = HG_HOST_IPV4;
 		memset(t->t_addr, 0, sizeof t->t_addr);
-		memcpy(t->t_addr, addr + 12, 4);
+		memcpy(t->t_addr, in4, 4);
 		inet_ntop(AF_INET, t->t_addr, t->t_host, sizeof t->t_host);
 	} else {
 		t->t_kind = HG_HOST_IPV6;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "rules.h"
 
@@ -430,17 +431,39 @@ list_line(struct listctx *lc, const char *format, char *p, size_t len,
  * Load the list at path (in format) into category cat; its rules name
  * their source as name (NULL: path), e.g. the URL of a cached copy.
  * Errors (cannot read) go to errs; skipped lines to warn. Returns the
- * rules added, or -1.
+ * rules added, or -1. Bounded by HG_MAX_LIST_BYTES: see list_load_bounded.
  */
 long
 list_load(struct hg_ruleset *rs, uint32_t cat, const char *path,
     const char *name, const char *format, struct hg_errors *errs,
     struct hg_errors *warn)
 {
+	long	n;
+
+	n = list_load_bounded(rs, cat, path, name, format, HG_MAX_LIST_BYTES,
+	    errs, warn);
+	return (n < 0 ? -1 : n);
+}
+
+/*
+ * The same, for a list of at most max_bytes bytes: a regular file that is
+ * larger is refused before it is read (its size is known), anything else
+ * (a pipe, a device) as soon as more has been read. Returns the rules
+ * added, -1 when the file cannot be read, or -2 when it is too large
+ * (the error in errs names the size and the bound); rules added before a
+ * stream proved too large stay in rs, to be dropped with the ruleset.
+ */
+long
+list_load_bounded(struct hg_ruleset *rs, uint32_t cat, const char *path,
+    const char *name, const char *format, uint64_t max_bytes,
+    struct hg_errors *errs, struct hg_errors *warn)
+{
 	struct listctx	 lc;
+	struct stat	 st;
 	FILE		*f;
 	char		*buf, *line, *nl;
 	size_t		 cap = 1 << 20, len = 0, n, off;
+	uint64_t	 total = 0;
 	uint32_t	 lineno = 0;
 	int		 toolong = 0;
 
@@ -448,6 +471,14 @@ list_load(struct hg_ruleset *rs, uint32_t cat, const char *path,
 		errors_add(errs, path, 0, 0, "cannot open list: %s",
 		    strerror(errno));
 		return (-1);
+	}
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size > max_bytes) {
+		errors_add(errs, path, 0, 0, "list of %llu bytes is larger "
+		    "than max_bytes (%llu)", (unsigned long long)st.st_size,
+		    (unsigned long long)max_bytes);
+		fclose(f);
+		return (-2);
 	}
 	memset(&lc, 0, sizeof lc);
 	lc.lc_rs = rs;
@@ -458,6 +489,14 @@ list_load(struct hg_ruleset *rs, uint32_t cat, const char *path,
 	buf = xmalloc(cap);
 	for (;;) {
 		n = fread(buf + len, 1, cap - len - 1, f);
+		total += n;
+		if (total > max_bytes) {
+			errors_add(errs, path, 0, 0, "list larger than "
+			    "max_bytes (%llu)", (unsigned long long)max_bytes);
+			free(buf);
+			fclose(f);
+			return (-2);
+		}
 		len += n;
 		buf[len] = '\0';
 		off = 0;

@@ -28,6 +28,8 @@
 #define HG_MAX_ERRORS		100	/* errors kept per load, the rest counted */
 #define HG_MAX_INCLUDE_DEPTH	8	/* include nesting */
 #define HG_MAX_CONFIG_FILE	(16 * 1024 * 1024)	/* bytes in one YAML file */
+#define HG_MAX_YAML_DEPTH	256	/* nested YAML collections; a literal:
+				   yamldoc.c spells it in its message */
 #define HG_MAX_LISTEN		16	/* listen addresses */
 #define HG_MAX_WORKERS		64
 #define HG_MAX_USER		64	/* bytes of a user name */
@@ -406,6 +408,7 @@ enum hg_addrclass {
 	HG_AC_RESERVED		/* this-network, broadcast, documentation ... */
 };
 enum hg_addrclass addrclass_of(int, const uint8_t *);
+int		 addrclass_embedded(const uint8_t *, uint8_t *);
 const char	*addrclass_name(enum hg_addrclass);
 
 /* cidr.c */
@@ -494,6 +497,9 @@ const char	*list_formats_text(void);
 long		 list_load(struct hg_ruleset *, uint32_t, const char *,
 		    const char *, const char *, struct hg_errors *,
 		    struct hg_errors *);
+long		 list_load_bounded(struct hg_ruleset *, uint32_t,
+		    const char *, const char *, const char *, uint64_t,
+		    struct hg_errors *, struct hg_errors *);
 
 /* listsrc.c */
 int		 url_parse(const char *, struct hg_url *, const char **);

@@ -9,6 +9,13 @@
  * instead of a node, a tag and a value of their own (about 170 bytes).
  * A list of 100,000 names is mostly memory being touched for the first
  * time, and that is what costs: packed, it loads in a fraction of the time.
+ *
+ * Collections nest at most HG_MAX_YAML_DEPTH deep: the configuration needs
+ * a handful of levels, and libyaml's scanner does work proportional to the
+ * open flow levels for every token, so "[[[[..." costs the square of its
+ * depth. Refused at the event that opens one level too many, the scanner
+ * has read no more than about a kilobyte past it (its look-ahead for a
+ * simple key), whatever the length of the file.
  */
 #include "config.h"
 
@@ -20,6 +27,11 @@
 
 #include "rules.h"
 #include "yamldoc.h"
+
+#define YD_STR(x)	#x
+#define YD_XSTR(x)	YD_STR(x)
+#define YD_TOO_DEEP	"YAML nested deeper than " \
+	YD_XSTR(HG_MAX_YAML_DEPTH) " levels"
 
 struct anchor {
 	yaml_char_t	*an_name;
@@ -297,6 +309,13 @@ compose_event(struct composer *cp, yaml_event_t *ev)
 	memset(&n, 0, sizeof n);
 	n.start_mark = ev->start_mark;
 	n.end_mark = ev->end_mark;
+	if ((ev->type == YAML_SEQUENCE_START_EVENT ||
+	    ev->type == YAML_MAPPING_START_EVENT) &&
+	    cp->cp_nstack >= HG_MAX_YAML_DEPTH) {
+		yaml_event_delete(ev);
+		return (composer_error(cp, NULL, n.start_mark, YD_TOO_DEEP,
+		    n.start_mark));
+	}
 	switch (ev->type) {
 	case YAML_ALIAS_EVENT:
 		for (i = 0; i < cp->cp_nanchors; i++)

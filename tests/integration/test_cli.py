@@ -199,3 +199,26 @@ def test_t_v_lists_cross_category_overlaps(hushgate, tmp_path):
                     r"narrow\) is inside \.events\.test \(.*overlap\.yaml:4, "
                     r"category broad\), which has the same action today$",
                     notes[0]), notes
+
+
+@pytest.mark.parametrize("style", ["flow", "block"])
+def test_t_deep_nesting_refused_at_its_place(hushgate, tmp_path, style):
+    # 100,000 levels: libyaml's scanner does work for every open flow level
+    # at each token, so without a bound this takes minutes. Refused at the
+    # node that opens level 257 (the top-level mapping is level 1), which
+    # is reached after reading a few hundred bytes of the file.
+    depth = 100000
+    cfg = tmp_path / "deep.yaml"
+    if style == "flow":
+        cfg.write_text("note: " + "[" * depth + "]" * depth + "\n")
+        place = (1, len("note: ") + 256)
+    else:
+        cfg.write_text("note:\n" + "- " * depth + "x\n")
+        place = (2, 1 + 2 * 255)
+    cp = run_hushgate(["-t", "-c", str(cfg)])
+    assert cp.returncode == 1, cp.stdout + cp.stderr
+    assert "configuration OK" not in cp.stdout + cp.stderr
+    errors = _error_lines(cp.stderr)
+    assert [(Path(e[0]).name, e[1], e[2]) for e in errors] == \
+        [("deep.yaml",) + place], cp.stderr
+    assert "nested deeper than 256 levels" in errors[0][3], cp.stderr

@@ -101,3 +101,42 @@ def test_allow_destinations_lets_loopback_through(proxy, echo_server):
         with Tunnel(p.port, target) as t:
             assert t.status == 200
             t.echo(b"allowed")
+
+
+@pytest.mark.parametrize("target", [
+    "[::127.0.0.1]", "[::ffff:0:7f00:1]", "[64:ff9b::127.0.0.1]"])
+def test_guard_refuses_ipv6_spellings_of_loopback(proxy, echo_server,
+                                                  target):
+    # The target is 127.0.0.1 to the rules and the guard alike. Only an
+    # allow rule for 127.0.0.0/8 lets it reach the guard: were it still an
+    # IPv6 address, the default (deny) would refuse it, never connecting.
+    cfg = _cfg(echo_server.port, guard="on")
+    cfg.update({"default": "deny",
+                "categories": {"lo": {"action": "allow",
+                                      "hosts": ["127.0.0.0/8"]}}})
+    p = proxy(cfg)
+    with Tunnel(p.port, "%s:%d" % (target, echo_server.port)) as t:
+        assert t.status == 403
+        assert b"127.0.0.1 (loopback)" in t.resp.body
+    rec = p.wait_log(lambda r: r["port"] == echo_server.port, "guard")[0]
+    assert rec["end"] == "destination_guard"
+    assert rec["host"] == "127.0.0.1" and rec["category"] == "lo"
+
+
+@pytest.mark.parametrize("target", [
+    "[64:ff9b:1::7f00:1]", "[2002:7f00:1::1]",
+    "[2001:0:4136:e378:8000:63bf:80ff:fffe]"])
+def test_guard_refuses_relay_forms_carrying_loopback(proxy, echo_server,
+                                                     target):
+    # The NAT64 local-use prefix, 6to4 and Teredo name a network or a
+    # relay: the target stays IPv6 (rules see it as written), and the
+    # guard judges it by the IPv4 addresses it carries, refusing it
+    # before any connection is tried.
+    p = proxy(_cfg(echo_server.port, guard="on"))
+    with Tunnel(p.port, "%s:%d" % (target, echo_server.port)) as t:
+        assert t.status == 403
+        assert b"(loopback)" in t.resp.body, t.resp.body
+    rec = p.wait_log(lambda r: r["port"] == echo_server.port, "guard")[0]
+    assert rec["end"] == "destination_guard"
+    assert ":" in rec["host"], rec
+

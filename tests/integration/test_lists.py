@@ -417,3 +417,96 @@ def test_adblock_exceptions_allow(tmp_path):
     got = [l.split("\t")[1:3] for l in cp.stdout.splitlines()]
     assert got == [["deny", "list"], ["allow", "list-exceptions"],
                    ["deny", "list"]], cp.stdout
+
+
+def _bounded_config(tmp_path, lst, max_bytes=None, global_max=None,
+                    url=None):
+    # Written by hand: the test needs the place of the file: value,
+    # line 7 column 15.
+    cfg = tmp_path / "bound.yaml"
+    text = ("dns: {servers: [], hosts_file: null}\n"
+            "log: {decisions: null}\n"
+            "categories:\n"
+            "  list:\n"
+            "    action: deny\n"
+            "    lists:\n")
+    if url is None:
+        text += "      - file: %s\n" % lst
+    else:
+        text += "      - url: %s\n" % url
+    text += "        format: domains\n"
+    if max_bytes is not None:
+        text += "        max_bytes: %s\n" % max_bytes
+    if global_max is not None:
+        text += "lists: {max_bytes: %s, cache_dir: %s}\n" % (
+            global_max, tmp_path / "cache")
+    cfg.write_text(text)
+    return cfg
+
+
+def _rules(cp):
+    m = re.search(r"^rules: (\d+) ", cp.stdout, re.M)
+    assert m, cp.stdout + cp.stderr
+    return int(m.group(1))
+
+
+def test_list_file_over_max_bytes_is_refused_at_its_place(tmp_path):
+    lst = tmp_path / "names.txt"
+    lst.write_text("".join("n%d.example\n" % i for i in range(100)))
+    size = lst.stat().st_size
+    # The list's own bound, then lists.max_bytes.
+    for own, glob in ((size - 1, None), (None, size - 1)):
+        cfg = _bounded_config(tmp_path, lst, own, glob)
+        cp = run_hushgate(["-t", "-c", str(cfg)])
+        assert cp.returncode == 1, cp.stdout + cp.stderr
+        assert "%s:7:15: %s: list of %d bytes is larger than max_bytes " \
+            "(%d)" % (cfg, lst, size, size - 1) in cp.stderr, cp.stderr
+    # Exactly at the bound it loads; a list's own bound may be the larger.
+    for own, glob in ((size, None), (None, size), (size, "1KiB")):
+        cfg = _bounded_config(tmp_path, lst, own, glob)
+        cp = run_hushgate(["-t", "-c", str(cfg)])
+        assert cp.returncode == 0, cp.stdout + cp.stderr
+        assert _rules(cp) == 100
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero")
+def test_list_stream_over_max_bytes_is_refused(tmp_path):
+    # Not a regular file: no size to check first, so the bound holds while
+    # reading. /dev/zero never ends.
+    cfg = _bounded_config(tmp_path, "/dev/zero", "1KiB")
+    cp = run_hushgate(["-t", "-c", str(cfg)])
+    assert cp.returncode == 1, cp.stdout + cp.stderr
+    assert "%s:7:15: /dev/zero: list larger than max_bytes (1024)" % cfg \
+        in cp.stderr, cp.stderr
+
+
+def _fnv1a64(data):
+    h = 0xcbf29ce484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    return h
+
+
+def test_cached_url_list_over_max_bytes_is_refused(tmp_path):
+    # A copy cached before max_bytes was lowered is not loaded: -t warns,
+    # names the size and the bound, and the list is empty until a download
+    # within the bound replaces it.
+    url = "https://lists.test/names.txt"
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    body = cache / ("lists.test-%016x.list" % _fnv1a64(
+        url.encode() + b"\n" + b"domains"))
+    body.write_text("".join("n%d.example\n" % i for i in range(10)))
+    size = body.stat().st_size
+    cfg = _bounded_config(tmp_path, None, size - 1, "1MiB", url=url)
+    cp = run_hushgate(["-t", "-c", str(cfg)])
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert re.search(r"bound\.yaml:7:9: warning: list %s: cached copy "
+                     r"refused.*list of %d bytes is larger than max_bytes "
+                     r"\(%d\)" % (re.escape(url), size, size - 1),
+                     cp.stdout), cp.stdout
+    assert _rules(cp) == 0
+    cfg = _bounded_config(tmp_path, None, size, "1MiB", url=url)
+    cp = run_hushgate(["-t", "-c", str(cfg)])
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert _rules(cp) == 10

@@ -375,3 +375,29 @@ if has_ipv6_loopback():
             assert recv_exact(s, 9, rest) == b"v6 client"
         rec = p.wait_log(lambda r: r["client"] == "::1", "v6 client")[0]
         assert rec["status"] == 200
+
+
+# IPv6 spellings of the host 127.0.0.3 (the table in rules/addrclass.c):
+# IPv4-compatible, NAT64 (well-known prefix), SIIT, mapped. (6to4, Teredo
+# and the NAT64 local-use prefix name a relay or a network: the guard
+# judges them, see test_destinations.py.)
+V4_SPELLINGS = ["[::127.0.0.3]", "[64:ff9b::127.0.0.3]",
+                "[::ffff:0:7f00:3]", "[::ffff:127.0.0.3]"]
+
+
+@pytest.mark.parametrize("target", V4_SPELLINGS)
+def test_ipv4_rule_denies_its_ipv6_spellings(proxy, target):
+    # The default is deny too, so that whatever the outcome nothing is
+    # connected to: the rule is what must decide (its category says so).
+    p = proxy({"default": "deny",
+               "categories": {"lo3": {"action": "deny",
+                                      "hosts": ["127.0.0.3/32"]}}})
+    with Tunnel(p.port, target + ":443") as t:
+        assert t.status == 403
+        assert t.resp.headers.get("x-hushgate-category") == "lo3"
+    rec = p.wait_log(lambda r: r["port"] == 443, "the denial")[0]
+    assert rec["host"] == "127.0.0.3"
+    assert rec["category"] == "lo3" and rec["end"] == "denied"
+    assert rule_matches(rec["rule"], p.config_path,
+                        node_line(p.config_path, "categories", "lo3",
+                                  "hosts", "127.0.0.3/32"))

@@ -235,3 +235,23 @@ def test_sighup_one_error_is_reported_once(proxy, echo_server):
     assert len(errors) == 1, p.stderr_text()
     assert "no_such_setting" in errors[0], errors
     assert connect_status(p.port, "blocked.test:%d" % port) == 403
+
+
+def test_sighup_deep_yaml_then_sigterm(proxy, echo_server):
+    # A rules file nested 100,000 deep: the reload is refused at the node
+    # that opens level 257, without reading on through the file, so the
+    # main thread is free again at once and SIGTERM is handled as usual.
+    p, rules = _start_with_rules(proxy, echo_server, RULES_OK)
+    port = echo_server.port
+    depth = 100000
+    rules.write_text("note: " + "[" * depth + "]" * depth + "\n")
+    ok, kept, idx = p.reload()
+    assert not ok
+    m = p.wait_stderr(r"rules\.yaml:(\d+):(\d+): (.*)$", start=idx)
+    assert (m.group(1), m.group(2)) == ("1", "262"), p.lines[p.last_index]
+    assert "nested deeper than 256 levels" in m.group(3)
+    assert connect_status(p.port, "blocked.test:%d" % port) == 403
+    # Again, with SIGTERM right behind the SIGHUP.
+    p.signal(signal.SIGHUP)
+    assert p.terminate() == 0
+    assert p.lines[-1] == "hushgate: exit"
