@@ -214,6 +214,7 @@ struct wstats {
 	uint64_t	ws_ends[HG_END_CODES];
 	uint64_t	ws_dns[HG_DNS_BUCKETS + 1];
 	uint64_t	ws_dns_sum_us;
+	uint64_t	ws_accept_paused; /* out of descriptors or memory */
 	uint64_t	ws_decisions[HG_METRIC_CATS + 1][4];
 };
 
@@ -225,6 +226,7 @@ void		 metrics_record(struct wstats *, const struct hg_config *,
 		    const struct dlog_record *, const struct hg_decision *);
 void		 metrics_connection(struct wstats *);
 void		 metrics_dns(struct wstats *, uint64_t);
+void		 metrics_accept_paused(struct wstats *);
 void		 metrics_render(struct evbuffer *, const struct hg_config *);
 
 /* service.c: user:, and sd_notify(3) for systemd */
@@ -371,6 +373,7 @@ struct worker {
 	struct event		*w_ev_stop;	/* asks the worker to drain */
 	struct event		*w_ev_kill;	/* drain time is over */
 	struct event		*w_ev_dlog;	/* end of turn: write the batch */
+	struct event		*w_ev_accept;	/* accepting paused until */
 	struct dlog_batch	 w_dlog;
 	struct wstats		 w_stats;
 	int			 w_stopping;
