@@ -320,6 +320,7 @@ struct conn {
 	unsigned		 cn_rechunk:1;	/* re-chunk the response */
 	unsigned		 cn_pac_only:1;	/* accepted on pac.listen */
 	unsigned		 cn_admin_only:1; /* accepted on metrics.listen */
+	unsigned		 cn_pp_local:1;	/* PROXY LOCAL/UNKNOWN: /healthz */
 	int			 cn_minor;	/* client's HTTP/1.x */
 	enum body_kind		 cn_req_body;
 	uint64_t		 cn_req_left;

@@ -550,7 +550,8 @@ worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
 		if (fd == -1)
 			return (-1);
 		w->w_lctx[i].wl_w = w;
-		w->w_lctx[i].wl_pp = pac ? 0 : cf->cf_listen_pp[i];
+		w->w_lctx[i].wl_pp = i < cf->cf_nlisten ?
+		    cf->cf_listen_pp[i] : 0;
 		w->w_lctx[i].wl_pac = pac;
 		w->w_lctx[i].wl_admin = i >= cf->cf_nlisten + cf->cf_npac_listen;
 		w->w_lctx[i].wl_tls = i < cf->cf_nlisten &&
