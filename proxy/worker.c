@@ -41,6 +41,7 @@ static pthread_cond_t	 stop_cond = PTHREAD_COND_INITIALIZER;
 static unsigned		 nstopped;	/* workers no longer accepting */
 static uint16_t		 listen_ports[HG_MAX_LISTEN]; /* as bound */
 static unsigned		 accept_fails;	/* atomic: since the last report */
+static __thread struct worker *worker_self; /* the worker of this thread */
 static long long	 accept_reported; /* atomic: when (monotonic s) */
 
 /* The port listen address i is bound to (set before workers run). */
@@ -61,10 +62,20 @@ worker_take_slot(unsigned max)
 	return (1);
 }
 
+static void	worker_accept_resume(evutil_socket_t, short, void *);
+
+/* A connection closed (on its worker's thread): its descriptors are free,
+ * so accepting paused for want of them goes on now. */
 void
 worker_release_slot(void)
 {
+	struct worker	*w = worker_self;
+
 	__atomic_sub_fetch(&nslots, 1, __ATOMIC_RELAXED);
+	if (w != NULL && evtimer_pending(w->w_ev_accept, NULL)) {
+		event_del(w->w_ev_accept);
+		worker_accept_resume(-1, 0, w);
+	}
 }
 
 /*
@@ -245,7 +256,8 @@ accept_report(int err)
 		    "accepts", what, n, n == 1 ? "" : "s", secs - last);
 }
 
-/* The pause is over: accept again (and pause again if nothing changed). */
+/* The pause is over, or a connection closed: accept again (and pause
+ * again if no descriptor is free). */
 static void
 worker_accept_resume(evutil_socket_t fd, short what, void *arg)
 {
@@ -273,8 +285,8 @@ listener_error(struct evconnlistener *l, void *arg)
 	/*
 	 * The connection stays in the backlog and the listener readable:
 	 * accepting again at once would fail again, as fast as the loop
-	 * turns. This worker stops accepting for a while instead; closed
-	 * connections free descriptors meanwhile.
+	 * turns. This worker stops accepting for ACCEPT_PAUSE_MS instead,
+	 * or until one of its connections closes (worker_release_slot).
 	 */
 	metrics_accept_paused(&w->w_stats);
 	accept_report(err);
@@ -481,6 +493,7 @@ worker_main(void *arg)
 {
 	struct worker	*w = arg;
 
+	worker_self = w;
 	event_base_dispatch(w->w_base);
 	dlog_flush(&w->w_dlog);
 	__atomic_add_fetch(&nfinished, 1, __ATOMIC_ACQ_REL);
