@@ -509,6 +509,13 @@ conn_timer(evutil_socket_t fd, short what, void *arg)
 
 	switch (c->cn_state) {
 	case CS_HEAD:
+		if (c->cn_pp != 0) {
+			/* No (whole) PROXY header: not a client to answer. */
+			log_info("%s: PROXY header not received in time",
+			    c->cn_client);
+			conn_close(c, "proxy_protocol_error");
+			return;
+		}
 		if (c->cn_tlsb != NULL && !tlsbev_open(c->cn_tlsb)) {
 			log_info("%s: TLS handshake not done in time",
 			    c->cn_client);
@@ -1806,6 +1813,49 @@ handle_proxy(struct conn *c, const struct http_request *rq)
 }
 
 /*
+ * The client's address for the clients check, the policy and the log,
+ * from an accepted socket or a PROXY header: an IPv4-mapped IPv6 address
+ * (::ffff:a.b.c.d) is the IPv4 address it maps.
+ */
+static void
+conn_set_client(struct conn *c, int family, const uint8_t *addr)
+{
+	static const uint8_t	mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff };
+
+	if (family == 6 && memcmp(addr, mapped, sizeof mapped) == 0) {
+		family = 4;
+		addr += 12;
+	}
+	c->cn_family = family;
+	memset(c->cn_addr, 0, sizeof c->cn_addr);
+	memcpy(c->cn_addr, addr, family == 4 ? 4 : 16);
+	inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, c->cn_client,
+	    sizeof c->cn_client);
+}
+
+/*
+ * A LOCAL (v2) or UNKNOWN (v1) header names no client: the balancer
+ * speaks for itself, as in its health checks. Such a connection is served
+ * GET (or HEAD) /healthz only; anything else is refused, for there is no
+ * client address to check against clients or to count. Returns 1 when
+ * the request was refused (answered).
+ */
+static int
+proxy_local_refused(struct conn *c, const struct http_request *rq)
+{
+	if (!c->cn_pp_local || ((http_method_is(rq, "GET") ||
+	    http_method_is(rq, "HEAD")) && path_is(rq, "/healthz")))
+		return (0);
+	log_info("%s: request after a PROXY LOCAL or UNKNOWN header refused "
+	    "(such a connection is served /healthz only)", c->cn_client);
+	conn_respond_error(c, 403, "a load balancer's own connection (PROXY "
+	    "LOCAL or UNKNOWN header) is served GET /healthz only",
+	    "client_denied");
+	return (1);
+}
+
+/*
  * A listener behind a load balancer: the PROXY header comes first and
  * names the real client, for the clients check, the policy and the log.
  * Returns 0 when it is consumed, -1 when more is needed or the connection
@@ -1833,14 +1883,13 @@ proxy_header(struct conn *c, struct evbuffer *in)
 	}
 	evbuffer_drain(in, pi.pi_len);
 	c->cn_pp = 0;
-	if (pi.pi_local)
-		return (0);	/* the balancer itself, e.g. a health check */
-	inet_ntop(pi.pi_src.pa_family == 4 ? AF_INET : AF_INET6,
-	    pi.pi_src.pa_addr, c->cn_client, sizeof c->cn_client);
-	c->cn_family = pi.pi_src.pa_family;
-	memcpy(c->cn_addr, pi.pi_src.pa_addr, sizeof c->cn_addr);
-	if (!config_client_allowed(c->cn_cfg, pi.pi_src.pa_family,
-	    pi.pi_src.pa_addr)) {
+	if (pi.pi_local) {
+		/* the balancer itself: a health check */
+		c->cn_pp_local = 1;
+		return (0);
+	}
+	conn_set_client(c, pi.pi_src.pa_family, pi.pi_src.pa_addr);
+	if (!config_client_allowed(c->cn_cfg, c->cn_family, c->cn_addr)) {
 		log_info("%s: client not allowed (clients)", c->cn_client);
 		/* On a TLS listener the answer comes after the handshake. */
 		if (c->cn_tls_wait != NULL && conn_tls_start(c) != 0)
@@ -1922,7 +1971,9 @@ head_read(struct bufferevent *bev, void *arg)
 		snprintf(msg, sizeof msg, "malformed request: %s", why);
 		conn_respond_error(c, status, msg, status == 431 ?
 		    "too_large" : "bad_request");
-	} else if (!http_method_is(&rq, "CONNECT") && rq.rq_target[0] == '/')
+	} else if (proxy_local_refused(c, &rq))
+		;	/* answered */
+	else if (!http_method_is(&rq, "CONNECT") && rq.rq_target[0] == '/')
 		handle_origin_form(c, &rq);
 	else if (c->cn_pac_only || c->cn_admin_only) {
 		c->cn_nolog = 1;
@@ -1960,9 +2011,10 @@ head_event(struct bufferevent *bev, short what, void *arg)
 	if ((what & BEV_EVENT_EOF) &&
 	    evbuffer_get_length(bufferevent_get_input(bev)) > 0 &&
 	    c->cn_state == CS_HEAD) {
-		/* EOF inside a head: a truncated request. */
+		/* EOF inside a head: a truncated request (or header). */
 		c->cn_status = 0;
-		conn_close(c, "bad_request");
+		conn_close(c, c->cn_pp != 0 ? "proxy_protocol_error" :
+		    "bad_request");
 		return;
 	}
 	if (c->cn_nreqs > 0 && !c->cn_head_started) {
@@ -2004,31 +2056,15 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 	worker_refresh_config(w);
 	c->cn_cfg = w->w_cfg;
 	config_ref(c->cn_cfg);
-	if (sa->sa_family == AF_INET) {
-		struct sockaddr_in *sin = (void *)sa;
-		family = 4;
-		addr = (const uint8_t *)&sin->sin_addr;
-		inet_ntop(AF_INET, addr, c->cn_client, sizeof c->cn_client);
-	} else if (sa->sa_family == AF_INET6) {
-		struct sockaddr_in6 *sin6 = (void *)sa;
-		static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		    0, 0xff, 0xff };
-
-		addr = (const uint8_t *)&sin6->sin6_addr;
-		if (memcmp(addr, mapped, sizeof mapped) == 0) {
-			family = 4;
-			addr += 12;
-			inet_ntop(AF_INET, addr, c->cn_client,
-			    sizeof c->cn_client);
-		} else {
-			family = 6;
-			inet_ntop(AF_INET6, addr, c->cn_client,
-			    sizeof c->cn_client);
-		}
-	}
-	c->cn_family = family;
-	if (addr != NULL)
-		memcpy(c->cn_addr, addr, family == 4 ? 4 : 16);
+	if (sa->sa_family == AF_INET)
+		conn_set_client(c, 4,
+		    (const uint8_t *)&((struct sockaddr_in *)sa)->sin_addr);
+	else if (sa->sa_family == AF_INET6)
+		conn_set_client(c, 6,
+		    (const uint8_t *)&((struct sockaddr_in6 *)sa)->sin6_addr);
+	family = c->cn_family;
+	if (family != 0)
+		addr = c->cn_addr;
 	metrics_connection(&w->w_stats);
 	c->cn_cli = bufferevent_socket_new(w->w_base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);

@@ -157,6 +157,13 @@ metrics_connection(struct wstats *ws)
 	BUMP(ws->ws_connections, 1);
 }
 
+/* An accept failed for want of descriptors or memory: accepting pauses. */
+void
+metrics_accept_paused(struct wstats *ws)
+{
+	BUMP(ws->ws_accept_paused, 1);
+}
+
 /* A name resolution took us microseconds. */
 void
 metrics_dns(struct wstats *ws, uint64_t us)
@@ -179,6 +186,7 @@ sum_into(struct wstats *sum, const struct wstats *ws)
 	sum->ws_bytes_up += LOAD(ws->ws_bytes_up);
 	sum->ws_bytes_down += LOAD(ws->ws_bytes_down);
 	sum->ws_dns_sum_us += LOAD(ws->ws_dns_sum_us);
+	sum->ws_accept_paused += LOAD(ws->ws_accept_paused);
 	for (i = 0; i <= HG_DNS_BUCKETS; i++)
 		sum->ws_dns[i] += LOAD(ws->ws_dns[i]);
 	for (i = 0; i < HG_END_CODES; i++)
@@ -235,6 +243,11 @@ metrics_render(struct evbuffer *out, const struct hg_config *cf)
 	    "Client connections accepted.");
 	evbuffer_add_printf(out, "hushgate_connections_total %llu\n",
 	    (unsigned long long)sum->ws_connections);
+	head(out, "hushgate_accept_paused_total", "counter",
+	    "Accepts that failed for want of file descriptors or memory; "
+	    "each pauses accepting on that worker for a moment.");
+	evbuffer_add_printf(out, "hushgate_accept_paused_total %llu\n",
+	    (unsigned long long)sum->ws_accept_paused);
 	head(out, "hushgate_requests_total", "counter",
 	    "Requests decided (one decision log record each).");
 	evbuffer_add_printf(out, "hushgate_requests_total %llu\n",

@@ -61,8 +61,10 @@ void		 plat_syslog_close(void);
 int		 plat_event_threads(void);
 /* Signals that only exist on POSIX are blocked while the process ends. */
 void		 plat_block_signals(void);
-/* Threads started between plat_thread_signals(0) and (1) get no signals
- * (the main thread's mask is blocked, then restored). */
+/* Threads started between plat_thread_signals(0) and (1) do not take the
+ * signals the main thread handles (SIGTERM, SIGINT, SIGHUP, SIGUSR1: they
+ * are blocked in the main thread's mask, then it is restored); a fault in
+ * such a thread (SIGSEGV ...) still ends the process. */
 void		 plat_thread_signals(int);
 /* The configuration file used without -c: HG_DEFAULT_CONFIG (under
  * sysconfdir), or on Windows %ProgramData%\hushgate\hushgate.yaml. */

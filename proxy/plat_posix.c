@@ -89,16 +89,27 @@ plat_event_threads(void)
 	return (evthread_use_pthreads());
 }
 
+/*
+ * The signals the main thread watches (proxy_serve). Never the signals of
+ * a fault (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP): blocked,
+ * they would not stop a thread that crashes, nor let a sanitizer report.
+ */
+static void
+main_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+}
+
 void
 plat_block_signals(void)
 {
 	sigset_t	late;
 
-	sigemptyset(&late);
-	sigaddset(&late, SIGTERM);
-	sigaddset(&late, SIGINT);
-	sigaddset(&late, SIGHUP);
-	sigaddset(&late, SIGUSR1);
+	main_signals(&late);
 	sigprocmask(SIG_BLOCK, &late, NULL);
 }
 
@@ -125,11 +136,11 @@ void
 plat_thread_signals(int on)
 {
 	static sigset_t	old;
-	sigset_t	all;
+	sigset_t	set;
 
 	if (!on) {
-		sigfillset(&all);
-		pthread_sigmask(SIG_BLOCK, &all, &old);
+		main_signals(&set);
+		pthread_sigmask(SIG_BLOCK, &set, &old);
 	} else
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 }

@@ -216,6 +216,7 @@ struct wstats {
 	uint64_t	ws_ends[HG_END_CODES];
 	uint64_t	ws_dns[HG_DNS_BUCKETS + 1];
 	uint64_t	ws_dns_sum_us;
+	uint64_t	ws_accept_paused; /* out of descriptors or memory */
 	uint64_t	ws_decisions[HG_METRIC_CATS + 1][4];
 };
 
@@ -227,6 +228,7 @@ void		 metrics_record(struct wstats *, const struct hg_config *,
 		    const struct dlog_record *, const struct hg_decision *);
 void		 metrics_connection(struct wstats *);
 void		 metrics_dns(struct wstats *, uint64_t);
+void		 metrics_accept_paused(struct wstats *);
 void		 metrics_render(struct evbuffer *, const struct hg_config *);
 
 /* service.c: user:, and sd_notify(3) for systemd */
@@ -320,6 +322,7 @@ struct conn {
 	unsigned		 cn_rechunk:1;	/* re-chunk the response */
 	unsigned		 cn_pac_only:1;	/* accepted on pac.listen */
 	unsigned		 cn_admin_only:1; /* accepted on metrics.listen */
+	unsigned		 cn_pp_local:1;	/* PROXY LOCAL/UNKNOWN: /healthz */
 	int			 cn_minor;	/* client's HTTP/1.x */
 	enum body_kind		 cn_req_body;
 	uint64_t		 cn_req_left;
@@ -373,6 +376,7 @@ struct worker {
 	struct event		*w_ev_stop;	/* asks the worker to drain */
 	struct event		*w_ev_kill;	/* drain time is over */
 	struct event		*w_ev_dlog;	/* end of turn: write the batch */
+	struct event		*w_ev_accept;	/* accepting paused until */
 	struct dlog_batch	 w_dlog;
 	struct wstats		 w_stats;
 	int			 w_stopping;

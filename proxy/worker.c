@@ -25,6 +25,8 @@
 #include "plat.h"
 
 #define LISTEN_BACKLOG	1024
+#define ACCEPT_PAUSE_MS	100	/* out of descriptors: accepts wait */
+#define ACCEPT_REPORT_S	10	/* ... and say so at most this often */
 
 static struct worker	*workers;
 static unsigned		 nworkers;
@@ -38,6 +40,9 @@ static pthread_mutex_t	 stop_mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 stop_cond = PTHREAD_COND_INITIALIZER;
 static unsigned		 nstopped;	/* workers no longer accepting */
 static uint16_t		 listen_ports[HG_MAX_LISTEN]; /* as bound */
+static unsigned		 accept_fails;	/* atomic: since the last report */
+static __thread struct worker *worker_self; /* the worker of this thread */
+static long long	 accept_reported; /* atomic: when (monotonic s) */
 
 /* The port listen address i is bound to (set before workers run). */
 uint16_t
@@ -57,10 +62,20 @@ worker_take_slot(unsigned max)
 	return (1);
 }
 
+static void	worker_accept_resume(evutil_socket_t, short, void *);
+
+/* A connection closed (on its worker's thread): its descriptors are free,
+ * so accepting paused for want of them goes on now. */
 void
 worker_release_slot(void)
 {
+	struct worker	*w = worker_self;
+
 	__atomic_sub_fetch(&nslots, 1, __ATOMIC_RELAXED);
+	if (w != NULL && evtimer_pending(w->w_ev_accept, NULL)) {
+		event_del(w->w_ev_accept);
+		worker_accept_resume(-1, 0, w);
+	}
 }
 
 /*
@@ -205,13 +220,81 @@ listener_accept(struct evconnlistener *l, evutil_socket_t fd,
 	conn_accept(wl->wl_w, fd, sa, salen, wl);
 }
 
+/*
+ * An accept that failed for want of descriptors or memory, from any
+ * worker: one warning per ACCEPT_REPORT_S seconds at most, with the count
+ * of the failures since the previous one.
+ */
+static void
+accept_report(int err)
+{
+	struct timespec	 now;
+	long long	 last, secs;
+	unsigned	 n;
+	const char	*what;
+
+	__atomic_add_fetch(&accept_fails, 1, __ATOMIC_RELAXED);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	last = __atomic_load_n(&accept_reported, __ATOMIC_RELAXED);
+	if (last != 0 && now.tv_sec - last < ACCEPT_REPORT_S)
+		return;
+	secs = (long long)now.tv_sec;
+	if (secs == 0)
+		secs = 1;
+	if (!__atomic_compare_exchange_n(&accept_reported, &last, secs, 0,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return;		/* another worker reports */
+	n = __atomic_exchange_n(&accept_fails, 0, __ATOMIC_RELAXED);
+	what = err == EMFILE || err == ENFILE ? "out of file descriptors" :
+	    "out of memory";
+	if (last == 0)
+		log_warnx("accept: %s (%s); pausing accepts, reported at "
+		    "most every %u s", what, plat_strerror(err),
+		    ACCEPT_REPORT_S);
+	else
+		log_warnx("accept: %s (%u time%s in the last %lld s); pausing "
+		    "accepts", what, n, n == 1 ? "" : "s", secs - last);
+}
+
+/* The pause is over, or a connection closed: accept again (and pause
+ * again if no descriptor is free). */
+static void
+worker_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+	size_t		 i;
+
+	for (i = 0; i < w->w_nlisteners; i++)
+		evconnlistener_enable(w->w_listeners[i]);
+}
+
 static void
 listener_error(struct evconnlistener *l, void *arg)
 {
-	int	err = plat_sock_errno();
+	struct wlistener	*wl = arg;
+	struct worker		*w = wl->wl_w;
+	struct timeval		 tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+	size_t			 i;
+	int			 err = plat_sock_errno();
 
-	/* EMFILE and friends: keep listening, connections will close. */
-	log_warnx("accept: %s", plat_strerror(err));
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS &&
+	    err != ENOMEM) {
+		log_warnx("accept: %s", plat_strerror(err));
+		return;
+	}
+	/*
+	 * The connection stays in the backlog and the listener readable:
+	 * accepting again at once would fail again, as fast as the loop
+	 * turns. This worker stops accepting for ACCEPT_PAUSE_MS instead,
+	 * or until one of its connections closes (worker_release_slot).
+	 */
+	metrics_accept_paused(&w->w_stats);
+	accept_report(err);
+	if (evtimer_pending(w->w_ev_accept, NULL))
+		return;
+	for (i = 0; i < w->w_nlisteners; i++)
+		evconnlistener_disable(w->w_listeners[i]);
+	evtimer_add(w->w_ev_accept, &tv);
 }
 
 /* "a.b.c.d:port" or "[v6]:port" (checked by the loader) with port. */
@@ -368,6 +451,7 @@ worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 	size_t		 i;
 
 	w->w_stopping = 1;
+	event_del(w->w_ev_accept);
 	for (i = 0; i < w->w_nlisteners; i++) {
 		evconnlistener_free(w->w_listeners[i]);
 		w->w_listeners[i] = NULL;
@@ -409,6 +493,7 @@ worker_main(void *arg)
 {
 	struct worker	*w = arg;
 
+	worker_self = w;
 	event_base_dispatch(w->w_base);
 	dlog_flush(&w->w_dlog);
 	__atomic_add_fetch(&nfinished, 1, __ATOMIC_ACQ_REL);
@@ -467,8 +552,9 @@ worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
 	w->w_ev_stop = event_new(w->w_base, -1, 0, worker_stop_cb, w);
 	w->w_ev_kill = event_new(w->w_base, -1, 0, worker_kill_cb, w);
 	w->w_ev_dlog = event_new(w->w_base, -1, 0, worker_dlog_cb, w);
+	w->w_ev_accept = evtimer_new(w->w_base, worker_accept_resume, w);
 	if (w->w_ev_stop == NULL || w->w_ev_kill == NULL ||
-	    w->w_ev_dlog == NULL)
+	    w->w_ev_dlog == NULL || w->w_ev_accept == NULL)
 		return (-1);
 	for (i = 0; i < listen_count(cf); i++) {
 		pac = i >= cf->cf_nlisten &&
@@ -477,7 +563,8 @@ worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
 		if (fd == -1)
 			return (-1);
 		w->w_lctx[i].wl_w = w;
-		w->w_lctx[i].wl_pp = pac ? 0 : cf->cf_listen_pp[i];
+		w->w_lctx[i].wl_pp = i < cf->cf_nlisten ?
+		    cf->cf_listen_pp[i] : 0;
 		w->w_lctx[i].wl_pac = pac;
 		w->w_lctx[i].wl_admin = i >= cf->cf_nlisten + cf->cf_npac_listen;
 		w->w_lctx[i].wl_tls = i < cf->cf_nlisten &&
@@ -593,6 +680,8 @@ worker_free(struct worker *w)
 		event_free(w->w_ev_kill);
 	if (w->w_ev_dlog != NULL)
 		event_free(w->w_ev_dlog);
+	if (w->w_ev_accept != NULL)
+		event_free(w->w_ev_accept);
 	if (w->w_dns != NULL)
 		evdns_base_free(w->w_dns, 0);
 	if (w->w_base != NULL)

@@ -341,6 +341,9 @@ class Proxy:
     # long start() waits for the "listening" line.
     stop_signal = signal.SIGTERM
     start_timeout = TIMEOUT
+    # Resource limits of the process, {resource.RLIMIT_...: (soft, hard)};
+    # set before start().
+    rlimits = {}
 
     def __init__(self, workdir, config, hosts=(), start=True):
         self.dir = Path(workdir)
@@ -394,9 +397,18 @@ class Proxy:
     def start(self):
         self.stdout_file = open(self.dir / "stdout", "wb")
         argv, env = self.command()
+        preexec = None
+        if self.rlimits:
+            import resource
+            limits = dict(self.rlimits)
+
+            def preexec():
+                for which, value in limits.items():
+                    resource.setrlimit(which, value)
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=self.stdout_file,
-            stderr=subprocess.PIPE, cwd=str(self.dir), env=env)
+            stderr=subprocess.PIPE, cwd=str(self.dir), env=env,
+            preexec_fn=preexec)
         self._reader = threading.Thread(target=self._read_stderr,
                                         daemon=True)
         self._reader.start()

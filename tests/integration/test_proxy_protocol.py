@@ -194,3 +194,122 @@ def test_behind_haproxy_send_proxy_v2(proxy, echo_server, haproxy_bin,
                                                      "127.0.0.3"]
     finally:
         ha.stop()
+
+
+# -- headers that name no client --------------------------------------------
+
+NO_CLIENT = [
+    v2("", local=True),                     # LOCAL
+    SIG + b"\x21\x00\x00\x00",              # PROXY, family UNSPEC
+    b"PROXY UNKNOWN\r\n",
+    b"PROXY UNKNOWN 192.0.2.10 198.51.100.1 51234 3128\r\n",
+]
+NO_CLIENT_IDS = ["v2-local", "v2-unspec", "v1-unknown", "v1-unknown-fields"]
+
+
+@pytest.mark.parametrize("header", NO_CLIENT, ids=NO_CLIENT_IDS)
+def test_no_client_header_gets_no_tunnel(proxy, echo_server, header):
+    # The balancer speaking for itself (its health checks) is no client:
+    # a CONNECT or a proxied request on such a connection is refused, not
+    # served as the balancer's address past clients and the per-client
+    # bound.
+    cfg = _cfg(echo_server.port, pp="any")
+    cfg["max_connections_per_client"] = 1
+    p = proxy(cfg, hosts=["echo.test"])
+    sock, r = connect_via(p.port, header, "echo.test:%d" % echo_server.port)
+    with sock:
+        assert r is not None and r.status == 403, r
+        assert b"/healthz" in read_to_eof(sock, r.body)
+    sock = open_client(p.port)
+    with sock:
+        sock.sendall(header + b"GET http://echo.test:%d/ HTTP/1.1\r\n"
+                     b"Host: echo.test\r\n\r\n" % echo_server.port)
+        head, rest = read_head(sock)
+        assert head is not None and Response(head, rest).status == 403
+    recs = p.wait_log(lambda r: r["status"] == 403, "records", count=2)
+    for rec in recs:
+        assert rec["client"] == "127.0.0.1"
+        assert rec["end"] == "client_denied"
+    p.wait_stderr(r"127\.0\.0\.1: request after a PROXY LOCAL or UNKNOWN "
+                  r"header refused")
+
+
+@pytest.mark.parametrize("header", NO_CLIENT, ids=NO_CLIENT_IDS)
+def test_no_client_header_serves_healthz(proxy, echo_server, header):
+    # Health checks come from the balancer: not held to clients.
+    cfg = _cfg(echo_server.port, pp="any")
+    cfg["clients"] = ["192.0.2.0/24"]
+    p = proxy(cfg, hosts=["echo.test"])
+    sock = open_client(p.port)
+    with sock:
+        sock.sendall(header + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, rest = read_head(sock)
+        assert head is not None
+        r = Response(head, rest)
+        assert r.status == 200
+        assert recv_exact(sock, 3, rest) == b"ok\n"
+
+
+# -- IPv4-mapped sources ----------------------------------------------------
+
+@pytest.mark.parametrize("make", [v1, v2], ids=["v1", "v2"])
+def test_ipv4_mapped_source_is_ipv4(proxy, echo_server, make):
+    cfg = _cfg(echo_server.port, pp="any")
+    cfg["clients"] = ["127.0.0.0/8"]
+    cfg["max_connections_per_client"] = 1
+    p = proxy(cfg, hosts=["echo.test"])
+    sock, r = connect_via(p.port, make("::ffff:127.0.0.9", "::1"),
+                          "echo.test:%d" % echo_server.port)
+    with sock:
+        assert r is not None and r.status == 200, r
+        sock.sendall(b"mapped")
+        assert recv_exact(sock, 6, r.body) == b"mapped"
+        # the same client as 127.0.0.9 written as IPv4: one connection
+        # each, counted together
+        sock2, r2 = connect_via(p.port, make("127.0.0.9"),
+                                "echo.test:%d" % echo_server.port)
+        with sock2:
+            assert r2 is not None and r2.status == 503, r2
+    recs = p.wait_log(lambda r: r["client"] == "127.0.0.9", "records",
+                      count=2)
+    assert sorted(r["end"] for r in recs) == ["client_closed",
+                                              "overload_client"]
+    assert not [r for r in p.log_lines() if r["client"] != "127.0.0.9"]
+
+
+# -- a header that does not come whole ---------------------------------------
+
+INCOMPLETE = [
+    (b"", "nothing"),
+    (SIG[:5], "v2-signature"),
+    (SIG + b"\x21\x11\x00\x0c" + b"\xc0\x00\x02\x0a", "v2-body"),
+    (b"PROXY TCP4 192.0.2.10 198.51.100.1", "v1-line"),
+]
+
+
+@pytest.mark.parametrize("header,eof", [(h, False) for h, _ in INCOMPLETE] +
+                         [(h, True) for h, _ in INCOMPLETE if h],
+                         ids=["%s-timeout" % i for _, i in INCOMPLETE] +
+                         ["%s-eof" % i for h, i in INCOMPLETE if h])
+def test_incomplete_header_closes_without_answer(proxy, echo_server, header,
+                                                 eof):
+    # Not complete when timeouts.request is over, or when the sender
+    # closes: closed without an answer, like a malformed header.
+    cfg = _cfg(echo_server.port, pp="any")
+    cfg["timeouts"] = {"request": "300ms"}
+    p = proxy(cfg, hosts=["echo.test"])
+    sock = open_client(p.port)
+    with sock:
+        sock.sendall(header)
+        if eof:
+            sock.shutdown(socket.SHUT_WR)
+        assert read_to_eof(sock) == b"", "an incomplete header got an answer"
+    rec = p.wait_log(lambda r: r["end"] == "proxy_protocol_error",
+                     "record")[0]
+    assert rec["client"] == "127.0.0.1"
+    assert rec["status"] in (0, None)
+    # the proxy goes on serving
+    sock, r = connect_via(p.port, v1("192.0.2.12"),
+                          "echo.test:%d" % echo_server.port)
+    with sock:
+        assert r.status == 200

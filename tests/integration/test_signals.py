@@ -1,8 +1,10 @@
 """Signals: SIGHUP reload (good and broken files), SIGTERM drain,
 SIGUSR1 reopening the decision log."""
 
+import ctypes
 import os
 import re
+import resource
 import signal
 import socket
 
@@ -255,3 +257,69 @@ def test_sighup_deep_yaml_then_sigterm(proxy, echo_server):
     p.signal(signal.SIGHUP)
     assert p.terminate() == 0
     assert p.lines[-1] == "hushgate: exit"
+
+
+# -- the worker threads' signal masks ---------------------------------------
+
+FAULT_SIGNALS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL,
+                 signal.SIGABRT, signal.SIGTRAP)
+MAIN_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
+
+
+def _blocked_by_thread(pid):
+    """{thread id: set of blocked signal numbers}, from /proc."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+            for line in f:
+                if line.startswith("SigBlk:"):
+                    mask = int(line.split()[1], 16)
+                    out[int(tid)] = {n for n in range(1, 65)
+                                     if mask >> (n - 1) & 1}
+    return out
+
+
+def _workers_up(proxy, config):
+    if not os.path.isdir("/proc/self/task"):
+        pytest.skip("needs /proc/PID/task")
+    p = proxy(config, start=False)
+    p.rlimits = {resource.RLIMIT_CORE: (0, 0)}
+    p.start()
+    p.wait_stderr(r"^hushgate: \d+ workers? started$")
+    threads = _blocked_by_thread(p.proc.pid)
+    workers = {t: b for t, b in threads.items() if t != p.proc.pid}
+    assert len(workers) >= 2, threads
+    return p, threads, workers
+
+
+def test_worker_threads_block_only_the_main_threads_signals(proxy):
+    p, threads, workers = _workers_up(proxy, {"workers": 2})
+    for tid, blocked in threads.items():
+        faults = [signal.Signals(s).name for s in FAULT_SIGNALS
+                  if s in blocked]
+        assert not faults, "thread %d blocks %s" % (tid, faults)
+    for tid, blocked in workers.items():
+        missing = [signal.Signals(s).name for s in MAIN_SIGNALS
+                   if s not in blocked]
+        assert not missing, "worker thread %d takes %s" % (tid, missing)
+    # The signals are still the main thread's to handle.
+    ok, _, _ = p.reload()
+    assert ok
+
+
+def test_fault_in_a_worker_thread_ends_the_process(proxy, monkeypatch):
+    # The default action, not a sanitizer's handler: a SIGSEGV sent to a
+    # worker thread must end the process as a crash of that thread would.
+    opts = os.environ.get("ASAN_OPTIONS", "")
+    monkeypatch.setenv("ASAN_OPTIONS",
+                       (opts + ":" if opts else "") + "handle_segv=0")
+    libc = ctypes.CDLL(None, use_errno=True)
+    if not hasattr(libc, "tgkill"):
+        pytest.skip("no tgkill in the C library")
+    p, _, workers = _workers_up(proxy, {"workers": 2})
+    tid = sorted(workers)[-1]
+    p.expect_exit = True
+    assert libc.tgkill(p.proc.pid, tid, signal.SIGSEGV) == 0, \
+        os.strerror(ctypes.get_errno())
+    rc = p.wait_exit()
+    assert rc == -signal.SIGSEGV, "exit status %s" % rc
