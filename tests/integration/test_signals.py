@@ -294,6 +294,17 @@ def _workers_up(proxy, config):
 
 def test_worker_threads_block_only_the_main_threads_signals(proxy):
     p, threads, workers = _workers_up(proxy, {"workers": 2})
+
+    # A thread may start with every signal blocked until it runs (the
+    # sanitizer runtime's pthread_create does that): wait, bounded, for
+    # the masks the threads keep.
+    def settled():
+        t = _blocked_by_thread(p.proc.pid)
+        return t if all(not set(FAULT_SIGNALS) & b for b in t.values()) \
+            else None
+    threads = wait_until(settled, "threads without fault signals blocked",
+                         timeout=TIMEOUT) or threads
+    workers = {t: b for t, b in threads.items() if t != p.proc.pid}
     for tid, blocked in threads.items():
         faults = [signal.Signals(s).name for s in FAULT_SIGNALS
                   if s in blocked]
