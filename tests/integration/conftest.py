@@ -42,35 +42,8 @@ def hushgate():
 def test_ca(tmp_path_factory):
     """A throwaway CA and a server certificate for the test names, made
     with the openssl CLI.  Returns a dict of paths."""
-    openssl = _need_tool("openssl")
-    d = tmp_path_factory.mktemp("ca")
-
-    def run(*args):
-        cp = subprocess.run([openssl] + list(args), cwd=str(d),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            timeout=TIMEOUT * 3)
-        assert cp.returncode == 0, "openssl %s failed:\n%s" % (
-            " ".join(args), cp.stderr.decode(errors="replace"))
-
-    run("req", "-x509", "-newkey", "ec", "-pkeyopt",
-        "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
-        "-out", "ca.pem", "-days", "3", "-subj", "/CN=hushgate test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-        "-nodes", "-keyout", "server.key", "-out", "server.csr",
-        "-subj", "/CN=echo.test")
-    (d / "server.ext").write_text(
-        "basicConstraints=CA:FALSE\n"
-        "keyUsage=critical,digitalSignature\n"
-        "extendedKeyUsage=serverAuth\n"
-        "subjectAltName=DNS:echo.test,DNS:web.test,DNS:*.test,"
-        "IP:127.0.0.1\n")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey",
-        "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "3",
-        "-extfile", "server.ext")
-    return {"ca": str(d / "ca.pem"), "cert": str(d / "server.pem"),
-            "key": str(d / "server.key")}
+    _need_tool("openssl")
+    return helpers.make_test_ca(tmp_path_factory.mktemp("ca"))
 
 
 @pytest.fixture(scope="session")

@@ -277,6 +277,38 @@ class HTTPServer(ThreadingHTTPServer):
 # ---------------------------------------------------------------------------
 # Hosts file and config helpers
 
+def make_test_ca(d, names=("echo.test", "web.test", "*.test")):
+    """A throwaway CA and a server certificate for names and 127.0.0.1,
+    made in folder d with the openssl CLI.  Returns a dict of paths (ca,
+    cert, key)."""
+    def run(*args):
+        cp = subprocess.run(["openssl"] + list(args), cwd=str(d),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            timeout=TIMEOUT * 3)
+        assert cp.returncode == 0, "openssl %s failed:\n%s" % (
+            " ".join(args), cp.stderr.decode(errors="replace"))
+
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt",
+        "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
+        "-out", "ca.pem", "-days", "3", "-subj", "/CN=hushgate test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes", "-keyout", "server.key", "-out", "server.csr",
+        "-subj", "/CN=%s" % names[0])
+    (Path(d) / "server.ext").write_text(
+        "basicConstraints=CA:FALSE\n"
+        "keyUsage=critical,digitalSignature\n"
+        "extendedKeyUsage=serverAuth\n"
+        "subjectAltName=%s,IP:127.0.0.1\n" %
+        ",".join("DNS:" + n for n in names))
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey",
+        "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "3",
+        "-extfile", "server.ext")
+    return {"ca": str(Path(d) / "ca.pem"), "cert": str(Path(d) / "server.pem"),
+            "key": str(Path(d) / "server.key")}
+
+
 def write_hosts(path, names, ip="127.0.0.1"):
     """Write a hosts file mapping every name (iterable, or dict name->ip) to
     a loopback address."""

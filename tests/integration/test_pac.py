@@ -668,6 +668,17 @@ def test_emit_windows_refuses_file_url(tmp_path, hushgate):
     assert not (tmp_path / "w" / "hushgate-user.reg").exists()
 
 
+def _emit(tmp_path, config, url, *more):
+    """pac --emit-windows with a configuration (dns from nowhere) into
+    tmp_path/w: (CompletedProcess, folder)."""
+    cfg = dump_yaml(dict(config, dns={"servers": [],
+                                      "hosts_file": "/dev/null"}),
+                    tmp_path / "c.yaml")
+    d = tmp_path / "w"
+    return run_hushgate(["pac", "-c", str(cfg), "--emit-windows", str(d),
+                         "--pac-url", url] + list(more)), d
+
+
 def _fallback_proxy(d):
     cmd = (d / "netsh-fallback.cmd").read_text()
     m = re.search(r'proxy-server="([^"]+)"', cmd)
@@ -694,31 +705,20 @@ def _fallback_proxy(d):
 ])
 def test_emit_windows_proxy_from_pac_url(tmp_path, hushgate, listen, url,
                                          want):
-    cfg = dump_yaml({"listen": listen,
-                     "dns": {"servers": [], "hosts_file": "/dev/null"}},
-                    tmp_path / "c.yaml")
-    d = tmp_path / "w"
-    cp = run_hushgate(["pac", "-c", str(cfg), "--emit-windows", str(d),
-                       "--pac-url", url])
+    cp, d = _emit(tmp_path, {"listen": listen}, url)
     assert cp.returncode == 0, cp.stderr
     assert _fallback_proxy(d) == want
     assert want in cp.stderr, cp.stderr
 
 
 def test_emit_windows_proxy_setting_wins(tmp_path, hushgate):
-    cfg = dump_yaml({"listen": ["127.0.0.1:3128"],
-                     "pac": {"proxy": ["gw1.example:3128",
-                                       "gw2.example:3128"]},
-                     "dns": {"servers": [], "hosts_file": "/dev/null"}},
-                    tmp_path / "c.yaml")
-    d = tmp_path / "w"
-    cp = run_hushgate(["pac", "-c", str(cfg), "--emit-windows", str(d),
-                       "--pac-url", "http://pac.example/p.pac"])
+    cfg = {"listen": ["127.0.0.1:3128"],
+           "pac": {"proxy": ["gw1.example:3128", "gw2.example:3128"]}}
+    cp, d = _emit(tmp_path, cfg, "http://pac.example/p.pac")
     assert cp.returncode == 0, cp.stderr
     assert _fallback_proxy(d) == "gw1.example:3128"
-    cp = run_hushgate(["pac", "-c", str(cfg), "--emit-windows", str(d),
-                       "--pac-url", "http://pac.example/p.pac",
-                       "--proxy", "10.1.2.3:8080"])
+    cp, d = _emit(tmp_path, cfg, "http://pac.example/p.pac",
+                  "--proxy", "10.1.2.3:8080")
     assert cp.returncode == 0, cp.stderr
     assert _fallback_proxy(d) == "10.1.2.3:8080"
 
@@ -730,12 +730,7 @@ def test_emit_windows_proxy_setting_wins(tmp_path, hushgate):
 ])
 def test_emit_windows_without_proxy_refuses(tmp_path, hushgate, listen, url,
                                             msg):
-    cfg = dump_yaml({"listen": listen,
-                     "dns": {"servers": [], "hosts_file": "/dev/null"}},
-                    tmp_path / "c.yaml")
-    d = tmp_path / "w"
-    cp = run_hushgate(["pac", "-c", str(cfg), "--emit-windows", str(d),
-                       "--pac-url", url])
+    cp, d = _emit(tmp_path, {"listen": listen}, url)
     assert cp.returncode == 1, cp.stderr
     assert msg in cp.stderr and "--proxy" in cp.stderr, cp.stderr
     assert not (d / "netsh-fallback.cmd").exists()

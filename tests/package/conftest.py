@@ -80,29 +80,8 @@ def build_only_pkgconfig(tmp_path):
 @pytest.fixture(scope="session")
 def test_ca(tmp_path_factory):
     """A throwaway CA and a server certificate for *.test and 127.0.0.1."""
-    d = tmp_path_factory.mktemp("ca")
-
-    def run(*args):
-        cp = subprocess.run(["openssl"] + list(args), cwd=str(d),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert cp.returncode == 0, cp.stderr.decode(errors="replace")
-
-    run("req", "-x509", "-newkey", "ec", "-pkeyopt",
-        "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
-        "-out", "ca.pem", "-days", "3", "-subj", "/CN=hushgate test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-        "-nodes", "-keyout", "server.key", "-out", "server.csr",
-        "-subj", "/CN=origin.test")
-    (d / "server.ext").write_text(
-        "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
-        "subjectAltName=DNS:origin.test,IP:127.0.0.1\n")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey",
-        "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "3",
-        "-extfile", "server.ext")
-    return {"ca": str(d / "ca.pem"), "cert": str(d / "server.pem"),
-            "key": str(d / "server.key")}
+    return helpers.make_test_ca(tmp_path_factory.mktemp("ca"),
+                                ("origin.test",))
 
 
 @pytest.fixture(scope="session")
