@@ -67,6 +67,10 @@ static struct limit_entry limits[AUTH_LIMIT_SLOTS];
 static pthread_once_t	 key_once = PTHREAD_ONCE_INIT;
 static uint8_t		 cache_key[32];
 
+/* For /metrics: relaxed atomics, from any thread. */
+static uint64_t		 count_hashes;		/* passwords hashed */
+static uint64_t		 count_cache_hits;	/* answered from a cache */
+
 static uint64_t
 now_ms(void)
 {
@@ -176,6 +180,16 @@ limit_forget(int family, const uint8_t *addr)
 	pthread_mutex_unlock(&limit_mtx);
 }
 
+/* The counters of password checks, for /metrics (any thread). */
+void
+auth_counts(struct auth_counts *ac)
+{
+	memset(ac, 0, sizeof *ac);
+	ac->ac_hashes = __atomic_load_n(&count_hashes, __ATOMIC_RELAXED);
+	ac->ac_cache_hits = __atomic_load_n(&count_cache_hits,
+	    __ATOMIC_RELAXED);
+}
+
 void
 auth_state_free(struct worker *w)
 {
@@ -221,6 +235,7 @@ verify(struct auth_state *as, const struct hg_config *cf, const char *user,
 		return (NULL);
 #ifdef HAVE_CRYPT
 	out = crypt_rn(pass, setting, &as->as_crypt, sizeof as->as_crypt);
+	__atomic_add_fetch(&count_hashes, 1, __ATOMIC_RELAXED);
 #else
 	/* Not reached: a configuration with users is refused at load. */
 	(void)setting;
@@ -304,6 +319,7 @@ auth_request(struct conn *c, const struct http_request *rq)
 		/* checked before, against the same stored hash */
 		snprintf(user, sizeof user, "%s", e->ae_user);
 		ok = e->ae_ok;
+		__atomic_add_fetch(&count_cache_hits, 1, __ATOMIC_RELAXED);
 	}
 	if (ok != 1 && (left = limit_check(c->cn_family, c->cn_addr)) != 0) {
 		log_info("%s: proxy authentication refused for %us: too many "

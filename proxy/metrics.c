@@ -220,6 +220,7 @@ void
 metrics_render(struct evbuffer *out, const struct hg_config *cf)
 {
 	struct wstats	*sum;
+	struct auth_counts ac;
 	unsigned	 open, i, j, ncat;
 	size_t		 nr[5] = { 0 };
 	uint64_t	 acc;
@@ -292,6 +293,17 @@ metrics_render(struct evbuffer *out, const struct hg_config *cf)
 	    "hushgate_reloads_total{result=\"failed\"} %llu\n",
 	    (unsigned long long)LOAD(reloads_ok),
 	    (unsigned long long)LOAD(reloads_failed));
+
+	auth_counts(&ac);
+	head(out, "hushgate_auth_hashes_total", "counter",
+	    "Passwords hashed to check Basic credentials (auth.basic).");
+	evbuffer_add_printf(out, "hushgate_auth_hashes_total %llu\n",
+	    (unsigned long long)ac.ac_hashes);
+	head(out, "hushgate_auth_cache_hits_total", "counter",
+	    "Basic credentials, right or wrong, answered from a worker's "
+	    "cache of checked credentials (no hash).");
+	evbuffer_add_printf(out, "hushgate_auth_cache_hits_total %llu\n",
+	    (unsigned long long)ac.ac_cache_hits);
 
 	ruleset_stats(cf->cf_rules, &nr[0], &nr[1], &nr[2], &nr[3], &nr[4]);
 	head(out, "hushgate_categories", "gauge",

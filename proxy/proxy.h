@@ -484,8 +484,13 @@ int		 explain_main(struct hg_config *, enum hg_scheme, uint32_t,
 		    int, char **);
 
 /* auth.c: Basic proxy authentication */
+struct auth_counts {
+	uint64_t	ac_hashes;	/* passwords hashed */
+	uint64_t	ac_cache_hits;	/* credentials found checked before */
+};
 int		 auth_request(struct conn *, const struct http_request *);
 void		 auth_state_free(struct worker *);
+void		 auth_counts(struct auth_counts *);
 
 /* users.c: `hushgate users` */
 int		 users_main(int, char **);
