@@ -11,7 +11,10 @@
  * browser does) costs one hash per worker per cache_ttl; a reload
  * empties the cache, and an entry is good only while the user still has
  * the same stored hash. Wrong credentials are cached as wrong too, so
- * that repeating them costs no hash.
+ * that repeating them costs no hash; a name that is no user's is checked
+ * against a stand-in hash of the same cost and cached the same way, so
+ * that neither the time of an answer nor the cache tells which names
+ * exist.
  *
  * Failures are counted per client address in a table shared by the
  * workers (taken only on a failure or before a hash): after
@@ -215,9 +218,29 @@ auth_state(struct worker *w)
 }
 
 /*
- * Check user:pass against the users file with crypt(3). An unknown user
- * costs a hash too (of the first user's), so that timing does not tell
- * which names exist. Returns the user or NULL.
+ * The stored hash that a password given for name is checked against: the
+ * user's (*up set), or for a name that is no user's a stand-in of the same
+ * cost, the first user's (*up NULL), so that an unknown name costs what a
+ * known one costs and is cached the same way. NULL when there are no
+ * users.
+ */
+static const char *
+stored_hash(const struct hg_config *cf, const char *name,
+    const struct hg_user **up)
+{
+	const struct hg_user	*u;
+
+	u = users_find(cf->cf_users, cf->cf_nusers, name);
+	if (up != NULL)
+		*up = u;
+	if (u != NULL)
+		return (u->us_hash);
+	return (cf->cf_nusers > 0 ? cf->cf_users[0].us_hash : NULL);
+}
+
+/*
+ * Check user:pass against the users file with crypt(3); an unknown user
+ * costs the same hash (stored_hash()). Returns the user or NULL.
  */
 static const struct hg_user *
 verify(struct auth_state *as, const struct hg_config *cf, const char *user,
@@ -226,12 +249,7 @@ verify(struct auth_state *as, const struct hg_config *cf, const char *user,
 	const struct hg_user	*u;
 	const char		*setting, *out;
 
-	u = users_find(cf->cf_users, cf->cf_nusers, user);
-	if (u != NULL)
-		setting = u->us_hash;
-	else if (cf->cf_nusers > 0)
-		setting = cf->cf_users[0].us_hash;
-	else
+	if ((setting = stored_hash(cf, user, &u)) == NULL)
 		return (NULL);
 #ifdef HAVE_CRYPT
 	out = crypt_rn(pass, setting, &as->as_crypt, sizeof as->as_crypt);
@@ -289,7 +307,7 @@ auth_request(struct conn *c, const struct http_request *rq)
 	uint8_t			 key[32];
 	char			*buf, user[HG_MAX_USER + 1];
 	char			 pass[HG_MAX_PASSWORD + 1], headers[64];
-	const char		*why;
+	const char		*why, *setting;
 	unsigned		 left;
 	int			 ok;
 
@@ -314,8 +332,8 @@ auth_request(struct conn *c, const struct http_request *rq)
 	why = "wrong user name or password";
 	if (e->ae_used && memcmp(e->ae_key, key, sizeof key) == 0 &&
 	    e->ae_expires > now_ms() &&
-	    (u = users_find(cf->cf_users, cf->cf_nusers, e->ae_user)) != NULL &&
-	    strcmp(u->us_hash, e->ae_hash) == 0) {
+	    (setting = stored_hash(cf, e->ae_user, NULL)) != NULL &&
+	    strcmp(setting, e->ae_hash) == 0) {
 		/* checked before, against the same stored hash */
 		snprintf(user, sizeof user, "%s", e->ae_user);
 		ok = e->ae_ok;
@@ -338,16 +356,14 @@ auth_request(struct conn *c, const struct http_request *rq)
 		explicit_bzero(pass, sizeof pass);
 		ok = u != NULL;
 		memset(e, 0, sizeof *e);
-		/* an unknown name is not kept */
-		if ((u = users_find(cf->cf_users, cf->cf_nusers, user)) !=
-		    NULL) {
+		/* an unknown name is kept too, with its stand-in hash */
+		if ((setting = stored_hash(cf, user, NULL)) != NULL) {
 			e->ae_used = 1;
 			e->ae_ok = ok;
 			memcpy(e->ae_key, key, sizeof key);
 			e->ae_expires = now_ms() + cf->cf_auth_cache_ttl;
 			snprintf(e->ae_user, sizeof e->ae_user, "%s", user);
-			snprintf(e->ae_hash, sizeof e->ae_hash, "%s",
-			    u->us_hash);
+			snprintf(e->ae_hash, sizeof e->ae_hash, "%s", setting);
 		}
 		if (ok)
 			limit_forget(c->cn_family, c->cn_addr);

@@ -69,6 +69,19 @@ def tunnel_status(port, target, user=None, password=None, source=None):
         return t.status, t.resp
 
 
+def auth_counts(port):
+    """(passwords hashed, credentials answered from a cache) in /metrics."""
+    body = raw_request(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n"
+                       b"\r\n").body.decode()
+
+    def value(name):
+        m = re.search(r"^%s (\d+)$" % name, body, re.M)
+        assert m, "%s not in /metrics" % name
+        return int(m.group(1))
+    return (value("hushgate_auth_hashes_total"),
+            value("hushgate_auth_cache_hits_total"))
+
+
 def curl_https(curl, port, url, test_ca, proxy_user=None):
     args = [curl, "-sS", "--noproxy", "", "-x", "http://127.0.0.1:%d" % port,
             "--cacert", test_ca["ca"], "-w", "\n%{http_connect}",
@@ -241,6 +254,36 @@ def test_failures_logged_and_rate_limited(proxy, users_file, echo_server):
     wait_until(allowed, "the failure window to end")
     rec = p.wait_log(lambda r: r["user"] == "bob", "bob after the window")[0]
     assert rec["status"] == 200
+
+
+def test_unknown_user_is_checked_and_cached_like_a_known_one(
+        proxy, users_file, echo_server):
+    """Wrong credentials cost one password hash, and the same again cost
+    none (the worker's cache), whether the user exists or not: what the
+    proxy does, and so how long it takes, must not tell which names
+    exist. One worker, so that every attempt meets the same cache."""
+    cfg = auth_config(users_file)
+    cfg["connect_ports"] = [echo_server.port]
+    cfg["workers"] = 1
+    p = proxy(cfg, hosts=["echo.test"])
+    target = "echo.test:%d" % echo_server.port
+
+    def attempts(user, source):
+        """(hashes, cache hits) added by each of three tries of one wrong
+        password from a fresh address (under max_failures)."""
+        steps, before = [], auth_counts(p.port)
+        for _ in range(3):
+            status, _ = tunnel_status(p.port, target, user, "not-it",
+                                      source=source)
+            assert status == 407, (user, status)
+            now = auth_counts(p.port)
+            steps.append((now[0] - before[0], now[1] - before[1]))
+            before = now
+        return steps
+
+    known = attempts("alice", "127.0.0.21")
+    assert known == [(1, 0), (0, 1), (0, 1)], known
+    assert attempts("nobody", "127.0.0.22") == known
 
 
 def test_reload_reads_the_users_file_again(proxy, tmp_path, echo_server):
