@@ -40,6 +40,7 @@ static const char *const end_names[HG_END_CODES] = {
 	"error", "done", "sni_mismatch", "sni_missing", "not_tls",
 	"bad_client_hello", "auth_required", "auth_failed", "auth_blocked",
 	"overload_client", "tls_error", "tls_timeout", "port_denied",
+	"auth_busy",
 };
 
 /* Upper bounds of the DNS latency buckets, in microseconds. */
@@ -304,6 +305,16 @@ metrics_render(struct evbuffer *out, const struct hg_config *cf)
 	    "cache of checked credentials (no hash).");
 	evbuffer_add_printf(out, "hushgate_auth_cache_hits_total %llu\n",
 	    (unsigned long long)ac.ac_cache_hits);
+	head(out, "hushgate_auth_hash_waits_total", "counter",
+	    "Requests that waited for the hash of their credentials that "
+	    "another request had started.");
+	evbuffer_add_printf(out, "hushgate_auth_hash_waits_total %llu\n",
+	    (unsigned long long)ac.ac_waits);
+	head(out, "hushgate_auth_hashes_in_flight", "gauge",
+	    "Password hashes queued for a thread, and being computed.");
+	evbuffer_add_printf(out, "hushgate_auth_hashes_in_flight"
+	    "{state=\"queued\"} %u\nhushgate_auth_hashes_in_flight"
+	    "{state=\"running\"} %u\n", ac.ac_queued, ac.ac_running);
 
 	ruleset_stats(cf->cf_rules, &nr[0], &nr[1], &nr[2], &nr[3], &nr[4]);
 	head(out, "hushgate_categories", "gauge",
