@@ -255,6 +255,7 @@ conn_close(struct conn *c, const char *end)
 	    c->cn_have_target ? c->cn_target.t_port : 0,
 	    c->cn_end ? c->cn_end : "-");
 	conn_record(c);
+	auth_cancel(c);		/* a password hash it waits for */
 	if (c->cn_cli != NULL)
 		bufferevent_free(c->cn_cli);	/* and its TLS */
 	if (c->cn_up != NULL)
@@ -529,6 +530,11 @@ conn_timer(evutil_socket_t fd, short what, void *arg)
 		}
 		conn_respond_error(c, 408, "request head not received in time",
 		    "request_timeout");
+		return;
+	case CS_AUTH:
+		auth_cancel(c);
+		conn_respond(c, 503, "Retry-After: 1\r\n", NULL, "hushgate: "
+		    "password check not done in time\n", "auth_busy", 0);
 		return;
 	case CS_RESOLVE:
 		if (c->cn_dnsreq != NULL &&
@@ -1793,17 +1799,24 @@ conn_tls_start(struct conn *c)
  * (for its actions), then the request goes its way.
  */
 static void
-handle_proxy(struct conn *c, const struct http_request *rq)
+handle_proxy(struct conn *c, const struct http_request *rq, const char *head,
+    size_t hlen)
 {
-	int	connect = http_method_is(rq, "CONNECT");
+	int	connect = http_method_is(rq, "CONNECT"), r;
 
 	if (!connect && (rq->rq_targetlen <= 7 ||
 	    strncasecmp(rq->rq_target, "http://", 7) != 0)) {
 		conn_respond_error(c, 400, "bad request target", "bad_request");
 		return;
 	}
-	if (auth_request(c, rq) != 0)
-		return;		/* answered: 407 or 429 */
+	if ((r = auth_request(c, rq, head, hlen)) != 0) {
+		/* Answered (407, 429, 503); or its password is being hashed
+		 * (CS_AUTH), and a bounded amount is read meanwhile. */
+		if (r == 1 && c->cn_tlsb == NULL)
+			bufferevent_setwatermark(c->cn_cli, EV_READ, 0,
+			    HG_EARLY_DATA_MAX);
+		return;
+	}
 	c->cn_group = config_group_match(c->cn_cfg, c->cn_family, c->cn_addr,
 	    c->cn_user[0] ? c->cn_user : NULL);
 	if (connect)
@@ -1853,6 +1866,27 @@ proxy_local_refused(struct conn *c, const struct http_request *rq)
 	    "LOCAL or UNKNOWN header) is served GET /healthz only",
 	    "client_denied");
 	return (1);
+}
+
+/*
+ * The password of c's request is checked (auth.c, which calls this on the
+ * worker's loop): take the request up where it waited. head (hlen bytes)
+ * is the request head, the caller's.
+ */
+void
+conn_auth_resume(struct conn *c, const char *head, size_t hlen)
+{
+	struct http_request	 rq;
+	const char		*why;
+
+	c->cn_state = CS_HEAD;
+	if (c->cn_tlsb == NULL)
+		bufferevent_setwatermark(c->cn_cli, EV_READ, 0, 0);
+	if (http_parse_head(head, hlen, &rq, &why) != 0) {
+		conn_close(c, "error");		/* parsed before */
+		return;
+	}
+	handle_proxy(c, &rq, head, hlen);
 }
 
 /*
@@ -1982,7 +2016,7 @@ head_read(struct bufferevent *bev, void *arg)
 		    "only", "served");
 	}
 	else
-		handle_proxy(c, &rq);
+		handle_proxy(c, &rq, head, (size_t)hlen);
 	/* it may hold credentials */
 	explicit_bzero(head, (size_t)hlen);
 	free(head);

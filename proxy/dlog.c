@@ -310,6 +310,7 @@ static const struct squid_code {
 	{ "too_large",		"NONE_NONE",	"NONE_NONE",	"NONE_NONE" },
 	{ "proxy_protocol_error", "NONE_NONE",	"NONE_NONE",	"NONE_NONE" },
 	{ "overload",		"NONE_NONE",	"NONE_NONE",	"NONE_NONE" },
+	{ "auth_busy",		"NONE_NONE",	"NONE_NONE",	"NONE_NONE" },
 	{ "resolve_failed",	"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
 	{ "resolve_timeout",	"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
 	{ "connect_failed",	"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },

@@ -40,6 +40,7 @@ static const char *const end_names[HG_END_CODES] = {
 	"error", "done", "sni_mismatch", "sni_missing", "not_tls",
 	"bad_client_hello", "auth_required", "auth_failed", "auth_blocked",
 	"overload_client", "tls_error", "tls_timeout", "port_denied",
+	"auth_busy",
 };
 
 /* Upper bounds of the DNS latency buckets, in microseconds. */
@@ -228,6 +229,7 @@ void
 metrics_render(struct evbuffer *out, const struct hg_config *cf)
 {
 	struct wstats	*sum;
+	struct auth_counts ac;
 	unsigned	 open, i, j, ncat;
 	size_t		 nr[5] = { 0 };
 	uint64_t	 acc;
@@ -305,6 +307,27 @@ metrics_render(struct evbuffer *out, const struct hg_config *cf)
 	    "hushgate_reloads_total{result=\"failed\"} %llu\n",
 	    (unsigned long long)LOAD(reloads_ok),
 	    (unsigned long long)LOAD(reloads_failed));
+
+	auth_counts(&ac);
+	head(out, "hushgate_auth_hashes_total", "counter",
+	    "Passwords hashed to check Basic credentials (auth.basic).");
+	evbuffer_add_printf(out, "hushgate_auth_hashes_total %llu\n",
+	    (unsigned long long)ac.ac_hashes);
+	head(out, "hushgate_auth_cache_hits_total", "counter",
+	    "Basic credentials, right or wrong, answered from a worker's "
+	    "cache of checked credentials (no hash).");
+	evbuffer_add_printf(out, "hushgate_auth_cache_hits_total %llu\n",
+	    (unsigned long long)ac.ac_cache_hits);
+	head(out, "hushgate_auth_hash_waits_total", "counter",
+	    "Requests that waited for the hash of their credentials that "
+	    "another request had started.");
+	evbuffer_add_printf(out, "hushgate_auth_hash_waits_total %llu\n",
+	    (unsigned long long)ac.ac_waits);
+	head(out, "hushgate_auth_hashes_in_flight", "gauge",
+	    "Password hashes queued for a thread, and being computed.");
+	evbuffer_add_printf(out, "hushgate_auth_hashes_in_flight"
+	    "{state=\"queued\"} %u\nhushgate_auth_hashes_in_flight"
+	    "{state=\"running\"} %u\n", ac.ac_queued, ac.ac_running);
 
 	ruleset_stats(cf->cf_rules, &nr[0], &nr[1], &nr[2], &nr[3], &nr[4]);
 	head(out, "hushgate_categories", "gauge",

@@ -258,6 +258,7 @@ size_t		 json_escape(char *, size_t, const char *);
 /* The connection: one client, one state, one way out (conn_close). */
 enum conn_state {
 	CS_HEAD = 0,	/* reading a request head */
+	CS_AUTH,	/* its password is being hashed (auth.c) */
 	CS_RESOLVE,	/* evdns lookup of an allowed target */
 	CS_CONNECT,	/* connecting to each address in turn */
 	CS_RELAY,	/* CONNECT tunnel */
@@ -346,6 +347,7 @@ struct conn {
 	uint8_t			 cn_addr[16];	/* (PROXY header's if any) */
 	struct timespec		 cn_dns_start;
 	char			 cn_user[HG_MAX_USER + 1]; /* "" : none */
+	struct auth_wait	*cn_auth;	/* CS_AUTH: auth.c's */
 	uint32_t		 cn_group;	/* HG_NONE: none */
 	int			 cn_pp;		/* PROXY header still to come */
 	int			 cn_client_slot; /* counted for its address */
@@ -430,6 +432,7 @@ void		 conn_deny_answer(struct conn *, int);
 long long	 conn_idle_ms(struct conn *);
 void		 conn_touch(struct conn *);
 void		 conn_close_after_flush(struct conn *);
+void		 conn_auth_resume(struct conn *, const char *, size_t);
 
 /* forward.c: plain HTTP forwarding */
 void		 fwd_request(struct conn *, const struct http_request *);
@@ -490,8 +493,18 @@ int		 explain_main(struct hg_config *, enum hg_scheme, uint32_t,
 		    int, char **);
 
 /* auth.c: Basic proxy authentication */
-int		 auth_request(struct conn *, const struct http_request *);
+struct auth_counts {
+	uint64_t	ac_hashes;	/* passwords hashed */
+	uint64_t	ac_cache_hits;	/* credentials found checked before */
+	uint64_t	ac_waits;	/* waited for a hash already started */
+	unsigned	ac_queued;	/* hashes waiting for a thread */
+	unsigned	ac_running;	/* hashes being computed */
+};
+int		 auth_request(struct conn *, const struct http_request *,
+		    const char *, size_t);
+void		 auth_cancel(struct conn *);
 void		 auth_state_free(struct worker *);
+void		 auth_counts(struct auth_counts *);
 
 /* users.c: `hushgate users` */
 int		 users_main(int, char **);

@@ -13,10 +13,20 @@ import subprocess
 
 import pytest
 
-from helpers import (TIMEOUT, Tunnel, clean_env, node_line, raw_request,
-                     run_hushgate, wait_until)
+from helpers import (TIMEOUT, Tunnel, clean_env, node_line, open_client,
+                     raw_request, read_response, run_hushgate, wait_until)
 
 REALM = "hushgate test"
+
+# SHA-512 crypt hashes that are slow to check on purpose, so that hashes
+# are still in flight while a test looks at them: "slow-password" with
+# 4,000,000 rounds keeps a core busy for the better part of a second,
+# "stall-password" with 12,000,000 rounds for seconds (two of these hold
+# both hashing threads while a test fills the queue).
+SLOW_HASH = ("$6$rounds=4000000$hushgateslow$x7Gzte8LhHiK6Cf5Zoy/LjbAkBufnMTo"
+             "6eiI0yN8P7gCFa5G4NYbZ8wYo1nLnreo3EsjWSN7hNWUSRaYiwuVi.")
+STALL_HASH = ("$6$rounds=12000000$hushgatestall$RtNhvOeilO0YW0hDSsifhh0P.Dge"
+              "Do9gEggErt1zwBJydkVZFGSJnFDDmJWVB9JBGPOcERz5gNBkNUjAwFR0g.")
 
 
 def basic(user, password):
@@ -67,6 +77,35 @@ def tunnel_status(port, target, user=None, password=None, source=None):
     extra = auth_header(user, password) if user is not None else b""
     with Tunnel(port, target, source=source, extra=extra) as t:
         return t.status, t.resp
+
+
+def auth_metrics(port):
+    """The password checks in /metrics: {"hashes", "cache_hits", "waits",
+    "queued", "running"}."""
+    body = raw_request(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n"
+                       b"\r\n").body.decode()
+
+    def value(name):
+        m = re.search(r"^%s (\d+)$" % re.escape(name), body, re.M)
+        assert m, "%s not in /metrics" % name
+        return int(m.group(1))
+    return {"hashes": value("hushgate_auth_hashes_total"),
+            "cache_hits": value("hushgate_auth_cache_hits_total"),
+            "waits": value("hushgate_auth_hash_waits_total"),
+            "queued": value('hushgate_auth_hashes_in_flight{state="queued"}'),
+            "running": value(
+                'hushgate_auth_hashes_in_flight{state="running"}')}
+
+
+def auth_counts(port):
+    """(passwords hashed, credentials answered from a cache)."""
+    m = auth_metrics(port)
+    return m["hashes"], m["cache_hits"]
+
+
+def in_flight(port):
+    m = auth_metrics(port)
+    return m["queued"] + m["running"]
 
 
 def curl_https(curl, port, url, test_ca, proxy_user=None):
@@ -241,6 +280,183 @@ def test_failures_logged_and_rate_limited(proxy, users_file, echo_server):
     wait_until(allowed, "the failure window to end")
     rec = p.wait_log(lambda r: r["user"] == "bob", "bob after the window")[0]
     assert rec["status"] == 200
+
+
+def test_unknown_user_is_checked_and_cached_like_a_known_one(
+        proxy, users_file, echo_server):
+    """Wrong credentials cost one password hash, and the same again cost
+    none (the worker's cache), whether the user exists or not: what the
+    proxy does, and so how long it takes, must not tell which names
+    exist. One worker, so that every attempt meets the same cache."""
+    cfg = auth_config(users_file)
+    cfg["connect_ports"] = [echo_server.port]
+    cfg["workers"] = 1
+    p = proxy(cfg, hosts=["echo.test"])
+    target = "echo.test:%d" % echo_server.port
+
+    def attempts(user, source):
+        """(hashes, cache hits) added by each of three tries of one wrong
+        password from a fresh address (under max_failures)."""
+        steps, before = [], auth_counts(p.port)
+        for _ in range(3):
+            status, _ = tunnel_status(p.port, target, user, "not-it",
+                                      source=source)
+            assert status == 407, (user, status)
+            now = auth_counts(p.port)
+            steps.append((now[0] - before[0], now[1] - before[1]))
+            before = now
+        return steps
+
+    known = attempts("alice", "127.0.0.21")
+    assert known == [(1, 0), (0, 1), (0, 1)], known
+    assert attempts("nobody", "127.0.0.22") == known
+
+
+@pytest.fixture
+def slow_users(tmp_path):
+    """alice, checked at the usual cost; slow and stall, whose hashes are
+    slow."""
+    path = tmp_path / "users"
+    add_user(path, "alice", "wonderland")
+    with open(path, "a") as f:
+        f.write("slow:%s\nstall:%s\n" % (SLOW_HASH, STALL_HASH))
+    return path
+
+
+def slow_proxy(proxy, users, echo_server):
+    """One worker, so that a hash on its loop would stop everything; no
+    address is refused for its failures, and a request may wait long for
+    its hash."""
+    cfg = auth_config(users, max_failures=1000)
+    cfg["connect_ports"] = [echo_server.port]
+    cfg["workers"] = 1
+    cfg["timeouts"] = {"request": "120s"}
+    return (proxy(cfg, hosts=["echo.test"]),
+            "echo.test:%d" % echo_server.port)
+
+
+def start_attempt(port, target, user, password, source):
+    """A CONNECT with credentials whose answer is read later."""
+    s = open_client(port, source)
+    s.sendall(("CONNECT %s HTTP/1.1\r\nHost: %s\r\n" % (
+        target, target)).encode() + auth_header(user, password) + b"\r\n")
+    return s
+
+
+def stall(port, target):
+    """Both hashing threads busy for seconds; returns the two clients."""
+    socks = [start_attempt(port, target, "stall", "guess%d" % i,
+                           "127.0.9.%d" % i) for i in (1, 2)]
+    wait_until(lambda: auth_metrics(port)["running"] == 2,
+               "both threads hashing")
+    return socks
+
+
+def answer(sock):
+    with sock:
+        return read_response(sock)
+
+
+def test_password_hashes_do_not_stop_the_worker(proxy, slow_users,
+                                                echo_server):
+    """While passwords are being hashed, the worker that asked for them
+    goes on: an open tunnel echoes, /metrics answers."""
+    p, target = slow_proxy(proxy, slow_users, echo_server)
+    with Tunnel(p.port, target, extra=auth_header("alice",
+                                                  "wonderland")) as t:
+        assert t.status == 200
+        t.echo(b"before")
+        stalled = stall(p.port, target)
+        t.echo(b"while hashing")
+        assert auth_metrics(p.port)["running"] == 2, \
+            "the hashes ended before the echo"
+        for s in stalled:
+            s.close()
+        t.echo(b"after")
+
+
+def test_hashes_in_flight_are_bounded(proxy, slow_users, echo_server):
+    """At most 4 hashes in flight for one client address and 64 in all;
+    over that a request gets 503 at once. Credentials already being
+    hashed are waited for, whatever the bounds."""
+    p, target = slow_proxy(proxy, slow_users, echo_server)
+    socks = stall(p.port, target)
+    socks += [start_attempt(p.port, target, "slow", "guess%d" % i,
+                            "127.0.2.1") for i in range(4)]
+    wait_until(lambda: auth_metrics(p.port)["queued"] == 4, "4 queued")
+    status, resp = tunnel_status(p.port, target, "slow", "guess4",
+                                 source="127.0.2.1")
+    assert status == 503, status
+    assert resp.headers.get("retry-after") == "1"
+    assert resp.body == b"hushgate: too many password checks in progress, " \
+        b"try again\n"
+    # The same credentials wait for the hash queued already.
+    socks.append(start_attempt(p.port, target, "slow", "guess0",
+                               "127.0.2.1"))
+    wait_until(lambda: auth_metrics(p.port)["waits"] == 1,
+               "a request waiting for the same hash")
+
+    # 6 in flight now: 58 more from other addresses, then one too many.
+    socks += [start_attempt(p.port, target, "slow", "fill%d" % i,
+                            "127.0.3.%d" % (i // 4 + 1)) for i in range(58)]
+    wait_until(lambda: auth_metrics(p.port)["queued"] == 62, "62 queued")
+    assert tunnel_status(p.port, target, "slow", "guess",
+                         source="127.0.4.1")[0] == 503
+    assert in_flight(p.port) == 64
+    for s in socks:
+        s.close()
+    wait_until(lambda: auth_metrics(p.port)["queued"] == 0,
+               "the queue dropped")
+    recs = p.wait_log(lambda r: r["end"] == "auth_busy", "refusals",
+                      count=2)
+    assert all(r["status"] == 503 and r["user"] is None for r in recs)
+    p.wait_stderr(r"127\.0\.4\.1: proxy authentication refused: too many "
+                  r"password checks in progress")
+
+
+def test_clients_that_leave_while_their_password_is_hashed(
+        proxy, slow_users, echo_server):
+    """A connection may close while its hash is queued or running: the
+    hash is dropped if queued, else finished and still counted as a
+    failure; requests waiting for the same hash still get their answer."""
+    p, target = slow_proxy(proxy, slow_users, echo_server)
+    first = start_attempt(p.port, target, "slow", "same", "127.0.5.1")
+    wait_until(lambda: auth_metrics(p.port)["running"] == 1, "a hash")
+    second = start_attempt(p.port, target, "slow", "same", "127.0.5.2")
+    wait_until(lambda: auth_metrics(p.port)["waits"] == 1, "a second wait")
+    first.close()
+    assert answer(second).status == 407
+    wait_until(lambda: in_flight(p.port) == 0, "no hash in flight")
+
+    # Alone with its hash: the hash goes on, and the failure is logged
+    # and counted for the address.
+    start = p.nlines()
+    before = auth_metrics(p.port)["hashes"]
+    gone = start_attempt(p.port, target, "slow", "gone", "127.0.5.3")
+    wait_until(lambda: auth_metrics(p.port)["running"] == 1, "its hash")
+    gone.close()
+    p.wait_stderr(r"127\.0\.5\.3: proxy authentication failed for user "
+                  r"'slow': wrong user name or password \(the client did "
+                  r"not wait\)", start=start)
+    assert auth_metrics(p.port)["hashes"] == before + 1
+
+    # Queued behind two others: dropped unhashed.
+    before = auth_metrics(p.port)["hashes"]
+    busy = [start_attempt(p.port, target, "slow", "busy%d" % i,
+                          "127.0.5.%d" % (10 + i)) for i in range(2)]
+    wait_until(lambda: auth_metrics(p.port)["running"] == 2, "two hashes")
+    queued = start_attempt(p.port, target, "slow", "queued", "127.0.5.12")
+    wait_until(lambda: auth_metrics(p.port)["queued"] == 1, "one queued")
+    queued.close()
+    wait_until(lambda: auth_metrics(p.port)["queued"] == 0, "none queued")
+    for s in busy:
+        assert answer(s).status == 407
+    wait_until(lambda: in_flight(p.port) == 0, "no hash in flight")
+    assert auth_metrics(p.port)["hashes"] == before + 2
+
+    # The proxy still serves, the right password included.
+    assert tunnel_status(p.port, target, "alice", "wonderland")[0] == 200
+    assert tunnel_status(p.port, target, "slow", "slow-password")[0] == 200
 
 
 def test_reload_reads_the_users_file_again(proxy, tmp_path, echo_server):
