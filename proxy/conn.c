@@ -346,6 +346,13 @@ respond_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
 
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+		/* Half-closed: the answer still goes out (respond_written,
+		 * or the timer, ends it). */
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
 	conn_close(c, NULL);
 }
 
