@@ -35,6 +35,7 @@ usage: chaos.py [--seed N] [--connections N] [--concurrency N]
 import argparse
 import collections
 import concurrent.futures
+import hashlib
 import json
 import os
 import random
@@ -209,31 +210,6 @@ class Expect:
         for a in self.alts:
             s += " or %r" % a
         return s
-
-
-def match_records(records, expects):
-    """Match a connection's records (in log order) against its expected
-    records; returns None or why not."""
-    ri = ei = 0
-    while ri < len(records) and ei < len(expects):
-        e = expects[ei]
-        why = e.why_not(records[ri])
-        if why is None:
-            ri += 1
-            ei += 1
-        elif e.optional:
-            ei += 1
-        else:
-            return "record %d %s: %s (expected %r)" % (
-                ri + 1, json.dumps(records[ri]), why, e)
-    if ri < len(records):
-        return "unexpected record(s): %s" % "; ".join(
-            json.dumps(r) for r in records[ri:])
-    missing = [e for e in expects[ei:] if not e.optional]
-    if missing:
-        return "missing record(s): %r (have %d record(s))" % (
-            missing, len(records))
-    return None
 
 
 # ---------------------------------------------------------------------------
@@ -770,8 +746,10 @@ class Upstream:
             parts = target.split("?")[0].split("/")
             kind, arg, tag = parts[2], int(parts[3]), parts[4]
             with self.lock:
+                # what the clients check, not the body itself (a long
+                # run would keep gigabytes)
                 self.requests[tag].append((method, target, version, hdrs,
-                                           body))
+                                           hashlib.sha256(body).digest()))
             if not self._answer(conn, rd, method, kind, arg, tag, body):
                 return
 
@@ -1330,9 +1308,10 @@ class Chaos:
             helpers.wait_until(lambda: key in up.received,
                                "the upstream's EOF after the bytes sent "
                                "past its half-close", timeout=OP_TIMEOUT)
-            check(res, up.received[key] == data, "the upstream got %d bytes "
-                  "after its half-close, not the %d sent",
-                  len(up.received[key]), m)
+            with up.lock:
+                got = up.received.pop(key)
+            check(res, got == data, "the upstream got %d bytes after its "
+                  "half-close, not the %d sent", len(got), m)
             res.expect(status=200, end="upstream_closed",
                        bytes_down=len(GREETING),
                        bytes_up=len(key) + 1 + m, **base)
@@ -1658,7 +1637,7 @@ class Chaos:
                   rq["version"])
         up = self.up["http"]
         with up.lock:
-            seen = list(up.requests.get(tag, []))
+            seen = up.requests.pop(tag, [])
         check(res, seen, "%s: answered, but the upstream never saw it", what)
         m, target, _, hdrs, body = seen[-1]
         hd = dict(hdrs)
@@ -1670,8 +1649,9 @@ class Chaos:
               hd.get("via") == "1.1 hushgate", "%s: upstream headers %r",
               what, hdrs)
         if rq["body"] is not None:
-            check(res, body == rq["body"], "%s: the upstream got a body of "
-                  "%d bytes, %d sent", what, len(body), len(rq["body"]))
+            check(res, body == hashlib.sha256(rq["body"]).digest(),
+                  "%s: the upstream got another body than the %d bytes "
+                  "sent", what, len(rq["body"]))
         return r
 
     def s_http(self, res, rng, i):
@@ -2051,34 +2031,60 @@ def common_prefix(a, b):
 
 
 def log_problems(proxy, results, m):
-    """Match the decision log against what the connections did; returns
+    """Match the decision log against what the connections did, record
+    by record as the file is read (a long run's log is large); returns
     (problems, records matched)."""
     problems = []
-    records = proxy.log_lines()
+    total = m.get("hushgate_requests_total")
+
+    def complete():
+        try:
+            with open(proxy.log_path, "rb") as f:
+                n = sum(chunk.count(b"\n") for chunk in iter(
+                    lambda: f.read(1 << 20), b""))
+        except FileNotFoundError:
+            n = 0
+        return n >= (total or 0)
+    try:
+        helpers.wait_until(complete, "the decision log to hold the %s "
+                           "records /metrics counts" % total)
+    except AssertionError as e:
+        problems.append(str(e))
     owner = {}
     for r in results:
         for k in r.keys:
             owner[k] = r
+        r.ei = r.nrec = 0
+        for e in r.expects:
+            if "client" not in e.fields and r.client is not None:
+                e.fields["client"] = OneOf(r.keys) if e.optional else \
+                    r.client
     stray = []
-    for rec in records:
-        missing = [f for f in helpers.LOG_FIELDS if f not in rec]
-        if missing:
-            problems.append("record without %s: %s" % (missing,
-                                                       json.dumps(rec)))
-        if rec.get("end") not in END_CODES:
-            problems.append("record with end %r: %s" % (rec.get("end"),
-                                                        json.dumps(rec)))
-        if not helpers.TS_RE.match(str(rec.get("ts"))):
-            problems.append("record with ts %r" % rec.get("ts"))
-        for f in ("bytes_up", "bytes_down", "duration_ms"):
-            if not isinstance(rec.get(f), int) or rec[f] < 0:
-                problems.append("record with %s %r: %s" % (
-                    f, rec.get(f), json.dumps(rec)))
-        r = owner.get(rec.get("client"))
-        if r is None:
-            stray.append(rec)
-        else:
-            r.records.append(rec)
+    nrec = 0
+    by_end = collections.Counter()
+    with open(proxy.log_path, "rb") as f:
+        for raw in f:
+            if not raw.endswith(b"\n") or not raw.strip():
+                continue
+            try:
+                rec = json.loads(raw)
+            except ValueError:
+                problems.append("decision log line is not JSON: %r" % raw)
+                continue
+            nrec += 1
+            by_end[rec.get("end")] += 1
+            why = record_problem(rec)
+            if why:
+                problems.append(why)
+            r = owner.get(rec.get("client"))
+            if r is None:
+                stray.append(rec)
+                continue
+            if len(r.records) < 8:
+                r.records.append(rec)
+            r.nrec += 1
+            if r.error is None:
+                feed(r, rec)
     if stray:
         problems.append("%d record(s) of no connection of the run, e.g. %s" %
                         (len(stray), json.dumps(stray[0])))
@@ -2086,27 +2092,55 @@ def log_problems(proxy, results, m):
     for r in results:
         if r.error is not None:
             continue
-        for e in r.expects:
-            if "client" not in e.fields and r.client is not None:
-                e.fields["client"] = OneOf(r.keys) if e.optional else \
-                    r.client
-        why = match_records(r.records, r.expects)
-        if why is not None:
-            r.error = "decision log: %s" % why
+        missing = [e for e in r.expects[r.ei:] if not e.optional]
+        if missing:
+            r.error = "decision log: missing record(s): %r (have %d " \
+                "record(s))" % (missing[:3], r.nrec)
         else:
-            matched += len(r.records)
+            matched += r.nrec
     # /metrics counts what the log holds.
-    by_end = collections.Counter(rec.get("end") for rec in records)
-    total = m.get("hushgate_requests_total")
-    if total != len(records):
+    if total != nrec:
         problems.append("/metrics counts %s requests, the log holds %d" % (
-            total, len(records)))
+            total, nrec))
     for k, v in m.items():
         mm = re.match(r'^hushgate_requests_by_end_total\{end="(\w+)"\}$', k)
         if mm and mm.group(1) != "other" and by_end.get(mm.group(1), 0) != v:
             problems.append("/metrics: %s requests ended %s, the log has %d" %
                             (int(v), mm.group(1), by_end.get(mm.group(1), 0)))
     return problems, matched
+
+
+def record_problem(rec):
+    """What is wrong with a record whoever wrote it, or None."""
+    missing = [f for f in helpers.LOG_FIELDS if f not in rec]
+    if missing:
+        return "record without %s: %s" % (missing, json.dumps(rec))
+    if rec.get("end") not in END_CODES:
+        return "record with end %r: %s" % (rec.get("end"), json.dumps(rec))
+    if not helpers.TS_RE.match(str(rec.get("ts"))):
+        return "record with ts %r" % rec.get("ts")
+    for f in ("bytes_up", "bytes_down", "duration_ms"):
+        if not isinstance(rec.get(f), int) or rec[f] < 0:
+            return "record with %s %r: %s" % (f, rec.get(f), json.dumps(rec))
+    return None
+
+
+def feed(r, rec):
+    """Match the next record of connection r against its expectations
+    (in order; an optional one that does not match is skipped)."""
+    while r.ei < len(r.expects):
+        e = r.expects[r.ei]
+        why = e.why_not(rec)
+        if why is None:
+            r.ei += 1
+            return
+        r.ei += 1
+        if not e.optional:
+            r.error = "decision log: record %d %s: %s (expected %r)" % (
+                r.nrec, json.dumps(rec), why, e)
+            return
+    r.error = "decision log: unexpected record %d: %s" % (r.nrec,
+                                                           json.dumps(rec))
 
 
 def triage(args, suspects):
