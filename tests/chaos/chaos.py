@@ -29,7 +29,7 @@ Checks:
     VmRSS grows by less than a bound, and SIGTERM ends it with status 0.
 
 usage: chaos.py [--seed N] [--connections N] [--concurrency N]
-                [--warmup N] [--only I,J,...] [--keep DIR] [-v]
+                [--warmup N] [--only I,J,...] [--keep DIR] [--no-triage] [-v]
 """
 
 import argparse
@@ -2329,11 +2329,16 @@ def main(argv=None):
             culprit = triage(args, [r.index for r in failures])
     elapsed = time.monotonic() - started
     checks = sum(r.checks for r in results)
-    print("chaos: %d connections driven (%s), %d client-side checks, "
-          "%d log records matched, %.1fs" % (
-              len(results), ", ".join("%s %d" % kv for kv in
-                                      sorted(ch.kinds.items())),
-              checks, summary.get("matched", 0), elapsed))
+    print("chaos: %d connections driven, %d outcomes checked by the "
+          "clients, %d log records matched, %.1fs" % (
+              len(results), checks, summary.get("matched", 0), elapsed))
+    for kind in sorted(ch.kinds):
+        rs = [r for r in results if r.kind == kind]
+        print("chaos:   %-6s %6d connections, %7d checks, %7d records, "
+              "%d failed" % (kind, len(rs), sum(r.checks for r in rs),
+                             sum(getattr(r, "nrec", 0) for r in rs
+                                 if r.error is None),
+                             sum(r.error is not None for r in rs)))
     if "fds" in summary:
         print("chaos: descriptors %d -> %d, VmRSS %d -> %d KiB "
               "(bound +%d MiB)" % (summary["fds"] + summary["rss"] +
