@@ -348,6 +348,13 @@ respond_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
 
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+		/* Half-closed: the answer still goes out (respond_written,
+		 * or the timer, ends it). */
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
 	conn_close(c, NULL);
 }
 
@@ -2063,6 +2070,9 @@ head_event(struct bufferevent *bev, short what, void *arg)
 	conn_close(c, "client_closed");
 }
 
+static void	conn_open(struct worker *, int, struct bufferevent *,
+		    struct sockaddr *, const struct wlistener *);
+
 /*
  * A new client connection on worker w. Takes ownership of fd. pp: the
  * PROXY header versions expected (0: none); tls: the listen index of a
@@ -2072,12 +2082,34 @@ void
 conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
     const struct wlistener *wl)
 {
+	conn_open(w, fd, NULL, sa, wl);
+}
+
+/*
+ * The same on a bufferevent without a socket (one end of a
+ * bufferevent_pair): the request path without the network, for the fuzz
+ * target. Takes ownership of bev; not for TLS listeners.
+ */
+void
+conn_accept_bev(struct worker *w, struct bufferevent *bev,
+    struct sockaddr *sa, const struct wlistener *wl)
+{
+	conn_open(w, -1, bev, sa, wl);
+}
+
+static void
+conn_open(struct worker *w, int fd, struct bufferevent *bev,
+    struct sockaddr *sa, const struct wlistener *wl)
+{
 	struct conn	*c;
 	int		 family = 0;
 	const uint8_t	*addr = NULL;
 
 	if ((c = calloc(1, sizeof *c)) == NULL) {
-		evutil_closesocket(fd);
+		if (bev != NULL)
+			bufferevent_free(bev);
+		else
+			evutil_closesocket(fd);
 		return;
 	}
 	c->cn_w = w;
@@ -2100,7 +2132,7 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 	if (family != 0)
 		addr = c->cn_addr;
 	metrics_connection(&w->w_stats);
-	c->cn_cli = bufferevent_socket_new(w->w_base, fd,
+	c->cn_cli = bev != NULL ? bev : bufferevent_socket_new(w->w_base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	c->cn_timer = evtimer_new(w->w_base, conn_timer, c);
 	if (c->cn_cli == NULL || c->cn_timer == NULL) {
@@ -2162,7 +2194,7 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 	bufferevent_setcb(c->cn_cli, head_read, NULL, head_event, c);
 	bufferevent_enable(c->cn_cli, EV_READ);
 	conn_timer_set(c, c->cn_cfg->cf_timeout_request);
-	if (c->cn_tlsb == NULL) {
+	if (c->cn_tlsb == NULL && fd != -1) {
 		/* Under load the request is often here by the time the
 		 * connection is accepted: read it now, not one loop later. */
 		char	buf[HG_MAX_REQUEST_HEAD + 4];

@@ -417,6 +417,8 @@ struct evdns_getaddrinfo_request *dns_resolve(struct evdns_base *,
 struct wlistener;
 void		 conn_accept(struct worker *, int, struct sockaddr *, int,
 		    const struct wlistener *);
+void		 conn_accept_bev(struct worker *, struct bufferevent *,
+		    struct sockaddr *, const struct wlistener *);
 void		 conn_shutdown_all(struct worker *);
 void		 conn_drain_idle(struct worker *);
 void		 conn_close(struct conn *, const char *);

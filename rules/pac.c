@@ -56,8 +56,9 @@ pb_printf(struct pbuf *pb, const char *fmt, ...)
 
 	for (;;) {
 		va_start(ap, fmt);
-		n = vsnprintf(pb->pb_buf + pb->pb_len, pb->pb_cap - pb->pb_len,
-		    fmt, ap);
+		/* no buffer yet: NULL plus an offset is undefined */
+		n = vsnprintf(pb->pb_cap ? pb->pb_buf + pb->pb_len : NULL,
+		    pb->pb_cap - pb->pb_len, fmt, ap);
 		va_end(ap);
 		if (n >= 0 && (size_t)n < pb->pb_cap - pb->pb_len) {
 			pb->pb_len += (size_t)n;
