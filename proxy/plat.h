@@ -77,8 +77,9 @@ unsigned	 plat_ncpu(void);
  * too, so nothing stale blocks a restart). Returns a descriptor to keep
  * (>= 0); PLAT_CLAIM_HELD when another process has it, with *holder its
  * PID (0 when it could not be learnt); PLAT_CLAIM_ERROR (errno); or
- * PLAT_CLAIM_NONE where the system needs no claim (Windows: a second bind
- * of a port fails by itself). plat_claim_drain(fd) answers the probes a
+ * PLAT_CLAIM_NONE where no claim is needed (Windows: a second bind of a
+ * port fails by itself; a name held by another user, who cannot share the
+ * port either). plat_claim_drain(fd) answers the probes a
  * second instance makes on fd (accept and close).
  */
 #define PLAT_CLAIM_HELD		(-1)

@@ -203,14 +203,25 @@ plat_claim(const char *name, long *holder)
 	}
 	/* Held: ask the holder who it is (its credentials at listen()). */
 	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (probe != -1) {
-		clen = sizeof cred;
-		if (connect(probe, (struct sockaddr *)&sun, len) == 0 &&
-		    getsockopt(probe, SOL_SOCKET, SO_PEERCRED, &cred,
-		    &clen) == 0)
-			*holder = (long)cred.pid;
-		close(probe);
+	if (probe == -1)
+		return (PLAT_CLAIM_HELD);
+	clen = sizeof cred;
+	if (connect(probe, (struct sockaddr *)&sun, len) == 0 &&
+	    getsockopt(probe, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
+		*holder = (long)cred.pid;
+		/*
+		 * Any local user can bind an abstract name. A holder of
+		 * another user cannot share our port anyway (SO_REUSEPORT
+		 * needs the same user): ignore it, let bind decide, so that
+		 * nobody can keep hushgate from starting by taking the name.
+		 */
+		if (cred.uid != geteuid()) {
+			close(probe);
+			*holder = 0;
+			return (PLAT_CLAIM_NONE);
+		}
 	}
+	close(probe);
 	return (PLAT_CLAIM_HELD);
 }
 

@@ -632,7 +632,7 @@ claim_addresses(const struct hg_config *cf, const uint16_t *ports)
 		    ports[i]);
 		fd = plat_claim(name, &holder);
 		if (fd == PLAT_CLAIM_NONE)
-			return (0);
+			continue;	/* no claim here: bind decides */
 		if (fd == PLAT_CLAIM_HELD) {
 			if (holder > 0)
 				log_warnx("listen %s: already served by another "

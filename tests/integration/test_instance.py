@@ -4,9 +4,11 @@ join them silently with other rules: it refuses to start, naming the
 address and the running instance's PID.  A crash leaves nothing that
 blocks the next start."""
 
+import os
 import re
 import signal
 import subprocess
+import sys
 
 from helpers import (TIMEOUT, connect_status, free_port, run_hushgate,
                      wait_until)
@@ -76,3 +78,44 @@ def test_check_mode_does_not_claim(proxy):
                       cwd=str(first.dir))
     assert cp.returncode == 0, cp.stderr
     assert "configuration OK" in cp.stdout
+
+
+def test_name_taken_by_another_user_does_not_block_start(proxy):
+    # Any local user can bind the abstract name hushgate claims. One of
+    # another user cannot share the port (SO_REUSEPORT needs the same
+    # user), so such a holder is ignored: nobody keeps hushgate from
+    # starting by taking the name. (Not root: the holder is of our own
+    # user, and is refused as an instance would be.)
+    port = free_port()
+    ready_r, ready_w = os.pipe()
+    root = os.geteuid() == 0
+
+    def squat():
+        if root:
+            os.setgid(65534)
+            os.setuid(65534)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import os, socket, sys\n"
+         "s = socket.socket(socket.AF_UNIX)\n"
+         "s.bind(b'\\0hushgate listen 127.0.0.1 %d')\n"
+         "s.listen(4)\n"
+         "os.write(%d, b'x')\n"
+         "sys.stdin.read()\n" % (port, ready_w)],
+        stdin=subprocess.PIPE, pass_fds=(ready_w,), preexec_fn=squat)
+    try:
+        os.close(ready_w)
+        assert os.read(ready_r, 1) == b"x"
+        p = proxy(_cfg(port), start=False)
+        if root:
+            p.start()
+            assert p.port == port
+        else:
+            cp = run_hushgate(["-c", str(p.config_path)], cwd=str(p.dir),
+                              timeout=TIMEOUT)
+            assert cp.returncode == 1
+            assert "(PID %d)" % holder.pid in cp.stderr, cp.stderr
+    finally:
+        os.close(ready_r)
+        holder.stdin.close()
+        holder.wait(TIMEOUT)
