@@ -58,9 +58,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "integration"))
 import helpers  # noqa: E402
 
-# The proxy's timeouts: short, so that stalls end soon.  Every wait of the
-# driver is bounded by OP_TIMEOUT per socket operation.
-PROXY_TIMEOUT_S = 3
+# The proxy's timeouts: short, so that stalls end soon, but not so short
+# that a client thread of a loaded machine looks idle (idle, response).
+# Every wait of the driver is bounded by OP_TIMEOUT per socket operation.
+PROXY_TIMEOUTS = {"request": "3s", "connect": "3s", "idle": "5s",
+                  "response": "5s", "drain": "3s"}
 OP_TIMEOUT = max(helpers.TIMEOUT, 20.0)
 UPSTREAM_TIMEOUT = 120.0
 WARMUP_BASE = 5000000           # connection indices of the warm-up round
@@ -887,8 +889,7 @@ class Chaos:
             "default": "allow",
             "max_connections": 4096,
             "max_connections_per_client": 1000,
-            "timeouts": {k: "%ds" % PROXY_TIMEOUT_S for k in (
-                "request", "connect", "idle", "response", "drain")},
+            "timeouts": dict(PROXY_TIMEOUTS),
             "categories": {
                 "upstreams": {"action": "allow",
                               "hosts": ["up.chaos.test", "web.chaos.test"]},
