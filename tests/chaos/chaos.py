@@ -841,6 +841,26 @@ class Upstream:
 # ---------------------------------------------------------------------------
 # The run
 
+class ChaosProxy(helpers.Proxy):
+    """helpers.Proxy noting when a sanitizer report begins."""
+
+    report_time = None
+
+    def _read_stderr(self):
+        for raw in self.proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            if self.report_time is None and (
+                    line.startswith("==") or
+                    helpers.SANITIZER_RE.search(line)):
+                self.report_time = time.monotonic()
+            with self._cond:
+                self.lines.append(line)
+                self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+
 class Chaos:
     def __init__(self, args):
         self.args = args
@@ -900,7 +920,7 @@ class Chaos:
                             "hosts": ["audit.chaos.test"]},
             },
         }
-        self.proxy = helpers.Proxy(self.workdir / "proxy", cfg, hosts=HOSTS,
+        self.proxy = ChaosProxy(self.workdir / "proxy", cfg, hosts=HOSTS,
                                    start=False)
         self.proxy.start()
         ports = [self.proxy.port]
@@ -985,10 +1005,12 @@ class Chaos:
         return out
 
     def watch(self):
-        """Note when the proxy exits (for the suspects of a crash)."""
+        """Note when the proxy exits, or begins a sanitizer report (which
+        takes a while to print): for the suspects of a crash."""
         def run():
             self.proxy.proc.wait()
-            self.death_time = time.monotonic()
+            t = time.monotonic()
+            self.death_time = min(t, self.proxy.report_time or t)
             self.dead = True
         self.death_time = None
         threading.Thread(target=run, daemon=True).start()
@@ -2149,16 +2171,18 @@ def triage(args, suspects):
     with --only) and narrow them down by halves to the connections that
     crash it; returns them, or None when it does not come back."""
     runs = [0]
+    last = []
 
     def crashes(idx):
-        # A crash that depends on timing may not come back every time.
-        return replay(idx) or replay(idx)
+        # One after the other first (a race inside one connection comes
+        # back best alone), then all at once (one between connections).
+        return replay(idx, 1) or replay(idx, args.concurrency)
 
-    def replay(idx):
+    def replay(idx, concurrency):
         runs[0] += 1
         cmd = [sys.executable, os.path.abspath(__file__), "--seed",
                str(args.seed), "--only", ",".join(map(str, idx)),
-               "--no-triage", "--concurrency", str(args.concurrency)]
+               "--no-triage", "--concurrency", str(concurrency), "-v"]
         try:
             cp = subprocess.run(cmd, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT,
@@ -2167,8 +2191,12 @@ def triage(args, suspects):
             return False
         out = cp.stdout.decode("utf-8", "replace")
         bad = "hushgate died" in out or "sanitizer report" in out
-        print("chaos: triage: %d connection(s): %s" % (
-            len(idx), "crash" if bad else "no crash"), flush=True)
+        if bad:
+            last[:] = [l for l in out.splitlines()
+                       if l.startswith("chaos: connection ")]
+        print("chaos: triage: %d connection(s), %d at a time: %s" % (
+            len(idx), concurrency, "crash" if bad else "no crash"),
+            flush=True)
         return bad
 
     cands = list(suspects)
@@ -2184,6 +2212,8 @@ def triage(args, suspects):
             cands = cands[half:]
         else:
             break
+    for l in last:
+        print(l.replace("chaos: connection", "chaos: triage: connection"))
     return cands
 
 
@@ -2320,14 +2350,17 @@ def main(argv=None):
     culprit = None
     if died and ch.death_time is not None:
         # The connections that failed once it was gone are noise; those
-        # open when it died are the suspects.
+        # open when it died, or just done (the proxy may crash on a close
+        # a moment later), are the suspects, failed or not.
         t = ch.death_time
-        failures = [r for r in failures if r.t0 <= t and r.t1 >= t - 0.05]
-        failures.sort(key=lambda r: r.t0)
-        print("chaos: hushgate died with %d connection(s) open" %
-              len(failures), flush=True)
-        if not args.no_triage and failures:
-            culprit = triage(args, [r.index for r in failures])
+        suspects = sorted((r for r in results
+                           if r.t0 <= t and r.t1 >= t - 1.0),
+                          key=lambda r: r.t0)
+        failures = [r for r in suspects if r.error is not None]
+        print("chaos: hushgate died with %d connection(s) open or just "
+              "done" % len(suspects), flush=True)
+        if not args.no_triage and suspects:
+            culprit = triage(args, [r.index for r in suspects])
     elapsed = time.monotonic() - started
     checks = sum(r.checks for r in results)
     print("chaos: %d connections driven, %d outcomes checked by the "
@@ -2366,6 +2399,7 @@ def main(argv=None):
         if culprit:
             print("chaos: the crash comes back with: %s --seed %d --only %s"
                   % (sys.argv[0], args.seed, ",".join(map(str, culprit))))
+
         elif failures:
             print("chaos: replay with: %s --seed %d --only %s" % (
                 sys.argv[0], args.seed, ",".join(
