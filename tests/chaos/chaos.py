@@ -2174,9 +2174,10 @@ def triage(args, suspects):
     last = []
 
     def crashes(idx):
-        # One after the other first (a race inside one connection comes
-        # back best alone), then all at once (one between connections).
-        return replay(idx, 1) or replay(idx, args.concurrency)
+        # A few at a time first (a race inside one connection comes back
+        # best on a quiet proxy; stalls overlap), then all at once (a race
+        # between connections).
+        return replay(idx, 8) or replay(idx, args.concurrency)
 
     def replay(idx, concurrency):
         runs[0] += 1
@@ -2199,12 +2200,13 @@ def triage(args, suspects):
             flush=True)
         return bad
 
+    deadline = time.monotonic() + OP_TIMEOUT * 12
     cands = list(suspects)
     if not crashes(cands):
         print("chaos: triage: the connections open at the crash do not "
               "crash it again on their own")
         return None
-    while len(cands) > 1 and runs[0] < 24:
+    while len(cands) > 1 and runs[0] < 24 and time.monotonic() < deadline:
         half = len(cands) // 2
         if crashes(cands[:half]):
             cands = cands[:half]
@@ -2355,10 +2357,12 @@ def main(argv=None):
         t = ch.death_time
         suspects = sorted((r for r in results
                            if r.t0 <= t and r.t1 >= t - 1.0),
-                          key=lambda r: r.t0)
-        failures = [r for r in suspects if r.error is not None]
+                          key=lambda r: max(0.0, t - r.t1))
         print("chaos: hushgate died with %d connection(s) open or just "
               "done" % len(suspects), flush=True)
+        # the 64 nearest to the moment it died, in their order
+        suspects = sorted(suspects[:64], key=lambda r: r.t0)
+        failures = [r for r in suspects if r.error is not None]
         if not args.no_triage and suspects:
             culprit = triage(args, [r.index for r in suspects])
     elapsed = time.monotonic() - started
