@@ -129,6 +129,14 @@ plat_thread_signals(int on)
 
 	if (!on) {
 		sigfillset(&all);
+		/* A fault is the thread's own: blocked, it kills the process
+		 * before any handler (a sanitizer's report) runs. */
+		sigdelset(&all, SIGSEGV);
+		sigdelset(&all, SIGBUS);
+		sigdelset(&all, SIGFPE);
+		sigdelset(&all, SIGILL);
+		sigdelset(&all, SIGTRAP);
+		sigdelset(&all, SIGSYS);
 		pthread_sigmask(SIG_BLOCK, &all, &old);
 	} else
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
