@@ -58,9 +58,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "integration"))
 import helpers  # noqa: E402
 
-# The proxy's timeouts: short, so that stalls end soon.  Every wait of the
-# driver is bounded by OP_TIMEOUT per socket operation.
-PROXY_TIMEOUT_S = 3
+# The proxy's timeouts: short, so that stalls end soon, but not so short
+# that a client thread of a loaded machine looks idle (idle, response).
+# Every wait of the driver is bounded by OP_TIMEOUT per socket operation.
+PROXY_TIMEOUTS = {"request": "3s", "connect": "3s", "idle": "5s",
+                  "response": "5s", "drain": "3s"}
 OP_TIMEOUT = max(helpers.TIMEOUT, 20.0)
 UPSTREAM_TIMEOUT = 120.0
 WARMUP_BASE = 5000000           # connection indices of the warm-up round
@@ -839,6 +841,26 @@ class Upstream:
 # ---------------------------------------------------------------------------
 # The run
 
+class ChaosProxy(helpers.Proxy):
+    """helpers.Proxy noting when a sanitizer report begins."""
+
+    report_time = None
+
+    def _read_stderr(self):
+        for raw in self.proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            if self.report_time is None and (
+                    line.startswith("==") or
+                    helpers.SANITIZER_RE.search(line)):
+                self.report_time = time.monotonic()
+            with self._cond:
+                self.lines.append(line)
+                self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+
 class Chaos:
     def __init__(self, args):
         self.args = args
@@ -887,8 +909,7 @@ class Chaos:
             "default": "allow",
             "max_connections": 4096,
             "max_connections_per_client": 1000,
-            "timeouts": {k: "%ds" % PROXY_TIMEOUT_S for k in (
-                "request", "connect", "idle", "response", "drain")},
+            "timeouts": dict(PROXY_TIMEOUTS),
             "categories": {
                 "upstreams": {"action": "allow",
                               "hosts": ["up.chaos.test", "web.chaos.test"]},
@@ -899,7 +920,7 @@ class Chaos:
                             "hosts": ["audit.chaos.test"]},
             },
         }
-        self.proxy = helpers.Proxy(self.workdir / "proxy", cfg, hosts=HOSTS,
+        self.proxy = ChaosProxy(self.workdir / "proxy", cfg, hosts=HOSTS,
                                    start=False)
         self.proxy.start()
         ports = [self.proxy.port]
@@ -984,10 +1005,12 @@ class Chaos:
         return out
 
     def watch(self):
-        """Note when the proxy exits (for the suspects of a crash)."""
+        """Note when the proxy exits, or begins a sanitizer report (which
+        takes a while to print): for the suspects of a crash."""
         def run():
             self.proxy.proc.wait()
-            self.death_time = time.monotonic()
+            t = time.monotonic()
+            self.death_time = min(t, self.proxy.report_time or t)
             self.dead = True
         self.death_time = None
         threading.Thread(target=run, daemon=True).start()
@@ -2156,16 +2179,19 @@ def triage(args, suspects):
     with --only) and narrow them down by halves to the connections that
     crash it; returns them, or None when it does not come back."""
     runs = [0]
+    last = []
 
     def crashes(idx):
-        # A crash that depends on timing may not come back every time.
-        return replay(idx) or replay(idx)
+        # A few at a time first (a race inside one connection comes back
+        # best on a quiet proxy; stalls overlap), then all at once (a race
+        # between connections).
+        return replay(idx, 8) or replay(idx, args.concurrency)
 
-    def replay(idx):
+    def replay(idx, concurrency):
         runs[0] += 1
         cmd = [sys.executable, os.path.abspath(__file__), "--seed",
                str(args.seed), "--only", ",".join(map(str, idx)),
-               "--no-triage", "--concurrency", str(args.concurrency)]
+               "--no-triage", "--concurrency", str(concurrency), "-v"]
         try:
             cp = subprocess.run(cmd, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT,
@@ -2174,16 +2200,21 @@ def triage(args, suspects):
             return False
         out = cp.stdout.decode("utf-8", "replace")
         bad = "hushgate died" in out or "sanitizer report" in out
-        print("chaos: triage: %d connection(s): %s" % (
-            len(idx), "crash" if bad else "no crash"), flush=True)
+        if bad:
+            last[:] = [l for l in out.splitlines()
+                       if l.startswith("chaos: connection ")]
+        print("chaos: triage: %d connection(s), %d at a time: %s" % (
+            len(idx), concurrency, "crash" if bad else "no crash"),
+            flush=True)
         return bad
 
+    deadline = time.monotonic() + OP_TIMEOUT * 12
     cands = list(suspects)
     if not crashes(cands):
         print("chaos: triage: the connections open at the crash do not "
               "crash it again on their own")
         return None
-    while len(cands) > 1 and runs[0] < 24:
+    while len(cands) > 1 and runs[0] < 24 and time.monotonic() < deadline:
         half = len(cands) // 2
         if crashes(cands[:half]):
             cands = cands[:half]
@@ -2191,6 +2222,8 @@ def triage(args, suspects):
             cands = cands[half:]
         else:
             break
+    for l in last:
+        print(l.replace("chaos: connection", "chaos: triage: connection"))
     return cands
 
 
@@ -2327,14 +2360,19 @@ def main(argv=None):
     culprit = None
     if died and ch.death_time is not None:
         # The connections that failed once it was gone are noise; those
-        # open when it died are the suspects.
+        # open when it died, or just done (the proxy may crash on a close
+        # a moment later), are the suspects, failed or not.
         t = ch.death_time
-        failures = [r for r in failures if r.t0 <= t and r.t1 >= t - 0.05]
-        failures.sort(key=lambda r: r.t0)
-        print("chaos: hushgate died with %d connection(s) open" %
-              len(failures), flush=True)
-        if not args.no_triage and failures:
-            culprit = triage(args, [r.index for r in failures])
+        suspects = sorted((r for r in results
+                           if r.t0 <= t and r.t1 >= t - 1.0),
+                          key=lambda r: max(0.0, t - r.t1))
+        print("chaos: hushgate died with %d connection(s) open or just "
+              "done" % len(suspects), flush=True)
+        # the 64 nearest to the moment it died, in their order
+        suspects = sorted(suspects[:64], key=lambda r: r.t0)
+        failures = [r for r in suspects if r.error is not None]
+        if not args.no_triage and suspects:
+            culprit = triage(args, [r.index for r in suspects])
     elapsed = time.monotonic() - started
     checks = sum(r.checks for r in results)
     print("chaos: %d connections driven, %d outcomes checked by the "
@@ -2373,6 +2411,7 @@ def main(argv=None):
         if culprit:
             print("chaos: the crash comes back with: %s --seed %d --only %s"
                   % (sys.argv[0], args.seed, ",".join(map(str, culprit))))
+
         elif failures:
             print("chaos: replay with: %s --seed %d --only %s" % (
                 sys.argv[0], args.seed, ",".join(
