@@ -278,6 +278,18 @@ class HTTPServer(ThreadingHTTPServer):
 # ---------------------------------------------------------------------------
 # Hosts file and config helpers
 
+def list_config(tmp_path, path, fmt):
+    """A configuration of one deny category loading the list file path in
+    format fmt (no DNS, no decision log); returns its path."""
+    cfg = tmp_path / "lists.yaml"
+    dump_yaml({"dns": {"servers": [], "hosts_file": None},
+               "log": {"decisions": None},
+               "categories": {"list": {"action": "deny",
+                                       "lists": [{"file": str(path),
+                                                  "format": fmt}]}}}, cfg)
+    return cfg
+
+
 def make_test_ca(d, names=("echo.test", "web.test", "*.test")):
     """A throwaway CA and a server certificate for names and 127.0.0.1,
     made in folder d with the openssl CLI.  Returns a dict of paths (ca,

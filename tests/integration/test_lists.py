@@ -11,19 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import dump_yaml, run_hushgate
+from helpers import list_config, run_hushgate
 
 LISTS = Path(__file__).resolve().parents[1] / "data" / "lists"
 
 
-def _config(tmp_path, path, fmt):
-    cfg = tmp_path / "lists.yaml"
-    dump_yaml({"dns": {"servers": [], "hosts_file": None},
-               "log": {"decisions": None},
-               "categories": {"list": {"action": "deny",
-                                       "lists": [{"file": str(path),
-                                                  "format": fmt}]}}}, cfg)
-    return cfg
 
 
 # One fixture per format. quirks: what the file's bytes show (checked, so
@@ -281,7 +273,7 @@ def _quirks(data):
 
 def test_every_list_format_has_a_fixture(tmp_path):
     # The formats the binary knows, from its message for an unknown one.
-    cp = run_hushgate(["-t", "-c", str(_config(tmp_path, LISTS / "x",
+    cp = run_hushgate(["-t", "-c", str(list_config(tmp_path, LISTS / "x",
                                                 "no-such-format"))])
     assert cp.returncode != 0
     m = re.search(r"unknown list format 'no-such-format' \(([^)]*)\)",
@@ -296,7 +288,7 @@ def test_every_list_format_has_a_fixture(tmp_path):
 def test_list_fixture_loads(tmp_path, fx):
     path = LISTS / fx.file
     assert _quirks(path.read_bytes()) == fx.quirks, path
-    cp = run_hushgate(["-t", "-c", str(_config(tmp_path, path, fx.format))])
+    cp = run_hushgate(["-t", "-c", str(list_config(tmp_path, path, fx.format))])
     assert cp.returncode == 0, cp.stderr
     assert "configuration OK" in cp.stdout
     m = re.search(r"^rules: (\d+) .*duplicates dropped (\d+)\)$", cp.stdout,
@@ -327,7 +319,7 @@ def test_list_fixture_loads(tmp_path, fx):
 @pytest.mark.parametrize("fx", FIXTURES, ids=[f.format for f in FIXTURES])
 def test_list_fixture_decisions(tmp_path, fx):
     path = LISTS / fx.file
-    cfg = _config(tmp_path, path, fx.format)
+    cfg = list_config(tmp_path, path, fx.format)
     cp = run_hushgate(["explain", "-c", str(cfg)] +
                       [d[0] for d in fx.decisions])
     assert cp.returncode == 0, cp.stderr
@@ -357,7 +349,7 @@ def test_list_quirks_and_skipped_lines(tmp_path):
         b"0.0.0.0 bad_char$.example\r\n"
         b"0.0.0.0 b\xc3\xbccher.example\r\n"
         b"0.0.0.0 last.example")
-    cfg = _config(tmp_path, lst, "hosts")
+    cfg = list_config(tmp_path, lst, "hosts")
     cp = run_hushgate(["-t", "-c", str(cfg)])
     assert cp.returncode == 0, cp.stderr
     m = re.search(r"^rules: (\d+) .*duplicates dropped (\d+)", cp.stdout,
@@ -405,7 +397,7 @@ def test_adblock_exceptions_allow(tmp_path):
     lst = tmp_path / "ab.txt"
     lst.write_text("[Adblock Plus]\n! comment\n||tracker.example^\n"
                    "@@||ok.tracker.example^\n||ads.example^$third-party\n")
-    cfg = _config(tmp_path, lst, "adblock")
+    cfg = list_config(tmp_path, lst, "adblock")
     cp = run_hushgate(["-t", "-c", str(cfg)])
     assert cp.returncode == 0, cp.stderr
     # the line with options is reported, not dropped silently

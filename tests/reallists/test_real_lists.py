@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from helpers import dump_yaml, run_hushgate
+from helpers import list_config, run_hushgate
 
 # file, format, rules expected (unique entries; rpz: name + *.name each;
 # firewall extra: 965 entries, one of them twice)
@@ -55,14 +55,6 @@ CASES = [
 ]
 
 
-def _config(tmp_path, path, fmt):
-    cfg = tmp_path / "lists.yaml"
-    dump_yaml({"dns": {"servers": [], "hosts_file": None},
-               "log": {"decisions": None},
-               "categories": {"list": {"action": "deny",
-                                       "lists": [{"file": str(path),
-                                                  "format": fmt}]}}}, cfg)
-    return cfg
 
 
 @pytest.mark.parametrize("rel,fmt,rules", CASES,
@@ -71,7 +63,7 @@ def test_real_list_loads_with_expected_count(tmp_path, real_lists, rel, fmt,
                                              rules):
     path = real_lists / rel
     assert path.is_file(), "reference data missing: %s" % path
-    cp = run_hushgate(["-t", "-c", str(_config(tmp_path, path, fmt))])
+    cp = run_hushgate(["-t", "-c", str(list_config(tmp_path, path, fmt))])
     assert cp.returncode == 0, cp.stderr
     assert "configuration OK" in cp.stdout
     m = re.search(r"^rules: (\d+) ", cp.stdout, re.M)
@@ -104,7 +96,7 @@ def test_real_list_loads_with_expected_count(tmp_path, real_lists, rel, fmt,
      "65.55.139.1", "allow"),
 ])
 def test_real_list_decisions(tmp_path, real_lists, rel, fmt, host, action):
-    cfg = _config(tmp_path, real_lists / rel, fmt)
+    cfg = list_config(tmp_path, real_lists / rel, fmt)
     cp = run_hushgate(["explain", "-c", str(cfg), host])
     assert cp.returncode == 0, cp.stderr
     assert cp.stdout.split("\t")[1] == action, cp.stdout
