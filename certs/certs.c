@@ -34,7 +34,7 @@
 
 #include "rules/rules.h"
 #include "certs/certs.h"
-#include "proxy/plat.h"
+#include "plat/plat.h"
 
 #define CERTS_PEM_MAX	8192	/* one PEM certificate or key */
 

@@ -46,7 +46,7 @@
 #include <event2/event.h>
 
 #include "proxy.h"
-#include "plat.h"
+#include "plat/plat.h"
 #include "certs/certs.h"
 
 #define AUTH_CACHE_SLOTS	256	/* per worker, direct-mapped */

@@ -29,7 +29,7 @@
 #include <event2/util.h>
 
 #include "proxy.h"
-#include "plat.h"
+#include "plat/plat.h"
 #include "certs/certs.h"
 
 /* Tunnel directions: client to upstream, upstream to client. */

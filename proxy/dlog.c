@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "proxy.h"
-#include "plat.h"
+#include "plat/plat.h"
 
 #define DLOG_SYSLOG	(-2)	/* dlog_fd: lines go to syslog(3) */
 
@@ -116,44 +116,6 @@ dlog_close(void)
 	dlog_fd = -1;
 	free(dlog_path);
 	dlog_path = NULL;
-}
-
-/*
- * Escape s as the inside of a JSON string into out (size n, always
- * terminated). Bytes outside printable ASCII become \u00XX, so no input
- * can break a line or produce invalid UTF-8. Returns the length written.
- */
-size_t
-json_escape(char *out, size_t n, const char *s)
-{
-	static const char	 hex[] = "0123456789abcdef";
-	size_t			 o = 0;
-	unsigned char		 c;
-
-	if (n == 0)
-		return (0);
-	for (; *s != '\0'; s++) {
-		c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
-			if (o + 2 >= n)
-				break;
-			out[o++] = '\\';
-			out[o++] = (char)c;
-		} else if (c < 0x20 || c >= 0x7f) {
-			if (o + 6 >= n)
-				break;
-			memcpy(out + o, "\\u00", 4);
-			out[o + 4] = hex[c >> 4];
-			out[o + 5] = hex[c & 15];
-			o += 6;
-		} else {
-			if (o + 1 >= n)
-				break;
-			out[o++] = (char)c;
-		}
-	}
-	out[o] = '\0';
-	return (o);
 }
 
 struct jbuf {

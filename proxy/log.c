@@ -13,7 +13,7 @@
 #include <event2/event.h>
 
 #include "proxy.h"
-#include "plat.h"
+#include "plat/plat.h"
 
 #define LOG_LINE_MAX	2048
 

@@ -12,15 +12,14 @@
 #include <time.h>
 
 #include "rules/rules.h"
-#include "plat.h"
+#include "plat/plat.h"
+#include "wire/wire.h"
 
 #ifndef HG_DEFAULT_CONFIG
 #define HG_DEFAULT_CONFIG	"/etc/hushgate/hushgate.yaml"
 #endif
 
 #define HG_MAX_REQUEST_HEAD	8192	/* request line + headers (431) */
-#define HG_MAX_HEADERS		100	/* header lines in one head (431) */
-#define HG_MAX_RESPONSE_HEADERS	256	/* header lines of a response (502) */
 #define HG_RELAY_HIGH_WATER	(512 * 1024)	/* stop reading the peer */
 #define HG_PIPELINE_OUT_MAX	(64 * 1024)	/* unread answers before the
 						   next pipelined request */
@@ -31,11 +30,9 @@
 #define HG_MAX_DLOG_LINE	6144	/* one decision log line */
 #define HG_MAX_RESPONSE_HEAD	16384	/* upstream response head (502) */
 #define HG_MAX_LOG_PATH		1024	/* bytes of a path kept for the log */
-#define HG_MAX_CHUNK_LINE	4096	/* chunk-size line with extensions */
 #define HG_POOL_MAX		64	/* idle upstream connections/worker */
 #define HG_POOL_IDLE_MS		30000	/* idle upstream connection lifetime */
 #define HG_MAX_PASSWORD		256	/* bytes of a Basic password */
-#define HG_MAX_BASIC		1024	/* bytes of a Basic credential */
 
 struct event_base;
 struct evconnlistener;
@@ -46,18 +43,15 @@ struct evdns_getaddrinfo_request;
 struct evutil_addrinfo;
 struct evbuffer;
 
-/* main.c: the proxy's main loop, for the command line and the Windows
+/* daemon.c: the proxy's main loop, for the command line and the Windows
  * service. The requests may come from any thread and act like SIGTERM
  * (drain, then proxy_serve returns) and SIGHUP. */
 int		 proxy_serve(const char *, int);
+struct hg_config *daemon_load(const char *, struct hg_errors *,
+		    struct hg_errors *);
+void		 daemon_prepare(struct hg_config *);
 void		 proxy_request_stop(void);
 void		 proxy_request_reload(void);
-
-/* Windows only: winwire.c (hushgate winhttp ...: the machine's proxy
- * settings, with a backup and an exact undo) and winsvc.c (hushgate
- * service ...: the SCM service). Each returns the exit status. */
-int		 winwire_main(int, char **);
-int		 winsvc_main(int, char **);
 
 /* log.c */
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO,
@@ -82,71 +76,6 @@ void		 fatalx(const char *, ...)
 		    __attribute__((format(HG_PRINTF, 1, 2), noreturn));
 void		 log_libevent(int, const char *);
 
-/* http.c: request heads, no libevent here (fuzzed on its own) */
-struct http_header {
-	const char	*hh_name;
-	size_t		 hh_namelen;
-	const char	*hh_value;
-	size_t		 hh_valuelen;
-};
-
-struct http_request {
-	const char		*rq_method;
-	size_t			 rq_methodlen;
-	const char		*rq_target;
-	size_t			 rq_targetlen;
-	int			 rq_minor;	/* HTTP/1.x */
-	struct http_header	 rq_headers[HG_MAX_HEADERS];
-	size_t			 rq_nheaders;
-};
-
-struct http_response {
-	int			 rs_minor;
-	int			 rs_status;
-	const char		*rs_reason;
-	size_t			 rs_reasonlen;
-	struct http_header	 rs_headers[HG_MAX_RESPONSE_HEADERS];
-	size_t			 rs_nheaders;
-};
-
-enum body_kind {
-	BODY_NONE = 0,
-	BODY_LENGTH,
-	BODY_CHUNKED,
-	BODY_CLOSE	/* response delimited by the upstream's close */
-};
-
-/* What a list download needs from a response head. */
-struct http_fetch_head {
-	int		 fh_status;
-	enum body_kind	 fh_body;
-	uint64_t	 fh_length;	/* BODY_LENGTH */
-	const char	*fh_location;	/* redirects; NULL when none */
-	size_t		 fh_locationlen;
-	const char	*fh_etag;	/* NULL when none */
-	size_t		 fh_etaglen;
-	const char	*fh_modified;	/* Last-Modified; NULL when none */
-	size_t		 fh_modifiedlen;
-};
-
-ssize_t		 http_head_end(const char *, size_t);
-int		 http_parse_response(const char *, size_t,
-		    struct http_response *, const char **);
-int		 http_token_eq(const char *, size_t, const char *);
-int		 http_parse_head(const char *, size_t, struct http_request *,
-		    const char **);
-int		 http_method_is(const struct http_request *, const char *);
-void		 http_each_token(const char *, size_t,
-		    void (*)(const char *, size_t, void *), void *);
-int		 http_has_header(const struct http_header *, size_t,
-		    const char *);
-int		 http_body_framing(const struct http_header *, size_t,
-		    enum body_kind *, uint64_t *, const char **);
-int		 http_fetch_head(const char *, size_t,
-		    struct http_fetch_head *, const char **);
-int		 basic_decode(const char *, size_t, char *, size_t, char *,
-		    size_t, const char **);
-
 /* dlog.c: the decision log */
 struct dlog_record {
 	struct timespec	 dr_start;
@@ -168,40 +97,6 @@ struct dlog_record {
 	const char	*dr_user;	/* authenticated user; NULL: none */
 	const char	*dr_group;	/* client group; NULL: none */
 };
-/* proxyproto.c: the PROXY protocol header of a load balancer */
-#define PP_V1		HG_PROXYPROTO_V1
-#define PP_V2		HG_PROXYPROTO_V2
-#define PP_ERROR	(-1)
-#define HG_MAX_PROXY_HEADER	(16 + 1024)	/* v2 with TLVs; v1 is 107 */
-#define PP_MORE		0
-#define PP_DONE		1
-
-struct pp_addr {
-	int		pa_family;	/* 4 or 6 */
-	uint8_t		pa_addr[16];
-	uint16_t	pa_port;
-};
-
-struct pp_info {
-	int		pi_local;	/* LOCAL, UNKNOWN, UNSPEC: no address */
-	struct pp_addr	pi_src, pi_dst;
-	size_t		pi_len;		/* bytes of the header */
-};
-
-int		 proxyproto_parse(const unsigned char *, size_t, int,
-		    struct pp_info *, const char **);
-
-/* tlshello.c: the server name of a TLS ClientHello */
-#define HG_MAX_CLIENTHELLO	(16384 + 4)
-#define HELLO_BAD	(-2)
-#define HELLO_NOTTLS	(-1)
-#define HELLO_MORE	0
-#define HELLO_SNI	1
-#define HELLO_NOSNI	2
-
-int		 tls_hello_sni(const unsigned char *, size_t, char *, size_t,
-		    const char **);
-
 /* metrics.c: counters for GET /metrics */
 #define HG_METRIC_CATS		1024	/* category names counted apart */
 #define HG_END_CODES		40
@@ -253,7 +148,6 @@ int		 dlog_add(struct dlog_batch *, const struct dlog_record *);
 void		 dlog_flush(struct dlog_batch *);
 size_t		 dlog_format(char *, size_t, const struct dlog_record *,
 		    const struct timespec *);
-size_t		 json_escape(char *, size_t, const char *);
 
 /* The connection: one client, one state, one way out (conn_close). */
 enum conn_state {
@@ -444,42 +338,6 @@ void		 fwd_pool_flush(struct worker *);
 int		 chunk_pump(struct chunkdec *, struct evbuffer *,
 		    struct evbuffer *, int, uint64_t *);
 
-/* fetch.c: one HTTPS download of a list */
-#define HG_FETCH_MAX_REDIRECTS	5
-
-struct fetch;
-struct fetch_req {
-	const char	*fq_url;
-	const char	*fq_etag;	/* If-None-Match; NULL or "" = none */
-	const char	*fq_modified;	/* If-Modified-Since */
-	const char	*fq_ca_file;	/* NULL: the system bundle */
-	uint64_t	 fq_max_bytes;
-	unsigned	 fq_timeout;	/* ms, the whole download */
-};
-struct fetch_result {
-	int		 fr_ok;		/* 200 with a whole body, or 304 */
-	int		 fr_status;
-	char		*fr_error;	/* why, when not ok */
-	struct evbuffer	*fr_body;	/* the callback may take it */
-	char		 fr_etag[HG_MAX_VALIDATOR];
-	char		 fr_modified[HG_MAX_VALIDATOR];
-};
-typedef void (*fetch_cb)(struct fetch_result *, void *);
-struct fetch	*fetch_start(struct event_base *, struct evdns_base *,
-		    const struct fetch_req *, fetch_cb, void *);
-void		 fetch_cancel(struct fetch *);
-
-/* refresh.c: url: lists kept current */
-struct refresher;
-struct refresher *refresh_new(struct event_base *, struct evdns_base *,
-		    void (*)(void *), void *);
-void		 refresh_sync(struct refresher *, const struct hg_config *);
-void		 refresh_free(struct refresher *);
-int		 refresh_update_all(struct hg_config *);
-
-/* paccmd.c */
-int		 pac_main(int, char **);
-
 /* tlsbev.c: TLS (mbedTLS) on a bufferevent, for TLS listeners */
 struct tlsbev;
 struct tls_server;
@@ -489,10 +347,6 @@ int		 tlsbev_open(const struct tlsbev *);
 const char	*tlsbev_error(const struct tlsbev *, char *, size_t);
 void		 tlsbev_kick(struct tlsbev *);
 void		 tlsbev_shutdown(struct tlsbev *, void (*)(void *), void *);
-
-/* explain.c */
-int		 explain_main(struct hg_config *, enum hg_scheme, uint32_t,
-		    int, char **);
 
 /* auth.c: Basic proxy authentication */
 struct auth_counts {
@@ -507,8 +361,5 @@ int		 auth_request(struct conn *, const struct http_request *,
 void		 auth_cancel(struct conn *);
 void		 auth_state_free(struct worker *);
 void		 auth_counts(struct auth_counts *);
-
-/* users.c: `hushgate users` */
-int		 users_main(int, char **);
 
 #endif /* HG_PROXY_H */

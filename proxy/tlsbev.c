@@ -36,7 +36,7 @@
 #include <mbedtls/ssl.h>
 
 #include "proxy.h"
-#include "plat.h"
+#include "plat/plat.h"
 #include "certs/certs.h"
 
 #define TLSBEV_RECORD	16384	/* plaintext of one record */

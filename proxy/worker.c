@@ -22,7 +22,7 @@
 #include <event2/util.h>
 
 #include "proxy.h"
-#include "plat.h"
+#include "plat/plat.h"
 
 #define LISTEN_BACKLOG	1024
 #define ACCEPT_PAUSE_MS	100	/* out of descriptors: accepts wait */

@@ -88,3 +88,15 @@ errors_total(const struct hg_errors *e)
 {
 	return (e->er_count + e->er_dropped);
 }
+
+/* Each message on its own line, then how many were dropped. */
+void
+errors_print(const struct hg_errors *e, FILE *f)
+{
+	size_t	i;
+
+	for (i = 0; i < e->er_count; i++)
+		fprintf(f, "%s\n", e->er_msgs[i]);
+	if (e->er_dropped)
+		fprintf(f, "(%zu more errors)\n", e->er_dropped);
+}

@@ -2,7 +2,7 @@
  * listsrc.c -- the pure parts of lists kept current from `url:` sources:
  * the URL, sizes and ratios of the configuration, the cache metadata file,
  * the shrink guard and the count of entries added and removed between two
- * copies of a list. Downloading lives in proxy/fetch.c.
+ * copies of a list. Downloading lives in download/fetch.c.
  */
 #include "config.h"
 

@@ -357,6 +357,7 @@ void		 errors_addv(struct hg_errors *, const char *, unsigned,
 		    __attribute__((format(HG_PRINTF, 5, 0)));
 void		 errors_add_msg(struct hg_errors *, const char *);
 size_t		 errors_total(const struct hg_errors *);
+void		 errors_print(const struct hg_errors *, FILE *);
 
 /* util.c */
 void		*xmalloc(size_t);

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/proxy.h"
+#include "wire/wire.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

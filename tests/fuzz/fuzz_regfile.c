@@ -1,6 +1,6 @@
 /*
  * fuzz_regfile.c -- libFuzzer target for the backup file of `hushgate
- * winhttp` (backup_parse() in proxy/regfile.c), the one file the Windows
+ * winhttp` (backup_parse() in wire/regfile.c), the one file the Windows
  * wiring reads back before it writes the registry.
  *
  * Checks, beyond memory errors and leaks:
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/regfile.h"
+#include "wire/regfile.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

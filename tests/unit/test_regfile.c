@@ -1,6 +1,6 @@
 /*
  * test_regfile.c -- the backup file of `hushgate winhttp`
- * (proxy/regfile.c): a file it wrote parses and formats back to the same
+ * (wire/regfile.c): a file it wrote parses and formats back to the same
  * bytes; each broken variant of it fails with its exact line:col message
  * and loses nothing (ASan sees the values parsed before the error freed).
  */
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "unit.h"
-#include "proxy/regfile.h"
+#include "wire/regfile.h"
 
 #define REG_FILE	"regfile/backup.reg"
 

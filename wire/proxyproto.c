@@ -9,9 +9,10 @@
  */
 #include "config.h"
 
+#include "rules/compat.h"
 #include <string.h>
 
-#include "proxy.h"
+#include "wire/wire.h"
 
 static const unsigned char v2sig[12] = {
 	0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a

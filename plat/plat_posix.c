@@ -19,8 +19,8 @@
 
 #include <event2/thread.h>
 
-#include "proxy.h"
-#include "plat.h"
+#include "proxy/proxy.h"
+#include "plat/plat.h"
 
 int
 plat_init(void)

@@ -14,7 +14,7 @@
 #include <strings.h>
 #include <sys/types.h>
 
-#include "proxy.h"
+#include "wire/wire.h"
 
 /*
  * Length of the head in buf (through the blank line that ends it), or -1

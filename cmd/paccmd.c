@@ -11,8 +11,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "proxy.h"
-#include "plat.h"
+#include "proxy/proxy.h"
+#include "cmd/cmd.h"
+#include "plat/plat.h"
 
 #define PAC_MAX_URL	2048
 

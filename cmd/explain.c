@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy.h"
+#include "proxy/proxy.h"
+#include "cmd/cmd.h"
 
 #define EXPLAIN_LINE_MAX	1024
 

@@ -20,7 +20,8 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "proxy.h"
+#include "proxy/proxy.h"
+#include "cmd/cmd.h"
 
 #ifndef HG_DEFAULT_CONFIG
 #define HG_DEFAULT_CONFIG	"/etc/hushgate/hushgate.yaml"

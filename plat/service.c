@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proxy.h"
+#include "proxy/proxy.h"
 
 /*
  * Shut the process into dir (chroot:, if given), then become user (its

@@ -35,6 +35,10 @@
 
 /* Once, first thing in main(): sockets (WSAStartup), binary files. */
 int		 plat_init(void);
+#ifdef _WIN32
+/* Why this build does without "user", "chroot", "auth" or "syslog". */
+const char	*plat_lacks(const char *);
+#endif
 
 /* A new TCP/UDP socket, non-blocking and not inherited; -1 and errno. */
 int		 plat_socket(int, int, int);

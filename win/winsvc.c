@@ -25,7 +25,8 @@
 #include <sys/stat.h>
 #include <wchar.h>
 
-#include "proxy.h"
+#include "proxy/proxy.h"
+#include "cmd/cmd.h"
 
 #define SVC_DEFAULT_NAME	L"hushgate"
 #define SVC_DISPLAY_NAME	L"hushgate filtering proxy"

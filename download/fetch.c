@@ -29,8 +29,9 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
-#include "proxy.h"
-#include "plat.h"
+#include "proxy/proxy.h"
+#include "download/download.h"
+#include "plat/plat.h"
 #include "certs/certs.h"
 
 #define FETCH_READ_MAX	16384	/* one TLS read */

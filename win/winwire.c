@@ -37,8 +37,9 @@
  */
 #include "config.h"
 
-#include "proxy.h"
-#include "regfile.h"
+#include "proxy/proxy.h"
+#include "cmd/cmd.h"
+#include "wire/regfile.h"
 
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN

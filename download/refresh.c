@@ -23,8 +23,9 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 
-#include "proxy.h"
-#include "plat.h"
+#include "proxy/proxy.h"
+#include "download/download.h"
+#include "plat/plat.h"
 #include "certs/certs.h"
 
 #define REFRESH_FIRST_MS	1000	/* first download after start-up */

@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#include "proxy.h"
+#include "wire/wire.h"
 
 struct rd {
 	const unsigned char	*p;

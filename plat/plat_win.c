@@ -21,8 +21,8 @@
 
 #include <event2/thread.h>
 
-#include "plat.h"
-#include "proxy.h"
+#include "plat/plat.h"
+#include "proxy/proxy.h"
 
 /*
  * Winsock's error codes as the errno values the rest of the code tests,
@@ -85,7 +85,7 @@ plat_strerror(int e)
 }
 
 /* What this build does without, in words. */
-static const char *
+const char *
 plat_lacks(const char *what)
 {
 	if (strcmp(what, "user") == 0 || strcmp(what, "chroot") == 0)
@@ -300,12 +300,4 @@ service_drop_privileges(const char *user, const char *dir)
 void
 service_notify(const char *state)
 {
-}
-
-/* users.c's command: Basic authentication needs crypt(3). */
-int
-users_main(int argc, char **argv)
-{
-	fprintf(stderr, "hushgate: users: %s\n", plat_lacks("auth"));
-	return (2);
 }

@@ -1,0 +1,437 @@
+/*
+ * daemon.c -- the running proxy's main thread: the configuration's start
+ * and reload, signals (SIGHUP reload, SIGTERM/SIGINT drain, SIGUSR1
+ * reopen logs), list downloads and the lifetime of the workers.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "proxy.h"
+#include "certs/certs.h"
+#include "download/download.h"
+
+struct mainctx {
+	struct event_base	*mc_base;
+	const char		*mc_file;
+	struct hg_config	*mc_cfg;	/* the running configuration */
+	struct hg_config	*mc_boot;	/* what listen/workers run */
+	unsigned		 mc_gen;
+	int			 mc_debug;
+	int			 mc_stopping;
+	struct event		*mc_ev_drain;
+	struct evdns_base	*mc_dns;	/* for list downloads */
+	struct refresher	*mc_rf;		/* url: lists */
+	struct event		*mc_ev_lists;	/* a list changed: reload */
+};
+/*
+ * The configuration with the credentials of its TLS listeners loaded,
+ * for -t, the start and a reload alike: errors go to errs, warnings
+ * (certificate expiry) to warns. NULL when either fails.
+ */
+struct hg_config *
+daemon_load(const char *file, struct hg_errors *errs, struct hg_errors *warns)
+{
+	struct hg_config	*cf;
+
+	if ((cf = config_load(file, errs)) == NULL)
+		return (NULL);
+	if (tls_server_attach(cf, errs, warns) != 0) {
+		config_unref(cf);
+		return (NULL);
+	}
+	return (cf);
+}
+
+/* Build the PAC file the daemon serves (main thread, load and reload). */
+static void
+pac_prepare(struct hg_config *cf)
+{
+	cf->cf_pac = pac_build(cf, cf->cf_pac_mode, cf->cf_pac_fallback);
+	if (cf->cf_pac->pc_bodylen > HG_PAC_SIZE_WARN)
+		log_warnx("pac: the served PAC file is %zu bytes, over what "
+		    "browsers and WinHTTP accept (1 MB); use pac.mode all",
+		    cf->cf_pac->pc_bodylen);
+}
+
+/* What a loaded configuration needs before workers run it: the PAC file
+ * and the metrics' category names (the start and every reload). */
+void
+daemon_prepare(struct hg_config *cf)
+{
+	pac_prepare(cf);
+	metrics_bind(cf);
+}
+
+static void
+apply_log_level(struct mainctx *mc, const struct hg_config *cf)
+{
+	log_set_level(mc->mc_debug ? LOG_LVL_DEBUG : cf->cf_log_level);
+	event_enable_debug_logging(mc->mc_debug ? EVENT_DBG_ALL :
+	    EVENT_DBG_NONE);
+}
+
+static int
+dns_differs(const struct hg_config *a, const struct hg_config *b)
+{
+	size_t	i;
+
+	if (a->cf_dns_system != b->cf_dns_system ||
+	    a->cf_ndns_servers != b->cf_ndns_servers ||
+	    (a->cf_hosts_file == NULL) != (b->cf_hosts_file == NULL) ||
+	    (a->cf_hosts_file != NULL &&
+	    strcmp(a->cf_hosts_file, b->cf_hosts_file) != 0))
+		return (1);
+	for (i = 0; i < a->cf_ndns_servers; i++)
+		if (strcmp(a->cf_dns_servers[i], b->cf_dns_servers[i]) != 0)
+			return (1);
+	return (0);
+}
+
+/* A reload that did not take: say why, keep the running rules. */
+static void
+reload_failed(struct mainctx *mc, struct hg_errors *errs)
+{
+	size_t	i;
+
+	metrics_reload(0);
+	log_warnx("reload: failed, keeping generation %u", mc->mc_gen);
+	for (i = 0; i < errs->er_count; i++)
+		log_warnx("%s", errs->er_msgs[i]);
+	errors_free(errs);
+	service_notify("READY=1\nSTATUS=reload failed, running rules kept");
+}
+
+static void
+on_reload(evutil_socket_t sig, short what, void *arg)
+{
+	struct mainctx		*mc = arg;
+	struct hg_errors	 errs, warns;
+	struct hg_config	*cf;
+	size_t			 i;
+
+	if (mc->mc_stopping)
+		return;
+	service_notify("RELOADING=1");
+	errors_init(&errs);
+	errors_init(&warns);
+	cf = daemon_load(mc->mc_file, &errs, &warns);
+	if (cf == NULL) {
+		errors_free(&warns);
+		reload_failed(mc, &errs);
+		return;
+	}
+	errors_free(&errs);
+	for (i = 0; i < warns.er_count; i++)
+		errors_add_msg(&cf->cf_warnings, warns.er_msgs[i]);
+	errors_free(&warns);
+	daemon_prepare(cf);
+	for (i = 0; i < cf->cf_warnings.er_count; i++)
+		log_warnx("%s", cf->cf_warnings.er_msgs[i]);
+	if (cf->cf_workers != mc->mc_boot->cf_workers)
+		log_warnx("reload: a workers change takes effect at the next "
+		    "start");
+	if (cf->cf_nlisten != mc->mc_boot->cf_nlisten)
+		log_warnx("reload: a listen change takes effect at the next "
+		    "start");
+	else {
+		for (i = 0; i < cf->cf_nlisten; i++)
+			if (strcmp(cf->cf_listen[i],
+			    mc->mc_boot->cf_listen[i]) != 0 ||
+			    cf->cf_listen_pp[i] != mc->mc_boot->cf_listen_pp[i] ||
+			    (cf->cf_listen_cert[i] == NULL) !=
+			    (mc->mc_boot->cf_listen_cert[i] == NULL)) {
+				log_warnx("reload: a listen change takes "
+				    "effect at the next start");
+				break;
+			}
+	}
+	if (cf->cf_npac_listen != mc->mc_boot->cf_npac_listen)
+		log_warnx("reload: a pac.listen change takes effect at the "
+		    "next start");
+	if (cf->cf_nmetrics_listen != mc->mc_boot->cf_nmetrics_listen)
+		log_warnx("reload: a metrics.listen change takes effect at the "
+		    "next start");
+	if (dns_differs(cf, mc->mc_boot))
+		log_warnx("reload: dns changes take effect at the next start");
+	apply_log_level(mc, cf);
+	if ((cf->cf_decisions == NULL) != (mc->mc_cfg->cf_decisions == NULL) ||
+	    (cf->cf_decisions != NULL &&
+	    strcmp(cf->cf_decisions, mc->mc_cfg->cf_decisions) != 0))
+		dlog_open(cf->cf_decisions);
+	dlog_set_format(cf->cf_log_format);
+	config_unref(mc->mc_cfg);
+	mc->mc_cfg = cf;
+	workers_set_config(cf, ++mc->mc_gen);
+	if (mc->mc_rf != NULL)
+		refresh_sync(mc->mc_rf, cf);
+	metrics_reload(1);
+	log_info("reload: ok (generation %u)", mc->mc_gen);
+	service_notify("READY=1\nSTATUS=reloaded");
+}
+
+/* A list changed in the cache: the same reload as SIGHUP (several lists
+ * changing together make one). */
+static void
+on_lists_changed(evutil_socket_t fd, short what, void *arg)
+{
+	struct mainctx	*mc = arg;
+
+	if (mc->mc_stopping)
+		return;
+	log_info("lists: changed, reloading");
+	on_reload(-1, 0, mc);
+}
+
+static void
+lists_changed(void *arg)
+{
+	struct mainctx	*mc = arg;
+
+	event_active(mc->mc_ev_lists, EV_TIMEOUT, 0);
+}
+
+/* Downloads of the url: lists in the background, on the main thread. */
+static void
+lists_start(struct mainctx *mc)
+{
+	size_t	i;
+
+	for (i = 0; i < mc->mc_cfg->cf_nsources; i++)
+		if (mc->mc_cfg->cf_sources[i].ls_entries < 0)
+			log_warnx("lists: %s: never downloaded, treated as "
+			    "empty until the first download",
+			    mc->mc_cfg->cf_sources[i].ls_url);
+	mc->mc_ev_lists = event_new(mc->mc_base, -1, 0, on_lists_changed, mc);
+	if ((mc->mc_dns = dns_base_open(mc->mc_base, mc->mc_boot)) == NULL) {
+		log_warnx("lists: no resolver: lists are not downloaded");
+		return;
+	}
+	mc->mc_rf = refresh_new(mc->mc_base, mc->mc_dns, lists_changed, mc);
+	refresh_sync(mc->mc_rf, mc->mc_cfg);
+}
+
+static void
+lists_stop(struct mainctx *mc)
+{
+	refresh_free(mc->mc_rf);
+	mc->mc_rf = NULL;
+}
+
+#ifdef SIGUSR1
+static void
+on_reopen(evutil_socket_t sig, short what, void *arg)
+{
+	if (dlog_reopen() == 0)
+		log_info("decision log reopened");
+}
+#endif
+
+static void
+on_drain_over(evutil_socket_t fd, short what, void *arg)
+{
+	log_info("drain time over: closing %u connections",
+	    workers_open_connections());
+	workers_kill();
+}
+
+static void
+on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct mainctx	*mc = arg;
+	struct timeval	 tv;
+	unsigned	 ms = mc->mc_cfg->cf_timeout_drain;
+
+	if (mc->mc_stopping) {
+		log_info("second signal: closing now");
+		workers_kill();
+		return;
+	}
+	mc->mc_stopping = 1;
+	service_notify("STOPPING=1");
+	lists_stop(mc);
+	workers_stop();
+	log_info("shutting down: %u connections open, draining up to %us",
+	    workers_open_connections(), (ms + 999) / 1000);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	mc->mc_ev_drain = evtimer_new(mc->mc_base, on_drain_over, mc);
+	evtimer_add(mc->mc_ev_drain, &tv);
+}
+
+static void
+on_worker_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct mainctx	*mc = arg;
+
+	if (workers_finished() == workers_count())
+		event_base_loopexit(mc->mc_base, NULL);
+}
+
+/*
+ * Stop and reload asked for from another thread (the Windows service's
+ * control handler): the same as SIGTERM and SIGHUP, run on the main loop.
+ * A request made before the loop exists is kept until it does.
+ */
+static pthread_mutex_t	 req_mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct event	*req_ev;
+static int		 req_pending;
+#define REQ_STOP	0x1
+#define REQ_RELOAD	0x2
+
+static void
+on_request(evutil_socket_t fd, short what, void *arg)
+{
+	int	 req;
+
+	pthread_mutex_lock(&req_mtx);
+	req = req_pending;
+	req_pending = 0;
+	pthread_mutex_unlock(&req_mtx);
+	if (req & REQ_RELOAD)
+		on_reload(-1, 0, arg);
+	if (req & REQ_STOP)
+		on_stop(-1, 0, arg);
+}
+
+static void
+request(int what)
+{
+	pthread_mutex_lock(&req_mtx);
+	req_pending |= what;
+	if (req_ev != NULL)
+		event_active(req_ev, 0, 0);
+	pthread_mutex_unlock(&req_mtx);
+}
+
+void
+proxy_request_stop(void)
+{
+	request(REQ_STOP);
+}
+
+void
+proxy_request_reload(void)
+{
+	request(REQ_RELOAD);
+}
+
+int
+proxy_serve(const char *file, int debug)
+{
+	struct mainctx	 mc;
+	/* Windows has SIGINT and SIGTERM only; its service reloads through
+	 * proxy_request_reload(). */
+	static const struct {
+		int		 sig;
+		event_callback_fn fn;
+	} sigs[] = {
+		{ SIGTERM, on_stop },
+		{ SIGINT, on_stop },
+#ifdef SIGHUP
+		{ SIGHUP, on_reload },
+#endif
+#ifdef SIGUSR1
+		{ SIGUSR1, on_reopen },
+#endif
+	};
+	struct event	*ev_sig[sizeof sigs / sizeof sigs[0]], *ev_done;
+	struct hg_errors errs, warns;
+	size_t		 i;
+	int		 rc = 0;
+
+	memset(&mc, 0, sizeof mc);
+	mc.mc_file = file;
+	mc.mc_debug = debug;
+	if (plat_event_threads() != 0)
+		fatalx("libevent: no thread support");
+	event_set_log_callback(log_libevent);
+	errors_init(&errs);
+	errors_init(&warns);
+	mc.mc_cfg = daemon_load(file, &errs, &warns);
+	for (i = 0; i < warns.er_count; i++)
+		log_warnx("%s", warns.er_msgs[i]);
+	errors_free(&warns);
+	if (mc.mc_cfg == NULL) {
+		errors_print(&errs, stderr);
+		errors_free(&errs);
+		return (1);
+	}
+	errors_free(&errs);
+	daemon_prepare(mc.mc_cfg);
+	mc.mc_boot = mc.mc_cfg;
+	config_ref(mc.mc_boot);
+	apply_log_level(&mc, mc.mc_cfg);
+	dlog_set_format(mc.mc_cfg->cf_log_format);
+	if (dlog_open(mc.mc_cfg->cf_decisions) != 0)
+		return (1);
+	mc.mc_base = event_base_new();
+	if (mc.mc_base == NULL)
+		fatalx("cannot create event base");
+	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		ev_sig[i] = evsignal_new(mc.mc_base, sigs[i].sig, sigs[i].fn,
+		    &mc);
+		if (ev_sig[i] == NULL || evsignal_add(ev_sig[i], NULL) != 0)
+			fatalx("cannot watch signal %d", sigs[i].sig);
+	}
+	ev_done = event_new(mc.mc_base, -1, 0, on_worker_done, &mc);
+	pthread_mutex_lock(&req_mtx);
+	req_ev = event_new(mc.mc_base, -1, 0, on_request, &mc);
+	if (req_pending != 0)
+		event_active(req_ev, 0, 0);
+	pthread_mutex_unlock(&req_mtx);
+	workers_set_done_event(ev_done);
+	mc.mc_gen = 1;
+	if (workers_start(mc.mc_cfg, mc.mc_cfg->cf_workers) != 0)
+		rc = 1;		/* said why; nothing runs: clean up below */
+	/* The sockets are bound and the log is open: root is not needed. */
+	else if (service_drop_privileges(mc.mc_cfg->cf_user,
+	    mc.mc_cfg->cf_chroot) != 0) {
+		rc = 1;
+		workers_stop();
+		workers_kill();
+	} else {
+		lists_start(&mc);
+		service_notify("READY=1");
+		event_base_dispatch(mc.mc_base);
+	}
+
+	/* Exiting already: a late signal must not kill us half-way (freeing
+	 * the signal events below restores the default actions). */
+	plat_block_signals();
+	workers_join();
+	pthread_mutex_lock(&req_mtx);
+	event_free(req_ev);
+	req_ev = NULL;
+	pthread_mutex_unlock(&req_mtx);
+	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		event_free(ev_sig[i]);
+	event_free(ev_done);
+	if (mc.mc_ev_drain != NULL)
+		event_free(mc.mc_ev_drain);
+	lists_stop(&mc);
+	if (mc.mc_dns != NULL) {
+		evdns_base_free(mc.mc_dns, 1);
+		/* A cancelled lookup may still report to the loop. */
+		event_base_loop(mc.mc_base, EVLOOP_NONBLOCK);
+	}
+	if (mc.mc_ev_lists != NULL)
+		event_free(mc.mc_ev_lists);
+	event_base_free(mc.mc_base);
+	config_unref(mc.mc_cfg);
+	config_unref(mc.mc_boot);
+	dlog_close();
+	log_info("exit");
+	return (rc);
+}
