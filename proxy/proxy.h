@@ -32,7 +32,6 @@
 #define HG_MAX_LOG_PATH		1024	/* bytes of a path kept for the log */
 #define HG_POOL_MAX		64	/* idle upstream connections/worker */
 #define HG_POOL_IDLE_MS		30000	/* idle upstream connection lifetime */
-#define HG_MAX_PASSWORD		256	/* bytes of a Basic password */
 
 struct event_base;
 struct evconnlistener;

@@ -15,6 +15,7 @@
 #define HG_MAX_HEADERS		100	/* header lines in one head (431) */
 #define HG_MAX_RESPONSE_HEADERS	256	/* header lines of a response (502) */
 #define HG_MAX_BASIC		1024	/* bytes of a Basic credential */
+#define HG_MAX_PASSWORD		256	/* bytes of a Basic password */
 #define HG_MAX_CHUNK_LINE	4096	/* chunk-size line with extensions */
 
 /* http1.c: HTTP/1.x heads and Basic credentials */

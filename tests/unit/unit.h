@@ -53,7 +53,7 @@ struct unit_kind {
 	CMUnitTestFunction	 uk_fn;
 };
 
-/* main.c: the framework */
+/* hg_unit.c: the framework */
 void		 unit_add(struct unit_group *, const char *,
 		    CMUnitTestFunction, void *);
 void		 unit_add_error(struct unit_group *, const char *, ...)

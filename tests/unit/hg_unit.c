@@ -1,5 +1,5 @@
 /*
- * main.c -- the unit test binary: builds one cmocka group per module from
+ * hg_unit.c -- the unit test binary: builds one cmocka group per module from
  * the tables in tests/data/, runs every group and returns the total number
  * of failed cases. Also the helpers the groups share: table reading,
  * unescaping, directory listing, a JSON checker.
