@@ -435,7 +435,7 @@ REQUEST_LINE_RE = re.compile(rb"(?m)^([A-Z]+) \S+ HTTP/\d\.\d\r$")
 def describe(step):
     for a in ACTIONS:
         if a in step:
-            v = str(step[a])
+            v = repr(str(step[a]))[1:-1]
             return "%s %s" % (a, v if len(v) < 60 else v[:57] + "...")
     return "on %s" % step["conn"]
 
@@ -503,7 +503,8 @@ class Runner:
                 raise CaseError("%s: connection %s is already open" % (
                     what, name))
             return old
-        if name is not None and not any(a in step for a in ACTIONS):
+        if name is not None and not any(a in step for a in
+                                        ("connect", "request", "send")):
             raise CaseError("%s: no connection named %s" % (what, name))
         c = HTTPClient(self.proxy.port, source=step.get("source"))
         if name is not None:
