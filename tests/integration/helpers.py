@@ -23,7 +23,6 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = Path(__file__).resolve().parent / "data"
 
 # Generous: the suite also runs against sanitizer builds.  This bounds waits;
 # no test depends on anything being fast.

@@ -35,12 +35,12 @@ STEP_KEYS = set(ACTIONS) | {"conn", "source", "headers", "body", "version",
 RESPONSE_KEYS = {"status", "status_line", "headers", "header_count", "body",
                  "raw_body", "chunked", "interim"}
 RECEIVED_KEYS = {"path", "server", "count", "pick", "request_line", "method",
-                 "target", "version", "headers", "headers_all", "body",
-                 "raw_body", "chunked", "complete", "conn", "seq"}
+                 "target", "version", "headers", "headers_all", "raw_head",
+                 "body", "raw_body", "chunked", "complete", "conn", "seq"}
 UPSTREAM_KEYS = {"accepted", "requests", "received"}
 ANSWER_KEYS = {"send", "keep", "early", "reused", "shutdown", "hold"}
-MATCHERS = {"re", "has", "lacks", "prefix", "in", "not", "not_in", "below",
-            "above"}
+MATCHERS = {"re", "not_re", "has", "lacks", "prefix", "suffix", "in", "not",
+            "not_in", "below", "above", "cut_of"}
 SERVER_KINDS = {"echo", "deferred", "sink", "greet", "reset", "origin",
                 "closed"}
 SERVER_NAME_RE = re.compile(r"^(%s)\d*$" % "|".join(sorted(SERVER_KINDS)))
@@ -118,6 +118,8 @@ def _validate_case(what, case, shared):
         _check_keys("%s: received[%d]" % (what, i), r, RECEIVED_KEYS)
     for name, u in case.get("upstreams", {}).items():
         _check_keys("%s: upstreams.%s" % (what, name), u, UPSTREAM_KEYS)
+    for name, d in case.get("servers", {}).items():
+        _check_keys("%s: servers.%s" % (what, name), d, {"kind", "host"})
     for name, a in case.get("origin", {}).items():
         _check_keys("%s: origin.%s" % (what, name), a, ANSWER_KEYS)
     if not _asserts(case):
@@ -144,6 +146,11 @@ def load_file(path):
                                                         "anchors")}
     fspec["file"] = stem
     fspec["all_cases"] = spec["cases"]      # for the servers they name
+    for name, d in spec.get("servers", {}).items():
+        _check_keys("%s: servers.%s" % (path.name, name), d, {"kind",
+                                                              "host"})
+    for name, a in spec.get("origin", {}).items():
+        _check_keys("%s: origin.%s" % (path.name, name), a, ANSWER_KEYS)
     for i, s in enumerate(spec.get("setup", []) + spec.get("after_each", [])):
         _validate_step("%s: setup/after_each step %d" % (path.name, i + 1),
                        s)
@@ -212,8 +219,9 @@ class Vars:
         s = re.sub(r"\{rep:(\d+):([^}]*)\}",
                    lambda m: m.group(2) * int(m.group(1)), s)
         s = re.sub(r"\{seq:(\d+):([^}]*)\}",
-                   lambda m: "".join(m.group(2).replace("%d", str(i))
-                                     for i in range(int(m.group(1)))), s)
+                   lambda m: "".join(re.sub(r"%(\d*)d", lambda f: (
+                       "%" + f.group(1) + "d") % i, m.group(2))
+                       for i in range(int(m.group(1)))), s)
         s = re.sub(r"\{pattern:(\d+)(?::(\d+))?\}",
                    lambda m: pattern_bytes(int(m.group(1)), int(
                        m.group(2) or 0)).decode("latin-1"), s)
@@ -262,6 +270,9 @@ def _matcher(kind, value, w):
     if kind == "re":
         if value is None or not re.search(w, sval):
             return "%s does not match /%s/" % (short(value), w)
+    elif kind == "not_re":
+        if value is not None and re.search(w, sval):
+            return "%s matches /%s/" % (short(value), w)
     elif kind in ("has", "lacks"):
         for piece in w if isinstance(w, list) else [w]:
             inside = value is not None and piece in sval
@@ -271,6 +282,13 @@ def _matcher(kind, value, w):
     elif kind == "prefix":
         if value is None or not sval.startswith(w):
             return "%s does not start with %s" % (short(value), short(w))
+    elif kind == "suffix":
+        if value is None or not sval.endswith(w):
+            return "%s does not end with %s" % (short(value), short(w))
+    elif kind == "cut_of":
+        if value is None or len(sval) >= len(w) or not w.startswith(sval):
+            return "%s is not a shorter start of %s" % (short(value),
+                                                        short(w))
     elif kind == "in":
         if value not in w:
             return "got %s, expected one of %s" % (short(value), short(w))
@@ -311,7 +329,14 @@ def compare(what, fields, want):
 # Upstream servers
 
 def make_server(name, decl):
-    kind = (decl or {}).get("kind") or SERVER_NAME_RE.match(name).group(1)
+    """decl: {kind, host}; the kind defaults to the name without its
+    digits. Kinds: origin (helpers.OriginServer), closed (a port that
+    refuses connections), or a helpers.TCPServer mode (echo, deferred,
+    sink, greet, reset, close)."""
+    m = SERVER_NAME_RE.match(name)
+    kind = (decl or {}).get("kind") or (m and m.group(1))
+    if not kind:
+        raise CaseError("server %s: no kind" % name)
     host = (decl or {}).get("host", "127.0.0.1")
     if kind == "origin":
         return OriginServer(host=host)
@@ -522,6 +547,9 @@ class Runner:
                 self.run_step(what, step, c)
             except CaseError:
                 raise
+            except socket.timeout:
+                raise CaseError("%s: nothing came from the proxy for %gs"
+                                % (what, c.sock.gettimeout())) from None
             except (AssertionError, OSError) as e:
                 raise CaseError("%s: %s" % (what, e or repr(e))) from None
             finally:
@@ -707,7 +735,7 @@ class Runner:
 
                     def got_it():
                         with srv.lock:
-                            return any(piece in r for r in srv.received)
+                            return piece in srv.received
                     try:
                         wait_until(got_it, "bytes at %s" % name)
                     except AssertionError:
@@ -746,17 +774,18 @@ class Runner:
                     raise CaseError("%s: %d request(s), expected none: %s" %
                                     (what, len(got), short(got)))
                 continue
+            exact = count if isinstance(count, int) else None
             try:
                 srv.wait_request(lambda q: q.path == path,
-                                 "a request for %s" % path, count or 1)
+                                 "a request for %s" % path, exact or 1)
             except AssertionError:
                 got = [q.request_line for q in srv.find(lambda q: True)]
                 raise CaseError("%s: no such request; got %s" % (
                     what, short(got))) from None
             reqs = srv.find(lambda q: q.path == path)
-            if count is not None and len(reqs) != count:
-                raise CaseError("%s: %d requests, expected %d" % (
-                    what, len(reqs), count))
+            why = mismatch(len(reqs), count) if count is not None else None
+            if why:
+                raise CaseError("%s: number of requests: %s" % (what, why))
             q = reqs[0] if pick == "first" else reqs[-1]
             if w.get("complete") or "body" in w or "raw_body" in w:
                 try:
@@ -766,6 +795,7 @@ class Runner:
             fields = {
                 "request_line": q.request_line, "method": q.method,
                 "target": q.target, "version": q.version,
+                "raw_head": text(q.raw_head),
                 "body": text(q.body), "raw_body": text(q.raw_body),
                 "chunked": q.chunked, "complete": q.complete,
                 "conn": q.conn, "seq": q.seq}
