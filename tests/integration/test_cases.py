@@ -392,6 +392,14 @@ def referenced_servers(*objs):
     return names
 
 
+def host_map(hosts):
+    """A hosts entry (a list of names for 127.0.0.1, or a mapping name ->
+    address) as a mapping."""
+    if isinstance(hosts, dict):
+        return hosts
+    return {name: "127.0.0.1" for name in hosts}
+
+
 def merge(a, b):
     if isinstance(a, dict) and isinstance(b, dict):
         out = dict(a)
@@ -926,8 +934,8 @@ def test_case(request, proxy, fspec, case, error):
     for k in ENV_KEYS:
         if k in fspec and k in case:
             a, b = fspec[k], case[k]
-            if k == "hosts" and isinstance(a, list):
-                spec[k] = list(a) + list(b)
+            if k == "hosts":
+                spec[k] = dict(host_map(a), **host_map(b))
             else:
                 spec[k] = merge(a, b)
         elif k in fspec or k in case:
