@@ -462,7 +462,9 @@ class Env:
 # ---------------------------------------------------------------------------
 # Running a case
 
-REQUEST_LINE_RE = re.compile(rb"(?m)^([A-Z]+) \S+ HTTP/\d\.\d\r$")
+# The methods of the requests in raw bytes (behind a PROXY header too):
+# CONNECT and HEAD answers have no body to read.
+REQUEST_LINE_RE = re.compile(rb"([A-Z]+) [^ \r\n]+ HTTP/\d\.\d\r?\n")
 
 
 def describe(step):
@@ -821,6 +823,7 @@ class Runner:
     def close(self):
         for c in self.own_conns.values():
             c.close()
+        self.own_conns.clear()
 
 
 def assign(want, recs):
@@ -872,6 +875,7 @@ def run_case(env, cid, case, after_each=()):
     start = env.proxy.nlines()
     try:
         r.run_steps(case["steps"])
+        r.close()       # the case's connections end before the checks
         r.check_log(offset, case.get("records"))
         r.check_stderr(start, env.vars.deep(case.get("stderr")))
         r.check_upstreams(env.vars.deep(case.get("upstreams")))
