@@ -23,7 +23,6 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = Path(__file__).resolve().parent / "data"
 
 # Generous: the suite also runs against sanitizer builds.  This bounds waits;
 # no test depends on anything being fast.
@@ -1266,8 +1265,8 @@ class HTTPClient:
     """A client connection to the proxy that sends absolute-form requests
     and reads responses with full HTTP/1.1 framing (keep-alive aware)."""
 
-    def __init__(self, port):
-        self.sock = open_client(port)
+    def __init__(self, port, source=None):
+        self.sock = open_client(port, source)
         self.buf = bytearray()
 
     def send(self, data):

@@ -1,17 +1,19 @@
-"""The command line: -t on the shipped configuration and profiles, -t on a
-table of broken configurations (data/badconfig), --version, --help."""
+"""The command line: -t on the shipped configuration and profiles, -t on
+every broken configuration of tests/data/badconfig (the unit tests load the
+same files through the library; here the binary must print each expected
+error), --version, --help."""
 
-import os
 import re
 import socket
 from pathlib import Path
 
 import pytest
 
-from helpers import DATA, REPO, dump_yaml, run_hushgate
+from helpers import REPO, dump_yaml, run_hushgate
 
-BADCONFIG = DATA / "badconfig"
-EXPECT_RE = re.compile(r"^# expect: (?:(\S+?):)?(\d+):(\d+): (.*)$", re.M)
+BADCONFIG = REPO / "tests" / "data" / "badconfig"
+EXPECT_RE = re.compile(r"^# expect: (?:(\S+?):)?(\d+):(\d+): (.+)$")
+ERRORS_RE = re.compile(r"^# errors: (\d+)$")
 
 
 def _set_files():
@@ -74,25 +76,55 @@ def _error_lines(stderr):
     return out
 
 
+def _bad_header(path):
+    """The leading comment lines of a badconfig case: a list of (file or
+    None, line, col, text) and the number of errors (None when not
+    given)."""
+    expects, count = [], None
+    for l in path.read_text(errors="replace").splitlines():
+        if not l.startswith("#"):
+            break
+        m = EXPECT_RE.match(l)
+        if m:
+            expects.append((m.group(1), int(m.group(2)), int(m.group(3)),
+                            m.group(4)))
+        m = ERRORS_RE.match(l)
+        if m:
+            count = int(m.group(1))
+    return expects, count
+
+
 @pytest.mark.parametrize("path", _bad_cases())
 def test_t_broken_config(hushgate, path):
-    assert path is not None, "no data/badconfig cases"
-    expects = EXPECT_RE.findall(path.read_text())
+    """hushgate -t refuses the file and prints, for each "# expect:" line,
+    an error "FILE:LINE:COL: ..." containing its text (the same check as
+    the unit test's, made on the binary's stderr), and exactly "# errors:"
+    errors when given."""
+    assert path is not None, "no tests/data/badconfig cases"
+    expects, count = _bad_header(path)
     assert expects, "%s has no '# expect:' line" % path
-    cp = run_hushgate(["-t", "-c", str(path)], cwd=str(BADCONFIG))
+    cp = run_hushgate(["-t", "-c", path.name], cwd=str(BADCONFIG))
     assert cp.returncode == 1, "exit %d\n%s%s" % (cp.returncode, cp.stdout,
                                                   cp.stderr)
     assert "configuration OK" not in cp.stdout + cp.stderr
     errors = _error_lines(cp.stderr)
-    for fname, line, col, rx in expects:
-        want = (BADCONFIG / (fname or path.name)).resolve()
-        hits = [e for e in errors
-                if (Path(e[0]) if os.path.isabs(e[0]) else
-                    (BADCONFIG / e[0])).resolve() == want
-                and (e[1], e[2]) == (int(line), int(col))
-                and re.search(rx, e[3], re.I)]
-        assert hits, ("expected %s:%s:%s: /%s/; got stderr:\n%s" % (
-            fname or path.name, line, col, rx, cp.stderr))
+
+    def where(name):
+        p = Path(name)
+        return (p if p.is_absolute() else BADCONFIG / p).resolve()
+
+    missing = []
+    for fname, line, col, text in expects:
+        want = where(fname or path.name)
+        if not [e for e in errors if where(e[0]) == want and
+                (e[1], e[2]) == (line, col) and text in e[3]]:
+            missing.append("%s:%d:%d: %s" % (fname or path.name, line, col,
+                                             text))
+    assert not missing, "no error like:\n  %s\nstderr:\n%s" % (
+        "\n  ".join(missing), cp.stderr)
+    if count is not None:
+        assert len(errors) == count, "%d errors, expected %d; stderr:\n%s" % (
+            len(errors), count, cp.stderr)
 
 
 def test_t_does_not_bind(hushgate, tmp_path):

@@ -2,7 +2,8 @@
 start of a CONNECT tunnel, without terminating TLS.  log (the default)
 writes it to the decision record; require also closes a tunnel whose name
 is not the CONNECT host (domain fronting), that sends no name to a host
-name, or that does not speak TLS on a port in tls_ports."""
+name, or that does not speak TLS on a port in tls_ports (plain bytes
+through a tunnel are cases in cases/connect.yaml)."""
 
 import socket
 import ssl
@@ -10,7 +11,7 @@ import subprocess
 
 import pytest
 
-from helpers import TIMEOUT, Tunnel, clean_env, read_to_eof
+from helpers import TIMEOUT, Tunnel, clean_env
 
 
 def _cfg(port, mode=None, tls_ports=None):
@@ -90,32 +91,6 @@ def test_require_closes_a_hello_without_name(proxy, tls_echo, openssl_cli):
     assert cp.returncode != 0
     rec = p.wait_log(lambda r: r["host"] == "echo.test", "record")[0]
     assert rec["end"] == "sni_missing"
-
-
-def test_require_closes_plain_bytes_on_a_tls_port(proxy, echo_server):
-    p = proxy(_cfg(echo_server.port, "require"), hosts=["echo.test"])
-    with Tunnel(p.port, "echo.test:%d" % echo_server.port) as t:
-        t.sock.sendall(b"GET / HTTP/1.1\r\nHost: echo.test\r\n\r\n")
-        assert t.read_to_eof() == b""
-    rec = p.wait_log(lambda r: r["host"] == "echo.test", "record")[0]
-    assert rec["end"] == "not_tls"
-    assert rec["bytes_up"] > 0 and rec["bytes_down"] == 0
-
-
-def test_require_lets_plain_bytes_through_elsewhere(proxy, echo_server):
-    p = proxy(_cfg(echo_server.port, "require", tls_ports=[443]),
-              hosts=["echo.test"])
-    with Tunnel(p.port, "echo.test:%d" % echo_server.port) as t:
-        t.echo(b"not tls, not a tls port")
-    rec = p.wait_log(lambda r: r["host"] == "echo.test", "record")[0]
-    assert rec["sni"] is None and rec["end"] == "client_closed"
-
-
-def test_log_lets_plain_bytes_through(proxy, echo_server):
-    p = proxy(_cfg(echo_server.port), hosts=["echo.test"])
-    with Tunnel(p.port, "echo.test:%d" % echo_server.port) as t:
-        t.echo(b"x")
-        t.echo(b"more after the first byte")
 
 
 def test_hello_a_byte_at_a_time(proxy, tls_echo, client_tls_ctx):
