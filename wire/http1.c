@@ -120,6 +120,16 @@ line_end_lenient(const char *p, const char *end)
 	return (NULL);
 }
 
+/* Does the line at p hold a NUL (the reason line_end failed)? */
+static int
+nul_in_line(const char *p, const char *end)
+{
+	for (; p < end && *p != '\r' && *p != '\n'; p++)
+		if (*p == '\0')
+			return (1);
+	return (0);
+}
+
 /*
  * Header lines from p to the blank line that ends the head. Returns 0, or
  * the status to answer (400, 431) with *why.
@@ -135,7 +145,8 @@ parse_headers(const char *p, const char *end, struct http_header *hdrs,
 	while (p < end) {
 		eol = lenient ? line_end_lenient(p, end) : line_end(p, end);
 		if (eol == NULL) {
-			*why = "header line not ended by CRLF";
+			*why = nul_in_line(p, end) ? "NUL in a header line" :
+			    "header line not ended by CRLF";
 			return (400);
 		}
 		next = eol + (*eol == '\r' ? 2 : 1);
@@ -199,7 +210,8 @@ http_parse_head(const char *buf, size_t len, struct http_request *rq,
 		return (400);
 	}
 	if ((eol = line_end(p, end)) == NULL) {
-		*why = "request line not ended by CRLF";
+		*why = nul_in_line(p, end) ? "NUL in the request line" :
+		    "request line not ended by CRLF";
 		return (400);
 	}
 	/* method SP request-target SP HTTP-version */
@@ -251,7 +263,8 @@ http_parse_response(const char *buf, size_t len, struct http_response *rs,
 		return (-1);
 	}
 	if ((eol = line_end_lenient(p, end)) == NULL) {
-		*why = "status line not ended";
+		*why = nul_in_line(p, end) ? "NUL in the status line" :
+		    "status line not ended";
 		return (-1);
 	}
 	if (eol - p < 12 || memcmp(p, "HTTP/1.", 7) != 0 ||
@@ -423,7 +436,8 @@ http_request_framing(const struct http_request *rq, enum body_kind *kind,
  * How the body of a parsed response is framed (RFC 9112 section 6.3): none
  * for the answer to a HEAD request (head set) and for 1xx, 204 and 304
  * whatever their fields say, else from Content-Length or
- * Transfer-Encoding, else up to the upstream's close (BODY_CLOSE).
+ * Transfer-Encoding, else up to the upstream's close (BODY_CLOSE). As for
+ * requests, a Transfer-Encoding in an HTTP/1.0 response is refused.
  * Returns 0 with *kind and *len, or -1 with *why (answer 502).
  */
 int
@@ -438,6 +452,10 @@ http_response_framing(const struct http_response *rs, int head,
 	if (http_body_framing(rs->rs_headers, rs->rs_nheaders, kind, len,
 	    why) != 0)
 		return (-1);
+	if (*kind == BODY_CHUNKED && rs->rs_minor == 0) {
+		*why = "Transfer-Encoding in an HTTP/1.0 response";
+		return (-1);
+	}
 	if (*kind == BODY_NONE && !http_has_header(rs->rs_headers,
 	    rs->rs_nheaders, "content-length"))
 		*kind = BODY_CLOSE;
