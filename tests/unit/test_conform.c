@@ -133,17 +133,17 @@ dbuf_printf(struct dbuf *d, const char *fmt, ...)
 /* What reading a message found. */
 struct found {
 	const char		*fd_verdict;	/* an outcome word */
-	const char		*fd_at;		/* where it was decided */
+	const char		*fd_at;		/* where decided */
 	const char		*fd_why;
 	size_t			 fd_skip;
 	struct http_request	*fd_rq;		/* parsed, or NULL */
 	struct http_response	*fd_rs;
-	struct dbuf		 fd_interim;	/* "100,103" */
-	char			 fd_body[32];	/* "length:5", "chunked" */
-	struct dbuf		 fd_sizes;	/* "10,0" */
-	struct dbuf		 fd_data;	/* the body's data */
-	struct dbuf		 fd_out;	/* the re-framed chunked body */
-	size_t			 fd_nt;		/* trailer fields */
+	struct dbuf		 fd_interim;	/* 1xx: "100,103" */
+	char			 fd_body[32];	/* "length:5" */
+	struct dbuf		 fd_sizes;	/* chunks: "10,0" */
+	struct dbuf		 fd_data;	/* body data */
+	struct dbuf		 fd_out;	/* re-framed body */
+	size_t			 fd_nt;		/* trailers */
 	const char		*fd_rest;	/* bytes after the message */
 	size_t			 fd_restlen;
 };
@@ -181,7 +181,8 @@ decode_chunked(struct found *fd, const struct conform_row *cr,
 	for (;;) {
 		if ((n = http_chunk_line_end(p, left, &why)) < 0) {
 			assert_true(n == HTTP_MORE || n == HTTP_BAD);
-			found_stop(fd, cr, "chunk", why, n == HTTP_MORE ? 0 : 1);
+			found_stop(fd, cr, "chunk", why,
+			    n == HTTP_MORE ? 0 : 1);
 			return (-1);
 		}
 		assert_true((size_t)n + 2 <= left);
