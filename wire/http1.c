@@ -1,12 +1,13 @@
 /*
- * http.c -- request heads: find their end, parse and validate them.
+ * http1.c -- HTTP/1.x messages (RFC 9112): the empty lines before a start
+ * line, heads (find their end, parse and validate them), how a body is
+ * framed, chunk-size lines and trailer sections.
  *
- * Strict on purpose: a proxy that reads a head differently from the
+ * Strict on purpose: a proxy that reads a message differently from the
  * server behind it can be made to smuggle requests. Lines end with CRLF
- * only (a bare CR or LF is an error), obs-fold is refused, header names
- * are tokens, values hold no control characters. No libevent here: the
- * parser is fuzzed on its own. Also how a body is framed, for forwarding
- * and for list downloads.
+ * only (a bare CR or LF is an error; an upstream's response head may use
+ * bare LF), obs-fold is refused, field names are tokens, values hold no
+ * control characters. No libevent here: the parser is fuzzed on its own.
  */
 #include "config.h"
 
@@ -17,25 +18,69 @@
 #include "wire/wire.h"
 
 /*
+ * The empty lines (CRLF) at the start of buf, before a request line or a
+ * status line (RFC 9112 section 2.2: a recipient should ignore at least
+ * one). Returns the number of bytes to skip, 0 when there are none, at
+ * most 2 * max; HTTP_MORE when buf ends in a CR that may be followed by
+ * its LF; HTTP_BAD with *why for more than max empty lines, a bare LF, or
+ * a CR without its LF. When the result is a length smaller than len, the
+ * byte there is neither CR nor LF.
+ */
+ssize_t
+http_skip_empty_lines(const char *buf, size_t len, unsigned max,
+    const char **why)
+{
+	size_t		i = 0;
+	unsigned	n = 0;
+
+	while (i < len && (buf[i] == '\r' || buf[i] == '\n')) {
+		if (buf[i] == '\n') {
+			*why = "bare LF before the start line";
+			return (HTTP_BAD);
+		}
+		if (n == max) {
+			*why = "too many empty lines before the start line";
+			return (HTTP_BAD);
+		}
+		if (i + 1 == len)
+			return (HTTP_MORE);
+		if (buf[i + 1] != '\n') {
+			*why = "CR without LF before the start line";
+			return (HTTP_BAD);
+		}
+		i += 2;
+		n++;
+	}
+	return ((ssize_t)i);
+}
+
+/*
  * Length of the head in buf (through the blank line that ends it), or -1
- * when the end has not arrived yet. A bare-LF blank line counts as an end
- * too, so that such a head is refused at once rather than waited for.
+ * (HTTP_MORE) when the end has not arrived yet. buf starts where
+ * http_skip_empty_lines() left off. A bare-LF blank line counts as an end
+ * too, and so does a CR followed by anything but LF (the head ends after
+ * that CR), so that such a head is refused at once by the parsers rather
+ * than waited for.
  */
 ssize_t
 http_head_end(const char *buf, size_t len)
 {
-	const char	*p = buf, *end = buf + len;
+	const char	*p, *end = buf + len;
 
-	if (len == 0)
-		return (-1);
-	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		p++;
-		if (p < end && *p == '\n')
-			return (p + 1 - buf);
-		if (p + 1 < end && p[0] == '\r' && p[1] == '\n')
+	for (p = buf; p < end; p++) {
+		if (*p == '\r') {
+			if (p + 1 < end && p[1] != '\n')
+				return (p + 1 - buf);
+			continue;
+		}
+		if (*p != '\n')
+			continue;
+		if (p + 1 < end && p[1] == '\n')
 			return (p + 2 - buf);
+		if (p + 2 < end && p[1] == '\r' && p[2] == '\n')
+			return (p + 3 - buf);
 	}
-	return (-1);
+	return (HTTP_MORE);
 }
 
 static int
@@ -75,6 +120,16 @@ line_end_lenient(const char *p, const char *end)
 	return (NULL);
 }
 
+/* Does the line at p hold a NUL (the reason line_end failed)? */
+static int
+nul_in_line(const char *p, const char *end)
+{
+	for (; p < end && *p != '\r' && *p != '\n'; p++)
+		if (*p == '\0')
+			return (1);
+	return (0);
+}
+
 /*
  * Header lines from p to the blank line that ends the head. Returns 0, or
  * the status to answer (400, 431) with *why.
@@ -90,7 +145,8 @@ parse_headers(const char *p, const char *end, struct http_header *hdrs,
 	while (p < end) {
 		eol = lenient ? line_end_lenient(p, end) : line_end(p, end);
 		if (eol == NULL) {
-			*why = "header line not ended by CRLF";
+			*why = nul_in_line(p, end) ? "NUL in a header line" :
+			    "header line not ended by CRLF";
 			return (400);
 		}
 		next = eol + (*eol == '\r' ? 2 : 1);
@@ -138,9 +194,9 @@ parse_headers(const char *p, const char *end, struct http_header *hdrs,
 }
 
 /*
- * Parse the head buf[0..len) (as measured by http_head_end) into rq, whose
- * pointers refer into buf. Returns 0, or the status to answer (400, 431)
- * with *why set.
+ * Parse the head buf[0..len) (as measured by http_head_end, after the
+ * empty lines http_skip_empty_lines skipped) into rq, whose pointers refer
+ * into buf. Returns 0, or the status to answer (400, 431) with *why set.
  */
 int
 http_parse_head(const char *buf, size_t len, struct http_request *rq,
@@ -149,8 +205,13 @@ http_parse_head(const char *buf, size_t len, struct http_request *rq,
 	const char		*p = buf, *end = buf + len, *eol, *sp;
 
 	memset(rq, 0, sizeof *rq);
+	if (len > 0 && (*p == '\r' || *p == '\n')) {
+		*why = "empty line before the request line";
+		return (400);
+	}
 	if ((eol = line_end(p, end)) == NULL) {
-		*why = "request line not ended by CRLF";
+		*why = nul_in_line(p, end) ? "NUL in the request line" :
+		    "request line not ended by CRLF";
 		return (400);
 	}
 	/* method SP request-target SP HTTP-version */
@@ -186,8 +247,9 @@ http_parse_head(const char *buf, size_t len, struct http_request *rq,
 }
 
 /*
- * Parse an upstream's response head (as measured by http_head_end).
- * Returns 0, or -1 with *why. Servers are allowed bare-LF line ends.
+ * Parse an upstream's response head (as measured by http_head_end, after
+ * the empty lines http_skip_empty_lines skipped). Returns 0, or -1 with
+ * *why. Servers are allowed bare-LF line ends.
  */
 int
 http_parse_response(const char *buf, size_t len, struct http_response *rs,
@@ -196,8 +258,13 @@ http_parse_response(const char *buf, size_t len, struct http_response *rs,
 	const char	*p = buf, *end = buf + len, *eol, *q;
 
 	memset(rs, 0, sizeof *rs);
+	if (len > 0 && (*p == '\r' || *p == '\n')) {
+		*why = "empty line before the status line";
+		return (-1);
+	}
 	if ((eol = line_end_lenient(p, end)) == NULL) {
-		*why = "status line not ended";
+		*why = nul_in_line(p, end) ? "NUL in the status line" :
+		    "status line not ended";
 		return (-1);
 	}
 	if (eol - p < 12 || memcmp(p, "HTTP/1.", 7) != 0 ||
@@ -220,8 +287,9 @@ http_parse_response(const char *buf, size_t len, struct http_response *rs,
 		eol--;
 	rs->rs_reason = q;
 	rs->rs_reasonlen = (size_t)(eol - q);
+	/* reason-phrase = *( HTAB / SP / VCHAR / obs-text ) */
 	for (; q < eol; q++) {
-		if ((unsigned char)*q < 0x20 && *q != '\t') {
+		if (((unsigned char)*q < 0x20 && *q != '\t') || *q == 0x7f) {
 			*why = "control character in reason phrase";
 			return (-1);
 		}
@@ -344,6 +412,56 @@ http_body_framing(const struct http_header *hdrs, size_t n,
 	return (0);
 }
 
+/*
+ * How the body of a parsed request is framed (RFC 9112 section 6.3):
+ * http_body_framing, and a Transfer-Encoding from an HTTP/1.0 client is
+ * refused (section 6.1: its framing is faulty). Returns 0 with *kind and
+ * *len, or -1 with *why (answer 400).
+ */
+int
+http_request_framing(const struct http_request *rq, enum body_kind *kind,
+    uint64_t *len, const char **why)
+{
+	if (http_body_framing(rq->rq_headers, rq->rq_nheaders, kind, len,
+	    why) != 0)
+		return (-1);
+	if (*kind == BODY_CHUNKED && rq->rq_minor == 0) {
+		*why = "Transfer-Encoding in an HTTP/1.0 request";
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * How the body of a parsed response is framed (RFC 9112 section 6.3): none
+ * for the answer to a HEAD request (head set) and for 1xx, 204 and 304
+ * whatever their fields say, else from Content-Length or
+ * Transfer-Encoding, else up to the upstream's close (BODY_CLOSE). As for
+ * requests, a Transfer-Encoding in an HTTP/1.0 response is refused.
+ * Returns 0 with *kind and *len, or -1 with *why (answer 502).
+ */
+int
+http_response_framing(const struct http_response *rs, int head,
+    enum body_kind *kind, uint64_t *len, const char **why)
+{
+	*kind = BODY_NONE;
+	*len = 0;
+	if (head || rs->rs_status < 200 || rs->rs_status == 204 ||
+	    rs->rs_status == 304)
+		return (0);
+	if (http_body_framing(rs->rs_headers, rs->rs_nheaders, kind, len,
+	    why) != 0)
+		return (-1);
+	if (*kind == BODY_CHUNKED && rs->rs_minor == 0) {
+		*why = "Transfer-Encoding in an HTTP/1.0 response";
+		return (-1);
+	}
+	if (*kind == BODY_NONE && !http_has_header(rs->rs_headers,
+	    rs->rs_nheaders, "content-length"))
+		*kind = BODY_CLOSE;
+	return (0);
+}
+
 /* Is there a header of this name? */
 int
 http_has_header(const struct http_header *hdrs, size_t n, const char *name)
@@ -401,18 +519,8 @@ http_fetch_head(const char *buf, size_t len, struct http_fetch_head *fh,
 		*why = "a header repeated (Location, ETag or Last-Modified)";
 		return (-1);
 	}
-	if (rs.rs_status < 200 || rs.rs_status == 204 ||
-	    rs.rs_status == 304) {
-		fh->fh_body = BODY_NONE;
-		return (0);
-	}
-	if (http_body_framing(rs.rs_headers, rs.rs_nheaders, &fh->fh_body,
-	    &fh->fh_length, why) != 0)
-		return (-1);
-	if (fh->fh_body == BODY_NONE && !http_has_header(rs.rs_headers,
-	    rs.rs_nheaders, "content-length"))
-		fh->fh_body = BODY_CLOSE;
-	return (0);
+	return (http_response_framing(&rs, 0, &fh->fh_body, &fh->fh_length,
+	    why));
 }
 
 /* Case-insensitive comparison of s[0..len) with a token. */
@@ -428,6 +536,271 @@ http_method_is(const struct http_request *rq, const char *m)
 	size_t	len = strlen(m);
 
 	return (rq->rq_methodlen == len && memcmp(rq->rq_method, m, len) == 0);
+}
+
+/* The value of a hex digit, or -1. */
+static int
+hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}
+
+/*
+ * The chunk-size line at the start of buf: its length without the CRLF
+ * that ends it (the caller consumes two bytes more), HTTP_MORE when the
+ * CRLF has not arrived, or HTTP_BAD with *why for a bare LF, a CR without
+ * LF, or a line longer than HG_MAX_CHUNK_LINE.
+ */
+ssize_t
+http_chunk_line_end(const char *buf, size_t len, const char **why)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++) {
+		if (i > HG_MAX_CHUNK_LINE) {
+			*why = "chunk-size line too long";
+			return (HTTP_BAD);
+		}
+		if (buf[i] == '\n') {
+			*why = "chunk-size line ended by a bare LF";
+			return (HTTP_BAD);
+		}
+		if (buf[i] != '\r')
+			continue;
+		if (i + 1 == len)
+			break;
+		if (buf[i + 1] != '\n') {
+			*why = "CR without LF in a chunk-size line";
+			return (HTTP_BAD);
+		}
+		return ((ssize_t)i);
+	}
+	return (HTTP_MORE);
+}
+
+static const char *
+skip_bws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return (p);
+}
+
+static const char *
+skip_token(const char *p, const char *end)
+{
+	while (p < end && is_tchar((unsigned char)*p))
+		p++;
+	return (p);
+}
+
+/*
+ * A quoted-string starting at p (at its opening quote): the end of it, or
+ * NULL. qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text, and
+ * quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text ) (RFC 9110 5.6.4).
+ */
+static const char *
+skip_quoted(const char *p, const char *end)
+{
+	unsigned char	c;
+
+	for (p++; p < end; p++) {
+		c = (unsigned char)*p;
+		if (c == '"')
+			return (p + 1);
+		if (c == '\\') {
+			if (++p == end)
+				return (NULL);
+			c = (unsigned char)*p;
+		}
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return (NULL);
+	}
+	return (NULL);
+}
+
+/*
+ * Parse a chunk-size line (RFC 9112 section 7.1.1), line[0..len) without
+ * its CRLF as measured by http_chunk_line_end:
+ *
+ *	chunk-size [ chunk-ext ]
+ *	chunk-size	= 1*HEXDIG
+ *	chunk-ext	= *( BWS ";" BWS chunk-ext-name
+ *			    [ BWS "=" BWS chunk-ext-val ] )
+ *	chunk-ext-name	= token
+ *	chunk-ext-val	= token / quoted-string
+ *
+ * BWS is *( SP / HTAB ): whitespace is allowed around ";" and "=", never
+ * at the start or end of the line, nor after a size without an
+ * extension. Extensions are checked, then ignored. Returns 0 with *size
+ * (at most HG_MAX_CHUNK_SIZE; 0 is the last chunk), or -1 with *why.
+ */
+int
+http_chunk_line(const char *line, size_t len, uint64_t *size,
+    const char **why)
+{
+	const char	*p = line, *end = line + len, *q;
+	uint64_t	 v = 0;
+	int		 d;
+
+	*size = 0;
+	if (p == end || hex_value((unsigned char)*p) < 0) {
+		*why = "chunk size is not a hex number";
+		return (-1);
+	}
+	for (; p < end && (d = hex_value((unsigned char)*p)) >= 0; p++) {
+		if (v > (HG_MAX_CHUNK_SIZE - (uint64_t)d) / 16) {
+			*why = "chunk size too large";
+			return (-1);
+		}
+		v = v * 16 + (uint64_t)d;
+	}
+	while (p < end) {
+		if ((p = skip_bws(p, end)) == end) {
+			*why = "whitespace at the end of a chunk-size line";
+			return (-1);
+		}
+		if (*p != ';') {
+			*why = "bad character in a chunk-size line";
+			return (-1);
+		}
+		p = skip_bws(p + 1, end);
+		if ((q = skip_token(p, end)) == p) {
+			*why = "empty or bad chunk extension name";
+			return (-1);
+		}
+		p = q;
+		q = skip_bws(p, end);
+		if (q == end || *q != '=')
+			continue;
+		p = skip_bws(q + 1, end);
+		if (p < end && *p == '"') {
+			if ((p = skip_quoted(p, end)) == NULL) {
+				*why = "bad quoted chunk extension value";
+				return (-1);
+			}
+		} else if ((q = skip_token(p, end)) == p) {
+			*why = "empty or bad chunk extension value";
+			return (-1);
+		} else
+			p = q;
+	}
+	*size = v;
+	return (0);
+}
+
+/*
+ * The trailer section at the start of buf, after the last chunk's line:
+ * its length through the empty line that ends it (2 when it has no
+ * fields), HTTP_MORE when that has not arrived, or HTTP_BAD with *why for
+ * a line not ended by CRLF or a section longer than
+ * HG_MAX_TRAILER_SECTION.
+ */
+ssize_t
+http_trailers_end(const char *buf, size_t len, const char **why)
+{
+	size_t	i, start = 0;
+
+	for (i = 0; i < len; i++) {
+		if (i >= HG_MAX_TRAILER_SECTION) {
+			*why = "trailer section too long";
+			return (HTTP_BAD);
+		}
+		if (buf[i] == '\n') {
+			*why = "trailer line ended by a bare LF";
+			return (HTTP_BAD);
+		}
+		if (buf[i] != '\r')
+			continue;
+		if (i + 1 == len)
+			break;
+		if (buf[i + 1] != '\n') {
+			*why = "CR without LF in the trailer section";
+			return (HTTP_BAD);
+		}
+		if (i + 1 >= HG_MAX_TRAILER_SECTION) {
+			*why = "trailer section too long";
+			return (HTTP_BAD);
+		}
+		if (i == start)
+			return ((ssize_t)i + 2);
+		/* the next line starts after this CRLF */
+		start = ++i + 1;
+	}
+	return (HTTP_MORE);
+}
+
+/*
+ * Parse a trailer section (as measured by http_trailers_end): field lines
+ * with the grammar of a head's, into hdrs (at most max; pointers into
+ * buf), their number in *n. Returns 0, or -1 with *why (answer 400 to a
+ * client, 502 for an upstream).
+ */
+int
+http_parse_trailers(const char *buf, size_t len, struct http_header *hdrs,
+    size_t max, size_t *n, const char **why)
+{
+	int	rc;
+
+	rc = parse_headers(buf, buf + len, hdrs, max, n, 0, why);
+	if (rc == 431)
+		*why = "too many trailer fields";
+	return (rc == 0 ? 0 : -1);
+}
+
+/*
+ * Fields that must not be passed on in a trailer section, by what they do
+ * (RFC 9110 section 6.5.1: fields that frame or route the message, modify
+ * the request, authenticate, control the response or describe the content
+ * are evaluated before the content and cannot be processed afterwards),
+ * plus the hop-by-hop fields of section 7.6.1 (and every Proxy-* field).
+ */
+static const char *const trailer_refused[] = {
+	/* message framing (RFC 9112 section 6) */
+	"content-length", "transfer-encoding", "trailer",
+	/* hop-by-hop (RFC 9110 section 7.6.1) */
+	"connection", "keep-alive", "te", "upgrade",
+	/* routing (RFC 9110 sections 7.2, 7.6.2, 7.6.3) */
+	"host", "max-forwards", "via",
+	/* request modifiers: controls (RFC 9110 sections 10.1, 14.2; RFC
+	 * 9111 section 5) */
+	"cache-control", "expect", "pragma", "range",
+	/* request modifiers: conditionals (RFC 9110 section 13.1) */
+	"if-match", "if-none-match", "if-modified-since",
+	"if-unmodified-since", "if-range",
+	/* authentication (RFC 9110 section 11; cookies, RFC 6265) */
+	"authorization", "www-authenticate", "authentication-info",
+	"cookie", "set-cookie",
+	/* response control data (RFC 9110 sections 6.6.1, 10.2, 12.5.5;
+	 * RFC 9111 sections 5.1, 5.3) */
+	"age", "date", "expires", "location", "retry-after", "vary",
+	/* how to process the content (RFC 9110 section 8) */
+	"content-encoding", "content-type", "content-range",
+	NULL
+};
+
+/*
+ * May the trailer field named name[0..len) be passed on (and sent in the
+ * re-framed body)? No for the fields above; the caller also drops the
+ * fields the message's Connection header names.
+ */
+int
+http_trailer_forwardable(const char *name, size_t len)
+{
+	size_t	i;
+
+	if (len >= 6 && strncasecmp(name, "proxy-", 6) == 0)
+		return (0);
+	for (i = 0; trailer_refused[i] != NULL; i++)
+		if (http_token_eq(name, len, trailer_refused[i]))
+			return (0);
+	return (1);
 }
 
 static int

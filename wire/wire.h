@@ -17,6 +17,14 @@
 #define HG_MAX_BASIC		1024	/* bytes of a Basic credential */
 #define HG_MAX_PASSWORD		256	/* bytes of a Basic password */
 #define HG_MAX_CHUNK_LINE	4096	/* chunk-size line with extensions */
+#define HG_MAX_EMPTY_LINES	4	/* CRLFs before a request/status line */
+#define HG_MAX_TRAILERS		32	/* field lines of a trailer section */
+#define HG_MAX_TRAILER_SECTION	8192	/* bytes of a trailer section */
+#define HG_MAX_CHUNK_SIZE	INT64_MAX	/* 2^63 - 1 */
+
+/* Results of the incremental parsers below besides a length. */
+#define HTTP_MORE	(-1)	/* the end has not arrived yet */
+#define HTTP_BAD	(-2)	/* malformed: refuse (400 / 502) */
 
 /* http1.c: HTTP/1.x heads and Basic credentials */
 struct http_header {
@@ -65,6 +73,34 @@ struct http_fetch_head {
 	size_t		 fh_modifiedlen;
 };
 
+/*
+ * Reading a message (RFC 9112), in this order; every function is pure and
+ * may be called again on the same bytes when more have arrived:
+ *
+ * 1. skip = http_skip_empty_lines(buf, len, HG_MAX_EMPTY_LINES, &why):
+ *    the CRLFs a peer may send before a request or status line (section
+ *    2.2). HTTP_MORE: wait; HTTP_BAD: refuse (400 to a client, 502 for an
+ *    upstream). Either call it on the start of the buffered input each
+ *    time and drain nothing before the head is complete, or drain what it
+ *    skipped and pass what is left of max next time: the bound holds over
+ *    all reads only then.
+ * 2. hlen = http_head_end(buf + skip, len - skip): -1 (HTTP_MORE) until
+ *    the head has arrived; the caller bounds the bytes it waits for
+ *    (HG_MAX_REQUEST_HEAD plus the 2 * HG_MAX_EMPTY_LINES skipped).
+ * 3. http_parse_head() or http_parse_response() on buf + skip, hlen; both
+ *    refuse a head that starts with an empty line (step 1 was skipped).
+ * 4. http_request_framing() or http_response_framing(): how the body is
+ *    delimited. Then drain skip + hlen.
+ * 5. A chunked body: n = http_chunk_line_end() finds the chunk-size line
+ *    (without its CRLF), http_chunk_line(line, n) parses it, the caller
+ *    consumes n + 2 bytes, then size bytes of data and a CRLF. After the
+ *    last chunk (size 0), t = http_trailers_end() measures the trailer
+ *    section (at least the CRLF that ends the body), http_parse_trailers()
+ *    parses it, and http_trailer_forwardable() says which fields may be
+ *    passed on. The chunked coding is CRLF-only on both sides.
+ */
+ssize_t		 http_skip_empty_lines(const char *, size_t, unsigned,
+		    const char **);
 ssize_t		 http_head_end(const char *, size_t);
 int		 http_parse_response(const char *, size_t,
 		    struct http_response *, const char **);
@@ -78,6 +114,17 @@ int		 http_has_header(const struct http_header *, size_t,
 		    const char *);
 int		 http_body_framing(const struct http_header *, size_t,
 		    enum body_kind *, uint64_t *, const char **);
+int		 http_request_framing(const struct http_request *,
+		    enum body_kind *, uint64_t *, const char **);
+int		 http_response_framing(const struct http_response *, int,
+		    enum body_kind *, uint64_t *, const char **);
+ssize_t		 http_chunk_line_end(const char *, size_t, const char **);
+int		 http_chunk_line(const char *, size_t, uint64_t *,
+		    const char **);
+ssize_t		 http_trailers_end(const char *, size_t, const char **);
+int		 http_parse_trailers(const char *, size_t,
+		    struct http_header *, size_t, size_t *, const char **);
+int		 http_trailer_forwardable(const char *, size_t);
 int		 http_fetch_head(const char *, size_t,
 		    struct http_fetch_head *, const char **);
 int		 basic_decode(const char *, size_t, char *, size_t, char *,

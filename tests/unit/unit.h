@@ -20,7 +20,7 @@
 #error "HG_TEST_DATA must name the tests/data directory"
 #endif
 
-#define UNIT_MAX_FIELDS	16	/* tab-separated fields in one table line */
+#define UNIT_MAX_FIELDS	40	/* tab-separated fields in one table line */
 #define UNIT_MAX_NAME	96	/* characters of a case name */
 
 /* A group of cases, grown as tables are read. */
@@ -98,5 +98,7 @@ void		 test_certs_group(struct unit_group *);
 /* test_auth.c: users file lines, Basic credentials, client groups */
 void		 test_auth_group(struct unit_group *);
 void		 test_regfile_group(struct unit_group *);
+/* test_conform.c: HTTP/1.1 conformance tables (RFC 9112) */
+void		 test_conform_group(struct unit_group *);
 
 #endif /* HG_UNIT_H */
