@@ -142,25 +142,31 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	if (cf->cf_workers != mc->mc_boot->cf_workers)
 		log_warnx("reload: a workers change takes effect at the next "
 		    "start");
-	if (cf->cf_nlisten != mc->mc_boot->cf_nlisten)
+	if (config_nlisteners(cf, HG_LISTEN_PROXY) !=
+	    config_nlisteners(mc->mc_boot, HG_LISTEN_PROXY))
 		log_warnx("reload: a listen change takes effect at the next "
 		    "start");
 	else {
-		for (i = 0; i < cf->cf_nlisten; i++)
-			if (strcmp(cf->cf_listen[i],
-			    mc->mc_boot->cf_listen[i]) != 0 ||
-			    cf->cf_listen_pp[i] != mc->mc_boot->cf_listen_pp[i] ||
-			    (cf->cf_listen_cert[i] == NULL) !=
-			    (mc->mc_boot->cf_listen_cert[i] == NULL)) {
+		/* the proxy's listeners come first */
+		for (i = 0; i < cf->cf_nlisteners &&
+		    cf->cf_listeners[i].li_kind == HG_LISTEN_PROXY; i++)
+			if (strcmp(cf->cf_listeners[i].li_addr,
+			    mc->mc_boot->cf_listeners[i].li_addr) != 0 ||
+			    cf->cf_listeners[i].li_pp !=
+			    mc->mc_boot->cf_listeners[i].li_pp ||
+			    (cf->cf_listeners[i].li_cert == NULL) !=
+			    (mc->mc_boot->cf_listeners[i].li_cert == NULL)) {
 				log_warnx("reload: a listen change takes "
 				    "effect at the next start");
 				break;
 			}
 	}
-	if (cf->cf_npac_listen != mc->mc_boot->cf_npac_listen)
+	if (config_nlisteners(cf, HG_LISTEN_PAC) !=
+	    config_nlisteners(mc->mc_boot, HG_LISTEN_PAC))
 		log_warnx("reload: a pac.listen change takes effect at the "
 		    "next start");
-	if (cf->cf_nmetrics_listen != mc->mc_boot->cf_nmetrics_listen)
+	if (config_nlisteners(cf, HG_LISTEN_ADMIN) !=
+	    config_nlisteners(mc->mc_boot, HG_LISTEN_ADMIN))
 		log_warnx("reload: a metrics.listen change takes effect at the "
 		    "next start");
 	if (dns_differs(cf, mc->mc_boot))

@@ -40,6 +40,8 @@ struct loader {
 
 static void	load_file(struct loader *, const char *, int,
 		    const char *, const yaml_mark_t *);
+static struct hg_listener *listener_add(struct hg_config *,
+		    enum hg_listen_kind, const char *);
 static void	add_cidr(struct loader *, yaml_node_t *, const char *,
 		    struct hg_cidr **, size_t *);
 static int	category_name_valid(const char *);
@@ -264,6 +266,7 @@ static void
 listen_entry(struct loader *ld, yaml_node_t *n)
 {
 	struct hg_config	*cf = ld->ld_cf;
+	struct hg_listener	*li;
 	yaml_node_pair_t	*p;
 	yaml_node_t		*k, *v, *addr = NULL, *tls = NULL;
 	const char		*s, *key;
@@ -315,38 +318,70 @@ listen_entry(struct loader *ld, yaml_node_t *n)
 		    "(an IP address; [v6]:port for IPv6)", s);
 		goto out;
 	}
-	if (cf->cf_nlisten == HG_MAX_LISTEN) {
+	if ((li = listener_add(cf, HG_LISTEN_PROXY, s)) == NULL) {
 		err(ld, n, "listen: more than %d addresses", HG_MAX_LISTEN);
 		goto out;
 	}
-	cf->cf_listen_pp[cf->cf_nlisten] = pp;
+	li->li_pp = pp;
 	if (tls != NULL && cert != NULL && tkey != NULL) {
-		cf->cf_listen_cert[cf->cf_nlisten] = cert;
-		cf->cf_listen_key[cf->cf_nlisten] = tkey;
-		xasprintf(&cf->cf_listen_tls_at[cf->cf_nlisten], "%s:%u:%u",
-		    ld->ld_file, (unsigned)tls->start_mark.line + 1,
+		li->li_cert = cert;
+		li->li_key = tkey;
+		xasprintf(&li->li_tls_at, "%s:%u:%u", ld->ld_file,
+		    (unsigned)tls->start_mark.line + 1,
 		    (unsigned)tls->start_mark.column + 1);
 		cert = tkey = NULL;
 	}
-	cf->cf_listen[cf->cf_nlisten++] = xstrdup(s);
 out:
 	free(cert);
 	free(tkey);
 }
 
-/* Forget listen entry i. */
-static void
-listen_clear(struct hg_config *cf, size_t i)
+/*
+ * A new listener of the given kind at addr, after the others of its kind
+ * (the proxy's first, then the PAC's, then the admin's); NULL when the
+ * kind has HG_MAX_LISTEN already.
+ */
+static struct hg_listener *
+listener_add(struct hg_config *cf, enum hg_listen_kind kind, const char *addr)
 {
-	free(cf->cf_listen[i]);
-	free(cf->cf_listen_cert[i]);
-	free(cf->cf_listen_key[i]);
-	free(cf->cf_listen_tls_at[i]);
-	if (cf->cf_listen_tls[i] != NULL && cf->cf_tls_free != NULL)
-		cf->cf_tls_free(cf->cf_listen_tls[i]);
-	cf->cf_listen[i] = cf->cf_listen_cert[i] = cf->cf_listen_key[i] = NULL;
-	cf->cf_listen_tls_at[i] = NULL;
-	cf->cf_listen_tls[i] = NULL;
+	struct hg_listener	*li;
+	size_t			 i;
+
+	if (config_nlisteners(cf, kind) == HG_MAX_LISTEN)
+		return (NULL);
+	for (i = 0; i < cf->cf_nlisteners; i++)
+		if (cf->cf_listeners[i].li_kind > kind)
+			break;
+	li = &cf->cf_listeners[i];
+	memmove(li + 1, li, (cf->cf_nlisteners - i) * sizeof *li);
+	cf->cf_nlisteners++;
+	memset(li, 0, sizeof *li);
+	li->li_kind = kind;
+	li->li_addr = xstrdup(addr);
+	return (li);
+}
+
+/* Forget the listeners of one kind. */
+static void
+listener_clear(struct hg_config *cf, enum hg_listen_kind kind)
+{
+	struct hg_listener	*li;
+	size_t			 i, n = 0;
+
+	for (i = 0; i < cf->cf_nlisteners; i++) {
+		li = &cf->cf_listeners[i];
+		if (li->li_kind != kind) {
+			cf->cf_listeners[n++] = *li;
+			continue;
+		}
+		free(li->li_addr);
+		free(li->li_cert);
+		free(li->li_key);
+		free(li->li_tls_at);
+		if (li->li_tls != NULL && cf->cf_tls_free != NULL)
+			cf->cf_tls_free(li->li_tls);
+	}
+	cf->cf_nlisteners = n;
 }
 
 static void
@@ -354,11 +389,8 @@ set_listen(struct loader *ld, yaml_node_t *v)
 {
 	struct hg_config	*cf = ld->ld_cf;
 	yaml_node_item_t	*it;
-	size_t			 i;
 
-	for (i = 0; i < cf->cf_nlisten; i++)
-		listen_clear(cf, i);
-	cf->cf_nlisten = 0;
+	listener_clear(cf, HG_LISTEN_PROXY);
 	if (v->type == YAML_SCALAR_NODE || v->type == YAML_MAPPING_NODE) {
 		listen_entry(ld, v);
 		return;
@@ -368,13 +400,13 @@ set_listen(struct loader *ld, yaml_node_t *v)
 	for (it = v->data.sequence.items.start;
 	    it < v->data.sequence.items.top; it++)
 		listen_entry(ld, node(ld, *it));
-	if (cf->cf_nlisten == 0)
+	if (config_nlisteners(cf, HG_LISTEN_PROXY) == 0)
 		err(ld, v, "listen: at least one address is needed");
 }
 
-/* One pac.listen or metrics.listen address, into list[*n]. */
+/* One pac.listen or metrics.listen address. */
 static void
-side_listen_item(struct loader *ld, yaml_node_t *n, char **list, size_t *np,
+side_listen_item(struct loader *ld, yaml_node_t *n, enum hg_listen_kind kind,
     const char *what)
 {
 	const char	*s;
@@ -384,32 +416,27 @@ side_listen_item(struct loader *ld, yaml_node_t *n, char **list, size_t *np,
 	if (listen_valid(s) != 0)
 		err(ld, n, "%s: '%s' is not ADDRESS:PORT "
 		    "(an IP address; [v6]:port for IPv6)", what, s);
-	else if (*np == HG_MAX_LISTEN)
+	else if (listener_add(ld->ld_cf, kind, s) == NULL)
 		err(ld, n, "%s: more than %d addresses", what, HG_MAX_LISTEN);
-	else
-		list[(*np)++] = xstrdup(s);
 }
 
 /* pac.listen, metrics.listen: "ADDRESS:PORT", or a list of them. */
 static void
-set_side_listen(struct loader *ld, yaml_node_t *v, char **list, size_t *n,
+set_side_listen(struct loader *ld, yaml_node_t *v, enum hg_listen_kind kind,
     const char *what)
 {
 	yaml_node_item_t	*it;
-	size_t			 i;
 
-	for (i = 0; i < *n; i++)
-		free(list[i]);
-	*n = 0;
+	listener_clear(ld->ld_cf, kind);
 	if (v->type == YAML_SCALAR_NODE) {
-		side_listen_item(ld, v, list, n, what);
+		side_listen_item(ld, v, kind, what);
 		return;
 	}
 	if (want_kind(ld, v, YAML_SEQUENCE_NODE, what) != 0)
 		return;
 	for (it = v->data.sequence.items.start;
 	    it < v->data.sequence.items.top; it++)
-		side_listen_item(ld, node(ld, *it), list, n, what);
+		side_listen_item(ld, node(ld, *it), kind, what);
 }
 
 /* pac.proxy: "HOST:PORT" ("[v6]:PORT"), one or a list. */
@@ -522,8 +549,7 @@ pac_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 		want_uint(ld, v, "pac.max_age", 0, 31536000,
 		    &cf->cf_pac_max_age);
 	else if (strcmp(key, "listen") == 0)
-		set_side_listen(ld, v, cf->cf_pac_listen, &cf->cf_npac_listen,
-		    "pac.listen");
+		set_side_listen(ld, v, HG_LISTEN_PAC, "pac.listen");
 	else
 		err(ld, k, "pac: unknown key '%s' (mode, fallback, proxy, "
 		    "bypass, max_age, listen)", key);
@@ -749,8 +775,7 @@ metrics_pair(struct loader *ld, const char *key, yaml_node_t *k,
 		set_cidrs(ld, v, "metrics.allow", &cf->cf_metrics_allow,
 		    &cf->cf_nmetrics_allow);
 	else if (strcmp(key, "listen") == 0)
-		set_side_listen(ld, v, cf->cf_metrics_listen,
-		    &cf->cf_nmetrics_listen, "metrics.listen");
+		set_side_listen(ld, v, HG_LISTEN_ADMIN, "metrics.listen");
 	else
 		err(ld, k, "metrics: unknown key '%s' (allow, listen)", key);
 }
@@ -1945,8 +1970,7 @@ config_new(void)
 
 	cf = xcalloc(1, sizeof *cf);
 	cf->cf_refs = 1;
-	cf->cf_listen[0] = xstrdup("127.0.0.1:3128");
-	cf->cf_nlisten = 1;
+	listener_add(cf, HG_LISTEN_PROXY, "127.0.0.1:3128");
 	cf->cf_workers = 0;
 	cf->cf_clients = xcalloc(2, sizeof *cf->cf_clients);
 	cidr_parse("127.0.0.0/8", &cf->cf_clients[0]);
@@ -1992,8 +2016,9 @@ config_free(struct hg_config *cf)
 	size_t	i;
 
 	free(cf->cf_file);
-	for (i = 0; i < cf->cf_nlisten; i++)
-		listen_clear(cf, i);
+	listener_clear(cf, HG_LISTEN_PROXY);
+	listener_clear(cf, HG_LISTEN_PAC);
+	listener_clear(cf, HG_LISTEN_ADMIN);
 	free(cf->cf_clients);
 	for (i = 0; i < cf->cf_ngroups; i++)
 		group_free(&cf->cf_groups[i]);
@@ -2031,10 +2056,6 @@ config_free(struct hg_config *cf)
 		free(cf->cf_pac_bypass[i]);
 	free(cf->cf_pac_bypass);
 	free(cf->cf_pac_bypass_nets);
-	for (i = 0; i < cf->cf_npac_listen; i++)
-		free(cf->cf_pac_listen[i]);
-	for (i = 0; i < cf->cf_nmetrics_listen; i++)
-		free(cf->cf_metrics_listen[i]);
 	pac_free(cf->cf_pac);
 	free(cf);
 }
@@ -2111,18 +2132,20 @@ static void
 auth_finish(struct loader *ld)
 {
 	struct hg_config	*cf = ld->ld_cf;
+	struct hg_listener	*li;
 	struct hg_errors	 uerr;
 	size_t			 i, n;
 
 	if (!cf->cf_auth_basic)
 		return;
-	for (i = 0; i < cf->cf_nlisten && !cf->cf_auth_plaintext; i++) {
-		if (config_listen_tls(cf, i))
+	for (i = 0; i < cf->cf_nlisteners && !cf->cf_auth_plaintext; i++) {
+		li = &cf->cf_listeners[i];
+		if (li->li_kind != HG_LISTEN_PROXY || li->li_cert != NULL)
 			continue;
 		errors_add(ld->ld_errs, ld->ld_auth_file, ld->ld_auth_line,
 		    ld->ld_auth_col, "auth.basic: passwords would cross the "
 		    "plain listener %s readable; listen with TLS, or set "
-		    "auth.allow_plaintext_auth: true", cf->cf_listen[i]);
+		    "auth.allow_plaintext_auth: true", li->li_addr);
 		break;
 	}
 	if (cf->cf_users_file == NULL)
@@ -2249,11 +2272,16 @@ config_destination_allowed(const struct hg_config *cf, int family,
 	    addr));
 }
 
-/* Does listener i speak TLS (so that Basic passwords are not readable)? */
-int
-config_listen_tls(const struct hg_config *cf, size_t i)
+/* The number of listeners of one kind. */
+size_t
+config_nlisteners(const struct hg_config *cf, enum hg_listen_kind kind)
 {
-	return (i < cf->cf_nlisten && cf->cf_listen_cert[i] != NULL);
+	size_t	i, n = 0;
+
+	for (i = 0; i < cf->cf_nlisteners; i++)
+		if (cf->cf_listeners[i].li_kind == kind)
+			n++;
+	return (n);
 }
 
 /* The index of the group called name, or HG_NONE. */

@@ -30,7 +30,8 @@
 #define HG_MAX_CONFIG_FILE	(16 * 1024 * 1024)	/* bytes in one YAML file */
 #define HG_MAX_YAML_DEPTH	256	/* nested YAML collections; a literal:
 				   yamldoc.c spells it in its message */
-#define HG_MAX_LISTEN		16	/* listen addresses */
+#define HG_MAX_LISTEN		16	/* addresses of one kind of listener */
+#define HG_MAX_LISTENERS	(3 * HG_MAX_LISTEN)	/* of all three kinds */
 #define HG_MAX_WORKERS		64
 #define HG_MAX_USER		64	/* bytes of a user name */
 #define HG_MAX_USER_HASH	255	/* bytes of a crypt(3) hash */
@@ -206,6 +207,26 @@ struct tls_server;	/* opaque here: certs/ holds the mbedTLS side */
 #define HG_PROXYPROTO_V1	1
 #define HG_PROXYPROTO_V2	2
 
+/* What a listener serves. */
+enum hg_listen_kind {
+	HG_LISTEN_PROXY = 0,	/* listen: the proxy */
+	HG_LISTEN_PAC,		/* pac.listen: the PAC file only */
+	HG_LISTEN_ADMIN		/* metrics.listen: /metrics only */
+};
+
+/* One listening address of listen, pac.listen or metrics.listen. */
+struct hg_listener {
+	char			*li_addr;	/* "ADDRESS:PORT" */
+	enum hg_listen_kind	 li_kind;
+	int			 li_pp;		/* HG_PROXYPROTO_ */
+	char			*li_cert;	/* NULL: no TLS */
+	char			*li_key;
+	char			*li_tls_at;	/* file:line:col of its tls: */
+	/* The loaded credentials (certs/), attached after loading by
+	 * whoever runs listeners; freed with the config's cf_tls_free. */
+	struct tls_server	*li_tls;
+};
+
 /* An https:// URL, parsed. */
 struct hg_url {
 	char		 u_host[HG_MAX_HOST + 1];	/* v6 without [] */
@@ -258,16 +279,11 @@ struct hg_listmeta {
 struct hg_config {
 	int			 cf_refs;	/* atomic */
 	char			*cf_file;
-	char			*cf_listen[HG_MAX_LISTEN];
-	int			 cf_listen_pp[HG_MAX_LISTEN]; /* HG_PROXYPROTO_ */
-	char			*cf_listen_cert[HG_MAX_LISTEN]; /* NULL: no TLS */
-	char			*cf_listen_key[HG_MAX_LISTEN];
-	char			*cf_listen_tls_at[HG_MAX_LISTEN]; /* file:l:c */
-	/* The loaded credentials (certs/), attached after loading by whoever
-	 * runs listeners; freed with cf_tls_free. */
-	struct tls_server	*cf_listen_tls[HG_MAX_LISTEN];
+	/* listen, then pac.listen, then metrics.listen: the proxy's come
+	 * first, and each kind keeps the order of the file. */
+	struct hg_listener	 cf_listeners[HG_MAX_LISTENERS];
+	size_t			 cf_nlisteners;
 	void			(*cf_tls_free)(struct tls_server *);
-	size_t			 cf_nlisten;
 	unsigned		 cf_workers;	/* 0 = auto */
 	struct hg_cidr		*cf_clients;
 	size_t			 cf_nclients;
@@ -285,8 +301,6 @@ struct hg_config {
 	struct hg_cidr		*cf_trusted_proxies; /* may send PROXY */
 	size_t			 cf_ntrusted_proxies;
 	struct hg_cidr		*cf_metrics_allow; /* who may GET /metrics */
-	char			*cf_metrics_listen[HG_MAX_LISTEN]; /* admin only */
-	size_t			 cf_nmetrics_listen;
 	size_t			 cf_nmetrics_allow;
 	int			 cf_tls_sni;	/* HG_SNI_ */
 	struct hg_portset	 cf_tls_ports;	/* where a tunnel must be TLS */
@@ -330,8 +344,6 @@ struct hg_config {
 	struct hg_cidr		*cf_pac_bypass_nets;
 	size_t			 cf_npac_bypass_nets;
 	unsigned		 cf_pac_max_age;	/* seconds */
-	char			*cf_pac_listen[HG_MAX_LISTEN];
-	size_t			 cf_npac_listen;
 	struct hg_pac		*cf_pac;	/* built by the daemon */
 };
 
@@ -478,7 +490,8 @@ int		 config_client_allowed(const struct hg_config *, int,
 uint32_t	 config_group_match(const struct hg_config *, int,
 		    const uint8_t *, const char *);
 uint32_t	 config_group_find(const struct hg_config *, const char *);
-int		 config_listen_tls(const struct hg_config *, size_t);
+size_t		 config_nlisteners(const struct hg_config *,
+		    enum hg_listen_kind);
 
 /* users.c */
 int		 user_name_valid(const char *, size_t);

@@ -171,9 +171,10 @@ field_value(const struct hg_config *cf, const char *field, const char *want)
 		char	*s = unit_strdup("");
 		size_t	 i;
 
-		for (i = 0; i < cf->cf_nlisten; i++)
-			s = unit_printf("%s%s%s", s, i ? "," : "",
-			    cf->cf_listen[i]);
+		for (i = 0; i < cf->cf_nlisteners; i++)
+			if (cf->cf_listeners[i].li_kind == HG_LISTEN_PROXY)
+				s = unit_printf("%s%s%s", s, i ? "," : "",
+				    cf->cf_listeners[i].li_addr);
 		return (s);
 	}
 	if (strcmp(field, "listen.tls") == 0) {
@@ -182,13 +183,13 @@ field_value(const struct hg_config *cf, const char *field, const char *want)
 		unsigned	idx;
 
 		if (sscanf(want, "%u %255s %255s", &idx, cert, key) < 2 ||
-		    idx >= cf->cf_nlisten)
+		    idx >= config_nlisteners(cf, HG_LISTEN_PROXY))
 			return (unit_strdup("(bad check)"));
-		if (cf->cf_listen_cert[idx] == NULL)
+		if (cf->cf_listeners[idx].li_cert == NULL)
 			return (unit_printf("%u none", idx));
 		return (unit_printf("%u %s %s", idx,
-		    path_tail(cf->cf_listen_cert[idx], cert),
-		    path_tail(cf->cf_listen_key[idx], key)));
+		    path_tail(cf->cf_listeners[idx].li_cert, cert),
+		    path_tail(cf->cf_listeners[idx].li_key, key)));
 	}
 	if (strcmp(field, "clients") == 0)
 		return (unit_printf("%zu", cf->cf_nclients));
