@@ -264,7 +264,7 @@ struct worker {
 		struct worker	*wl_w;
 		enum hg_listen_kind wl_kind;
 		int		 wl_pp;		/* listen.proxy_protocol */
-		int		 wl_tls;	/* cf_listeners index if TLS, or -1 */
+		int		 wl_tls;	/* listener index if TLS, or -1 */
 	}			 w_lctx[HG_MAX_LISTENERS];
 	size_t			 w_nlisteners;
 	struct hg_config	*w_cfg;		/* for new connections */

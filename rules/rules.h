@@ -475,7 +475,7 @@ size_t		 ruleset_nfiles(const struct hg_ruleset *);
 void		 ruleset_stats(const struct hg_ruleset *, size_t *, size_t *,
 		    size_t *, size_t *, size_t *);
 
-/* config.c */
+/* cfgfile.c, cfgobj.c */
 struct hg_config *config_load(const char *, struct hg_errors *);
 struct hg_config *config_load_string(const char *, const char *, size_t,
 		    struct hg_errors *);

@@ -1,0 +1,272 @@
+/*
+ * cfgobj.c -- the configuration object: a fresh one with its defaults,
+ * references, and the questions the proxy asks it (may this client use
+ * the proxy, which group is it in, ...).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules.h"
+#include "cfgload.h"
+
+#define DEFAULT_HOSTS_FILE	"/etc/hosts"
+
+/*
+ * A new listener of the given kind at addr, after the others of its kind
+ * (the proxy's first, then the PAC's, then the admin's); NULL when the
+ * kind has HG_MAX_LISTEN already.
+ */
+struct hg_listener *
+cfg_listener_add(struct hg_config *cf, enum hg_listen_kind kind,
+    const char *addr)
+{
+	struct hg_listener	*li;
+	size_t			 i;
+
+	if (config_nlisteners(cf, kind) == HG_MAX_LISTEN)
+		return (NULL);
+	for (i = 0; i < cf->cf_nlisteners; i++)
+		if (cf->cf_listeners[i].li_kind > kind)
+			break;
+	li = &cf->cf_listeners[i];
+	memmove(li + 1, li, (cf->cf_nlisteners - i) * sizeof *li);
+	cf->cf_nlisteners++;
+	memset(li, 0, sizeof *li);
+	li->li_kind = kind;
+	li->li_addr = xstrdup(addr);
+	return (li);
+}
+
+/* Forget the listeners of one kind. */
+void
+cfg_listener_clear(struct hg_config *cf, enum hg_listen_kind kind)
+{
+	struct hg_listener	*li;
+	size_t			 i, n = 0;
+
+	for (i = 0; i < cf->cf_nlisteners; i++) {
+		li = &cf->cf_listeners[i];
+		if (li->li_kind != kind) {
+			cf->cf_listeners[n++] = *li;
+			continue;
+		}
+		free(li->li_addr);
+		free(li->li_cert);
+		free(li->li_key);
+		free(li->li_tls_at);
+		if (li->li_tls != NULL && cf->cf_tls_free != NULL)
+			cf->cf_tls_free(li->li_tls);
+	}
+	cf->cf_nlisteners = n;
+}
+
+void
+cfg_group_free(struct hg_group *gr)
+{
+	size_t	i;
+
+	free(gr->gr_name);
+	free(gr->gr_nets);
+	for (i = 0; i < gr->gr_nusers; i++)
+		free(gr->gr_users[i]);
+	free(gr->gr_users);
+}
+
+struct hg_config *
+cfg_new(void)
+{
+	struct hg_config	*cf;
+	const char		*why;
+
+	cf = xcalloc(1, sizeof *cf);
+	cf->cf_refs = 1;
+	cfg_listener_add(cf, HG_LISTEN_PROXY, "127.0.0.1:3128");
+	cf->cf_workers = 0;
+	cf->cf_clients = xcalloc(2, sizeof *cf->cf_clients);
+	cidr_parse("127.0.0.0/8", &cf->cf_clients[0]);
+	cidr_parse("::1/128", &cf->cf_clients[1]);
+	cf->cf_nclients = 2;
+	cf->cf_metrics_allow = xcalloc(2, sizeof *cf->cf_metrics_allow);
+	cidr_parse("127.0.0.0/8", &cf->cf_metrics_allow[0]);
+	cidr_parse("::1/128", &cf->cf_metrics_allow[1]);
+	cf->cf_nmetrics_allow = 2;
+	portset_parse_item(&cf->cf_connect_ports, "443", &why);
+	portset_parse_item(&cf->cf_http_ports, "80", &why);
+	portset_parse_item(&cf->cf_tls_ports, "443", &why);
+	cf->cf_tls_sni = HG_SNI_LOG;
+	cf->cf_default = HG_ACT_ALLOW;
+	cf->cf_max_connections = 4096;
+	cf->cf_timeout_request = 10000;
+	cf->cf_timeout_connect = 10000;
+	cf->cf_timeout_idle = 300000;
+	cf->cf_timeout_drain = 10000;
+	cf->cf_timeout_response = 30000;
+	cf->cf_hosts_file = xstrdup(DEFAULT_HOSTS_FILE);
+	cf->cf_dns_system = 1;
+	cf->cf_decisions = xstrdup("-");
+	cf->cf_log_level = 2;
+	cf->cf_cache_dir = xstrdup(HG_LIST_CACHE_DIR);
+	cf->cf_list_timeout = HG_LIST_TIMEOUT;
+	cf->cf_list_max_bytes = HG_LIST_MAX_BYTES;
+	cf->cf_list_max_shrink = HG_LIST_MAX_SHRINK;
+	cf->cf_auth_cache_ttl = HG_AUTH_CACHE_TTL;
+	cf->cf_auth_max_failures = HG_AUTH_MAX_FAILURES;
+	cf->cf_auth_fail_window = HG_AUTH_FAIL_WINDOW;
+	cf->cf_rules = ruleset_new();
+	errors_init(&cf->cf_warnings);
+	cf->cf_pac_mode = HG_PAC_ALL;
+	cf->cf_pac_fallback = HG_PAC_DIRECT;
+	cf->cf_pac_max_age = 300;
+	return (cf);
+}
+
+void
+cfg_free(struct hg_config *cf)
+{
+	size_t	i;
+
+	free(cf->cf_file);
+	cfg_listener_clear(cf, HG_LISTEN_PROXY);
+	cfg_listener_clear(cf, HG_LISTEN_PAC);
+	cfg_listener_clear(cf, HG_LISTEN_ADMIN);
+	free(cf->cf_clients);
+	for (i = 0; i < cf->cf_ngroups; i++)
+		cfg_group_free(&cf->cf_groups[i]);
+	free(cf->cf_groups);
+	free(cf->cf_auth_realm);
+	free(cf->cf_users_file);
+	users_free(cf->cf_users, cf->cf_nusers);
+	free(cf->cf_dest_allow);
+	free(cf->cf_trusted_proxies);
+	free(cf->cf_metrics_allow);
+	free(cf->cf_user);
+	free(cf->cf_chroot);
+	portset_free(&cf->cf_connect_ports);
+	portset_free(&cf->cf_http_ports);
+	portset_free(&cf->cf_tls_ports);
+	free(cf->cf_hosts_file);
+	for (i = 0; i < cf->cf_ndns_servers; i++)
+		free(cf->cf_dns_servers[i]);
+	free(cf->cf_dns_servers);
+	free(cf->cf_decisions);
+	free(cf->cf_cache_dir);
+	for (i = 0; i < cf->cf_nsources; i++) {
+		free(cf->cf_sources[i].ls_url);
+		free(cf->cf_sources[i].ls_format);
+		free(cf->cf_sources[i].ls_ca_file);
+		free(cf->cf_sources[i].ls_body);
+		free(cf->cf_sources[i].ls_meta);
+	}
+	free(cf->cf_sources);
+	ruleset_free(cf->cf_rules);
+	errors_free(&cf->cf_warnings);
+	for (i = 0; i < cf->cf_npac_proxy; i++)
+		free(cf->cf_pac_proxy[i]);
+	for (i = 0; i < cf->cf_npac_bypass; i++)
+		free(cf->cf_pac_bypass[i]);
+	free(cf->cf_pac_bypass);
+	free(cf->cf_pac_bypass_nets);
+	pac_free(cf->cf_pac);
+	free(cf);
+}
+
+void
+config_ref(struct hg_config *cf)
+{
+	__atomic_add_fetch(&cf->cf_refs, 1, __ATOMIC_RELAXED);
+}
+
+void
+config_unref(struct hg_config *cf)
+{
+	if (cf != NULL && __atomic_sub_fetch(&cf->cf_refs, 1,
+	    __ATOMIC_ACQ_REL) == 0)
+		cfg_free(cf);
+}
+
+/* May a client at this address (family 4 or 6) use the proxy? */
+int
+config_client_allowed(const struct hg_config *cf, int family,
+    const uint8_t *addr)
+{
+	return (cidr_list_match(cf->cf_clients, cf->cf_nclients, family,
+	    addr));
+}
+
+/* May this peer send a PROXY protocol header (trusted_proxies)? */
+int
+config_proxy_trusted(const struct hg_config *cf, int family,
+    const uint8_t *addr)
+{
+	return (cidr_list_match(cf->cf_trusted_proxies,
+	    cf->cf_ntrusted_proxies, family, addr));
+}
+
+/*
+ * The destination guard: may the proxy connect to this address? With the
+ * guard on, only public addresses and those in destinations.allow. Sets
+ * *class to the address's class either way.
+ */
+int
+config_destination_allowed(const struct hg_config *cf, int family,
+    const uint8_t *addr, enum hg_addrclass *class)
+{
+	*class = addrclass_of(family, addr);
+	if (!cf->cf_dest_guard || *class == HG_AC_PUBLIC)
+		return (1);
+	return (cidr_list_match(cf->cf_dest_allow, cf->cf_ndest_allow, family,
+	    addr));
+}
+
+/* The number of listeners of one kind. */
+size_t
+config_nlisteners(const struct hg_config *cf, enum hg_listen_kind kind)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; i < cf->cf_nlisteners; i++)
+		if (cf->cf_listeners[i].li_kind == kind)
+			n++;
+	return (n);
+}
+
+/* The index of the group called name, or HG_NONE. */
+uint32_t
+config_group_find(const struct hg_config *cf, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < cf->cf_ngroups; i++)
+		if (strcmp(cf->cf_groups[i].gr_name, name) == 0)
+			return ((uint32_t)i);
+	return (HG_NONE);
+}
+
+/*
+ * The group of a client at addr (family 4 or 6) authenticated as user
+ * (NULL: none): the first whose networks hold the address and, when it
+ * names users, whose users include user. HG_NONE when none.
+ */
+uint32_t
+config_group_match(const struct hg_config *cf, int family,
+    const uint8_t *addr, const char *user)
+{
+	const struct hg_group	*gr;
+	size_t			 i, j;
+
+	for (i = 0; i < cf->cf_ngroups; i++) {
+		gr = &cf->cf_groups[i];
+		if (!cidr_list_match(gr->gr_nets, gr->gr_nnets, family, addr))
+			continue;
+		if (!gr->gr_have_users)
+			return ((uint32_t)i);
+		if (user == NULL)
+			continue;
+		for (j = 0; j < gr->gr_nusers; j++)
+			if (strcmp(gr->gr_users[j], user) == 0)
+				return ((uint32_t)i);
+	}
+	return (HG_NONE);
+}
