@@ -82,21 +82,11 @@ apply_log_level(struct mainctx *mc, const struct hg_config *cf)
 	    EVENT_DBG_NONE);
 }
 
-static int
-dns_differs(const struct hg_config *a, const struct hg_config *b)
+/* A setting the reload cannot apply (config_restart_changes). */
+static void
+reload_restart_warn(const char *msg, void *arg)
 {
-	size_t	i;
-
-	if (a->cf_dns_system != b->cf_dns_system ||
-	    a->cf_ndns_servers != b->cf_ndns_servers ||
-	    (a->cf_hosts_file == NULL) != (b->cf_hosts_file == NULL) ||
-	    (a->cf_hosts_file != NULL &&
-	    strcmp(a->cf_hosts_file, b->cf_hosts_file) != 0))
-		return (1);
-	for (i = 0; i < a->cf_ndns_servers; i++)
-		if (strcmp(a->cf_dns_servers[i], b->cf_dns_servers[i]) != 0)
-			return (1);
-	return (0);
+	log_warnx("reload: %s", msg);
 }
 
 /* A reload that did not take: say why, keep the running rules. */
@@ -139,38 +129,8 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	daemon_prepare(cf);
 	for (i = 0; i < cf->cf_warnings.er_count; i++)
 		log_warnx("%s", cf->cf_warnings.er_msgs[i]);
-	if (cf->cf_workers != mc->mc_boot->cf_workers)
-		log_warnx("reload: a workers change takes effect at the next "
-		    "start");
-	if (config_nlisteners(cf, HG_LISTEN_PROXY) !=
-	    config_nlisteners(mc->mc_boot, HG_LISTEN_PROXY))
-		log_warnx("reload: a listen change takes effect at the next "
-		    "start");
-	else {
-		/* the proxy's listeners come first */
-		for (i = 0; i < cf->cf_nlisteners &&
-		    cf->cf_listeners[i].li_kind == HG_LISTEN_PROXY; i++)
-			if (strcmp(cf->cf_listeners[i].li_addr,
-			    mc->mc_boot->cf_listeners[i].li_addr) != 0 ||
-			    cf->cf_listeners[i].li_pp !=
-			    mc->mc_boot->cf_listeners[i].li_pp ||
-			    (cf->cf_listeners[i].li_cert == NULL) !=
-			    (mc->mc_boot->cf_listeners[i].li_cert == NULL)) {
-				log_warnx("reload: a listen change takes "
-				    "effect at the next start");
-				break;
-			}
-	}
-	if (config_nlisteners(cf, HG_LISTEN_PAC) !=
-	    config_nlisteners(mc->mc_boot, HG_LISTEN_PAC))
-		log_warnx("reload: a pac.listen change takes effect at the "
-		    "next start");
-	if (config_nlisteners(cf, HG_LISTEN_ADMIN) !=
-	    config_nlisteners(mc->mc_boot, HG_LISTEN_ADMIN))
-		log_warnx("reload: a metrics.listen change takes effect at the "
-		    "next start");
-	if (dns_differs(cf, mc->mc_boot))
-		log_warnx("reload: dns changes take effect at the next start");
+	/* The workers, listeners and resolvers run what they started with. */
+	config_restart_changes(mc->mc_boot, cf, reload_restart_warn, NULL);
 	apply_log_level(mc, cf);
 	if ((cf->cf_decisions == NULL) != (mc->mc_cfg->cf_decisions == NULL) ||
 	    (cf->cf_decisions != NULL &&

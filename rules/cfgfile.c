@@ -1,9 +1,10 @@
 /*
  * cfgfile.c -- reading the configuration's files: each file and what it
- * includes, its YAML document walked key by key, and the errors, each
- * reported as "file:line:col: message" (libyaml gives the marks) while
- * the load goes on to show them all. The caller swaps configurations only
- * on success.
+ * includes, the passes over its top level (keys from the keyword table,
+ * cfgkeys.c), the readers of common values, and the errors, each reported
+ * as "file:line:col: message" (libyaml gives the marks) while the load
+ * goes on to show them all. The caller swaps configurations only on
+ * success.
  */
 #include "config.h"
 
@@ -23,6 +24,7 @@
 static void	load_file(struct loader *, const char *, int,
 		    const char *, const yaml_mark_t *);
 
+/* An error at node n of the file being read (n NULL: no place). */
 void
 cfg_err(struct loader *ld, const yaml_node_t *n, const char *fmt, ...)
 {
@@ -50,6 +52,7 @@ cfg_want_string(struct loader *ld, const yaml_node_t *n, const char *what)
 	return (cfg_scalar(n));
 }
 
+/* A number from min to max into *out: 0, or -1 with an error. */
 int
 cfg_want_uint(struct loader *ld, const yaml_node_t *n, const char *what,
     unsigned long min, unsigned long max, unsigned *out)
@@ -76,6 +79,7 @@ cfg_want_uint(struct loader *ld, const yaml_node_t *n, const char *what,
 	return (0);
 }
 
+/* 0 when n is of the type, else -1 with an error naming what. */
 int
 cfg_want_kind(struct loader *ld, const yaml_node_t *n, yaml_node_type_t type,
     const char *what)
@@ -88,6 +92,10 @@ cfg_want_kind(struct loader *ld, const yaml_node_t *n, yaml_node_type_t type,
 	return (-1);
 }
 
+/*
+ * Walk a mapping: checks that keys are strings and unique, then calls fn
+ * for each pair.
+ */
 void
 cfg_each_pair(struct loader *ld, yaml_node_t *map, pair_fn fn, void *arg)
 {
@@ -117,21 +125,19 @@ cfg_each_pair(struct loader *ld, yaml_node_t *map, pair_fn fn, void *arg)
 
 /*
  * What the Windows build does without (no setuid/chroot, no crypt(3) for
- * Basic authentication, no syslog): its keys are errors there, in their
- * place, rather than a surprise when the proxy starts.
+ * Basic authentication, no syslog: the CK_NOWIN keys and syslog as the
+ * decision log) is an error there, in its place, rather than a surprise
+ * when the proxy starts. Returns 1 (with the error) on Windows, else 0.
  */
 int
-cfg_platform_lacks(struct loader *ld, const yaml_node_t *n, const char *key)
+cfg_platform_lacks(struct loader *ld, const yaml_node_t *n, const char *what)
 {
 #ifdef _WIN32
-	if (strcmp(key, "user") == 0 || strcmp(key, "chroot") == 0 ||
-	    strcmp(key, "auth") == 0 ||
-	    strcmp(key, "log.decisions: syslog") == 0) {
-		cfg_err(ld, n, "%s: not available in the Windows build", key);
-		return (1);
-	}
-#endif
+	cfg_err(ld, n, "%s: not available in the Windows build", what);
+	return (1);
+#else
 	return (0);
+#endif
 }
 
 /* on/off (also true/false, yes/no). */
@@ -187,6 +193,7 @@ cfg_add_cidr(struct loader *ld, yaml_node_t *n, const char *what,
 	(*np)++;
 }
 
+/* A list of ports and port ranges, in place of *ps. */
 void
 cfg_set_ports(struct loader *ld, yaml_node_t *v, struct hg_portset *ps,
     const char *what)
@@ -208,6 +215,7 @@ cfg_set_ports(struct loader *ld, yaml_node_t *v, struct hg_portset *ps,
 	}
 }
 
+/* allow, deny or audit. */
 void
 cfg_set_action(struct loader *ld, yaml_node_t *v, const char *what,
     enum hg_action *out)
@@ -298,167 +306,66 @@ include_item(struct loader *ld, yaml_node_t *n)
 	free(path);
 }
 
+/* include: FILE or [FILE ...], read at once. */
+void
+cfg_set_include(struct loader *ld, const struct cfg_key *ck, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	yaml_node_item_t	*it;
+
+	if (v->type == YAML_SCALAR_NODE) {
+		include_item(ld, v);
+		return;
+	}
+	if (cfg_want_kind(ld, v, YAML_SEQUENCE_NODE, "include") != 0)
+		return;
+	for (it = v->data.sequence.items.start;
+	    it < v->data.sequence.items.top; it++)
+		include_item(ld, cfg_node(ld, *it));
+}
+
+/* The pass of load_document that reads a top-level key. */
+static enum pass
+key_pass(const struct cfg_key *ck)
+{
+	if (ck != NULL && (ck->ck_flags & CK_CATEGORIES))
+		return (PASS_CATEGORIES);
+	if (ck != NULL && (ck->ck_flags & CK_ACTIONS))
+		return (PASS_ACTIONS);
+	return (PASS_INCLUDE);
+}
+
+/*
+ * A key of the top level, in one pass of load_document: the rules in
+ * their own pass, any file; the settings in the first pass, in the main
+ * file only. Every key is checked in the first pass.
+ */
 static void
 top_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
     void *arg)
 {
 	struct toplevel		*tl = arg;
-	struct hg_config	*cf = ld->ld_cf;
-	yaml_node_item_t	*it;
-	const char		*s;
+	const struct cfg_key	*ck = cfg_find(CS_TOP, key);
 
-	if (strcmp(key, "include") == 0) {
-		if (tl->tl_pass != PASS_INCLUDE)
-			return;
-		if (v->type == YAML_SCALAR_NODE) {
-			include_item(ld, v);
-			return;
-		}
-		if (cfg_want_kind(ld, v, YAML_SEQUENCE_NODE, "include") != 0)
-			return;
-		for (it = v->data.sequence.items.start;
-		    it < v->data.sequence.items.top; it++)
-			include_item(ld, cfg_node(ld, *it));
-		return;
-	}
-	if (strcmp(key, "categories") == 0) {
-		if (tl->tl_pass == PASS_CATEGORIES &&
-		    cfg_want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
-			cfg_each_pair(ld, v, cfg_categories_pair, NULL);
-		return;
-	}
-	if (strcmp(key, "actions") == 0) {
-		if (tl->tl_pass == PASS_ACTIONS &&
-		    cfg_want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
-			cfg_each_pair(ld, v, cfg_actions_pair, NULL);
+	if (ck != NULL && !(ck->ck_flags & CK_MAIN)) {
+		if (tl->tl_pass == key_pass(ck))
+			cfg_set(ld, ck, k, v, ld->ld_cf);
 		return;
 	}
 	if (tl->tl_pass != PASS_INCLUDE)
 		return;
 	if (!tl->tl_main) {
-		if (strcmp(key, "listen") == 0 || strcmp(key, "workers") == 0 ||
-		    strcmp(key, "clients") == 0 ||
-		    strcmp(key, "auth") == 0 ||
-		    strcmp(key, "destinations") == 0 ||
-		    strcmp(key, "allow_destinations") == 0 ||
-		    strcmp(key, "trusted_proxies") == 0 ||
-		    strcmp(key, "tls_sni") == 0 ||
-		    strcmp(key, "metrics") == 0 ||
-		    strcmp(key, "tls_ports") == 0 ||
-		    strcmp(key, "connect_ports") == 0 ||
-		    strcmp(key, "http_ports") == 0 ||
-		    strcmp(key, "default") == 0 ||
-		    strcmp(key, "max_connections") == 0 ||
-		    strcmp(key, "max_connections_per_client") == 0 ||
-		    strcmp(key, "user") == 0 || strcmp(key, "chroot") == 0 ||
-		    strcmp(key, "timeouts") == 0 || strcmp(key, "dns") == 0 ||
-		    strcmp(key, "log") == 0 || strcmp(key, "lists") == 0 ||
-		    strcmp(key, "pac") == 0)
-			cfg_err(ld, k, "'%s' is only allowed in the main "
-			    "configuration file", key);
-		else
-			cfg_err(ld, k, "unknown key '%s' (an included file may "
-			    "have include, categories, actions)", key);
+		cfg_included_key(ld, k, ck, key);
 		return;
 	}
-	if (cfg_platform_lacks(ld, k, key))
+	if (ck == NULL) {
+		cfg_err(ld, k, "unknown key '%s'", key);
 		return;
-	if (strcmp(key, "listen") == 0)
-		cfg_set_listen(ld, v);
-	else if (strcmp(key, "workers") == 0) {
-		if (v->type == YAML_SCALAR_NODE &&
-		    strcmp(cfg_scalar(v), "auto") == 0)
-			cf->cf_workers = 0;
-		else if (v->type == YAML_SCALAR_NODE &&
-		    (cfg_scalar(v)[0] < '0' || cfg_scalar(v)[0] > '9'))
-			cfg_err(ld, v,
-			    "workers: expected 'auto' or a number from 1 to %d",
-			    HG_MAX_WORKERS);
-		else
-			cfg_want_uint(ld, v, "workers", 1, HG_MAX_WORKERS,
-			    &cf->cf_workers);
-	} else if (strcmp(key, "clients") == 0)
-		cfg_set_clients(ld, v);
-	else if (strcmp(key, "auth") == 0) {
-		if (cfg_want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
-			cfg_each_pair(ld, v, cfg_auth_pair, NULL);
 	}
-	else if (strcmp(key, "trusted_proxies") == 0)
-		cfg_set_cidrs(ld, v, "trusted_proxies", &cf->cf_trusted_proxies,
-		    &cf->cf_ntrusted_proxies);
-	else if (strcmp(key, "metrics") == 0) {
-		if (cfg_want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
-			cfg_each_pair(ld, v, cfg_metrics_pair, NULL);
-	} else if (strcmp(key, "tls_sni") == 0) {
-		if ((s = cfg_want_string(ld, v, key)) == NULL)
-			;
-		else if (strcmp(s, "off") == 0)
-			cf->cf_tls_sni = HG_SNI_OFF;
-		else if (strcmp(s, "log") == 0)
-			cf->cf_tls_sni = HG_SNI_LOG;
-		else if (strcmp(s, "require") == 0)
-			cf->cf_tls_sni = HG_SNI_REQUIRE;
-		else
-			cfg_err(ld, v, "tls_sni: expected off, log or require");
-	} else if (strcmp(key, "tls_ports") == 0)
-		cfg_set_ports(ld, v, &cf->cf_tls_ports, key);
-	else if (strcmp(key, "allow_destinations") == 0)
-		cfg_set_cidrs(ld, v, "allow_destinations", &cf->cf_dest_allow,
-		    &cf->cf_ndest_allow);
-	else if (strcmp(key, "destinations") == 0) {
-		if (cfg_want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
-			cfg_each_pair(ld, v, cfg_destinations_pair, NULL);
-	}
-	else if (strcmp(key, "connect_ports") == 0)
-		cfg_set_ports(ld, v, &cf->cf_connect_ports, key);
-	else if (strcmp(key, "http_ports") == 0)
-		cfg_set_ports(ld, v, &cf->cf_http_ports, key);
-	else if (strcmp(key, "default") == 0)
-		cfg_set_action(ld, v, "default", &cf->cf_default);
-	else if (strcmp(key, "max_connections") == 0)
-		cfg_want_uint(ld, v, key, 1, 1000000, &cf->cf_max_connections);
-	else if (strcmp(key, "user") == 0) {
-		free(cf->cf_user);
-		cf->cf_user = NULL;
-		if (!cfg_is_null(v) &&
-		    (s = cfg_want_string(ld, v, key)) != NULL) {
-			if (s[0] == '\0' || strpbrk(s, ": \t/") != NULL)
-				cfg_err(ld, v, "user: '%s' is not a user name",
-				    s);
-			else
-				cf->cf_user = xstrdup(s);
-		}
-	} else if (strcmp(key, "chroot") == 0) {
-		free(cf->cf_chroot);
-		cf->cf_chroot = NULL;
-		if (!cfg_is_null(v) &&
-		    (s = cfg_want_string(ld, v, key)) != NULL) {
-			if (s[0] != '/')
-				cfg_err(ld, v,
-				    "chroot: '%s' is not an absolute path", s);
-			else
-				cf->cf_chroot = xstrdup(s);
-		}
-	} else if (strcmp(key, "max_connections_per_client") == 0)
-		cfg_want_uint(ld, v, key, 0, 1000000, &cf->cf_max_per_client);
-	else if (strcmp(key, "timeouts") == 0) {
-		if (cfg_want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
-			cfg_each_pair(ld, v, cfg_timeouts_pair, NULL);
-	} else if (strcmp(key, "dns") == 0) {
-		if (cfg_want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
-			cfg_each_pair(ld, v, cfg_dns_pair, NULL);
-	} else if (strcmp(key, "log") == 0) {
-		if (cfg_want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
-			cfg_each_pair(ld, v, cfg_log_pair, NULL);
-	} else if (strcmp(key, "lists") == 0) {
-		/* read first of all, in load_document() */
-	} else if (strcmp(key, "pac") == 0) {
-		if (cfg_want_kind(ld, v, YAML_MAPPING_NODE, key) == 0)
-			cfg_each_pair(ld, v, cfg_pac_pair, NULL);
-	} else {
-		s = key;
-		cfg_err(ld, k, "unknown key '%s'", s);
-	}
+	if ((ck->ck_flags & CK_NOWIN) && cfg_platform_lacks(ld, k, key))
+		return;
+	if (!(ck->ck_flags & CK_EARLY))
+		cfg_set(ld, ck, k, v, ld->ld_cf);
 }
 
 static yaml_node_pair_t *
@@ -483,6 +390,7 @@ load_document(struct loader *ld, int is_main)
 	yaml_node_t		*root = yaml_document_get_root_node(ld->ld_doc);
 	yaml_node_t		*k;
 	yaml_node_pair_t	*p;
+	const struct cfg_key	*ck;
 	struct toplevel		 tl;
 
 	if (root == NULL || cfg_is_null(root))
@@ -493,14 +401,14 @@ load_document(struct loader *ld, int is_main)
 		return;
 	}
 	tl.tl_main = is_main;
-	/*
-	 * lists: before anything else, so that its max_bytes bounds the file
-	 * lists of the files included before the key is reached.
-	 */
-	if (is_main && (p = first_pair_with_key(ld, root, "lists")) != NULL &&
-	    cfg_want_kind(ld, cfg_node(ld, p->value), YAML_MAPPING_NODE,
-	    "lists") == 0)
-		cfg_each_pair(ld, cfg_node(ld, p->value), cfg_lists_pair, NULL);
+	/* The keys read before the others (lists:, see cfgkeys.c). */
+	for (ck = cfg_keys; is_main && ck < cfg_keys + cfg_nkeys; ck++) {
+		if (ck->ck_section != CS_TOP || !(ck->ck_flags & CK_EARLY) ||
+		    (p = first_pair_with_key(ld, root, ck->ck_name)) == NULL)
+			continue;
+		cfg_set(ld, ck, cfg_node(ld, p->key), cfg_node(ld, p->value),
+		    ld->ld_cf);
+	}
 	/*
 	 * First pass: includes and settings, checking every key once. Then
 	 * the file's own categories, then its actions, so that a file's
@@ -513,10 +421,9 @@ load_document(struct loader *ld, int is_main)
 		for (p = root->data.mapping.pairs.start;
 		    p < root->data.mapping.pairs.top; p++) {
 			k = cfg_node(ld, p->key);
-			if (k->type != YAML_SCALAR_NODE)
-				continue;
-			if (strcmp(cfg_scalar(k), "categories") != 0 &&
-			    strcmp(cfg_scalar(k), "actions") != 0)
+			if (k->type != YAML_SCALAR_NODE ||
+			    key_pass(cfg_find(CS_TOP, cfg_scalar(k))) !=
+			    tl.tl_pass)
 				continue;
 			/* A duplicated key was reported: use the first. */
 			if (first_pair_with_key(ld, root, cfg_scalar(k)) != p)

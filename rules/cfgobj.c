@@ -1,17 +1,19 @@
 /*
- * cfgobj.c -- the configuration object: a fresh one with its defaults,
+ * cfgobj.c -- the configuration object: a fresh one with the defaults of
+ * the keyword table, what a reload from one to another cannot apply,
  * references, and the questions the proxy asks it (may this client use
  * the proxy, which group is it in, ...).
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <yaml.h>
+
 #include "rules.h"
 #include "cfgload.h"
-
-#define DEFAULT_HOSTS_FILE	"/etc/hosts"
 
 /*
  * A new listener of the given kind at addr, after the others of its kind
@@ -74,54 +76,6 @@ cfg_group_free(struct hg_group *gr)
 	free(gr->gr_users);
 }
 
-struct hg_config *
-cfg_new(void)
-{
-	struct hg_config	*cf;
-	const char		*why;
-
-	cf = xcalloc(1, sizeof *cf);
-	cf->cf_refs = 1;
-	cfg_listener_add(cf, HG_LISTEN_PROXY, "127.0.0.1:3128");
-	cf->cf_workers = 0;
-	cf->cf_clients = xcalloc(2, sizeof *cf->cf_clients);
-	cidr_parse("127.0.0.0/8", &cf->cf_clients[0]);
-	cidr_parse("::1/128", &cf->cf_clients[1]);
-	cf->cf_nclients = 2;
-	cf->cf_metrics_allow = xcalloc(2, sizeof *cf->cf_metrics_allow);
-	cidr_parse("127.0.0.0/8", &cf->cf_metrics_allow[0]);
-	cidr_parse("::1/128", &cf->cf_metrics_allow[1]);
-	cf->cf_nmetrics_allow = 2;
-	portset_parse_item(&cf->cf_connect_ports, "443", &why);
-	portset_parse_item(&cf->cf_http_ports, "80", &why);
-	portset_parse_item(&cf->cf_tls_ports, "443", &why);
-	cf->cf_tls_sni = HG_SNI_LOG;
-	cf->cf_default = HG_ACT_ALLOW;
-	cf->cf_max_connections = 4096;
-	cf->cf_timeout_request = 10000;
-	cf->cf_timeout_connect = 10000;
-	cf->cf_timeout_idle = 300000;
-	cf->cf_timeout_drain = 10000;
-	cf->cf_timeout_response = 30000;
-	cf->cf_hosts_file = xstrdup(DEFAULT_HOSTS_FILE);
-	cf->cf_dns_system = 1;
-	cf->cf_decisions = xstrdup("-");
-	cf->cf_log_level = 2;
-	cf->cf_cache_dir = xstrdup(HG_LIST_CACHE_DIR);
-	cf->cf_list_timeout = HG_LIST_TIMEOUT;
-	cf->cf_list_max_bytes = HG_LIST_MAX_BYTES;
-	cf->cf_list_max_shrink = HG_LIST_MAX_SHRINK;
-	cf->cf_auth_cache_ttl = HG_AUTH_CACHE_TTL;
-	cf->cf_auth_max_failures = HG_AUTH_MAX_FAILURES;
-	cf->cf_auth_fail_window = HG_AUTH_FAIL_WINDOW;
-	cf->cf_rules = ruleset_new();
-	errors_init(&cf->cf_warnings);
-	cf->cf_pac_mode = HG_PAC_ALL;
-	cf->cf_pac_fallback = HG_PAC_DIRECT;
-	cf->cf_pac_max_age = 300;
-	return (cf);
-}
-
 void
 cfg_free(struct hg_config *cf)
 {
@@ -170,6 +124,236 @@ cfg_free(struct hg_config *cf)
 	free(cf->cf_pac_bypass_nets);
 	pac_free(cf->cf_pac);
 	free(cf);
+}
+
+/* A default as a file would write it: a list's items are words. */
+static int
+default_node(yaml_document_t *doc, const struct cfg_key *ck)
+{
+	const char	*s = ck->ck_default, *end;
+	int		 seq, item;
+
+	if (ck->ck_type != CT_CIDRS && ck->ck_type != CT_PORTS &&
+	    ck->ck_type != CT_LISTEN)
+		return (yaml_document_add_scalar(doc, NULL,
+		    (yaml_char_t *)s, (int)strlen(s),
+		    YAML_PLAIN_SCALAR_STYLE));
+	seq = yaml_document_add_sequence(doc, NULL, YAML_FLOW_SEQUENCE_STYLE);
+	for (; *s != '\0'; s = *end != '\0' ? end + 1 : end) {
+		end = s + strcspn(s, " ");
+		item = yaml_document_add_scalar(doc, NULL, (yaml_char_t *)s,
+		    (int)(end - s), YAML_PLAIN_SCALAR_STYLE);
+		if (seq == 0 || item == 0 ||
+		    !yaml_document_append_sequence_item(doc, seq, item))
+			return (0);
+	}
+	return (seq);
+}
+
+/*
+ * Give a new configuration the defaults of the table: each default goes
+ * through its key's own reader, as if the file began with it. A default
+ * that does not read is a mistake in the table: abort.
+ */
+static void
+defaults(struct hg_config *cf)
+{
+	struct loader		 ld;
+	struct hg_errors	 errs;
+	yaml_document_t		 doc;
+	const struct cfg_key	*ck;
+	int			 id;
+
+	memset(&ld, 0, sizeof ld);
+	errors_init(&errs);
+	if (!yaml_document_initialize(&doc, NULL, NULL, NULL, 1, 1))
+		abort();
+	ld.ld_cf = cf;
+	ld.ld_rs = cf->cf_rules;
+	ld.ld_errs = &errs;
+	ld.ld_file = "(defaults)";
+	ld.ld_doc = &doc;
+	for (ck = cfg_keys; ck < cfg_keys + cfg_nkeys; ck++) {
+		if (ck->ck_default == NULL || cfg_entry_key(ck))
+			continue;
+		if ((id = default_node(&doc, ck)) == 0)
+			abort();
+		cfg_set(&ld, ck, cfg_node(&ld, id), cfg_node(&ld, id), cf);
+	}
+	yaml_document_delete(&doc);
+	if (errors_total(&errs) != 0) {
+		errors_print(&errs, stderr);
+		abort();
+	}
+	errors_free(&errs);
+}
+
+/*
+ * A new configuration with the defaults of the keyword table (one
+ * reference), before any file is read.
+ */
+struct hg_config *
+cfg_new(void)
+{
+	struct hg_config	*cf;
+
+	cf = xcalloc(1, sizeof *cf);
+	cf->cf_refs = 1;
+	cf->cf_rules = ruleset_new();
+	errors_init(&cf->cf_warnings);
+	defaults(cf);
+	return (cf);
+}
+
+static int
+strings_same(const char *a, const char *b)
+{
+	return (a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0);
+}
+
+static int
+cidrs_same(const struct hg_cidr *a, size_t na, const struct hg_cidr *b,
+    size_t nb)
+{
+	size_t	i;
+
+	if (na != nb)
+		return (0);
+	for (i = 0; i < na; i++)
+		if (a[i].ci_family != b[i].ci_family ||
+		    a[i].ci_bits != b[i].ci_bits ||
+		    memcmp(a[i].ci_addr, b[i].ci_addr,
+		    sizeof a[i].ci_addr) != 0)
+			return (0);
+	return (1);
+}
+
+static int
+ports_same(const struct hg_portset *a, const struct hg_portset *b)
+{
+	size_t	i;
+
+	if (a->ps_count != b->ps_count)
+		return (0);
+	for (i = 0; i < a->ps_count; i++)
+		if (a->ps_ranges[i].pr_lo != b->ps_ranges[i].pr_lo ||
+		    a->ps_ranges[i].pr_hi != b->ps_ranges[i].pr_hi)
+			return (0);
+	return (1);
+}
+
+/* Listeners of one kind: the same addresses, PROXY protocol and TLS. */
+static int
+listeners_same(const struct hg_config *a, const struct hg_config *b,
+    enum hg_listen_kind kind)
+{
+	const struct hg_listener	*la = a->cf_listeners;
+	const struct hg_listener	*lb = b->cf_listeners;
+	const struct hg_listener	*ea = la + a->cf_nlisteners;
+	const struct hg_listener	*eb = lb + b->cf_nlisteners;
+
+	for (;; la++, lb++) {
+		while (la < ea && la->li_kind != kind)
+			la++;
+		while (lb < eb && lb->li_kind != kind)
+			lb++;
+		if (la == ea || lb == eb)
+			return (la == ea && lb == eb);
+		if (strcmp(la->li_addr, lb->li_addr) != 0 ||
+		    la->li_pp != lb->li_pp ||
+		    (la->li_cert == NULL) != (lb->li_cert == NULL))
+			return (0);
+	}
+}
+
+/* Whether configurations a and b have the same value of the setting ck. */
+static int
+key_same(const struct cfg_key *ck, const struct hg_config *a,
+    const struct hg_config *b)
+{
+	const char		*pa = (const char *)a + ck->ck_off;
+	const char		*pb = (const char *)b + ck->ck_off;
+	const struct cfg_key	*sub;
+
+	switch (ck->ck_type) {
+	case CT_OTHER:
+		return (ck->ck_same == NULL || ck->ck_same(a, b));
+	case CT_SECTION:
+		for (sub = cfg_keys; sub < cfg_keys + cfg_nkeys; sub++)
+			if (sub->ck_section == (enum cfg_section)ck->ck_arg &&
+			    !key_same(sub, a, b))
+				return (0);
+		return (1);
+	case CT_UINT:
+	case CT_TIMEOUT:
+	case CT_DURATION:
+		return (*(const unsigned *)pa == *(const unsigned *)pb);
+	case CT_SWITCH:
+	case CT_CHOICE:
+		return (*(const int *)pa == *(const int *)pb);
+	case CT_SIZE:
+		return (*(const uint64_t *)pa == *(const uint64_t *)pb);
+	case CT_RATIO:
+		return (*(const double *)pa == *(const double *)pb);
+	case CT_PATH:
+		return (strings_same(*(char *const *)pa, *(char *const *)pb));
+	case CT_CIDRS:
+		return (cidrs_same(*(struct hg_cidr *const *)pa,
+		    *(const size_t *)((const char *)a + ck->ck_noff),
+		    *(struct hg_cidr *const *)pb,
+		    *(const size_t *)((const char *)b + ck->ck_noff)));
+	case CT_PORTS:
+		return (ports_same((const struct hg_portset *)pa,
+		    (const struct hg_portset *)pb));
+	case CT_LISTEN:
+		return (listeners_same(a, b, ck->ck_arg));
+	}
+	return (1);
+}
+
+/* Say, for each key of sec that needs a restart, if it changed. */
+static size_t
+restart_walk(enum cfg_section sec, const struct hg_config *running,
+    const struct hg_config *cf, config_change_fn fn, void *arg)
+{
+	const struct cfg_key	*ck;
+	char			 path[CFG_MAX_PATH], msg[128];
+	size_t			 n = 0;
+
+	for (ck = cfg_keys; ck < cfg_keys + cfg_nkeys; ck++) {
+		if (ck->ck_section != sec)
+			continue;
+		if (!(ck->ck_flags & CK_RESTART)) {
+			if (ck->ck_type == CT_SECTION)
+				n += restart_walk(ck->ck_arg, running, cf, fn,
+				    arg);
+			continue;
+		}
+		if (key_same(ck, running, cf))
+			continue;
+		cfg_key_path(ck, path, sizeof path);
+		if (ck->ck_type == CT_SECTION)
+			snprintf(msg, sizeof msg, "%s changes take effect at "
+			    "the next start", path);
+		else
+			snprintf(msg, sizeof msg, "a %s change takes effect at "
+			    "the next start", path);
+		fn(msg, arg);
+		n++;
+	}
+	return (n);
+}
+
+/*
+ * What a reload from running to cf cannot apply: calls fn with a message
+ * ("a listen change takes effect at the next start") for each setting
+ * that needs a restart and differs. Returns the number of messages.
+ */
+size_t
+config_restart_changes(const struct hg_config *running,
+    const struct hg_config *cf, config_change_fn fn, void *arg)
+{
+	return (restart_walk(CS_TOP, running, cf, fn, arg));
 }
 
 void

@@ -1,7 +1,8 @@
 /*
  * cfgpolicy.c -- the policy of the configuration: categories with their
  * hosts and lists, the top-level actions and the per-group actions, and
- * the url: lists' cached copies.
+ * the url: lists' cached copies. The keys of a category and of a list
+ * are in the keyword table (cfgkeys.c); their readers are here.
  */
 #include "config.h"
 
@@ -49,61 +50,106 @@ struct listspec {
 	struct hg_listsrc ls_src;	/* url: settings */
 };
 
-static void
-list_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
-    void *arg)
+void
+cfg_set_list_file(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct listspec	*ls = arg;
+
+	ls->ls_file = cfg_want_string(ld, v, "file");
+	ls->ls_file_node = v;
+}
+
+void
+cfg_set_list_url(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
 {
 	struct listspec	*ls = arg;
 	struct hg_url	 u;
 	const char	*s, *why;
 
-	if (strcmp(key, "file") == 0) {
-		ls->ls_file = cfg_want_string(ld, v, "file");
-		ls->ls_file_node = v;
+	if ((s = cfg_want_string(ld, v, "url")) == NULL)
+		ls->ls_bad = 1;
+	else if (url_parse(s, &u, &why) != 0) {
+		cfg_err(ld, v, "url: '%s': %s", s, why);
+		ls->ls_bad = 1;
+	} else
+		ls->ls_url = s;
+}
+
+void
+cfg_set_list_format(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct listspec	*ls = arg;
+
+	if ((ls->ls_format = cfg_want_string(ld, v, "format")) != NULL &&
+	    !list_format_valid(ls->ls_format)) {
+		cfg_err(ld, v, "unknown list format '%s' (%s)", ls->ls_format,
+		    list_formats_text());
+		ls->ls_format = NULL;
 	}
-	else if (strcmp(key, "url") == 0) {
-		if ((s = cfg_want_string(ld, v, "url")) == NULL)
-			ls->ls_bad = 1;
-		else if (url_parse(s, &u, &why) != 0) {
-			cfg_err(ld, v, "url: '%s': %s", s, why);
-			ls->ls_bad = 1;
-		} else
-			ls->ls_url = s;
-	} else if (strcmp(key, "format") == 0) {
-		if ((ls->ls_format = cfg_want_string(ld, v, "format")) != NULL
-		    && !list_format_valid(ls->ls_format)) {
-			cfg_err(ld, v, "unknown list format '%s' (%s)",
-			    ls->ls_format, list_formats_text());
-			ls->ls_format = NULL;
-		}
-	} else if (strcmp(key, "refresh") == 0)
-		cfg_set_duration(ld, v, "refresh", 1000, &ls->ls_src.ls_refresh,
-		    &ls->ls_bad);
-	else if (strcmp(key, "sha256") == 0) {
-		if ((s = cfg_want_string(ld, v, "sha256")) == NULL)
-			ls->ls_bad = 1;
-		else if (sha256_hex_parse(s, ls->ls_src.ls_pin) != 0) {
-			cfg_err(ld, v,
-			    "sha256: expected 64 hexadecimal digits");
-			ls->ls_bad = 1;
-		} else
-			ls->ls_src.ls_have_pin = 1;
-	} else if (strcmp(key, "ca_file") == 0) {
-		if ((s = cfg_want_string(ld, v, "ca_file")) == NULL)
-			ls->ls_bad = 1;
-		else {
-			free(ls->ls_src.ls_ca_file);
-			ls->ls_src.ls_ca_file = path_join_dir(ld->ld_file, s);
-		}
-	} else if (strcmp(key, "max_bytes") == 0)
-		cfg_set_size(ld, v, "max_bytes", &ls->ls_src.ls_max_bytes,
-		    &ls->ls_bad);
-	else if (strcmp(key, "max_shrink") == 0)
-		cfg_set_ratio(ld, v, "max_shrink", &ls->ls_src.ls_max_shrink,
-		    &ls->ls_bad);
-	else
-		cfg_err(ld, k, "lists: unknown key '%s' (file, url, format, "
-		    "refresh, sha256, ca_file, max_bytes, max_shrink)", key);
+}
+
+void
+cfg_set_list_refresh(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct listspec	*ls = arg;
+
+	cfg_set_duration(ld, v, "refresh", 1000, &ls->ls_src.ls_refresh,
+	    &ls->ls_bad);
+}
+
+void
+cfg_set_list_sha256(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct listspec	*ls = arg;
+	const char	*s;
+
+	if ((s = cfg_want_string(ld, v, "sha256")) == NULL)
+		ls->ls_bad = 1;
+	else if (sha256_hex_parse(s, ls->ls_src.ls_pin) != 0) {
+		cfg_err(ld, v, "sha256: expected 64 hexadecimal digits");
+		ls->ls_bad = 1;
+	} else
+		ls->ls_src.ls_have_pin = 1;
+}
+
+void
+cfg_set_list_ca_file(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct listspec	*ls = arg;
+	const char	*s;
+
+	if ((s = cfg_want_string(ld, v, "ca_file")) == NULL)
+		ls->ls_bad = 1;
+	else {
+		free(ls->ls_src.ls_ca_file);
+		ls->ls_src.ls_ca_file = path_join_dir(ld->ld_file, s);
+	}
+}
+
+void
+cfg_set_list_max_bytes(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct listspec	*ls = arg;
+
+	cfg_set_size(ld, v, "max_bytes", &ls->ls_src.ls_max_bytes,
+	    &ls->ls_bad);
+}
+
+void
+cfg_set_list_max_shrink(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct listspec	*ls = arg;
+
+	cfg_set_ratio(ld, v, "max_shrink", &ls->ls_src.ls_max_shrink,
+	    &ls->ls_bad);
 }
 
 /* Keep a url: list; its cached copy is loaded when the whole
@@ -129,9 +175,11 @@ category_url(struct loader *ld, struct catload *cl, struct listspec *ls)
 }
 
 /* lists: [{file: PATH, format: FORMAT} or {url: URL, format: FORMAT, ...}] */
-static void
-category_lists(struct loader *ld, struct catload *cl, yaml_node_t *v)
+void
+cfg_set_category_lists(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
 {
+	struct catload		*cl = arg;
 	yaml_node_item_t	*it;
 	yaml_node_t		*n;
 	struct listspec		 ls;
@@ -150,7 +198,7 @@ category_lists(struct loader *ld, struct catload *cl, yaml_node_t *v)
 		ls.ls_node = n;
 		ls.ls_src.ls_refresh = HG_LIST_REFRESH;
 		ls.ls_src.ls_max_shrink = -1;
-		cfg_each_pair(ld, n, list_pair, &ls);
+		cfg_walk(ld, CS_LIST, n, &ls, NULL);
 		if (ls.ls_bad) {
 			free(ls.ls_src.ls_ca_file);
 			continue;
@@ -253,50 +301,58 @@ category_hosts_packed(struct loader *ld, struct catload *cl,
 	}
 }
 
-static void
-category_pair(struct loader *ld, const char *key, yaml_node_t *k,
-    yaml_node_t *v, void *arg)
+void
+cfg_set_category_action(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
 {
 	struct catload		*cl = arg;
 	struct hg_category	*ca = ruleset_category(ld->ld_rs, cl->cl_cat);
-	const struct yamlpack_seq *ps;
-	yaml_node_item_t	*it;
-	yaml_node_t		*n;
-	const char		*s;
-	char			**text = NULL;
 
-	if (strcmp(key, "action") == 0) {
-		cfg_set_action(ld, v, "action", &ca->ca_action);
-		cl->cl_have_action = 1;
-		return;
-	}
-	if (strcmp(key, "description") == 0)
+	cfg_set_action(ld, v, "action", &ca->ca_action);
+	cl->cl_have_action = 1;
+}
+
+void
+cfg_set_category_actions(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct catload	*cl = arg;
+
+	set_gactions(ld, ruleset_category(ld->ld_rs, cl->cl_cat), v, 0);
+}
+
+/* description, breaks, note */
+void
+cfg_set_category_text(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct catload		*cl = arg;
+	struct hg_category	*ca = ruleset_category(ld->ld_rs, cl->cl_cat);
+	const char		*s;
+	char			**text;
+
+	if (strcmp(ck->ck_name, "description") == 0)
 		text = &ca->ca_description;
-	else if (strcmp(key, "breaks") == 0)
+	else if (strcmp(ck->ck_name, "breaks") == 0)
 		text = &ca->ca_breaks;
-	else if (strcmp(key, "note") == 0)
+	else
 		text = &ca->ca_note;
-	if (text != NULL) {
-		if ((s = cfg_want_string(ld, v, key)) != NULL) {
-			free(*text);
-			*text = xstrdup(s);
-		}
-		return;
+	if ((s = cfg_want_string(ld, v, ck->ck_name)) != NULL) {
+		free(*text);
+		*text = xstrdup(s);
 	}
-	if (strcmp(key, "lists") == 0) {
-		category_lists(ld, cl, v);
-		return;
-	}
-	if (strcmp(key, "actions") == 0) {
-		set_gactions(ld, ca, v, 0);
-		return;
-	}
-	if (strcmp(key, "hosts") != 0) {
-		cfg_err(ld, k, "category %s: unknown key '%s' (action, "
-		    "actions, description, breaks, note, hosts, lists)",
-		    ca->ca_name, key);
-		return;
-	}
+}
+
+void
+cfg_set_category_hosts(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct catload			*cl = arg;
+	const struct yamlpack_seq	*ps;
+	yaml_node_item_t		*it;
+	yaml_node_t			*n;
+	const char			*s;
+
 	if (cfg_want_kind(ld, v, YAML_SEQUENCE_NODE, "hosts") != 0)
 		return;
 	if ((ps = yamldoc_packed(ld->ld_yd, v)) != NULL) {
@@ -314,13 +370,14 @@ category_pair(struct loader *ld, const char *key, yaml_node_t *k,
 	}
 }
 
-void
-cfg_categories_pair(struct loader *ld, const char *key, yaml_node_t *k,
+static void
+categories_pair(struct loader *ld, const char *key, yaml_node_t *k,
     yaml_node_t *v, void *arg)
 {
 	struct catload			 cl;
 	const struct hg_category	*old;
 	uint32_t			 idx;
+	char				*what;
 
 	if (!cfg_category_name_valid(key)) {
 		cfg_err(ld, k, "invalid category name '%s' (lowercase letters, "
@@ -339,7 +396,9 @@ cfg_categories_pair(struct loader *ld, const char *key, yaml_node_t *k,
 	cl.cl_cat = ruleset_add_category(ld->ld_rs, key, HG_ACT_DENY,
 	    cl.cl_file, (uint32_t)k->start_mark.line + 1);
 	cl.cl_have_action = 0;
-	cfg_each_pair(ld, v, category_pair, &cl);
+	xasprintf(&what, "category %s", key);
+	cfg_walk(ld, CS_CATEGORY, v, &cl, what);
+	free(what);
 	if (!cl.cl_have_action)
 		cfg_err(ld, k,
 		    "category %s: 'action' is missing (allow, deny or audit)",
@@ -408,9 +467,18 @@ set_gactions(struct loader *ld, struct hg_category *ca, yaml_node_t *v,
 		cfg_each_pair(ld, v, gactions_pair, &gs);
 }
 
-/* actions: {CATEGORY: ACTION} or {CATEGORY: {default: ACTION, GROUP: ...}} */
+/* categories: {NAME: CATEGORY ...} */
 void
-cfg_actions_pair(struct loader *ld, const char *key, yaml_node_t *k,
+cfg_set_categories(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	if (cfg_want_kind(ld, v, YAML_MAPPING_NODE, "categories") == 0)
+		cfg_each_pair(ld, v, categories_pair, NULL);
+}
+
+/* actions: {CATEGORY: ACTION} or {CATEGORY: {default: ACTION, GROUP: ...}} */
+static void
+actions_pair(struct loader *ld, const char *key, yaml_node_t *k,
     yaml_node_t *v, void *arg)
 {
 	struct hg_category	*ca;
@@ -428,6 +496,14 @@ cfg_actions_pair(struct loader *ld, const char *key, yaml_node_t *k,
 		set_gactions(ld, ca, v, 1);
 	else
 		cfg_set_action(ld, v, key, &ca->ca_action);
+}
+
+void
+cfg_set_actions(struct loader *ld, const struct cfg_key *ck, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	if (cfg_want_kind(ld, v, YAML_MAPPING_NODE, "actions") == 0)
+		cfg_each_pair(ld, v, actions_pair, NULL);
 }
 
 /*

@@ -1,7 +1,9 @@
 /*
- * cfgsettings.c -- the settings of the main configuration file: listen,
- * clients and their groups, auth, pac, metrics, destinations, timeouts,
- * dns, log and the lists settings.
+ * cfgsettings.c -- the settings of the main configuration file that the
+ * keyword table (cfgkeys.c) cannot read by their type alone: listen and
+ * its entries, clients and their groups, pac.proxy and pac.bypass,
+ * dns.servers, log.decisions, user, chroot and auth.basic; and the checks
+ * of auth once the whole configuration is read.
  */
 #include "config.h"
 
@@ -60,177 +62,125 @@ cfg_listen_valid(const char *s)
 
 /*
  * listen.tls: {cert: FILE, key: FILE}, paths relative to the file that
- * names them. Sets *cert and *key (caller frees) or reports an error.
+ * names them, into the entry being read; errors point at "tls:".
  */
-static void
-listen_tls(struct loader *ld, yaml_node_t *n, char **cert, char **key)
+void
+cfg_set_listen_tls(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
 {
-	yaml_node_pair_t	*p;
-	yaml_node_t		*k, *v;
-	const char		*s, *name;
-	char			**slot;
-	int			 bad = 0;
+	struct cfg_listenspec	*lsp = arg;
 
-	if (cfg_want_kind(ld, n, YAML_MAPPING_NODE, "listen.tls") != 0)
+	lsp->lsp_tls = k;
+	lsp->lsp_tlsbad = 0;
+	if (cfg_want_kind(ld, v, YAML_MAPPING_NODE, "listen.tls") != 0)
 		return;
-	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
-	    p++) {
-		k = cfg_node(ld, p->key);
-		v = cfg_node(ld, p->value);
-		if ((name = cfg_want_string(ld, k, "listen.tls")) == NULL)
-			continue;
-		if (strcmp(name, "cert") == 0)
-			slot = cert;
-		else if (strcmp(name, "key") == 0)
-			slot = key;
-		else {
-			cfg_err(ld, k,
-			    "listen.tls: unknown key '%s' (cert, key)", name);
-			continue;
-		}
-		if ((s = cfg_want_string(ld, v, "listen.tls")) == NULL) {
-			bad = 1;
-			continue;
-		}
-		free(*slot);
-		*slot = path_join_dir(ld->ld_file, s);
-	}
-	if (!bad && (*cert == NULL || *key == NULL))
-		cfg_err(ld, n, "listen.tls: needs both cert and key");
+	cfg_walk(ld, CS_TLS, v, lsp, NULL);
+	if (!lsp->lsp_tlsbad && (lsp->lsp_cert == NULL ||
+	    lsp->lsp_key == NULL))
+		cfg_err(ld, v, "listen.tls: needs both cert and key");
 }
 
-/*
- * One listen entry: "ADDRESS:PORT" or {address: ..., proxy_protocol: ...,
- * tls: {cert: ..., key: ...}}
- */
-static void
-listen_entry(struct loader *ld, yaml_node_t *n)
+/* listen.tls.cert, listen.tls.key */
+void
+cfg_set_tls_file(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
 {
-	struct hg_config	*cf = ld->ld_cf;
-	struct hg_listener	*li;
-	yaml_node_pair_t	*p;
-	yaml_node_t		*k, *v, *addr = NULL, *tls = NULL;
-	const char		*s, *key;
-	char			*cert = NULL, *tkey = NULL;
-	int			 pp = 0;
+	struct cfg_listenspec	*lsp = arg;
+	char			**slot;
+	const char		*s;
 
-	if (n->type == YAML_MAPPING_NODE) {
-		for (p = n->data.mapping.pairs.start;
-		    p < n->data.mapping.pairs.top; p++) {
-			k = cfg_node(ld, p->key);
-			v = cfg_node(ld, p->value);
-			if ((key = cfg_want_string(ld, k, "listen")) == NULL)
-				continue;
-			if (strcmp(key, "address") == 0)
-				addr = v;
-			else if (strcmp(key, "proxy_protocol") == 0) {
-				if ((s = cfg_want_string(ld, v,
-				    "listen.proxy_protocol")) == NULL)
-					continue;
-				if (strcmp(s, "v1") == 0)
-					pp = HG_PROXYPROTO_V1;
-				else if (strcmp(s, "v2") == 0)
-					pp = HG_PROXYPROTO_V2;
-				else if (strcmp(s, "any") == 0)
-					pp = HG_PROXYPROTO_V1 |
-					    HG_PROXYPROTO_V2;
-				else if (strcmp(s, "off") == 0)
-					pp = 0;
-				else
-					cfg_err(ld, v, "listen.proxy_protocol: "
-					    "expected v1, v2, any or off");
-			} else if (strcmp(key, "tls") == 0) {
-				tls = k;	/* errors point at "tls:" */
-				listen_tls(ld, v, &cert, &tkey);
-			} else
-				cfg_err(ld, k, "listen: unknown key '%s' "
-				    "(address, proxy_protocol, tls)", key);
-		}
-		if (addr == NULL) {
-			cfg_err(ld, n, "listen: an entry needs an address");
-			goto out;
-		}
-		n = addr;
+	slot = strcmp(ck->ck_name, "cert") == 0 ? &lsp->lsp_cert :
+	    &lsp->lsp_key;
+	if ((s = cfg_want_string(ld, v, "listen.tls")) == NULL) {
+		lsp->lsp_tlsbad = 1;
+		return;
 	}
-	if ((s = cfg_want_string(ld, n, "listen")) == NULL)
-		goto out;
-	if (cfg_listen_valid(s) != 0) {
-		cfg_err(ld, n, "listen: '%s' is not ADDRESS:PORT "
-		    "(an IP address; [v6]:port for IPv6)", s);
-		goto out;
-	}
-	if ((li = cfg_listener_add(cf, HG_LISTEN_PROXY, s)) == NULL) {
-		cfg_err(ld, n, "listen: more than %d addresses", HG_MAX_LISTEN);
-		goto out;
-	}
-	li->li_pp = pp;
-	if (tls != NULL && cert != NULL && tkey != NULL) {
-		li->li_cert = cert;
-		li->li_key = tkey;
-		xasprintf(&li->li_tls_at, "%s:%u:%u", ld->ld_file,
-		    (unsigned)tls->start_mark.line + 1,
-		    (unsigned)tls->start_mark.column + 1);
-		cert = tkey = NULL;
-	}
-out:
-	free(cert);
-	free(tkey);
+	free(*slot);
+	*slot = path_join_dir(ld->ld_file, s);
 }
 
 void
-cfg_set_listen(struct loader *ld, yaml_node_t *v)
+cfg_set_listen_address(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
 {
-	struct hg_config	*cf = ld->ld_cf;
-	yaml_node_item_t	*it;
+	struct cfg_listenspec	*lsp = arg;
 
-	cfg_listener_clear(cf, HG_LISTEN_PROXY);
-	if (v->type == YAML_SCALAR_NODE || v->type == YAML_MAPPING_NODE) {
-		listen_entry(ld, v);
-		return;
-	}
-	if (cfg_want_kind(ld, v, YAML_SEQUENCE_NODE, "listen") != 0)
-		return;
-	for (it = v->data.sequence.items.start;
-	    it < v->data.sequence.items.top; it++)
-		listen_entry(ld, cfg_node(ld, *it));
-	if (config_nlisteners(cf, HG_LISTEN_PROXY) == 0)
-		cfg_err(ld, v, "listen: at least one address is needed");
+	lsp->lsp_addr = v;
 }
 
-/* One pac.listen or metrics.listen address. */
+/*
+ * One address of listen, pac.listen or metrics.listen: "ADDRESS:PORT",
+ * or for the proxy also {address: ..., proxy_protocol: ..., tls: {cert:
+ * ..., key: ...}}.
+ */
 static void
-side_listen_item(struct loader *ld, yaml_node_t *n, enum hg_listen_kind kind,
+listen_entry(struct loader *ld, yaml_node_t *n, enum hg_listen_kind kind,
     const char *what)
 {
-	const char	*s;
+	struct cfg_listenspec	 lsp;
+	struct hg_listener	*li;
+	const char		*s;
 
+	memset(&lsp, 0, sizeof lsp);
+	if (kind == HG_LISTEN_PROXY && n->type == YAML_MAPPING_NODE) {
+		cfg_walk(ld, CS_LISTEN, n, &lsp, NULL);
+		if (lsp.lsp_addr == NULL) {
+			cfg_err(ld, n, "%s: an entry needs an address", what);
+			goto out;
+		}
+		n = lsp.lsp_addr;
+	}
 	if ((s = cfg_want_string(ld, n, what)) == NULL)
-		return;
-	if (cfg_listen_valid(s) != 0)
+		goto out;
+	if (cfg_listen_valid(s) != 0) {
 		cfg_err(ld, n, "%s: '%s' is not ADDRESS:PORT "
 		    "(an IP address; [v6]:port for IPv6)", what, s);
-	else if (cfg_listener_add(ld->ld_cf, kind, s) == NULL)
+		goto out;
+	}
+	if ((li = cfg_listener_add(ld->ld_cf, kind, s)) == NULL) {
 		cfg_err(ld, n, "%s: more than %d addresses", what,
 		    HG_MAX_LISTEN);
+		goto out;
+	}
+	li->li_pp = lsp.lsp_pp;
+	if (lsp.lsp_tls != NULL && lsp.lsp_cert != NULL &&
+	    lsp.lsp_key != NULL) {
+		li->li_cert = lsp.lsp_cert;
+		li->li_key = lsp.lsp_key;
+		xasprintf(&li->li_tls_at, "%s:%u:%u", ld->ld_file,
+		    (unsigned)lsp.lsp_tls->start_mark.line + 1,
+		    (unsigned)lsp.lsp_tls->start_mark.column + 1);
+		lsp.lsp_cert = lsp.lsp_key = NULL;
+	}
+out:
+	free(lsp.lsp_cert);
+	free(lsp.lsp_key);
 }
 
-/* pac.listen, metrics.listen: "ADDRESS:PORT", or a list of them. */
-static void
-set_side_listen(struct loader *ld, yaml_node_t *v, enum hg_listen_kind kind,
+/*
+ * listen, pac.listen, metrics.listen: one address or a list, in place of
+ * the listeners of that kind. The proxy needs one at least.
+ */
+void
+cfg_set_listeners(struct loader *ld, yaml_node_t *v, enum hg_listen_kind kind,
     const char *what)
 {
 	yaml_node_item_t	*it;
 
 	cfg_listener_clear(ld->ld_cf, kind);
-	if (v->type == YAML_SCALAR_NODE) {
-		side_listen_item(ld, v, kind, what);
+	if (v->type == YAML_SCALAR_NODE ||
+	    (kind == HG_LISTEN_PROXY && v->type == YAML_MAPPING_NODE)) {
+		listen_entry(ld, v, kind, what);
 		return;
 	}
 	if (cfg_want_kind(ld, v, YAML_SEQUENCE_NODE, what) != 0)
 		return;
 	for (it = v->data.sequence.items.start;
 	    it < v->data.sequence.items.top; it++)
-		side_listen_item(ld, cfg_node(ld, *it), kind, what);
+		listen_entry(ld, cfg_node(ld, *it), kind, what);
+	if (kind == HG_LISTEN_PROXY &&
+	    config_nlisteners(ld->ld_cf, kind) == 0)
+		cfg_err(ld, v, "%s: at least one address is needed", what);
 }
 
 /* pac.proxy: "HOST:PORT" ("[v6]:PORT"), one or a list. */
@@ -320,41 +270,25 @@ pac_list(struct loader *ld, yaml_node_t *v, const char *what,
 }
 
 void
-cfg_pac_pair(struct loader *ld, const char *key, yaml_node_t *k,
-    yaml_node_t *v, void *arg)
+cfg_set_pac_proxy(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
 {
-	struct hg_config	*cf = ld->ld_cf;
-	const char		*s;
+	pac_list(ld, v, "pac.proxy", pac_proxy_item);
+}
 
-	if (strcmp(key, "mode") == 0) {
-		if ((s = cfg_want_string(ld, v, "pac.mode")) != NULL &&
-		    pac_mode_parse(s, &cf->cf_pac_mode) != 0)
-			cfg_err(ld, v,
-			    "pac.mode: '%s' is not one of all, policy", s);
-	} else if (strcmp(key, "fallback") == 0) {
-		if ((s = cfg_want_string(ld, v, "pac.fallback")) != NULL &&
-		    pac_fallback_parse(s, &cf->cf_pac_fallback) != 0)
-			cfg_err(ld, v,
-			    "pac.fallback: '%s' is not one of direct, block",
-			    s);
-	} else if (strcmp(key, "proxy") == 0)
-		pac_list(ld, v, "pac.proxy", pac_proxy_item);
-	else if (strcmp(key, "bypass") == 0)
-		pac_list(ld, v, "pac.bypass", pac_bypass_item);
-	else if (strcmp(key, "max_age") == 0)
-		cfg_want_uint(ld, v, "pac.max_age", 0, 31536000,
-		    &cf->cf_pac_max_age);
-	else if (strcmp(key, "listen") == 0)
-		set_side_listen(ld, v, HG_LISTEN_PAC, "pac.listen");
-	else
-		cfg_err(ld, k, "pac: unknown key '%s' (mode, fallback, proxy, "
-		    "bypass, max_age, listen)", key);
+void
+cfg_set_pac_bypass(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	pac_list(ld, v, "pac.bypass", pac_bypass_item);
 }
 
 /* A client group's users: [NAME ...] */
-static void
-group_users(struct loader *ld, struct hg_group *gr, yaml_node_t *v)
+void
+cfg_set_group_users(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
 {
+	struct hg_group		*gr = arg;
 	yaml_node_item_t	*it;
 	yaml_node_t		*n;
 	const char		*s;
@@ -378,56 +312,56 @@ group_users(struct loader *ld, struct hg_group *gr, yaml_node_t *v)
 	}
 }
 
-static void
-group_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
-    void *arg)
+void
+cfg_set_group_name(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
 {
 	struct hg_group		*gr = arg;
 	struct hg_config	*cf = ld->ld_cf;
-	yaml_node_item_t	*it;
 	const char		*s;
 	size_t			 i;
 
-	if (strcmp(key, "name") == 0) {
-		if ((s = cfg_want_string(ld, v, "clients.name")) == NULL)
-			return;
-		if (!cfg_category_name_valid(s)) {
-			cfg_err(ld, v, "clients.name: invalid group name '%s' "
-			    "(lowercase letters, digits, '-' and '_', at "
-			    "most 64)", s);
+	if ((s = cfg_want_string(ld, v, "clients.name")) == NULL)
+		return;
+	if (!cfg_category_name_valid(s)) {
+		cfg_err(ld, v, "clients.name: invalid group name '%s' "
+		    "(lowercase letters, digits, '-' and '_', at most 64)", s);
+		return;
+	}
+	if (strcmp(s, "default") == 0) {
+		/* actions: {CATEGORY: {default: ...}} means the category's
+		 * own action */
+		cfg_err(ld, v, "clients.name: 'default' is reserved");
+		return;
+	}
+	for (i = 0; i < cf->cf_ngroups; i++)
+		if (strcmp(cf->cf_groups[i].gr_name, s) == 0) {
+			cfg_err(ld, v, "clients.name: duplicate group name "
+			    "'%s'", s);
 			return;
 		}
-		if (strcmp(s, "default") == 0) {
-			/* actions: {CATEGORY: {default: ...}} means the
-			 * category's own action */
-			cfg_err(ld, v, "clients.name: 'default' is reserved");
-			return;
-		}
-		for (i = 0; i < cf->cf_ngroups; i++)
-			if (strcmp(cf->cf_groups[i].gr_name, s) == 0) {
-				cfg_err(ld, v, "clients.name: duplicate group "
-				    "name '%s'", s);
-				return;
-			}
-		gr->gr_name = xstrdup(s);
-	} else if (strcmp(key, "networks") == 0) {
-		if (cfg_want_kind(ld, v, YAML_SEQUENCE_NODE,
-		    "clients.networks") != 0)
-			return;
-		for (it = v->data.sequence.items.start;
-		    it < v->data.sequence.items.top; it++)
-			cfg_add_cidr(ld, cfg_node(ld, *it), "clients.networks",
-			    &gr->gr_nets, &gr->gr_nnets);
-	} else if (strcmp(key, "users") == 0)
-		group_users(ld, gr, v);
-	else
-		cfg_err(ld, k,
-		    "clients: unknown key '%s' (name, networks, users)", key);
+	gr->gr_name = xstrdup(s);
+}
+
+void
+cfg_set_group_networks(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct hg_group		*gr = arg;
+	yaml_node_item_t	*it;
+
+	if (cfg_want_kind(ld, v, YAML_SEQUENCE_NODE, "clients.networks") != 0)
+		return;
+	for (it = v->data.sequence.items.start;
+	    it < v->data.sequence.items.top; it++)
+		cfg_add_cidr(ld, cfg_node(ld, *it), "clients.networks",
+		    &gr->gr_nets, &gr->gr_nnets);
 }
 
 /* clients: [CIDR | {name: GROUP, networks: [CIDR ...], users: [NAME ...]}] */
 void
-cfg_set_clients(struct loader *ld, yaml_node_t *v)
+cfg_set_clients(struct loader *ld, const struct cfg_key *ck, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
 {
 	struct hg_config	*cf = ld->ld_cf;
 	struct hg_group		 gr;
@@ -455,7 +389,7 @@ cfg_set_clients(struct loader *ld, yaml_node_t *v)
 		}
 		memset(&gr, 0, sizeof gr);
 		before = errors_total(ld->ld_errs);
-		cfg_each_pair(ld, n, group_pair, &gr);
+		cfg_walk(ld, CS_GROUP, n, &gr, NULL);
 		if (gr.gr_name == NULL || gr.gr_nnets == 0) {
 			/* said already when a value was refused */
 			if (errors_total(ld->ld_errs) == before)
@@ -476,74 +410,10 @@ cfg_set_clients(struct loader *ld, yaml_node_t *v)
 	}
 }
 
-/* metrics: {allow: [CIDR ...]} */
+/* dns.servers: 'system' (resolv.conf) or a list of addresses. */
 void
-cfg_metrics_pair(struct loader *ld, const char *key, yaml_node_t *k,
-    yaml_node_t *v, void *arg)
-{
-	struct hg_config	*cf = ld->ld_cf;
-
-	if (strcmp(key, "allow") == 0)
-		cfg_set_cidrs(ld, v, "metrics.allow", &cf->cf_metrics_allow,
-		    &cf->cf_nmetrics_allow);
-	else if (strcmp(key, "listen") == 0)
-		set_side_listen(ld, v, HG_LISTEN_ADMIN, "metrics.listen");
-	else
-		cfg_err(ld, k, "metrics: unknown key '%s' (allow, listen)",
-		    key);
-}
-
-/* destinations: {guard: on|off, allow: [CIDR ...]} */
-void
-cfg_destinations_pair(struct loader *ld, const char *key, yaml_node_t *k,
-    yaml_node_t *v, void *arg)
-{
-	struct hg_config	*cf = ld->ld_cf;
-
-	if (strcmp(key, "guard") == 0)
-		cfg_want_switch(ld, v, "destinations.guard",
-		    &cf->cf_dest_guard);
-	else if (strcmp(key, "allow") == 0)
-		cfg_set_cidrs(ld, v, "destinations.allow", &cf->cf_dest_allow,
-		    &cf->cf_ndest_allow);
-	else
-		cfg_err(ld, k, "destinations: unknown key '%s' (guard, allow)",
-		    key);
-}
-
-void
-cfg_timeouts_pair(struct loader *ld, const char *key, yaml_node_t *k,
-    yaml_node_t *v, void *arg)
-{
-	struct hg_config	*cf = ld->ld_cf;
-	unsigned		*out;
-	const char		*s;
-
-	if (strcmp(key, "request") == 0)
-		out = &cf->cf_timeout_request;
-	else if (strcmp(key, "connect") == 0)
-		out = &cf->cf_timeout_connect;
-	else if (strcmp(key, "idle") == 0)
-		out = &cf->cf_timeout_idle;
-	else if (strcmp(key, "drain") == 0)
-		out = &cf->cf_timeout_drain;
-	else if (strcmp(key, "response") == 0)
-		out = &cf->cf_timeout_response;
-	else {
-		cfg_err(ld, k, "timeouts: unknown key '%s' (request, connect, "
-		    "idle, drain, response)", key);
-		return;
-	}
-	if ((s = cfg_want_string(ld, v, key)) == NULL)
-		return;
-	if (duration_parse(s, out) != 0 || *out == 0)
-		cfg_err(ld, v, "timeouts.%s: '%s' is not a duration "
-		    "(e.g. 500ms, 10s, 5m)", key, s);
-}
-
-void
-cfg_dns_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
-    void *arg)
+cfg_set_dns_servers(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
 {
 	struct hg_config	*cf = ld->ld_cf;
 	yaml_node_item_t	*it;
@@ -552,201 +422,166 @@ cfg_dns_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
 	uint8_t			 addr[16];
 	size_t			 i;
 
-	if (strcmp(key, "hosts_file") == 0) {
-		free(cf->cf_hosts_file);
-		cf->cf_hosts_file = NULL;
-		if (cfg_is_null(v))
-			return;
-		if ((s = cfg_want_string(ld, v, "dns.hosts_file")) != NULL)
-			cf->cf_hosts_file = path_join_dir(ld->ld_file, s);
-	} else if (strcmp(key, "servers") == 0) {
-		for (i = 0; i < cf->cf_ndns_servers; i++)
-			free(cf->cf_dns_servers[i]);
-		free(cf->cf_dns_servers);
-		cf->cf_dns_servers = NULL;
-		cf->cf_ndns_servers = 0;
-		cf->cf_dns_system = 0;
-		if (v->type == YAML_SCALAR_NODE) {
-			if (strcmp(cfg_scalar(v), "system") == 0)
-				cf->cf_dns_system = 1;
-			else
-				cfg_err(ld, v, "dns.servers: expected 'system' "
-				    "or a list of addresses");
-			return;
+	for (i = 0; i < cf->cf_ndns_servers; i++)
+		free(cf->cf_dns_servers[i]);
+	free(cf->cf_dns_servers);
+	cf->cf_dns_servers = NULL;
+	cf->cf_ndns_servers = 0;
+	cf->cf_dns_system = 0;
+	if (v->type == YAML_SCALAR_NODE) {
+		if (strcmp(cfg_scalar(v), "system") == 0)
+			cf->cf_dns_system = 1;
+		else
+			cfg_err(ld, v, "dns.servers: expected 'system' or a "
+			    "list of addresses");
+		return;
+	}
+	if (cfg_want_kind(ld, v, YAML_SEQUENCE_NODE, "dns.servers") != 0)
+		return;
+	for (it = v->data.sequence.items.start;
+	    it < v->data.sequence.items.top; it++) {
+		n = cfg_node(ld, *it);
+		if ((s = cfg_want_string(ld, n, "dns.servers")) == NULL)
+			continue;
+		if (inet_pton(AF_INET, s, addr) != 1 &&
+		    inet_pton(AF_INET6, s, addr) != 1 &&
+		    cfg_listen_valid(s) != 0) {
+			cfg_err(ld, n, "dns.servers: '%s' is not an IP address "
+			    "(or ADDRESS:PORT)", s);
+			continue;
 		}
-		if (cfg_want_kind(ld, v, YAML_SEQUENCE_NODE,
-		    "dns.servers") != 0)
-			return;
-		for (it = v->data.sequence.items.start;
-		    it < v->data.sequence.items.top; it++) {
-			n = cfg_node(ld, *it);
-			if ((s = cfg_want_string(ld, n, "dns.servers")) == NULL)
-				continue;
-			if (inet_pton(AF_INET, s, addr) != 1 &&
-			    inet_pton(AF_INET6, s, addr) != 1 &&
-			    cfg_listen_valid(s) != 0) {
-				cfg_err(ld, n, "dns.servers: '%s' is not an IP "
-				    "address (or ADDRESS:PORT)", s);
-				continue;
-			}
-			cf->cf_dns_servers = xreallocarray(cf->cf_dns_servers,
-			    cf->cf_ndns_servers + 1,
-			    sizeof *cf->cf_dns_servers);
-			cf->cf_dns_servers[cf->cf_ndns_servers++] =
-			    xstrdup(s);
-		}
-	} else
-		cfg_err(ld, k, "dns: unknown key '%s' (hosts_file, servers)",
-		    key);
+		cf->cf_dns_servers = xreallocarray(cf->cf_dns_servers,
+		    cf->cf_ndns_servers + 1, sizeof *cf->cf_dns_servers);
+		cf->cf_dns_servers[cf->cf_ndns_servers++] = xstrdup(s);
+	}
 }
 
+int
+cfg_same_dns_servers(const struct hg_config *a, const struct hg_config *b)
+{
+	size_t	i;
+
+	if (a->cf_dns_system != b->cf_dns_system ||
+	    a->cf_ndns_servers != b->cf_ndns_servers)
+		return (0);
+	for (i = 0; i < a->cf_ndns_servers; i++)
+		if (strcmp(a->cf_dns_servers[i], b->cf_dns_servers[i]) != 0)
+			return (0);
+	return (1);
+}
+
+/* log.decisions: a file, "-" (standard output), syslog, or null: none. */
 void
-cfg_log_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
-    void *arg)
+cfg_set_decisions(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
 {
 	struct hg_config	*cf = ld->ld_cf;
 	const char		*s;
 
-	if (strcmp(key, "decisions") == 0) {
-		free(cf->cf_decisions);
-		cf->cf_decisions = NULL;
-		if (cfg_is_null(v))
-			return;
-		if ((s = cfg_want_string(ld, v, "log.decisions")) == NULL)
-			return;
-		if (strcmp(s, "syslog") == 0 &&
-		    cfg_platform_lacks(ld, v, "log.decisions: syslog"))
-			return;
-		if (strcmp(s, "-") == 0 || strcmp(s, "syslog") == 0)
-			cf->cf_decisions = xstrdup(s);
-		else
-			cf->cf_decisions = path_join_dir(ld->ld_file, s);
-	} else if (strcmp(key, "format") == 0) {
-		if ((s = cfg_want_string(ld, v, "log.format")) == NULL)
-			return;
-		if (strcmp(s, "json") == 0)
-			cf->cf_log_format = HG_LOG_JSON;
-		else if (strcmp(s, "squid") == 0)
-			cf->cf_log_format = HG_LOG_SQUID;
-		else
-			cfg_err(ld, v,
-			    "log.format: '%s' is not one of json, squid", s);
-	} else if (strcmp(key, "level") == 0) {
-		if ((s = cfg_want_string(ld, v, "log.level")) == NULL)
-			return;
-		if (strcmp(s, "error") == 0)
-			cf->cf_log_level = 0;
-		else if (strcmp(s, "warn") == 0)
-			cf->cf_log_level = 1;
-		else if (strcmp(s, "info") == 0)
-			cf->cf_log_level = 2;
-		else if (strcmp(s, "debug") == 0)
-			cf->cf_log_level = 3;
-		else
-			cfg_err(ld, v, "log.level: '%s' is not one of error, "
-			    "warn, info, debug", s);
-	} else
-		cfg_err(ld, k,
-		    "log: unknown key '%s' (decisions, format, level)", key);
+	free(cf->cf_decisions);
+	cf->cf_decisions = NULL;
+	if (cfg_is_null(v))
+		return;
+	if ((s = cfg_want_string(ld, v, "log.decisions")) == NULL)
+		return;
+	if (strcmp(s, "syslog") == 0 &&
+	    cfg_platform_lacks(ld, v, "log.decisions: syslog"))
+		return;
+	if (strcmp(s, "-") == 0 || strcmp(s, "syslog") == 0)
+		cf->cf_decisions = xstrdup(s);
+	else
+		cf->cf_decisions = path_join_dir(ld->ld_file, s);
 }
 
-/* The top-level lists: {cache_dir, timeout, max_bytes, max_shrink}. */
+/* user: the user to become once bound; null: stay. */
 void
-cfg_lists_pair(struct loader *ld, const char *key, yaml_node_t *k,
+cfg_set_user(struct loader *ld, const struct cfg_key *ck, yaml_node_t *k,
     yaml_node_t *v, void *arg)
 {
 	struct hg_config	*cf = ld->ld_cf;
 	const char		*s;
-	int			 bad = 0;
 
-	if (strcmp(key, "cache_dir") == 0) {
-		if ((s = cfg_want_string(ld, v, "lists.cache_dir")) != NULL) {
-			free(cf->cf_cache_dir);
-			cf->cf_cache_dir = path_join_dir(ld->ld_file, s);
-		}
-	} else if (strcmp(key, "timeout") == 0)
-		cfg_set_duration(ld, v, "lists.timeout", 1000,
-		    &cf->cf_list_timeout, &bad);
-	else if (strcmp(key, "max_bytes") == 0)
-		cfg_set_size(ld, v, "lists.max_bytes", &cf->cf_list_max_bytes,
-		    &bad);
-	else if (strcmp(key, "max_shrink") == 0)
-		cfg_set_ratio(ld, v, "lists.max_shrink",
-		    &cf->cf_list_max_shrink, &bad);
+	free(cf->cf_user);
+	cf->cf_user = NULL;
+	if (cfg_is_null(v) || (s = cfg_want_string(ld, v, "user")) == NULL)
+		return;
+	if (s[0] == '\0' || strpbrk(s, ": \t/") != NULL)
+		cfg_err(ld, v, "user: '%s' is not a user name", s);
 	else
-		cfg_err(ld, k, "lists: unknown key '%s' (cache_dir, timeout, "
-		    "max_bytes, max_shrink)", key);
+		cf->cf_user = xstrdup(s);
 }
 
-static void
-basic_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
-    void *arg)
+/* chroot: the directory to shut the proxy in once bound; null: none. */
+void
+cfg_set_chroot(struct loader *ld, const struct cfg_key *ck, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	const char		*s;
+
+	free(cf->cf_chroot);
+	cf->cf_chroot = NULL;
+	if (cfg_is_null(v) || (s = cfg_want_string(ld, v, "chroot")) == NULL)
+		return;
+	if (s[0] != '/')
+		cfg_err(ld, v, "chroot: '%s' is not an absolute path", s);
+	else
+		cf->cf_chroot = xstrdup(s);
+}
+
+/* auth.basic: {users_file, realm, cache_ttl}; users_file is needed. */
+void
+cfg_set_basic(struct loader *ld, const struct cfg_key *ck, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct hg_config	*cf = ld->ld_cf;
+
+	if (cfg_want_kind(ld, v, YAML_MAPPING_NODE, "auth.basic") != 0)
+		return;
+	cf->cf_auth_basic = 1;
+	ld->ld_auth_file = ld->ld_file;
+	ld->ld_auth_line = (unsigned)k->start_mark.line + 1;
+	ld->ld_auth_col = (unsigned)k->start_mark.column + 1;
+	cfg_walk(ld, CS_BASIC, v, cf, NULL);
+	if (cf->cf_users_file == NULL)
+		cfg_err(ld, k, "auth.basic: users_file is missing");
+}
+
+void
+cfg_set_users_file(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	const char		*s;
+
+	if ((s = cfg_want_string(ld, v, "auth.basic.users_file")) == NULL)
+		return;
+	free(cf->cf_users_file);
+	cf->cf_users_file = path_join_dir(ld->ld_file, s);
+	ld->ld_users_at = v->start_mark;
+}
+
+void
+cfg_set_realm(struct loader *ld, const struct cfg_key *ck, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
 {
 	struct hg_config	*cf = ld->ld_cf;
 	const char		*s;
 	size_t			 i;
-	int			 bad = 0;
 
-	if (strcmp(key, "users_file") == 0) {
-		if ((s = cfg_want_string(ld, v, "auth.basic.users_file")) ==
-		    NULL)
-			return;
-		free(cf->cf_users_file);
-		cf->cf_users_file = path_join_dir(ld->ld_file, s);
-		ld->ld_users_at = v->start_mark;
-	} else if (strcmp(key, "realm") == 0) {
-		if ((s = cfg_want_string(ld, v, "auth.basic.realm")) == NULL)
-			return;
-		for (i = 0; s[i] != '\0'; i++)
-			if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f ||
-			    s[i] == '"' || s[i] == '\\')
-				break;
-		if (s[i] != '\0' || i == 0 || i > 128) {
-			cfg_err(ld, v, "auth.basic.realm: 1 to 128 printable "
-			    "characters, no '\"' or '\\'");
-			return;
-		}
-		free(cf->cf_auth_realm);
-		cf->cf_auth_realm = xstrdup(s);
-	} else if (strcmp(key, "cache_ttl") == 0)
-		cfg_set_duration(ld, v, "auth.basic.cache_ttl", 1000,
-		    &cf->cf_auth_cache_ttl, &bad);
-	else
-		cfg_err(ld, k, "auth.basic: unknown key '%s' (users_file, "
-		    "realm, cache_ttl)", key);
-}
-
-/* auth: {basic: {...}, allow_plaintext_auth, max_failures,
- * failure_window} */
-void
-cfg_auth_pair(struct loader *ld, const char *key, yaml_node_t *k,
-    yaml_node_t *v, void *arg)
-{
-	struct hg_config	*cf = ld->ld_cf;
-	int			 bad = 0;
-
-	if (strcmp(key, "basic") == 0) {
-		if (cfg_want_kind(ld, v, YAML_MAPPING_NODE, "auth.basic") != 0)
-			return;
-		cf->cf_auth_basic = 1;
-		ld->ld_auth_file = ld->ld_file;
-		ld->ld_auth_line = (unsigned)k->start_mark.line + 1;
-		ld->ld_auth_col = (unsigned)k->start_mark.column + 1;
-		cfg_each_pair(ld, v, basic_pair, NULL);
-		if (cf->cf_users_file == NULL)
-			cfg_err(ld, k, "auth.basic: users_file is missing");
-	} else if (strcmp(key, "allow_plaintext_auth") == 0)
-		cfg_want_switch(ld, v, "auth.allow_plaintext_auth",
-		    &cf->cf_auth_plaintext);
-	else if (strcmp(key, "max_failures") == 0)
-		cfg_want_uint(ld, v, "auth.max_failures", 1, 1000,
-		    &cf->cf_auth_max_failures);
-	else if (strcmp(key, "failure_window") == 0)
-		cfg_set_duration(ld, v, "auth.failure_window", 1000,
-		    &cf->cf_auth_fail_window, &bad);
-	else
-		cfg_err(ld, k, "auth: unknown key '%s' (basic, "
-		    "allow_plaintext_auth, max_failures, failure_window)", key);
+	if ((s = cfg_want_string(ld, v, "auth.basic.realm")) == NULL)
+		return;
+	for (i = 0; s[i] != '\0'; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f ||
+		    s[i] == '"' || s[i] == '\\')
+			break;
+	if (s[i] != '\0' || i == 0 || i > 128) {
+		cfg_err(ld, v, "auth.basic.realm: 1 to 128 printable "
+		    "characters, no '\"' or '\\'");
+		return;
+	}
+	free(cf->cf_auth_realm);
+	cf->cf_auth_realm = xstrdup(s);
 }
 
 /*

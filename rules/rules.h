@@ -39,22 +39,15 @@
 #define HG_MAX_USERS_FILE	(4 * 1024 * 1024)	/* users file bytes */
 #define HG_MAX_GROUP		64	/* bytes of a group name */
 
-/* Defaults of `auth:` */
+/* The realm of `auth.basic` when none is set. */
 #define HG_AUTH_REALM		"hushgate"
-#define HG_AUTH_CACHE_TTL	(5U * 60 * 1000)	/* ms */
-#define HG_AUTH_MAX_FAILURES	5	/* in failure_window ... */
-#define HG_AUTH_FAIL_WINDOW	(60U * 1000)	/* ms: ... then refused */
 
 #define HG_MAX_URL		2048	/* bytes of a list URL */
 #define HG_MAX_LIST_BYTES	(1024ULL * 1024 * 1024)	/* max_bytes limit */
 #define HG_MAX_LIST_META	8192	/* bytes of a list metadata file */
 #define HG_MAX_VALIDATOR	256	/* ETag or Last-Modified kept */
 
-/* Defaults of the top-level `lists:` settings. */
-#define HG_LIST_CACHE_DIR	"/var/cache/hushgate"
-#define HG_LIST_TIMEOUT		30000		/* ms, one download */
-#define HG_LIST_MAX_BYTES	(64ULL * 1024 * 1024)
-#define HG_LIST_MAX_SHRINK	0.5
+/* How often a url: list is downloaded when it does not say. */
 #define HG_LIST_REFRESH		(24U * 3600 * 1000)	/* ms */
 
 #define HG_NONE			UINT32_MAX
@@ -479,6 +472,17 @@ void		 ruleset_stats(const struct hg_ruleset *, size_t *, size_t *,
 struct hg_config *config_load(const char *, struct hg_errors *);
 struct hg_config *config_load_string(const char *, const char *, size_t,
 		    struct hg_errors *);
+
+/* cfgkeys.c, cfgobj.c: the keys of the configuration */
+#define HG_KEY_MAIN	0x1	/* in the main file only */
+#define HG_KEY_RESTART	0x2	/* a change takes effect at the next start */
+#define HG_KEY_SECTION	0x4	/* a mapping of further keys */
+#define HG_KEY_ENTRY	0x8	/* a key of a list's entries (a listen or
+				   clients entry, a category, a list) */
+typedef void	(*config_change_fn)(const char *, void *);
+size_t		 config_restart_changes(const struct hg_config *,
+		    const struct hg_config *, config_change_fn, void *);
+int		 config_key(size_t, char *, size_t, int *);
 void		 config_ref(struct hg_config *);
 void		 config_unref(struct hg_config *);
 int		 config_proxy_trusted(const struct hg_config *, int,
