@@ -321,7 +321,7 @@ cfg_set_category_actions(struct loader *ld, const struct cfg_key *ck,
 	set_gactions(ld, ruleset_category(ld->ld_rs, cl->cl_cat), v, 0);
 }
 
-/* description, breaks, note */
+/* description, breaks, note: ck_off is the field of the category. */
 void
 cfg_set_category_text(struct loader *ld, const struct cfg_key *ck,
     yaml_node_t *k, yaml_node_t *v, void *arg)
@@ -331,12 +331,7 @@ cfg_set_category_text(struct loader *ld, const struct cfg_key *ck,
 	const char		*s;
 	char			**text;
 
-	if (strcmp(ck->ck_name, "description") == 0)
-		text = &ca->ca_description;
-	else if (strcmp(ck->ck_name, "breaks") == 0)
-		text = &ca->ca_breaks;
-	else
-		text = &ca->ca_note;
+	text = (char **)((char *)ca + ck->ck_off);
 	if ((s = cfg_want_string(ld, v, ck->ck_name)) != NULL) {
 		free(*text);
 		*text = xstrdup(s);

@@ -80,7 +80,7 @@ cfg_set_listen_tls(struct loader *ld, const struct cfg_key *ck,
 		cfg_err(ld, v, "listen.tls: needs both cert and key");
 }
 
-/* listen.tls.cert, listen.tls.key */
+/* listen.tls.cert, listen.tls.key: ck_off is the field of the entry. */
 void
 cfg_set_tls_file(struct loader *ld, const struct cfg_key *ck,
     yaml_node_t *k, yaml_node_t *v, void *arg)
@@ -89,8 +89,7 @@ cfg_set_tls_file(struct loader *ld, const struct cfg_key *ck,
 	char			**slot;
 	const char		*s;
 
-	slot = strcmp(ck->ck_name, "cert") == 0 ? &lsp->lsp_cert :
-	    &lsp->lsp_key;
+	slot = (char **)((char *)lsp + ck->ck_off);
 	if ((s = cfg_want_string(ld, v, "listen.tls")) == NULL) {
 		lsp->lsp_tlsbad = 1;
 		return;
