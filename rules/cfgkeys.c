@@ -628,8 +628,6 @@ config_key(size_t i, char *buf, size_t len, int *flags)
 	for (up = ck; up != NULL; up = section_key(up->ck_section))
 		if (up->ck_flags & CK_RESTART)
 			*flags |= HG_KEY_RESTART;
-	if (ck->ck_type == CT_SECTION)
-		*flags |= HG_KEY_SECTION;
 	if (cfg_entry_key(ck))
 		*flags |= HG_KEY_ENTRY;
 	return (0);

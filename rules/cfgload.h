@@ -68,9 +68,9 @@ typedef void (*pair_fn)(struct loader *, const char *, yaml_node_t *,
  * The keyword table (cfgkeys.c): every key of every mapping of the
  * configuration, with where it may appear, how its value is read and
  * kept, its default and whether a change needs a restart. It drives the
- * reading of each key, the unknown-key errors, the defaults of a new
- * configuration, the main-file-only check and the reload's restart
- * warnings.
+ * reading of each key, the unknown-key errors and the main-file-only
+ * check (cfgkeys.c, cfgfile.c), the defaults of a new configuration and
+ * the reload's restart warnings (cfgobj.c).
  */
 
 /* The mappings keys belong to. */

@@ -476,8 +476,7 @@ struct hg_config *config_load_string(const char *, const char *, size_t,
 /* cfgkeys.c, cfgobj.c: the keys of the configuration */
 #define HG_KEY_MAIN	0x1	/* in the main file only */
 #define HG_KEY_RESTART	0x2	/* a change takes effect at the next start */
-#define HG_KEY_SECTION	0x4	/* a mapping of further keys */
-#define HG_KEY_ENTRY	0x8	/* a key of a list's entries (a listen or
+#define HG_KEY_ENTRY	0x4	/* a key of a list's entries (a listen or
 				   clients entry, a category, a list) */
 typedef void	(*config_change_fn)(const char *, void *);
 size_t		 config_restart_changes(const struct hg_config *,
