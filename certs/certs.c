@@ -591,20 +591,22 @@ cert_info_load(const char *file, struct cert_info *ci, char **cause)
 int
 certs_show(const struct hg_config *cf)
 {
-	struct cert_info	 ci;
-	char			*cause = NULL;
-	size_t			 i, n = 0;
-	int			 rc = 0;
+	struct cert_info		 ci;
+	const struct hg_listener	*li;
+	char				*cause = NULL;
+	size_t				 i, n = 0;
+	int				 rc = 0;
 
-	for (i = 0; i < cf->cf_nlisten; i++) {
-		if (cf->cf_listen_cert[i] == NULL)
+	for (i = 0; i < cf->cf_nlisteners; i++) {
+		li = &cf->cf_listeners[i];
+		if (li->li_cert == NULL)
 			continue;
 		if (n++ > 0)
 			printf("\n");
-		printf("listener:    %s (tls: %s)\n", cf->cf_listen[i],
-		    cf->cf_listen_tls_at[i]);
-		printf("certificate: %s\n", cf->cf_listen_cert[i]);
-		if (cert_info_load(cf->cf_listen_cert[i], &ci, &cause) != 0) {
+		printf("listener:    %s (tls: %s)\n", li->li_addr,
+		    li->li_tls_at);
+		printf("certificate: %s\n", li->li_cert);
+		if (cert_info_load(li->li_cert, &ci, &cause) != 0) {
 			printf("error:       %s\n", cause);
 			free(cause);
 			cause = NULL;

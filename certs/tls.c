@@ -294,7 +294,7 @@ tls_server_conf(const struct tls_server *ts)
 
 /*
  * Load the credentials of every TLS listener of cf and attach them to it
- * (cf_listen_tls). A file that cannot be used is an error in errs, a
+ * (li_tls). A file that cannot be used is an error in errs, a
  * certificate that expires within HG_CERT_WARN_DAYS a warning in warns,
  * both at the listen entry's tls: (file:line:col). Returns 0 or -1.
  */
@@ -303,19 +303,20 @@ tls_server_attach(struct hg_config *cf, struct hg_errors *errs,
     struct hg_errors *warns)
 {
 	struct cert_info	 ci;
+	struct hg_listener	*li;
 	char			*cause = NULL, *msg;
 	size_t			 i;
 	int			 rc = 0;
 
 	cf->cf_tls_free = tls_server_unref;
-	for (i = 0; i < cf->cf_nlisten; i++) {
-		if (cf->cf_listen_cert[i] == NULL)
+	for (i = 0; i < cf->cf_nlisteners; i++) {
+		li = &cf->cf_listeners[i];
+		if (li->li_cert == NULL)
 			continue;
-		cf->cf_listen_tls[i] = tls_server_new(cf->cf_listen_cert[i],
-		    cf->cf_listen_key[i], &cause);
-		if (cf->cf_listen_tls[i] == NULL) {
-			xasprintf(&msg, "%s: listen.tls: %s",
-			    cf->cf_listen_tls_at[i], cause);
+		li->li_tls = tls_server_new(li->li_cert, li->li_key, &cause);
+		if (li->li_tls == NULL) {
+			xasprintf(&msg, "%s: listen.tls: %s", li->li_tls_at,
+			    cause);
 			errors_add_msg(errs, msg);
 			free(msg);
 			free(cause);
@@ -323,19 +324,18 @@ tls_server_attach(struct hg_config *cf, struct hg_errors *errs,
 			rc = -1;
 			continue;
 		}
-		if (cert_info_load(cf->cf_listen_cert[i], &ci, NULL) != 0)
+		if (cert_info_load(li->li_cert, &ci, NULL) != 0)
 			continue;
 		if (ci.ci_days_left < 0) {
 			xasprintf(&msg, "%s: listen.tls: certificate %s expired "
-			    "on %s", cf->cf_listen_tls_at[i],
-			    cf->cf_listen_cert[i], ci.ci_not_after);
+			    "on %s", li->li_tls_at, li->li_cert,
+			    ci.ci_not_after);
 			errors_add_msg(warns, msg);
 			free(msg);
 		} else if (ci.ci_days_left < HG_CERT_WARN_DAYS) {
 			xasprintf(&msg, "%s: listen.tls: certificate %s expires "
-			    "in %ld days (%s)", cf->cf_listen_tls_at[i],
-			    cf->cf_listen_cert[i], ci.ci_days_left,
-			    ci.ci_not_after);
+			    "in %ld days (%s)", li->li_tls_at, li->li_cert,
+			    ci.ci_days_left, ci.ci_not_after);
 			errors_add_msg(warns, msg);
 			free(msg);
 		}

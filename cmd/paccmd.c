@@ -63,7 +63,7 @@ pick_proxies(const struct hg_config *cf, const char *arg, char **list)
 		list[n++] = xstrdup(cf->cf_pac_proxy[i]);
 	if (n > 0)
 		return (n);
-	p = cf->cf_listen[0];
+	p = cf->cf_listeners[0].li_addr;	/* the first proxy listener */
 	if (strncmp(p, "0.0.0.0:", 8) == 0 || strncmp(p, "[::]:", 5) == 0 ||
 	    strcmp(strrchr(p, ':'), ":0") == 0) {
 		fprintf(stderr, "hushgate: listen %s names no address clients "
@@ -383,8 +383,9 @@ pac_url_proxy(const struct hg_config *cf, const char *url)
 		    "from; give --proxy HOST:PORT\n");
 		return (NULL);
 	}
-	for (i = 0; i < cf->cf_nlisten; i++) {
-		c = strrchr(cf->cf_listen[i], ':');
+	for (i = 0; i < cf->cf_nlisteners &&
+	    cf->cf_listeners[i].li_kind == HG_LISTEN_PROXY; i++) {
+		c = strrchr(cf->cf_listeners[i].li_addr, ':');
 		lport = strtoul(c + 1, NULL, 10);
 		if (lport == t.t_port || (port == 0 && i == 0))
 			port = (uint16_t)lport;
@@ -393,7 +394,8 @@ pac_url_proxy(const struct hg_config *cf, const char *url)
 	}
 	if (port == 0) {
 		fprintf(stderr, "hushgate: listen %s has no fixed port to name: "
-		    "give --proxy HOST:PORT or pac.proxy\n", cf->cf_listen[0]);
+		    "give --proxy HOST:PORT or pac.proxy\n",
+		    cf->cf_listeners[0].li_addr);
 		return (NULL);
 	}
 	xasprintf(&out, t.t_kind == HG_HOST_IPV6 ? "[%s]:%u" : "%s:%u",

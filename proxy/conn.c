@@ -1547,7 +1547,7 @@ pac_local_proxy(struct conn *c, char *out, size_t len)
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen = sizeof ss;
 	char			 ip[INET6_ADDRSTRLEN];
-	const char		*l = c->cn_cfg->cf_listen[0];
+	const char		*l = c->cn_cfg->cf_listeners[0].li_addr;
 	unsigned		 port = 0;
 	const void		*addr;
 
@@ -2113,8 +2113,8 @@ conn_open(struct worker *w, int fd, struct bufferevent *bev,
 		return;
 	}
 	c->cn_w = w;
-	c->cn_pac_only = wl->wl_pac != 0;
-	c->cn_admin_only = wl->wl_admin != 0;
+	c->cn_pac_only = wl->wl_kind == HG_LISTEN_PAC;
+	c->cn_admin_only = wl->wl_kind == HG_LISTEN_ADMIN;
 	c->cn_fd[0] = c->cn_fd[1] = -1;
 	c->cn_group = HG_NONE;
 	c->cn_req_active = 1;
@@ -2152,14 +2152,14 @@ conn_open(struct worker *w, int fd, struct bufferevent *bev,
 	w->w_nconns++;
 
 	if (wl->wl_tls >= 0) {
-		if ((size_t)wl->wl_tls >= c->cn_cfg->cf_nlisten ||
-		    c->cn_cfg->cf_listen_tls[wl->wl_tls] == NULL) {
+		if ((size_t)wl->wl_tls >= c->cn_cfg->cf_nlisteners ||
+		    c->cn_cfg->cf_listeners[wl->wl_tls].li_tls == NULL) {
 			log_warnx("%s: TLS listener without credentials "
 			    "(restart after a listen change)", c->cn_client);
 			conn_close(c, "error");
 			return;
 		}
-		c->cn_tls_wait = c->cn_cfg->cf_listen_tls[wl->wl_tls];
+		c->cn_tls_wait = c->cn_cfg->cf_listeners[wl->wl_tls].li_tls;
 		tls_server_ref(c->cn_tls_wait);
 		/* Behind a balancer, TLS starts after the PROXY header. */
 		if (wl->wl_pp == 0 && conn_tls_start(c) != 0)

@@ -82,21 +82,11 @@ apply_log_level(struct mainctx *mc, const struct hg_config *cf)
 	    EVENT_DBG_NONE);
 }
 
-static int
-dns_differs(const struct hg_config *a, const struct hg_config *b)
+/* A setting the reload cannot apply (config_restart_changes). */
+static void
+reload_restart_warn(const char *msg, void *arg)
 {
-	size_t	i;
-
-	if (a->cf_dns_system != b->cf_dns_system ||
-	    a->cf_ndns_servers != b->cf_ndns_servers ||
-	    (a->cf_hosts_file == NULL) != (b->cf_hosts_file == NULL) ||
-	    (a->cf_hosts_file != NULL &&
-	    strcmp(a->cf_hosts_file, b->cf_hosts_file) != 0))
-		return (1);
-	for (i = 0; i < a->cf_ndns_servers; i++)
-		if (strcmp(a->cf_dns_servers[i], b->cf_dns_servers[i]) != 0)
-			return (1);
-	return (0);
+	log_warnx("reload: %s", msg);
 }
 
 /* A reload that did not take: say why, keep the running rules. */
@@ -139,32 +129,8 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	daemon_prepare(cf);
 	for (i = 0; i < cf->cf_warnings.er_count; i++)
 		log_warnx("%s", cf->cf_warnings.er_msgs[i]);
-	if (cf->cf_workers != mc->mc_boot->cf_workers)
-		log_warnx("reload: a workers change takes effect at the next "
-		    "start");
-	if (cf->cf_nlisten != mc->mc_boot->cf_nlisten)
-		log_warnx("reload: a listen change takes effect at the next "
-		    "start");
-	else {
-		for (i = 0; i < cf->cf_nlisten; i++)
-			if (strcmp(cf->cf_listen[i],
-			    mc->mc_boot->cf_listen[i]) != 0 ||
-			    cf->cf_listen_pp[i] != mc->mc_boot->cf_listen_pp[i] ||
-			    (cf->cf_listen_cert[i] == NULL) !=
-			    (mc->mc_boot->cf_listen_cert[i] == NULL)) {
-				log_warnx("reload: a listen change takes "
-				    "effect at the next start");
-				break;
-			}
-	}
-	if (cf->cf_npac_listen != mc->mc_boot->cf_npac_listen)
-		log_warnx("reload: a pac.listen change takes effect at the "
-		    "next start");
-	if (cf->cf_nmetrics_listen != mc->mc_boot->cf_nmetrics_listen)
-		log_warnx("reload: a metrics.listen change takes effect at the "
-		    "next start");
-	if (dns_differs(cf, mc->mc_boot))
-		log_warnx("reload: dns changes take effect at the next start");
+	/* The workers, listeners and resolvers run what they started with. */
+	config_restart_changes(mc->mc_boot, cf, reload_restart_warn, NULL);
 	apply_log_level(mc, cf);
 	if ((cf->cf_decisions == NULL) != (mc->mc_cfg->cf_decisions == NULL) ||
 	    (cf->cf_decisions != NULL &&

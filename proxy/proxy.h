@@ -257,14 +257,14 @@ struct worker {
 	pthread_t		 w_thread;
 	struct event_base	*w_base;
 	struct evdns_base	*w_dns;
-	struct evconnlistener	*w_listeners[3 * HG_MAX_LISTEN]; /* + pac, admin */
+	/* one per listener of the configuration, in its order */
+	struct evconnlistener	*w_listeners[HG_MAX_LISTENERS];
 	struct wlistener {
 		struct worker	*wl_w;
+		enum hg_listen_kind wl_kind;
 		int		 wl_pp;		/* listen.proxy_protocol */
-		int		 wl_pac;	/* pac.listen: the PAC only */
-		int		 wl_admin;	/* metrics.listen: /metrics only */
-		int		 wl_tls;	/* listen index if TLS, or -1 */
-	}			 w_lctx[3 * HG_MAX_LISTEN];
+		int		 wl_tls;	/* listener index if TLS, or -1 */
+	}			 w_lctx[HG_MAX_LISTENERS];
 	size_t			 w_nlisteners;
 	struct hg_config	*w_cfg;		/* for new connections */
 	unsigned		 w_gen;

@@ -501,34 +501,13 @@ worker_main(void *arg)
 	return (NULL);
 }
 
-/*
- * Listen address i: the proxy's (listen), then the PAC's (pac.listen),
- * then the admin's (metrics.listen).
- */
-static const char *
-listen_addr(const struct hg_config *cf, size_t i)
-{
-	if (i < cf->cf_nlisten)
-		return (cf->cf_listen[i]);
-	i -= cf->cf_nlisten;
-	if (i < cf->cf_npac_listen)
-		return (cf->cf_pac_listen[i]);
-	return (cf->cf_metrics_listen[i - cf->cf_npac_listen]);
-}
-
-static size_t
-listen_count(const struct hg_config *cf)
-{
-	return (cf->cf_nlisten + cf->cf_npac_listen + cf->cf_nmetrics_listen);
-}
-
 static int
 worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
 {
 	struct event_config	*ecfg;
+	const struct hg_listener *li;
 	evutil_socket_t	fd;
 	size_t		i;
-	int		pac;
 
 	w->w_scratch = xmalloc(HG_RELAY_READ_MAX);
 	/* The changelist folds the delete-then-add of an fd within one
@@ -556,20 +535,15 @@ worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
 	if (w->w_ev_stop == NULL || w->w_ev_kill == NULL ||
 	    w->w_ev_dlog == NULL || w->w_ev_accept == NULL)
 		return (-1);
-	for (i = 0; i < listen_count(cf); i++) {
-		pac = i >= cf->cf_nlisten &&
-		    i < cf->cf_nlisten + cf->cf_npac_listen;
-		fd = listen_socket(listen_addr(cf, i), &ports[i]);
+	for (i = 0; i < cf->cf_nlisteners; i++) {
+		li = &cf->cf_listeners[i];
+		fd = listen_socket(li->li_addr, &ports[i]);
 		if (fd == -1)
 			return (-1);
 		w->w_lctx[i].wl_w = w;
-		w->w_lctx[i].wl_pp = i < cf->cf_nlisten ?
-		    cf->cf_listen_pp[i] : 0;
-		w->w_lctx[i].wl_pac = pac;
-		w->w_lctx[i].wl_admin = i >= cf->cf_nlisten + cf->cf_npac_listen;
-		w->w_lctx[i].wl_tls = i < cf->cf_nlisten &&
-		    cf->cf_listen_cert[i] != NULL ?
-		    (int)i : -1;
+		w->w_lctx[i].wl_kind = li->li_kind;
+		w->w_lctx[i].wl_pp = li->li_pp;
+		w->w_lctx[i].wl_tls = li->li_cert != NULL ? (int)i : -1;
 		w->w_listeners[i] = evconnlistener_new(w->w_base,
 		    listener_accept, &w->w_lctx[i], LEV_OPT_CLOSE_ON_FREE |
 		    LEV_OPT_CLOSE_ON_EXEC, 0, fd);
@@ -588,9 +562,9 @@ worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
  * per address), and the event of worker 0 that answers a second
  * instance's probes. Kept until the process exits.
  */
-static int		 claims[3 * HG_MAX_LISTEN];
+static int		 claims[HG_MAX_LISTENERS];
 static size_t		 nclaims;
-static struct event	*claim_evs[3 * HG_MAX_LISTEN];
+static struct event	*claim_evs[HG_MAX_LISTENERS];
 
 static void
 claim_drain_cb(evutil_socket_t fd, short what, void *arg)
@@ -615,8 +589,8 @@ claim_addresses(const struct hg_config *cf, const uint16_t *ports)
 	size_t			 i;
 	int			 sslen, fd;
 
-	for (i = 0; i < listen_count(cf); i++) {
-		addr = listen_addr(cf, i);
+	for (i = 0; i < cf->cf_nlisteners; i++) {
+		addr = cf->cf_listeners[i].li_addr;
 		if (ports[i] == 0)
 			continue;
 		/* One spelling per address: [::1] and [0::1] are one. */
@@ -699,7 +673,12 @@ worker_free(struct worker *w)
 int
 workers_start(struct hg_config *cf, unsigned n)
 {
-	uint16_t	 ports[3 * HG_MAX_LISTEN];
+	static const char *const serves[] = {
+		[HG_LISTEN_PROXY] = "listening",
+		[HG_LISTEN_PAC] = "serving the PAC file only",
+		[HG_LISTEN_ADMIN] = "serving /metrics only"
+	};
+	uint16_t	 ports[HG_MAX_LISTENERS];
 	size_t		 i;
 	unsigned	 k;
 
@@ -709,8 +688,9 @@ workers_start(struct hg_config *cf, unsigned n)
 			n = HG_MAX_WORKERS;
 	}
 	memset(ports, 0, sizeof ports);
-	for (i = 0; i < listen_count(cf); i++)
-		ports[i] = (uint16_t)atoi(strrchr(listen_addr(cf, i), ':') + 1);
+	for (i = 0; i < cf->cf_nlisteners; i++)
+		ports[i] = (uint16_t)atoi(strrchr(cf->cf_listeners[i].li_addr,
+		    ':') + 1);
 #if !HAVE_DECL_SO_REUSEPORT
 	/* One listening socket per address: one worker takes them all. */
 	if (n != 1)
@@ -734,15 +714,14 @@ workers_start(struct hg_config *cf, unsigned n)
 			return (-1);
 	}
 	memcpy(listen_ports, ports, sizeof listen_ports);
-	for (i = 0; i < listen_count(cf); i++) {
+	for (i = 0; i < cf->cf_nlisteners; i++) {
 		char		 host[64];
-		const char	*l = listen_addr(cf, i), *colon = strrchr(l, ':');
+		const char	*l = cf->cf_listeners[i].li_addr;
+		const char	*colon = strrchr(l, ':');
 
 		snprintf(host, sizeof host, "%.*s", (int)(colon - l), l);
-		log_info("%s on %s:%u", i < cf->cf_nlisten ? "listening" :
-		    i < cf->cf_nlisten + cf->cf_npac_listen ?
-		    "serving the PAC file only" : "serving /metrics only", host,
-		    ports[i]);
+		log_info("%s on %s:%u", serves[cf->cf_listeners[i].li_kind],
+		    host, ports[i]);
 	}
 	/* Signals are the main thread's business. */
 	plat_thread_signals(0);

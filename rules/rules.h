@@ -30,7 +30,8 @@
 #define HG_MAX_CONFIG_FILE	(16 * 1024 * 1024)	/* bytes in one YAML file */
 #define HG_MAX_YAML_DEPTH	256	/* nested YAML collections; a literal:
 				   yamldoc.c spells it in its message */
-#define HG_MAX_LISTEN		16	/* listen addresses */
+#define HG_MAX_LISTEN		16	/* addresses of one kind of listener */
+#define HG_MAX_LISTENERS	(3 * HG_MAX_LISTEN)	/* of all three kinds */
 #define HG_MAX_WORKERS		64
 #define HG_MAX_USER		64	/* bytes of a user name */
 #define HG_MAX_USER_HASH	255	/* bytes of a crypt(3) hash */
@@ -38,22 +39,15 @@
 #define HG_MAX_USERS_FILE	(4 * 1024 * 1024)	/* users file bytes */
 #define HG_MAX_GROUP		64	/* bytes of a group name */
 
-/* Defaults of `auth:` */
+/* The realm of `auth.basic` when none is set. */
 #define HG_AUTH_REALM		"hushgate"
-#define HG_AUTH_CACHE_TTL	(5U * 60 * 1000)	/* ms */
-#define HG_AUTH_MAX_FAILURES	5	/* in failure_window ... */
-#define HG_AUTH_FAIL_WINDOW	(60U * 1000)	/* ms: ... then refused */
 
 #define HG_MAX_URL		2048	/* bytes of a list URL */
 #define HG_MAX_LIST_BYTES	(1024ULL * 1024 * 1024)	/* max_bytes limit */
 #define HG_MAX_LIST_META	8192	/* bytes of a list metadata file */
 #define HG_MAX_VALIDATOR	256	/* ETag or Last-Modified kept */
 
-/* Defaults of the top-level `lists:` settings. */
-#define HG_LIST_CACHE_DIR	"/var/cache/hushgate"
-#define HG_LIST_TIMEOUT		30000		/* ms, one download */
-#define HG_LIST_MAX_BYTES	(64ULL * 1024 * 1024)
-#define HG_LIST_MAX_SHRINK	0.5
+/* How often a url: list is downloaded when it does not say. */
 #define HG_LIST_REFRESH		(24U * 3600 * 1000)	/* ms */
 
 #define HG_NONE			UINT32_MAX
@@ -206,6 +200,26 @@ struct tls_server;	/* opaque here: certs/ holds the mbedTLS side */
 #define HG_PROXYPROTO_V1	1
 #define HG_PROXYPROTO_V2	2
 
+/* What a listener serves. */
+enum hg_listen_kind {
+	HG_LISTEN_PROXY = 0,	/* listen: the proxy */
+	HG_LISTEN_PAC,		/* pac.listen: the PAC file only */
+	HG_LISTEN_ADMIN		/* metrics.listen: /metrics only */
+};
+
+/* One listening address of listen, pac.listen or metrics.listen. */
+struct hg_listener {
+	char			*li_addr;	/* "ADDRESS:PORT" */
+	enum hg_listen_kind	 li_kind;
+	int			 li_pp;		/* HG_PROXYPROTO_ */
+	char			*li_cert;	/* NULL: no TLS */
+	char			*li_key;
+	char			*li_tls_at;	/* file:line:col of its tls: */
+	/* The loaded credentials (certs/), attached after loading by
+	 * whoever runs listeners; freed with the config's cf_tls_free. */
+	struct tls_server	*li_tls;
+};
+
 /* An https:// URL, parsed. */
 struct hg_url {
 	char		 u_host[HG_MAX_HOST + 1];	/* v6 without [] */
@@ -258,16 +272,11 @@ struct hg_listmeta {
 struct hg_config {
 	int			 cf_refs;	/* atomic */
 	char			*cf_file;
-	char			*cf_listen[HG_MAX_LISTEN];
-	int			 cf_listen_pp[HG_MAX_LISTEN]; /* HG_PROXYPROTO_ */
-	char			*cf_listen_cert[HG_MAX_LISTEN]; /* NULL: no TLS */
-	char			*cf_listen_key[HG_MAX_LISTEN];
-	char			*cf_listen_tls_at[HG_MAX_LISTEN]; /* file:l:c */
-	/* The loaded credentials (certs/), attached after loading by whoever
-	 * runs listeners; freed with cf_tls_free. */
-	struct tls_server	*cf_listen_tls[HG_MAX_LISTEN];
+	/* listen, then pac.listen, then metrics.listen: the proxy's come
+	 * first, and each kind keeps the order of the file. */
+	struct hg_listener	 cf_listeners[HG_MAX_LISTENERS];
+	size_t			 cf_nlisteners;
 	void			(*cf_tls_free)(struct tls_server *);
-	size_t			 cf_nlisten;
 	unsigned		 cf_workers;	/* 0 = auto */
 	struct hg_cidr		*cf_clients;
 	size_t			 cf_nclients;
@@ -285,8 +294,6 @@ struct hg_config {
 	struct hg_cidr		*cf_trusted_proxies; /* may send PROXY */
 	size_t			 cf_ntrusted_proxies;
 	struct hg_cidr		*cf_metrics_allow; /* who may GET /metrics */
-	char			*cf_metrics_listen[HG_MAX_LISTEN]; /* admin only */
-	size_t			 cf_nmetrics_listen;
 	size_t			 cf_nmetrics_allow;
 	int			 cf_tls_sni;	/* HG_SNI_ */
 	struct hg_portset	 cf_tls_ports;	/* where a tunnel must be TLS */
@@ -330,8 +337,6 @@ struct hg_config {
 	struct hg_cidr		*cf_pac_bypass_nets;
 	size_t			 cf_npac_bypass_nets;
 	unsigned		 cf_pac_max_age;	/* seconds */
-	char			*cf_pac_listen[HG_MAX_LISTEN];
-	size_t			 cf_npac_listen;
 	struct hg_pac		*cf_pac;	/* built by the daemon */
 };
 
@@ -463,10 +468,20 @@ size_t		 ruleset_nfiles(const struct hg_ruleset *);
 void		 ruleset_stats(const struct hg_ruleset *, size_t *, size_t *,
 		    size_t *, size_t *, size_t *);
 
-/* config.c */
+/* cfgfile.c, cfgobj.c */
 struct hg_config *config_load(const char *, struct hg_errors *);
 struct hg_config *config_load_string(const char *, const char *, size_t,
 		    struct hg_errors *);
+
+/* cfgkeys.c, cfgobj.c: the keys of the configuration */
+#define HG_KEY_MAIN	0x1	/* in the main file only */
+#define HG_KEY_RESTART	0x2	/* a change takes effect at the next start */
+#define HG_KEY_ENTRY	0x4	/* a key of a list's entries (a listen or
+				   clients entry, a category, a list) */
+typedef void	(*config_change_fn)(const char *, void *);
+size_t		 config_restart_changes(const struct hg_config *,
+		    const struct hg_config *, config_change_fn, void *);
+int		 config_key(size_t, char *, size_t, int *);
 void		 config_ref(struct hg_config *);
 void		 config_unref(struct hg_config *);
 int		 config_proxy_trusted(const struct hg_config *, int,
@@ -478,7 +493,8 @@ int		 config_client_allowed(const struct hg_config *, int,
 uint32_t	 config_group_match(const struct hg_config *, int,
 		    const uint8_t *, const char *);
 uint32_t	 config_group_find(const struct hg_config *, const char *);
-int		 config_listen_tls(const struct hg_config *, size_t);
+size_t		 config_nlisteners(const struct hg_config *,
+		    enum hg_listen_kind);
 
 /* users.c */
 int		 user_name_valid(const char *, size_t);

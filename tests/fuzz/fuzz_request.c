@@ -382,8 +382,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	wl.wl_w = &w;
 	wl.wl_tls = -1;
 	wl.wl_pp = data[0] & 0x10 ? PP_V1 | PP_V2 : 0;
-	wl.wl_pac = (data[0] & 0x60) == 0x20;
-	wl.wl_admin = (data[0] & 0x60) == 0x40;
+	wl.wl_kind = (data[0] & 0x60) == 0x20 ? HG_LISTEN_PAC :
+	    (data[0] & 0x60) == 0x40 ? HG_LISTEN_ADMIN : HG_LISTEN_PROXY;
 	piece = data[1] ? data[1] : size;
 	data += 2;
 	size -= 2;

@@ -9,9 +9,10 @@ import signal
 import socket
 
 import pytest
+import yaml
 
-from helpers import (TIMEOUT, Tunnel, connect_status, read_to_eof,
-                     wait_until)
+from helpers import (REPO, TIMEOUT, Tunnel, connect_status, dump_yaml,
+                     read_to_eof, wait_until)
 
 RULES_OK = """\
 categories:
@@ -113,6 +114,55 @@ def test_sighup_main_config_change(proxy, echo_server, echo_server2):
     ok, _, _ = p.reload()
     assert ok
     assert connect_status(p.port, "echo.test:%d" % echo_server2.port) == 200
+
+
+def _restart_rows():
+    """The rows of tests/data/restart.tsv: a change of each setting that
+    needs a restart, and the warnings the reload gives for it."""
+    rows = []
+    path = REPO / "tests/data/restart.tsv"
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line or line.startswith("#"):
+            continue
+        key, running, reloaded, warnings = line.split("\t")
+        rows.append(pytest.param(
+            yaml.safe_load(running), yaml.safe_load(reloaded),
+            [] if warnings == "-" else warnings.split(" | "),
+            id="%s-line%d" % (key, n)))
+    return rows
+
+
+def _laid_over(p, over):
+    """The test configuration with the keys of over in place of its own
+    (those of a mapping value one by one)."""
+    cfg = p.full_config({})
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(cfg.get(k), dict):
+            cfg[k] = dict(cfg[k], **v)
+        else:
+            cfg[k] = v
+    return cfg
+
+
+@pytest.mark.parametrize("running,reloaded,warnings", _restart_rows())
+def test_sighup_warns_of_settings_that_need_a_restart(proxy, running,
+                                                      reloaded, warnings):
+    # Every key of the configuration's keyword table that needs a restart
+    # has a row (the unit tests check that against the table).
+    p = proxy(start=False)
+    p.config = _laid_over(p, running)
+    dump_yaml(p.config, p.config_path)
+    p.start()
+    start = p.nlines()
+    p.config = _laid_over(p, reloaded)
+    dump_yaml(p.config, p.config_path)
+    ok, _, idx = p.reload()
+    assert ok
+    prefix = "hushgate: reload: "
+    got = [line[len(prefix):] for line in p.lines[start:idx]
+           if line.startswith(prefix) and
+           line.endswith("effect at the next start")]
+    assert got == warnings
 
 
 def test_sigterm_drains_open_tunnel(proxy, echo_server):

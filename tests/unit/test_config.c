@@ -11,6 +11,10 @@
  *   # check: FIELD VALUE
  * and must load with no errors and the field values given. The shipped
  * hushgate.yaml and rule sets must load with no errors too.
+ *
+ * tests/data/restart.tsv: the warnings of config_restart_changes, with a
+ * row for every key of the keyword table that needs a restart. And every
+ * key of the table is described in rules/hushgate.yaml.5.
  */
 #include "config.h"
 
@@ -171,9 +175,10 @@ field_value(const struct hg_config *cf, const char *field, const char *want)
 		char	*s = unit_strdup("");
 		size_t	 i;
 
-		for (i = 0; i < cf->cf_nlisten; i++)
-			s = unit_printf("%s%s%s", s, i ? "," : "",
-			    cf->cf_listen[i]);
+		for (i = 0; i < cf->cf_nlisteners; i++)
+			if (cf->cf_listeners[i].li_kind == HG_LISTEN_PROXY)
+				s = unit_printf("%s%s%s", s, i ? "," : "",
+				    cf->cf_listeners[i].li_addr);
 		return (s);
 	}
 	if (strcmp(field, "listen.tls") == 0) {
@@ -182,13 +187,13 @@ field_value(const struct hg_config *cf, const char *field, const char *want)
 		unsigned	idx;
 
 		if (sscanf(want, "%u %255s %255s", &idx, cert, key) < 2 ||
-		    idx >= cf->cf_nlisten)
+		    idx >= config_nlisteners(cf, HG_LISTEN_PROXY))
 			return (unit_strdup("(bad check)"));
-		if (cf->cf_listen_cert[idx] == NULL)
+		if (cf->cf_listeners[idx].li_cert == NULL)
 			return (unit_printf("%u none", idx));
 		return (unit_printf("%u %s %s", idx,
-		    path_tail(cf->cf_listen_cert[idx], cert),
-		    path_tail(cf->cf_listen_key[idx], key)));
+		    path_tail(cf->cf_listeners[idx].li_cert, cert),
+		    path_tail(cf->cf_listeners[idx].li_key, key)));
 	}
 	if (strcmp(field, "clients") == 0)
 		return (unit_printf("%zu", cf->cf_nclients));
@@ -455,10 +460,251 @@ add_shipped(struct unit_group *g)
 	}
 }
 
+/* A configuration of restart.tsv: a YAML flow mapping, as the main file. */
+static struct hg_config *
+restart_config(const char *yaml, char **dump)
+{
+	struct hg_errors	 errs;
+	struct hg_config	*cf;
+
+	errors_init(&errs);
+	cf = config_load_string(unit_data_path("restart.yaml"), yaml,
+	    strlen(yaml), &errs);
+	*dump = errors_dump(&errs);
+	errors_free(&errs);
+	return (cf);
+}
+
+static void
+restart_collect(const char *msg, void *arg)
+{
+	char	**out = arg;
+
+	*out = unit_printf("%s%s%s", *out, **out != '\0' ? " | " : "", msg);
+}
+
+/* restart.tsv: KEY RUNNING RELOADED WARNINGS */
+static void
+test_restart_row(void **state)
+{
+	const struct unit_line	*ul = *state;
+	struct hg_config	*running, *cf;
+	char			*dump, *got = unit_strdup("");
+	const char		*want = ul->ul_fields[3];
+
+	if ((running = restart_config(ul->ul_fields[1], &dump)) == NULL)
+		fail_msg("running configuration does not load:%s", dump);
+	if ((cf = restart_config(ul->ul_fields[2], &dump)) == NULL) {
+		config_unref(running);
+		fail_msg("reloaded configuration does not load:%s", dump);
+	}
+	config_restart_changes(running, cf, restart_collect, &got);
+	config_unref(running);
+	config_unref(cf);
+	if (strcmp(got, strcmp(want, "-") == 0 ? "" : want) != 0)
+		fail_msg("warnings '%s', want '%s'", got, want);
+}
+
+/* Every key that needs a restart has a row of restart.tsv, and a row
+ * names such a key. */
+static void
+test_restart_covered(void **state)
+{
+	struct unit_line	**lines = *state;
+	char			  path[128];
+	size_t			  i, j;
+	int			  flags, found;
+
+	for (i = 0; config_key(i, path, sizeof path, &flags) == 0; i++) {
+		if (!(flags & HG_KEY_RESTART))
+			continue;
+		found = 0;
+		for (j = 0; lines[j] != NULL; j++)
+			if (strcmp(lines[j]->ul_fields[0], path) == 0)
+				found = 1;
+		if (!found)
+			fail_msg("%s needs a restart: no row of restart.tsv",
+			    path);
+	}
+	for (j = 0; lines[j] != NULL; j++) {
+		if (strcmp(lines[j]->ul_fields[0], "-") == 0)
+			continue;
+		found = 0;
+		for (i = 0; config_key(i, path, sizeof path, &flags) == 0; i++)
+			if (strcmp(lines[j]->ul_fields[0], path) == 0 &&
+			    (flags & HG_KEY_RESTART))
+				found = 1;
+		if (!found)
+			fail_msg("restart.tsv:%u: %s is not a key that needs a "
+			    "restart", lines[j]->ul_lineno,
+			    lines[j]->ul_fields[0]);
+	}
+}
+
+static void
+add_restart(struct unit_group *g)
+{
+	struct unit_line	**lines, **all;
+	size_t			  n, i;
+
+	if ((n = unit_read_table(g, "restart.tsv", &lines)) == 0)
+		return;
+	all = unit_keep(calloc(n + 1, sizeof *all));
+	for (i = 0; i < n; i++) {
+		all[i] = lines[i];
+		if (lines[i]->ul_nfields != 4) {
+			unit_add_error(g, "restart.tsv:%u: want 4 fields",
+			    lines[i]->ul_lineno);
+			continue;
+		}
+		unit_add(g, unit_case_name(lines[i], lines[i]->ul_fields[0]),
+		    test_restart_row, lines[i]);
+	}
+	unit_add(g, "restart.tsv: a row for every key that needs a restart",
+	    test_restart_covered, all);
+}
+
+/*
+ * The manual page of the configuration, split in lines. A key of the
+ * table is described there: a top-level key by an item of SETTINGS (main
+ * file) or RULES (any file); a key of a setting's mapping in the
+ * synopsis of that setting's item; a key of a list's entries as
+ * "Ic KEY" or "KEY:" in the section of its top-level key.
+ */
+struct manpage {
+	char	**mp_lines;
+	size_t	  mp_n;
+};
+
+struct mancase {
+	const struct manpage	*mc_page;
+	char			*mc_path;
+	int			 mc_flags;
+	int			 mc_topflags;
+};
+
+/* Does line hold word as "Ic WORD" (or, literal, "WORD:")? */
+static int
+man_has(const char *line, const char *word, int literal)
+{
+	const char	*p;
+	size_t		 n = strlen(word);
+	char		 c;
+
+	for (p = line; (p = strstr(p, word)) != NULL; p++) {
+		c = p[n];
+		if (p >= line + 3 && strncmp(p - 3, "Ic ", 3) == 0 &&
+		    (c == '\0' || c == ' ' || c == ','))
+			return (1);
+		if (literal && c == ':' && (p == line ||
+		    !(isalnum((unsigned char)p[-1]) || p[-1] == '_')))
+			return (1);
+	}
+	return (0);
+}
+
+/* The line ".It Ic TOP" in section sh (".Sh SETTINGS"), or -1. */
+static long
+man_item(const struct manpage *mp, const char *sh, const char *top)
+{
+	size_t	i, n = strlen(top);
+	int	in = 0;
+
+	for (i = 0; i < mp->mp_n; i++) {
+		if (unit_has_prefix(mp->mp_lines[i], ".Sh "))
+			in = strcmp(mp->mp_lines[i], sh) == 0;
+		else if (in && unit_has_prefix(mp->mp_lines[i], ".It Ic ") &&
+		    strncmp(mp->mp_lines[i] + 7, top, n) == 0 &&
+		    (mp->mp_lines[i][7 + n] == '\0' ||
+		    mp->mp_lines[i][7 + n] == ' '))
+			return ((long)i);
+	}
+	return (-1);
+}
+
+static void
+test_man_key(void **state)
+{
+	const struct mancase	*mc = *state;
+	const struct manpage	*mp = mc->mc_page;
+	const char		*sh, *leaf;
+	char			*top;
+	long			 it;
+	size_t			 i;
+
+	sh = (mc->mc_topflags & HG_KEY_MAIN) ? ".Sh SETTINGS" : ".Sh RULES";
+	top = unit_printf("%.*s", (int)strcspn(mc->mc_path, "."),
+	    mc->mc_path);
+	if ((it = man_item(mp, sh, top)) == -1)
+		fail_msg("no '.It Ic %s' in %s", top, sh + 4);
+	leaf = strrchr(mc->mc_path, '.');
+	if (leaf == NULL)
+		return;
+	leaf++;
+	if (!(mc->mc_flags & HG_KEY_ENTRY)) {
+		if (!man_has(mp->mp_lines[it], leaf, 0))
+			fail_msg("'.It Ic %s' does not name %s", top, leaf);
+		return;
+	}
+	for (i = 0; i < mp->mp_n; i++)
+		if (unit_has_prefix(mp->mp_lines[i], ".Sh ") &&
+		    strcmp(mp->mp_lines[i], sh) == 0)
+			break;
+	for (i++; i < mp->mp_n &&
+	    !unit_has_prefix(mp->mp_lines[i], ".Sh "); i++)
+		if (man_has(mp->mp_lines[i], leaf, 1))
+			return;
+	fail_msg("%s does not describe %s", sh + 4, leaf);
+}
+
+static void
+add_manpage(struct unit_group *g)
+{
+	struct manpage	*mp;
+	struct mancase	*mc;
+	char		 path[128], top[128];
+	char		*buf, *p;
+	size_t		 i, j;
+	int		 flags, tflags;
+
+	buf = unit_read_file(unit_data_path("../../rules/hushgate.yaml.5"),
+	    NULL);
+	if (buf == NULL) {
+		unit_add_error(g, "rules/hushgate.yaml.5: cannot read");
+		return;
+	}
+	unit_keep(buf);
+	mp = unit_keep(calloc(1, sizeof *mp));
+	for (p = buf, i = 1; (p = strchr(p, '\n')) != NULL; p++)
+		i++;
+	mp->mp_lines = unit_keep(calloc(i, sizeof *mp->mp_lines));
+	for (p = buf; p != NULL; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			*p++ = '\0';
+		mp->mp_lines[mp->mp_n++] = p;
+	}
+	for (i = 0; config_key(i, path, sizeof path, &flags) == 0; i++) {
+		mc = unit_keep(calloc(1, sizeof *mc));
+		mc->mc_page = mp;
+		mc->mc_path = unit_strdup(path);
+		mc->mc_flags = flags;
+		snprintf(top, sizeof top, "%.*s", (int)strcspn(path, "."),
+		    path);
+		for (j = 0; config_key(j, path, sizeof path, &tflags) == 0;
+		    j++)
+			if (strcmp(path, top) == 0)
+				mc->mc_topflags = tflags;
+		unit_add(g, unit_printf("hushgate.yaml.5 describes %s",
+		    mc->mc_path), test_man_key, mc);
+	}
+}
+
 void
 test_config_group(struct unit_group *g)
 {
 	add_dir(g, BAD_DIR, 1);
 	add_dir(g, VALID_DIR, 0);
 	add_shipped(g);
+	add_restart(g);
+	add_manpage(g);
 }
