@@ -127,6 +127,7 @@ int		 http_parse_trailers(const char *, size_t,
 int		 http_trailer_forwardable(const char *, size_t);
 int		 http_fetch_head(const char *, size_t,
 		    struct http_fetch_head *, const char **);
+/* basic.c: the user and password of a Basic credential */
 int		 basic_decode(const char *, size_t, char *, size_t, char *,
 		    size_t, const char **);
 
