@@ -58,7 +58,6 @@ enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO,
     LOG_LVL_DEBUG };
 void		 log_init(int);
 void		 log_set_level(int);
-int		 log_get_level(void);
 typedef void	(*log_hook_fn)(int, const char *, size_t);
 void		 log_set_fd(int);
 void		 log_set_hook(log_hook_fn);
