@@ -135,10 +135,9 @@ struct dlog_batch {
 	size_t		db_len;
 };
 
-int		 dlog_open(const char *);
-int		 dlog_reopen(void);
+int		 dlog_open(const char *, char **);
+int		 dlog_reopen(char **);
 void		 dlog_close(void);
-void		 dlog_write(const struct dlog_record *);
 void		 dlog_set_format(int);
 size_t		 dlog_format_squid(char *, size_t, const struct dlog_record *,
 		    const struct timespec *);

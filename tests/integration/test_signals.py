@@ -7,6 +7,7 @@ import re
 import resource
 import signal
 import socket
+import threading
 
 import pytest
 
@@ -197,6 +198,183 @@ def test_sigusr1_reopens_decision_log(proxy):
     assert "r0.test" in [r["host"] for r in p.log_lines(old)]
     deny(len(made))
     p.wait_log(lambda r: r["host"] == made[-1], "a record in the new file")
+
+
+# -- the decision log moving while requests are decided --------------------
+
+class _DeniedClients:
+    """Client threads, each making denied CONNECTs one after the other
+    (the proxy answers 403 and closes) until stopped, every one to a host
+    of its own, reading all the proxy sends.  The proxy accepts and closes
+    client sockets as fast as it can meanwhile, so a decision log line
+    written to a descriptor closed under it would land in one of them."""
+
+    def __init__(self, port, n=4):
+        self.port = port
+        self.made = []
+        self.problems = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(k,),
+                                         daemon=True) for k in range(n)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self, k):
+        i = 0
+        while not self.stop.is_set():
+            host = "c%d-%d.test" % (k, i)
+            i += 1
+            req = "CONNECT %s:443 HTTP/1.1\r\nHost: %s:443\r\n\r\n" % (
+                host, host)
+            try:
+                with socket.create_connection(("127.0.0.1", self.port),
+                                              timeout=TIMEOUT) as s:
+                    s.sendall(req.encode())
+                    got = read_to_eof(s)
+            except OSError as e:
+                with self.lock:
+                    self.problems.append("%s: %s" % (host, e))
+                return
+            with self.lock:
+                if not got.startswith(b"HTTP/1.1 403 ") or b'"ts":' in got:
+                    self.problems.append("%s got %r" % (host, got))
+                self.made.append(host)
+
+    def count(self):
+        with self.lock:
+            return len(self.made)
+
+    def more(self, n):
+        """Wait until n more requests are done than now."""
+        want = self.count() + n
+        wait_until(lambda: self.count() >= want or self.problems,
+                   "%d requests through the proxy" % want)
+
+    def finish(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(TIMEOUT)
+        assert not any(t.is_alive() for t in self.threads)
+        assert not self.problems, self.problems[:5]
+        return sorted(self.made)
+
+
+def _each_logged_once(p, made, paths):
+    """Every request in made is logged exactly once, in one of paths."""
+    def check():
+        hosts = sorted(r["host"] for path in paths
+                       for r in p.log_lines(path))
+        return hosts == made
+    try:
+        wait_until(check, "each of %d requests logged once" % len(made))
+    except AssertionError:
+        hosts = [r["host"] for path in paths for r in p.log_lines(path)]
+        lost = set(made) - set(hosts)
+        twice = {h for h in hosts if hosts.count(h) > 1}
+        raise AssertionError("%d records for %d requests; lost %s, "
+                             "logged twice %s" % (
+                                 len(hosts), len(made),
+                                 sorted(lost)[:5], sorted(twice)[:5]))
+    for path in paths:
+        assert p.log_lines(path), "no record in %s" % path
+    # Nothing went to the proxy's own output either.
+    assert not [l for l in p.lines if '"ts":' in l]
+    assert b'"ts":' not in (p.dir / "stdout").read_bytes()
+
+
+def test_log_path_change_under_load(proxy):
+    """SIGHUP with a new log.decisions while requests are decided: each
+    record goes to the old file or the new one, none is lost, and none
+    reaches a client."""
+    p = proxy({"default": "deny"})
+    paths = [p.log_path, p.dir / "decisions-b.log"]
+    clients = _DeniedClients(p.port)
+    try:
+        for i in range(16):
+            clients.more(10)
+            p.rewrite_config({"default": "deny",
+                              "log": {"decisions": str(paths[(i + 1) % 2]),
+                                      "level": "info"}})
+            ok, gen, _ = p.reload()
+            assert ok and gen == i + 2
+        clients.more(10)
+    finally:
+        made = clients.finish()
+    _each_logged_once(p, made, paths)
+
+
+def test_sigusr1_reopen_under_load(proxy):
+    """Log rotation (rename, SIGUSR1) while requests are decided: each
+    record is in exactly one of the rotated files or the current one."""
+    p = proxy({"default": "deny"})
+    paths = []
+    clients = _DeniedClients(p.port)
+    try:
+        for i in range(16):
+            clients.more(10)
+            rotated = p.dir / ("decisions.log.%d" % i)
+            os.rename(p.log_path, rotated)
+            paths.append(rotated)
+            start = p.nlines()
+            p.signal(signal.SIGUSR1)
+            p.wait_stderr(r"^hushgate: decision log reopened$", start=start)
+        clients.more(10)
+    finally:
+        made = clients.finish()
+    _each_logged_once(p, made, paths + [p.log_path])
+
+
+def test_reload_to_unopenable_log_fails(proxy):
+    """A log.decisions that cannot be opened fails the reload as a bad
+    file does: the running configuration and its log are kept."""
+    p = proxy({"default": "deny"})
+    assert connect_status(p.port, "before.test:443") == 403
+    p.wait_log(lambda r: r["host"] == "before.test", "the first record")
+    bad = p.dir / "no-such-dir" / "decisions.log"
+    # The new file would also allow everything: it must not take effect.
+    p.rewrite_config({"default": "allow",
+                      "log": {"decisions": str(bad), "level": "info"}})
+    start = p.nlines()
+    ok, gen, idx = p.reload()
+    assert not ok and gen == 1
+    warn = "hushgate: reload: decision log %s: No such file or directory" % bad
+    assert warn in p.lines[start:idx], p.lines[start:]
+    assert connect_status(p.port, "after.test:443") == 403
+    p.wait_log(lambda r: r["host"] == "after.test", "a record in the old log")
+    assert not bad.parent.exists()
+    # A log that can be opened: the reload takes, and records go there.
+    good = p.dir / "decisions-new.log"
+    p.rewrite_config({"default": "deny",
+                      "log": {"decisions": str(good), "level": "info"}})
+    ok, gen, _ = p.reload()
+    assert ok and gen == 2
+    assert connect_status(p.port, "new.test:443") == 403
+    p.wait_log(lambda r: r["host"] == "new.test", "a record in the new log",
+               path=good)
+    assert [r["host"] for r in p.log_lines()] == ["before.test", "after.test"]
+
+
+def test_sigusr1_unopenable_keeps_the_old_file(proxy, tmp_path):
+    """SIGUSR1 when the log's directory has gone: the old file is kept
+    and written on, and the log says so."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    p = proxy({"default": "deny",
+               "log": {"decisions": str(logs / "decisions.log"),
+                       "level": "info"}})
+    assert connect_status(p.port, "before.test:443") == 403
+    moved = tmp_path / "logs.old"
+    os.rename(logs, moved)
+    start = p.nlines()
+    p.signal(signal.SIGUSR1)
+    p.wait_stderr(r"^hushgate: reopen: decision log %s: No such file or "
+                  r"directory; writing on to the old file$" %
+                  re.escape(str(logs / "decisions.log")), start=start)
+    assert connect_status(p.port, "after.test:443") == 403
+    p.wait_log(lambda r: r["host"] == "after.test", "a record in the old file",
+               path=moved / "decisions.log")
+    assert not logs.exists()
 
 
 def test_repeated_reloads_alternate_rules(proxy, echo_server):
