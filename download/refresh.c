@@ -200,22 +200,12 @@ static void
 rsource_read_meta(struct rsource *rs)
 {
 	const char	*why;
-	char		*buf;
-	size_t		 len;
 
 	rs->rs_have_body = access(rs->rs_src.ls_body, R_OK) == 0;
-	rs->rs_have_meta = 0;
-	memset(&rs->rs_lm, 0, sizeof rs->rs_lm);
-	if ((buf = file_read(rs->rs_src.ls_meta, HG_MAX_LIST_META,
-	    &len)) == NULL)
-		return;
-	if (listmeta_parse(buf, len, &rs->rs_lm, &why) == 0)
-		rs->rs_have_meta = 1;
-	else {
+	rs->rs_have_meta = listmeta_read(rs->rs_src.ls_meta, &rs->rs_lm,
+	    &why) == 0;
+	if (!rs->rs_have_meta && why != NULL)
 		log_warnx("lists: %s: %s, ignored", rs->rs_src.ls_meta, why);
-		memset(&rs->rs_lm, 0, sizeof rs->rs_lm);
-	}
-	free(buf);
 }
 
 /* The entries a list file gives in its format (as the loader counts). */
@@ -348,7 +338,8 @@ meta:
 		 * is unconditional and unguarded: say so. */
 		log_warnx("lists: %s: cache: %s", src->ls_url, cause);
 		free(cause);
-	}
+	} else
+		metrics_list_checked(src->ls_meta, lm.lm_checked);
 	free(text);
 	return (out);
 

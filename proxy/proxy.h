@@ -98,6 +98,7 @@ struct dlog_record {
 };
 /* metrics.c: counters for GET /metrics */
 #define HG_METRIC_CATS		1024	/* category names counted apart */
+#define HG_METRIC_LISTS		1024	/* url: lists whose age is shown */
 #define HG_END_CODES		40
 #define HG_DNS_BUCKETS		13
 
@@ -118,6 +119,7 @@ struct dlog_record;
 struct evbuffer;
 void		 metrics_bind(struct hg_config *);
 void		 metrics_reload(int);
+void		 metrics_list_checked(const char *, uint64_t);
 void		 metrics_record(struct wstats *, const struct hg_config *,
 		    const struct dlog_record *, const struct hg_decision *);
 void		 metrics_connection(struct wstats *);

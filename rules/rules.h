@@ -512,6 +512,8 @@ void		 listsrc_cache_paths(const char *, const char *, const char *,
 		    char **, char **);
 int		 listmeta_parse(const char *, size_t, struct hg_listmeta *,
 		    const char **);
+int		 listmeta_read(const char *, struct hg_listmeta *,
+		    const char **);
 char		*listmeta_format(const struct hg_listmeta *, const char *);
 int		 listsrc_shrink_ok(uint64_t, uint64_t, double);
 void		 listsrc_diff(const char *, size_t, const char *, size_t,
