@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from helpers import (TIMEOUT, Tunnel, built_with_tsan, connect_status,
-                     read_to_eof, wait_until)
+                     raw_request, read_to_eof, wait_until)
 
 RULES_OK = """\
 categories:
@@ -375,6 +375,101 @@ def test_sigusr1_unopenable_keeps_the_old_file(proxy, tmp_path):
     p.wait_log(lambda r: r["host"] == "after.test", "a record in the old file",
                path=moved / "decisions.log")
     assert not logs.exists()
+
+
+def test_reloads_under_mixed_load(proxy, echo_server, http_server):
+    """Reloads that change the rules, the log level, format and file while
+    tunnels, forwarded requests, /metrics and the PAC file are served:
+    every answer is right throughout (and against a ThreadSanitizer build
+    a race between a reload and the workers fails the test)."""
+    paths = [None, None]
+    web = "web.test:%d" % http_server.port
+
+    def cfg(i):
+        return {"connect_ports": [echo_server.port],
+                "http_ports": [http_server.port],
+                "categories": {"blocked": {
+                    "action": "deny" if i % 2 == 0 else "audit",
+                    "hosts": ["blocked.test"]}},
+                "log": {"decisions": str(paths[i % 2]),
+                        "format": "json" if i % 4 < 2 else "squid",
+                        "level": "debug" if i % 3 == 0 else "info"}}
+
+    p = proxy({}, hosts=["echo.test", "web.test", "blocked.test"],
+              start=False)
+    paths[:] = [p.dir / "decisions-a.log", p.dir / "decisions-b.log"]
+    p.rewrite_config(cfg(0))
+    p.start()
+    done = {"tunnel": 0, "http": 0, "metrics": 0, "pac": 0, "blocked": 0}
+    problems = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def one(kind, n):
+        if kind == "tunnel":
+            with Tunnel(p.port, "echo.test:%d" % echo_server.port) as t:
+                assert t.status == 200, t.resp
+                t.echo(b"%d" % n * 100)
+        elif kind == "http":
+            r = raw_request(p.port, (
+                "GET http://%s/r%d HTTP/1.1\r\nHost: %s\r\n"
+                "Connection: close\r\n\r\n" % (web, n, web)).encode())
+            assert r.status == 200 and \
+                r.body == ("hello %s /r%d\n" % (web, n)).encode(), r
+        elif kind == "metrics":
+            r = raw_request(p.port, b"GET /metrics HTTP/1.1\r\n"
+                            b"Host: x\r\n\r\n")
+            assert r.status == 200 and b"hushgate_requests_total" in \
+                r.body, r
+        elif kind == "pac":
+            r = raw_request(p.port, b"GET /proxy.pac HTTP/1.1\r\n"
+                            b"Host: x\r\n\r\n")
+            assert r.status == 200 and b"FindProxyForURL" in r.body, r
+        else:
+            # deny or audit, whichever generation decides it
+            status = connect_status(p.port, "blocked.test:%d" %
+                                    echo_server.port)
+            assert status in (200, 403), status
+
+    def run(k):
+        n = 0
+        kinds = sorted(done)
+        while not stop.is_set():
+            kind = kinds[(n + k) % len(kinds)]
+            n += 1
+            try:
+                one(kind, n)
+            except (AssertionError, OSError) as e:
+                with lock:
+                    problems.append("%s %d: %r" % (kind, n, e))
+                return
+            with lock:
+                done[kind] += 1
+
+    def total():
+        with lock:
+            return sum(done.values())
+
+    threads = [threading.Thread(target=run, args=(k,), daemon=True)
+               for k in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(1, 13):
+            want = total() + 10
+            wait_until(lambda: total() >= want or problems,
+                       "requests between reloads")
+            p.rewrite_config(cfg(i))
+            ok, gen, _ = p.reload()
+            assert ok and gen == i + 1
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(TIMEOUT)
+    assert not problems, problems[:5]
+    assert all(n > 0 for n in done.values()), done
+    assert p.log_path.exists() is False
+    assert paths[0].stat().st_size > 0 and paths[1].stat().st_size > 0
 
 
 def test_repeated_reloads_alternate_rules(proxy, echo_server):
