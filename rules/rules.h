@@ -373,6 +373,11 @@ void		*memmem(const void *, size_t, const void *, size_t);
 /* Zero a secret so that the compiler cannot drop the stores. */
 void		 explicit_bzero(void *, size_t);
 #endif
+#ifndef HAVE_STRTONUM
+/* A decimal number in [min, max], as OpenBSD has it: 0 and *errstr
+ * ("invalid", "too small", "too large") when it is not one. */
+long long	 strtonum(const char *, long long, long long, const char **);
+#endif
 void		 hg_prefault(void *, size_t);
 char		*xstrdup(const char *);
 char		*xstrndup(const char *, size_t);
