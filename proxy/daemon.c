@@ -67,7 +67,7 @@ pac_prepare(struct hg_config *cf)
 
 /* What a loaded configuration needs before workers run it: the PAC file
  * and the metrics' category names (the start and every reload). */
-void
+static void
 daemon_prepare(struct hg_config *cf)
 {
 	pac_prepare(cf);

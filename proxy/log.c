@@ -135,18 +135,6 @@ log_debug(const char *fmt, ...)
 }
 
 void
-fatal(const char *fmt, ...)
-{
-	va_list	ap;
-	int	saved = errno;
-
-	va_start(ap, fmt);
-	log_vwrite(LOG_LVL_ERROR, fmt, ap, saved);
-	va_end(ap);
-	exit(1);
-}
-
-void
 fatalx(const char *fmt, ...)
 {
 	va_list	ap;

@@ -49,7 +49,6 @@ struct evbuffer;
 int		 proxy_serve(const char *, int);
 struct hg_config *daemon_load(const char *, struct hg_errors *,
 		    struct hg_errors *);
-void		 daemon_prepare(struct hg_config *);
 void		 proxy_request_stop(void);
 void		 proxy_request_reload(void);
 
@@ -69,8 +68,6 @@ void		 log_info(const char *, ...)
 		    __attribute__((format(HG_PRINTF, 1, 2)));
 void		 log_debug(const char *, ...)
 		    __attribute__((format(HG_PRINTF, 1, 2)));
-void		 fatal(const char *, ...)
-		    __attribute__((format(HG_PRINTF, 1, 2), noreturn));
 void		 fatalx(const char *, ...)
 		    __attribute__((format(HG_PRINTF, 1, 2), noreturn));
 void		 log_libevent(int, const char *);
