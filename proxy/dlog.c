@@ -66,7 +66,7 @@ target_leave(struct dlog_target *t)
  * The current target, counted as in use until target_leave; NULL when
  * there is no decision log (any thread). The sequentially consistent
  * order of the count and the second look at dlog_cur here, and of the
- * store of dlog_cur and the look at the count in target_retire, is what
+ * store of dlog_cur and the look at the count in target_install, is what
  * makes either this writer see the new target or the main thread see
  * the writer.
  */
