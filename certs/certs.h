@@ -30,7 +30,6 @@ struct hg_errors;
 struct tls_client *tls_client_new(const char *, char **);
 void		 tls_client_free(struct tls_client *);
 const struct mbedtls_ssl_config *tls_client_conf(const struct tls_client *);
-struct tls_server *tls_server_new(const char *, const char *, char **);
 void		 tls_server_ref(struct tls_server *);
 void		 tls_server_unref(struct tls_server *);
 const struct mbedtls_ssl_config *tls_server_conf(const struct tls_server *);

@@ -198,7 +198,7 @@ tls_client_conf(const struct tls_client *tc)
  * with the private key in key_file. Returns it with one reference (drop
  * with tls_server_unref), or NULL with *cause set (caller frees).
  */
-struct tls_server *
+static struct tls_server *
 tls_server_new(const char *cert_file, const char *key_file, char **cause)
 {
 	struct tls_server	*ts;

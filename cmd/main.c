@@ -108,11 +108,10 @@ check_sources(const struct hg_config *cf)
 	const struct hg_listsrc	*src;
 	struct hg_listmeta	 lm;
 	const char		*why;
-	char			 buf[HG_MAX_LIST_META + 1], when[32];
+	char			 when[32];
 	struct tm		 tm;
 	time_t			 t;
-	FILE			*f;
-	size_t			 i, len;
+	size_t			 i;
 
 	if (cf->cf_nsources > 0)
 		printf("url lists: %zu (cache %s)\n", cf->cf_nsources,
@@ -124,17 +123,12 @@ check_sources(const struct hg_config *cf)
 			continue;
 		}
 		when[0] = '\0';
-		if ((f = fopen(src->ls_meta, "rb")) != NULL) {
-			len = fread(buf, 1, sizeof buf, f);
-			fclose(f);
-			t = 0;
-			if (len <= HG_MAX_LIST_META &&
-			    listmeta_parse(buf, len, &lm, &why) == 0)
-				t = (time_t)lm.lm_checked;
-			if (t != 0 && gmtime_r(&t, &tm) != NULL)
-				strftime(when, sizeof when,
-				    ", checked %Y-%m-%dT%H:%M:%SZ", &tm);
-		}
+		t = 0;
+		if (listmeta_read(src->ls_meta, &lm, &why) == 0)
+			t = (time_t)lm.lm_checked;
+		if (t != 0 && gmtime_r(&t, &tm) != NULL)
+			strftime(when, sizeof when,
+			    ", checked %Y-%m-%dT%H:%M:%SZ", &tm);
 		printf("  %s  %ld rules%s\n", src->ls_url, src->ls_entries,
 		    when);
 	}

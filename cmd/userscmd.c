@@ -11,7 +11,6 @@
 
 #include <crypt.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 
 #include "proxy/proxy.h"
 #include "cmd/cmd.h"
+#include "plat/plat.h"
 
 #ifndef HG_DEFAULT_CONFIG
 #define HG_DEFAULT_CONFIG	"/etc/hushgate/hushgate.yaml"
@@ -166,39 +166,18 @@ slurp(const char *path, size_t *lenp, int missing_ok, struct stat *st,
 	return (buf);
 }
 
-/* Write buf to path through a temporary file renamed over it. */
+/* Write buf to path through a temporary file renamed over it: the mode
+ * of an existing file without any permission for others, or 0600. */
 static int
 write_atomic(const char *path, const char *buf, size_t len,
     const struct stat *st, int exists)
 {
-	char	*tmp;
-	int	 fd;
-	mode_t	 mode = exists ? (st->st_mode & 0770) : 0600;
+	int	mode = exists ? (int)(st->st_mode & 0770) : 0600;
 
-	xasprintf(&tmp, "%s.XXXXXX", path);
-	if ((fd = mkstemp(tmp)) == -1) {
-		fprintf(stderr, "hushgate: %s: %s\n", tmp, strerror(errno));
-		free(tmp);
-		return (-1);
-	}
-	if (fchmod(fd, mode) != 0 ||
-	    (exists && fchown(fd, st->st_uid, st->st_gid) != 0 &&
-	    errno != EPERM) ||
-	    write(fd, buf, len) != (ssize_t)len || fsync(fd) != 0) {
-		fprintf(stderr, "hushgate: %s: %s\n", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		free(tmp);
-		return (-1);
-	}
-	close(fd);
-	if (rename(tmp, path) != 0) {
+	if (plat_replace_file(path, buf, len, mode) != 0) {
 		fprintf(stderr, "hushgate: %s: %s\n", path, strerror(errno));
-		unlink(tmp);
-		free(tmp);
 		return (-1);
 	}
-	free(tmp);
 	return (0);
 }
 

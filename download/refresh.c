@@ -10,14 +10,12 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/stat.h>
 
 #include <event2/buffer.h>
 #include <event2/dns.h>
@@ -130,68 +128,40 @@ mkdir_parent(const char *path)
 }
 
 /*
- * Write buf to a new temporary file next to path. Returns its name
- * (caller frees and renames or unlinks it), or NULL with *cause.
+ * Write buf to a new temporary file next to path, making its directory
+ * if needed (the cache files are 0600). Returns its name (caller frees
+ * and renames or unlinks it), or NULL with *cause.
  */
 static char *
 temp_write(const char *path, const void *buf, size_t len, char **cause)
 {
-	char		*tmp;
-	int		 fd;
-	ssize_t		 n;
-	size_t		 off = 0;
+	char	*tmp;
 
 	if (mkdir_parent(path) != 0) {
 		xasprintf(cause, "cannot create the directory of %s: %s",
 		    path, strerror(errno));
 		return (NULL);
 	}
-	xasprintf(&tmp, "%s.XXXXXX", path);
-	if ((fd = mkstemp(tmp)) == -1) {
-		xasprintf(cause, "cannot create %s: %s", tmp, strerror(errno));
-		free(tmp);
-		return (NULL);
-	}
-	while (off < len) {
-		n = write(fd, (const char *)buf + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto fail;
-		off += (size_t)n;
-	}
-	if (plat_fsync(fd) != 0)
-		goto fail;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto fail;
-	}
+	if ((tmp = plat_temp_file(path, buf, len, 0600)) == NULL)
+		xasprintf(cause, "cannot write a new %s: %s", path,
+		    strerror(errno));
 	return (tmp);
-
-fail:
-	xasprintf(cause, "cannot write %s: %s", tmp, strerror(errno));
-	if (fd != -1)
-		close(fd);
-	unlink(tmp);
-	free(tmp);
-	return (NULL);
 }
 
 /* Replace path with buf atomically (a temporary file, then rename). */
 static int
 file_replace(const char *path, const void *buf, size_t len, char **cause)
 {
-	char	*tmp;
-
-	if ((tmp = temp_write(path, buf, len, cause)) == NULL)
-		return (-1);
-	if (plat_rename(tmp, path) != 0) {
-		xasprintf(cause, "cannot rename %s: %s", tmp, strerror(errno));
-		unlink(tmp);
-		free(tmp);
+	if (mkdir_parent(path) != 0) {
+		xasprintf(cause, "cannot create the directory of %s: %s",
+		    path, strerror(errno));
 		return (-1);
 	}
-	free(tmp);
+	if (plat_replace_file(path, buf, len, 0600) != 0) {
+		xasprintf(cause, "cannot replace %s: %s", path,
+		    strerror(errno));
+		return (-1);
+	}
 	return (0);
 }
 
@@ -200,22 +170,12 @@ static void
 rsource_read_meta(struct rsource *rs)
 {
 	const char	*why;
-	char		*buf;
-	size_t		 len;
 
 	rs->rs_have_body = access(rs->rs_src.ls_body, R_OK) == 0;
-	rs->rs_have_meta = 0;
-	memset(&rs->rs_lm, 0, sizeof rs->rs_lm);
-	if ((buf = file_read(rs->rs_src.ls_meta, HG_MAX_LIST_META,
-	    &len)) == NULL)
-		return;
-	if (listmeta_parse(buf, len, &rs->rs_lm, &why) == 0)
-		rs->rs_have_meta = 1;
-	else {
+	rs->rs_have_meta = listmeta_read(rs->rs_src.ls_meta, &rs->rs_lm,
+	    &why) == 0;
+	if (!rs->rs_have_meta && why != NULL)
 		log_warnx("lists: %s: %s, ignored", rs->rs_src.ls_meta, why);
-		memset(&rs->rs_lm, 0, sizeof rs->rs_lm);
-	}
-	free(buf);
 }
 
 /* The entries a list file gives in its format (as the loader counts). */
@@ -348,7 +308,8 @@ meta:
 		 * is unconditional and unguarded: say so. */
 		log_warnx("lists: %s: cache: %s", src->ls_url, cause);
 		free(cause);
-	}
+	} else
+		metrics_list_checked(src->ls_meta, lm.lm_checked);
 	free(text);
 	return (out);
 

@@ -94,8 +94,9 @@ void		 plat_claim_drain(int);
 
 /*
  * Files (inline: certs/ uses them too): a directory with a mode, data on
- * the disk, a mode on an open file, and a rename that replaces the
- * target (what rename(2) does on POSIX; Windows needs to be told).
+ * the disk, a mode and an owner on an open file, and a rename that
+ * replaces the target (what rename(2) does on POSIX; Windows needs to be
+ * told).
  */
 #ifdef _WIN32
 #include <direct.h>
@@ -126,6 +127,13 @@ static inline int
 plat_fchmod(int fd, int mode)
 {
 	/* The directory's ACL decides who may read it. */
+	return (0);
+}
+
+static inline int
+plat_fchown(int fd, const struct stat *st)
+{
+	/* No owner to give: the directory's ACL decides. */
 	return (0);
 }
 
@@ -174,6 +182,12 @@ plat_fchmod(int fd, int mode)
 }
 
 static inline int
+plat_fchown(int fd, const struct stat *st)
+{
+	return (fchown(fd, st->st_uid, st->st_gid));
+}
+
+static inline int
 plat_rename(const char *from, const char *to)
 {
 	return (rename(from, to));
@@ -203,5 +217,10 @@ plat_send(int fd, const void *buf, size_t len)
 	return (write(fd, buf, len));
 }
 #endif
+
+/* file.c: files written whole, through a temporary file renamed over
+ * the old one */
+char		*plat_temp_file(const char *, const void *, size_t, int);
+int		 plat_replace_file(const char *, const void *, size_t, int);
 
 #endif /* HG_PLAT_H */

@@ -67,7 +67,7 @@ pac_prepare(struct hg_config *cf)
 
 /* What a loaded configuration needs before workers run it: the PAC file
  * and the metrics' category names (the start and every reload). */
-void
+static void
 daemon_prepare(struct hg_config *cf)
 {
 	pac_prepare(cf);
@@ -87,6 +87,15 @@ static void
 reload_restart_warn(const char *msg, void *arg)
 {
 	log_warnx("reload: %s", msg);
+}
+
+/* Does the decision log of cf go elsewhere than that of running? */
+static int
+decisions_changed(const struct hg_config *cf, const struct hg_config *running)
+{
+	if (cf->cf_decisions == NULL || running->cf_decisions == NULL)
+		return (cf->cf_decisions != running->cf_decisions);
+	return (strcmp(cf->cf_decisions, running->cf_decisions) != 0);
 }
 
 /* A reload that did not take: say why, keep the running rules. */
@@ -109,6 +118,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	struct mainctx		*mc = arg;
 	struct hg_errors	 errs, warns;
 	struct hg_config	*cf;
+	char			*cause;
 	size_t			 i;
 
 	if (mc->mc_stopping)
@@ -122,6 +132,17 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 		reload_failed(mc, &errs);
 		return;
 	}
+	/* A decision log that cannot be opened fails the reload like a bad
+	 * file: the running rules, and the log they write, are kept. */
+	if (decisions_changed(cf, mc->mc_cfg) &&
+	    dlog_open(cf->cf_decisions, &cause) != 0) {
+		log_warnx("reload: %s", cause);
+		free(cause);
+		errors_free(&warns);
+		config_unref(cf);
+		reload_failed(mc, &errs);
+		return;
+	}
 	errors_free(&errs);
 	for (i = 0; i < warns.er_count; i++)
 		errors_add_msg(&cf->cf_warnings, warns.er_msgs[i]);
@@ -132,10 +153,6 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	/* The workers, listeners and resolvers run what they started with. */
 	config_restart_changes(mc->mc_boot, cf, reload_restart_warn, NULL);
 	apply_log_level(mc, cf);
-	if ((cf->cf_decisions == NULL) != (mc->mc_cfg->cf_decisions == NULL) ||
-	    (cf->cf_decisions != NULL &&
-	    strcmp(cf->cf_decisions, mc->mc_cfg->cf_decisions) != 0))
-		dlog_open(cf->cf_decisions);
 	dlog_set_format(cf->cf_log_format);
 	config_unref(mc->mc_cfg);
 	mc->mc_cfg = cf;
@@ -199,8 +216,14 @@ lists_stop(struct mainctx *mc)
 static void
 on_reopen(evutil_socket_t sig, short what, void *arg)
 {
-	if (dlog_reopen() == 0)
+	char	*cause;
+
+	if (dlog_reopen(&cause) == 0)
 		log_info("decision log reopened");
+	else {
+		log_warnx("reopen: %s; writing on to the old file", cause);
+		free(cause);
+	}
 }
 #endif
 
@@ -314,6 +337,7 @@ proxy_serve(const char *file, int debug)
 	};
 	struct event	*ev_sig[sizeof sigs / sizeof sigs[0]], *ev_done;
 	struct hg_errors errs, warns;
+	char		*cause;
 	size_t		 i;
 	int		 rc = 0;
 
@@ -340,8 +364,11 @@ proxy_serve(const char *file, int debug)
 	config_ref(mc.mc_boot);
 	apply_log_level(&mc, mc.mc_cfg);
 	dlog_set_format(mc.mc_cfg->cf_log_format);
-	if (dlog_open(mc.mc_cfg->cf_decisions) != 0)
+	if (dlog_open(mc.mc_cfg->cf_decisions, &cause) != 0) {
+		log_warnx("%s", cause);
+		free(cause);
 		return (1);
+	}
 	mc.mc_base = event_base_new();
 	if (mc.mc_base == NULL)
 		fatalx("cannot create event base");

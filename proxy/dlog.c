@@ -3,8 +3,17 @@
  *
  * Each record is formatted into one buffer; a worker collects the records
  * of one event loop turn and writes them with one write(2) on an O_APPEND
- * descriptor, so that workers never interleave lines and no lock is taken. SIGUSR1 reopens the file by dup2(2) onto the same
- * descriptor number, which is atomic for the writers.
+ * descriptor, so that workers never interleave lines and no lock is taken.
+ *
+ * Where the lines go is a target (a file, standard output or syslog) that
+ * the main thread replaces when the log's path changes on reload or when
+ * SIGUSR1 reopens the file after rotation. A writer counts itself into the
+ * target it found current (dt_users) and checks that it is still current
+ * before it writes; the main thread marks the target it replaced retired
+ * and whoever sees a retired target with no writer left closes it. Every
+ * line thus goes to the old target or to the new one, and none to a
+ * descriptor closed under it (which could by then be a client's socket).
+ * A target is freed at exit only: a writer may still hold its address.
  */
 #include "config.h"
 
@@ -19,19 +28,117 @@
 #include "proxy.h"
 #include "plat/plat.h"
 
-#define DLOG_SYSLOG	(-2)	/* dlog_fd: lines go to syslog(3) */
+#define SEQ	__ATOMIC_SEQ_CST
 
-static int	 dlog_fd = -1;
-static char	*dlog_path;
-static int	 dlog_kind;	/* HG_LOG_JSON, HG_LOG_SQUID */
+struct dlog_target {
+	struct dlog_target	*dt_next;	/* every target, until exit */
+	int			 dt_fd;		/* -1: syslog(3) */
+	int			 dt_own;	/* dt_fd is ours to close */
+	char			*dt_path;	/* a file: for SIGUSR1 */
+	unsigned		 dt_users;	/* atomic: writers inside */
+	int			 dt_retired;	/* atomic: no longer current */
+	int			 dt_closed;	/* atomic: its descriptor is */
+};
+
+static struct dlog_target *dlog_cur;	/* atomic; NULL: no decision log */
+static struct dlog_target *dlog_all;	/* main thread */
+static int		 dlog_syslog;	/* main thread: openlog was called */
+static int		 dlog_kind;	/* HG_LOG_JSON, HG_LOG_SQUID */
+
+/* Close t's descriptor, once, whoever comes last (any thread). */
+static void
+target_close(struct dlog_target *t)
+{
+	if (__atomic_exchange_n(&t->dt_closed, 1, SEQ) == 0 && t->dt_own)
+		close(t->dt_fd);
+}
+
+/* A writer is done with t (any thread). */
+static void
+target_leave(struct dlog_target *t)
+{
+	if (__atomic_sub_fetch(&t->dt_users, 1, SEQ) == 0 &&
+	    __atomic_load_n(&t->dt_retired, SEQ))
+		target_close(t);
+}
+
+/*
+ * The current target, counted as in use until target_leave; NULL when
+ * there is no decision log (any thread). The sequentially consistent
+ * order of the count and the second look at dlog_cur here, and of the
+ * store of dlog_cur and the look at the count in target_install, is what
+ * makes either this writer see the new target or the main thread see
+ * the writer.
+ */
+static struct dlog_target *
+target_enter(void)
+{
+	struct dlog_target	*t;
+
+	for (;;) {
+		if ((t = __atomic_load_n(&dlog_cur, SEQ)) == NULL)
+			return (NULL);
+		__atomic_add_fetch(&t->dt_users, 1, SEQ);
+		if (__atomic_load_n(&dlog_cur, SEQ) == t)
+			return (t);
+		target_leave(t);
+	}
+}
+
+/* Make t current (main thread); the one it replaces is closed once its
+ * last writer is out. */
+static void
+target_install(struct dlog_target *t)
+{
+	struct dlog_target	*old;
+
+	if (t != NULL) {
+		t->dt_next = dlog_all;
+		dlog_all = t;
+	}
+	old = __atomic_exchange_n(&dlog_cur, t, SEQ);
+	if (old == NULL)
+		return;
+	__atomic_store_n(&old->dt_retired, 1, SEQ);
+	if (__atomic_load_n(&old->dt_users, SEQ) == 0)
+		target_close(old);
+}
+
+static struct dlog_target *
+target_new(int fd, int own, const char *path)
+{
+	struct dlog_target	*t;
+
+	t = xcalloc(1, sizeof *t);
+	t->dt_fd = fd;
+	t->dt_own = own;
+	t->dt_path = path != NULL ? xstrdup(path) : NULL;
+	return (t);
+}
+
+/* A file target for path: NULL with *cause (caller frees) if it cannot be
+ * opened. */
+static struct dlog_target *
+target_file(const char *path, char **cause)
+{
+	int	fd;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd == -1) {
+		xasprintf(cause, "decision log %s: %s", path,
+		    plat_strerror(errno));
+		return (NULL);
+	}
+	return (target_new(fd, 1, path));
+}
 
 static void
-dlog_out(const char *buf, size_t len)
+dlog_out(const struct dlog_target *t, const char *buf, size_t len)
 {
 	const char	*nl;
 
-	if (dlog_fd != DLOG_SYSLOG) {
-		if (write(dlog_fd, buf, len) == -1 && errno != EAGAIN)
+	if (t->dt_fd != -1) {
+		if (write(t->dt_fd, buf, len) == -1 && errno != EAGAIN)
 			log_debug("decision log write: %s", strerror(errno));
 		return;
 	}
@@ -53,69 +160,71 @@ dlog_set_format(int kind)
 }
 
 /*
- * Open the decision log: a path, "-" for stdout, "syslog" for syslog(3)
- * (facility daemon), NULL for none.
+ * Send the decision log to path: a file, "-" for standard output,
+ * "syslog" for syslog(3) (facility daemon), NULL for none (main thread).
+ * Workers may be writing: what they write goes to the old place or the
+ * new one. Returns 0, or -1 with *cause (caller frees) and the old place
+ * kept.
  */
 int
-dlog_open(const char *path)
+dlog_open(const char *path, char **cause)
 {
-	int	fd;
+	struct dlog_target	*t = NULL;
 
-	dlog_close();
 	if (path == NULL)
-		return (0);
-	if (strcmp(path, "-") == 0) {
-		dlog_fd = STDOUT_FILENO;
-		return (0);
-	}
-	if (strcmp(path, "syslog") == 0) {
-		if (plat_syslog_open() != 0)
+		;
+	else if (strcmp(path, "-") == 0)
+		t = target_new(STDOUT_FILENO, 0, NULL);
+	else if (strcmp(path, "syslog") == 0) {
+		if (!dlog_syslog && plat_syslog_open() != 0) {
+			xasprintf(cause, "decision log: syslog is not "
+			    "available");
 			return (-1);
-		dlog_fd = DLOG_SYSLOG;
-		return (0);
-	}
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd == -1) {
-		log_warn("decision log %s", path);
+		}
+		dlog_syslog = 1;
+		t = target_new(-1, 0, NULL);
+	} else if ((t = target_file(path, cause)) == NULL)
 		return (-1);
-	}
-	dlog_fd = fd;
-	dlog_path = xstrdup(path);
+	target_install(t);
 	return (0);
 }
 
-/* Reopen the log file (after rotation). */
+/*
+ * Open the log file again under its name, after rotation (main thread).
+ * Returns 0 (also when the log is no file), or -1 with *cause (caller
+ * frees) and the old file kept.
+ */
 int
-dlog_reopen(void)
+dlog_reopen(char **cause)
 {
-	int	fd;
+	struct dlog_target	*cur, *t;
 
-	if (dlog_path == NULL)
+	cur = __atomic_load_n(&dlog_cur, SEQ);
+	if (cur == NULL || cur->dt_path == NULL)
 		return (0);
-	fd = open(dlog_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd == -1) {
-		log_warn("reopen decision log %s", dlog_path);
+	if ((t = target_file(cur->dt_path, cause)) == NULL)
 		return (-1);
-	}
-	if (dup2(fd, dlog_fd) == -1) {
-		log_warn("reopen decision log %s", dlog_path);
-		close(fd);
-		return (-1);
-	}
-	close(fd);
+	target_install(t);
 	return (0);
 }
 
+/* No more decision log; free every target (main thread, at exit, when no
+ * worker runs). */
 void
 dlog_close(void)
 {
-	if (dlog_fd == DLOG_SYSLOG)
+	struct dlog_target	*t;
+
+	target_install(NULL);
+	while ((t = dlog_all) != NULL) {
+		dlog_all = t->dt_next;
+		target_close(t);
+		free(t->dt_path);
+		free(t);
+	}
+	if (dlog_syslog)
 		plat_syslog_close();
-	else if (dlog_fd != -1 && dlog_fd != STDOUT_FILENO)
-		close(dlog_fd);
-	dlog_fd = -1;
-	free(dlog_path);
-	dlog_path = NULL;
+	dlog_syslog = 0;
 }
 
 struct jbuf {
@@ -400,20 +509,6 @@ format_line(char *buf, size_t size, const struct dlog_record *r,
 	return (dlog_format(buf, size, r, now));
 }
 
-void
-dlog_write(const struct dlog_record *r)
-{
-	char		buf[HG_MAX_DLOG_LINE];
-	struct timespec	now;
-	size_t		len;
-
-	if (dlog_fd == -1)
-		return;
-	clock_gettime(CLOCK_REALTIME, &now);
-	len = format_line(buf, sizeof buf, r, &now);
-	dlog_out(buf, len);
-}
-
 /*
  * A worker's batch: the lines of one event loop turn go out in one
  * write(2) at its end, in whole lines of at most PIPE_BUF bytes, so that
@@ -423,19 +518,23 @@ dlog_write(const struct dlog_record *r)
 int
 dlog_add(struct dlog_batch *b, const struct dlog_record *r)
 {
-	char		buf[HG_MAX_DLOG_LINE];
-	struct timespec	now;
-	size_t		len;
-	int		was_empty = b->db_len == 0;
+	struct dlog_target	*t;
+	char			 buf[HG_MAX_DLOG_LINE];
+	struct timespec		 now;
+	size_t			 len;
+	int			 was_empty = b->db_len == 0;
 
-	if (dlog_fd == -1)
+	if (__atomic_load_n(&dlog_cur, __ATOMIC_RELAXED) == NULL)
 		return (0);
 	clock_gettime(CLOCK_REALTIME, &now);
 	len = format_line(buf, sizeof buf, r, &now);
 	if (b->db_len + len > sizeof b->db_buf)
 		dlog_flush(b);
 	if (len > sizeof b->db_buf) {
-		dlog_out(buf, len);
+		if ((t = target_enter()) != NULL) {
+			dlog_out(t, buf, len);
+			target_leave(t);
+		}
 		return (0);
 	}
 	memcpy(b->db_buf + b->db_len, buf, len);
@@ -446,7 +545,11 @@ dlog_add(struct dlog_batch *b, const struct dlog_record *r)
 void
 dlog_flush(struct dlog_batch *b)
 {
-	if (b->db_len > 0 && dlog_fd != -1)
-		dlog_out(b->db_buf, b->db_len);
+	struct dlog_target	*t;
+
+	if (b->db_len > 0 && (t = target_enter()) != NULL) {
+		dlog_out(t, b->db_buf, b->db_len);
+		target_leave(t);
+	}
 	b->db_len = 0;
 }

@@ -17,26 +17,25 @@
 
 #define LOG_LINE_MAX	2048
 
+/* The level is changed by the main thread on reload while workers log:
+ * relaxed atomics. The descriptor and the hook are set while no worker
+ * runs. */
 static int	log_level = LOG_LVL_INFO;
 static int	log_fd = STDERR_FILENO;
 static log_hook_fn log_hook;
 
+#define LOG_LEVEL()	__atomic_load_n(&log_level, __ATOMIC_RELAXED)
+
 void
 log_init(int level)
 {
-	log_level = level;
+	log_set_level(level);
 }
 
 void
 log_set_level(int level)
 {
-	log_level = level;
-}
-
-int
-log_get_level(void)
-{
-	return (log_level);
+	__atomic_store_n(&log_level, level, __ATOMIC_RELAXED);
 }
 
 /* Where the lines go (standard error until told otherwise). */
@@ -91,7 +90,7 @@ log_warn(const char *fmt, ...)
 	va_list	ap;
 	int	saved = errno;
 
-	if (log_level < LOG_LVL_WARN)
+	if (LOG_LEVEL() < LOG_LVL_WARN)
 		return;
 	va_start(ap, fmt);
 	log_vwrite(LOG_LVL_WARN, fmt, ap, saved);
@@ -104,7 +103,7 @@ log_warnx(const char *fmt, ...)
 {
 	va_list	ap;
 
-	if (log_level < LOG_LVL_WARN)
+	if (LOG_LEVEL() < LOG_LVL_WARN)
 		return;
 	va_start(ap, fmt);
 	log_vwrite(LOG_LVL_WARN, fmt, ap, 0);
@@ -116,7 +115,7 @@ log_info(const char *fmt, ...)
 {
 	va_list	ap;
 
-	if (log_level < LOG_LVL_INFO)
+	if (LOG_LEVEL() < LOG_LVL_INFO)
 		return;
 	va_start(ap, fmt);
 	log_vwrite(LOG_LVL_INFO, fmt, ap, 0);
@@ -128,23 +127,11 @@ log_debug(const char *fmt, ...)
 {
 	va_list	ap;
 
-	if (log_level < LOG_LVL_DEBUG)
+	if (LOG_LEVEL() < LOG_LVL_DEBUG)
 		return;
 	va_start(ap, fmt);
 	log_vwrite(LOG_LVL_DEBUG, fmt, ap, 0);
 	va_end(ap);
-}
-
-void
-fatal(const char *fmt, ...)
-{
-	va_list	ap;
-	int	saved = errno;
-
-	va_start(ap, fmt);
-	log_vwrite(LOG_LVL_ERROR, fmt, ap, saved);
-	va_end(ap);
-	exit(1);
 }
 
 void

@@ -10,10 +10,14 @@
  * name a small number the first time a configuration names it
  * (metrics_bind(), at start and on reload), so that counters survive a
  * reload that reorders or adds categories.
+ *
+ * When each url: list was last checked is kept here too, by its cache
+ * metadata file: the main thread reads the file when a configuration is
+ * loaded and hears of every later check from the refresher, so that a
+ * scrape, on a worker, touches no file.
  */
 #include "config.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,6 +29,14 @@
 /* Category names by number; append-only, written by the main thread. */
 static char	*cat_names[HG_METRIC_CATS];
 static unsigned	 ncat_names;
+
+/* When each list was last checked (unix time, 0: never), by metadata
+ * path; append-only, written by the main thread. */
+static struct list_checked {
+	char		*lc_meta;
+	uint64_t	 lc_checked;	/* atomic */
+} lists_checked[HG_METRIC_LISTS];
+static unsigned	 nlists_checked;
 
 /* Reloads, counted by the main thread. */
 static uint64_t	 reloads_ok, reloads_failed;
@@ -53,13 +65,17 @@ static const unsigned dns_bounds[HG_DNS_BUCKETS] = {
 #define BUMP(x, n)	__atomic_store_n(&(x), LOAD(x) + (n), __ATOMIC_RELAXED)
 
 /*
- * Give every category of cf its counter number (main thread). Beyond
- * HG_METRIC_CATS names, categories share the "other" counters.
+ * Give every category of cf its counter number, and read when each of its
+ * url: lists was last checked (main thread). Beyond HG_METRIC_CATS names,
+ * categories share the "other" counters.
  */
 void
 metrics_bind(struct hg_config *cf)
 {
 	struct hg_category	*ca;
+	const struct hg_listsrc	*src;
+	struct hg_listmeta	 lm;
+	const char		*why;
 	size_t			 i, n = ruleset_ncategories(cf->cf_rules);
 	unsigned		 k, have;
 
@@ -76,6 +92,52 @@ metrics_bind(struct hg_config *cf)
 		}
 		ca->ca_tag = k < have ? k + 1 : 0;
 	}
+	for (i = 0; i < cf->cf_nsources; i++) {
+		src = &cf->cf_sources[i];
+		if (src->ls_entries >= 0 &&
+		    listmeta_read(src->ls_meta, &lm, &why) == 0)
+			metrics_list_checked(src->ls_meta, lm.lm_checked);
+	}
+}
+
+/* The url: list whose metadata file is meta was checked with its server
+ * at unix time checked (main thread). */
+void
+metrics_list_checked(const char *meta, uint64_t checked)
+{
+	unsigned	k, have;
+
+	have = __atomic_load_n(&nlists_checked, __ATOMIC_ACQUIRE);
+	for (k = 0; k < have; k++)
+		if (strcmp(lists_checked[k].lc_meta, meta) == 0)
+			break;
+	if (k == have) {
+		if (have == HG_METRIC_LISTS) {
+			log_warnx("metrics: more than %u url: lists, the "
+			    "others' age is not shown", HG_METRIC_LISTS);
+			return;
+		}
+		lists_checked[k].lc_meta = xstrdup(meta);
+		lists_checked[k].lc_checked = checked;
+		__atomic_store_n(&nlists_checked, have + 1, __ATOMIC_RELEASE);
+		return;
+	}
+	__atomic_store_n(&lists_checked[k].lc_checked, checked,
+	    __ATOMIC_RELAXED);
+}
+
+/* When the list with metadata file meta was last checked (0: never, or
+ * not known); any thread. */
+static uint64_t
+list_checked(const char *meta)
+{
+	unsigned	k, have;
+
+	have = __atomic_load_n(&nlists_checked, __ATOMIC_ACQUIRE);
+	for (k = 0; k < have; k++)
+		if (strcmp(lists_checked[k].lc_meta, meta) == 0)
+			return (LOAD(lists_checked[k].lc_checked));
+	return (0);
 }
 
 void
@@ -102,25 +164,6 @@ end_index(const char *end)
 		if (end_names[i] != NULL && strcmp(end_names[i], end) == 0)
 			return (i);
 	return (0);
-}
-
-/* When a url: list was last checked with its server (0: never). */
-static uint64_t
-listsrc_checked(const struct hg_listsrc *src)
-{
-	struct hg_listmeta	 lm;
-	const char		*why;
-	char			 buf[HG_MAX_LIST_META + 1];
-	size_t			 len;
-	FILE			*f;
-
-	if (src->ls_entries < 0 || (f = fopen(src->ls_meta, "rb")) == NULL)
-		return (0);
-	len = fread(buf, 1, sizeof buf, f);
-	fclose(f);
-	if (len > HG_MAX_LIST_META || listmeta_parse(buf, len, &lm, &why) != 0)
-		return (0);
-	return (lm.lm_checked);
 }
 
 /* One decision record, counted (the worker that wrote it). */
@@ -346,7 +389,8 @@ metrics_render(struct evbuffer *out, const struct hg_config *cf)
 	    "(-1: never downloaded).");
 	for (i = 0; i < cf->cf_nsources; i++) {
 		long long	age = -1;
-		uint64_t	checked = listsrc_checked(&cf->cf_sources[i]);
+		uint64_t	checked = cf->cf_sources[i].ls_entries < 0 ? 0 :
+				    list_checked(cf->cf_sources[i].ls_meta);
 
 		if (checked != 0 && (time_t)checked <= now)
 			age = (long long)(now - (time_t)checked);

@@ -48,7 +48,6 @@ struct evbuffer;
 int		 proxy_serve(const char *, int);
 struct hg_config *daemon_load(const char *, struct hg_errors *,
 		    struct hg_errors *);
-void		 daemon_prepare(struct hg_config *);
 void		 proxy_request_stop(void);
 void		 proxy_request_reload(void);
 
@@ -57,7 +56,6 @@ enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO,
     LOG_LVL_DEBUG };
 void		 log_init(int);
 void		 log_set_level(int);
-int		 log_get_level(void);
 typedef void	(*log_hook_fn)(int, const char *, size_t);
 void		 log_set_fd(int);
 void		 log_set_hook(log_hook_fn);
@@ -69,8 +67,6 @@ void		 log_info(const char *, ...)
 		    __attribute__((format(HG_PRINTF, 1, 2)));
 void		 log_debug(const char *, ...)
 		    __attribute__((format(HG_PRINTF, 1, 2)));
-void		 fatal(const char *, ...)
-		    __attribute__((format(HG_PRINTF, 1, 2), noreturn));
 void		 fatalx(const char *, ...)
 		    __attribute__((format(HG_PRINTF, 1, 2), noreturn));
 void		 log_libevent(int, const char *);
@@ -98,6 +94,7 @@ struct dlog_record {
 };
 /* metrics.c: counters for GET /metrics */
 #define HG_METRIC_CATS		1024	/* category names counted apart */
+#define HG_METRIC_LISTS		1024	/* url: lists whose age is shown */
 #define HG_END_CODES		40
 #define HG_DNS_BUCKETS		13
 
@@ -118,6 +115,7 @@ struct dlog_record;
 struct evbuffer;
 void		 metrics_bind(struct hg_config *);
 void		 metrics_reload(int);
+void		 metrics_list_checked(const char *, uint64_t);
 void		 metrics_record(struct wstats *, const struct hg_config *,
 		    const struct dlog_record *, const struct hg_decision *);
 void		 metrics_connection(struct wstats *);
@@ -135,10 +133,9 @@ struct dlog_batch {
 	size_t		db_len;
 };
 
-int		 dlog_open(const char *);
-int		 dlog_reopen(void);
+int		 dlog_open(const char *, char **);
+int		 dlog_reopen(char **);
 void		 dlog_close(void);
-void		 dlog_write(const struct dlog_record *);
 void		 dlog_set_format(int);
 size_t		 dlog_format_squid(char *, size_t, const struct dlog_record *,
 		    const struct timespec *);

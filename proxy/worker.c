@@ -689,8 +689,8 @@ workers_start(struct hg_config *cf, unsigned n)
 	}
 	memset(ports, 0, sizeof ports);
 	for (i = 0; i < cf->cf_nlisteners; i++)
-		ports[i] = (uint16_t)atoi(strrchr(cf->cf_listeners[i].li_addr,
-		    ':') + 1);
+		ports[i] = (uint16_t)strtonum(strrchr(cf->cf_listeners[i].li_addr,
+		    ':') + 1, 0, 65535, NULL);
 #if !HAVE_DECL_SO_REUSEPORT
 	/* One listening socket per address: one worker takes them all. */
 	if (n != 1)

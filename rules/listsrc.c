@@ -336,6 +336,38 @@ listmeta_parse(const char *buf, size_t len, struct hg_listmeta *lm,
 	return (0);
 }
 
+/*
+ * Read and parse the metadata file at path (at most HG_MAX_LIST_META
+ * bytes). Returns 0 with lm filled; -1 with *why NULL and errno when the
+ * file cannot be read (a missing one too), or with *why when its content
+ * is bad.
+ */
+int
+listmeta_read(const char *path, struct hg_listmeta *lm, const char **why)
+{
+	char	 buf[HG_MAX_LIST_META + 1];
+	size_t	 len;
+	FILE	*f;
+	int	 bad;
+
+	memset(lm, 0, sizeof *lm);
+	*why = NULL;
+	if ((f = fopen(path, "rb")) == NULL)
+		return (-1);
+	len = fread(buf, 1, sizeof buf, f);
+	bad = ferror(f);
+	fclose(f);
+	if (bad) {
+		errno = EIO;
+		return (-1);
+	}
+	if (listmeta_parse(buf, len, lm, why) != 0) {
+		memset(lm, 0, sizeof *lm);
+		return (-1);
+	}
+	return (0);
+}
+
 /* The metadata file text for lm (caller frees). */
 char *
 listmeta_format(const struct hg_listmeta *lm, const char *url)

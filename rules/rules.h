@@ -378,6 +378,11 @@ void		*memmem(const void *, size_t, const void *, size_t);
 /* Zero a secret so that the compiler cannot drop the stores. */
 void		 explicit_bzero(void *, size_t);
 #endif
+#ifndef HAVE_STRTONUM
+/* A decimal number in [min, max], as OpenBSD has it: 0 and *errstr
+ * ("invalid", "too small", "too large") when it is not one. */
+long long	 strtonum(const char *, long long, long long, const char **);
+#endif
 void		 hg_prefault(void *, size_t);
 char		*xstrdup(const char *);
 char		*xstrndup(const char *, size_t);
@@ -527,6 +532,8 @@ void		 sha256_hex(const uint8_t [32], char [65]);
 void		 listsrc_cache_paths(const char *, const char *, const char *,
 		    char **, char **);
 int		 listmeta_parse(const char *, size_t, struct hg_listmeta *,
+		    const char **);
+int		 listmeta_read(const char *, struct hg_listmeta *,
 		    const char **);
 char		*listmeta_format(const struct hg_listmeta *, const char *);
 int		 listsrc_shrink_ok(uint64_t, uint64_t, double);

@@ -286,3 +286,35 @@ reallocarray(void *p, size_t n, size_t size)
 	return (realloc(p, n * size));
 }
 #endif
+
+#ifndef HAVE_STRTONUM
+long long
+strtonum(const char *s, long long min, long long max, const char **errstr)
+{
+	const char	*why = NULL;
+	char		*end;
+	long long	 n = 0;
+	int		 saved = errno, err = 0;
+
+	errno = 0;
+	if (min > max)
+		why = "invalid";
+	else {
+		n = strtoll(s, &end, 10);
+		if (end == s || *end != '\0')
+			why = "invalid";
+		else if ((n == LLONG_MIN && errno == ERANGE) || n < min)
+			why = "too small";
+		else if ((n == LLONG_MAX && errno == ERANGE) || n > max)
+			why = "too large";
+	}
+	if (why != NULL) {
+		n = 0;
+		err = strcmp(why, "invalid") == 0 ? EINVAL : ERANGE;
+	}
+	if (errstr != NULL)
+		*errstr = why;
+	errno = why != NULL ? err : saved;
+	return (n);
+}
+#endif

@@ -46,6 +46,7 @@
 #endif
 #include <windows.h>
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,7 +307,7 @@ default_backup(void)
 		    "set: give --backup FILE\n");
 		return (NULL);
 	}
-	strcat(dir, "\\hushgate");
+	snprintf(dir + n, sizeof dir - n, "\\hushgate");
 	if (!CreateDirectoryA(dir, NULL) &&
 	    GetLastError() != ERROR_ALREADY_EXISTS) {
 		fprintf(stderr, "hushgate: winhttp: cannot create %s (error "
@@ -356,31 +357,15 @@ file_read(const char *path, size_t *lenp, int *missing)
 	return (buf);
 }
 
-/* Write a new file whole (FILE.tmp, then renamed), never replacing one. */
+/* Write the backup whole (a temporary file, then renamed): only when
+ * there is none, which backup_load has said. */
 static int
 file_create(const char *path, const unsigned char *p, size_t len)
 {
-	char	 tmp[MAX_PATH + 8];
-	FILE	*f;
-
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	if ((f = fopen(tmp, "wb")) == NULL) {
-		fprintf(stderr, "hushgate: winhttp: cannot write %s%s\n", tmp,
-		    GetLastError() == ERROR_ACCESS_DENIED ?
-		    ": run it from an elevated prompt" : "");
-		return (-1);
-	}
-	if (fwrite(p, 1, len, f) != len || fflush(f) != 0) {
-		fclose(f);
-		DeleteFileA(tmp);
-		fprintf(stderr, "hushgate: winhttp: cannot write %s\n", tmp);
-		return (-1);
-	}
-	fclose(f);
-	if (!MoveFileExA(tmp, path, MOVEFILE_WRITE_THROUGH)) {
-		fprintf(stderr, "hushgate: winhttp: cannot create %s (error "
-		    "%lu)\n", path, (unsigned long)GetLastError());
-		DeleteFileA(tmp);
+	if (plat_replace_file(path, p, len, 0600) != 0) {
+		fprintf(stderr, "hushgate: winhttp: cannot write %s: %s%s\n",
+		    path, plat_strerror(errno), errno == EACCES ?
+		    " (run it from an elevated prompt)" : "");
 		return (-1);
 	}
 	return (0);

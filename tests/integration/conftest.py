@@ -174,6 +174,30 @@ def pytest_report_header(config):
     return "hushgate binary: %s" % helpers.hushgate_bin()
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "no_tsan(reason): cannot run against a ThreadSanitizer "
+        "build, for the technical reason given; left out of that run")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Against a ThreadSanitizer build, the tests marked no_tsan are
+    deselected (not skipped: scripts/test counts a skip as a failure)."""
+    if not helpers.built_with_tsan():
+        return
+    keep, drop = [], []
+    for item in items:
+        m = item.get_closest_marker("no_tsan")
+        if m is not None:
+            assert m.args and m.args[0], "no_tsan needs a reason"
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture
 def origin():
     """A scripted HTTP/1.1 origin server of the test's own (see

@@ -35,6 +35,10 @@ SANITIZER_RE = re.compile(
     r"|runtime error:"
 )
 
+# The exit statuses the sanitizer runtimes are given (scripts/test): a
+# report that ends the process, whether or not its text reached stderr.
+SANITIZER_EXIT = {99: "AddressSanitizer", 66: "ThreadSanitizer"}
+
 LOG_FIELDS = (
     "ts", "client", "user", "group", "method", "host", "port", "sni", "action",
     "category", "rule", "status", "upstream", "bytes_up", "bytes_down",
@@ -76,6 +80,28 @@ def sanitizer_lines(text_lines):
     return [l for l in text_lines if SANITIZER_RE.search(l)]
 
 
+def sanitizer_exit(rc):
+    """What a sanitizer's exit status says ("" for any other status)."""
+    if rc in SANITIZER_EXIT:
+        return "%s report (exit status %d)" % (SANITIZER_EXIT[rc], rc)
+    return ""
+
+
+_tsan_built = {}
+
+
+def built_with_tsan(path=None):
+    """Is the binary under test linked with the ThreadSanitizer runtime?"""
+    path = path or hushgate_bin()
+    if path not in _tsan_built:
+        try:
+            with open(path, "rb") as f:
+                _tsan_built[path] = b"__tsan_init" in f.read()
+        except OSError:
+            _tsan_built[path] = False
+    return _tsan_built[path]
+
+
 def clean_env():
     """Environment for child processes: no proxy variables inherited."""
     env = dict(os.environ)
@@ -106,6 +132,8 @@ def run_hushgate(args, stdin=None, input=None, stdout=subprocess.PIPE,
     bad = sanitizer_lines(err.splitlines())
     assert not bad, "sanitizer report from hushgate %s:\n%s" % (
         " ".join(args), err)
+    assert not sanitizer_exit(cp.returncode), "%s from hushgate %s:\n%s" % (
+        sanitizer_exit(cp.returncode), " ".join(args), err)
     return cp
 
 
@@ -591,9 +619,15 @@ class Proxy:
                 rc = self.proc.wait()
                 problems.append("hushgate did not exit after %s" % name)
             else:
-                if rc != 0:
+                if sanitizer_exit(rc):
+                    problems.append("%s after %s" % (sanitizer_exit(rc),
+                                                     name))
+                elif rc != 0:
                     problems.append("hushgate exited %s after %s"
                                     % (rc, name))
+        elif sanitizer_exit(self.proc.returncode):
+            problems.append("%s during the test" %
+                            sanitizer_exit(self.proc.returncode))
         elif not self.expect_exit:
             problems.append("hushgate died during the test (rc=%s)"
                             % self.proc.returncode)

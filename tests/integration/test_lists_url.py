@@ -18,6 +18,7 @@ import pytest
 
 from helpers import (TIMEOUT, HTTPServer, connect_status, dump_yaml,
                      run_hushgate, sha256, wait_until, write_hosts)
+from test_metrics import metric, parse, scrape
 
 LIST_HOST = "lists.test"
 
@@ -545,3 +546,77 @@ def test_copy_from_lists_update_reaches_a_running_proxy(
     p.wait_stderr(r"lists: %s: failed" % re.escape(url),
                   start=p.last_index + 1)
     assert not any("reload:" in l for l in p.lines[mark:])
+
+
+# -- hushgate_list_age_seconds ------------------------------------------------
+
+def _meta_checked(tmp_path):
+    """The checked time in the one metadata file of the cache."""
+    metas = list((tmp_path / "cache").glob("*.meta"))
+    assert len(metas) == 1, metas
+    m = re.search(r"^checked (\d+)$", metas[0].read_text(), re.M)
+    assert m, metas[0].read_text()
+    return int(m.group(1))
+
+
+def _scraped_age(p, url, checked):
+    """The list age of a scrape, which must be the time of the scrape
+    (between the clock before and after it) less checked."""
+    before = int(time.time())
+    s = parse(scrape(p.port).body.decode())
+    after = int(time.time())
+    age = metric(s, "hushgate_list_age_seconds", url=url)
+    assert before - checked <= age <= after - checked, (age, checked)
+    return age
+
+
+def _lists_proxy(proxy, tmp_path, test_ca, url, refresh):
+    p = proxy({"lists": {"cache_dir": str(tmp_path / "cache")},
+               "categories": {"blocked": {"action": "deny", "lists": [
+                   {"url": url, "format": "domains", "refresh": refresh,
+                    "ca_file": test_ca["ca"]}]}}},
+              hosts=[LIST_HOST])
+    p.wait_stderr(r"lists: %s: \d+ bytes, 2 entries, \+2/-0" %
+                  re.escape(url))
+    p.wait_stderr(r"^hushgate: reload: ok", start=p.last_index)
+    return p
+
+
+def test_list_age_follows_each_check(tmp_path, test_ca, lists, proxy):
+    """A revalidation (304, no reload) moves the list's age on /metrics
+    to the new check."""
+    lists.serve("/l.txt", names("a.example", "b.example"))
+    url = lists.url("/l.txt")
+    p = _lists_proxy(proxy, tmp_path, test_ca, url, "1s")
+    first = _meta_checked(tmp_path)
+    _scraped_age(p, url, first)
+    mark = p.nlines()
+    p.wait_stderr(r"lists: %s: not modified" % re.escape(url), start=mark)
+
+    def later_check():
+        # A check may land between reading the file and the scrape:
+        # then try again.
+        checked = _meta_checked(tmp_path)
+        if checked == first:
+            return None
+        try:
+            _scraped_age(p, url, checked)
+        except AssertionError:
+            if _meta_checked(tmp_path) == checked:
+                raise
+            return None
+        return checked
+    wait_until(later_check, "the age of a later check on /metrics")
+    assert not any("reload:" in l for l in p.lines[mark:])
+
+
+def test_list_age_is_kept_in_memory(tmp_path, test_ca, lists, proxy):
+    """A scrape reads no file: with the list's metadata file gone, the age
+    of its last check is still shown."""
+    lists.serve("/l.txt", names("a.example", "b.example"))
+    url = lists.url("/l.txt")
+    p = _lists_proxy(proxy, tmp_path, test_ca, url, "1h")
+    checked = _meta_checked(tmp_path)
+    for meta in (tmp_path / "cache").glob("*.meta"):
+        meta.unlink()
+    assert _scraped_age(p, url, checked) >= 0

@@ -293,10 +293,39 @@ test_cidr_line(void **state)
 	assert_int_equal(cidr_list_match(&c, 0, family, addr), 0);
 }
 
+/* strtonum<TAB>INPUT<TAB>MIN<TAB>MAX<TAB>VALUE, or ERROR<TAB>WHY */
+static void
+test_strtonum_line(void **state)
+{
+	const struct unit_line	*ul = *state;
+	struct unit_bytes	 in;
+	const char		*why = "unset";
+	char			*copy;
+	long long		 n;
+
+	assert_true(ul->ul_nfields >= 5);
+	assert_int_equal(unit_unescape(ul->ul_fields[1], &in), 0);
+	copy = unit_printf("%.*s", (int)in.ub_len, in.ub_buf);
+	n = strtonum(copy, strtoll(ul->ul_fields[2], NULL, 10),
+	    strtoll(ul->ul_fields[3], NULL, 10), &why);
+	if (strcmp(ul->ul_fields[4], "ERROR") == 0) {
+		if (why == NULL)
+			fail_msg("'%s' accepted as %lld",
+			    unit_show(in.ub_buf, in.ub_len), n);
+		assert_int_equal(n, 0);
+		assert_true(ul->ul_nfields >= 6);
+		assert_string_equal(why, ul->ul_fields[5]);
+		return;
+	}
+	assert_null(why);
+	assert_true(n == strtoll(ul->ul_fields[4], NULL, 10));
+}
+
 static const struct unit_kind kinds[] = {
 	{ "host", 3, test_host_line },
 	{ "target", 4, test_target_line },
 	{ "port", 3, test_port_line },
+	{ "strtonum", 5, test_strtonum_line },
 	{ "portitem", 3, test_portitem_line },
 	{ "duration", 3, test_duration_line },
 	{ "action", 3, test_action_line },

@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rules/rules.h"
 #include "proxy/proxy.h"
@@ -125,9 +126,38 @@ test_diff_line(void **state)
 }
 
 /*
+ * listmeta_read of in written to a file agrees with listmeta_parse (rc,
+ * lm); once the file is gone, it fails without a reason.
+ */
+static void
+check_meta_read(const struct unit_bytes *in, int rc,
+    const struct hg_listmeta *lm)
+{
+	struct hg_listmeta	 got;
+	const char		*why, *dir = getenv("TMPDIR");
+	char			*path;
+	int			 fd;
+
+	path = unit_printf("%s/hg_unit_meta.XXXXXX", dir != NULL ? dir :
+	    "/tmp");
+	if ((fd = mkstemp(path)) == -1)
+		fail_msg("mkstemp %s", path);
+	assert_true(write(fd, in->ub_buf, in->ub_len) == (ssize_t)in->ub_len);
+	close(fd);
+	assert_int_equal(listmeta_read(path, &got, &why), rc);
+	if (rc == 0)
+		assert_memory_equal(lm, &got, sizeof got);
+	else
+		assert_non_null(why);
+	unlink(path);
+	assert_int_equal(listmeta_read(path, &got, &why), -1);
+	assert_null(why);
+}
+
+/*
  * meta<TAB>INPUT<TAB>ETAG<TAB>LAST-MODIFIED<TAB>FETCHED<TAB>ENTRIES, or
  * ERROR<TAB>WORD. A parsed file is formatted again and must parse to the
- * same values.
+ * same values; read from a file, it must give the same.
  */
 static void
 test_meta_line(void **state)
@@ -141,6 +171,7 @@ test_meta_line(void **state)
 
 	assert_int_equal(unit_unescape(ul->ul_fields[1], &in), 0);
 	rc = listmeta_parse(in.ub_buf, in.ub_len, &lm, &why);
+	check_meta_read(&in, rc, &lm);
 	if (is_error(ul, 2)) {
 		if (rc == 0)
 			fail_msg("accepted");
