@@ -27,6 +27,16 @@ struct hg_config;
 struct hg_errors;
 
 /* tls.c */
+struct cert_info {
+	char		 ci_subject[256];
+	char		 ci_issuer[256];
+	char		 ci_serial[128];
+	char		 ci_not_before[32];	/* "YYYY-MM-DD hh:mm:ss UTC" */
+	char		 ci_not_after[32];
+	long		 ci_days_left;		/* < 0: expired */
+	char		 ci_sans[1024];		/* "DNS:a, IP:127.0.0.1" */
+};
+
 struct tls_client *tls_client_new(const char *, char **);
 void		 tls_client_free(struct tls_client *);
 const struct mbedtls_ssl_config *tls_client_conf(const struct tls_client *);
@@ -38,18 +48,9 @@ int		 tls_server_attach(struct hg_config *, struct hg_errors *,
 		    struct hg_errors *);
 void		 tls_strerror(int, char *, size_t);
 void		 tls_sha256(const void *, size_t, uint8_t [32]);
+int		 cert_info_load(const char *, struct cert_info *, char **);
 
 /* certs.c: certs init, certs show */
-struct cert_info {
-	char		 ci_subject[256];
-	char		 ci_issuer[256];
-	char		 ci_serial[128];
-	char		 ci_not_before[32];	/* "YYYY-MM-DD hh:mm:ss UTC" */
-	char		 ci_not_after[32];
-	long		 ci_days_left;		/* < 0: expired */
-	char		 ci_sans[1024];		/* "DNS:a, IP:127.0.0.1" */
-};
-
 struct certs_opts {
 	const char	*co_dir;
 	char		 co_names[HG_CERT_MAX_NAMES][253 + 1]; /* HG_MAX_HOST */
@@ -61,7 +62,6 @@ struct certs_opts {
 	int		 co_force;
 };
 
-int		 cert_info_load(const char *, struct cert_info *, char **);
 int		 certs_parse_args(int, char **, struct certs_opts *, char **);
 ssize_t		 certs_san_der(const struct certs_opts *, unsigned char *,
 		    size_t);
