@@ -149,6 +149,15 @@ void		 dlog_flush(struct dlog_batch *);
 size_t		 dlog_format(char *, size_t, const struct dlog_record *,
 		    const struct timespec *);
 
+/* httpchunk.c: the chunked coding, for forward.c and download/fetch.c */
+struct chunkdec {
+	int		cd_state;
+	uint64_t	cd_left;	/* bytes left in the current chunk */
+};
+
+int		 chunk_pump(struct chunkdec *, struct evbuffer *,
+		    struct evbuffer *, int, uint64_t *);
+
 /* The connection: one client, one state, one way out (conn_close). */
 enum conn_state {
 	CS_HEAD = 0,	/* reading a request head */
@@ -166,11 +175,6 @@ enum conn_kind {
 	CK_NONE = 0,
 	CK_CONNECT,
 	CK_HTTP
-};
-
-struct chunkdec {
-	int		cd_state;
-	uint64_t	cd_left;	/* bytes left in the current chunk */
 };
 
 struct conn {
@@ -335,8 +339,6 @@ void		 fwd_request(struct conn *, const struct http_request *);
 void		 fwd_upstream_ready(struct conn *);
 void		 fwd_timeout(struct conn *);
 void		 fwd_pool_flush(struct worker *);
-int		 chunk_pump(struct chunkdec *, struct evbuffer *,
-		    struct evbuffer *, int, uint64_t *);
 
 /* tlsbev.c: TLS (mbedTLS) on a bufferevent, for TLS listeners */
 struct tlsbev;
