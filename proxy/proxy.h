@@ -149,6 +149,13 @@ void		 dlog_flush(struct dlog_batch *);
 size_t		 dlog_format(char *, size_t, const struct dlog_record *,
 		    const struct timespec *);
 
+/* dns.c: name resolution, for the workers and the list downloader */
+struct evdns_base *dns_base_open(struct event_base *,
+		    const struct hg_config *);
+struct evdns_getaddrinfo_request *dns_resolve(struct evdns_base *,
+		    const char *, uint16_t,
+		    void (*)(int, struct evutil_addrinfo *, void *), void *);
+
 /* httpchunk.c: the chunked coding, for forward.c and download/fetch.c */
 struct chunkdec {
 	int		cd_state;
@@ -305,11 +312,6 @@ void		 worker_release_slot(void);
 int		 client_take_slot(int, const uint8_t *, unsigned);
 void		 client_release_slot(int, const uint8_t *);
 void		 worker_refresh_config(struct worker *);
-struct evdns_base *dns_base_open(struct event_base *,
-		    const struct hg_config *);
-struct evdns_getaddrinfo_request *dns_resolve(struct evdns_base *,
-		    const char *, uint16_t,
-		    void (*)(int, struct evutil_addrinfo *, void *), void *);
 
 /* conn.c */
 struct wlistener;
