@@ -50,8 +50,8 @@
 #include "certs/certs.h"
 
 #define AUTH_CACHE_SLOTS	256	/* per worker, direct-mapped */
-#define AUTH_LIMIT_SLOTS	1024	/* client addresses followed */
-#define AUTH_LIMIT_PROBE	8	/* slots tried per address */
+#define AUTH_LIMIT_BUCKETS	128	/* client addresses followed: */
+#define AUTH_LIMIT_CHAIN	8	/* ... this many per bucket */
 #define AUTH_THREADS		2	/* threads that hash passwords */
 #define AUTH_MAX_INFLIGHT	64	/* hashes queued or running ... */
 #define AUTH_MAX_CLIENT		4	/* ... of them for one address */
@@ -117,15 +117,17 @@ struct auth_state {
 };
 
 struct limit_entry {
-	int		le_family;	/* 0: free */
-	uint8_t		le_addr[16];
+	struct addrent	le_ent;
 	unsigned	le_fails;
 	uint64_t	le_start;	/* first failure of the window */
 	uint64_t	le_until;	/* refused until then */
 };
 
-static pthread_mutex_t	 limit_mtx = PTHREAD_MUTEX_INITIALIZER;
-static struct limit_entry limits[AUTH_LIMIT_SLOTS];
+static int	limit_stale(const struct addrent *, uint64_t);
+
+static struct addrent	*limit_buckets[AUTH_LIMIT_BUCKETS];
+static struct addrtab	 limits = ADDRTAB_INITIALIZER(limit_buckets,
+			    AUTH_LIMIT_CHAIN, struct limit_entry, limit_stale);
 static pthread_once_t	 key_once = PTHREAD_ONCE_INIT;
 static uint8_t		 cache_key[32];
 
@@ -170,34 +172,13 @@ secret_equal(const char *a, const char *b)
 	return (d == 0);
 }
 
-/* The address's slot in the failure table (mutex held); NULL if none. */
-static struct limit_entry *
-limit_slot(int family, const uint8_t *addr, int create, uint64_t now)
+/* A record whose story is over: one that a new address may take. */
+static int
+limit_stale(const struct addrent *ae, uint64_t now)
 {
-	struct limit_entry	*le, *victim = NULL;
-	size_t			 alen = family == 4 ? 4 : 16, i;
-	uint32_t		 h = 2166136261u;
+	const struct limit_entry	*le = (const struct limit_entry *)ae;
 
-	for (i = 0; i < alen; i++)
-		h = (h ^ addr[i]) * 16777619u;
-	for (i = 0; i < AUTH_LIMIT_PROBE; i++) {
-		le = &limits[(h + i) % AUTH_LIMIT_SLOTS];
-		if (le->le_family == family &&
-		    memcmp(le->le_addr, addr, alen) == 0)
-			return (le);
-		/* a free slot, or one whose story is over */
-		if (victim == NULL && (le->le_family == 0 ||
-		    (le->le_until <= now && le->le_start + 3600000 <= now)))
-			victim = le;
-	}
-	if (!create)
-		return (NULL);
-	if (victim == NULL)
-		victim = &limits[h % AUTH_LIMIT_SLOTS];
-	memset(victim, 0, sizeof *victim);
-	victim->le_family = family;
-	memcpy(victim->le_addr, addr, alen);
-	return (victim);
+	return (le->le_until <= now && le->le_start + 3600000 <= now);
 }
 
 /* Is the address refused for too many failures? Returns seconds left. */
@@ -208,24 +189,32 @@ limit_check(int family, const uint8_t *addr)
 	uint64_t		 now = now_ms();
 	unsigned		 left = 0;
 
-	pthread_mutex_lock(&limit_mtx);
-	if ((le = limit_slot(family, addr, 0, now)) != NULL &&
-	    le->le_until > now)
+	addrtab_lock(&limits);
+	le = (struct limit_entry *)addrtab_find(&limits, family, addr);
+	if (le != NULL && le->le_until > now)
 		left = (unsigned)((le->le_until - now + 999) / 1000);
-	pthread_mutex_unlock(&limit_mtx);
+	addrtab_unlock(&limits);
 	return (left);
 }
 
 /* Count a failure; the address is refused once it has max in window
- * (ms). */
+ * (ms). Out of memory, the failure goes uncounted. */
 static void
 limit_fail(unsigned max, unsigned window, int family, const uint8_t *addr)
 {
 	struct limit_entry	*le;
 	uint64_t		 now = now_ms();
 
-	pthread_mutex_lock(&limit_mtx);
-	le = limit_slot(family, addr, 1, now);
+	addrtab_lock(&limits);
+	le = (struct limit_entry *)addrtab_find(&limits, family, addr);
+	if (le == NULL)
+		le = (struct limit_entry *)addrtab_add(&limits, family, addr,
+		    now);
+	if (le == NULL) {
+		addrtab_unlock(&limits);
+		log_warnx("auth: out of memory: a failure not counted");
+		return;
+	}
 	if (le->le_fails == 0 || le->le_start + window <= now) {
 		le->le_start = now;
 		le->le_fails = 0;
@@ -234,7 +223,7 @@ limit_fail(unsigned max, unsigned window, int family, const uint8_t *addr)
 		le->le_until = now + window;
 		le->le_fails = 0;
 	}
-	pthread_mutex_unlock(&limit_mtx);
+	addrtab_unlock(&limits);
 }
 
 static void
@@ -243,11 +232,11 @@ limit_forget(int family, const uint8_t *addr)
 	struct limit_entry	*le;
 	uint64_t		 now = now_ms();
 
-	pthread_mutex_lock(&limit_mtx);
-	if ((le = limit_slot(family, addr, 0, now)) != NULL &&
-	    le->le_until <= now)
+	addrtab_lock(&limits);
+	le = (struct limit_entry *)addrtab_find(&limits, family, addr);
+	if (le != NULL && le->le_until <= now)
 		le->le_fails = 0;
-	pthread_mutex_unlock(&limit_mtx);
+	addrtab_unlock(&limits);
 }
 
 /*

@@ -149,6 +149,35 @@ void		 dlog_flush(struct dlog_batch *);
 size_t		 dlog_format(char *, size_t, const struct dlog_record *,
 		    const struct timespec *);
 
+/* addrtab.c: records per client address, shared by the workers */
+struct addrent {
+	struct addrent	*ae_next;
+	int		 ae_family;	/* 4 or 6 */
+	uint8_t		 ae_addr[16];
+};
+
+struct addrtab {
+	pthread_mutex_t	  at_mtx;
+	struct addrent	**at_buckets;
+	size_t		  at_nbuckets;
+	unsigned	  at_chain;	/* records per bucket; 0: no bound */
+	size_t		  at_size;	/* of a record */
+	int		(*at_stale)(const struct addrent *, uint64_t);
+};
+
+/* A table on a static array of buckets, for records of type. */
+#define ADDRTAB_INITIALIZER(buckets, chain, type, stale) {		\
+	PTHREAD_MUTEX_INITIALIZER, (buckets),				\
+	sizeof (buckets) / sizeof (buckets)[0], (chain), sizeof (type),	\
+	(stale) }
+
+void		 addrtab_lock(struct addrtab *);
+void		 addrtab_unlock(struct addrtab *);
+struct addrent	*addrtab_find(struct addrtab *, int, const uint8_t *);
+struct addrent	*addrtab_add(struct addrtab *, int, const uint8_t *,
+		    uint64_t);
+void		 addrtab_remove(struct addrtab *, struct addrent *);
+
 /* dns.c: name resolution, for the workers and the list downloader */
 struct evdns_base *dns_base_open(struct event_base *,
 		    const struct hg_config *);

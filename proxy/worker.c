@@ -80,81 +80,52 @@ worker_release_slot(void)
 
 /*
  * Open connections per client address (max_connections_per_client),
- * shared by the workers: a chained hash under one lock, taken once when
- * a connection's client is known and once when it closes.
+ * shared by the workers: taken once when a connection's client is known
+ * and once when it closes. A record lives while its address has a
+ * connection open.
  */
 struct client_count {
-	struct client_count	*cc_next;
-	int			 cc_family;
-	uint8_t			 cc_addr[16];
-	unsigned		 cc_open;
+	struct addrent	cc_ent;
+	unsigned	cc_open;
 };
 
-#define CLIENT_BUCKETS	4096
-
-static struct client_count	*client_counts[CLIENT_BUCKETS];
-static pthread_mutex_t		 client_mtx = PTHREAD_MUTEX_INITIALIZER;
-
-static struct client_count **
-client_find(int family, const uint8_t *addr)
-{
-	struct client_count	**pp;
-	size_t			  len = family == 4 ? 4 : 16, i;
-	uint32_t		  h = 2166136261u;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ addr[i]) * 16777619u;
-	pp = &client_counts[h % CLIENT_BUCKETS];
-	for (; *pp != NULL; pp = &(*pp)->cc_next)
-		if ((*pp)->cc_family == family &&
-		    memcmp((*pp)->cc_addr, addr, len) == 0)
-			break;
-	return (pp);
-}
+static struct addrent	*client_buckets[4096];
+static struct addrtab	 client_counts = ADDRTAB_INITIALIZER(client_buckets, 0,
+			    struct client_count, NULL);
 
 /* One more connection from this client, unless it has max open (0: no
  * bound). Returns 1 when taken. */
 int
 client_take_slot(int family, const uint8_t *addr, unsigned max)
 {
-	struct client_count	**pp, *cc;
-	int			  ok = 1;
+	struct client_count	*cc;
+	int			 ok = 1;
 
-	pthread_mutex_lock(&client_mtx);
-	pp = client_find(family, addr);
-	if ((cc = *pp) == NULL) {
-		if ((cc = calloc(1, sizeof *cc)) == NULL)
-			ok = 0;
-		else {
-			cc->cc_family = family;
-			memcpy(cc->cc_addr, addr, family == 4 ? 4 : 16);
-			*pp = cc;
-		}
-	}
-	if (ok && max != 0 && cc->cc_open >= max)
+	addrtab_lock(&client_counts);
+	cc = (struct client_count *)addrtab_find(&client_counts, family, addr);
+	if (cc == NULL && (cc = (struct client_count *)addrtab_add(
+	    &client_counts, family, addr, 0)) == NULL)
+		ok = 0;
+	else if (max != 0 && cc->cc_open >= max)
 		ok = 0;
 	if (ok)
 		cc->cc_open++;
-	else if (cc != NULL && cc->cc_open == 0) {
-		*pp = cc->cc_next;
-		free(cc);
-	}
-	pthread_mutex_unlock(&client_mtx);
+	else if (cc != NULL && cc->cc_open == 0)
+		addrtab_remove(&client_counts, &cc->cc_ent);
+	addrtab_unlock(&client_counts);
 	return (ok);
 }
 
 void
 client_release_slot(int family, const uint8_t *addr)
 {
-	struct client_count	**pp, *cc;
+	struct client_count	*cc;
 
-	pthread_mutex_lock(&client_mtx);
-	pp = client_find(family, addr);
-	if ((cc = *pp) != NULL && --cc->cc_open == 0) {
-		*pp = cc->cc_next;
-		free(cc);
-	}
-	pthread_mutex_unlock(&client_mtx);
+	addrtab_lock(&client_counts);
+	cc = (struct client_count *)addrtab_find(&client_counts, family, addr);
+	if (cc != NULL && --cc->cc_open == 0)
+		addrtab_remove(&client_counts, &cc->cc_ent);
+	addrtab_unlock(&client_counts);
 }
 
 unsigned
