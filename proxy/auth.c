@@ -609,7 +609,7 @@ auth_header(const struct http_request *rq)
 }
 
 static void
-auth_challenge(struct conn *c, const char *why, const char *end)
+auth_challenge(struct conn *c, const char *why, enum conn_end end)
 {
 	char	headers[256], body[256];
 
@@ -727,7 +727,7 @@ auth_request(struct conn *c, const struct http_request *rq,
 		return (0);
 	if ((h = auth_header(rq)) == NULL) {
 		auth_challenge(c, "proxy authentication required",
-		    "auth_required");
+		    END_AUTH_REQUIRED);
 		return (-1);
 	}
 	as = auth_state(c->cn_w);
@@ -762,7 +762,7 @@ auth_request(struct conn *c, const struct http_request *rq,
 		    "failures", c->cn_client, left);
 		snprintf(headers, sizeof headers, "Retry-After: %u\r\n", left);
 		conn_respond(c, 429, headers, NULL, "hushgate: too many failed "
-		    "authentication attempts\n", "auth_blocked", 0);
+		    "authentication attempts\n", END_AUTH_BLOCKED, 0);
 		return (-1);
 	}
 	if ((ok == -1 || resumed) && basic_decode(h->hh_value,
@@ -782,7 +782,7 @@ auth_request(struct conn *c, const struct http_request *rq,
 			    "password checks in progress", c->cn_client);
 			conn_respond(c, 503, "Retry-After: 1\r\n", NULL,
 			    "hushgate: too many password checks in progress, "
-			    "try again\n", "auth_busy", 0);
+			    "try again\n", END_AUTH_BUSY, 0);
 			return (-1);
 		}
 	}
@@ -798,7 +798,7 @@ auth_request(struct conn *c, const struct http_request *rq,
 		limit_fail(cf->cf_auth_max_failures, cf->cf_auth_fail_window,
 		    c->cn_family, c->cn_addr);
 		auth_challenge(c, "proxy authentication failed",
-		    "auth_failed");
+		    END_AUTH_FAILED);
 		return (-1);
 	}
 	snprintf(c->cn_user, sizeof c->cn_user, "%s", user);

@@ -196,7 +196,7 @@ conn_record(struct conn *c)
 	r.dr_upstream = c->cn_upstream[0] ? c->cn_upstream : NULL;
 	r.dr_bytes_up = c->cn_bytes_up;
 	r.dr_bytes_down = c->cn_bytes_down;
-	r.dr_end = c->cn_end ? c->cn_end : "error";
+	r.dr_end = c->cn_end != END_NONE ? c->cn_end : END_ERROR;
 	r.dr_sni = c->cn_sni[0] ? c->cn_sni : NULL;
 	metrics_record(&c->cn_w->w_stats, c->cn_cfg, &r,
 	    c->cn_have_decision ? &c->cn_dec : NULL);
@@ -208,7 +208,7 @@ reset:
 	c->cn_have_decision = 0;
 	c->cn_head_started = 0;
 	c->cn_status = 0;
-	c->cn_end = NULL;
+	c->cn_end = END_NONE;
 	c->cn_bytes_up = c->cn_bytes_down = 0;
 	c->cn_upstream[0] = '\0';
 	c->cn_method[0] = '\0';
@@ -240,20 +240,20 @@ conn_free(struct conn *c)
  * (CS_CLOSED) until the cancelled request calls back.
  */
 void
-conn_close(struct conn *c, const char *end)
+conn_close(struct conn *c, enum conn_end end)
 {
 	struct worker	*w = c->cn_w;
 	int		 k;
 
 	if (c->cn_state == CS_CLOSED)
 		return;
-	if (c->cn_end == NULL)
+	if (c->cn_end == END_NONE)
 		c->cn_end = end;
 	log_debug("%s %s %s:%d end=%s", c->cn_client,
 	    c->cn_method[0] ? c->cn_method : "-",
 	    c->cn_have_target ? c->cn_target.t_host : "-",
 	    c->cn_have_target ? c->cn_target.t_port : 0,
-	    c->cn_end ? c->cn_end : "-");
+	    c->cn_end != END_NONE ? dlog_end_name(c->cn_end) : "-");
 	conn_record(c);
 	auth_cancel(c);		/* a password hash it waits for */
 	if (c->cn_cli != NULL)
@@ -322,7 +322,7 @@ linger_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
 
-	conn_close(c, NULL);
+	conn_close(c, END_NONE);
 }
 
 /* The answer is on the wire: shut our side, wait for the client's EOF. */
@@ -355,7 +355,7 @@ respond_event(struct bufferevent *bev, short what, void *arg)
 		bufferevent_disable(bev, EV_READ);
 		return;
 	}
-	conn_close(c, NULL);
+	conn_close(c, END_NONE);
 }
 
 /* Let go of the upstream connection, or the connect in progress. */
@@ -411,13 +411,13 @@ conn_close_after_flush(struct conn *c)
  */
 void
 conn_respond(struct conn *c, int status, const char *headers,
-    const char *ctype, const char *body, const char *end, int keep)
+    const char *ctype, const char *body, enum conn_end end, int keep)
 {
 	struct evbuffer	*out;
 
 	upstream_drop(c);
 	c->cn_status = status;
-	if (c->cn_end == NULL)
+	if (c->cn_end == END_NONE)
 		c->cn_end = end;
 	out = bufferevent_get_output(c->cn_cli);
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
@@ -439,7 +439,7 @@ conn_respond(struct conn *c, int status, const char *headers,
 
 void
 conn_respond_error(struct conn *c, int status, const char *why,
-    const char *end)
+    enum conn_end end)
 {
 	char	body[1024];
 
@@ -521,27 +521,27 @@ conn_timer(evutil_socket_t fd, short what, void *arg)
 			/* No (whole) PROXY header: not a client to answer. */
 			log_info("%s: PROXY header not received in time",
 			    c->cn_client);
-			conn_close(c, "proxy_protocol_error");
+			conn_close(c, END_PROXY_PROTOCOL_ERROR);
 			return;
 		}
 		if (c->cn_tlsb != NULL && !tlsbev_open(c->cn_tlsb)) {
 			log_info("%s: TLS handshake not done in time",
 			    c->cn_client);
-			conn_close(c, "tls_timeout");
+			conn_close(c, END_TLS_TIMEOUT);
 			return;
 		}
 		if (c->cn_nreqs > 0 && !c->cn_head_started) {
 			/* An idle keep-alive connection: no request. */
-			conn_close(c, "client_idle");
+			conn_close(c, END_CLIENT_IDLE);
 			return;
 		}
 		conn_respond_error(c, 408, "request head not received in time",
-		    "request_timeout");
+		    END_REQUEST_TIMEOUT);
 		return;
 	case CS_AUTH:
 		auth_cancel(c);
 		conn_respond(c, 503, "Retry-After: 1\r\n", NULL, "hushgate: "
-		    "password check not done in time\n", "auth_busy", 0);
+		    "password check not done in time\n", END_AUTH_BUSY, 0);
 		return;
 	case CS_RESOLVE:
 		if (c->cn_dnsreq != NULL &&
@@ -555,7 +555,7 @@ conn_timer(evutil_socket_t fd, short what, void *arg)
 		    c->cn_method,
 		    c->cn_target.t_host, c->cn_target.t_port);
 		conn_respond_error(c, 504, "upstream connect timeout",
-		    "connect_timeout");
+		    END_CONNECT_TIMEOUT);
 		return;
 	case CS_HTTP:
 		fwd_timeout(c);
@@ -563,16 +563,16 @@ conn_timer(evutil_socket_t fd, short what, void *arg)
 	case CS_RELAY:
 		idle = conn_idle_ms(c);
 		if (idle >= (long long)c->cn_cfg->cf_timeout_idle) {
-			conn_close(c, "idle_timeout");
+			conn_close(c, END_IDLE_TIMEOUT);
 			return;
 		}
 		conn_timer_set(c, (unsigned)(c->cn_cfg->cf_timeout_idle - idle));
 		return;
 	case CS_RESPOND:
-		conn_close(c, NULL);
+		conn_close(c, END_NONE);
 		return;
 	case CS_LINGER:
-		conn_close(c, NULL);
+		conn_close(c, END_NONE);
 		return;
 	case CS_CLOSED:
 		return;
@@ -628,7 +628,7 @@ conn_deny_answer(struct conn *c, int keep)
 		snprintf(body, sizeof body, "hushgate: port %u is not allowed "
 		    "(%s)\n", t->t_port, http ? "http_ports" : "connect_ports");
 		conn_respond(c, 403, "X-Hushgate-Reason: port\r\n", NULL, body,
-		    "port_denied", keep);
+		    END_PORT_DENIED, keep);
 		return;
 	}
 	if (c->cn_dec.d_reason == HG_REASON_DEFAULT) {
@@ -646,7 +646,7 @@ conn_deny_answer(struct conn *c, int keep)
 		snprintf(body, sizeof body, "hushgate: access to %s:%u "
 		    "denied\ncategory: %s\nrule: %s\n", t->t_host, t->t_port,
 		    what, rule);
-		conn_respond(c, 403, headers, NULL, body, "denied", 0);
+		conn_respond(c, 403, headers, NULL, body, END_DENIED, 0);
 		return;
 	}
 	html_escape(h_host, sizeof h_host, t->t_host);
@@ -659,7 +659,7 @@ conn_deny_answer(struct conn *c, int keep)
 	    "Rule: <code>%s</code></p>\n</body></html>\n", h_host, h_host,
 	    t->t_port, h_cat, h_rule);
 	conn_respond(c, 403, headers, "text/html; charset=utf-8", body,
-	    "denied", keep);
+	    END_DENIED, keep);
 }
 
 /*
@@ -698,7 +698,7 @@ static void
 tun_maybe_done(struct conn *c)
 {
 	if (c->cn_tun_shut[TUN_UP] && c->cn_tun_shut[TUN_DOWN])
-		conn_close(c, NULL);
+		conn_close(c, END_NONE);
 }
 
 /* Source of d said EOF and everything for the target is written. */
@@ -719,12 +719,12 @@ tun_shut(struct conn *c, int d)
 	tun_maybe_done(c);
 }
 
-static const char *
+static enum conn_end
 tun_end(int d, int err)
 {
 	if (err != 0 && err != ECONNRESET && err != EPIPE)
-		return ("error");
-	return (d == TUN_UP ? "client_closed" : "upstream_closed");
+		return (END_ERROR);
+	return (d == TUN_UP ? END_CLIENT_CLOSED : END_UPSTREAM_CLOSED);
 }
 
 /* Keep buf[0..len) for the target of d and wait until it can write. */
@@ -758,9 +758,9 @@ tun_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (n == 0) {
-		if (c->cn_end == NULL)
-			c->cn_end = d == TUN_UP ? "client_closed" :
-			    "upstream_closed";
+		if (c->cn_end == END_NONE)
+			c->cn_end = d == TUN_UP ? END_CLIENT_CLOSED :
+			    END_UPSTREAM_CLOSED;
 		c->cn_tun_eof[d] = 1;
 		event_del(tun_rev(c, d));
 		if (d == TUN_UP && c->cn_sni_wait)
@@ -785,7 +785,7 @@ tun_read(evutil_socket_t fd, short what, void *arg)
 			if ((c->cn_hello == NULL &&
 			    (c->cn_hello = evbuffer_new()) == NULL) ||
 			    evbuffer_add(c->cn_hello, buf, (size_t)n) != 0)
-				conn_close(c, "error");
+				conn_close(c, END_ERROR);
 			else
 				sni_check(c);
 			return;
@@ -805,7 +805,7 @@ tun_read(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	if (off < (size_t)n && tun_keep(c, d, buf + off, (size_t)n - off) != 0)
-		conn_close(c, "error");
+		conn_close(c, END_ERROR);
 }
 
 static void
@@ -872,8 +872,9 @@ sni_release(struct conn *c)
 static int
 sni_decide(struct conn *c, const unsigned char *p, size_t len)
 {
-	const char	*why = NULL, *end = NULL;
+	const char	*why = NULL;
 	char		 name[HG_MAX_HOST + 1];
+	enum conn_end	 end = END_NONE;
 	int		 r, require;
 
 	if (len > HG_MAX_CLIENTHELLO + 64)
@@ -891,17 +892,17 @@ sni_decide(struct conn *c, const unsigned char *p, size_t len)
 			name[n - 1] = '\0';
 		snprintf(c->cn_sni, sizeof c->cn_sni, "%s", name);
 		if (require && strcmp(name, c->cn_target.t_host) != 0)
-			end = "sni_mismatch";
+			end = END_SNI_MISMATCH;
 	} else if (r == HELLO_NOSNI) {
 		if (require && c->cn_target.t_kind == HG_HOST_NAME)
-			end = "sni_missing";
+			end = END_SNI_MISSING;
 	} else if (require && portset_contains(&c->cn_cfg->cf_tls_ports,
 	    c->cn_target.t_port))
-		end = r == HELLO_BAD ? "bad_client_hello" : "not_tls";
-	if (end != NULL) {
+		end = r == HELLO_BAD ? END_BAD_CLIENT_HELLO : END_NOT_TLS;
+	if (end != END_NONE) {
 		log_info("%s %s %s:%u: tunnel closed (tls_sni require): %s%s%s",
 		    c->cn_client, c->cn_method, c->cn_target.t_host,
-		    c->cn_target.t_port, end, c->cn_sni[0] ? ", sni " : "",
+		    c->cn_target.t_port, dlog_end_name(end), c->cn_sni[0] ? ", sni " : "",
 		    c->cn_sni[0] ? c->cn_sni : (why ? why : ""));
 		c->cn_end = end;
 		conn_close(c, end);
@@ -971,7 +972,7 @@ relay_start(struct conn *c)
 	    tun_read, c);
 	for (k = 0; k < 4; k++) {
 		if (c->cn_ev[k] == NULL) {
-			conn_close(c, "error");
+			conn_close(c, END_ERROR);
 			return;
 		}
 	}
@@ -995,8 +996,8 @@ relay_start(struct conn *c)
 	if (c->cn_pend[TUN_UP] != NULL)
 		event_add(tun_wev(c, TUN_UP), NULL);
 	else if (c->cn_tun_eof[TUN_UP]) {
-		if (c->cn_end == NULL)
-			c->cn_end = "client_closed";
+		if (c->cn_end == END_NONE)
+			c->cn_end = END_CLIENT_CLOSED;
 		if (!c->cn_sni_wait)
 			tun_shut(c, TUN_UP);
 	}
@@ -1098,7 +1099,7 @@ trelay_move(struct conn *c, struct bufferevent *bev)
 		c->cn_bytes_down += n;
 	mono_now(&c->cn_last);
 	if (evbuffer_add_buffer(bufferevent_get_output(dst), in) != 0) {
-		conn_close(c, "error");
+		conn_close(c, END_ERROR);
 		return (-1);
 	}
 	if (evbuffer_get_length(bufferevent_get_output(dst)) >=
@@ -1143,7 +1144,7 @@ trelay_event(struct bufferevent *bev, short what, void *arg)
 
 	if (d == TUN_UP && tlsbev_error(c->cn_tlsb, msg, sizeof msg) != NULL) {
 		log_info("%s: TLS: %s", c->cn_client, msg);
-		conn_close(c, "tls_error");
+		conn_close(c, END_TLS_ERROR);
 		return;
 	}
 	if ((what & BEV_EVENT_ERROR) || !(what & BEV_EVENT_EOF)) {
@@ -1152,8 +1153,8 @@ trelay_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (c->cn_tun_eof[d])
 		return;
-	if (c->cn_end == NULL)
-		c->cn_end = d == TUN_UP ? "client_closed" : "upstream_closed";
+	if (c->cn_end == END_NONE)
+		c->cn_end = d == TUN_UP ? END_CLIENT_CLOSED : END_UPSTREAM_CLOSED;
 	c->cn_tun_eof[d] = 1;
 	if (trelay_move(c, bev) != 0)
 		return;
@@ -1183,7 +1184,7 @@ trelay_start(struct conn *c)
 		c->cn_up = bufferevent_socket_new(c->cn_w->w_base, c->cn_fd[1],
 		    BEV_OPT_CLOSE_ON_FREE);
 		if (c->cn_up == NULL) {
-			conn_close(c, "error");
+			conn_close(c, END_ERROR);
 			return;
 		}
 		c->cn_fd[1] = -1;
@@ -1203,15 +1204,15 @@ trelay_start(struct conn *c)
 	bufferevent_enable(c->cn_cli, EV_WRITE);
 	if (evbuffer_add(bufferevent_get_output(c->cn_cli), ok,
 	    sizeof ok - 1) != 0) {
-		conn_close(c, "error");
+		conn_close(c, END_ERROR);
 		return;
 	}
 	/* What the client sent after its head goes first. */
 	if (trelay_move(c, c->cn_cli) != 0)
 		return;
 	if (c->cn_tun_eof[TUN_UP]) {
-		if (c->cn_end == NULL)
-			c->cn_end = "client_closed";
+		if (c->cn_end == END_NONE)
+			c->cn_end = END_CLIENT_CLOSED;
 		if (evbuffer_get_length(bufferevent_get_output(c->cn_up)) == 0)
 			trelay_shut(c, TUN_UP);
 	} else
@@ -1389,7 +1390,7 @@ conn_connect_next(struct conn *c)
 		    "destination guard refuses", c->cn_target.t_host,
 		    c->cn_target.t_port, c->cn_guarded);
 		log_info("%s %s %s", c->cn_client, c->cn_method, why);
-		conn_respond_error(c, 403, why, "destination_guard");
+		conn_respond_error(c, 403, why, END_DESTINATION_GUARD);
 		return;
 	}
 	snprintf(why, sizeof why, "cannot connect to %s:%u: %s",
@@ -1397,7 +1398,7 @@ conn_connect_next(struct conn *c)
 	    c->cn_connect_errno ?
 	    plat_strerror(c->cn_connect_errno) : "no address");
 	log_info("%s %s %s", c->cn_client, c->cn_method, why);
-	conn_respond_error(c, 502, why, "connect_failed");
+	conn_respond_error(c, 502, why, END_CONNECT_FAILED);
 }
 
 static void
@@ -1438,12 +1439,12 @@ dns_done(int result, struct evutil_addrinfo *res, void *arg)
 			    c->cn_method,
 			    c->cn_target.t_host);
 			conn_respond_error(c, 504, "name resolution timed out",
-			    "resolve_timeout");
+			    END_RESOLVE_TIMEOUT);
 		} else {
 			snprintf(why, sizeof why, "cannot resolve %s: name "
 			    "not found", c->cn_target.t_host);
 			log_info("%s %s %s", c->cn_client, c->cn_method, why);
-			conn_respond_error(c, 502, why, "resolve_failed");
+			conn_respond_error(c, 502, why, END_RESOLVE_FAILED);
 		}
 		return;
 	}
@@ -1452,9 +1453,9 @@ dns_done(int result, struct evutil_addrinfo *res, void *arg)
 		    c->cn_target.t_host, evutil_gai_strerror(result));
 		log_info("%s %s %s", c->cn_client, c->cn_method, why);
 		if (result == EVUTIL_EAI_AGAIN)
-			conn_respond_error(c, 504, why, "resolve_timeout");
+			conn_respond_error(c, 504, why, END_RESOLVE_TIMEOUT);
 		else
-			conn_respond_error(c, 502, why, "resolve_failed");
+			conn_respond_error(c, 502, why, END_RESOLVE_FAILED);
 		return;
 	}
 	c->cn_ai = res;
@@ -1486,7 +1487,7 @@ conn_resolve_start(struct conn *c)
 
 	if (c->cn_target.t_kind != HG_HOST_NAME) {
 		if ((c->cn_ai = literal_addrinfo(&c->cn_target)) == NULL) {
-			conn_respond_error(c, 502, "bad address", "connect_failed");
+			conn_respond_error(c, 502, "bad address", END_CONNECT_FAILED);
 			return;
 		}
 		connect_start(c);
@@ -1611,7 +1612,7 @@ serve_pac(struct conn *c, const struct http_request *rq)
 	int			 status;
 
 	if (pac == NULL) {
-		conn_respond_error(c, 404, "no PAC file", "served");
+		conn_respond_error(c, 404, "no PAC file", END_SERVED);
 		return;
 	}
 	if (cf->cf_npac_proxy > 0)
@@ -1625,7 +1626,7 @@ serve_pac(struct conn *c, const struct http_request *rq)
 	    (unsigned)(pac_fnv64(line, strlen(line)) & 0xffffffff));
 	status = pac_not_modified(rq, etag) ? 304 : 200;
 	c->cn_status = status;
-	c->cn_end = "served";
+	c->cn_end = END_SERVED;
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status,
 	    status_text(status));
 	if (status == 200)
@@ -1666,16 +1667,16 @@ serve_metrics(struct conn *c)
 	if (!cidr_list_match(c->cn_cfg->cf_metrics_allow,
 	    c->cn_cfg->cf_nmetrics_allow, c->cn_family, c->cn_addr)) {
 		conn_respond_error(c, 403, "metrics: client address not in "
-		    "metrics.allow", "served");
+		    "metrics.allow", END_SERVED);
 		return;
 	}
 	if ((body = evbuffer_new()) == NULL) {
-		conn_close(c, "error");
+		conn_close(c, END_ERROR);
 		return;
 	}
 	metrics_render(body, c->cn_cfg);
 	c->cn_status = 200;
-	c->cn_end = "served";
+	c->cn_end = END_SERVED;
 	out = bufferevent_get_output(c->cn_cli);
 	evbuffer_add_printf(out, "HTTP/1.1 200 OK\r\n"
 	    "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
@@ -1698,7 +1699,7 @@ handle_origin_form(struct conn *c, const struct http_request *rq)
 	if (get && c->cn_admin_only && !path_is(rq, "/metrics") &&
 	    !path_is(rq, "/healthz")) {
 		conn_respond_error(c, 404, "this address serves /metrics and "
-		    "/healthz only", "served");
+		    "/healthz only", END_SERVED);
 		return;
 	}
 	if (get && (path_is(rq, "/proxy.pac") || path_is(rq, "/wpad.dat"))) {
@@ -1706,14 +1707,14 @@ handle_origin_form(struct conn *c, const struct http_request *rq)
 		return;
 	}
 	if (get && !c->cn_pac_only && path_is(rq, "/healthz")) {
-		conn_respond(c, 200, NULL, NULL, "ok\n", "served", 0);
+		conn_respond(c, 200, NULL, NULL, "ok\n", END_SERVED, 0);
 		return;
 	}
 	if (get && !c->cn_pac_only && path_is(rq, "/metrics")) {
 		serve_metrics(c);
 		return;
 	}
-	conn_respond_error(c, 404, "not found", "served");
+	conn_respond_error(c, 404, "not found", END_SERVED);
 }
 
 static void
@@ -1725,7 +1726,7 @@ handle_connect(struct conn *c, const struct http_request *rq)
 	if (target_parse(rq->rq_target, rq->rq_targetlen, 0, &c->cn_target,
 	    &why) != 0) {
 		snprintf(msg, sizeof msg, "bad CONNECT target: %s", why);
-		conn_respond_error(c, 400, msg, "bad_request");
+		conn_respond_error(c, 400, msg, END_BAD_REQUEST);
 		return;
 	}
 	c->cn_have_target = 1;
@@ -1767,7 +1768,7 @@ conn_client_slot(struct conn *c)
 		if (c->cn_tls_wait != NULL && conn_tls_start(c) != 0)
 			return (0);
 		conn_respond_error(c, 503, "too many connections from this "
-		    "address", "overload_client");
+		    "address", END_OVERLOAD_CLIENT);
 		return (0);
 	}
 	c->cn_client_slot = 1;
@@ -1791,7 +1792,7 @@ conn_tls_start(struct conn *c)
 	tls_server_unref(ts);
 	if (c->cn_tlsb == NULL) {
 		log_warnx("%s: cannot start TLS", c->cn_client);
-		conn_close(c, "error");
+		conn_close(c, END_ERROR);
 		return (-1);
 	}
 	c->cn_cli = bev;
@@ -1813,7 +1814,7 @@ handle_proxy(struct conn *c, const struct http_request *rq, const char *head,
 
 	if (!connect && (rq->rq_targetlen <= 7 ||
 	    strncasecmp(rq->rq_target, "http://", 7) != 0)) {
-		conn_respond_error(c, 400, "bad request target", "bad_request");
+		conn_respond_error(c, 400, "bad request target", END_BAD_REQUEST);
 		return;
 	}
 	if ((r = auth_request(c, rq, head, hlen)) != 0) {
@@ -1871,7 +1872,7 @@ proxy_local_refused(struct conn *c, const struct http_request *rq)
 	    "(such a connection is served /healthz only)", c->cn_client);
 	conn_respond_error(c, 403, "a load balancer's own connection (PROXY "
 	    "LOCAL or UNKNOWN header) is served GET /healthz only",
-	    "client_denied");
+	    END_CLIENT_DENIED);
 	return (1);
 }
 
@@ -1890,7 +1891,7 @@ conn_auth_resume(struct conn *c, const char *head, size_t hlen)
 	if (c->cn_tlsb == NULL)
 		bufferevent_setwatermark(c->cn_cli, EV_READ, 0, 0);
 	if (http_parse_head(head, hlen, &rq, &why) != 0) {
-		conn_close(c, "error");		/* parsed before */
+		conn_close(c, END_ERROR);		/* parsed before */
 		return;
 	}
 	handle_proxy(c, &rq, head, hlen);
@@ -1919,7 +1920,7 @@ proxy_header(struct conn *c, struct evbuffer *in)
 		return (-1);
 	if (r == PP_ERROR) {
 		log_info("%s: bad PROXY header: %s", c->cn_client, why);
-		conn_close(c, "proxy_protocol_error");
+		conn_close(c, END_PROXY_PROTOCOL_ERROR);
 		return (-1);
 	}
 	evbuffer_drain(in, pi.pi_len);
@@ -1936,7 +1937,7 @@ proxy_header(struct conn *c, struct evbuffer *in)
 		if (c->cn_tls_wait != NULL && conn_tls_start(c) != 0)
 			return (-1);
 		conn_respond_error(c, 403, "client address not allowed",
-		    "client_denied");
+		    END_CLIENT_DENIED);
 		return (-1);
 	}
 	return (conn_client_slot(c) ? 0 : -1);
@@ -1998,7 +1999,7 @@ head_read(struct bufferevent *bev, void *arg)
 	if (hlen < 0 || hlen > HG_MAX_REQUEST_HEAD) {
 		if (hlen > HG_MAX_REQUEST_HEAD || len > HG_MAX_REQUEST_HEAD)
 			conn_respond_error(c, 431, "request head too large",
-			    "too_large");
+			    END_TOO_LARGE);
 		return;
 	}
 	head = xstrndup(buf, (size_t)hlen);
@@ -2011,7 +2012,7 @@ head_read(struct bufferevent *bev, void *arg)
 
 		snprintf(msg, sizeof msg, "malformed request: %s", why);
 		conn_respond_error(c, status, msg, status == 431 ?
-		    "too_large" : "bad_request");
+		    END_TOO_LARGE : END_BAD_REQUEST);
 	} else if (proxy_local_refused(c, &rq))
 		;	/* answered */
 	else if (!http_method_is(&rq, "CONNECT") && rq.rq_target[0] == '/')
@@ -2020,7 +2021,7 @@ head_read(struct bufferevent *bev, void *arg)
 		c->cn_nolog = 1;
 		conn_respond_error(c, 405, c->cn_pac_only ? "this address "
 		    "serves the PAC file only" : "this address serves /metrics "
-		    "only", "served");
+		    "only", END_SERVED);
 	}
 	else
 		handle_proxy(c, &rq, head, (size_t)hlen);
@@ -2038,7 +2039,7 @@ head_event(struct bufferevent *bev, short what, void *arg)
 	if (c->cn_tlsb != NULL &&
 	    tlsbev_error(c->cn_tlsb, msg, sizeof msg) != NULL) {
 		log_info("%s: TLS: %s", c->cn_client, msg);
-		conn_close(c, "tls_error");
+		conn_close(c, END_TLS_ERROR);
 		return;
 	}
 
@@ -2054,8 +2055,8 @@ head_event(struct bufferevent *bev, short what, void *arg)
 	    c->cn_state == CS_HEAD) {
 		/* EOF inside a head: a truncated request (or header). */
 		c->cn_status = 0;
-		conn_close(c, c->cn_pp != 0 ? "proxy_protocol_error" :
-		    "bad_request");
+		conn_close(c, c->cn_pp != 0 ? END_PROXY_PROTOCOL_ERROR :
+		    END_BAD_REQUEST);
 		return;
 	}
 	if (c->cn_nreqs > 0 && !c->cn_head_started) {
@@ -2067,7 +2068,7 @@ head_event(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 	}
-	conn_close(c, "client_closed");
+	conn_close(c, END_CLIENT_CLOSED);
 }
 
 static void	conn_open(struct worker *, int, struct bufferevent *,
@@ -2156,7 +2157,7 @@ conn_open(struct worker *w, int fd, struct bufferevent *bev,
 		    c->cn_cfg->cf_listen_tls[wl->wl_tls] == NULL) {
 			log_warnx("%s: TLS listener without credentials "
 			    "(restart after a listen change)", c->cn_client);
-			conn_close(c, "error");
+			conn_close(c, END_ERROR);
 			return;
 		}
 		c->cn_tls_wait = c->cn_cfg->cf_listen_tls[wl->wl_tls];
@@ -2168,7 +2169,7 @@ conn_open(struct worker *w, int fd, struct bufferevent *bev,
 	if (!worker_take_slot(c->cn_cfg->cf_max_connections)) {
 		log_warnx("%s: max_connections (%u) reached", c->cn_client,
 		    c->cn_cfg->cf_max_connections);
-		conn_respond_error(c, 503, "too many connections", "overload");
+		conn_respond_error(c, 503, "too many connections", END_OVERLOAD);
 		return;
 	}
 	c->cn_slot = 1;
@@ -2178,7 +2179,7 @@ conn_open(struct worker *w, int fd, struct bufferevent *bev,
 		    !config_proxy_trusted(c->cn_cfg, family, addr)) {
 			log_info("%s: PROXY header expected from an untrusted "
 			    "address (trusted_proxies)", c->cn_client);
-			conn_close(c, "proxy_untrusted");
+			conn_close(c, END_PROXY_UNTRUSTED);
 			return;
 		}
 		c->cn_pp = wl->wl_pp;
@@ -2186,7 +2187,7 @@ conn_open(struct worker *w, int fd, struct bufferevent *bev,
 	    !config_client_allowed(c->cn_cfg, family, addr)) {
 		log_info("%s: client not allowed (clients)", c->cn_client);
 		conn_respond_error(c, 403, "client address not allowed",
-		    "client_denied");
+		    END_CLIENT_DENIED);
 		return;
 	} else if (!conn_client_slot(c))
 		return;
@@ -2211,7 +2212,7 @@ conn_open(struct worker *w, int fd, struct bufferevent *bev,
 			evbuffer_freeze(in, 0);
 			head_read(c->cn_cli, c);
 		} else if (n == 0)
-			conn_close(c, "client_closed");
+			conn_close(c, END_CLIENT_CLOSED);
 	}
 }
 
@@ -2220,7 +2221,7 @@ void
 conn_shutdown_all(struct worker *w)
 {
 	while (w->w_conns != NULL)
-		conn_close(w->w_conns, "shutdown");
+		conn_close(w->w_conns, END_SHUTDOWN);
 }
 
 /* Stop accepting: connections still reading a head are closed. */
@@ -2233,6 +2234,6 @@ conn_drain_idle(struct worker *w)
 		next = c->cn_next;
 		if (c->cn_state == CS_HEAD &&
 		    evbuffer_get_length(bufferevent_get_input(c->cn_cli)) == 0)
-			conn_close(c, "shutdown");
+			conn_close(c, END_SHUTDOWN);
 	}
 }

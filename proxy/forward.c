@@ -286,17 +286,17 @@ fwd_request(struct conn *c, const struct http_request *rq)
 	plen = (size_t)(end - p);
 	if (memchr(url, '@', alen) != NULL) {
 		conn_respond_error(c, 400, "user information in the URL",
-		    "bad_request");
+		    END_BAD_REQUEST);
 		return;
 	}
 	if (memchr(path, '#', plen) != NULL) {
 		conn_respond_error(c, 400, "fragment in the request target",
-		    "bad_request");
+		    END_BAD_REQUEST);
 		return;
 	}
 	if (target_parse(url, alen, 80, &c->cn_target, &why) != 0) {
 		snprintf(msg, sizeof msg, "bad URL host: %s", why);
-		conn_respond_error(c, 400, msg, "bad_request");
+		conn_respond_error(c, 400, msg, END_BAD_REQUEST);
 		return;
 	}
 	c->cn_have_target = 1;
@@ -313,7 +313,7 @@ fwd_request(struct conn *c, const struct http_request *rq)
 		if (kind == BODY_CHUNKED && rq->rq_minor == 0)
 			why = "chunked request from an HTTP/1.0 client";
 		snprintf(msg, sizeof msg, "malformed request: %s", why);
-		conn_respond_error(c, 400, msg, "bad_request");
+		conn_respond_error(c, 400, msg, END_BAD_REQUEST);
 		return;
 	}
 	c->cn_req_body = kind;
@@ -418,7 +418,7 @@ fwd_finish(struct conn *c)
 {
 	struct evbuffer	*upin;
 
-	c->cn_end = "done";
+	c->cn_end = END_DONE;
 	upin = bufferevent_get_input(c->cn_up);
 	if (c->cn_up_reusable && c->cn_req_done && !c->cn_up_eof &&
 	    evbuffer_get_length(upin) == 0 && c->cn_keepalive)
@@ -437,7 +437,8 @@ fwd_finish(struct conn *c)
 
 /* A failure in the middle of an exchange. */
 static void
-fwd_abort(struct conn *c, int status, const char *why, const char *end)
+fwd_abort(struct conn *c, int status, const char *why,
+    enum conn_end end)
 {
 	if (!c->cn_resp_started) {
 		conn_respond_error(c, status, why, end);
@@ -445,7 +446,7 @@ fwd_abort(struct conn *c, int status, const char *why, const char *end)
 	}
 	/* Part of the response is out: all the client can learn is a
 	 * truncated message. */
-	if (c->cn_end == NULL)
+	if (c->cn_end == END_NONE)
 		c->cn_end = end;
 	c->cn_keepalive = 0;
 	log_info("%s %s %s:%u: %s", c->cn_client, c->cn_method,
@@ -482,7 +483,7 @@ fwd_cli_read(struct bufferevent *bev, void *arg)
 		if (r < 0) {
 			c->cn_keepalive = 0;
 			fwd_abort(c, 400, "malformed chunked request body",
-			    "bad_request");
+			    END_BAD_REQUEST);
 			return;
 		}
 		if (r == 1)
@@ -530,7 +531,7 @@ fwd_cli_event(struct bufferevent *bev, short what, void *arg)
 		c->cn_keepalive = 0;
 		return;
 	}
-	conn_close(c, "client_closed");
+	conn_close(c, END_CLIENT_CLOSED);
 }
 
 /*
@@ -566,7 +567,7 @@ fwd_response_head(struct conn *c)
 			return (1);
 		if (hlen < 0 || hlen > HG_MAX_RESPONSE_HEAD) {
 			fwd_abort(c, 502, "upstream response head too large",
-			    "bad_response");
+			    END_BAD_RESPONSE);
 			return (-1);
 		}
 		head = xstrndup(buf, (size_t)hlen);
@@ -577,7 +578,7 @@ fwd_response_head(struct conn *c)
 			snprintf(msg, sizeof msg, "bad upstream response: %s",
 			    why);
 			free(head);
-			fwd_abort(c, 502, msg, "bad_response");
+			fwd_abort(c, 502, msg, END_BAD_RESPONSE);
 			return (-1);
 		}
 		if (rs.rs_status >= 200)
@@ -585,7 +586,7 @@ fwd_response_head(struct conn *c)
 		if (rs.rs_status == 101) {
 			free(head);
 			fwd_abort(c, 502, "upstream switched protocols",
-			    "bad_response");
+			    END_BAD_RESPONSE);
 			return (-1);
 		}
 		/* 1xx: interim; HTTP/1.0 clients know none. */
@@ -606,7 +607,7 @@ fwd_response_head(struct conn *c)
 
 		snprintf(msg, sizeof msg, "bad upstream response: %s", why);
 		free(head);
-		fwd_abort(c, 502, msg, "bad_response");
+		fwd_abort(c, 502, msg, END_BAD_RESPONSE);
 		return (-1);
 	} else if (kind == BODY_NONE && !http_has_header(rs.rs_headers,
 	    rs.rs_nheaders, "content-length"))
@@ -685,7 +686,7 @@ fwd_up_read(struct bufferevent *bev, void *arg)
 		    &c->cn_bytes_down);
 		if (r < 0) {
 			fwd_abort(c, 502, "malformed chunked response",
-			    "bad_response");
+			    END_BAD_RESPONSE);
 			return;
 		}
 		if (r == 1)
@@ -749,7 +750,7 @@ fwd_up_event(struct bufferevent *bev, short what, void *arg)
 	}
 	fwd_abort(c, 502, c->cn_resp_started ?
 	    "upstream closed in the middle of the response" :
-	    "upstream closed without a response", "upstream_closed");
+	    "upstream closed without a response", END_UPSTREAM_CLOSED);
 }
 
 /* The connection's timer in CS_HTTP. */
@@ -762,12 +763,12 @@ fwd_timeout(struct conn *c)
 		log_info("%s %s %s:%u: no response in time", c->cn_client,
 		    c->cn_method, c->cn_target.t_host, c->cn_target.t_port);
 		conn_respond_error(c, 504, "upstream response timed out",
-		    "response_timeout");
+		    END_RESPONSE_TIMEOUT);
 		return;
 	}
 	idle = conn_idle_ms(c);
 	if (idle >= (long long)c->cn_cfg->cf_timeout_idle) {
-		fwd_abort(c, 504, "transfer stalled", "idle_timeout");
+		fwd_abort(c, 504, "transfer stalled", END_IDLE_TIMEOUT);
 		return;
 	}
 	conn_timer_set(c, (unsigned)(c->cn_cfg->cf_timeout_idle - idle));

@@ -29,20 +29,6 @@ static unsigned	 ncat_names;
 /* Reloads, counted by the main thread. */
 static uint64_t	 reloads_ok, reloads_failed;
 
-/* The termination codes of the decision log, counted by name. */
-static const char *const end_names[HG_END_CODES] = {
-	"other", "client_closed", "upstream_closed", "denied",
-	"client_denied", "client_idle", "bad_request", "bad_response",
-	"too_large", "connect_failed", "connect_timeout", "resolve_failed",
-	"resolve_timeout", "request_timeout", "response_timeout",
-	"idle_timeout", "destination_guard", "overload",
-	"proxy_protocol_error", "proxy_untrusted", "served", "shutdown",
-	"error", "done", "sni_mismatch", "sni_missing", "not_tls",
-	"bad_client_hello", "auth_required", "auth_failed", "auth_blocked",
-	"overload_client", "tls_error", "tls_timeout", "port_denied",
-	"auth_busy",
-};
-
 /* Upper bounds of the DNS latency buckets, in microseconds. */
 static const unsigned dns_bounds[HG_DNS_BUCKETS] = {
 	500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
@@ -87,23 +73,6 @@ metrics_reload(int ok)
 		BUMP(reloads_failed, 1);
 }
 
-static unsigned
-end_index(const char *end)
-{
-	unsigned	i;
-
-	if (end == NULL)
-		return (0);
-	/* the codes are string constants: the same pointer, most often */
-	for (i = 1; i < HG_END_CODES; i++)
-		if (end_names[i] == end)
-			return (i);
-	for (i = 1; i < HG_END_CODES; i++)
-		if (end_names[i] != NULL && strcmp(end_names[i], end) == 0)
-			return (i);
-	return (0);
-}
-
 /* When a url: list was last checked with its server (0: never). */
 static uint64_t
 listsrc_checked(const struct hg_listsrc *src)
@@ -146,7 +115,7 @@ metrics_record(struct wstats *ws, const struct hg_config *cf,
 	else
 		act = HG_ACT_ALLOW;
 	BUMP(ws->ws_decisions[cat][act], 1);
-	BUMP(ws->ws_ends[end_index(r->dr_end)], 1);
+	BUMP(ws->ws_ends[r->dr_end < END_MAX ? r->dr_end : END_NONE], 1);
 	BUMP(ws->ws_bytes_up, r->dr_bytes_up);
 	BUMP(ws->ws_bytes_down, r->dr_bytes_down);
 	BUMP(ws->ws_requests, 1);
@@ -190,7 +159,7 @@ sum_into(struct wstats *sum, const struct wstats *ws)
 	sum->ws_accept_paused += LOAD(ws->ws_accept_paused);
 	for (i = 0; i <= HG_DNS_BUCKETS; i++)
 		sum->ws_dns[i] += LOAD(ws->ws_dns[i]);
-	for (i = 0; i < HG_END_CODES; i++)
+	for (i = 0; i < END_MAX; i++)
 		sum->ws_ends[i] += LOAD(ws->ws_ends[i]);
 	for (i = 0; i <= HG_METRIC_CATS; i++)
 		for (j = 0; j < 4; j++)
@@ -273,11 +242,10 @@ metrics_render(struct evbuffer *out, const struct hg_config *cf)
 	    "Requests by how they ended (the decision log's end); upstream "
 	    "errors are resolve_failed, resolve_timeout, connect_failed, "
 	    "connect_timeout, bad_response, response_timeout.");
-	for (i = 0; i < HG_END_CODES; i++)
-		if (end_names[i] != NULL)
-			evbuffer_add_printf(out, "hushgate_requests_by_end_total"
-			    "{end=\"%s\"} %llu\n", end_names[i],
-			    (unsigned long long)sum->ws_ends[i]);
+	for (i = 0; i < END_MAX; i++)
+		evbuffer_add_printf(out, "hushgate_requests_by_end_total"
+		    "{end=\"%s\"} %llu\n", dlog_end_name(i),
+		    (unsigned long long)sum->ws_ends[i]);
 
 	head(out, "hushgate_bytes_total", "counter",
 	    "Bytes relayed, by direction (up: client to upstream).");

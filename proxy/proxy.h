@@ -76,6 +76,51 @@ void		 fatalx(const char *, ...)
 		    __attribute__((format(HG_PRINTF, 1, 2), noreturn));
 void		 log_libevent(int, const char *);
 
+/*
+ * How a request ended: the "end" of its decision log record, counted by
+ * /metrics (hushgate_requests_by_end_total) and mapped to a result code
+ * of a Squid log line. The names are dlog.c's (dlog_end_name()).
+ */
+enum conn_end {
+	END_NONE = 0,	/* not set yet; "other" for /metrics */
+	END_CLIENT_CLOSED,
+	END_UPSTREAM_CLOSED,
+	END_DENIED,
+	END_CLIENT_DENIED,
+	END_CLIENT_IDLE,
+	END_BAD_REQUEST,
+	END_BAD_RESPONSE,
+	END_TOO_LARGE,
+	END_CONNECT_FAILED,
+	END_CONNECT_TIMEOUT,
+	END_RESOLVE_FAILED,
+	END_RESOLVE_TIMEOUT,
+	END_REQUEST_TIMEOUT,
+	END_RESPONSE_TIMEOUT,
+	END_IDLE_TIMEOUT,
+	END_DESTINATION_GUARD,
+	END_OVERLOAD,
+	END_PROXY_PROTOCOL_ERROR,
+	END_PROXY_UNTRUSTED,
+	END_SERVED,
+	END_SHUTDOWN,
+	END_ERROR,
+	END_DONE,
+	END_SNI_MISMATCH,
+	END_SNI_MISSING,
+	END_NOT_TLS,
+	END_BAD_CLIENT_HELLO,
+	END_AUTH_REQUIRED,
+	END_AUTH_FAILED,
+	END_AUTH_BLOCKED,
+	END_OVERLOAD_CLIENT,
+	END_TLS_ERROR,
+	END_TLS_TIMEOUT,
+	END_PORT_DENIED,
+	END_AUTH_BUSY,
+	END_MAX
+};
+
 /* dlog.c: the decision log */
 struct dlog_record {
 	struct timespec	 dr_start;
@@ -92,14 +137,13 @@ struct dlog_record {
 	const char	*dr_upstream;
 	uint64_t	 dr_bytes_up;
 	uint64_t	 dr_bytes_down;
-	const char	*dr_end;
+	enum conn_end	 dr_end;
 	const char	*dr_sni;	/* server name of the ClientHello */
 	const char	*dr_user;	/* authenticated user; NULL: none */
 	const char	*dr_group;	/* client group; NULL: none */
 };
 /* metrics.c: counters for GET /metrics */
 #define HG_METRIC_CATS		1024	/* category names counted apart */
-#define HG_END_CODES		40
 #define HG_DNS_BUCKETS		13
 
 /* One worker's counters: written by it alone, summed by a scrape. */
@@ -108,7 +152,7 @@ struct wstats {
 	uint64_t	ws_requests;
 	uint64_t	ws_bytes_up;
 	uint64_t	ws_bytes_down;
-	uint64_t	ws_ends[HG_END_CODES];
+	uint64_t	ws_ends[END_MAX];
 	uint64_t	ws_dns[HG_DNS_BUCKETS + 1];
 	uint64_t	ws_dns_sum_us;
 	uint64_t	ws_accept_paused; /* out of descriptors or memory */
@@ -143,7 +187,8 @@ void		 dlog_write(const struct dlog_record *);
 void		 dlog_set_format(int);
 size_t		 dlog_format_squid(char *, size_t, const struct dlog_record *,
 		    const struct timespec *);
-const char	*dlog_squid_code(const char *, const char *, int);
+const char	*dlog_end_name(enum conn_end);
+const char	*dlog_squid_code(enum conn_end, const char *, int);
 int		 dlog_add(struct dlog_batch *, const struct dlog_record *);
 void		 dlog_flush(struct dlog_batch *);
 size_t		 dlog_format(char *, size_t, const struct dlog_record *,
@@ -268,7 +313,7 @@ struct conn {
 	struct evbuffer		*cn_uphead;	/* request head for upstream */
 	unsigned		 cn_nreqs;	/* requests on this connection */
 	int			 cn_status;
-	const char		*cn_end;
+	enum conn_end		 cn_end;
 	struct timespec		 cn_start;
 	struct timespec		 cn_last;	/* monotonic: last relay read */
 	uint64_t		 cn_bytes_up;
@@ -350,11 +395,11 @@ void		 conn_accept_bev(struct worker *, struct bufferevent *,
 		    struct sockaddr *, const struct wlistener *);
 void		 conn_shutdown_all(struct worker *);
 void		 conn_drain_idle(struct worker *);
-void		 conn_close(struct conn *, const char *);
+void		 conn_close(struct conn *, enum conn_end);
 void		 conn_respond(struct conn *, int, const char *, const char *,
-		    const char *, const char *, int);
+		    const char *, enum conn_end, int);
 void		 conn_respond_error(struct conn *, int, const char *,
-		    const char *);
+		    enum conn_end);
 void		 conn_timer_set(struct conn *, unsigned);
 void		 conn_resolve_start(struct conn *);
 void		 conn_record(struct conn *);
