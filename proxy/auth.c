@@ -703,7 +703,7 @@ auth_submit(struct conn *c, struct auth_state *as, const uint8_t *key,
  * The authentication of a request (origin-form requests to the proxy
  * itself never come here); head (headlen bytes) is the request head rq
  * was parsed from. Returns 0 when the request may go on (auth off, or
- * c->cn_user set), -1 when it was answered (407, 429, 503), or 1 when it
+ * c->cn_req.cr_user set), -1 when it was answered (407, 429, 503), or 1 when it
  * waits for its password to be hashed (CS_AUTH): conn_auth_resume() then
  * brings it here again, with the answer.
  */
@@ -801,6 +801,6 @@ auth_request(struct conn *c, const struct http_request *rq,
 		    END_AUTH_FAILED);
 		return (-1);
 	}
-	snprintf(c->cn_user, sizeof c->cn_user, "%s", user);
+	snprintf(c->cn_req.cr_user, sizeof c->cn_req.cr_user, "%s", user);
 	return (0);
 }

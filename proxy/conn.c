@@ -133,11 +133,11 @@ conn_touch(struct conn *c)
 static int
 conn_split_raw(const struct conn *c, struct hg_target *t, const char **path)
 {
-	const char	*a = c->cn_raw_target, *end, *p, *why;
+	const char	*a = c->cn_req.cr_raw_target, *end, *p, *why;
 
-	if (c->cn_method[0] == '\0' || *a == '\0')
+	if (c->cn_req.cr_method[0] == '\0' || *a == '\0')
 		return (-1);
-	if (strcmp(c->cn_method, "CONNECT") == 0)
+	if (strcmp(c->cn_req.cr_method, "CONNECT") == 0)
 		return (target_parse(a, strlen(a), 0, t, &why));
 	if (strncasecmp(a, "http://", 7) != 0)
 		return (-1);
@@ -154,6 +154,19 @@ conn_split_raw(const struct conn *c, struct hg_target *t, const char **path)
 }
 
 /*
+ * Forget the request in hand, recorded or not: the one place where the
+ * state of a request is reset (a new connection, and after each request
+ * of a kept one).
+ */
+static void
+conn_req_reset(struct conn *c)
+{
+	free(c->cn_req.cr_path);
+	memset(&c->cn_req, 0, sizeof c->cn_req);
+	c->cn_req.cr_group = HG_NONE;
+}
+
+/*
  * Write the decision record of the current request and forget the
  * request: called from conn_close(), and for plain HTTP when a request on
  * a connection that goes on is complete.
@@ -161,63 +174,47 @@ conn_split_raw(const struct conn *c, struct hg_target *t, const char **path)
 void
 conn_record(struct conn *c)
 {
-	struct dlog_record	r;
-	struct hg_target	raw;
+	struct conn_req		*cr = &c->cn_req;
+	struct dlog_record	 r;
+	struct hg_target	 raw;
 
-	if (!c->cn_req_active)
-		return;
-	c->cn_req_active = 0;
-	if (c->cn_nolog)
+	if (!cr->cr_active || cr->cr_nolog)
 		goto reset;
 	memset(&r, 0, sizeof r);
-	r.dr_start = c->cn_start;
+	r.dr_start = cr->cr_start;
 	r.dr_client = c->cn_client;
-	r.dr_user = c->cn_user[0] ? c->cn_user : NULL;
-	r.dr_group = c->cn_group != HG_NONE ?
-	    c->cn_cfg->cf_groups[c->cn_group].gr_name : NULL;
-	r.dr_method = c->cn_method[0] ? c->cn_method : NULL;
-	r.dr_path = c->cn_path;
-	if (c->cn_have_target) {
-		r.dr_host = c->cn_target.t_host;
-		r.dr_port = c->cn_target.t_port;
+	r.dr_user = cr->cr_user[0] ? cr->cr_user : NULL;
+	r.dr_group = cr->cr_group != HG_NONE ?
+	    c->cn_cfg->cf_groups[cr->cr_group].gr_name : NULL;
+	r.dr_method = cr->cr_method[0] ? cr->cr_method : NULL;
+	r.dr_path = cr->cr_path;
+	if (cr->cr_have_target) {
+		r.dr_host = cr->cr_target.t_host;
+		r.dr_port = cr->cr_target.t_port;
 	} else if (conn_split_raw(c, &raw, &r.dr_path) == 0) {
 		r.dr_host = raw.t_host;
 		r.dr_port = raw.t_port;
-	} else if (c->cn_raw_target[0] != '\0')
-		r.dr_host = c->cn_raw_target;
-	if (c->cn_have_decision) {
-		r.dr_action = action_name(c->cn_dec.d_action);
-		r.dr_category = c->cn_dec.d_category_name;
-		r.dr_rule_file = c->cn_dec.d_file;
-		r.dr_rule_line = c->cn_dec.d_line;
-	} else if (c->cn_status >= 400 && c->cn_status < 500)
+	} else if (cr->cr_raw_target[0] != '\0')
+		r.dr_host = cr->cr_raw_target;
+	if (cr->cr_have_decision) {
+		r.dr_action = action_name(cr->cr_dec.d_action);
+		r.dr_category = cr->cr_dec.d_category_name;
+		r.dr_rule_file = cr->cr_dec.d_file;
+		r.dr_rule_line = cr->cr_dec.d_line;
+	} else if (cr->cr_status >= 400 && cr->cr_status < 500)
 		r.dr_action = "deny";
-	r.dr_status = c->cn_status;
-	r.dr_upstream = c->cn_upstream[0] ? c->cn_upstream : NULL;
-	r.dr_bytes_up = c->cn_bytes_up;
-	r.dr_bytes_down = c->cn_bytes_down;
-	r.dr_end = c->cn_end != END_NONE ? c->cn_end : END_ERROR;
-	r.dr_sni = c->cn_sni[0] ? c->cn_sni : NULL;
+	r.dr_status = cr->cr_status;
+	r.dr_upstream = cr->cr_upstream[0] ? cr->cr_upstream : NULL;
+	r.dr_bytes_up = cr->cr_bytes_up;
+	r.dr_bytes_down = cr->cr_bytes_down;
+	r.dr_end = cr->cr_end != END_NONE ? cr->cr_end : END_ERROR;
+	r.dr_sni = cr->cr_sni[0] ? cr->cr_sni : NULL;
 	metrics_record(&c->cn_w->w_stats, c->cn_cfg, &r,
-	    c->cn_have_decision ? &c->cn_dec : NULL);
+	    cr->cr_have_decision ? &cr->cr_dec : NULL);
 	if (dlog_add(&c->cn_w->w_dlog, &r))
 		event_active(c->cn_w->w_ev_dlog, 0, 0);
 reset:
-	c->cn_nolog = 0;
-	c->cn_have_target = 0;
-	c->cn_have_decision = 0;
-	c->cn_head_started = 0;
-	c->cn_status = 0;
-	c->cn_end = END_NONE;
-	c->cn_bytes_up = c->cn_bytes_down = 0;
-	c->cn_upstream[0] = '\0';
-	c->cn_method[0] = '\0';
-	c->cn_raw_target[0] = '\0';
-	c->cn_sni[0] = '\0';
-	c->cn_user[0] = '\0';
-	c->cn_group = HG_NONE;
-	free(c->cn_path);
-	c->cn_path = NULL;
+	conn_req_reset(c);
 }
 
 static void
@@ -227,7 +224,7 @@ conn_free(struct conn *c)
 		evutil_freeaddrinfo(c->cn_ai);
 	if (c->cn_uphead != NULL)
 		evbuffer_free(c->cn_uphead);
-	free(c->cn_path);
+	free(c->cn_req.cr_path);
 	tls_server_unref(c->cn_tls_wait);
 	config_unref(c->cn_cfg);
 	free(c);
@@ -247,13 +244,13 @@ conn_close(struct conn *c, enum conn_end end)
 
 	if (c->cn_state == CS_CLOSED)
 		return;
-	if (c->cn_end == END_NONE)
-		c->cn_end = end;
+	if (c->cn_req.cr_end == END_NONE)
+		c->cn_req.cr_end = end;
 	log_debug("%s %s %s:%d end=%s", c->cn_client,
-	    c->cn_method[0] ? c->cn_method : "-",
-	    c->cn_have_target ? c->cn_target.t_host : "-",
-	    c->cn_have_target ? c->cn_target.t_port : 0,
-	    c->cn_end != END_NONE ? dlog_end_name(c->cn_end) : "-");
+	    c->cn_req.cr_method[0] ? c->cn_req.cr_method : "-",
+	    c->cn_req.cr_have_target ? c->cn_req.cr_target.t_host : "-",
+	    c->cn_req.cr_have_target ? c->cn_req.cr_target.t_port : 0,
+	    c->cn_req.cr_end != END_NONE ? dlog_end_name(c->cn_req.cr_end) : "-");
 	conn_record(c);
 	auth_cancel(c);		/* a password hash it waits for */
 	if (c->cn_cli != NULL)
@@ -416,9 +413,9 @@ conn_respond(struct conn *c, int status, const char *headers,
 	struct evbuffer	*out;
 
 	upstream_drop(c);
-	c->cn_status = status;
-	if (c->cn_end == END_NONE)
-		c->cn_end = end;
+	c->cn_req.cr_status = status;
+	if (c->cn_req.cr_end == END_NONE)
+		c->cn_req.cr_end = end;
 	out = bufferevent_get_output(c->cn_cli);
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: %s\r\n"
@@ -428,7 +425,7 @@ conn_respond(struct conn *c, int status, const char *headers,
 	    "%s\r\n%s", status, status_text(status),
 	    ctype ? ctype : "text/plain; charset=utf-8", strlen(body),
 	    keep ? "keep-alive" : "close", headers ? headers : "",
-	    c->cn_is_head ? "" : body);
+	    c->cn_req.cr_is_head ? "" : body);
 	if (keep) {
 		conn_record(c);
 		conn_next_request(c);
@@ -449,7 +446,8 @@ conn_respond_error(struct conn *c, int status, const char *why,
 
 /*
  * Wait for the next request on a connection that goes on (plain HTTP
- * keep-alive). Bytes the client already sent are parsed at once.
+ * keep-alive), once conn_record() has forgotten the last one. Bytes the
+ * client already sent are parsed at once.
  */
 void
 conn_next_request(struct conn *c)
@@ -462,12 +460,6 @@ conn_next_request(struct conn *c)
 		return;
 	}
 	c->cn_state = CS_HEAD;
-	c->cn_kind = CK_NONE;
-	c->cn_is_head = 0;
-	c->cn_req_done = c->cn_resp_done = c->cn_resp_started = 0;
-	c->cn_up_reusable = c->cn_up_pooled = 0;
-	c->cn_req_body = c->cn_resp_body = BODY_NONE;
-	c->cn_cli_eof = c->cn_up_eof = 0;
 	bufferevent_setwatermark(c->cn_cli, EV_WRITE, 0, 0);
 	bufferevent_setcb(c->cn_cli, head_read, NULL, head_event, c);
 	bufferevent_enable(c->cn_cli, EV_READ | EV_WRITE);
@@ -530,7 +522,7 @@ conn_timer(evutil_socket_t fd, short what, void *arg)
 			conn_close(c, END_TLS_TIMEOUT);
 			return;
 		}
-		if (c->cn_nreqs > 0 && !c->cn_head_started) {
+		if (c->cn_nreqs > 0 && !c->cn_req.cr_head_started) {
 			/* An idle keep-alive connection: no request. */
 			conn_close(c, END_CLIENT_IDLE);
 			return;
@@ -552,8 +544,8 @@ conn_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	case CS_CONNECT:
 		log_info("%s %s %s:%u: connect timeout", c->cn_client,
-		    c->cn_method,
-		    c->cn_target.t_host, c->cn_target.t_port);
+		    c->cn_req.cr_method,
+		    c->cn_req.cr_target.t_host, c->cn_req.cr_target.t_port);
 		conn_respond_error(c, 504, "upstream connect timeout",
 		    END_CONNECT_TIMEOUT);
 		return;
@@ -618,28 +610,28 @@ html_escape(char *out, size_t n, const char *s)
 void
 conn_deny_answer(struct conn *c, int keep)
 {
-	const struct hg_target	*t = &c->cn_target;
+	const struct hg_target	*t = &c->cn_req.cr_target;
 	const char		*cat, *what;
 	char			 headers[256], body[8192], rule[HG_MAX_HOST + 32];
 	char			 h_host[HG_MAX_HOST * 6], h_cat[400], h_rule[600];
-	int			 http = c->cn_kind == CK_HTTP;
+	int			 http = c->cn_req.cr_kind == CK_HTTP;
 
-	if (c->cn_dec.d_reason == HG_REASON_PORT) {
+	if (c->cn_req.cr_dec.d_reason == HG_REASON_PORT) {
 		snprintf(body, sizeof body, "hushgate: port %u is not allowed "
 		    "(%s)\n", t->t_port, http ? "http_ports" : "connect_ports");
 		conn_respond(c, 403, "X-Hushgate-Reason: port\r\n", NULL, body,
 		    END_PORT_DENIED, keep);
 		return;
 	}
-	if (c->cn_dec.d_reason == HG_REASON_DEFAULT) {
+	if (c->cn_req.cr_dec.d_reason == HG_REASON_DEFAULT) {
 		cat = "default";
 		what = "(none; the default policy is deny)";
 		snprintf(rule, sizeof rule, "-");
 	} else {
-		cat = c->cn_dec.d_category_name;
+		cat = c->cn_req.cr_dec.d_category_name;
 		what = cat;
-		snprintf(rule, sizeof rule, "%s:%u", c->cn_dec.d_file,
-		    c->cn_dec.d_line);
+		snprintf(rule, sizeof rule, "%s:%u", c->cn_req.cr_dec.d_file,
+		    c->cn_req.cr_dec.d_line);
 	}
 	snprintf(headers, sizeof headers, "X-Hushgate-Category: %s\r\n", cat);
 	if (!http) {
@@ -758,8 +750,8 @@ tun_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (n == 0) {
-		if (c->cn_end == END_NONE)
-			c->cn_end = d == TUN_UP ? END_CLIENT_CLOSED :
+		if (c->cn_req.cr_end == END_NONE)
+			c->cn_req.cr_end = d == TUN_UP ? END_CLIENT_CLOSED :
 			    END_UPSTREAM_CLOSED;
 		c->cn_tun_eof[d] = 1;
 		event_del(tun_rev(c, d));
@@ -770,9 +762,9 @@ tun_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (d == TUN_UP)
-		c->cn_bytes_up += (uint64_t)n;
+		c->cn_req.cr_bytes_up += (uint64_t)n;
 	else
-		c->cn_bytes_down += (uint64_t)n;
+		c->cn_req.cr_bytes_down += (uint64_t)n;
 	mono_now(&c->cn_last);
 	if (d == TUN_UP && c->cn_sni_wait) {
 		/* Most of the time the first read holds a whole ClientHello
@@ -890,21 +882,21 @@ sni_decide(struct conn *c, const unsigned char *p, size_t len)
 
 		if (n > 1 && name[n - 1] == '.')
 			name[n - 1] = '\0';
-		snprintf(c->cn_sni, sizeof c->cn_sni, "%s", name);
-		if (require && strcmp(name, c->cn_target.t_host) != 0)
+		snprintf(c->cn_req.cr_sni, sizeof c->cn_req.cr_sni, "%s", name);
+		if (require && strcmp(name, c->cn_req.cr_target.t_host) != 0)
 			end = END_SNI_MISMATCH;
 	} else if (r == HELLO_NOSNI) {
-		if (require && c->cn_target.t_kind == HG_HOST_NAME)
+		if (require && c->cn_req.cr_target.t_kind == HG_HOST_NAME)
 			end = END_SNI_MISSING;
 	} else if (require && portset_contains(&c->cn_cfg->cf_tls_ports,
-	    c->cn_target.t_port))
+	    c->cn_req.cr_target.t_port))
 		end = r == HELLO_BAD ? END_BAD_CLIENT_HELLO : END_NOT_TLS;
 	if (end != END_NONE) {
 		log_info("%s %s %s:%u: tunnel closed (tls_sni require): %s%s%s",
-		    c->cn_client, c->cn_method, c->cn_target.t_host,
-		    c->cn_target.t_port, dlog_end_name(end), c->cn_sni[0] ? ", sni " : "",
-		    c->cn_sni[0] ? c->cn_sni : (why ? why : ""));
-		c->cn_end = end;
+		    c->cn_client, c->cn_req.cr_method, c->cn_req.cr_target.t_host,
+		    c->cn_req.cr_target.t_port, dlog_end_name(end), c->cn_req.cr_sni[0] ? ", sni " : "",
+		    c->cn_req.cr_sni[0] ? c->cn_req.cr_sni : (why ? why : ""));
+		c->cn_req.cr_end = end;
 		conn_close(c, end);
 		return (-1);
 	}
@@ -939,7 +931,7 @@ relay_start(struct conn *c)
 		return;
 	}
 	c->cn_state = CS_RELAY;
-	c->cn_status = 200;
+	c->cn_req.cr_status = 200;
 	c->cn_fd[0] = bufferevent_getfd(c->cn_cli);
 	/* What the client sent after its head (a pipelined ClientHello)
 	 * goes first. */
@@ -949,11 +941,11 @@ relay_start(struct conn *c)
 		c->cn_sni_wait = 1;
 		if (evbuffer_get_length(early) > 0 &&
 		    (c->cn_hello = evbuffer_new()) != NULL) {
-			c->cn_bytes_up += evbuffer_get_length(early);
+			c->cn_req.cr_bytes_up += evbuffer_get_length(early);
 			evbuffer_add_buffer(c->cn_hello, early);
 		}
 	} else if (evbuffer_get_length(early) > 0) {
-		c->cn_bytes_up += evbuffer_get_length(early);
+		c->cn_req.cr_bytes_up += evbuffer_get_length(early);
 		if ((c->cn_pend[TUN_UP] = evbuffer_new()) != NULL)
 			evbuffer_add_buffer(c->cn_pend[TUN_UP], early);
 	}
@@ -996,8 +988,8 @@ relay_start(struct conn *c)
 	if (c->cn_pend[TUN_UP] != NULL)
 		event_add(tun_wev(c, TUN_UP), NULL);
 	else if (c->cn_tun_eof[TUN_UP]) {
-		if (c->cn_end == END_NONE)
-			c->cn_end = END_CLIENT_CLOSED;
+		if (c->cn_req.cr_end == END_NONE)
+			c->cn_req.cr_end = END_CLIENT_CLOSED;
 		if (!c->cn_sni_wait)
 			tun_shut(c, TUN_UP);
 	}
@@ -1094,9 +1086,9 @@ trelay_move(struct conn *c, struct bufferevent *bev)
 	if (n == 0)
 		return (0);
 	if (d == TUN_UP)
-		c->cn_bytes_up += n;
+		c->cn_req.cr_bytes_up += n;
 	else
-		c->cn_bytes_down += n;
+		c->cn_req.cr_bytes_down += n;
 	mono_now(&c->cn_last);
 	if (evbuffer_add_buffer(bufferevent_get_output(dst), in) != 0) {
 		conn_close(c, END_ERROR);
@@ -1153,8 +1145,8 @@ trelay_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (c->cn_tun_eof[d])
 		return;
-	if (c->cn_end == END_NONE)
-		c->cn_end = d == TUN_UP ? END_CLIENT_CLOSED : END_UPSTREAM_CLOSED;
+	if (c->cn_req.cr_end == END_NONE)
+		c->cn_req.cr_end = d == TUN_UP ? END_CLIENT_CLOSED : END_UPSTREAM_CLOSED;
 	c->cn_tun_eof[d] = 1;
 	if (trelay_move(c, bev) != 0)
 		return;
@@ -1173,7 +1165,7 @@ trelay_start(struct conn *c)
 	int			 k;
 
 	c->cn_state = CS_RELAY;
-	c->cn_status = 200;
+	c->cn_req.cr_status = 200;
 	c->cn_sni_wait = c->cn_cfg->cf_tls_sni != HG_SNI_OFF;
 	if (c->cn_up == NULL) {
 		/* The socket of the raw connect becomes a bufferevent. */
@@ -1211,8 +1203,8 @@ trelay_start(struct conn *c)
 	if (trelay_move(c, c->cn_cli) != 0)
 		return;
 	if (c->cn_tun_eof[TUN_UP]) {
-		if (c->cn_end == END_NONE)
-			c->cn_end = END_CLIENT_CLOSED;
+		if (c->cn_req.cr_end == END_NONE)
+			c->cn_req.cr_end = END_CLIENT_CLOSED;
 		if (evbuffer_get_length(bufferevent_get_output(c->cn_up)) == 0)
 			trelay_shut(c, TUN_UP);
 	} else
@@ -1228,12 +1220,12 @@ set_upstream_name(struct conn *c, const struct sockaddr *sa)
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *sin = (const void *)sa;
 		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof addr);
-		snprintf(c->cn_upstream, sizeof c->cn_upstream, "%s:%d", addr,
+		snprintf(c->cn_req.cr_upstream, sizeof c->cn_req.cr_upstream, "%s:%d", addr,
 		    ntohs(sin->sin_port));
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 = (const void *)sa;
 		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof addr);
-		snprintf(c->cn_upstream, sizeof c->cn_upstream, "[%s]:%d",
+		snprintf(c->cn_req.cr_upstream, sizeof c->cn_req.cr_upstream, "[%s]:%d",
 		    addr, ntohs(sin6->sin6_port));
 	}
 }
@@ -1248,14 +1240,14 @@ upstream_event(struct bufferevent *bev, short what, void *arg)
 			evutil_freeaddrinfo(c->cn_ai);
 			c->cn_ai = c->cn_ai_next = NULL;
 		}
-		if (c->cn_kind == CK_HTTP)
+		if (c->cn_req.cr_kind == CK_HTTP)
 			fwd_upstream_ready(c);
 		else
 			relay_start(c);
 		return;
 	}
 	/* Connect failed: try the next address. */
-	c->cn_upstream[0] = '\0';
+	c->cn_req.cr_upstream[0] = '\0';
 	c->cn_connect_errno = plat_sock_errno();
 	bufferevent_free(c->cn_up);
 	c->cn_up = NULL;
@@ -1337,7 +1329,7 @@ connect_done(struct conn *c)
 	if (err == EINPROGRESS || err == EINTR)
 		return;
 	if (err != 0) {
-		c->cn_upstream[0] = '\0';
+		c->cn_req.cr_upstream[0] = '\0';
 		c->cn_connect_errno = err;
 		upstream_drop(c);
 		conn_connect_next(c);
@@ -1361,12 +1353,12 @@ conn_connect_next(struct conn *c)
 		c->cn_ai_next = ai->ai_next;
 		if (!destination_ok(c, ai->ai_addr))
 			continue;
-		if (c->cn_kind == CK_CONNECT) {
+		if (c->cn_req.cr_kind == CK_CONNECT) {
 			set_upstream_name(c, ai->ai_addr);
 			if (raw_connect(c, ai) == 0)
 				return;
 			c->cn_connect_errno = errno;
-			c->cn_upstream[0] = '\0';
+			c->cn_req.cr_upstream[0] = '\0';
 			continue;
 		}
 		c->cn_up = bufferevent_socket_new(c->cn_w->w_base, -1,
@@ -1381,23 +1373,23 @@ conn_connect_next(struct conn *c)
 		    (int)ai->ai_addrlen) == 0)
 			return;
 		c->cn_connect_errno = plat_sock_errno();
-		c->cn_upstream[0] = '\0';
+		c->cn_req.cr_upstream[0] = '\0';
 		bufferevent_free(c->cn_up);
 		c->cn_up = NULL;
 	}
 	if (c->cn_guarded[0] != '\0' && c->cn_connect_errno == 0) {
 		snprintf(why, sizeof why, "%s:%u resolves to %s, which the "
-		    "destination guard refuses", c->cn_target.t_host,
-		    c->cn_target.t_port, c->cn_guarded);
-		log_info("%s %s %s", c->cn_client, c->cn_method, why);
+		    "destination guard refuses", c->cn_req.cr_target.t_host,
+		    c->cn_req.cr_target.t_port, c->cn_guarded);
+		log_info("%s %s %s", c->cn_client, c->cn_req.cr_method, why);
 		conn_respond_error(c, 403, why, END_DESTINATION_GUARD);
 		return;
 	}
 	snprintf(why, sizeof why, "cannot connect to %s:%u: %s",
-	    c->cn_target.t_host, c->cn_target.t_port,
+	    c->cn_req.cr_target.t_host, c->cn_req.cr_target.t_port,
 	    c->cn_connect_errno ?
 	    plat_strerror(c->cn_connect_errno) : "no address");
-	log_info("%s %s %s", c->cn_client, c->cn_method, why);
+	log_info("%s %s %s", c->cn_client, c->cn_req.cr_method, why);
 	conn_respond_error(c, 502, why, END_CONNECT_FAILED);
 }
 
@@ -1436,22 +1428,22 @@ dns_done(int result, struct evutil_addrinfo *res, void *arg)
 	if (result == EVUTIL_EAI_CANCEL) {
 		if (c->cn_dns_cancel == DNS_CANCEL_TIMEOUT) {
 			log_info("%s %s %s: resolve timeout", c->cn_client,
-			    c->cn_method,
-			    c->cn_target.t_host);
+			    c->cn_req.cr_method,
+			    c->cn_req.cr_target.t_host);
 			conn_respond_error(c, 504, "name resolution timed out",
 			    END_RESOLVE_TIMEOUT);
 		} else {
 			snprintf(why, sizeof why, "cannot resolve %s: name "
-			    "not found", c->cn_target.t_host);
-			log_info("%s %s %s", c->cn_client, c->cn_method, why);
+			    "not found", c->cn_req.cr_target.t_host);
+			log_info("%s %s %s", c->cn_client, c->cn_req.cr_method, why);
 			conn_respond_error(c, 502, why, END_RESOLVE_FAILED);
 		}
 		return;
 	}
 	if (result != 0) {
 		snprintf(why, sizeof why, "cannot resolve %s: %s",
-		    c->cn_target.t_host, evutil_gai_strerror(result));
-		log_info("%s %s %s", c->cn_client, c->cn_method, why);
+		    c->cn_req.cr_target.t_host, evutil_gai_strerror(result));
+		log_info("%s %s %s", c->cn_client, c->cn_req.cr_method, why);
 		if (result == EVUTIL_EAI_AGAIN)
 			conn_respond_error(c, 504, why, END_RESOLVE_TIMEOUT);
 		else
@@ -1485,8 +1477,8 @@ conn_resolve_start(struct conn *c)
 {
 	struct evdns_getaddrinfo_request	*req;
 
-	if (c->cn_target.t_kind != HG_HOST_NAME) {
-		if ((c->cn_ai = literal_addrinfo(&c->cn_target)) == NULL) {
+	if (c->cn_req.cr_target.t_kind != HG_HOST_NAME) {
+		if ((c->cn_ai = literal_addrinfo(&c->cn_req.cr_target)) == NULL) {
 			conn_respond_error(c, 502, "bad address", END_CONNECT_FAILED);
 			return;
 		}
@@ -1497,8 +1489,8 @@ conn_resolve_start(struct conn *c)
 	conn_timer_set(c, c->cn_cfg->cf_timeout_connect);
 	mono_now(&c->cn_dns_start);
 	/* The callback may run before this returns (hosts file hit). */
-	req = dns_resolve(c->cn_w->w_dns, c->cn_target.t_host,
-	    c->cn_target.t_port, dns_done, c);
+	req = dns_resolve(c->cn_w->w_dns, c->cn_req.cr_target.t_host,
+	    c->cn_req.cr_target.t_port, dns_done, c);
 	if (req == NULL)
 		return;
 	c->cn_dnsreq = req;
@@ -1517,16 +1509,16 @@ keep_raw(struct conn *c, const struct http_request *rq)
 	size_t	n;
 
 	if (rq->rq_method != NULL) {
-		n = rq->rq_methodlen < sizeof c->cn_method - 1 ?
-		    rq->rq_methodlen : sizeof c->cn_method - 1;
-		memcpy(c->cn_method, rq->rq_method, n);
-		c->cn_method[n] = '\0';
+		n = rq->rq_methodlen < sizeof c->cn_req.cr_method - 1 ?
+		    rq->rq_methodlen : sizeof c->cn_req.cr_method - 1;
+		memcpy(c->cn_req.cr_method, rq->rq_method, n);
+		c->cn_req.cr_method[n] = '\0';
 	}
 	if (rq->rq_target != NULL) {
-		n = rq->rq_targetlen < sizeof c->cn_raw_target - 1 ?
-		    rq->rq_targetlen : sizeof c->cn_raw_target - 1;
-		memcpy(c->cn_raw_target, rq->rq_target, n);
-		c->cn_raw_target[n] = '\0';
+		n = rq->rq_targetlen < sizeof c->cn_req.cr_raw_target - 1 ?
+		    rq->rq_targetlen : sizeof c->cn_req.cr_raw_target - 1;
+		memcpy(c->cn_req.cr_raw_target, rq->rq_target, n);
+		c->cn_req.cr_raw_target[n] = '\0';
 	}
 }
 
@@ -1625,8 +1617,8 @@ serve_pac(struct conn *c, const struct http_request *rq)
 	snprintf(etag, sizeof etag, "\"%s-%08x\"", pac->pc_digest,
 	    (unsigned)(pac_fnv64(line, strlen(line)) & 0xffffffff));
 	status = pac_not_modified(rq, etag) ? 304 : 200;
-	c->cn_status = status;
-	c->cn_end = END_SERVED;
+	c->cn_req.cr_status = status;
+	c->cn_req.cr_end = END_SERVED;
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status,
 	    status_text(status));
 	if (status == 200)
@@ -1636,7 +1628,7 @@ serve_pac(struct conn *c, const struct http_request *rq)
 		    pac->pc_bodylen);
 	evbuffer_add_printf(out, "ETag: %s\r\nCache-Control: max-age=%u\r\n"
 	    "Connection: close\r\n\r\n", etag, cf->cf_pac_max_age);
-	if (status == 200 && !c->cn_is_head) {
+	if (status == 200 && !c->cn_req.cr_is_head) {
 		evbuffer_add(out, pac->pc_head, pac->pc_headlen);
 		evbuffer_add(out, line, strlen(line));
 		config_ref(cf);
@@ -1675,14 +1667,14 @@ serve_metrics(struct conn *c)
 		return;
 	}
 	metrics_render(body, c->cn_cfg);
-	c->cn_status = 200;
-	c->cn_end = END_SERVED;
+	c->cn_req.cr_status = 200;
+	c->cn_req.cr_end = END_SERVED;
 	out = bufferevent_get_output(c->cn_cli);
 	evbuffer_add_printf(out, "HTTP/1.1 200 OK\r\n"
 	    "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
 	    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
 	    "Connection: close\r\n\r\n", evbuffer_get_length(body));
-	if (!c->cn_is_head)
+	if (!c->cn_req.cr_is_head)
 		evbuffer_add_buffer(out, body);
 	evbuffer_free(body);
 	flush_then_close(c, c->cn_cfg->cf_timeout_request);
@@ -1693,9 +1685,9 @@ handle_origin_form(struct conn *c, const struct http_request *rq)
 {
 	int	get;
 
-	c->cn_nolog = 1;
-	c->cn_is_head = http_method_is(rq, "HEAD");
-	get = http_method_is(rq, "GET") || c->cn_is_head;
+	c->cn_req.cr_nolog = 1;
+	c->cn_req.cr_is_head = http_method_is(rq, "HEAD");
+	get = http_method_is(rq, "GET") || c->cn_req.cr_is_head;
 	if (get && c->cn_admin_only && !path_is(rq, "/metrics") &&
 	    !path_is(rq, "/healthz")) {
 		conn_respond_error(c, 404, "this address serves /metrics and "
@@ -1723,18 +1715,18 @@ handle_connect(struct conn *c, const struct http_request *rq)
 	const char	*why;
 	char		 msg[256];
 
-	if (target_parse(rq->rq_target, rq->rq_targetlen, 0, &c->cn_target,
+	if (target_parse(rq->rq_target, rq->rq_targetlen, 0, &c->cn_req.cr_target,
 	    &why) != 0) {
 		snprintf(msg, sizeof msg, "bad CONNECT target: %s", why);
 		conn_respond_error(c, 400, msg, END_BAD_REQUEST);
 		return;
 	}
-	c->cn_have_target = 1;
-	c->cn_kind = CK_CONNECT;
-	policy_decide_group(c->cn_cfg, HG_SCHEME_CONNECT, &c->cn_target,
-	    c->cn_group, &c->cn_dec);
-	c->cn_have_decision = 1;
-	if (c->cn_dec.d_action == HG_ACT_DENY) {
+	c->cn_req.cr_have_target = 1;
+	c->cn_req.cr_kind = CK_CONNECT;
+	policy_decide_group(c->cn_cfg, HG_SCHEME_CONNECT, &c->cn_req.cr_target,
+	    c->cn_req.cr_group, &c->cn_req.cr_dec);
+	c->cn_req.cr_have_decision = 1;
+	if (c->cn_req.cr_dec.d_action == HG_ACT_DENY) {
 		conn_deny_answer(c, 0);
 		return;
 	}
@@ -1825,8 +1817,8 @@ handle_proxy(struct conn *c, const struct http_request *rq, const char *head,
 			    HG_EARLY_DATA_MAX);
 		return;
 	}
-	c->cn_group = config_group_match(c->cn_cfg, c->cn_family, c->cn_addr,
-	    c->cn_user[0] ? c->cn_user : NULL);
+	c->cn_req.cr_group = config_group_match(c->cn_cfg, c->cn_family, c->cn_addr,
+	    c->cn_req.cr_user[0] ? c->cn_req.cr_user : NULL);
 	if (connect)
 		handle_connect(c, rq);
 	else
@@ -1973,10 +1965,10 @@ head_read(struct bufferevent *bev, void *arg)
 		if ((len = evbuffer_get_length(in)) == 0)
 			return;
 	}
-	if (!c->cn_head_started) {
+	if (!c->cn_req.cr_head_started) {
 		/* The first byte of a request: the head must follow in
 		 * timeouts.request. */
-		c->cn_head_started = 1;
+		c->cn_req.cr_head_started = 1;
 		if (c->cn_nreqs > 0) {
 			/* A reload applies to the next request of a kept
 			 * connection. */
@@ -1987,9 +1979,9 @@ head_read(struct bufferevent *bev, void *arg)
 				config_ref(c->cn_cfg);
 			}
 		}
-		if (!c->cn_req_active) {
-			c->cn_req_active = 1;
-			clock_gettime(CLOCK_REALTIME, &c->cn_start);
+		if (!c->cn_req.cr_active) {
+			c->cn_req.cr_active = 1;
+			clock_gettime(CLOCK_REALTIME, &c->cn_req.cr_start);
 		}
 		conn_timer_set(c, c->cn_cfg->cf_timeout_request);
 	}
@@ -2018,7 +2010,7 @@ head_read(struct bufferevent *bev, void *arg)
 	else if (!http_method_is(&rq, "CONNECT") && rq.rq_target[0] == '/')
 		handle_origin_form(c, &rq);
 	else if (c->cn_pac_only || c->cn_admin_only) {
-		c->cn_nolog = 1;
+		c->cn_req.cr_nolog = 1;
 		conn_respond_error(c, 405, c->cn_pac_only ? "this address "
 		    "serves the PAC file only" : "this address serves /metrics "
 		    "only", END_SERVED);
@@ -2044,7 +2036,7 @@ head_event(struct bufferevent *bev, short what, void *arg)
 	}
 
 	if ((c->cn_state == CS_RESOLVE || c->cn_state == CS_CONNECT) &&
-	    c->cn_kind == CK_CONNECT && (what & BEV_EVENT_EOF)) {
+	    c->cn_req.cr_kind == CK_CONNECT && (what & BEV_EVENT_EOF)) {
 		/* Half-closed before the tunnel is up: passed on then. */
 		c->cn_tun_eof[TUN_UP] = 1;
 		return;
@@ -2054,13 +2046,13 @@ head_event(struct bufferevent *bev, short what, void *arg)
 	    evbuffer_get_length(bufferevent_get_input(bev)) > 0 &&
 	    c->cn_state == CS_HEAD) {
 		/* EOF inside a head: a truncated request (or header). */
-		c->cn_status = 0;
+		c->cn_req.cr_status = 0;
 		conn_close(c, c->cn_pp != 0 ? END_PROXY_PROTOCOL_ERROR :
 		    END_BAD_REQUEST);
 		return;
 	}
-	if (c->cn_nreqs > 0 && !c->cn_head_started) {
-		c->cn_req_active = 0;	/* closed between requests */
+	if (c->cn_nreqs > 0 && !c->cn_req.cr_head_started) {
+		c->cn_req.cr_active = 0;	/* closed between requests */
 		if ((what & BEV_EVENT_EOF) && evbuffer_get_length(
 		    bufferevent_get_output(bev)) > 0) {
 			/* Half-closed: the last answer still goes out. */
@@ -2117,9 +2109,9 @@ conn_open(struct worker *w, int fd, struct bufferevent *bev,
 	c->cn_pac_only = wl->wl_pac != 0;
 	c->cn_admin_only = wl->wl_admin != 0;
 	c->cn_fd[0] = c->cn_fd[1] = -1;
-	c->cn_group = HG_NONE;
-	c->cn_req_active = 1;
-	clock_gettime(CLOCK_REALTIME, &c->cn_start);
+	conn_req_reset(c);
+	c->cn_req.cr_active = 1;
+	clock_gettime(CLOCK_REALTIME, &c->cn_req.cr_start);
 	worker_refresh_config(w);
 	c->cn_cfg = w->w_cfg;
 	config_ref(c->cn_cfg);

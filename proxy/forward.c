@@ -94,7 +94,7 @@ pool_timer(evutil_socket_t fd, short what, void *arg)
 static void
 pool_key(const struct conn *c, char *key, size_t n)
 {
-	snprintf(key, n, "%s:%u", c->cn_target.t_host, c->cn_target.t_port);
+	snprintf(key, n, "%s:%u", c->cn_req.cr_target.t_host, c->cn_req.cr_target.t_port);
 }
 
 /* Keep the upstream of c for reuse. */
@@ -123,7 +123,7 @@ pool_put(struct conn *c)
 	c->cn_up = NULL;
 	pool_key(c, po->po_key, sizeof po->po_key);
 	snprintf(po->po_upstream, sizeof po->po_upstream, "%s",
-	    c->cn_upstream);
+	    c->cn_req.cr_upstream);
 	po->po_timer = evtimer_new(w->w_base, pool_timer, po);
 	if (po->po_timer == NULL) {
 		bufferevent_free(po->po_bev);
@@ -154,11 +154,11 @@ pool_take(struct conn *c)
 			continue;
 		pool_remove(po);
 		c->cn_up = po->po_bev;
-		snprintf(c->cn_upstream, sizeof c->cn_upstream, "%s",
+		snprintf(c->cn_req.cr_upstream, sizeof c->cn_req.cr_upstream, "%s",
 		    po->po_upstream);
 		event_free(po->po_timer);
 		free(po);
-		c->cn_up_pooled = 1;
+		c->cn_req.cr_up_pooled = 1;
 		return (0);
 	}
 	return (-1);
@@ -275,9 +275,9 @@ fwd_request(struct conn *c, const struct http_request *rq)
 	char			 host[HG_MAX_HOST + 16], msg[256];
 	const struct http_header *h;
 
-	c->cn_kind = CK_HTTP;
-	c->cn_minor = rq->rq_minor;
-	c->cn_is_head = http_method_is(rq, "HEAD");
+	c->cn_req.cr_kind = CK_HTTP;
+	c->cn_req.cr_minor = rq->rq_minor;
+	c->cn_req.cr_is_head = http_method_is(rq, "HEAD");
 	end = url + urllen;
 	for (p = url; p < end && *p != '/' && *p != '?' && *p != '#'; p++)
 		;
@@ -294,18 +294,18 @@ fwd_request(struct conn *c, const struct http_request *rq)
 		    END_BAD_REQUEST);
 		return;
 	}
-	if (target_parse(url, alen, 80, &c->cn_target, &why) != 0) {
+	if (target_parse(url, alen, 80, &c->cn_req.cr_target, &why) != 0) {
 		snprintf(msg, sizeof msg, "bad URL host: %s", why);
 		conn_respond_error(c, 400, msg, END_BAD_REQUEST);
 		return;
 	}
-	c->cn_have_target = 1;
-	free(c->cn_path);
+	c->cn_req.cr_have_target = 1;
+	free(c->cn_req.cr_path);
 	if (plen == 0 || path[0] == '?') {
-		xasprintf(&c->cn_path, "/%.*s", (int)(plen < HG_MAX_LOG_PATH ?
+		xasprintf(&c->cn_req.cr_path, "/%.*s", (int)(plen < HG_MAX_LOG_PATH ?
 		    plen : HG_MAX_LOG_PATH - 1), path);
 	} else
-		c->cn_path = xstrndup(path, plen < HG_MAX_LOG_PATH ? plen :
+		c->cn_req.cr_path = xstrndup(path, plen < HG_MAX_LOG_PATH ? plen :
 		    HG_MAX_LOG_PATH);
 
 	if (http_body_framing(rq->rq_headers, rq->rq_nheaders, &kind, &len,
@@ -316,17 +316,17 @@ fwd_request(struct conn *c, const struct http_request *rq)
 		conn_respond_error(c, 400, msg, END_BAD_REQUEST);
 		return;
 	}
-	c->cn_req_body = kind;
-	c->cn_req_left = len;
-	memset(&c->cn_req_chunk, 0, sizeof c->cn_req_chunk);
+	c->cn_req.cr_req_body = kind;
+	c->cn_req.cr_req_left = len;
+	c->cn_req.cr_req_done = kind == BODY_NONE;
 	connection_scan(rq->rq_headers, rq->rq_nheaders, &ch, 1);
-	c->cn_keepalive = rq->rq_minor == 1 && !ch.ch_close;
+	c->cn_req.cr_keepalive = rq->rq_minor == 1 && !ch.ch_close;
 
-	policy_decide_group(c->cn_cfg, HG_SCHEME_HTTP, &c->cn_target,
-	    c->cn_group, &c->cn_dec);
-	c->cn_have_decision = 1;
-	if (c->cn_dec.d_action == HG_ACT_DENY) {
-		conn_deny_answer(c, c->cn_keepalive && kind == BODY_NONE);
+	policy_decide_group(c->cn_cfg, HG_SCHEME_HTTP, &c->cn_req.cr_target,
+	    c->cn_req.cr_group, &c->cn_req.cr_dec);
+	c->cn_req.cr_have_decision = 1;
+	if (c->cn_req.cr_dec.d_action == HG_ACT_DENY) {
+		conn_deny_answer(c, c->cn_req.cr_keepalive && kind == BODY_NONE);
 		return;
 	}
 
@@ -336,7 +336,7 @@ fwd_request(struct conn *c, const struct http_request *rq)
 	else
 		evbuffer_drain(c->cn_uphead,
 		    evbuffer_get_length(c->cn_uphead));
-	authority(&c->cn_target, host, sizeof host);
+	authority(&c->cn_req.cr_target, host, sizeof host);
 	evbuffer_add_printf(c->cn_uphead, "%.*s %s%.*s HTTP/1.1\r\n"
 	    "Host: %s\r\n", (int)rq->rq_methodlen, rq->rq_method,
 	    plen == 0 || path[0] == '?' ? "/" : "", (int)plen, path, host);
@@ -377,12 +377,7 @@ void
 fwd_upstream_ready(struct conn *c)
 {
 	c->cn_state = CS_HTTP;
-	c->cn_req_done = c->cn_req_body == BODY_NONE;
-	c->cn_resp_done = c->cn_resp_started = 0;
-	c->cn_resp_body = BODY_NONE;
-	c->cn_up_eof = c->cn_cli_eof = 0;
-	memset(&c->cn_resp_chunk, 0, sizeof c->cn_resp_chunk);
-	if (c->cn_up_pooled && c->cn_req_body == BODY_NONE) {
+	if (c->cn_req.cr_up_pooled && c->cn_req.cr_req_body == BODY_NONE) {
 		/* Keep the head: a pooled connection the server closed at
 		 * the same moment gets one retry on a new connection. */
 		evbuffer_add(bufferevent_get_output(c->cn_up),
@@ -402,7 +397,7 @@ fwd_upstream_ready(struct conn *c)
 	bufferevent_enable(c->cn_up, EV_READ | EV_WRITE);
 	bufferevent_enable(c->cn_cli, EV_WRITE);
 	conn_touch(c);
-	if (c->cn_req_done)
+	if (c->cn_req.cr_req_done)
 		conn_timer_set(c, c->cn_cfg->cf_timeout_response);
 	else {
 		conn_timer_set(c, c->cn_cfg->cf_timeout_idle);
@@ -418,16 +413,16 @@ fwd_finish(struct conn *c)
 {
 	struct evbuffer	*upin;
 
-	c->cn_end = END_DONE;
+	c->cn_req.cr_end = END_DONE;
 	upin = bufferevent_get_input(c->cn_up);
-	if (c->cn_up_reusable && c->cn_req_done && !c->cn_up_eof &&
-	    evbuffer_get_length(upin) == 0 && c->cn_keepalive)
+	if (c->cn_req.cr_up_reusable && c->cn_req.cr_req_done && !c->cn_req.cr_up_eof &&
+	    evbuffer_get_length(upin) == 0 && c->cn_req.cr_keepalive)
 		pool_put(c);
 	else {
 		bufferevent_free(c->cn_up);
 		c->cn_up = NULL;
 	}
-	if (c->cn_keepalive && c->cn_req_done && !c->cn_cli_eof) {
+	if (c->cn_req.cr_keepalive && c->cn_req.cr_req_done && !c->cn_req.cr_cli_eof) {
 		conn_record(c);
 		conn_next_request(c);
 		return;
@@ -440,17 +435,17 @@ static void
 fwd_abort(struct conn *c, int status, const char *why,
     enum conn_end end)
 {
-	if (!c->cn_resp_started) {
+	if (!c->cn_req.cr_resp_started) {
 		conn_respond_error(c, status, why, end);
 		return;
 	}
 	/* Part of the response is out: all the client can learn is a
 	 * truncated message. */
-	if (c->cn_end == END_NONE)
-		c->cn_end = end;
-	c->cn_keepalive = 0;
-	log_info("%s %s %s:%u: %s", c->cn_client, c->cn_method,
-	    c->cn_target.t_host, c->cn_target.t_port, why);
+	if (c->cn_req.cr_end == END_NONE)
+		c->cn_req.cr_end = end;
+	c->cn_req.cr_keepalive = 0;
+	log_info("%s %s %s:%u: %s", c->cn_client, c->cn_req.cr_method,
+	    c->cn_req.cr_target.t_host, c->cn_req.cr_target.t_port, why);
 	conn_close_after_flush(c);
 }
 
@@ -463,37 +458,37 @@ fwd_cli_read(struct bufferevent *bev, void *arg)
 	size_t		 n;
 	int		 r;
 
-	if (c->cn_req_done) {
+	if (c->cn_req.cr_req_done) {
 		/* The next request waits in the buffer. */
 		bufferevent_disable(bev, EV_READ);
 		return;
 	}
 	conn_touch(c);
-	if (c->cn_req_body == BODY_LENGTH) {
+	if (c->cn_req.cr_req_body == BODY_LENGTH) {
 		n = evbuffer_get_length(in);
-		if (n > c->cn_req_left)
-			n = (size_t)c->cn_req_left;
+		if (n > c->cn_req.cr_req_left)
+			n = (size_t)c->cn_req.cr_req_left;
 		evbuffer_remove_buffer(in, out, n);
-		c->cn_bytes_up += n;
-		c->cn_req_left -= n;
-		if (c->cn_req_left == 0)
-			c->cn_req_done = 1;
+		c->cn_req.cr_bytes_up += n;
+		c->cn_req.cr_req_left -= n;
+		if (c->cn_req.cr_req_left == 0)
+			c->cn_req.cr_req_done = 1;
 	} else {
-		r = chunk_pump(&c->cn_req_chunk, in, out, 1, &c->cn_bytes_up);
+		r = chunk_pump(&c->cn_req.cr_req_chunk, in, out, 1, &c->cn_req.cr_bytes_up);
 		if (r < 0) {
-			c->cn_keepalive = 0;
+			c->cn_req.cr_keepalive = 0;
 			fwd_abort(c, 400, "malformed chunked request body",
 			    END_BAD_REQUEST);
 			return;
 		}
 		if (r == 1)
-			c->cn_req_done = 1;
+			c->cn_req.cr_req_done = 1;
 	}
-	if (c->cn_req_done) {
+	if (c->cn_req.cr_req_done) {
 		bufferevent_disable(bev, EV_READ);
-		if (!c->cn_resp_started)
+		if (!c->cn_req.cr_resp_started)
 			conn_timer_set(c, c->cn_cfg->cf_timeout_response);
-		if (c->cn_resp_done)
+		if (c->cn_req.cr_resp_done)
 			fwd_finish(c);
 		return;
 	}
@@ -507,7 +502,7 @@ fwd_cli_write(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
 
-	if (!c->cn_resp_done && !c->cn_up_eof && c->cn_up != NULL)
+	if (!c->cn_req.cr_resp_done && !c->cn_req.cr_up_eof && c->cn_up != NULL)
 		bufferevent_enable(c->cn_up, EV_READ);
 }
 
@@ -516,7 +511,7 @@ fwd_up_write(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
 
-	if (!c->cn_req_done && !c->cn_cli_eof)
+	if (!c->cn_req.cr_req_done && !c->cn_req.cr_cli_eof)
 		bufferevent_enable(c->cn_cli, EV_READ);
 }
 
@@ -525,10 +520,10 @@ fwd_cli_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
 
-	if ((what & BEV_EVENT_EOF) && c->cn_req_done) {
+	if ((what & BEV_EVENT_EOF) && c->cn_req.cr_req_done) {
 		/* Half-closed after a complete request: answer, then close. */
-		c->cn_cli_eof = 1;
-		c->cn_keepalive = 0;
+		c->cn_req.cr_cli_eof = 1;
+		c->cn_req.cr_keepalive = 0;
 		return;
 	}
 	conn_close(c, END_CLIENT_CLOSED);
@@ -590,15 +585,15 @@ fwd_response_head(struct conn *c)
 			return (-1);
 		}
 		/* 1xx: interim; HTTP/1.0 clients know none. */
-		if (c->cn_minor == 1)
+		if (c->cn_req.cr_minor == 1)
 			evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n\r\n",
 			    rs.rs_status, (int)rs.rs_reasonlen, rs.rs_reason);
 		free(head);
 	}
 
-	c->cn_status = rs.rs_status;
+	c->cn_req.cr_status = rs.rs_status;
 	connection_scan(rs.rs_headers, rs.rs_nheaders, &ch, 0);
-	if (c->cn_is_head || rs.rs_status == 204 || rs.rs_status == 304) {
+	if (c->cn_req.cr_is_head || rs.rs_status == 204 || rs.rs_status == 304) {
 		kind = BODY_NONE;
 		blen = 0;
 	} else if (http_body_framing(rs.rs_headers, rs.rs_nheaders, &kind, &blen,
@@ -612,14 +607,14 @@ fwd_response_head(struct conn *c)
 	} else if (kind == BODY_NONE && !http_has_header(rs.rs_headers,
 	    rs.rs_nheaders, "content-length"))
 		kind = BODY_CLOSE;
-	c->cn_resp_body = kind;
-	c->cn_resp_left = blen;
-	c->cn_up_reusable = kind != BODY_CLOSE && !ch.ch_close &&
+	c->cn_req.cr_resp_body = kind;
+	c->cn_req.cr_resp_left = blen;
+	c->cn_req.cr_up_reusable = kind != BODY_CLOSE && !ch.ch_close &&
 	    (rs.rs_minor == 1 || ch.ch_keepalive);
-	c->cn_rechunk = kind == BODY_CHUNKED && c->cn_minor == 1;
-	if (kind == BODY_CLOSE || (kind == BODY_CHUNKED && c->cn_minor == 0) ||
+	c->cn_req.cr_rechunk = kind == BODY_CHUNKED && c->cn_req.cr_minor == 1;
+	if (kind == BODY_CLOSE || (kind == BODY_CHUNKED && c->cn_req.cr_minor == 0) ||
 	    c->cn_w->w_stopping)
-		c->cn_keepalive = 0;
+		c->cn_req.cr_keepalive = 0;
 	keep_cl = kind == BODY_NONE || kind == BODY_LENGTH;
 
 	evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", rs.rs_status,
@@ -635,13 +630,12 @@ fwd_response_head(struct conn *c)
 		    h->hh_name, (int)h->hh_valuelen, h->hh_value);
 	}
 	evbuffer_add_printf(out, "Via: %s\r\n", FWD_VIA);
-	if (c->cn_rechunk)
+	if (c->cn_req.cr_rechunk)
 		evbuffer_add_printf(out, "Transfer-Encoding: chunked\r\n");
 	evbuffer_add_printf(out, "Connection: %s\r\n\r\n",
-	    c->cn_keepalive ? "keep-alive" : "close");
+	    c->cn_req.cr_keepalive ? "keep-alive" : "close");
 	free(head);
-	c->cn_resp_started = 1;
-	memset(&c->cn_resp_chunk, 0, sizeof c->cn_resp_chunk);
+	c->cn_req.cr_resp_started = 1;
 	conn_timer_set(c, c->cn_cfg->cf_timeout_idle);
 	return (0);
 }
@@ -656,58 +650,58 @@ fwd_up_read(struct bufferevent *bev, void *arg)
 	int		 r;
 
 	conn_touch(c);
-	if (c->cn_resp_done) {
+	if (c->cn_req.cr_resp_done) {
 		/* More than the framing said: drop it, do not reuse. */
 		evbuffer_drain(in, evbuffer_get_length(in));
-		c->cn_up_reusable = 0;
+		c->cn_req.cr_up_reusable = 0;
 		return;
 	}
-	if (!c->cn_resp_started) {
+	if (!c->cn_req.cr_resp_started) {
 		r = fwd_response_head(c);
 		if (r != 0)
 			return;
 	}
-	switch (c->cn_resp_body) {
+	switch (c->cn_req.cr_resp_body) {
 	case BODY_NONE:
-		c->cn_resp_done = 1;
+		c->cn_req.cr_resp_done = 1;
 		break;
 	case BODY_LENGTH:
 		n = evbuffer_get_length(in);
-		if (n > c->cn_resp_left)
-			n = (size_t)c->cn_resp_left;
+		if (n > c->cn_req.cr_resp_left)
+			n = (size_t)c->cn_req.cr_resp_left;
 		evbuffer_remove_buffer(in, out, n);
-		c->cn_bytes_down += n;
-		c->cn_resp_left -= n;
-		if (c->cn_resp_left == 0)
-			c->cn_resp_done = 1;
+		c->cn_req.cr_bytes_down += n;
+		c->cn_req.cr_resp_left -= n;
+		if (c->cn_req.cr_resp_left == 0)
+			c->cn_req.cr_resp_done = 1;
 		break;
 	case BODY_CHUNKED:
-		r = chunk_pump(&c->cn_resp_chunk, in, out, c->cn_rechunk,
-		    &c->cn_bytes_down);
+		r = chunk_pump(&c->cn_req.cr_resp_chunk, in, out, c->cn_req.cr_rechunk,
+		    &c->cn_req.cr_bytes_down);
 		if (r < 0) {
 			fwd_abort(c, 502, "malformed chunked response",
 			    END_BAD_RESPONSE);
 			return;
 		}
 		if (r == 1)
-			c->cn_resp_done = 1;
+			c->cn_req.cr_resp_done = 1;
 		break;
 	case BODY_CLOSE:
 		n = evbuffer_get_length(in);
-		c->cn_bytes_down += n;
+		c->cn_req.cr_bytes_down += n;
 		evbuffer_add_buffer(out, in);
 		break;
 	}
-	if (c->cn_resp_done) {
+	if (c->cn_req.cr_resp_done) {
 		if (evbuffer_get_length(in) > 0)
-			c->cn_up_reusable = 0;
-		if (c->cn_req_done)
+			c->cn_req.cr_up_reusable = 0;
+		if (c->cn_req.cr_req_done)
 			fwd_finish(c);
 		else {
 			/* Answered before the request body ended: the
 			 * connection cannot go on. */
-			c->cn_keepalive = 0;
-			c->cn_up_reusable = 0;
+			c->cn_req.cr_keepalive = 0;
+			c->cn_req.cr_up_reusable = 0;
 			fwd_finish(c);
 		}
 		return;
@@ -721,34 +715,34 @@ fwd_up_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
 
-	if (!c->cn_resp_started && c->cn_up_pooled &&
-	    c->cn_req_body == BODY_NONE &&
+	if (!c->cn_req.cr_resp_started && c->cn_req.cr_up_pooled &&
+	    c->cn_req.cr_req_body == BODY_NONE &&
 	    evbuffer_get_length(bufferevent_get_input(bev)) == 0) {
 		log_debug("%s %s %s:%u: reused upstream closed, retrying",
-		    c->cn_client, c->cn_method, c->cn_target.t_host,
-		    c->cn_target.t_port);
+		    c->cn_client, c->cn_req.cr_method, c->cn_req.cr_target.t_host,
+		    c->cn_req.cr_target.t_port);
 		bufferevent_free(c->cn_up);
 		c->cn_up = NULL;
-		c->cn_up_pooled = 0;
-		c->cn_upstream[0] = '\0';
+		c->cn_req.cr_up_pooled = 0;
+		c->cn_req.cr_upstream[0] = '\0';
 		conn_resolve_start(c);
 		return;
 	}
-	c->cn_up_eof = 1;
+	c->cn_req.cr_up_eof = 1;
 	if (what & BEV_EVENT_EOF) {
 		if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
 			fwd_up_read(bev, c);
 		if (c->cn_state != CS_HTTP || c->cn_up != bev)
 			return;		/* the read finished or ended it */
-		if (c->cn_resp_started && c->cn_resp_body == BODY_CLOSE) {
-			c->cn_resp_done = 1;
-			c->cn_keepalive = 0;
-			c->cn_up_reusable = 0;
+		if (c->cn_req.cr_resp_started && c->cn_req.cr_resp_body == BODY_CLOSE) {
+			c->cn_req.cr_resp_done = 1;
+			c->cn_req.cr_keepalive = 0;
+			c->cn_req.cr_up_reusable = 0;
 			fwd_finish(c);
 			return;
 		}
 	}
-	fwd_abort(c, 502, c->cn_resp_started ?
+	fwd_abort(c, 502, c->cn_req.cr_resp_started ?
 	    "upstream closed in the middle of the response" :
 	    "upstream closed without a response", END_UPSTREAM_CLOSED);
 }
@@ -759,9 +753,9 @@ fwd_timeout(struct conn *c)
 {
 	long long	idle;
 
-	if (c->cn_req_done && !c->cn_resp_started) {
+	if (c->cn_req.cr_req_done && !c->cn_req.cr_resp_started) {
 		log_info("%s %s %s:%u: no response in time", c->cn_client,
-		    c->cn_method, c->cn_target.t_host, c->cn_target.t_port);
+		    c->cn_req.cr_method, c->cn_req.cr_target.t_host, c->cn_req.cr_target.t_port);
 		conn_respond_error(c, 504, "upstream response timed out",
 		    END_RESPONSE_TIMEOUT);
 		return;

@@ -258,16 +258,62 @@ enum conn_kind {
 	CK_HTTP
 };
 
+/*
+ * One request and what became of it: everything a kept connection
+ * forgets before its next request. conn_req_reset() alone resets it.
+ */
+struct conn_req {
+	enum conn_kind		 cr_kind;
+	unsigned		 cr_active:1;	/* a request to record */
+	unsigned		 cr_nolog:1;	/* admin request: no record */
+	unsigned		 cr_head_started:1;
+	unsigned		 cr_have_target:1;
+	unsigned		 cr_have_decision:1;
+	/* plain HTTP */
+	unsigned		 cr_keepalive:1; /* client connection goes on */
+	unsigned		 cr_up_reusable:1;
+	unsigned		 cr_up_pooled:1; /* upstream came from the pool */
+	unsigned		 cr_is_head:1;	/* HEAD request */
+	unsigned		 cr_resp_started:1; /* head sent to the client */
+	unsigned		 cr_req_done:1;
+	unsigned		 cr_resp_done:1;
+	unsigned		 cr_rechunk:1;	/* re-chunk the response */
+	unsigned		 cr_cli_eof:1;
+	unsigned		 cr_up_eof:1;
+	int			 cr_minor;	/* client's HTTP/1.x */
+	enum body_kind		 cr_req_body;
+	uint64_t		 cr_req_left;
+	struct chunkdec		 cr_req_chunk;
+	enum body_kind		 cr_resp_body;
+	uint64_t		 cr_resp_left;
+	struct chunkdec		 cr_resp_chunk;
+	/* the record */
+	struct timespec		 cr_start;
+	int			 cr_status;
+	enum conn_end		 cr_end;
+	uint64_t		 cr_bytes_up;
+	uint64_t		 cr_bytes_down;
+	struct hg_target	 cr_target;
+	struct hg_decision	 cr_dec;
+	char			*cr_path;	/* plain HTTP, for the log */
+	char			 cr_user[HG_MAX_USER + 1]; /* "" : none */
+	uint32_t		 cr_group;	/* HG_NONE: none */
+	char			 cr_sni[HG_MAX_HOST + 1];
+	char			 cr_upstream[56];
+	char			 cr_method[16];
+	char			 cr_raw_target[256];
+};
+
 struct conn {
 	struct worker		*cn_w;
 	struct conn		*cn_next;
 	struct conn		*cn_prev;
 	enum conn_state		 cn_state;
-	enum conn_kind		 cn_kind;
 	struct hg_config	*cn_cfg;
 	struct bufferevent	*cn_cli;
 	struct bufferevent	*cn_up;
 	struct event		*cn_timer;
+	struct conn_req		 cn_req;	/* the request in hand */
 	/* the tunnel (CS_RELAY): sockets, events, what waits to be written */
 	int			 cn_fd[2];	/* client, upstream */
 	struct event		*cn_ev[4];	/* cli r, cli w, up r, up w */
@@ -276,7 +322,6 @@ struct conn {
 	unsigned char		 cn_tun_shut[2]; /* target write side shut */
 	int			 cn_sni_wait;	/* holding the ClientHello */
 	struct evbuffer		*cn_hello;	/* ... here */
-	char			 cn_sni[HG_MAX_HOST + 1];
 	struct evdns_getaddrinfo_request *cn_dnsreq;
 	int			 cn_dns_cancel;
 	struct evutil_addrinfo	*cn_ai;
@@ -284,57 +329,21 @@ struct conn {
 	int			 cn_connect_errno;
 	char			 cn_guarded[INET6_ADDRSTRLEN + 24]; /* refused address */
 	unsigned		 cn_slot:1;	/* holds a max_connections slot */
-	unsigned		 cn_nolog:1;	/* admin request: no record */
-	unsigned		 cn_req_active:1; /* a request to record */
-	unsigned		 cn_head_started:1;
-	unsigned		 cn_have_target:1;
-	unsigned		 cn_have_decision:1;
-	unsigned		 cn_cli_eof:1;
-	unsigned		 cn_up_eof:1;
-	/* plain HTTP */
-	unsigned		 cn_keepalive:1; /* client connection goes on */
-	unsigned		 cn_up_reusable:1;
-	unsigned		 cn_up_pooled:1; /* upstream came from the pool */
-	unsigned		 cn_is_head:1;	/* HEAD request */
-	unsigned		 cn_resp_started:1; /* head sent to the client */
-	unsigned		 cn_req_done:1;
-	unsigned		 cn_resp_done:1;
-	unsigned		 cn_rechunk:1;	/* re-chunk the response */
 	unsigned		 cn_pac_only:1;	/* accepted on pac.listen */
 	unsigned		 cn_admin_only:1; /* accepted on metrics.listen */
 	unsigned		 cn_pp_local:1;	/* PROXY LOCAL/UNKNOWN: /healthz */
-	int			 cn_minor;	/* client's HTTP/1.x */
-	enum body_kind		 cn_req_body;
-	uint64_t		 cn_req_left;
-	struct chunkdec		 cn_req_chunk;
-	enum body_kind		 cn_resp_body;
-	uint64_t		 cn_resp_left;
-	struct chunkdec		 cn_resp_chunk;
 	struct evbuffer		*cn_uphead;	/* request head for upstream */
 	unsigned		 cn_nreqs;	/* requests on this connection */
-	int			 cn_status;
-	enum conn_end		 cn_end;
-	struct timespec		 cn_start;
 	struct timespec		 cn_last;	/* monotonic: last relay read */
-	uint64_t		 cn_bytes_up;
-	uint64_t		 cn_bytes_down;
-	struct hg_target	 cn_target;
-	struct hg_decision	 cn_dec;
-	char			*cn_path;	/* plain HTTP, for the log */
 	char			 cn_client[46];
 	int			 cn_family;	/* of the client: 4, 6, 0 */
 	uint8_t			 cn_addr[16];	/* (PROXY header's if any) */
 	struct timespec		 cn_dns_start;
-	char			 cn_user[HG_MAX_USER + 1]; /* "" : none */
 	struct auth_wait	*cn_auth;	/* CS_AUTH: auth.c's */
-	uint32_t		 cn_group;	/* HG_NONE: none */
 	int			 cn_pp;		/* PROXY header still to come */
 	int			 cn_client_slot; /* counted for its address */
 	struct tlsbev		*cn_tlsb;	/* TLS listener: cn_cli's TLS */
 	struct tls_server	*cn_tls_wait;	/* TLS after the PROXY header */
-	char			 cn_upstream[56];
-	char			 cn_method[16];
-	char			 cn_raw_target[256];
 };
 
 /* worker.c */
