@@ -153,6 +153,92 @@ conn_split_raw(const struct conn *c, struct hg_target *t, const char **path)
 	return (0);
 }
 
+/* Open connections (max_connections), counted across the workers. */
+static unsigned		 nslots;	/* atomic */
+
+/*
+ * Open connections per client address (max_connections_per_client),
+ * shared by the workers: taken once when a connection's client is known
+ * and once when it closes. A record lives while its address has a
+ * connection open.
+ */
+struct client_count {
+	struct addrent	cc_ent;
+	unsigned	cc_open;
+};
+
+static struct addrent	*client_buckets[4096];
+static struct addrtab	 client_counts = ADDRTAB_INITIALIZER(client_buckets, 0,
+			    struct client_count, NULL);
+
+/* The connections open now, of every worker. */
+unsigned
+conn_count_open(void)
+{
+	return (__atomic_load_n(&nslots, __ATOMIC_RELAXED));
+}
+
+/* Count c as open, unless max are: returns 0 then. */
+int
+conn_take_slot(struct conn *c, unsigned max)
+{
+	if (__atomic_add_fetch(&nslots, 1, __ATOMIC_RELAXED) > max) {
+		__atomic_sub_fetch(&nslots, 1, __ATOMIC_RELAXED);
+		return (0);
+	}
+	c->cn_slot = 1;
+	return (1);
+}
+
+/*
+ * Count c against its client's address, unless the address has max open
+ * already (0: no bound): returns 0 then.
+ */
+int
+conn_take_client_slot(struct conn *c, unsigned max)
+{
+	struct client_count	*cc;
+	int			 ok = 1;
+
+	addrtab_lock(&client_counts);
+	cc = (struct client_count *)addrtab_find(&client_counts, c->cn_family,
+	    c->cn_addr);
+	if (cc == NULL && (cc = (struct client_count *)addrtab_add(
+	    &client_counts, c->cn_family, c->cn_addr, 0)) == NULL)
+		ok = 0;
+	else if (max != 0 && cc->cc_open >= max)
+		ok = 0;
+	if (ok)
+		cc->cc_open++;
+	else if (cc != NULL && cc->cc_open == 0)
+		addrtab_remove(&client_counts, &cc->cc_ent);
+	addrtab_unlock(&client_counts);
+	c->cn_client_slot = ok;
+	return (ok);
+}
+
+/* c closes: give back what it counts for. */
+static void
+conn_release_slots(struct conn *c)
+{
+	struct client_count	*cc;
+
+	if (c->cn_client_slot) {
+		addrtab_lock(&client_counts);
+		cc = (struct client_count *)addrtab_find(&client_counts,
+		    c->cn_family, c->cn_addr);
+		if (cc != NULL && --cc->cc_open == 0)
+			addrtab_remove(&client_counts, &cc->cc_ent);
+		addrtab_unlock(&client_counts);
+		c->cn_client_slot = 0;
+	}
+	if (c->cn_slot) {
+		__atomic_sub_fetch(&nslots, 1, __ATOMIC_RELAXED);
+		c->cn_slot = 0;
+		c->cn_w->w_ops->wo_slot_freed(c->cn_w);
+	}
+}
+
 /*
  * Forget the request in hand, recorded or not: the one place where the
  * state of a request is reset (a new connection, and after each request
@@ -278,10 +364,7 @@ conn_close(struct conn *c, enum conn_end end)
 	}
 	event_free(c->cn_timer);
 	c->cn_timer = NULL;
-	if (c->cn_slot)
-		worker_release_slot();
-	if (c->cn_client_slot)
-		client_release_slot(c->cn_family, c->cn_addr);
+	conn_release_slots(c);
 
 	if (c->cn_prev != NULL)
 		c->cn_prev->cn_next = c->cn_next;
@@ -1557,7 +1640,7 @@ pac_local_proxy(struct conn *c, char *out, size_t len)
 	}
 	inet_ntop(ss.ss_family, addr, ip, sizeof ip);
 	if (c->cn_pac_only) {
-		port = workers_listen_port(0);
+		port = c->cn_w->w_ops->wo_listen_port(0);
 		if (strncmp(l, "0.0.0.0:", 8) != 0 &&
 		    strncmp(l, "[::]:", 5) != 0) {
 			snprintf(out, len, "%.*s:%u",
@@ -1654,7 +1737,10 @@ path_is(const struct http_request *rq, const char *path)
 static void
 serve_metrics(struct conn *c)
 {
-	struct evbuffer	*body, *out;
+	struct evbuffer		*body, *out;
+	struct wstats		*sum = NULL;
+	struct auth_counts	 ac;
+	unsigned		 open;
 
 	if (!cidr_list_match(c->cn_cfg->cf_metrics_allow,
 	    c->cn_cfg->cf_nmetrics_allow, c->cn_family, c->cn_addr)) {
@@ -1662,11 +1748,17 @@ serve_metrics(struct conn *c)
 		    "metrics.allow", END_SERVED);
 		return;
 	}
-	if ((body = evbuffer_new()) == NULL) {
+	if ((body = evbuffer_new()) == NULL ||
+	    (sum = calloc(1, sizeof *sum)) == NULL) {
+		if (body != NULL)
+			evbuffer_free(body);
 		conn_close(c, END_ERROR);
 		return;
 	}
-	metrics_render(body, c->cn_cfg);
+	open = c->cn_w->w_ops->wo_sum_stats(sum);
+	auth_counts(&ac);
+	metrics_render(body, c->cn_cfg, sum, open, &ac);
+	free(sum);
 	c->cn_req.cr_status = 200;
 	c->cn_req.cr_end = END_SERVED;
 	out = bufferevent_get_output(c->cn_cli);
@@ -1753,7 +1845,7 @@ conn_client_slot(struct conn *c)
 
 	if (max == 0)
 		return (1);
-	if (!client_take_slot(c->cn_family, c->cn_addr, max)) {
+	if (!conn_take_client_slot(c, max)) {
 		log_warnx("%s: max_connections_per_client (%u) reached",
 		    c->cn_client, max);
 		/* On a TLS listener the answer comes after the handshake. */
@@ -1763,7 +1855,6 @@ conn_client_slot(struct conn *c)
 		    "address", END_OVERLOAD_CLIENT);
 		return (0);
 	}
-	c->cn_client_slot = 1;
 	return (1);
 }
 
@@ -1972,7 +2063,7 @@ head_read(struct bufferevent *bev, void *arg)
 		if (c->cn_nreqs > 0) {
 			/* A reload applies to the next request of a kept
 			 * connection. */
-			worker_refresh_config(c->cn_w);
+			c->cn_w->w_ops->wo_refresh_config(c->cn_w);
 			if (c->cn_cfg != c->cn_w->w_cfg) {
 				config_unref(c->cn_cfg);
 				c->cn_cfg = c->cn_w->w_cfg;
@@ -2112,7 +2203,6 @@ conn_open(struct worker *w, int fd, struct bufferevent *bev,
 	conn_req_reset(c);
 	c->cn_req.cr_active = 1;
 	clock_gettime(CLOCK_REALTIME, &c->cn_req.cr_start);
-	worker_refresh_config(w);
 	c->cn_cfg = w->w_cfg;
 	config_ref(c->cn_cfg);
 	if (sa->sa_family == AF_INET)
@@ -2158,13 +2248,12 @@ conn_open(struct worker *w, int fd, struct bufferevent *bev,
 		if (wl->wl_pp == 0 && conn_tls_start(c) != 0)
 			return;
 	}
-	if (!worker_take_slot(c->cn_cfg->cf_max_connections)) {
+	if (!conn_take_slot(c, c->cn_cfg->cf_max_connections)) {
 		log_warnx("%s: max_connections (%u) reached", c->cn_client,
 		    c->cn_cfg->cf_max_connections);
 		conn_respond_error(c, 503, "too many connections", END_OVERLOAD);
 		return;
 	}
-	c->cn_slot = 1;
 	if (wl->wl_pp != 0) {
 		/* The clients check waits for the address in the header. */
 		if (family == 0 ||

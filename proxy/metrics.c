@@ -146,8 +146,9 @@ metrics_dns(struct wstats *ws, uint64_t us)
 	BUMP(ws->ws_dns_sum_us, us);
 }
 
-static void
-sum_into(struct wstats *sum, const struct wstats *ws)
+/* Add the counters of one worker into sum (a scrape, any thread). */
+void
+metrics_add(struct wstats *sum, const struct wstats *ws)
 {
 	unsigned	i, j;
 
@@ -193,20 +194,20 @@ static const char *const action_labels[4] = {
 	[HG_ACT_DENY] = "deny", [HG_ACT_AUDIT] = "audit",
 };
 
-/* The whole exposition for configuration cf. */
+/*
+ * The whole exposition for configuration cf, from the figures of the
+ * caller: sum, every worker's counters added (metrics_add()); open, the
+ * connections open; ac, the password checks.
+ */
 void
-metrics_render(struct evbuffer *out, const struct hg_config *cf)
+metrics_render(struct evbuffer *out, const struct hg_config *cf,
+    const struct wstats *sum, unsigned open, const struct auth_counts *ac)
 {
-	struct wstats	*sum;
-	struct auth_counts ac;
-	unsigned	 open, i, j, ncat;
+	unsigned	 i, j, ncat;
 	size_t		 nr[5] = { 0 };
 	uint64_t	 acc;
 	time_t		 now = time(NULL);
 
-	if ((sum = calloc(1, sizeof *sum)) == NULL)
-		return;
-	open = workers_sum_stats(sum, sum_into);
 	head(out, "hushgate_connections_open", "gauge",
 	    "Client connections open now.");
 	evbuffer_add_printf(out, "hushgate_connections_open %u\n", open);
@@ -276,26 +277,25 @@ metrics_render(struct evbuffer *out, const struct hg_config *cf)
 	    (unsigned long long)LOAD(reloads_ok),
 	    (unsigned long long)LOAD(reloads_failed));
 
-	auth_counts(&ac);
 	head(out, "hushgate_auth_hashes_total", "counter",
 	    "Passwords hashed to check Basic credentials (auth.basic).");
 	evbuffer_add_printf(out, "hushgate_auth_hashes_total %llu\n",
-	    (unsigned long long)ac.ac_hashes);
+	    (unsigned long long)ac->ac_hashes);
 	head(out, "hushgate_auth_cache_hits_total", "counter",
 	    "Basic credentials, right or wrong, answered from a worker's "
 	    "cache of checked credentials (no hash).");
 	evbuffer_add_printf(out, "hushgate_auth_cache_hits_total %llu\n",
-	    (unsigned long long)ac.ac_cache_hits);
+	    (unsigned long long)ac->ac_cache_hits);
 	head(out, "hushgate_auth_hash_waits_total", "counter",
 	    "Requests that waited for the hash of their credentials that "
 	    "another request had started.");
 	evbuffer_add_printf(out, "hushgate_auth_hash_waits_total %llu\n",
-	    (unsigned long long)ac.ac_waits);
+	    (unsigned long long)ac->ac_waits);
 	head(out, "hushgate_auth_hashes_in_flight", "gauge",
 	    "Password hashes queued for a thread, and being computed.");
 	evbuffer_add_printf(out, "hushgate_auth_hashes_in_flight"
 	    "{state=\"queued\"} %u\nhushgate_auth_hashes_in_flight"
-	    "{state=\"running\"} %u\n", ac.ac_queued, ac.ac_running);
+	    "{state=\"running\"} %u\n", ac->ac_queued, ac->ac_running);
 
 	ruleset_stats(cf->cf_rules, &nr[0], &nr[1], &nr[2], &nr[3], &nr[4]);
 	head(out, "hushgate_categories", "gauge",
@@ -322,5 +322,4 @@ metrics_render(struct evbuffer *out, const struct hg_config *cf)
 		label(out, cf->cf_sources[i].ls_url);
 		evbuffer_add_printf(out, "\"} %lld\n", age);
 	}
-	free(sum);
 }

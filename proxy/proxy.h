@@ -168,7 +168,10 @@ void		 metrics_record(struct wstats *, const struct hg_config *,
 void		 metrics_connection(struct wstats *);
 void		 metrics_dns(struct wstats *, uint64_t);
 void		 metrics_accept_paused(struct wstats *);
-void		 metrics_render(struct evbuffer *, const struct hg_config *);
+void		 metrics_add(struct wstats *, const struct wstats *);
+struct auth_counts;
+void		 metrics_render(struct evbuffer *, const struct hg_config *,
+		    const struct wstats *, unsigned, const struct auth_counts *);
 
 /* service.c: user:, and sd_notify(3) for systemd */
 int		 service_drop_privileges(const char *, const char *);
@@ -347,8 +350,27 @@ struct conn {
 };
 
 /* worker.c */
+struct worker;
+
+/*
+ * What the connections of a worker ask of the workers (worker.c fills it
+ * in): the code below worker.c calls through it, never worker.c itself.
+ */
+struct worker_ops {
+	/* take the configuration of a reload, if one came */
+	void		(*wo_refresh_config)(struct worker *);
+	/* one of the worker's connections closed (its slot is free) */
+	void		(*wo_slot_freed)(struct worker *);
+	/* every worker's counters added into a zeroed struct; returns the
+	 * connections open */
+	unsigned	(*wo_sum_stats)(struct wstats *);
+	/* the port that listen address i is bound to */
+	uint16_t	(*wo_listen_port)(size_t);
+};
+
 struct worker {
 	unsigned		 w_id;
+	const struct worker_ops	*w_ops;
 	pthread_t		 w_thread;
 	struct event_base	*w_base;
 	struct evdns_base	*w_dns;
@@ -385,15 +407,10 @@ unsigned	 workers_count(void);
 void		 workers_set_config(struct hg_config *, unsigned);
 void		 workers_stop(void);
 void		 workers_kill(void);
-unsigned	 workers_sum_stats(struct wstats *,
-		    void (*)(struct wstats *, const struct wstats *));
+unsigned	 workers_sum_stats(struct wstats *);
 void		 workers_join(void);
 unsigned	 workers_open_connections(void);
 uint16_t	 workers_listen_port(size_t);
-int		 worker_take_slot(unsigned);
-void		 worker_release_slot(void);
-int		 client_take_slot(int, const uint8_t *, unsigned);
-void		 client_release_slot(int, const uint8_t *);
 void		 worker_refresh_config(struct worker *);
 
 /* conn.c */
@@ -403,6 +420,9 @@ void		 conn_accept(struct worker *, int, struct sockaddr *, int,
 void		 conn_accept_bev(struct worker *, struct bufferevent *,
 		    struct sockaddr *, const struct wlistener *);
 void		 conn_shutdown_all(struct worker *);
+unsigned	 conn_count_open(void);
+int		 conn_take_slot(struct conn *, unsigned);
+int		 conn_take_client_slot(struct conn *, unsigned);
 void		 conn_drain_idle(struct worker *);
 void		 conn_close(struct conn *, enum conn_end);
 void		 conn_respond(struct conn *, int, const char *, const char *,

@@ -33,7 +33,6 @@ static unsigned		 nworkers;
 static pthread_mutex_t	 cfg_mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct hg_config	*cfg_current;
 static unsigned		 cfg_gen;	/* atomic */
-static unsigned		 nslots;	/* atomic: open connections */
 static struct event	*ev_main_done;	/* a worker finished */
 static unsigned		 nfinished;	/* atomic */
 static pthread_mutex_t	 stop_mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -41,7 +40,6 @@ static pthread_cond_t	 stop_cond = PTHREAD_COND_INITIALIZER;
 static unsigned		 nstopped;	/* workers no longer accepting */
 static uint16_t		 listen_ports[HG_MAX_LISTEN]; /* as bound */
 static unsigned		 accept_fails;	/* atomic: since the last report */
-static __thread struct worker *worker_self; /* the worker of this thread */
 static long long	 accept_reported; /* atomic: when (monotonic s) */
 
 /* The port listen address i is bound to (set before workers run). */
@@ -51,103 +49,46 @@ workers_listen_port(size_t i)
 	return (i < HG_MAX_LISTEN ? listen_ports[i] : 0);
 }
 
-/* Take a connection slot; 0 when max is reached. */
-int
-worker_take_slot(unsigned max)
-{
-	if (__atomic_add_fetch(&nslots, 1, __ATOMIC_RELAXED) > max) {
-		__atomic_sub_fetch(&nslots, 1, __ATOMIC_RELAXED);
-		return (0);
-	}
-	return (1);
-}
-
 static void	worker_accept_resume(evutil_socket_t, short, void *);
 
-/* A connection closed (on its worker's thread): its descriptors are free,
- * so accepting paused for want of them goes on now. */
-void
-worker_release_slot(void)
+/* One of w's connections closed (on w's thread): its descriptors are
+ * free, so accepting paused for want of them goes on now. */
+static void
+worker_slot_freed(struct worker *w)
 {
-	struct worker	*w = worker_self;
-
-	__atomic_sub_fetch(&nslots, 1, __ATOMIC_RELAXED);
-	if (w != NULL && evtimer_pending(w->w_ev_accept, NULL)) {
+	if (evtimer_pending(w->w_ev_accept, NULL)) {
 		event_del(w->w_ev_accept);
 		worker_accept_resume(-1, 0, w);
 	}
 }
 
-/*
- * Open connections per client address (max_connections_per_client),
- * shared by the workers: taken once when a connection's client is known
- * and once when it closes. A record lives while its address has a
- * connection open.
- */
-struct client_count {
-	struct addrent	cc_ent;
-	unsigned	cc_open;
-};
-
-static struct addrent	*client_buckets[4096];
-static struct addrtab	 client_counts = ADDRTAB_INITIALIZER(client_buckets, 0,
-			    struct client_count, NULL);
-
-/* One more connection from this client, unless it has max open (0: no
- * bound). Returns 1 when taken. */
-int
-client_take_slot(int family, const uint8_t *addr, unsigned max)
-{
-	struct client_count	*cc;
-	int			 ok = 1;
-
-	addrtab_lock(&client_counts);
-	cc = (struct client_count *)addrtab_find(&client_counts, family, addr);
-	if (cc == NULL && (cc = (struct client_count *)addrtab_add(
-	    &client_counts, family, addr, 0)) == NULL)
-		ok = 0;
-	else if (max != 0 && cc->cc_open >= max)
-		ok = 0;
-	if (ok)
-		cc->cc_open++;
-	else if (cc != NULL && cc->cc_open == 0)
-		addrtab_remove(&client_counts, &cc->cc_ent);
-	addrtab_unlock(&client_counts);
-	return (ok);
-}
-
-void
-client_release_slot(int family, const uint8_t *addr)
-{
-	struct client_count	*cc;
-
-	addrtab_lock(&client_counts);
-	cc = (struct client_count *)addrtab_find(&client_counts, family, addr);
-	if (cc != NULL && --cc->cc_open == 0)
-		addrtab_remove(&client_counts, &cc->cc_ent);
-	addrtab_unlock(&client_counts);
-}
-
 unsigned
 workers_open_connections(void)
 {
-	return (__atomic_load_n(&nslots, __ATOMIC_RELAXED));
+	return (conn_count_open());
 }
 
 /*
- * Add every worker's counters into sum with fn (a /metrics scrape, from
- * any worker). Returns the connections open now.
+ * Add every worker's counters into sum (a /metrics scrape, from any
+ * worker). Returns the connections open now.
  */
 unsigned
-workers_sum_stats(struct wstats *sum,
-    void (*fn)(struct wstats *, const struct wstats *))
+workers_sum_stats(struct wstats *sum)
 {
 	unsigned	k;
 
 	for (k = 0; k < nworkers; k++)
-		fn(sum, &workers[k].w_stats);
+		metrics_add(sum, &workers[k].w_stats);
 	return (workers_open_connections());
 }
+
+/* What the connections of a worker ask of the workers. */
+static const struct worker_ops worker_ops = {
+	.wo_refresh_config = worker_refresh_config,
+	.wo_slot_freed = worker_slot_freed,
+	.wo_sum_stats = workers_sum_stats,
+	.wo_listen_port = workers_listen_port,
+};
 
 /* Publish a new configuration for new connections (main thread). */
 void
@@ -188,6 +129,8 @@ listener_accept(struct evconnlistener *l, evutil_socket_t fd,
 {
 	struct wlistener	*wl = arg;
 
+	/* A new connection takes the configuration of the last reload. */
+	worker_refresh_config(wl->wl_w);
 	conn_accept(wl->wl_w, fd, sa, salen, wl);
 }
 
@@ -401,7 +344,6 @@ worker_main(void *arg)
 {
 	struct worker	*w = arg;
 
-	worker_self = w;
 	event_base_dispatch(w->w_base);
 	dlog_flush(&w->w_dlog);
 	__atomic_add_fetch(&nfinished, 1, __ATOMIC_ACQ_REL);
@@ -438,6 +380,7 @@ worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
 	size_t		i;
 	int		pac;
 
+	w->w_ops = &worker_ops;
 	w->w_scratch = xmalloc(HG_RELAY_READ_MAX);
 	/* The changelist folds the delete-then-add of an fd within one
 	 * loop turn into one epoll_ctl (or none). */

@@ -308,6 +308,34 @@ check_output(const char *out, size_t len)
 	}
 }
 
+/* What the connections ask of the workers: there are none here. */
+static void
+ops_slot_freed(struct worker *wk)
+{
+	(void)wk;
+}
+
+static unsigned
+ops_sum_stats(struct wstats *sum)
+{
+	(void)sum;
+	return (conn_count_open());
+}
+
+static uint16_t
+ops_listen_port(size_t i)
+{
+	(void)i;
+	return (0);
+}
+
+static const struct worker_ops ops = {
+	.wo_refresh_config = worker_refresh_config,
+	.wo_slot_freed = ops_slot_freed,
+	.wo_sum_stats = ops_sum_stats,
+	.wo_listen_port = ops_listen_port,
+};
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -336,6 +364,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if ((base = event_base_new()) == NULL)
 		abort();
 	w.w_base = base;
+	w.w_ops = &ops;
 	if ((w.w_dns = evdns_base_new(base, 0)) == NULL ||
 	    (w.w_scratch = malloc(HG_RELAY_READ_MAX)) == NULL ||
 	    (w.w_ev_dlog = event_new(base, -1, 0, dlog_cb, NULL)) == NULL)
@@ -365,6 +394,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return (0);
 	/* the configuration: new connections take the current one */
 	workers_set_config(cfs[data[0] & 1], ++gen);
+	worker_refresh_config(&w);
 	memset(&ss, 0, sizeof ss);
 	client = clients[(data[0] >> 1) & 7];
 	if (strchr(client, ':') != NULL) {

@@ -446,6 +446,8 @@ test_squid_every_end(void **state)
 	struct hg_errors	 errs;
 	struct hg_config	*cf;
 	struct evbuffer		*out;
+	struct wstats		*sum;
+	struct auth_counts	 ac;
 	char			*text, *p, *q;
 	size_t			 len, n = 0;
 	enum conn_end		 end;
@@ -456,7 +458,9 @@ test_squid_every_end(void **state)
 	errors_free(&errs);
 	assert_non_null(cf);
 	assert_non_null(out = evbuffer_new());
-	metrics_render(out, cf);
+	sum = unit_keep(calloc(1, sizeof *sum));
+	memset(&ac, 0, sizeof ac);
+	metrics_render(out, cf, sum, 0, &ac);
 	len = evbuffer_get_length(out);
 	text = unit_keep(malloc(len + 1));
 	evbuffer_remove(out, text, len);
