@@ -51,6 +51,7 @@ static void	head_read(struct bufferevent *, void *);
 static void	head_event(struct bufferevent *, short, void *);
 static void	pipeline_drained(struct bufferevent *, void *);
 static void	trelay_start(struct conn *);
+static void	conn_auth_resume(struct conn *, const char *, size_t);
 
 static const char *
 status_text(int status)
@@ -1893,23 +1894,31 @@ static void
 handle_proxy(struct conn *c, const struct http_request *rq, const char *head,
     size_t hlen)
 {
-	int	connect = http_method_is(rq, "CONNECT"), r;
+	struct auth_answer	aa;
+	int			connect = http_method_is(rq, "CONNECT");
 
 	if (!connect && (rq->rq_targetlen <= 7 ||
 	    strncasecmp(rq->rq_target, "http://", 7) != 0)) {
 		conn_respond_error(c, 400, "bad request target", END_BAD_REQUEST);
 		return;
 	}
-	if ((r = auth_request(c, rq, head, hlen)) != 0) {
-		/* Answered (407, 429, 503); or its password is being hashed
-		 * (CS_AUTH), and a bounded amount is read meanwhile. */
-		if (r == 1 && c->cn_tlsb == NULL)
+	switch (auth_request(c, rq, head, hlen, conn_auth_resume, &aa)) {
+	case AUTH_ALLOW:
+		break;
+	case AUTH_DENY:
+		conn_respond(c, aa.aa_status, aa.aa_headers, NULL, aa.aa_body,
+		    aa.aa_end, 0);
+		return;
+	case AUTH_PENDING:
+		/* Its password is being hashed (CS_AUTH): a bounded amount
+		 * is read meanwhile. */
+		if (c->cn_tlsb == NULL)
 			bufferevent_setwatermark(c->cn_cli, EV_READ, 0,
 			    HG_EARLY_DATA_MAX);
 		return;
 	}
-	c->cn_req.cr_group = config_group_match(c->cn_cfg, c->cn_family, c->cn_addr,
-	    c->cn_req.cr_user[0] ? c->cn_req.cr_user : NULL);
+	c->cn_req.cr_group = config_group_match(c->cn_cfg, c->cn_family,
+	    c->cn_addr, c->cn_req.cr_user[0] ? c->cn_req.cr_user : NULL);
 	if (connect)
 		handle_connect(c, rq);
 	else
@@ -1964,7 +1973,7 @@ proxy_local_refused(struct conn *c, const struct http_request *rq)
  * worker's loop): take the request up where it waited. head (hlen bytes)
  * is the request head, the caller's.
  */
-void
+static void
 conn_auth_resume(struct conn *c, const char *head, size_t hlen)
 {
 	struct http_request	 rq;

@@ -437,7 +437,6 @@ void		 conn_deny_answer(struct conn *, int);
 long long	 conn_idle_ms(struct conn *);
 void		 conn_touch(struct conn *);
 void		 conn_close_after_flush(struct conn *);
-void		 conn_auth_resume(struct conn *, const char *, size_t);
 
 /* forward.c: plain HTTP forwarding */
 void		 fwd_request(struct conn *, const struct http_request *);
@@ -463,8 +462,25 @@ struct auth_counts {
 	unsigned	ac_queued;	/* hashes waiting for a thread */
 	unsigned	ac_running;	/* hashes being computed */
 };
-int		 auth_request(struct conn *, const struct http_request *,
-		    const char *, size_t);
+/* The answer to a request that may not go on (auth_request()). */
+struct auth_answer {
+	int		 aa_status;	/* 407, 429, 503 */
+	enum conn_end	 aa_end;
+	char		 aa_headers[256];
+	char		 aa_body[256];
+};
+
+enum auth_verdict {
+	AUTH_ALLOW = 0,	/* it goes on (as c->cn_req.cr_user) */
+	AUTH_DENY,	/* it gets the auth_answer */
+	AUTH_PENDING	/* its password is being hashed (CS_AUTH) */
+};
+
+/* Takes up a request that waited (AUTH_PENDING): c, its head. */
+typedef void	(*auth_resume_fn)(struct conn *, const char *, size_t);
+
+enum auth_verdict auth_request(struct conn *, const struct http_request *,
+		    const char *, size_t, auth_resume_fn, struct auth_answer *);
 void		 auth_cancel(struct conn *);
 void		 auth_state_free(struct worker *);
 void		 auth_counts(struct auth_counts *);
