@@ -47,7 +47,7 @@
 
 #include <event2/event.h>
 
-#include "proxy.h"
+#include "conn.h"
 #include "plat/plat.h"
 #include "certs/certs.h"
 

@@ -128,10 +128,12 @@ listener_accept(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct wlistener	*wl = arg;
+	struct conn		*c;
 
 	/* A new connection takes the configuration of the last reload. */
 	worker_refresh_config(wl->wl_w);
-	conn_accept(wl->wl_w, fd, sa, salen, wl);
+	if ((c = conn_accept(wl->wl_w, fd, NULL, sa)) != NULL)
+		request_start(c, wl);
 }
 
 /*

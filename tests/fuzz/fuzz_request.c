@@ -2,8 +2,10 @@
  * fuzz_request.c -- libFuzzer target for the whole request path of a
  * client connection, without a socket: the input's bytes are what a
  * client sends, fed through one end of a bufferevent pair to a connection
- * made on the other (conn_accept_bev()), driven by the real code of
- * conn.c, forward.c and auth.c in an event loop of its own: the PROXY
+ * made on the other (conn_accept() with the pair's end, then
+ * request_start()), driven by the real code of the connection (conn.c,
+ * request.c, admin.c, tunnel.c, forward.c, upstream.c) and of auth.c in
+ * an event loop of its own: the PROXY
  * header, the request head parser, admission (clients, groups, Basic
  * authentication and its failure limit), the policy decision, and the
  * answer the proxy gives itself (403 pages, 400, 407, 431, 502 ...),
@@ -383,6 +385,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct bufferevent	*pair[2];
+	struct conn		*c;
 	struct sockaddr_storage	 ss;
 	struct wlistener	 wl;
 	struct evbuffer		*in;
@@ -421,7 +424,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (bufferevent_pair_new(base, BEV_OPT_DEFER_CALLBACKS, pair) != 0)
 		abort();
 	bufferevent_enable(pair[0], EV_READ | EV_WRITE);
-	conn_accept_bev(&w, pair[1], (struct sockaddr *)&ss, &wl);
+	if ((c = conn_accept(&w, -1, pair[1], (struct sockaddr *)&ss)) !=
+	    NULL)
+		request_start(c, &wl);
 	run(2);
 	for (off = 0; off < size; off += piece) {
 		bufferevent_write(pair[0], data + off,

@@ -3,6 +3,7 @@ urllib, http.client, wget, raw sockets) through the proxy to a scripted
 origin server that records exactly what it received."""
 
 import http.client
+import shutil
 import socket
 import subprocess
 import threading
@@ -13,8 +14,9 @@ import yaml
 
 from helpers import (DATA, REPO, TIMEOUT, HTTPClient, HTTPResponse,
                      OriginServer, Tunnel, clean_env, closed_port,
-                     has_ipv6_loopback, node_line, pattern_bytes,
-                     rule_matches, run_hushgate, sha256, wait_until)
+                     has_ipv6_loopback, hushgate_bin, node_line,
+                     pattern_bytes, raw_request, rule_matches, run_hushgate,
+                     sha256, wait_until)
 
 MIB = 1024 * 1024
 HOSTS = ["web.test", "other.test", "blocked.test", "audited.test"]
@@ -1531,3 +1533,39 @@ def test_reload_applies_to_next_request_on_kept_connection(proxy, origin):
         assert r.status == 403, r
         assert r.headers.get("x-hushgate-category") == "blocked"
     assert not origin.find(lambda q: q.path == "/after/reload")
+
+
+def _sanitizer_build():
+    """Is the binary under test built with AddressSanitizer (which does
+    not run under valgrind)?"""
+    with open(hushgate_bin(), "rb") as f:
+        return b"__asan_init" in f.read()
+
+
+@pytest.mark.parametrize("framing,why", [
+    ("Content-Length: abc", "invalid or conflicting Content-Length"),
+    ("Transfer-Encoding: gzip", "Transfer-Encoding other than chunked"),
+])
+def test_bad_framing_from_http10_client(proxy, origin, framing, why):
+    """An HTTP/1.0 request whose framing is refused is answered for what
+    is wrong with it, and no decision reads a framing the parser did not
+    give: memcheck (valgrind) watches the proxy unless it is a sanitizer
+    build."""
+    p = proxy(_cfg(origin), hosts=HOSTS, start=False)
+    memcheck = shutil.which("valgrind") and not _sanitizer_build()
+    if memcheck:
+        argv, env = p.command()
+        p.command = lambda: (["valgrind", "-q", "--error-exitcode=99",
+                              "--leak-check=no"] + argv, env)
+        p.start_timeout = TIMEOUT * 3
+    p.start()
+    for _ in range(3):
+        r = raw_request(p.port, ("POST %s HTTP/1.0\r\n%s\r\n\r\nhello" % (
+            _url(origin, "/echo"), framing)).encode())
+        assert r.status == 400
+        assert r.body == b"hushgate: malformed request: %s\n" % why.encode()
+    rec = p.wait_log(lambda r: r["path"] == "/echo", "records", count=3)[0]
+    assert rec["end"] == "bad_request"
+    assert p.terminate(timeout=TIMEOUT * 3) == 0, p.stderr_text()
+    assert not [l for l in p.lines if "uninitialised" in l], \
+        p.stderr_text()
