@@ -347,6 +347,19 @@ worker_main(void *arg)
 	struct worker	*w = arg;
 
 	event_base_dispatch(w->w_base);
+	/*
+	 * Every connection is closed, but a lookup cancelled as its
+	 * connection closed answers on a later turn of the loop (when many
+	 * are cancelled at once, libevent runs the rest of their callbacks
+	 * on the next turn), and until then holds its connection: the loop
+	 * that just ended may have cut that turn off. Let the answers come,
+	 * then fail whatever the resolver would still have in flight, and
+	 * let those answers come too.
+	 */
+	event_base_loop(w->w_base, EVLOOP_NONBLOCK);
+	evdns_base_free(w->w_dns, 1);
+	w->w_dns = NULL;
+	event_base_loop(w->w_base, EVLOOP_NONBLOCK);
 	dlog_flush(&w->w_dlog);
 	__atomic_add_fetch(&nfinished, 1, __ATOMIC_ACQ_REL);
 	event_active(ev_main_done, 0, 0);
