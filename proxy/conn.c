@@ -106,13 +106,6 @@ conn_timer_set(struct conn *c, unsigned ms)
 	evtimer_add(c->cn_timer, &tv);
 }
 
-/* c moved bytes: it is not idle. */
-void
-conn_touch(struct conn *c)
-{
-	mono_now(&c->cn_last);
-}
-
 /*
  * The host and port of a request answered before its target was taken
  * (407, 429, a 400), from the raw target: the authority of a CONNECT, or
