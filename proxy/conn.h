@@ -128,7 +128,6 @@ struct conn {
 	struct tls_server	*cn_tls_wait;	/* TLS after the PROXY header */
 };
 
-
 /* Tunnel directions: client to upstream, upstream to client. */
 enum { TUN_UP = 0, TUN_DOWN = 1 };
 

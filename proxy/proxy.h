@@ -300,10 +300,8 @@ unsigned	 workers_count(void);
 void		 workers_set_config(struct hg_config *, unsigned);
 void		 workers_stop(void);
 void		 workers_kill(void);
-unsigned	 workers_sum_stats(struct wstats *);
 void		 workers_join(void);
 unsigned	 workers_open_connections(void);
-uint16_t	 workers_listen_port(size_t);
 void		 worker_refresh_config(struct worker *);
 
 /* conn.c: a client connection (the rest: conn.h) */

@@ -43,7 +43,7 @@ static unsigned		 accept_fails;	/* atomic: since the last report */
 static long long	 accept_reported; /* atomic: when (monotonic s) */
 
 /* The port listen address i is bound to (set before workers run). */
-uint16_t
+static uint16_t
 workers_listen_port(size_t i)
 {
 	return (i < HG_MAX_LISTEN ? listen_ports[i] : 0);
@@ -72,7 +72,7 @@ workers_open_connections(void)
  * Add every worker's counters into sum (a /metrics scrape, from any
  * worker). Returns the connections open now.
  */
-unsigned
+static unsigned
 workers_sum_stats(struct wstats *sum)
 {
 	unsigned	k;
