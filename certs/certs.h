@@ -27,18 +27,6 @@ struct hg_config;
 struct hg_errors;
 
 /* tls.c */
-struct tls_client *tls_client_new(const char *, char **);
-void		 tls_client_free(struct tls_client *);
-const struct mbedtls_ssl_config *tls_client_conf(const struct tls_client *);
-void		 tls_server_ref(struct tls_server *);
-void		 tls_server_unref(struct tls_server *);
-const struct mbedtls_ssl_config *tls_server_conf(const struct tls_server *);
-int		 tls_server_attach(struct hg_config *, struct hg_errors *,
-		    struct hg_errors *);
-void		 tls_strerror(int, char *, size_t);
-void		 tls_sha256(const void *, size_t, uint8_t [32]);
-
-/* certs.c: certs init, certs show */
 struct cert_info {
 	char		 ci_subject[256];
 	char		 ci_issuer[256];
@@ -49,6 +37,19 @@ struct cert_info {
 	char		 ci_sans[1024];		/* "DNS:a, IP:127.0.0.1" */
 };
 
+struct tls_client *tls_client_new(const char *, char **);
+void		 tls_client_free(struct tls_client *);
+const struct mbedtls_ssl_config *tls_client_conf(const struct tls_client *);
+void		 tls_server_ref(struct tls_server *);
+void		 tls_server_unref(struct tls_server *);
+const struct mbedtls_ssl_config *tls_server_conf(const struct tls_server *);
+int		 tls_server_attach(struct hg_config *, struct hg_errors *,
+		    struct hg_errors *);
+void		 tls_strerror(int, char *, size_t);
+void		 tls_sha256(const void *, size_t, uint8_t [32]);
+int		 cert_info_load(const char *, struct cert_info *, char **);
+
+/* certs.c: certs init, certs show */
 struct certs_opts {
 	const char	*co_dir;
 	char		 co_names[HG_CERT_MAX_NAMES][253 + 1]; /* HG_MAX_HOST */
@@ -60,7 +61,6 @@ struct certs_opts {
 	int		 co_force;
 };
 
-int		 cert_info_load(const char *, struct cert_info *, char **);
 int		 certs_parse_args(int, char **, struct certs_opts *, char **);
 ssize_t		 certs_san_der(const struct certs_opts *, unsigned char *,
 		    size_t);

@@ -16,6 +16,9 @@
  * with MBEDTLS_THREADING_PTHREAD).
  *
  * Randomness comes from a CTR-DRBG seeded by the platform entropy source.
+ *
+ * And what a certificate file says (cert_info_load()), for the checks of
+ * -t and for certs show.
  */
 #include "config.h"
 
@@ -24,13 +27,16 @@
 #include <stdlib.h>
 #include <string.h>
 #ifdef _WIN32
+#include <winsock2.h>	/* before windows.h (plat.h has it too) */
 #include <windows.h>
 #include <wincrypt.h>
 #endif
 
+#include <mbedtls/asn1.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
+#include <mbedtls/oid.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_ticket.h>
@@ -38,6 +44,7 @@
 
 #include "rules/rules.h"
 #include "certs/certs.h"
+#include "plat/plat.h"
 
 struct tls_client {
 	mbedtls_entropy_context		 tc_entropy;
@@ -341,6 +348,140 @@ tls_server_attach(struct hg_config *cf, struct hg_errors *errs,
 		}
 	}
 	return (rc);
+}
+
+/* Append ", " and text to the list in out. */
+static void
+cert_append(char *out, size_t n, const char *kind, const char *text)
+{
+	size_t	len = strlen(out);
+
+	snprintf(out + len, n - len, "%s%s:%s", len ? ", " : "", kind, text);
+}
+
+/*
+ * The subjectAltName entries of crt (dNSName and iPAddress; mbedTLS 2.28
+ * keeps only the former) into out, from the raw extensions.
+ */
+static void
+cert_sans(const mbedtls_x509_crt *crt, char *out, size_t n)
+{
+	unsigned char	*p = crt->v3_ext.p, *end, *ext_end, *names_end;
+	char		 txt[HG_MAX_HOST + 1];
+	size_t		 len;
+	int		 crit;
+	mbedtls_x509_buf oid;
+
+	out[0] = '\0';
+	if (p == NULL || crt->v3_ext.len == 0)
+		return;
+	end = p + crt->v3_ext.len;
+	if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED |
+	    MBEDTLS_ASN1_SEQUENCE) != 0)
+		return;
+	end = p + len;
+	while (p < end) {
+		if (mbedtls_asn1_get_tag(&p, end, &len,
+		    MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+			return;
+		ext_end = p + len;
+		if (mbedtls_asn1_get_tag(&p, ext_end, &oid.len,
+		    MBEDTLS_ASN1_OID) != 0)
+			return;
+		oid.p = p;
+		p += oid.len;
+		if (p < ext_end && *p == MBEDTLS_ASN1_BOOLEAN &&
+		    mbedtls_asn1_get_bool(&p, ext_end, &crit) != 0)
+			return;
+		if (MBEDTLS_OID_CMP(MBEDTLS_OID_SUBJECT_ALT_NAME, &oid) != 0 ||
+		    mbedtls_asn1_get_tag(&p, ext_end, &len,
+		    MBEDTLS_ASN1_OCTET_STRING) != 0 ||
+		    mbedtls_asn1_get_tag(&p, ext_end, &len,
+		    MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0) {
+			p = ext_end;
+			continue;
+		}
+		names_end = p + len;
+		while (p < names_end) {
+			unsigned char tag = *p++;
+
+			if (mbedtls_asn1_get_len(&p, names_end, &len) != 0)
+				return;
+			if (tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2) &&
+			    len < sizeof txt) {
+				memcpy(txt, p, len);
+				txt[len] = '\0';
+				cert_append(out, n, "DNS", txt);
+			} else if (tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7) &&
+			    (len == 4 || len == 16)) {
+				inet_ntop(len == 4 ? AF_INET : AF_INET6, p, txt,
+				    sizeof txt);
+				cert_append(out, n, "IP", txt);
+			}
+			p += len;
+		}
+		return;
+	}
+}
+
+static time_t
+cert_x509_time(const mbedtls_x509_time *t, char *out, size_t n)
+{
+	struct tm	tm;
+
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = t->year - 1900;
+	tm.tm_mon = t->mon - 1;
+	tm.tm_mday = t->day;
+	tm.tm_hour = t->hour;
+	tm.tm_min = t->min;
+	tm.tm_sec = t->sec;
+	snprintf(out, n, "%04d-%02d-%02d %02d:%02d:%02d UTC", t->year, t->mon,
+	    t->day, t->hour, t->min, t->sec);
+	return (plat_timegm(&tm));
+}
+
+/*
+ * What the first certificate in file says. Returns 0, or -1 with *cause
+ * set when cause is not NULL (caller frees).
+ */
+int
+cert_info_load(const char *file, struct cert_info *ci, char **cause)
+{
+	mbedtls_x509_crt	crt;
+	char			msg[160];
+	time_t			to;
+	int			rc;
+
+	memset(ci, 0, sizeof *ci);
+	mbedtls_x509_crt_init(&crt);
+	if ((rc = mbedtls_x509_crt_parse_file(&crt, file)) < 0 ||
+	    crt.version == 0) {
+		if (cause != NULL) {
+			tls_strerror(rc, msg, sizeof msg);
+			xasprintf(cause, "%s: %s", file, rc < 0 ? msg :
+			    "no certificate");
+		}
+		mbedtls_x509_crt_free(&crt);
+		return (-1);
+	}
+	mbedtls_x509_dn_gets(ci->ci_subject, sizeof ci->ci_subject,
+	    &crt.subject);
+	mbedtls_x509_dn_gets(ci->ci_issuer, sizeof ci->ci_issuer, &crt.issuer);
+	mbedtls_x509_serial_gets(ci->ci_serial, sizeof ci->ci_serial,
+	    &crt.serial);
+	cert_x509_time(&crt.valid_from, ci->ci_not_before,
+	    sizeof ci->ci_not_before);
+	to = cert_x509_time(&crt.valid_to, ci->ci_not_after,
+	    sizeof ci->ci_not_after);
+	/* Whole days left, rounded down; -1 and below: expired. */
+	if (to >= time(NULL))
+		ci->ci_days_left = (long)((to - time(NULL)) / 86400);
+	else
+		ci->ci_days_left = -1 - (long)((time(NULL) - to) / 86400);
+	cert_sans(&crt, ci->ci_sans, sizeof ci->ci_sans);
+	mbedtls_x509_crt_free(&crt);
+	return (0);
 }
 
 /* SHA-256 of buf into out. */

@@ -6,7 +6,9 @@
  * worker's event loop. So the hashes are computed by a pool of threads
  * of their own (AUTH_THREADS): a request that needs one waits (CS_AUTH)
  * with a copy of its head, and the result is posted back to its worker's
- * loop, which takes the request up again (conn_auth_resume()). At most
+ * loop, which takes the request up again (the resume function of the
+ * caller, given to auth_request()). Nothing here answers a client: a
+ * request refused comes back with the answer to give it. At most
  * AUTH_MAX_INFLIGHT hashes are queued or running, AUTH_MAX_CLIENT of them
  * for one client address; a request over a bound gets 503 (auth_busy) at
  * once. The requests of one worker with the same credentials wait for the
@@ -45,13 +47,13 @@
 
 #include <event2/event.h>
 
-#include "proxy.h"
+#include "conn.h"
 #include "plat/plat.h"
 #include "certs/certs.h"
 
 #define AUTH_CACHE_SLOTS	256	/* per worker, direct-mapped */
-#define AUTH_LIMIT_SLOTS	1024	/* client addresses followed */
-#define AUTH_LIMIT_PROBE	8	/* slots tried per address */
+#define AUTH_LIMIT_BUCKETS	128	/* client addresses followed: */
+#define AUTH_LIMIT_CHAIN	8	/* ... this many per bucket */
 #define AUTH_THREADS		2	/* threads that hash passwords */
 #define AUTH_MAX_INFLIGHT	64	/* hashes queued or running ... */
 #define AUTH_MAX_CLIENT		4	/* ... of them for one address */
@@ -72,6 +74,7 @@ struct auth_wait {
 	struct auth_wait	*aw_next;	/* of the job's (pool_mtx) */
 	struct auth_job		*aw_job;	/* NULL: answered */
 	struct conn		*aw_conn;	/* NULL: closed meanwhile */
+	auth_resume_fn		 aw_resume;	/* takes the request up */
 	char			*aw_head;	/* a copy of the request head */
 	size_t			 aw_headlen;
 };
@@ -117,15 +120,17 @@ struct auth_state {
 };
 
 struct limit_entry {
-	int		le_family;	/* 0: free */
-	uint8_t		le_addr[16];
+	struct addrent	le_ent;
 	unsigned	le_fails;
 	uint64_t	le_start;	/* first failure of the window */
 	uint64_t	le_until;	/* refused until then */
 };
 
-static pthread_mutex_t	 limit_mtx = PTHREAD_MUTEX_INITIALIZER;
-static struct limit_entry limits[AUTH_LIMIT_SLOTS];
+static int	limit_stale(const struct addrent *, uint64_t);
+
+static struct addrent	*limit_buckets[AUTH_LIMIT_BUCKETS];
+static struct addrtab	 limits = ADDRTAB_INITIALIZER(limit_buckets,
+			    AUTH_LIMIT_CHAIN, struct limit_entry, limit_stale);
 static pthread_once_t	 key_once = PTHREAD_ONCE_INIT;
 static uint8_t		 cache_key[32];
 
@@ -133,6 +138,9 @@ static uint8_t		 cache_key[32];
 static pthread_mutex_t	 pool_mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 pool_cond = PTHREAD_COND_INITIALIZER;
 static pthread_once_t	 pool_once = PTHREAD_ONCE_INIT;
+#ifdef HAVE_CRYPT
+static struct crypt_data pool_cd[AUTH_THREADS];	/* one per thread */
+#endif
 static struct auth_job	*pool_jobs;
 static unsigned		 pool_njobs;
 static unsigned		 pool_nrunning;	/* of them */
@@ -170,34 +178,13 @@ secret_equal(const char *a, const char *b)
 	return (d == 0);
 }
 
-/* The address's slot in the failure table (mutex held); NULL if none. */
-static struct limit_entry *
-limit_slot(int family, const uint8_t *addr, int create, uint64_t now)
+/* A record whose story is over: one that a new address may take. */
+static int
+limit_stale(const struct addrent *ae, uint64_t now)
 {
-	struct limit_entry	*le, *victim = NULL;
-	size_t			 alen = family == 4 ? 4 : 16, i;
-	uint32_t		 h = 2166136261u;
+	const struct limit_entry	*le = (const struct limit_entry *)ae;
 
-	for (i = 0; i < alen; i++)
-		h = (h ^ addr[i]) * 16777619u;
-	for (i = 0; i < AUTH_LIMIT_PROBE; i++) {
-		le = &limits[(h + i) % AUTH_LIMIT_SLOTS];
-		if (le->le_family == family &&
-		    memcmp(le->le_addr, addr, alen) == 0)
-			return (le);
-		/* a free slot, or one whose story is over */
-		if (victim == NULL && (le->le_family == 0 ||
-		    (le->le_until <= now && le->le_start + 3600000 <= now)))
-			victim = le;
-	}
-	if (!create)
-		return (NULL);
-	if (victim == NULL)
-		victim = &limits[h % AUTH_LIMIT_SLOTS];
-	memset(victim, 0, sizeof *victim);
-	victim->le_family = family;
-	memcpy(victim->le_addr, addr, alen);
-	return (victim);
+	return (le->le_until <= now && le->le_start + 3600000 <= now);
 }
 
 /* Is the address refused for too many failures? Returns seconds left. */
@@ -208,24 +195,32 @@ limit_check(int family, const uint8_t *addr)
 	uint64_t		 now = now_ms();
 	unsigned		 left = 0;
 
-	pthread_mutex_lock(&limit_mtx);
-	if ((le = limit_slot(family, addr, 0, now)) != NULL &&
-	    le->le_until > now)
+	addrtab_lock(&limits);
+	le = (struct limit_entry *)addrtab_find(&limits, family, addr);
+	if (le != NULL && le->le_until > now)
 		left = (unsigned)((le->le_until - now + 999) / 1000);
-	pthread_mutex_unlock(&limit_mtx);
+	addrtab_unlock(&limits);
 	return (left);
 }
 
 /* Count a failure; the address is refused once it has max in window
- * (ms). */
+ * (ms). Out of memory, the failure goes uncounted. */
 static void
 limit_fail(unsigned max, unsigned window, int family, const uint8_t *addr)
 {
 	struct limit_entry	*le;
 	uint64_t		 now = now_ms();
 
-	pthread_mutex_lock(&limit_mtx);
-	le = limit_slot(family, addr, 1, now);
+	addrtab_lock(&limits);
+	le = (struct limit_entry *)addrtab_find(&limits, family, addr);
+	if (le == NULL)
+		le = (struct limit_entry *)addrtab_add(&limits, family, addr,
+		    now);
+	if (le == NULL) {
+		addrtab_unlock(&limits);
+		log_warnx("auth: out of memory: a failure not counted");
+		return;
+	}
 	if (le->le_fails == 0 || le->le_start + window <= now) {
 		le->le_start = now;
 		le->le_fails = 0;
@@ -234,7 +229,7 @@ limit_fail(unsigned max, unsigned window, int family, const uint8_t *addr)
 		le->le_until = now + window;
 		le->le_fails = 0;
 	}
-	pthread_mutex_unlock(&limit_mtx);
+	addrtab_unlock(&limits);
 }
 
 static void
@@ -243,11 +238,11 @@ limit_forget(int family, const uint8_t *addr)
 	struct limit_entry	*le;
 	uint64_t		 now = now_ms();
 
-	pthread_mutex_lock(&limit_mtx);
-	if ((le = limit_slot(family, addr, 0, now)) != NULL &&
-	    le->le_until <= now)
+	addrtab_lock(&limits);
+	le = (struct limit_entry *)addrtab_find(&limits, family, addr);
+	if (le != NULL && le->le_until <= now)
 		le->le_fails = 0;
-	pthread_mutex_unlock(&limit_mtx);
+	addrtab_unlock(&limits);
 }
 
 /*
@@ -374,9 +369,10 @@ pool_main(void *arg)
 	struct auth_state	*as;
 	void			*cd = NULL;
 
-	(void)arg;
 #ifdef HAVE_CRYPT
-	cd = xcalloc(1, sizeof(struct crypt_data));
+	cd = &pool_cd[(intptr_t)arg];
+#else
+	(void)arg;
 #endif
 	for (;;) {
 		pthread_mutex_lock(&pool_mtx);
@@ -430,7 +426,8 @@ pool_start(void)
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 #endif
 	for (i = 0; i < AUTH_THREADS; i++) {
-		if (pthread_create(&t, NULL, pool_main, NULL) != 0)
+		if (pthread_create(&t, NULL, pool_main, (void *)(intptr_t)i) !=
+		    0)
 			fatalx("cannot start a password hashing thread");
 		pthread_detach(t);
 	}
@@ -456,21 +453,27 @@ cache_store(struct auth_state *as, const struct auth_job *j)
 
 static void	auth_done(evutil_socket_t, short, void *);
 
-/* The worker's cache, emptied when the configuration changed. */
+/* The worker's cache, emptied when the configuration changed; NULL
+ * when out of memory. */
 static struct auth_state *
 auth_state(struct worker *w)
 {
 	struct auth_state	*as;
 
 	if ((as = w->w_auth) == NULL) {
-		as = w->w_auth = xcalloc(1, sizeof *w->w_auth);
+		if ((as = calloc(1, sizeof *as)) == NULL)
+			return (NULL);
 		as->as_gen = w->w_gen;
 		/* On memory of ours, not event_new(): it outlives the base
 		 * (auth_state_free()). */
-		as->as_ev = xcalloc(1, event_get_struct_event_size());
-		if (event_assign(as->as_ev, w->w_base, -1, 0, auth_done, w) !=
-		    0)
-			fatalx("auth: cannot set up an event");
+		if ((as->as_ev = calloc(1, event_get_struct_event_size())) ==
+		    NULL || event_assign(as->as_ev, w->w_base, -1, 0, auth_done,
+		    w) != 0) {
+			free(as->as_ev);
+			free(as);
+			return (NULL);
+		}
+		w->w_auth = as;
 	}
 	if (as->as_gen != w->w_gen) {
 		memset(as->as_cache, 0, sizeof as->as_cache);
@@ -520,8 +523,7 @@ auth_done(evutil_socket_t fd, short what, void *arg)
 				memcpy(as->as_resume_key, j->aj_key,
 				    sizeof as->as_resume_key);
 				as->as_resume_ok = j->aj_ok;
-				conn_auth_resume(c, aw->aw_head,
-				    aw->aw_headlen);
+				aw->aw_resume(c, aw->aw_head, aw->aw_headlen);
 				as->as_resume = NULL;
 			}
 			wait_free(aw);
@@ -619,32 +621,55 @@ auth_header(const struct http_request *rq)
 	return (NULL);
 }
 
-static void
-auth_challenge(struct conn *c, const char *why, const char *end)
+/* The answer to give: status, header lines, body (a line). */
+static enum auth_verdict
+auth_deny(struct auth_answer *aa, int status, enum conn_end end,
+    const char *headers, const char *body)
 {
-	char	headers[256], body[256];
+	aa->aa_status = status;
+	aa->aa_end = end;
+	snprintf(aa->aa_headers, sizeof aa->aa_headers, "%s", headers);
+	snprintf(aa->aa_body, sizeof aa->aa_body, "hushgate: %s\n", body);
+	return (AUTH_DENY);
+}
+
+/* 407 with a challenge for the configured realm. */
+static enum auth_verdict
+auth_challenge(const struct conn *c, struct auth_answer *aa, const char *why,
+    enum conn_end end)
+{
+	char	headers[256];
 
 	snprintf(headers, sizeof headers,
 	    "Proxy-Authenticate: Basic realm=\"%s\", charset=\"UTF-8\"\r\n",
 	    c->cn_cfg->cf_auth_realm ? c->cn_cfg->cf_auth_realm :
 	    HG_AUTH_REALM);
-	snprintf(body, sizeof body, "hushgate: %s\n", why);
-	conn_respond(c, 407, headers, NULL, body, end, 0);
+	return (auth_deny(aa, 407, end, headers, why));
+}
+
+/* Out of memory for this request: 503, and the record says error. */
+static enum auth_verdict
+auth_nomem(const struct conn *c, struct auth_answer *aa)
+{
+	log_warnx("%s: proxy authentication: out of memory", c->cn_client);
+	return (auth_deny(aa, 503, END_ERROR, "Retry-After: 1\r\n",
+	    "out of memory, try again"));
 }
 
 
 /*
  * Have the pool check pass for user, the credentials of c's request (key:
  * their cache key, setting: the stored hash from stored_hash()), and take
- * the request up again when it is done; head (headlen bytes) is the
- * request head, copied. A hash of the same credentials that this worker
- * waits for already is waited for too. Returns 0 with c waiting
- * (CS_AUTH), or -1 when over a bound of hashes in flight.
+ * the request up again with resume when it is done; head (headlen bytes)
+ * is the request head, copied. A hash of the same credentials that this
+ * worker waits for already is waited for too. Returns 0 with c waiting
+ * (CS_AUTH), -1 when over a bound of hashes in flight, -2 when out of
+ * memory.
  */
 static int
 auth_submit(struct conn *c, struct auth_state *as, const uint8_t *key,
     const char *user, const char *pass, const char *setting, int known,
-    const char *head, size_t headlen)
+    const char *head, size_t headlen, auth_resume_fn resume)
 {
 	const struct hg_config	*cf = c->cn_cfg;
 	struct auth_job		*j, *new = NULL, **tail;
@@ -657,7 +682,8 @@ auth_submit(struct conn *c, struct auth_state *as, const uint8_t *key,
 		    strcmp(j->aj_setting, setting) == 0)
 			break;
 	if (j == NULL) {
-		new = j = xcalloc(1, sizeof *j);
+		if ((new = j = calloc(1, sizeof *j)) == NULL)
+			return (-2);
 		j->aj_as = as;
 		memcpy(j->aj_key, key, sizeof j->aj_key);
 		snprintf(j->aj_user, sizeof j->aj_user, "%s", user);
@@ -672,10 +698,16 @@ auth_submit(struct conn *c, struct auth_state *as, const uint8_t *key,
 		j->aj_max_failures = cf->cf_auth_max_failures;
 		j->aj_fail_window = cf->cf_auth_fail_window;
 	}
-	aw = xcalloc(1, sizeof *aw);
+	if ((aw = calloc(1, sizeof *aw)) == NULL ||
+	    (aw->aw_head = malloc(headlen)) == NULL) {
+		free(aw);
+		if (new != NULL)
+			job_free(new);
+		return (-2);
+	}
 	aw->aw_conn = c;
 	aw->aw_job = j;
-	aw->aw_head = xmalloc(headlen);
+	aw->aw_resume = resume;
 	memcpy(aw->aw_head, head, headlen);
 	aw->aw_headlen = headlen;
 
@@ -713,14 +745,17 @@ auth_submit(struct conn *c, struct auth_state *as, const uint8_t *key,
 /*
  * The authentication of a request (origin-form requests to the proxy
  * itself never come here); head (headlen bytes) is the request head rq
- * was parsed from. Returns 0 when the request may go on (auth off, or
- * c->cn_user set), -1 when it was answered (407, 429, 503), or 1 when it
- * waits for its password to be hashed (CS_AUTH): conn_auth_resume() then
- * brings it here again, with the answer.
+ * was parsed from. Returns AUTH_ALLOW when the request may go on (auth
+ * off, or c->cn_req.cr_user set); AUTH_DENY when it may not, with the
+ * answer to give in *aa (407, 429, 503); or AUTH_PENDING when it waits
+ * for its password to be hashed (CS_AUTH): resume(c, head, headlen) then
+ * runs on the worker's loop, and the request comes here again to find
+ * the answer.
  */
-int
+enum auth_verdict
 auth_request(struct conn *c, const struct http_request *rq,
-    const char *head, size_t headlen)
+    const char *head, size_t headlen, auth_resume_fn resume,
+    struct auth_answer *aa)
 {
 	const struct hg_config	*cf = c->cn_cfg;
 	const struct http_header *h;
@@ -728,27 +763,29 @@ auth_request(struct conn *c, const struct http_request *rq,
 	struct auth_state	*as;
 	struct auth_entry	*e;
 	uint8_t			 key[32];
-	char			*buf, user[HG_MAX_USER + 1];
+	char			 buf[sizeof cache_key + HG_MAX_REQUEST_HEAD];
+	char			 user[HG_MAX_USER + 1];
 	char			 pass[HG_MAX_PASSWORD + 1], headers[64];
 	const char		*why, *setting;
 	unsigned		 left;
-	int			 ok, resumed = 0;
+	int			 ok, resumed = 0, r;
 
 	if (!cf->cf_auth_basic)
-		return (0);
-	if ((h = auth_header(rq)) == NULL) {
-		auth_challenge(c, "proxy authentication required",
-		    "auth_required");
-		return (-1);
-	}
-	as = auth_state(c->cn_w);
+		return (AUTH_ALLOW);
+	if ((h = auth_header(rq)) == NULL)
+		return (auth_challenge(c, aa, "proxy authentication required",
+		    END_AUTH_REQUIRED));
+	/* Not reached: the value lies within a head of at most that. */
+	if (h->hh_valuelen > HG_MAX_REQUEST_HEAD)
+		return (auth_challenge(c, aa, "proxy authentication failed",
+		    END_AUTH_FAILED));
+	if ((as = auth_state(c->cn_w)) == NULL)
+		return (auth_nomem(c, aa));
 	pthread_once(&key_once, key_init);
-	buf = xmalloc(sizeof cache_key + h->hh_valuelen);
 	memcpy(buf, cache_key, sizeof cache_key);
 	memcpy(buf + sizeof cache_key, h->hh_value, h->hh_valuelen);
 	tls_sha256(buf, sizeof cache_key + h->hh_valuelen, key);
 	explicit_bzero(buf, sizeof cache_key + h->hh_valuelen);
-	free(buf);
 	e = &as->as_cache[key[0]];
 	user[0] = '\0';
 	ok = -1;
@@ -772,9 +809,8 @@ auth_request(struct conn *c, const struct http_request *rq,
 		log_info("%s: proxy authentication refused for %us: too many "
 		    "failures", c->cn_client, left);
 		snprintf(headers, sizeof headers, "Retry-After: %u\r\n", left);
-		conn_respond(c, 429, headers, NULL, "hushgate: too many failed "
-		    "authentication attempts\n", "auth_blocked", 0);
-		return (-1);
+		return (auth_deny(aa, 429, END_AUTH_BLOCKED, headers,
+		    "too many failed authentication attempts"));
 	}
 	if ((ok == -1 || resumed) && basic_decode(h->hh_value,
 	    h->hh_valuelen, user, sizeof user, pass, sizeof pass, &why) != 0) {
@@ -783,18 +819,19 @@ auth_request(struct conn *c, const struct http_request *rq,
 	} else if (ok == -1) {
 		if ((setting = stored_hash(cf, user, &u)) == NULL)
 			ok = 0;		/* no users: nothing to check */
-		else if (auth_submit(c, as, key, user, pass, setting,
-		    u != NULL, head, headlen) == 0) {
+		else {
+			r = auth_submit(c, as, key, user, pass, setting,
+			    u != NULL, head, headlen, resume);
 			explicit_bzero(pass, sizeof pass);
-			return (1);
-		} else {
-			explicit_bzero(pass, sizeof pass);
+			if (r == 0)
+				return (AUTH_PENDING);
+			if (r == -2)
+				return (auth_nomem(c, aa));
 			log_info("%s: proxy authentication refused: too many "
 			    "password checks in progress", c->cn_client);
-			conn_respond(c, 503, "Retry-After: 1\r\n", NULL,
-			    "hushgate: too many password checks in progress, "
-			    "try again\n", "auth_busy", 0);
-			return (-1);
+			return (auth_deny(aa, 503, END_AUTH_BUSY,
+			    "Retry-After: 1\r\n", "too many password checks "
+			    "in progress, try again"));
 		}
 	}
 	explicit_bzero(pass, sizeof pass);
@@ -808,10 +845,9 @@ auth_request(struct conn *c, const struct http_request *rq,
 		    c->cn_client, user[0] ? esc : "-", why);
 		limit_fail(cf->cf_auth_max_failures, cf->cf_auth_fail_window,
 		    c->cn_family, c->cn_addr);
-		auth_challenge(c, "proxy authentication failed",
-		    "auth_failed");
-		return (-1);
+		return (auth_challenge(c, aa, "proxy authentication failed",
+		    END_AUTH_FAILED));
 	}
-	snprintf(c->cn_user, sizeof c->cn_user, "%s", user);
-	return (0);
+	snprintf(c->cn_req.cr_user, sizeof c->cn_req.cr_user, "%s", user);
+	return (AUTH_ALLOW);
 }

@@ -313,7 +313,7 @@ dlog_format(char *buf, size_t size, const struct dlog_record *r,
 	jb_printf(&jb, ",\"bytes_up\":%llu,\"bytes_down\":%llu,"
 	    "\"duration_ms\":%lld", (unsigned long long)r->dr_bytes_up,
 	    (unsigned long long)r->dr_bytes_down, ms);
-	jb_string(&jb, "end", r->dr_end);
+	jb_string(&jb, "end", dlog_end_name(r->dr_end));
 	if (jb.jb_len + 3 > size)
 		jb.jb_len = size - 3;
 	buf[jb.jb_len++] = '}';
@@ -342,8 +342,9 @@ squid_field(struct jbuf *jb, const char *s)
 }
 
 /*
- * The result code of a Squid line for each termination code (the "end"
- * of the JSON record), in three columns: a CONNECT answered 200 (a tunnel
+ * The termination codes, the one table of them: the name of each (the
+ * "end" of the JSON record, the label of /metrics), and the result code
+ * of a Squid line in three columns: a CONNECT answered 200 (a tunnel
  * was set up), any other request, and no request (none was read, or a
  * CONNECT that got no tunnel). Squid's tags: TCP_TUNNEL, a tunnel;
  * TCP_MISS, plain HTTP forwarded, or an upstream failure answered 502 or
@@ -355,56 +356,102 @@ squid_field(struct jbuf *jb, const char *s)
  * status of the line stays the one the client got.
  */
 static const struct squid_code {
-	const char	*sc_end;
+	const char	*sc_name;
 	const char	*sc_tunnel;
 	const char	*sc_http;
 	const char	*sc_none;
-} squid_codes[] = {
-	{ "done",		"TCP_TUNNEL",	"TCP_MISS",	"NONE_NONE" },
-	{ "client_closed",	"TCP_TUNNEL",	"TCP_MISS_ABORTED",
+} squid_codes[END_MAX] = {
+	[END_DONE] =
+	    { "done",		"TCP_TUNNEL",	"TCP_MISS",	"NONE_NONE" },
+	[END_CLIENT_CLOSED] =
+	    { "client_closed",	"TCP_TUNNEL",	"TCP_MISS_ABORTED",
 	    "NONE_NONE_ABORTED" },
-	{ "upstream_closed",	"TCP_TUNNEL",	"TCP_MISS",	"NONE_NONE" },
-	{ "denied",		"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
-	{ "port_denied",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
-	{ "client_denied",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
-	{ "destination_guard",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
-	{ "auth_required",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
-	{ "auth_failed",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
-	{ "auth_blocked",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
-	{ "overload_client",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
-	{ "proxy_untrusted",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
-	{ "sni_mismatch",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
-	{ "sni_missing",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
-	{ "not_tls",		"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
-	{ "bad_client_hello",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
-	{ "bad_request",	"NONE_NONE",	"NONE_NONE",	"NONE_NONE" },
-	{ "too_large",		"NONE_NONE",	"NONE_NONE",	"NONE_NONE" },
-	{ "proxy_protocol_error", "NONE_NONE",	"NONE_NONE",	"NONE_NONE" },
-	{ "overload",		"NONE_NONE",	"NONE_NONE",	"NONE_NONE" },
-	{ "auth_busy",		"NONE_NONE",	"NONE_NONE",	"NONE_NONE" },
-	{ "resolve_failed",	"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
-	{ "resolve_timeout",	"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
-	{ "connect_failed",	"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
-	{ "connect_timeout",	"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
-	{ "bad_response",	"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
-	{ "response_timeout",	"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
-	{ "served",		"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
-	{ "request_timeout",	"NONE_NONE_TIMEDOUT", "NONE_NONE_TIMEDOUT",
+	[END_UPSTREAM_CLOSED] =
+	    { "upstream_closed", "TCP_TUNNEL",	"TCP_MISS",	"NONE_NONE" },
+	[END_DENIED] =
+	    { "denied",		"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	[END_PORT_DENIED] =
+	    { "port_denied",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	[END_CLIENT_DENIED] =
+	    { "client_denied",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	[END_DESTINATION_GUARD] =
+	    { "destination_guard", "TCP_DENIED", "TCP_DENIED", "TCP_DENIED" },
+	[END_AUTH_REQUIRED] =
+	    { "auth_required",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	[END_AUTH_FAILED] =
+	    { "auth_failed",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	[END_AUTH_BLOCKED] =
+	    { "auth_blocked",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	[END_OVERLOAD_CLIENT] =
+	    { "overload_client", "TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	[END_PROXY_UNTRUSTED] =
+	    { "proxy_untrusted", "TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	[END_SNI_MISMATCH] =
+	    { "sni_mismatch",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	[END_SNI_MISSING] =
+	    { "sni_missing",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	[END_NOT_TLS] =
+	    { "not_tls",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	[END_BAD_CLIENT_HELLO] =
+	    { "bad_client_hello", "TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	[END_BAD_REQUEST] =
+	    { "bad_request",	"NONE_NONE",	"NONE_NONE",	"NONE_NONE" },
+	[END_TOO_LARGE] =
+	    { "too_large",	"NONE_NONE",	"NONE_NONE",	"NONE_NONE" },
+	[END_PROXY_PROTOCOL_ERROR] =
+	    { "proxy_protocol_error", "NONE_NONE", "NONE_NONE", "NONE_NONE" },
+	[END_OVERLOAD] =
+	    { "overload",	"NONE_NONE",	"NONE_NONE",	"NONE_NONE" },
+	[END_AUTH_BUSY] =
+	    { "auth_busy",	"NONE_NONE",	"NONE_NONE",	"NONE_NONE" },
+	[END_RESOLVE_FAILED] =
+	    { "resolve_failed",	"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
+	[END_RESOLVE_TIMEOUT] =
+	    { "resolve_timeout", "NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
+	[END_CONNECT_FAILED] =
+	    { "connect_failed",	"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
+	[END_CONNECT_TIMEOUT] =
+	    { "connect_timeout", "NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
+	[END_BAD_RESPONSE] =
+	    { "bad_response",	"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
+	[END_RESPONSE_TIMEOUT] =
+	    { "response_timeout", "NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
+	[END_SERVED] =
+	    { "served",		"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
+	[END_REQUEST_TIMEOUT] =
+	    { "request_timeout", "NONE_NONE_TIMEDOUT", "NONE_NONE_TIMEDOUT",
 	    "NONE_NONE_TIMEDOUT" },
-	{ "tls_timeout",	"NONE_NONE_TIMEDOUT", "NONE_NONE_TIMEDOUT",
+	[END_TLS_TIMEOUT] =
+	    { "tls_timeout",	"NONE_NONE_TIMEDOUT", "NONE_NONE_TIMEDOUT",
 	    "NONE_NONE_TIMEDOUT" },
-	{ "client_idle",	"NONE_NONE_TIMEDOUT", "NONE_NONE_TIMEDOUT",
+	[END_CLIENT_IDLE] =
+	    { "client_idle",	"NONE_NONE_TIMEDOUT", "NONE_NONE_TIMEDOUT",
 	    "NONE_NONE_TIMEDOUT" },
-	{ "idle_timeout",	"TCP_TUNNEL_TIMEDOUT", "TCP_MISS_TIMEDOUT",
+	[END_IDLE_TIMEOUT] =
+	    { "idle_timeout",	"TCP_TUNNEL_TIMEDOUT", "TCP_MISS_TIMEDOUT",
 	    "NONE_NONE_TIMEDOUT" },
-	{ "tls_error",		"TCP_TUNNEL_ABORTED", "TCP_MISS_ABORTED",
+	[END_TLS_ERROR] =
+	    { "tls_error",	"TCP_TUNNEL_ABORTED", "TCP_MISS_ABORTED",
 	    "NONE_NONE" },
-	{ "shutdown",		"TCP_TUNNEL_ABORTED", "TCP_MISS_ABORTED",
+	[END_SHUTDOWN] =
+	    { "shutdown",	"TCP_TUNNEL_ABORTED", "TCP_MISS_ABORTED",
 	    "NONE_NONE_ABORTED" },
-	{ "error",		"TCP_TUNNEL_ABORTED", "TCP_MISS_ABORTED",
+	[END_ERROR] =
+	    { "error",		"TCP_TUNNEL_ABORTED", "TCP_MISS_ABORTED",
 	    "NONE_NONE" },
-	{ "other",		"NONE_NONE",	"NONE_NONE",	"NONE_NONE" },
+	[END_NONE] =
+	    { "other",		"NONE_NONE",	"NONE_NONE",	"NONE_NONE" },
 };
+
+/*
+ * The name of a termination code, as the decision log writes it and
+ * /metrics counts it; NULL when end is none.
+ */
+const char *
+dlog_end_name(enum conn_end end)
+{
+	return ((unsigned)end < END_MAX ? squid_codes[end].sc_name : NULL);
+}
 
 /*
  * The Squid result code of a request that ended with end, by its method
@@ -412,23 +459,18 @@ static const struct squid_code {
  * a termination code.
  */
 const char *
-dlog_squid_code(const char *end, const char *method, int status)
+dlog_squid_code(enum conn_end end, const char *method, int status)
 {
-	size_t	i;
+	const struct squid_code	*sc;
 
-	if (end == NULL)
+	if ((unsigned)end >= END_MAX || squid_codes[end].sc_name == NULL)
 		return (NULL);
-	for (i = 0; i < sizeof squid_codes / sizeof squid_codes[0]; i++) {
-		if (strcmp(squid_codes[i].sc_end, end) != 0)
-			continue;
-		if (method == NULL)
-			return (squid_codes[i].sc_none);
-		if (strcmp(method, "CONNECT") != 0)
-			return (squid_codes[i].sc_http);
-		return (status == 200 ? squid_codes[i].sc_tunnel :
-		    squid_codes[i].sc_none);
-	}
-	return (NULL);
+	sc = &squid_codes[end];
+	if (method == NULL)
+		return (sc->sc_none);
+	if (strcmp(method, "CONNECT") != 0)
+		return (sc->sc_http);
+	return (status == 200 ? sc->sc_tunnel : sc->sc_none);
 }
 
 /*

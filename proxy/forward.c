@@ -14,7 +14,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,18 +25,10 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
-#include "proxy.h"
+#include "conn.h"
 
 #define FWD_MAX_CONNECTION_TOKENS	HG_MAX_RESPONSE_HEADERS
 #define FWD_VIA				"1.1 hushgate"
-
-enum {
-	CD_SIZE = 0,
-	CD_DATA,
-	CD_DATA_END,
-	CD_TRAILER,
-	CD_DONE
-};
 
 struct pooled {
 	struct pooled		*po_next;
@@ -55,120 +46,6 @@ static void	fwd_cli_event(struct bufferevent *, short, void *);
 static void	fwd_up_read(struct bufferevent *, void *);
 static void	fwd_up_write(struct bufferevent *, void *);
 static void	fwd_up_event(struct bufferevent *, short, void *);
-
-/* Find a CRLF-ended line at the start of in; its length or -1. */
-static ssize_t
-line_length(struct evbuffer *in)
-{
-	struct evbuffer_ptr	p;
-	size_t			eol_len;
-
-	p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF_STRICT);
-	return (p.pos);
-}
-
-/*
- * Decode chunked data from in. Data goes to out, as chunks again when
- * rechunk is set, raw otherwise; *bytes counts the data. Returns 1 when
- * the body is complete (trailers are dropped), 0 when more input is
- * needed, -1 on a framing error.
- */
-int
-chunk_pump(struct chunkdec *cd, struct evbuffer *in, struct evbuffer *out,
-    int rechunk, uint64_t *bytes)
-{
-	char		 line[HG_MAX_CHUNK_LINE + 1], *p;
-	ssize_t		 ll;
-	size_t		 avail, n;
-	uint64_t	 size;
-	int		 digits;
-
-	for (;;) {
-		avail = evbuffer_get_length(in);
-		switch (cd->cd_state) {
-		case CD_SIZE:
-			ll = line_length(in);
-			if (ll < 0)
-				return (avail > HG_MAX_CHUNK_LINE ? -1 : 0);
-			if (ll > HG_MAX_CHUNK_LINE)
-				return (-1);
-			evbuffer_remove(in, line, (size_t)ll);
-			line[ll] = '\0';
-			evbuffer_drain(in, 2);
-			size = 0;
-			digits = 0;
-			for (p = line; isxdigit((unsigned char)*p); p++) {
-				if (++digits > 15)
-					return (-1);
-				size = size * 16 + (uint64_t)(isdigit(
-				    (unsigned char)*p) ? *p - '0' :
-				    (tolower((unsigned char)*p) - 'a' + 10));
-			}
-			if (digits == 0)
-				return (-1);
-			/* chunk-ext: BWS ";" ... ; nothing else */
-			while (*p == ' ' || *p == '\t')
-				p++;
-			if (*p != '\0' && *p != ';')
-				return (-1);
-			for (; *p != '\0'; p++)
-				if (((unsigned char)*p < 0x20 && *p != '\t') ||
-				    *p == 0x7f)
-					return (-1);
-			if (size == 0) {
-				cd->cd_state = CD_TRAILER;
-				break;
-			}
-			if (rechunk)
-				evbuffer_add_printf(out, "%llx\r\n",
-				    (unsigned long long)size);
-			cd->cd_left = size;
-			cd->cd_state = CD_DATA;
-			break;
-		case CD_DATA:
-			if (avail == 0)
-				return (0);
-			n = avail < cd->cd_left ? avail : (size_t)cd->cd_left;
-			evbuffer_remove_buffer(in, out, n);
-			*bytes += n;
-			cd->cd_left -= n;
-			if (cd->cd_left == 0)
-				cd->cd_state = CD_DATA_END;
-			break;
-		case CD_DATA_END:
-			if (avail < 2)
-				return (0);
-			p = (char *)evbuffer_pullup(in, 2);
-			if (p[0] != '\r' || p[1] != '\n')
-				return (-1);
-			evbuffer_drain(in, 2);
-			if (rechunk)
-				evbuffer_add(out, "\r\n", 2);
-			cd->cd_state = CD_SIZE;
-			break;
-		case CD_TRAILER:
-			ll = line_length(in);
-			if (ll < 0)
-				return (avail > HG_MAX_CHUNK_LINE ? -1 : 0);
-			if (ll > HG_MAX_CHUNK_LINE)
-				return (-1);
-			p = (char *)evbuffer_pullup(in, ll);
-			for (n = 0; n < (size_t)ll; n++)
-				if (((unsigned char)p[n] < 0x20 &&
-				    p[n] != '\t') || p[n] == 0x7f)
-					return (-1);
-			evbuffer_drain(in, (size_t)ll + 2);
-			if (ll > 0)
-				break;		/* a trailer field: dropped */
-			if (rechunk)
-				evbuffer_add(out, "0\r\n\r\n", 5);
-			cd->cd_state = CD_DONE;
-			return (1);
-		case CD_DONE:
-			return (1);
-		}
-	}
-}
 
 /* ---- the upstream pool ------------------------------------------------ */
 
@@ -217,7 +94,8 @@ pool_timer(evutil_socket_t fd, short what, void *arg)
 static void
 pool_key(const struct conn *c, char *key, size_t n)
 {
-	snprintf(key, n, "%s:%u", c->cn_target.t_host, c->cn_target.t_port);
+	snprintf(key, n, "%s:%u", c->cn_req.cr_target.t_host,
+	    c->cn_req.cr_target.t_port);
 }
 
 /* Keep the upstream of c for reuse. */
@@ -246,7 +124,7 @@ pool_put(struct conn *c)
 	c->cn_up = NULL;
 	pool_key(c, po->po_key, sizeof po->po_key);
 	snprintf(po->po_upstream, sizeof po->po_upstream, "%s",
-	    c->cn_upstream);
+	    c->cn_req.cr_upstream);
 	po->po_timer = evtimer_new(w->w_base, pool_timer, po);
 	if (po->po_timer == NULL) {
 		bufferevent_free(po->po_bev);
@@ -268,6 +146,7 @@ pool_put(struct conn *c)
 static int
 pool_take(struct conn *c)
 {
+	struct conn_req	*cr = &c->cn_req;
 	struct pooled	*po;
 	char		 key[HG_MAX_HOST + 16];
 
@@ -277,11 +156,11 @@ pool_take(struct conn *c)
 			continue;
 		pool_remove(po);
 		c->cn_up = po->po_bev;
-		snprintf(c->cn_upstream, sizeof c->cn_upstream, "%s",
+		snprintf(cr->cr_upstream, sizeof cr->cr_upstream, "%s",
 		    po->po_upstream);
 		event_free(po->po_timer);
 		free(po);
-		c->cn_up_pooled = 1;
+		cr->cr_up_pooled = 1;
 		return (0);
 	}
 	return (-1);
@@ -383,24 +262,108 @@ authority(const struct hg_target *t, char *out, size_t n)
 }
 
 /*
+ * The path of the request for the log, at most HG_MAX_LOG_PATH bytes,
+ * with the "/" of an empty path or a bare query. Returns -1 when out of
+ * memory.
+ */
+static int
+fwd_log_path(struct conn_req *cr, const char *path, size_t plen)
+{
+	size_t	slash = plen == 0 || path[0] == '?', n;
+
+	n = strnlen(path, plen < HG_MAX_LOG_PATH - slash ? plen :
+	    HG_MAX_LOG_PATH - slash);
+	if ((cr->cr_path = malloc(slash + n + 1)) == NULL)
+		return (-1);
+	cr->cr_path[0] = '/';
+	memcpy(cr->cr_path + slash, path, n);
+	cr->cr_path[slash + n] = '\0';
+	return (0);
+}
+
+/*
+ * The head of c's request rq as the upstream gets it, into cn_uphead: the
+ * origin form of the target (path, plen bytes), Host, the end-to-end
+ * headers (ch: those Connection names), Via, the framing. Returns -1
+ * when out of memory.
+ */
+static int
+fwd_upstream_head(struct conn *c, const struct http_request *rq,
+    const char *path, size_t plen, const struct connhdr *ch)
+{
+	struct conn_req			*cr = &c->cn_req;
+	struct evbuffer			*out = c->cn_uphead;
+	const struct http_header	*h;
+	char				 host[HG_MAX_HOST + 16];
+	size_t				 i;
+	int				 bad = 0;
+
+	authority(&cr->cr_target, host, sizeof host);
+	bad |= evbuffer_add_printf(out, "%.*s %s%.*s HTTP/1.1\r\n"
+	    "Host: %s\r\n", (int)rq->rq_methodlen, rq->rq_method,
+	    plen == 0 || path[0] == '?' ? "/" : "", (int)plen, path, host) < 0;
+	for (i = 0; i < rq->rq_nheaders; i++) {
+		h = &rq->rq_headers[i];
+		if (hop_by_hop(h, ch->ch_names, ch->ch_n) ||
+		    http_token_eq(h->hh_name, h->hh_namelen, "host") ||
+		    http_token_eq(h->hh_name, h->hh_namelen,
+		    "content-length"))
+			continue;
+		bad |= evbuffer_add_printf(out, "%.*s: %.*s\r\n",
+		    (int)h->hh_namelen, h->hh_name, (int)h->hh_valuelen,
+		    h->hh_value) < 0;
+	}
+	bad |= evbuffer_add_printf(out, "Via: %s\r\n", FWD_VIA) < 0;
+	if (cr->cr_req_body == BODY_LENGTH)
+		bad |= evbuffer_add_printf(out, "Content-Length: %llu\r\n",
+		    (unsigned long long)cr->cr_req_left) < 0;
+	else if (cr->cr_req_body == BODY_CHUNKED)
+		bad |= evbuffer_add_printf(out,
+		    "Transfer-Encoding: chunked\r\n") < 0;
+	else if (http_has_header(rq->rq_headers, rq->rq_nheaders,
+	    "content-length"))
+		bad |= evbuffer_add_printf(out, "Content-Length: 0\r\n") < 0;
+	bad |= evbuffer_add(out, "\r\n", 2) != 0;
+	return (bad ? -1 : 0);
+}
+
+/*
+ * Move what in has of a Content-Length body, up to the *left bytes still
+ * due, to out; *bytes counts them. Returns 1 when the body is complete.
+ */
+static int
+fwd_length_pump(struct evbuffer *in, struct evbuffer *out, uint64_t *left,
+    uint64_t *bytes)
+{
+	size_t	n = evbuffer_get_length(in);
+
+	if (n > *left)
+		n = (size_t)*left;
+	evbuffer_remove_buffer(in, out, n);
+	*bytes += n;
+	*left -= n;
+	return (*left == 0);
+}
+
+/*
  * An absolute-form request: parse the URL, check the framing, decide,
  * and either answer 403 or build the request for the upstream.
  */
 void
 fwd_request(struct conn *c, const struct http_request *rq)
 {
+	struct conn_req		*cr = &c->cn_req;
 	const char		*url = rq->rq_target + 7, *end, *p, *why;
 	const char		*path;
-	size_t			 urllen = rq->rq_targetlen - 7, alen, plen, i;
+	size_t			 urllen = rq->rq_targetlen - 7, alen, plen;
 	struct connhdr		 ch;
 	enum body_kind		 kind;
 	uint64_t		 len;
-	char			 host[HG_MAX_HOST + 16], msg[256];
-	const struct http_header *h;
+	char			 msg[256];
 
-	c->cn_kind = CK_HTTP;
-	c->cn_minor = rq->rq_minor;
-	c->cn_is_head = http_method_is(rq, "HEAD");
+	cr->cr_kind = CK_HTTP;
+	cr->cr_minor = rq->rq_minor;
+	cr->cr_is_head = http_method_is(rq, "HEAD");
 	end = url + urllen;
 	for (p = url; p < end && *p != '/' && *p != '?' && *p != '#'; p++)
 		;
@@ -409,82 +372,56 @@ fwd_request(struct conn *c, const struct http_request *rq)
 	plen = (size_t)(end - p);
 	if (memchr(url, '@', alen) != NULL) {
 		conn_respond_error(c, 400, "user information in the URL",
-		    "bad_request");
+		    END_BAD_REQUEST);
 		return;
 	}
 	if (memchr(path, '#', plen) != NULL) {
 		conn_respond_error(c, 400, "fragment in the request target",
-		    "bad_request");
+		    END_BAD_REQUEST);
 		return;
 	}
-	if (target_parse(url, alen, 80, &c->cn_target, &why) != 0) {
+	if (target_parse(url, alen, 80, &cr->cr_target, &why) != 0) {
 		snprintf(msg, sizeof msg, "bad URL host: %s", why);
-		conn_respond_error(c, 400, msg, "bad_request");
+		conn_respond_error(c, 400, msg, END_BAD_REQUEST);
 		return;
 	}
-	c->cn_have_target = 1;
-	free(c->cn_path);
-	if (plen == 0 || path[0] == '?') {
-		xasprintf(&c->cn_path, "/%.*s", (int)(plen < HG_MAX_LOG_PATH ?
-		    plen : HG_MAX_LOG_PATH - 1), path);
-	} else
-		c->cn_path = xstrndup(path, plen < HG_MAX_LOG_PATH ? plen :
-		    HG_MAX_LOG_PATH);
+	cr->cr_have_target = 1;
+	if (fwd_log_path(cr, path, plen) != 0) {
+		conn_nomem(c);
+		return;
+	}
 
+	/* kind and len are set only when the framing is good. */
 	if (http_body_framing(rq->rq_headers, rq->rq_nheaders, &kind, &len,
 	    &why) != 0 || (kind == BODY_CHUNKED && rq->rq_minor == 0)) {
-		if (kind == BODY_CHUNKED && rq->rq_minor == 0)
-			why = "chunked request from an HTTP/1.0 client";
 		snprintf(msg, sizeof msg, "malformed request: %s", why);
-		conn_respond_error(c, 400, msg, "bad_request");
+		conn_respond_error(c, 400, msg, END_BAD_REQUEST);
 		return;
 	}
-	c->cn_req_body = kind;
-	c->cn_req_left = len;
-	memset(&c->cn_req_chunk, 0, sizeof c->cn_req_chunk);
+	cr->cr_req_body = kind;
+	cr->cr_req_left = len;
+	cr->cr_req_done = kind == BODY_NONE;
 	connection_scan(rq->rq_headers, rq->rq_nheaders, &ch, 1);
-	c->cn_keepalive = rq->rq_minor == 1 && !ch.ch_close;
+	cr->cr_keepalive = rq->rq_minor == 1 && !ch.ch_close;
 
-	policy_decide_group(c->cn_cfg, HG_SCHEME_HTTP, &c->cn_target,
-	    c->cn_group, &c->cn_dec);
-	c->cn_have_decision = 1;
-	if (c->cn_dec.d_action == HG_ACT_DENY) {
-		conn_deny_answer(c, c->cn_keepalive && kind == BODY_NONE);
+	policy_decide_group(c->cn_cfg, HG_SCHEME_HTTP, &cr->cr_target,
+	    cr->cr_group, &cr->cr_dec);
+	cr->cr_have_decision = 1;
+	if (cr->cr_dec.d_action == HG_ACT_DENY) {
+		conn_deny_answer(c, cr->cr_keepalive && kind == BODY_NONE);
 		return;
 	}
 
 	/* The request as the upstream will see it. */
-	if (c->cn_uphead == NULL)
-		c->cn_uphead = evbuffer_new();
-	else
-		evbuffer_drain(c->cn_uphead,
-		    evbuffer_get_length(c->cn_uphead));
-	authority(&c->cn_target, host, sizeof host);
-	evbuffer_add_printf(c->cn_uphead, "%.*s %s%.*s HTTP/1.1\r\n"
-	    "Host: %s\r\n", (int)rq->rq_methodlen, rq->rq_method,
-	    plen == 0 || path[0] == '?' ? "/" : "", (int)plen, path, host);
-	for (i = 0; i < rq->rq_nheaders; i++) {
-		h = &rq->rq_headers[i];
-		if (hop_by_hop(h, ch.ch_names, ch.ch_n) ||
-		    http_token_eq(h->hh_name, h->hh_namelen, "host") ||
-		    http_token_eq(h->hh_name, h->hh_namelen,
-		    "content-length"))
-			continue;
-		evbuffer_add_printf(c->cn_uphead, "%.*s: %.*s\r\n",
-		    (int)h->hh_namelen, h->hh_name, (int)h->hh_valuelen,
-		    h->hh_value);
+	if (c->cn_uphead == NULL && (c->cn_uphead = evbuffer_new()) == NULL) {
+		conn_nomem(c);
+		return;
 	}
-	evbuffer_add_printf(c->cn_uphead, "Via: %s\r\n", FWD_VIA);
-	if (kind == BODY_LENGTH)
-		evbuffer_add_printf(c->cn_uphead, "Content-Length: %llu\r\n",
-		    (unsigned long long)len);
-	else if (kind == BODY_CHUNKED)
-		evbuffer_add_printf(c->cn_uphead,
-		    "Transfer-Encoding: chunked\r\n");
-	else if (http_has_header(rq->rq_headers, rq->rq_nheaders,
-	    "content-length"))
-		evbuffer_add_printf(c->cn_uphead, "Content-Length: 0\r\n");
-	evbuffer_add(c->cn_uphead, "\r\n", 2);
+	evbuffer_drain(c->cn_uphead, evbuffer_get_length(c->cn_uphead));
+	if (fwd_upstream_head(c, rq, path, plen, &ch) != 0) {
+		conn_nomem(c);
+		return;
+	}
 
 	/* No more reading from the client until the upstream is there. */
 	bufferevent_disable(c->cn_cli, EV_READ);
@@ -492,20 +429,17 @@ fwd_request(struct conn *c, const struct http_request *rq)
 		fwd_upstream_ready(c);
 		return;
 	}
-	conn_resolve_start(c);
+	upstream_resolve(c);
 }
 
 /* The upstream is connected (or came from the pool): send the request. */
 void
 fwd_upstream_ready(struct conn *c)
 {
+	struct conn_req	*cr = &c->cn_req;
+
 	c->cn_state = CS_HTTP;
-	c->cn_req_done = c->cn_req_body == BODY_NONE;
-	c->cn_resp_done = c->cn_resp_started = 0;
-	c->cn_resp_body = BODY_NONE;
-	c->cn_up_eof = c->cn_cli_eof = 0;
-	memset(&c->cn_resp_chunk, 0, sizeof c->cn_resp_chunk);
-	if (c->cn_up_pooled && c->cn_req_body == BODY_NONE) {
+	if (cr->cr_up_pooled && cr->cr_req_body == BODY_NONE) {
 		/* Keep the head: a pooled connection the server closed at
 		 * the same moment gets one retry on a new connection. */
 		evbuffer_add(bufferevent_get_output(c->cn_up),
@@ -525,7 +459,7 @@ fwd_upstream_ready(struct conn *c)
 	bufferevent_enable(c->cn_up, EV_READ | EV_WRITE);
 	bufferevent_enable(c->cn_cli, EV_WRITE);
 	conn_touch(c);
-	if (c->cn_req_done)
+	if (cr->cr_req_done)
 		conn_timer_set(c, c->cn_cfg->cf_timeout_response);
 	else {
 		conn_timer_set(c, c->cn_cfg->cf_timeout_idle);
@@ -539,83 +473,82 @@ fwd_upstream_ready(struct conn *c)
 static void
 fwd_finish(struct conn *c)
 {
+	struct conn_req	*cr = &c->cn_req;
 	struct evbuffer	*upin;
 
-	c->cn_end = "done";
+	cr->cr_end = END_DONE;
 	upin = bufferevent_get_input(c->cn_up);
-	if (c->cn_up_reusable && c->cn_req_done && !c->cn_up_eof &&
-	    evbuffer_get_length(upin) == 0 && c->cn_keepalive)
+	if (cr->cr_up_reusable && cr->cr_req_done && !cr->cr_up_eof &&
+	    evbuffer_get_length(upin) == 0 && cr->cr_keepalive)
 		pool_put(c);
 	else {
 		bufferevent_free(c->cn_up);
 		c->cn_up = NULL;
 	}
-	if (c->cn_keepalive && c->cn_req_done && !c->cn_cli_eof) {
+	if (cr->cr_keepalive && cr->cr_req_done && !cr->cr_cli_eof) {
 		conn_record(c);
 		conn_next_request(c);
 		return;
 	}
-	conn_close_after_flush(c);
+	conn_close_after_flush(c, c->cn_cfg->cf_timeout_idle);
 }
 
 /* A failure in the middle of an exchange. */
 static void
-fwd_abort(struct conn *c, int status, const char *why, const char *end)
+fwd_abort(struct conn *c, int status, const char *why,
+    enum conn_end end)
 {
-	if (!c->cn_resp_started) {
+	struct conn_req	*cr = &c->cn_req;
+
+	if (!cr->cr_resp_started) {
 		conn_respond_error(c, status, why, end);
 		return;
 	}
 	/* Part of the response is out: all the client can learn is a
 	 * truncated message. */
-	if (c->cn_end == NULL)
-		c->cn_end = end;
-	c->cn_keepalive = 0;
-	log_info("%s %s %s:%u: %s", c->cn_client, c->cn_method,
-	    c->cn_target.t_host, c->cn_target.t_port, why);
-	conn_close_after_flush(c);
+	if (cr->cr_end == END_NONE)
+		cr->cr_end = end;
+	cr->cr_keepalive = 0;
+	log_info("%s %s %s:%u: %s", c->cn_client, cr->cr_method,
+	    cr->cr_target.t_host, cr->cr_target.t_port, why);
+	conn_close_after_flush(c, c->cn_cfg->cf_timeout_idle);
 }
 
 static void
 fwd_cli_read(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
+	struct conn_req	*cr = &c->cn_req;
 	struct evbuffer	*in = bufferevent_get_input(bev);
 	struct evbuffer	*out = bufferevent_get_output(c->cn_up);
-	size_t		 n;
 	int		 r;
 
-	if (c->cn_req_done) {
+	if (cr->cr_req_done) {
 		/* The next request waits in the buffer. */
 		bufferevent_disable(bev, EV_READ);
 		return;
 	}
 	conn_touch(c);
-	if (c->cn_req_body == BODY_LENGTH) {
-		n = evbuffer_get_length(in);
-		if (n > c->cn_req_left)
-			n = (size_t)c->cn_req_left;
-		evbuffer_remove_buffer(in, out, n);
-		c->cn_bytes_up += n;
-		c->cn_req_left -= n;
-		if (c->cn_req_left == 0)
-			c->cn_req_done = 1;
+	if (cr->cr_req_body == BODY_LENGTH) {
+		if (fwd_length_pump(in, out, &cr->cr_req_left,
+		    &cr->cr_bytes_up))
+			cr->cr_req_done = 1;
 	} else {
-		r = chunk_pump(&c->cn_req_chunk, in, out, 1, &c->cn_bytes_up);
+		r = chunk_pump(&cr->cr_req_chunk, in, out, 1, &cr->cr_bytes_up);
 		if (r < 0) {
-			c->cn_keepalive = 0;
+			cr->cr_keepalive = 0;
 			fwd_abort(c, 400, "malformed chunked request body",
-			    "bad_request");
+			    END_BAD_REQUEST);
 			return;
 		}
 		if (r == 1)
-			c->cn_req_done = 1;
+			cr->cr_req_done = 1;
 	}
-	if (c->cn_req_done) {
+	if (cr->cr_req_done) {
 		bufferevent_disable(bev, EV_READ);
-		if (!c->cn_resp_started)
+		if (!cr->cr_resp_started)
 			conn_timer_set(c, c->cn_cfg->cf_timeout_response);
-		if (c->cn_resp_done)
+		if (cr->cr_resp_done)
 			fwd_finish(c);
 		return;
 	}
@@ -629,7 +562,7 @@ fwd_cli_write(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
 
-	if (!c->cn_resp_done && !c->cn_up_eof && c->cn_up != NULL)
+	if (!c->cn_req.cr_resp_done && !c->cn_req.cr_up_eof && c->cn_up != NULL)
 		bufferevent_enable(c->cn_up, EV_READ);
 }
 
@@ -638,7 +571,7 @@ fwd_up_write(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
 
-	if (!c->cn_req_done && !c->cn_cli_eof)
+	if (!c->cn_req.cr_req_done && !c->cn_req.cr_cli_eof)
 		bufferevent_enable(c->cn_cli, EV_READ);
 }
 
@@ -646,14 +579,15 @@ static void
 fwd_cli_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
+	struct conn_req	*cr = &c->cn_req;
 
-	if ((what & BEV_EVENT_EOF) && c->cn_req_done) {
+	if ((what & BEV_EVENT_EOF) && cr->cr_req_done) {
 		/* Half-closed after a complete request: answer, then close. */
-		c->cn_cli_eof = 1;
-		c->cn_keepalive = 0;
+		cr->cr_cli_eof = 1;
+		cr->cr_keepalive = 0;
 		return;
 	}
-	conn_close(c, "client_closed");
+	conn_close(c, END_CLIENT_CLOSED);
 }
 
 /*
@@ -664,6 +598,7 @@ fwd_cli_event(struct bufferevent *bev, short what, void *arg)
 static int
 fwd_response_head(struct conn *c)
 {
+	struct conn_req		*cr = &c->cn_req;
 	struct evbuffer		*in = bufferevent_get_input(c->cn_up);
 	struct evbuffer		*out = bufferevent_get_output(c->cn_cli);
 	struct http_response	 rs;
@@ -672,7 +607,7 @@ fwd_response_head(struct conn *c)
 	size_t			 len, want, i;
 	ssize_t			 hlen;
 	const char		*buf, *why;
-	char			*head;
+	char			 head[HG_MAX_RESPONSE_HEAD + 1];
 	enum body_kind		 kind;
 	uint64_t		 blen;
 	int			 keep_cl;
@@ -689,59 +624,57 @@ fwd_response_head(struct conn *c)
 			return (1);
 		if (hlen < 0 || hlen > HG_MAX_RESPONSE_HEAD) {
 			fwd_abort(c, 502, "upstream response head too large",
-			    "bad_response");
+			    END_BAD_RESPONSE);
 			return (-1);
 		}
-		head = xstrndup(buf, (size_t)hlen);
+		/* A copy: the answer may drop the upstream and its buffer. */
+		memcpy(head, buf, (size_t)hlen);
+		head[hlen] = '\0';
 		evbuffer_drain(in, (size_t)hlen);
 		if (http_parse_response(head, (size_t)hlen, &rs, &why) != 0) {
 			char msg[128];
 
 			snprintf(msg, sizeof msg, "bad upstream response: %s",
 			    why);
-			free(head);
-			fwd_abort(c, 502, msg, "bad_response");
+			fwd_abort(c, 502, msg, END_BAD_RESPONSE);
 			return (-1);
 		}
 		if (rs.rs_status >= 200)
 			break;
 		if (rs.rs_status == 101) {
-			free(head);
 			fwd_abort(c, 502, "upstream switched protocols",
-			    "bad_response");
+			    END_BAD_RESPONSE);
 			return (-1);
 		}
 		/* 1xx: interim; HTTP/1.0 clients know none. */
-		if (c->cn_minor == 1)
+		if (cr->cr_minor == 1)
 			evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n\r\n",
 			    rs.rs_status, (int)rs.rs_reasonlen, rs.rs_reason);
-		free(head);
 	}
 
-	c->cn_status = rs.rs_status;
+	cr->cr_status = rs.rs_status;
 	connection_scan(rs.rs_headers, rs.rs_nheaders, &ch, 0);
-	if (c->cn_is_head || rs.rs_status == 204 || rs.rs_status == 304) {
+	if (cr->cr_is_head || rs.rs_status == 204 || rs.rs_status == 304) {
 		kind = BODY_NONE;
 		blen = 0;
-	} else if (http_body_framing(rs.rs_headers, rs.rs_nheaders, &kind, &blen,
-	    &why) != 0) {
+	} else if (http_body_framing(rs.rs_headers, rs.rs_nheaders, &kind,
+	    &blen, &why) != 0) {
 		char msg[128];
 
 		snprintf(msg, sizeof msg, "bad upstream response: %s", why);
-		free(head);
-		fwd_abort(c, 502, msg, "bad_response");
+		fwd_abort(c, 502, msg, END_BAD_RESPONSE);
 		return (-1);
 	} else if (kind == BODY_NONE && !http_has_header(rs.rs_headers,
 	    rs.rs_nheaders, "content-length"))
 		kind = BODY_CLOSE;
-	c->cn_resp_body = kind;
-	c->cn_resp_left = blen;
-	c->cn_up_reusable = kind != BODY_CLOSE && !ch.ch_close &&
+	cr->cr_resp_body = kind;
+	cr->cr_resp_left = blen;
+	cr->cr_up_reusable = kind != BODY_CLOSE && !ch.ch_close &&
 	    (rs.rs_minor == 1 || ch.ch_keepalive);
-	c->cn_rechunk = kind == BODY_CHUNKED && c->cn_minor == 1;
-	if (kind == BODY_CLOSE || (kind == BODY_CHUNKED && c->cn_minor == 0) ||
+	cr->cr_rechunk = kind == BODY_CHUNKED && cr->cr_minor == 1;
+	if (kind == BODY_CLOSE || (kind == BODY_CHUNKED && cr->cr_minor == 0) ||
 	    c->cn_w->w_stopping)
-		c->cn_keepalive = 0;
+		cr->cr_keepalive = 0;
 	keep_cl = kind == BODY_NONE || kind == BODY_LENGTH;
 
 	evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", rs.rs_status,
@@ -757,13 +690,11 @@ fwd_response_head(struct conn *c)
 		    h->hh_name, (int)h->hh_valuelen, h->hh_value);
 	}
 	evbuffer_add_printf(out, "Via: %s\r\n", FWD_VIA);
-	if (c->cn_rechunk)
+	if (cr->cr_rechunk)
 		evbuffer_add_printf(out, "Transfer-Encoding: chunked\r\n");
 	evbuffer_add_printf(out, "Connection: %s\r\n\r\n",
-	    c->cn_keepalive ? "keep-alive" : "close");
-	free(head);
-	c->cn_resp_started = 1;
-	memset(&c->cn_resp_chunk, 0, sizeof c->cn_resp_chunk);
+	    cr->cr_keepalive ? "keep-alive" : "close");
+	cr->cr_resp_started = 1;
 	conn_timer_set(c, c->cn_cfg->cf_timeout_idle);
 	return (0);
 }
@@ -772,64 +703,60 @@ static void
 fwd_up_read(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
+	struct conn_req	*cr = &c->cn_req;
 	struct evbuffer	*in = bufferevent_get_input(bev);
 	struct evbuffer	*out = bufferevent_get_output(c->cn_cli);
 	size_t		 n;
 	int		 r;
 
 	conn_touch(c);
-	if (c->cn_resp_done) {
+	if (cr->cr_resp_done) {
 		/* More than the framing said: drop it, do not reuse. */
 		evbuffer_drain(in, evbuffer_get_length(in));
-		c->cn_up_reusable = 0;
+		cr->cr_up_reusable = 0;
 		return;
 	}
-	if (!c->cn_resp_started) {
+	if (!cr->cr_resp_started) {
 		r = fwd_response_head(c);
 		if (r != 0)
 			return;
 	}
-	switch (c->cn_resp_body) {
+	switch (cr->cr_resp_body) {
 	case BODY_NONE:
-		c->cn_resp_done = 1;
+		cr->cr_resp_done = 1;
 		break;
 	case BODY_LENGTH:
-		n = evbuffer_get_length(in);
-		if (n > c->cn_resp_left)
-			n = (size_t)c->cn_resp_left;
-		evbuffer_remove_buffer(in, out, n);
-		c->cn_bytes_down += n;
-		c->cn_resp_left -= n;
-		if (c->cn_resp_left == 0)
-			c->cn_resp_done = 1;
+		if (fwd_length_pump(in, out, &cr->cr_resp_left,
+		    &cr->cr_bytes_down))
+			cr->cr_resp_done = 1;
 		break;
 	case BODY_CHUNKED:
-		r = chunk_pump(&c->cn_resp_chunk, in, out, c->cn_rechunk,
-		    &c->cn_bytes_down);
+		r = chunk_pump(&cr->cr_resp_chunk, in, out, cr->cr_rechunk,
+		    &cr->cr_bytes_down);
 		if (r < 0) {
 			fwd_abort(c, 502, "malformed chunked response",
-			    "bad_response");
+			    END_BAD_RESPONSE);
 			return;
 		}
 		if (r == 1)
-			c->cn_resp_done = 1;
+			cr->cr_resp_done = 1;
 		break;
 	case BODY_CLOSE:
 		n = evbuffer_get_length(in);
-		c->cn_bytes_down += n;
+		cr->cr_bytes_down += n;
 		evbuffer_add_buffer(out, in);
 		break;
 	}
-	if (c->cn_resp_done) {
+	if (cr->cr_resp_done) {
 		if (evbuffer_get_length(in) > 0)
-			c->cn_up_reusable = 0;
-		if (c->cn_req_done)
+			cr->cr_up_reusable = 0;
+		if (cr->cr_req_done)
 			fwd_finish(c);
 		else {
 			/* Answered before the request body ended: the
 			 * connection cannot go on. */
-			c->cn_keepalive = 0;
-			c->cn_up_reusable = 0;
+			cr->cr_keepalive = 0;
+			cr->cr_up_reusable = 0;
 			fwd_finish(c);
 		}
 		return;
@@ -842,55 +769,57 @@ static void
 fwd_up_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
+	struct conn_req	*cr = &c->cn_req;
 
-	if (!c->cn_resp_started && c->cn_up_pooled &&
-	    c->cn_req_body == BODY_NONE &&
+	if (!cr->cr_resp_started && cr->cr_up_pooled &&
+	    cr->cr_req_body == BODY_NONE &&
 	    evbuffer_get_length(bufferevent_get_input(bev)) == 0) {
 		log_debug("%s %s %s:%u: reused upstream closed, retrying",
-		    c->cn_client, c->cn_method, c->cn_target.t_host,
-		    c->cn_target.t_port);
+		    c->cn_client, cr->cr_method, cr->cr_target.t_host,
+		    cr->cr_target.t_port);
 		bufferevent_free(c->cn_up);
 		c->cn_up = NULL;
-		c->cn_up_pooled = 0;
-		c->cn_upstream[0] = '\0';
-		conn_resolve_start(c);
+		cr->cr_up_pooled = 0;
+		cr->cr_upstream[0] = '\0';
+		upstream_resolve(c);
 		return;
 	}
-	c->cn_up_eof = 1;
+	cr->cr_up_eof = 1;
 	if (what & BEV_EVENT_EOF) {
 		if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
 			fwd_up_read(bev, c);
 		if (c->cn_state != CS_HTTP || c->cn_up != bev)
 			return;		/* the read finished or ended it */
-		if (c->cn_resp_started && c->cn_resp_body == BODY_CLOSE) {
-			c->cn_resp_done = 1;
-			c->cn_keepalive = 0;
-			c->cn_up_reusable = 0;
+		if (cr->cr_resp_started && cr->cr_resp_body == BODY_CLOSE) {
+			cr->cr_resp_done = 1;
+			cr->cr_keepalive = 0;
+			cr->cr_up_reusable = 0;
 			fwd_finish(c);
 			return;
 		}
 	}
-	fwd_abort(c, 502, c->cn_resp_started ?
+	fwd_abort(c, 502, cr->cr_resp_started ?
 	    "upstream closed in the middle of the response" :
-	    "upstream closed without a response", "upstream_closed");
+	    "upstream closed without a response", END_UPSTREAM_CLOSED);
 }
 
 /* The connection's timer in CS_HTTP. */
 void
 fwd_timeout(struct conn *c)
 {
-	long long	idle;
+	struct conn_req	*cr = &c->cn_req;
+	long long	 idle;
 
-	if (c->cn_req_done && !c->cn_resp_started) {
+	if (cr->cr_req_done && !cr->cr_resp_started) {
 		log_info("%s %s %s:%u: no response in time", c->cn_client,
-		    c->cn_method, c->cn_target.t_host, c->cn_target.t_port);
+		    cr->cr_method, cr->cr_target.t_host, cr->cr_target.t_port);
 		conn_respond_error(c, 504, "upstream response timed out",
-		    "response_timeout");
+		    END_RESPONSE_TIMEOUT);
 		return;
 	}
 	idle = conn_idle_ms(c);
 	if (idle >= (long long)c->cn_cfg->cf_timeout_idle) {
-		fwd_abort(c, 504, "transfer stalled", "idle_timeout");
+		fwd_abort(c, 504, "transfer stalled", END_IDLE_TIMEOUT);
 		return;
 	}
 	conn_timer_set(c, (unsigned)(c->cn_cfg->cf_timeout_idle - idle));

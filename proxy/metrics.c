@@ -41,20 +41,6 @@ static unsigned	 nlists_checked;
 /* Reloads, counted by the main thread. */
 static uint64_t	 reloads_ok, reloads_failed;
 
-/* The termination codes of the decision log, counted by name. */
-static const char *const end_names[HG_END_CODES] = {
-	"other", "client_closed", "upstream_closed", "denied",
-	"client_denied", "client_idle", "bad_request", "bad_response",
-	"too_large", "connect_failed", "connect_timeout", "resolve_failed",
-	"resolve_timeout", "request_timeout", "response_timeout",
-	"idle_timeout", "destination_guard", "overload",
-	"proxy_protocol_error", "proxy_untrusted", "served", "shutdown",
-	"error", "done", "sni_mismatch", "sni_missing", "not_tls",
-	"bad_client_hello", "auth_required", "auth_failed", "auth_blocked",
-	"overload_client", "tls_error", "tls_timeout", "port_denied",
-	"auth_busy",
-};
-
 /* Upper bounds of the DNS latency buckets, in microseconds. */
 static const unsigned dns_bounds[HG_DNS_BUCKETS] = {
 	500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
@@ -149,23 +135,6 @@ metrics_reload(int ok)
 		BUMP(reloads_failed, 1);
 }
 
-static unsigned
-end_index(const char *end)
-{
-	unsigned	i;
-
-	if (end == NULL)
-		return (0);
-	/* the codes are string constants: the same pointer, most often */
-	for (i = 1; i < HG_END_CODES; i++)
-		if (end_names[i] == end)
-			return (i);
-	for (i = 1; i < HG_END_CODES; i++)
-		if (end_names[i] != NULL && strcmp(end_names[i], end) == 0)
-			return (i);
-	return (0);
-}
-
 /* One decision record, counted (the worker that wrote it). */
 void
 metrics_record(struct wstats *ws, const struct hg_config *cf,
@@ -189,7 +158,7 @@ metrics_record(struct wstats *ws, const struct hg_config *cf,
 	else
 		act = HG_ACT_ALLOW;
 	BUMP(ws->ws_decisions[cat][act], 1);
-	BUMP(ws->ws_ends[end_index(r->dr_end)], 1);
+	BUMP(ws->ws_ends[r->dr_end < END_MAX ? r->dr_end : END_NONE], 1);
 	BUMP(ws->ws_bytes_up, r->dr_bytes_up);
 	BUMP(ws->ws_bytes_down, r->dr_bytes_down);
 	BUMP(ws->ws_requests, 1);
@@ -220,8 +189,9 @@ metrics_dns(struct wstats *ws, uint64_t us)
 	BUMP(ws->ws_dns_sum_us, us);
 }
 
-static void
-sum_into(struct wstats *sum, const struct wstats *ws)
+/* Add the counters of one worker into sum (a scrape, any thread). */
+void
+metrics_add(struct wstats *sum, const struct wstats *ws)
 {
 	unsigned	i, j;
 
@@ -233,7 +203,7 @@ sum_into(struct wstats *sum, const struct wstats *ws)
 	sum->ws_accept_paused += LOAD(ws->ws_accept_paused);
 	for (i = 0; i <= HG_DNS_BUCKETS; i++)
 		sum->ws_dns[i] += LOAD(ws->ws_dns[i]);
-	for (i = 0; i < HG_END_CODES; i++)
+	for (i = 0; i < END_MAX; i++)
 		sum->ws_ends[i] += LOAD(ws->ws_ends[i]);
 	for (i = 0; i <= HG_METRIC_CATS; i++)
 		for (j = 0; j < 4; j++)
@@ -267,20 +237,20 @@ static const char *const action_labels[4] = {
 	[HG_ACT_DENY] = "deny", [HG_ACT_AUDIT] = "audit",
 };
 
-/* The whole exposition for configuration cf. */
+/*
+ * The whole exposition for configuration cf, from the figures of the
+ * caller: sum, every worker's counters added (metrics_add()); open, the
+ * connections open; ac, the password checks.
+ */
 void
-metrics_render(struct evbuffer *out, const struct hg_config *cf)
+metrics_render(struct evbuffer *out, const struct hg_config *cf,
+    const struct wstats *sum, unsigned open, const struct auth_counts *ac)
 {
-	struct wstats	*sum;
-	struct auth_counts ac;
-	unsigned	 open, i, j, ncat;
+	unsigned	 i, j, ncat;
 	size_t		 nr[5] = { 0 };
 	uint64_t	 acc;
 	time_t		 now = time(NULL);
 
-	if ((sum = calloc(1, sizeof *sum)) == NULL)
-		return;
-	open = workers_sum_stats(sum, sum_into);
 	head(out, "hushgate_connections_open", "gauge",
 	    "Client connections open now.");
 	evbuffer_add_printf(out, "hushgate_connections_open %u\n", open);
@@ -316,11 +286,10 @@ metrics_render(struct evbuffer *out, const struct hg_config *cf)
 	    "Requests by how they ended (the decision log's end); upstream "
 	    "errors are resolve_failed, resolve_timeout, connect_failed, "
 	    "connect_timeout, bad_response, response_timeout.");
-	for (i = 0; i < HG_END_CODES; i++)
-		if (end_names[i] != NULL)
-			evbuffer_add_printf(out, "hushgate_requests_by_end_total"
-			    "{end=\"%s\"} %llu\n", end_names[i],
-			    (unsigned long long)sum->ws_ends[i]);
+	for (i = 0; i < END_MAX; i++)
+		evbuffer_add_printf(out, "hushgate_requests_by_end_total"
+		    "{end=\"%s\"} %llu\n", dlog_end_name(i),
+		    (unsigned long long)sum->ws_ends[i]);
 
 	head(out, "hushgate_bytes_total", "counter",
 	    "Bytes relayed, by direction (up: client to upstream).");
@@ -351,26 +320,25 @@ metrics_render(struct evbuffer *out, const struct hg_config *cf)
 	    (unsigned long long)LOAD(reloads_ok),
 	    (unsigned long long)LOAD(reloads_failed));
 
-	auth_counts(&ac);
 	head(out, "hushgate_auth_hashes_total", "counter",
 	    "Passwords hashed to check Basic credentials (auth.basic).");
 	evbuffer_add_printf(out, "hushgate_auth_hashes_total %llu\n",
-	    (unsigned long long)ac.ac_hashes);
+	    (unsigned long long)ac->ac_hashes);
 	head(out, "hushgate_auth_cache_hits_total", "counter",
 	    "Basic credentials, right or wrong, answered from a worker's "
 	    "cache of checked credentials (no hash).");
 	evbuffer_add_printf(out, "hushgate_auth_cache_hits_total %llu\n",
-	    (unsigned long long)ac.ac_cache_hits);
+	    (unsigned long long)ac->ac_cache_hits);
 	head(out, "hushgate_auth_hash_waits_total", "counter",
 	    "Requests that waited for the hash of their credentials that "
 	    "another request had started.");
 	evbuffer_add_printf(out, "hushgate_auth_hash_waits_total %llu\n",
-	    (unsigned long long)ac.ac_waits);
+	    (unsigned long long)ac->ac_waits);
 	head(out, "hushgate_auth_hashes_in_flight", "gauge",
 	    "Password hashes queued for a thread, and being computed.");
 	evbuffer_add_printf(out, "hushgate_auth_hashes_in_flight"
 	    "{state=\"queued\"} %u\nhushgate_auth_hashes_in_flight"
-	    "{state=\"running\"} %u\n", ac.ac_queued, ac.ac_running);
+	    "{state=\"running\"} %u\n", ac->ac_queued, ac->ac_running);
 
 	ruleset_stats(cf->cf_rules, &nr[0], &nr[1], &nr[2], &nr[3], &nr[4]);
 	head(out, "hushgate_categories", "gauge",
@@ -398,5 +366,4 @@ metrics_render(struct evbuffer *out, const struct hg_config *cf)
 		label(out, cf->cf_sources[i].ls_url);
 		evbuffer_add_printf(out, "\"} %lld\n", age);
 	}
-	free(sum);
 }

@@ -71,6 +71,51 @@ void		 fatalx(const char *, ...)
 		    __attribute__((format(HG_PRINTF, 1, 2), noreturn));
 void		 log_libevent(int, const char *);
 
+/*
+ * How a request ended: the "end" of its decision log record, counted by
+ * /metrics (hushgate_requests_by_end_total) and mapped to a result code
+ * of a Squid log line. The names are dlog.c's (dlog_end_name()).
+ */
+enum conn_end {
+	END_NONE = 0,	/* not set yet; "other" for /metrics */
+	END_CLIENT_CLOSED,
+	END_UPSTREAM_CLOSED,
+	END_DENIED,
+	END_CLIENT_DENIED,
+	END_CLIENT_IDLE,
+	END_BAD_REQUEST,
+	END_BAD_RESPONSE,
+	END_TOO_LARGE,
+	END_CONNECT_FAILED,
+	END_CONNECT_TIMEOUT,
+	END_RESOLVE_FAILED,
+	END_RESOLVE_TIMEOUT,
+	END_REQUEST_TIMEOUT,
+	END_RESPONSE_TIMEOUT,
+	END_IDLE_TIMEOUT,
+	END_DESTINATION_GUARD,
+	END_OVERLOAD,
+	END_PROXY_PROTOCOL_ERROR,
+	END_PROXY_UNTRUSTED,
+	END_SERVED,
+	END_SHUTDOWN,
+	END_ERROR,
+	END_DONE,
+	END_SNI_MISMATCH,
+	END_SNI_MISSING,
+	END_NOT_TLS,
+	END_BAD_CLIENT_HELLO,
+	END_AUTH_REQUIRED,
+	END_AUTH_FAILED,
+	END_AUTH_BLOCKED,
+	END_OVERLOAD_CLIENT,
+	END_TLS_ERROR,
+	END_TLS_TIMEOUT,
+	END_PORT_DENIED,
+	END_AUTH_BUSY,
+	END_MAX
+};
+
 /* dlog.c: the decision log */
 struct dlog_record {
 	struct timespec	 dr_start;
@@ -87,7 +132,7 @@ struct dlog_record {
 	const char	*dr_upstream;
 	uint64_t	 dr_bytes_up;
 	uint64_t	 dr_bytes_down;
-	const char	*dr_end;
+	enum conn_end	 dr_end;
 	const char	*dr_sni;	/* server name of the ClientHello */
 	const char	*dr_user;	/* authenticated user; NULL: none */
 	const char	*dr_group;	/* client group; NULL: none */
@@ -95,7 +140,6 @@ struct dlog_record {
 /* metrics.c: counters for GET /metrics */
 #define HG_METRIC_CATS		1024	/* category names counted apart */
 #define HG_METRIC_LISTS		1024	/* url: lists whose age is shown */
-#define HG_END_CODES		40
 #define HG_DNS_BUCKETS		13
 
 /* One worker's counters: written by it alone, summed by a scrape. */
@@ -104,7 +148,7 @@ struct wstats {
 	uint64_t	ws_requests;
 	uint64_t	ws_bytes_up;
 	uint64_t	ws_bytes_down;
-	uint64_t	ws_ends[HG_END_CODES];
+	uint64_t	ws_ends[END_MAX];
 	uint64_t	ws_dns[HG_DNS_BUCKETS + 1];
 	uint64_t	ws_dns_sum_us;
 	uint64_t	ws_accept_paused; /* out of descriptors or memory */
@@ -121,7 +165,10 @@ void		 metrics_record(struct wstats *, const struct hg_config *,
 void		 metrics_connection(struct wstats *);
 void		 metrics_dns(struct wstats *, uint64_t);
 void		 metrics_accept_paused(struct wstats *);
-void		 metrics_render(struct evbuffer *, const struct hg_config *);
+void		 metrics_add(struct wstats *, const struct wstats *);
+struct auth_counts;
+void		 metrics_render(struct evbuffer *, const struct hg_config *,
+		    const struct wstats *, unsigned, const struct auth_counts *);
 
 /* service.c: user:, and sd_notify(3) for systemd */
 int		 service_drop_privileges(const char *, const char *);
@@ -139,118 +186,80 @@ void		 dlog_close(void);
 void		 dlog_set_format(int);
 size_t		 dlog_format_squid(char *, size_t, const struct dlog_record *,
 		    const struct timespec *);
-const char	*dlog_squid_code(const char *, const char *, int);
+const char	*dlog_end_name(enum conn_end);
+const char	*dlog_squid_code(enum conn_end, const char *, int);
 int		 dlog_add(struct dlog_batch *, const struct dlog_record *);
 void		 dlog_flush(struct dlog_batch *);
 size_t		 dlog_format(char *, size_t, const struct dlog_record *,
 		    const struct timespec *);
 
-/* The connection: one client, one state, one way out (conn_close). */
-enum conn_state {
-	CS_HEAD = 0,	/* reading a request head */
-	CS_AUTH,	/* its password is being hashed (auth.c) */
-	CS_RESOLVE,	/* evdns lookup of an allowed target */
-	CS_CONNECT,	/* connecting to each address in turn */
-	CS_RELAY,	/* CONNECT tunnel */
-	CS_HTTP,	/* plain HTTP request/response in flight */
-	CS_RESPOND,	/* a final answer is being written */
-	CS_LINGER,	/* answer written, input drained to EOF */
-	CS_CLOSED	/* waiting for a cancelled DNS request to return */
+/* addrtab.c: records per client address, shared by the workers */
+struct addrent {
+	struct addrent	*ae_next;
+	int		 ae_family;	/* 4 or 6 */
+	uint8_t		 ae_addr[16];
 };
 
-enum conn_kind {
-	CK_NONE = 0,
-	CK_CONNECT,
-	CK_HTTP
+struct addrtab {
+	pthread_mutex_t	  at_mtx;
+	struct addrent	**at_buckets;
+	size_t		  at_nbuckets;
+	unsigned	  at_chain;	/* records per bucket; 0: no bound */
+	size_t		  at_size;	/* of a record */
+	int		(*at_stale)(const struct addrent *, uint64_t);
 };
 
+/* A table on a static array of buckets, for records of type. */
+#define ADDRTAB_INITIALIZER(buckets, chain, type, stale) {		\
+	PTHREAD_MUTEX_INITIALIZER, (buckets),				\
+	sizeof (buckets) / sizeof (buckets)[0], (chain), sizeof (type),	\
+	(stale) }
+
+void		 addrtab_lock(struct addrtab *);
+void		 addrtab_unlock(struct addrtab *);
+struct addrent	*addrtab_find(struct addrtab *, int, const uint8_t *);
+struct addrent	*addrtab_add(struct addrtab *, int, const uint8_t *,
+		    uint64_t);
+void		 addrtab_remove(struct addrtab *, struct addrent *);
+
+/* dns.c: name resolution, for the workers and the list downloader */
+struct evdns_base *dns_base_open(struct event_base *,
+		    const struct hg_config *);
+struct evdns_getaddrinfo_request *dns_resolve(struct evdns_base *,
+		    const char *, uint16_t,
+		    void (*)(int, struct evutil_addrinfo *, void *), void *);
+
+/* httpchunk.c: the chunked coding, for forward.c and download/fetch.c */
 struct chunkdec {
 	int		cd_state;
 	uint64_t	cd_left;	/* bytes left in the current chunk */
 };
 
-struct conn {
-	struct worker		*cn_w;
-	struct conn		*cn_next;
-	struct conn		*cn_prev;
-	enum conn_state		 cn_state;
-	enum conn_kind		 cn_kind;
-	struct hg_config	*cn_cfg;
-	struct bufferevent	*cn_cli;
-	struct bufferevent	*cn_up;
-	struct event		*cn_timer;
-	/* the tunnel (CS_RELAY): sockets, events, what waits to be written */
-	int			 cn_fd[2];	/* client, upstream */
-	struct event		*cn_ev[4];	/* cli r, cli w, up r, up w */
-	struct evbuffer		*cn_pend[2];	/* to upstream, to client */
-	unsigned char		 cn_tun_eof[2];	/* source said EOF */
-	unsigned char		 cn_tun_shut[2]; /* target write side shut */
-	int			 cn_sni_wait;	/* holding the ClientHello */
-	struct evbuffer		*cn_hello;	/* ... here */
-	char			 cn_sni[HG_MAX_HOST + 1];
-	struct evdns_getaddrinfo_request *cn_dnsreq;
-	int			 cn_dns_cancel;
-	struct evutil_addrinfo	*cn_ai;
-	struct evutil_addrinfo	*cn_ai_next;
-	int			 cn_connect_errno;
-	char			 cn_guarded[INET6_ADDRSTRLEN + 24]; /* refused address */
-	unsigned		 cn_slot:1;	/* holds a max_connections slot */
-	unsigned		 cn_nolog:1;	/* admin request: no record */
-	unsigned		 cn_req_active:1; /* a request to record */
-	unsigned		 cn_head_started:1;
-	unsigned		 cn_have_target:1;
-	unsigned		 cn_have_decision:1;
-	unsigned		 cn_cli_eof:1;
-	unsigned		 cn_up_eof:1;
-	/* plain HTTP */
-	unsigned		 cn_keepalive:1; /* client connection goes on */
-	unsigned		 cn_up_reusable:1;
-	unsigned		 cn_up_pooled:1; /* upstream came from the pool */
-	unsigned		 cn_is_head:1;	/* HEAD request */
-	unsigned		 cn_resp_started:1; /* head sent to the client */
-	unsigned		 cn_req_done:1;
-	unsigned		 cn_resp_done:1;
-	unsigned		 cn_rechunk:1;	/* re-chunk the response */
-	unsigned		 cn_pac_only:1;	/* accepted on pac.listen */
-	unsigned		 cn_admin_only:1; /* accepted on metrics.listen */
-	unsigned		 cn_pp_local:1;	/* PROXY LOCAL/UNKNOWN: /healthz */
-	int			 cn_minor;	/* client's HTTP/1.x */
-	enum body_kind		 cn_req_body;
-	uint64_t		 cn_req_left;
-	struct chunkdec		 cn_req_chunk;
-	enum body_kind		 cn_resp_body;
-	uint64_t		 cn_resp_left;
-	struct chunkdec		 cn_resp_chunk;
-	struct evbuffer		*cn_uphead;	/* request head for upstream */
-	unsigned		 cn_nreqs;	/* requests on this connection */
-	int			 cn_status;
-	const char		*cn_end;
-	struct timespec		 cn_start;
-	struct timespec		 cn_last;	/* monotonic: last relay read */
-	uint64_t		 cn_bytes_up;
-	uint64_t		 cn_bytes_down;
-	struct hg_target	 cn_target;
-	struct hg_decision	 cn_dec;
-	char			*cn_path;	/* plain HTTP, for the log */
-	char			 cn_client[46];
-	int			 cn_family;	/* of the client: 4, 6, 0 */
-	uint8_t			 cn_addr[16];	/* (PROXY header's if any) */
-	struct timespec		 cn_dns_start;
-	char			 cn_user[HG_MAX_USER + 1]; /* "" : none */
-	struct auth_wait	*cn_auth;	/* CS_AUTH: auth.c's */
-	uint32_t		 cn_group;	/* HG_NONE: none */
-	int			 cn_pp;		/* PROXY header still to come */
-	int			 cn_client_slot; /* counted for its address */
-	struct tlsbev		*cn_tlsb;	/* TLS listener: cn_cli's TLS */
-	struct tls_server	*cn_tls_wait;	/* TLS after the PROXY header */
-	char			 cn_upstream[56];
-	char			 cn_method[16];
-	char			 cn_raw_target[256];
-};
+int		 chunk_pump(struct chunkdec *, struct evbuffer *,
+		    struct evbuffer *, int, uint64_t *);
 
 /* worker.c */
+struct worker;
+
+/*
+ * What the connections of a worker ask of the workers (worker.c fills it
+ * in): the code below worker.c calls through it, never worker.c itself.
+ */
+struct worker_ops {
+	/* take the configuration of a reload, if one came */
+	void		(*wo_refresh_config)(struct worker *);
+	/* one of the worker's connections closed (its slot is free) */
+	void		(*wo_slot_freed)(struct worker *);
+	/* every worker's counters added into a zeroed struct; returns the
+	 * connections open */
+	unsigned	(*wo_sum_stats)(struct wstats *);
+	/* the port that listen address i is bound to */
+	uint16_t	(*wo_listen_port)(size_t);
+};
+
 struct worker {
 	unsigned		 w_id;
+	const struct worker_ops	*w_ops;
 	pthread_t		 w_thread;
 	struct event_base	*w_base;
 	struct evdns_base	*w_dns;
@@ -287,52 +296,24 @@ unsigned	 workers_count(void);
 void		 workers_set_config(struct hg_config *, unsigned);
 void		 workers_stop(void);
 void		 workers_kill(void);
-unsigned	 workers_sum_stats(struct wstats *,
-		    void (*)(struct wstats *, const struct wstats *));
 void		 workers_join(void);
 unsigned	 workers_open_connections(void);
-uint16_t	 workers_listen_port(size_t);
-int		 worker_take_slot(unsigned);
-void		 worker_release_slot(void);
-int		 client_take_slot(int, const uint8_t *, unsigned);
-void		 client_release_slot(int, const uint8_t *);
 void		 worker_refresh_config(struct worker *);
-struct evdns_base *dns_base_open(struct event_base *,
-		    const struct hg_config *);
-struct evdns_getaddrinfo_request *dns_resolve(struct evdns_base *,
-		    const char *, uint16_t,
-		    void (*)(int, struct evutil_addrinfo *, void *), void *);
 
-/* conn.c */
-struct wlistener;
-void		 conn_accept(struct worker *, int, struct sockaddr *, int,
-		    const struct wlistener *);
-void		 conn_accept_bev(struct worker *, struct bufferevent *,
-		    struct sockaddr *, const struct wlistener *);
+/* conn.c: a client connection (the rest: conn.h) */
+struct conn;
+struct conn	*conn_accept(struct worker *, int, struct bufferevent *,
+		    struct sockaddr *);
 void		 conn_shutdown_all(struct worker *);
 void		 conn_drain_idle(struct worker *);
-void		 conn_close(struct conn *, const char *);
-void		 conn_respond(struct conn *, int, const char *, const char *,
-		    const char *, const char *, int);
-void		 conn_respond_error(struct conn *, int, const char *,
-		    const char *);
-void		 conn_timer_set(struct conn *, unsigned);
-void		 conn_resolve_start(struct conn *);
-void		 conn_record(struct conn *);
-void		 conn_next_request(struct conn *);
-void		 conn_deny_answer(struct conn *, int);
-long long	 conn_idle_ms(struct conn *);
-void		 conn_touch(struct conn *);
-void		 conn_close_after_flush(struct conn *);
-void		 conn_auth_resume(struct conn *, const char *, size_t);
+unsigned	 conn_count_open(void);
+
+/* request.c: the requests of a connection */
+struct wlistener;
+void		 request_start(struct conn *, const struct wlistener *);
 
 /* forward.c: plain HTTP forwarding */
-void		 fwd_request(struct conn *, const struct http_request *);
-void		 fwd_upstream_ready(struct conn *);
-void		 fwd_timeout(struct conn *);
 void		 fwd_pool_flush(struct worker *);
-int		 chunk_pump(struct chunkdec *, struct evbuffer *,
-		    struct evbuffer *, int, uint64_t *);
 
 /* tlsbev.c: TLS (mbedTLS) on a bufferevent, for TLS listeners */
 struct tlsbev;
@@ -352,8 +333,25 @@ struct auth_counts {
 	unsigned	ac_queued;	/* hashes waiting for a thread */
 	unsigned	ac_running;	/* hashes being computed */
 };
-int		 auth_request(struct conn *, const struct http_request *,
-		    const char *, size_t);
+/* The answer to a request that may not go on (auth_request()). */
+struct auth_answer {
+	int		 aa_status;	/* 407, 429, 503 */
+	enum conn_end	 aa_end;
+	char		 aa_headers[256];
+	char		 aa_body[256];
+};
+
+enum auth_verdict {
+	AUTH_ALLOW = 0,	/* it goes on (as c->cn_req.cr_user) */
+	AUTH_DENY,	/* it gets the auth_answer */
+	AUTH_PENDING	/* its password is being hashed (CS_AUTH) */
+};
+
+/* Takes up a request that waited (AUTH_PENDING): c, its head. */
+typedef void	(*auth_resume_fn)(struct conn *, const char *, size_t);
+
+enum auth_verdict auth_request(struct conn *, const struct http_request *,
+		    const char *, size_t, auth_resume_fn, struct auth_answer *);
 void		 auth_cancel(struct conn *);
 void		 auth_state_free(struct worker *);
 void		 auth_counts(struct auth_counts *);

@@ -33,7 +33,6 @@ static unsigned		 nworkers;
 static pthread_mutex_t	 cfg_mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct hg_config	*cfg_current;
 static unsigned		 cfg_gen;	/* atomic */
-static unsigned		 nslots;	/* atomic: open connections */
 static struct event	*ev_main_done;	/* a worker finished */
 static unsigned		 nfinished;	/* atomic */
 static pthread_mutex_t	 stop_mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -41,142 +40,55 @@ static pthread_cond_t	 stop_cond = PTHREAD_COND_INITIALIZER;
 static unsigned		 nstopped;	/* workers no longer accepting */
 static uint16_t		 listen_ports[HG_MAX_LISTEN]; /* as bound */
 static unsigned		 accept_fails;	/* atomic: since the last report */
-static __thread struct worker *worker_self; /* the worker of this thread */
 static long long	 accept_reported; /* atomic: when (monotonic s) */
 
 /* The port listen address i is bound to (set before workers run). */
-uint16_t
+static uint16_t
 workers_listen_port(size_t i)
 {
 	return (i < HG_MAX_LISTEN ? listen_ports[i] : 0);
 }
 
-/* Take a connection slot; 0 when max is reached. */
-int
-worker_take_slot(unsigned max)
-{
-	if (__atomic_add_fetch(&nslots, 1, __ATOMIC_RELAXED) > max) {
-		__atomic_sub_fetch(&nslots, 1, __ATOMIC_RELAXED);
-		return (0);
-	}
-	return (1);
-}
-
 static void	worker_accept_resume(evutil_socket_t, short, void *);
 
-/* A connection closed (on its worker's thread): its descriptors are free,
- * so accepting paused for want of them goes on now. */
-void
-worker_release_slot(void)
+/* One of w's connections closed (on w's thread): its descriptors are
+ * free, so accepting paused for want of them goes on now. */
+static void
+worker_slot_freed(struct worker *w)
 {
-	struct worker	*w = worker_self;
-
-	__atomic_sub_fetch(&nslots, 1, __ATOMIC_RELAXED);
-	if (w != NULL && evtimer_pending(w->w_ev_accept, NULL)) {
+	if (evtimer_pending(w->w_ev_accept, NULL)) {
 		event_del(w->w_ev_accept);
 		worker_accept_resume(-1, 0, w);
 	}
 }
 
-/*
- * Open connections per client address (max_connections_per_client),
- * shared by the workers: a chained hash under one lock, taken once when
- * a connection's client is known and once when it closes.
- */
-struct client_count {
-	struct client_count	*cc_next;
-	int			 cc_family;
-	uint8_t			 cc_addr[16];
-	unsigned		 cc_open;
-};
-
-#define CLIENT_BUCKETS	4096
-
-static struct client_count	*client_counts[CLIENT_BUCKETS];
-static pthread_mutex_t		 client_mtx = PTHREAD_MUTEX_INITIALIZER;
-
-static struct client_count **
-client_find(int family, const uint8_t *addr)
-{
-	struct client_count	**pp;
-	size_t			  len = family == 4 ? 4 : 16, i;
-	uint32_t		  h = 2166136261u;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ addr[i]) * 16777619u;
-	pp = &client_counts[h % CLIENT_BUCKETS];
-	for (; *pp != NULL; pp = &(*pp)->cc_next)
-		if ((*pp)->cc_family == family &&
-		    memcmp((*pp)->cc_addr, addr, len) == 0)
-			break;
-	return (pp);
-}
-
-/* One more connection from this client, unless it has max open (0: no
- * bound). Returns 1 when taken. */
-int
-client_take_slot(int family, const uint8_t *addr, unsigned max)
-{
-	struct client_count	**pp, *cc;
-	int			  ok = 1;
-
-	pthread_mutex_lock(&client_mtx);
-	pp = client_find(family, addr);
-	if ((cc = *pp) == NULL) {
-		if ((cc = calloc(1, sizeof *cc)) == NULL)
-			ok = 0;
-		else {
-			cc->cc_family = family;
-			memcpy(cc->cc_addr, addr, family == 4 ? 4 : 16);
-			*pp = cc;
-		}
-	}
-	if (ok && max != 0 && cc->cc_open >= max)
-		ok = 0;
-	if (ok)
-		cc->cc_open++;
-	else if (cc != NULL && cc->cc_open == 0) {
-		*pp = cc->cc_next;
-		free(cc);
-	}
-	pthread_mutex_unlock(&client_mtx);
-	return (ok);
-}
-
-void
-client_release_slot(int family, const uint8_t *addr)
-{
-	struct client_count	**pp, *cc;
-
-	pthread_mutex_lock(&client_mtx);
-	pp = client_find(family, addr);
-	if ((cc = *pp) != NULL && --cc->cc_open == 0) {
-		*pp = cc->cc_next;
-		free(cc);
-	}
-	pthread_mutex_unlock(&client_mtx);
-}
-
 unsigned
 workers_open_connections(void)
 {
-	return (__atomic_load_n(&nslots, __ATOMIC_RELAXED));
+	return (conn_count_open());
 }
 
 /*
- * Add every worker's counters into sum with fn (a /metrics scrape, from
- * any worker). Returns the connections open now.
+ * Add every worker's counters into sum (a /metrics scrape, from any
+ * worker). Returns the connections open now.
  */
-unsigned
-workers_sum_stats(struct wstats *sum,
-    void (*fn)(struct wstats *, const struct wstats *))
+static unsigned
+workers_sum_stats(struct wstats *sum)
 {
 	unsigned	k;
 
 	for (k = 0; k < nworkers; k++)
-		fn(sum, &workers[k].w_stats);
+		metrics_add(sum, &workers[k].w_stats);
 	return (workers_open_connections());
 }
+
+/* What the connections of a worker ask of the workers. */
+static const struct worker_ops worker_ops = {
+	.wo_refresh_config = worker_refresh_config,
+	.wo_slot_freed = worker_slot_freed,
+	.wo_sum_stats = workers_sum_stats,
+	.wo_listen_port = workers_listen_port,
+};
 
 /* Publish a new configuration for new connections (main thread). */
 void
@@ -216,8 +128,12 @@ listener_accept(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct wlistener	*wl = arg;
+	struct conn		*c;
 
-	conn_accept(wl->wl_w, fd, sa, salen, wl);
+	/* A new connection takes the configuration of the last reload. */
+	worker_refresh_config(wl->wl_w);
+	if ((c = conn_accept(wl->wl_w, fd, NULL, sa)) != NULL)
+		request_start(c, wl);
 }
 
 /*
@@ -381,69 +297,6 @@ listen_socket(const char *addr, uint16_t *port)
 	return (fd);
 }
 
-/*
- * Ask dns for the TCP addresses (any family) of host at port. cb may run
- * before this returns (a hosts file entry, an address): then NULL is
- * returned; otherwise the pending request.
- */
-struct evdns_getaddrinfo_request *
-dns_resolve(struct evdns_base *dns, const char *host, uint16_t port,
-    void (*cb)(int, struct evutil_addrinfo *, void *), void *arg)
-{
-	struct evutil_addrinfo	hints;
-	char			portstr[8];
-
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	snprintf(portstr, sizeof portstr, "%u", port);
-	return (evdns_getaddrinfo(dns, host, portstr, &hints, cb, arg));
-}
-
-/*
- * An evdns base on base configured from cf's dns settings (servers, hosts
- * file). The workers and the list downloader resolve the same way.
- * Returns it, or NULL (logged).
- */
-struct evdns_base *
-dns_base_open(struct event_base *base, const struct hg_config *cf)
-{
-	struct evdns_base	*dns;
-	size_t			 i;
-
-	if ((dns = evdns_base_new(base, 0)) == NULL)
-		return (NULL);
-	if (cf->cf_dns_system) {
-		/* resolv.conf, and /etc/hosts through DNS_OPTION_HOSTSFILE */
-		if (evdns_base_resolv_conf_parse(dns, DNS_OPTIONS_ALL,
-		    "/etc/resolv.conf") != 0)
-			log_debug("dns: /etc/resolv.conf not usable, using "
-			    "defaults");
-	}
-	for (i = 0; i < cf->cf_ndns_servers; i++) {
-		if (evdns_base_nameserver_ip_add(dns,
-		    cf->cf_dns_servers[i]) != 0) {
-			log_warnx("dns: cannot use server %s",
-			    cf->cf_dns_servers[i]);
-			goto fail;
-		}
-	}
-	if (cf->cf_hosts_file != NULL &&
-	    evdns_base_load_hosts(dns, cf->cf_hosts_file) != 0) {
-		log_warnx("dns: cannot read hosts file %s", cf->cf_hosts_file);
-		goto fail;
-	}
-	/* 0x20 case randomisation upsets some servers; names are matched
-	 * before they are resolved anyway. */
-	evdns_base_set_option(dns, "randomize-case:", "0");
-	return (dns);
-
-fail:
-	evdns_base_free(dns, 0);
-	return (NULL);
-}
-
 static void
 worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -493,8 +346,20 @@ worker_main(void *arg)
 {
 	struct worker	*w = arg;
 
-	worker_self = w;
 	event_base_dispatch(w->w_base);
+	/*
+	 * Every connection is closed, but a lookup cancelled as its
+	 * connection closed answers on a later turn of the loop (when many
+	 * are cancelled at once, libevent runs the rest of their callbacks
+	 * on the next turn), and until then holds its connection: the loop
+	 * that just ended may have cut that turn off. Let the answers come,
+	 * then fail whatever the resolver would still have in flight, and
+	 * let those answers come too.
+	 */
+	event_base_loop(w->w_base, EVLOOP_NONBLOCK);
+	evdns_base_free(w->w_dns, 1);
+	w->w_dns = NULL;
+	event_base_loop(w->w_base, EVLOOP_NONBLOCK);
 	dlog_flush(&w->w_dlog);
 	__atomic_add_fetch(&nfinished, 1, __ATOMIC_ACQ_REL);
 	event_active(ev_main_done, 0, 0);
@@ -509,6 +374,7 @@ worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
 	evutil_socket_t	fd;
 	size_t		i;
 
+	w->w_ops = &worker_ops;
 	w->w_scratch = xmalloc(HG_RELAY_READ_MAX);
 	/* The changelist folds the delete-then-add of an fd within one
 	 * loop turn into one epoll_ctl (or none). */

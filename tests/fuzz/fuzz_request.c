@@ -2,8 +2,10 @@
  * fuzz_request.c -- libFuzzer target for the whole request path of a
  * client connection, without a socket: the input's bytes are what a
  * client sends, fed through one end of a bufferevent pair to a connection
- * made on the other (conn_accept_bev()), driven by the real code of
- * conn.c, forward.c and auth.c in an event loop of its own: the PROXY
+ * made on the other (conn_accept() with the pair's end, then
+ * request_start()), driven by the real code of the connection (conn.c,
+ * request.c, admin.c, tunnel.c, forward.c, upstream.c) and of auth.c in
+ * an event loop of its own: the PROXY
  * header, the request head parser, admission (clients, groups, Basic
  * authentication and its failure limit), the policy decision, and the
  * answer the proxy gives itself (403 pages, 400, 407, 431, 502 ...),
@@ -308,6 +310,34 @@ check_output(const char *out, size_t len)
 	}
 }
 
+/* What the connections ask of the workers: there are none here. */
+static void
+ops_slot_freed(struct worker *wk)
+{
+	(void)wk;
+}
+
+static unsigned
+ops_sum_stats(struct wstats *sum)
+{
+	(void)sum;
+	return (conn_count_open());
+}
+
+static uint16_t
+ops_listen_port(size_t i)
+{
+	(void)i;
+	return (0);
+}
+
+static const struct worker_ops ops = {
+	.wo_refresh_config = worker_refresh_config,
+	.wo_slot_freed = ops_slot_freed,
+	.wo_sum_stats = ops_sum_stats,
+	.wo_listen_port = ops_listen_port,
+};
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -336,6 +366,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if ((base = event_base_new()) == NULL)
 		abort();
 	w.w_base = base;
+	w.w_ops = &ops;
 	if ((w.w_dns = evdns_base_new(base, 0)) == NULL ||
 	    (w.w_scratch = malloc(HG_RELAY_READ_MAX)) == NULL ||
 	    (w.w_ev_dlog = event_new(base, -1, 0, dlog_cb, NULL)) == NULL)
@@ -354,6 +385,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct bufferevent	*pair[2];
+	struct conn		*c;
 	struct sockaddr_storage	 ss;
 	struct wlistener	 wl;
 	struct evbuffer		*in;
@@ -365,6 +397,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return (0);
 	/* the configuration: new connections take the current one */
 	workers_set_config(cfs[data[0] & 1], ++gen);
+	worker_refresh_config(&w);
 	memset(&ss, 0, sizeof ss);
 	client = clients[(data[0] >> 1) & 7];
 	if (strchr(client, ':') != NULL) {
@@ -391,7 +424,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (bufferevent_pair_new(base, BEV_OPT_DEFER_CALLBACKS, pair) != 0)
 		abort();
 	bufferevent_enable(pair[0], EV_READ | EV_WRITE);
-	conn_accept_bev(&w, pair[1], (struct sockaddr *)&ss, &wl);
+	if ((c = conn_accept(&w, -1, pair[1], (struct sockaddr *)&ss)) !=
+	    NULL)
+		request_start(c, &wl);
 	run(2);
 	for (off = 0; off < size; off += piece) {
 		bufferevent_write(pair[0], data + off,

@@ -6,6 +6,7 @@ shutdown and reload.  The request -> answer -> record checks are in
 cases/http-forward.yaml, cases/http-upstream.yaml, cases/http-ports.yaml
 and cases/http-smuggling.yaml."""
 
+import shutil
 import socket
 import subprocess
 import threading
@@ -14,7 +15,8 @@ import urllib.request
 import pytest
 
 from helpers import (REPO, TIMEOUT, HTTPClient, HTTPResponse, clean_env,
-                     pattern_bytes, run_hushgate, sha256, wait_until)
+                     hushgate_bin, pattern_bytes, raw_request, run_hushgate,
+                     sha256, wait_until)
 
 MIB = 1024 * 1024
 HOSTS = ["web.test", "other.test", "blocked.test", "audited.test"]
@@ -498,3 +500,40 @@ def test_reload_applies_to_next_request_on_kept_connection(proxy, origin):
         assert r.status == 403, r
         assert r.headers.get("x-hushgate-category") == "blocked"
     assert not origin.find(lambda q: q.path == "/after/reload")
+
+
+def _sanitizer_build():
+    """Is the binary under test built with a sanitizer (which does not
+    run under valgrind)?"""
+    with open(hushgate_bin(), "rb") as f:
+        data = f.read()
+        return b"__asan_init" in data or b"__tsan_init" in data
+
+
+@pytest.mark.parametrize("framing,why", [
+    ("Content-Length: abc", "invalid or conflicting Content-Length"),
+    ("Transfer-Encoding: gzip", "Transfer-Encoding other than chunked"),
+])
+def test_bad_framing_from_http10_client(proxy, origin, framing, why):
+    """An HTTP/1.0 request whose framing is refused is answered for what
+    is wrong with it, and no decision reads a framing the parser did not
+    give: memcheck (valgrind) watches the proxy unless it is a sanitizer
+    build."""
+    p = proxy(_cfg(origin), hosts=HOSTS, start=False)
+    memcheck = shutil.which("valgrind") and not _sanitizer_build()
+    if memcheck:
+        argv, env = p.command()
+        p.command = lambda: (["valgrind", "-q", "--error-exitcode=99",
+                              "--leak-check=no"] + argv, env)
+        p.start_timeout = TIMEOUT * 3
+    p.start()
+    for _ in range(3):
+        r = raw_request(p.port, ("POST %s HTTP/1.0\r\n%s\r\n\r\nhello" % (
+            _url(origin, "/echo"), framing)).encode())
+        assert r.status == 400
+        assert r.body == b"hushgate: malformed request: %s\n" % why.encode()
+    rec = p.wait_log(lambda r: r["path"] == "/echo", "records", count=3)[0]
+    assert rec["end"] == "bad_request"
+    assert p.terminate(timeout=TIMEOUT * 3) == 0, p.stderr_text()
+    assert not [l for l in p.lines if "uninitialised" in l], \
+        p.stderr_text()

@@ -249,7 +249,7 @@ static struct dlog_case dlog_cases[] = {
 	    .dr_host = "watson.events.data.microsoft.com", .dr_port = 443,
 	    .dr_action = "deny", .dr_category = "windows-error-reporting",
 	    .dr_rule_file = "rules/sets/windows.yaml", .dr_rule_line = 23,
-	    .dr_status = 403, .dr_end = "denied" }, 0,
+	    .dr_status = 403, .dr_end = END_DENIED }, 0,
 	  "{\"ts\":\"2026-11-25T18:40:01.123Z\",\"client\":\"127.0.0.1\","
 	  "\"user\":null,\"group\":null,\"method\":\"CONNECT\","
 	  "\"host\":\"watson.events.data.microsoft.com\",\"port\":443,"
@@ -264,7 +264,7 @@ static struct dlog_case dlog_cases[] = {
 	    .dr_action = "audit", .dr_status = 200,
 	    .dr_upstream = "127.0.0.1:40000",
 	    .dr_bytes_up = 18446744073709551615ULL, .dr_bytes_down = 42,
-	    .dr_end = "client_closed" }, 1501,
+	    .dr_end = END_CLIENT_CLOSED }, 1501,
 	  "{\"ts\":\"2026-11-25T18:40:01.999Z\",\"client\":\"::1\","
 	  "\"user\":null,\"group\":null,\"method\":\"CONNECT\","
 	  "\"host\":\"example.com\","
@@ -275,7 +275,7 @@ static struct dlog_case dlog_cases[] = {
 	  "\"duration_ms\":1501,\"end\":\"client_closed\"}\n", NULL },
 	{ "dlog: a request with nothing parsed",
 	  { .dr_start = { 0, 0 }, .dr_client = "127.0.0.1",
-	    .dr_action = "deny", .dr_status = 400, .dr_end = "bad_request" },
+	    .dr_action = "deny", .dr_status = 400, .dr_end = END_BAD_REQUEST },
 	  0, NULL,
 	  "\"method\":null,\"host\":null,\"port\":null,\"path\":null,"
 	  "\"sni\":null,"
@@ -286,32 +286,32 @@ static struct dlog_case dlog_cases[] = {
 	    .dr_method = "CONNECT", .dr_host = "a.test", .dr_port = 443,
 	    .dr_action = "allow", .dr_status = 200,
 	    .dr_upstream = "127.0.0.1:443", .dr_bytes_up = 5,
-	    .dr_bytes_down = 6, .dr_end = "sni_mismatch",
+	    .dr_bytes_down = 6, .dr_end = END_SNI_MISMATCH,
 	    .dr_sni = "fronted.test" }, 0, NULL,
 	  "\"path\":null,\"sni\":\"fronted.test\",\"action\":\"allow\"" },
 	{ "dlog: a clock that went backwards gives 0 ms",
 	  { .dr_start = { 100, 500000000 }, .dr_client = "127.0.0.1",
 	    .dr_method = "CONNECT", .dr_host = "a.test", .dr_port = 443,
 	    .dr_action = "allow", .dr_status = 200, .dr_bytes_up = 1,
-	    .dr_bytes_down = 2, .dr_end = "shutdown" }, -2000,
+	    .dr_bytes_down = 2, .dr_end = END_SHUTDOWN }, -2000,
 	  NULL, "\"duration_ms\":0," },
 	{ "dlog: quotes, control bytes and high bytes in strings",
 	  { .dr_start = { 1, 0 }, .dr_client = "127.0.0.1",
 	    .dr_method = "G\"E\\T\r\n", .dr_host = nasty_host, .dr_port = 443,
 	    .dr_action = "deny", .dr_category = "c\tat",
 	    .dr_rule_file = "ru\"le\n.yaml", .dr_rule_line = 7,
-	    .dr_status = 400, .dr_end = "bad_request" }, 0,
+	    .dr_status = 400, .dr_end = END_BAD_REQUEST }, 0,
 	  NULL, "\"method\":\"G\\\"E\\\\T\\u000d\\u000a\"" },
 	{ "dlog: a very long method stays one valid line",
 	  { .dr_start = { 1, 0 }, .dr_client = "127.0.0.1",
 	    .dr_method = long_method, .dr_host = "a.test", .dr_port = 443,
-	    .dr_action = "deny", .dr_status = 400, .dr_end = "bad_request" },
+	    .dr_action = "deny", .dr_status = 400, .dr_end = END_BAD_REQUEST },
 	  0, NULL,
 	  "\"end\":\"bad_request\"}\n" },
 	{ "dlog: an authenticated user of a client group",
 	  { .dr_start = { 1, 0 }, .dr_client = "127.0.0.2",
 	    .dr_method = "CONNECT", .dr_host = "a.test", .dr_port = 443,
-	    .dr_action = "allow", .dr_status = 200, .dr_end = "client_closed",
+	    .dr_action = "allow", .dr_status = 200, .dr_end = END_CLIENT_CLOSED,
 	    .dr_user = "al\"ice", .dr_group = "lab" }, 0, NULL,
 	  "\"client\":\"127.0.0.2\",\"user\":\"al\\\"ice\","
 	  "\"group\":\"lab\",\"method\":\"CONNECT\"" },
@@ -336,7 +336,7 @@ static struct dlog_case squid_cases[] = {
 	    .dr_method = "CONNECT", .dr_host = "example.com", .dr_port = 8443,
 	    .dr_action = "audit", .dr_status = 200,
 	    .dr_upstream = "127.0.0.1:40000", .dr_bytes_up = 10,
-	    .dr_bytes_down = 42, .dr_end = "client_closed" }, 1501,
+	    .dr_bytes_down = 42, .dr_end = END_CLIENT_CLOSED }, 1501,
 	  "1795632001.999   1501 ::1 TCP_TUNNEL/200 42 CONNECT "
 	  "example.com:8443 - HIER_DIRECT/127.0.0.1 -\n", NULL },
 	{ "squid: a denied CONNECT",
@@ -345,7 +345,7 @@ static struct dlog_case squid_cases[] = {
 	    .dr_host = "watson.events.data.microsoft.com", .dr_port = 443,
 	    .dr_action = "deny", .dr_category = "windows-error-reporting",
 	    .dr_rule_file = "rules/sets/windows.yaml", .dr_rule_line = 23,
-	    .dr_status = 403, .dr_end = "denied", .dr_user = "alice" }, 0,
+	    .dr_status = 403, .dr_end = END_DENIED, .dr_user = "alice" }, 0,
 	  "1795632001.123      0 127.0.0.1 TCP_DENIED/403 0 CONNECT "
 	  "watson.events.data.microsoft.com:443 alice HIER_NONE/- -\n", NULL },
 	{ "squid: plain HTTP on port 80 and elsewhere",
@@ -353,69 +353,69 @@ static struct dlog_case squid_cases[] = {
 	    .dr_host = "ctldl.windowsupdate.com", .dr_port = 80,
 	    .dr_path = "/a/b.cab?x=1", .dr_action = "allow", .dr_status = 200,
 	    .dr_upstream = "[::1]:80", .dr_bytes_up = 1, .dr_bytes_down = 2048,
-	    .dr_end = "done" }, 7,
+	    .dr_end = END_DONE }, 7,
 	  "5.000      7 127.0.0.1 TCP_MISS/200 2048 GET "
 	  "http://ctldl.windowsupdate.com/a/b.cab?x=1 - HIER_DIRECT/::1 -\n",
 	  NULL },
 	{ "squid: a bad request with spaces and bytes in its target",
 	  { .dr_start = { 5, 0 }, .dr_client = "127.0.0.1", .dr_method = "GE T",
 	    .dr_host = "a b\x01%", .dr_action = "deny", .dr_status = 400,
-	    .dr_end = "bad_request" }, 0,
+	    .dr_end = END_BAD_REQUEST }, 0,
 	  "5.000      0 127.0.0.1 NONE_NONE/400 0 GE%20T a%20b%01%25 - "
 	  "HIER_NONE/- -\n", NULL },
 	{ "squid: the destination guard refused a CONNECT",
 	  { .dr_start = { 5, 0 }, .dr_client = "127.0.0.1",
 	    .dr_method = "CONNECT", .dr_host = "inner.test", .dr_port = 443,
 	    .dr_action = "allow", .dr_status = 403,
-	    .dr_end = "destination_guard" }, 0,
+	    .dr_end = END_DESTINATION_GUARD }, 0,
 	  "5.000      0 127.0.0.1 TCP_DENIED/403 0 CONNECT inner.test:443 - "
 	  "HIER_NONE/- -\n", NULL },
 	{ "squid: the destination guard refused plain HTTP",
 	  { .dr_start = { 5, 0 }, .dr_client = "127.0.0.1",
 	    .dr_method = "GET", .dr_host = "inner.test", .dr_port = 80,
 	    .dr_path = "/", .dr_action = "allow", .dr_status = 403,
-	    .dr_end = "destination_guard" }, 0,
+	    .dr_end = END_DESTINATION_GUARD }, 0,
 	  "5.000      0 127.0.0.1 TCP_DENIED/403 0 GET http://inner.test/ - "
 	  "HIER_NONE/- -\n", NULL },
 	{ "squid: a tunnel closed by the SNI check after its 200",
 	  { .dr_start = { 5, 0 }, .dr_client = "127.0.0.1",
 	    .dr_method = "CONNECT", .dr_host = "a.test", .dr_port = 443,
 	    .dr_action = "allow", .dr_status = 200, .dr_bytes_up = 517,
-	    .dr_upstream = "127.0.0.1:443", .dr_end = "sni_mismatch",
+	    .dr_upstream = "127.0.0.1:443", .dr_end = END_SNI_MISMATCH,
 	    .dr_sni = "b.test" }, 3,
 	  "5.000      3 127.0.0.1 TCP_DENIED/200 0 CONNECT a.test:443 - "
 	  "HIER_DIRECT/127.0.0.1 -\n", NULL },
 	{ "squid: 407 to an IPv6 literal",
 	  { .dr_start = { 5, 0 }, .dr_client = "::1", .dr_method = "CONNECT",
 	    .dr_host = "::1", .dr_port = 8443, .dr_action = "deny",
-	    .dr_status = 407, .dr_end = "auth_required" }, 0,
+	    .dr_status = 407, .dr_end = END_AUTH_REQUIRED }, 0,
 	  "5.000      0 ::1 TCP_DENIED/407 0 CONNECT [::1]:8443 - "
 	  "HIER_NONE/- -\n", NULL },
 	{ "squid: a CONNECT whose destination refused",
 	  { .dr_start = { 5, 0 }, .dr_client = "127.0.0.1",
 	    .dr_method = "CONNECT", .dr_host = "a.test", .dr_port = 443,
 	    .dr_action = "allow", .dr_status = 502,
-	    .dr_end = "connect_failed" }, 0,
+	    .dr_end = END_CONNECT_FAILED }, 0,
 	  "5.000      0 127.0.0.1 NONE_NONE/502 0 CONNECT a.test:443 - "
 	  "HIER_NONE/- -\n", NULL },
 	{ "squid: a client gone in the middle of plain HTTP",
 	  { .dr_start = { 5, 0 }, .dr_client = "127.0.0.1", .dr_method = "POST",
 	    .dr_host = "a.test", .dr_port = 8080, .dr_path = "/up",
 	    .dr_action = "allow", .dr_upstream = "127.0.0.1:8080",
-	    .dr_bytes_up = 5, .dr_end = "client_closed" }, 0,
+	    .dr_bytes_up = 5, .dr_end = END_CLIENT_CLOSED }, 0,
 	  "5.000      0 127.0.0.1 TCP_MISS_ABORTED/000 0 POST "
 	  "http://a.test:8080/up - HIER_DIRECT/127.0.0.1 -\n", NULL },
 	{ "squid: an idle tunnel",
 	  { .dr_start = { 5, 0 }, .dr_client = "127.0.0.1",
 	    .dr_method = "CONNECT", .dr_host = "a.test", .dr_port = 443,
 	    .dr_action = "allow", .dr_status = 200, .dr_bytes_down = 9,
-	    .dr_upstream = "127.0.0.1:443", .dr_end = "idle_timeout" }, 300000,
+	    .dr_upstream = "127.0.0.1:443", .dr_end = END_IDLE_TIMEOUT }, 300000,
 	  "5.000 300000 127.0.0.1 TCP_TUNNEL_TIMEDOUT/200 9 CONNECT a.test:443 "
 	  "- HIER_DIRECT/127.0.0.1 -\n", NULL },
 	{ "squid: an end that is no termination code",
 	  { .dr_start = { 5, 0 }, .dr_client = "127.0.0.1", .dr_method = "GET",
 	    .dr_host = "a.test", .dr_port = 80, .dr_status = 200,
-	    .dr_end = "no_such_end" }, 0,
+	    .dr_end = END_MAX }, 0,
 	  "5.000      0 127.0.0.1 NONE_NONE/200 0 GET http://a.test/ - "
 	  "HIER_NONE/- -\n", NULL },
 };
@@ -446,8 +446,11 @@ test_squid_every_end(void **state)
 	struct hg_errors	 errs;
 	struct hg_config	*cf;
 	struct evbuffer		*out;
+	struct wstats		*sum;
+	struct auth_counts	 ac;
 	char			*text, *p, *q;
 	size_t			 len, n = 0;
+	enum conn_end		 end;
 
 	(void)state;
 	errors_init(&errs);
@@ -455,7 +458,9 @@ test_squid_every_end(void **state)
 	errors_free(&errs);
 	assert_non_null(cf);
 	assert_non_null(out = evbuffer_new());
-	metrics_render(out, cf);
+	sum = unit_keep(calloc(1, sizeof *sum));
+	memset(&ac, 0, sizeof ac);
+	metrics_render(out, cf, sum, 0, &ac);
 	len = evbuffer_get_length(out);
 	text = unit_keep(malloc(len + 1));
 	evbuffer_remove(out, text, len);
@@ -466,17 +471,23 @@ test_squid_every_end(void **state)
 		p += sizeof label - 1;
 		assert_non_null(q = strchr(p, '"'));
 		*q++ = '\0';
-		if (dlog_squid_code(p, "CONNECT", 200) == NULL ||
-		    dlog_squid_code(p, "CONNECT", 403) == NULL ||
-		    dlog_squid_code(p, "GET", 200) == NULL ||
-		    dlog_squid_code(p, NULL, 0) == NULL)
+		for (end = 0; end < END_MAX; end++)
+			if (strcmp(dlog_end_name(end), p) == 0)
+				break;
+		if (end == END_MAX)
+			fail_msg("end %s of /metrics is no termination code", p);
+		if (dlog_squid_code(end, "CONNECT", 200) == NULL ||
+		    dlog_squid_code(end, "CONNECT", 403) == NULL ||
+		    dlog_squid_code(end, "GET", 200) == NULL ||
+		    dlog_squid_code(end, NULL, 0) == NULL)
 			fail_msg("end %s has no Squid result code", p);
 		n++;
 	}
-	if (n < 30)
-		fail_msg("only %zu termination codes in /metrics", n);
-	assert_null(dlog_squid_code("no_such_end", "GET", 200));
-	assert_null(dlog_squid_code(NULL, "GET", 200));
+	if (n != END_MAX)
+		fail_msg("%zu termination codes in /metrics, not %d", n,
+		    END_MAX);
+	assert_null(dlog_squid_code(END_MAX, "GET", 200));
+	assert_null(dlog_end_name(END_MAX));
 }
 
 static void
