@@ -1,13 +1,13 @@
 /*
- * cfgkeys.c -- the keyword table of the configuration, and reading by
- * it: each key of a mapping through its entry, the errors for keys a
- * mapping does not take, the main-file-only check. The defaults of a new
- * configuration and the changes a reload cannot apply come from the same
- * table (cfgobj.c).
+ * cfgkeys.c -- the keyword table of the configuration: every key of every
+ * mapping, with where it may appear, how its value is read and kept, its
+ * default and whether a change needs a restart. The loader reads by it
+ * (cfgwalk.c, through ld_keys; cfgfile.c); here, a new configuration
+ * gets its defaults from it. The reload's restart warnings come from the
+ * same table (cfgrestart.c).
  *
- * A key is read either by its type (the value's reader and the field it
- * goes to), or by its own function (ck_set) where it needs more. Messages
- * name a key by its dotted path ("pac.max_age"), as the manual does.
+ * A key is read either by its type, or by its own function (ck_set) where
+ * it needs more: those are in cfgsettings.c and cfgpolicy.c.
  */
 #include "config.h"
 
@@ -27,35 +27,6 @@
 _Static_assert(sizeof (enum hg_action) == sizeof (int), "enum size");
 _Static_assert(sizeof (enum hg_pac_mode) == sizeof (int), "enum size");
 _Static_assert(sizeof (enum hg_pac_fallback) == sizeof (int), "enum size");
-
-/* The mappings: how the manual names their keys, how errors name them. */
-static const struct cfg_sect {
-	const char	*cs_path;	/* "" at the top */
-	const char	*cs_what;	/* in "WHAT: unknown key ..." */
-	int		 cs_flags;
-#define CSF_LOOSE	0x1	/* keys read as strings, no duplicate check */
-#define CSF_ENTRY	0x2	/* an entry of a list, not a setting */
-} cfg_sects[CS_MAX] = {
-	[CS_TOP] =		{ "", "", 0 },
-	[CS_AUTH] =		{ "auth", "auth", 0 },
-	[CS_BASIC] =		{ "auth.basic", "auth.basic", 0 },
-	[CS_DESTINATIONS] =	{ "destinations", "destinations", 0 },
-	[CS_METRICS] =		{ "metrics", "metrics", 0 },
-	[CS_TIMEOUTS] =		{ "timeouts", "timeouts", 0 },
-	[CS_DNS] =		{ "dns", "dns", 0 },
-	[CS_LOG] =		{ "log", "log", 0 },
-	[CS_LISTS] =		{ "lists", "lists", 0 },
-	[CS_PAC] =		{ "pac", "pac", 0 },
-	/* A listen entry has always taken its keys as they come, the last
-	 * of a key given twice winning: kept, a configuration that loads
-	 * must keep loading. */
-	[CS_LISTEN] =		{ "listen", "listen", CSF_LOOSE | CSF_ENTRY },
-	[CS_TLS] =		{ "listen.tls", "listen.tls",
-				  CSF_LOOSE | CSF_ENTRY },
-	[CS_GROUP] =		{ "clients", "clients", CSF_ENTRY },
-	[CS_CATEGORY] =		{ "categories.*", "category", CSF_ENTRY },
-	[CS_LIST] =		{ "categories.*.lists", "lists", CSF_ENTRY },
-};
 
 static const struct cfg_choice choice_action[] = {
 	{ "allow", HG_ACT_ALLOW }, { "deny", HG_ACT_DENY },
@@ -91,7 +62,7 @@ static const struct cfg_choice choice_proxyproto[] = {
 const struct cfg_key cfg_keys[] = {
 	/* The rules: in any file. */
 	{ .ck_name = "include", .ck_section = CS_TOP,
-	  .ck_set = cfg_set_include },
+	  .ck_type = CT_INCLUDE },
 	{ .ck_name = "categories", .ck_section = CS_TOP,
 	  .ck_flags = CK_CATEGORIES, .ck_set = cfg_set_categories },
 	{ .ck_name = "actions", .ck_section = CS_TOP,
@@ -104,7 +75,8 @@ const struct cfg_key cfg_keys[] = {
 	  .ck_default = "auto" },
 	{ .ck_name = "listen", .ck_section = CS_TOP,
 	  .ck_flags = CK_MAIN | CK_RESTART, .ck_type = CT_LISTEN,
-	  .ck_arg = HG_LISTEN_PROXY, .ck_default = "127.0.0.1:3128" },
+	  .ck_arg = HG_LISTEN_PROXY, .ck_set = cfg_set_listen,
+	  .ck_default = "127.0.0.1:3128" },
 	{ .ck_name = "pac", .ck_section = CS_TOP, .ck_flags = CK_MAIN,
 	  .ck_type = CT_SECTION, .ck_arg = CS_PAC },
 	{ .ck_name = "metrics", .ck_section = CS_TOP, .ck_flags = CK_MAIN,
@@ -199,7 +171,7 @@ const struct cfg_key cfg_keys[] = {
 	  .ck_default = "127.0.0.0/8 ::1/128" },
 	{ .ck_name = "listen", .ck_section = CS_METRICS,
 	  .ck_flags = CK_RESTART, .ck_type = CT_LISTEN,
-	  .ck_arg = HG_LISTEN_ADMIN },
+	  .ck_arg = HG_LISTEN_ADMIN, .ck_set = cfg_set_listen },
 
 	{ .ck_name = "request", .ck_section = CS_TIMEOUTS,
 	  .ck_type = CT_TIMEOUT, .ck_off = CF(cf_timeout_request),
@@ -258,7 +230,8 @@ const struct cfg_key cfg_keys[] = {
 	  .ck_off = CF(cf_pac_max_age), .ck_min = 0, .ck_max = 31536000,
 	  .ck_default = "300" },
 	{ .ck_name = "listen", .ck_section = CS_PAC, .ck_flags = CK_RESTART,
-	  .ck_type = CT_LISTEN, .ck_arg = HG_LISTEN_PAC },
+	  .ck_type = CT_LISTEN, .ck_arg = HG_LISTEN_PAC,
+	  .ck_set = cfg_set_listen },
 
 	/* Entries of lists: their keys go to the entry being read. */
 	{ .ck_name = "address", .ck_section = CS_LISTEN,
@@ -324,24 +297,17 @@ const struct cfg_key cfg_keys[] = {
 #define NKEYS	(sizeof cfg_keys / sizeof cfg_keys[0])
 const size_t cfg_nkeys = NKEYS;
 
-/* The key called name in section sec, or NULL. */
-const struct cfg_key *
-cfg_find(enum cfg_section sec, const char *name)
+/* The top-level key called name, or NULL. */
+static const struct cfg_key *
+top_key(const char *name)
 {
 	size_t	i;
 
 	for (i = 0; i < NKEYS; i++)
-		if (cfg_keys[i].ck_section == sec &&
+		if (cfg_keys[i].ck_section == CS_TOP &&
 		    strcmp(cfg_keys[i].ck_name, name) == 0)
 			return (&cfg_keys[i]);
 	return (NULL);
-}
-
-/* Is ck a key of a list's entries (not a setting)? */
-int
-cfg_entry_key(const struct cfg_key *ck)
-{
-	return ((cfg_sects[ck->ck_section].cs_flags & CSF_ENTRY) != 0);
 }
 
 /* The key whose value is the mapping sec, or NULL. */
@@ -355,253 +321,6 @@ section_key(enum cfg_section sec)
 		    (enum cfg_section)cfg_keys[i].ck_arg == sec)
 			return (&cfg_keys[i]);
 	return (NULL);
-}
-
-/* The dotted path of a key, as messages and the manual name it. */
-void
-cfg_key_path(const struct cfg_key *ck, char *buf, size_t len)
-{
-	const char	*sp = cfg_sects[ck->ck_section].cs_path;
-
-	snprintf(buf, len, "%s%s%s", sp, *sp != '\0' ? "." : "",
-	    ck->ck_name);
-}
-
-/* "a, b, c" of the keys of sec, with flags in mask equal to want. */
-static void
-key_list(enum cfg_section sec, int mask, int want, char *buf, size_t len)
-{
-	size_t	i, n = 0;
-
-	*buf = '\0';
-	for (i = 0; i < NKEYS; i++) {
-		if (cfg_keys[i].ck_section != sec ||
-		    (cfg_keys[i].ck_flags & mask) != want)
-			continue;
-		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s",
-		    n++ > 0 ? ", " : "", cfg_keys[i].ck_name);
-	}
-}
-
-/* "a, b or c" (CK_EXPECT), "a, b, c" else, of the names of choices. */
-static void
-choice_list(const struct cfg_key *ck, char *buf, size_t len)
-{
-	const struct cfg_choice	*ch;
-
-	*buf = '\0';
-	for (ch = ck->ck_choices; ch->ch_name != NULL; ch++)
-		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s",
-		    ch == ck->ck_choices ? "" : (ck->ck_flags & CK_EXPECT) &&
-		    ch[1].ch_name == NULL ? " or " : ", ", ch->ch_name);
-}
-
-/*
- * A top-level key in an included file (ck NULL when the table has none
- * of that name): only the rules may be there.
- */
-void
-cfg_included_key(struct loader *ld, yaml_node_t *k, const struct cfg_key *ck,
-    const char *key)
-{
-	char	list[256];
-
-	if (ck != NULL) {
-		cfg_err(ld, k, "'%s' is only allowed in the main configuration "
-		    "file", key);
-		return;
-	}
-	key_list(CS_TOP, CK_MAIN, 0, list, sizeof list);
-	cfg_err(ld, k, "unknown key '%s' (an included file may have %s)",
-	    key, list);
-}
-
-static void
-set_uint(struct loader *ld, const struct cfg_key *ck, yaml_node_t *v,
-    const char *what, unsigned *out)
-{
-	if ((ck->ck_flags & CK_AUTO) && v->type == YAML_SCALAR_NODE) {
-		if (strcmp(cfg_scalar(v), "auto") == 0) {
-			*out = 0;
-			return;
-		}
-		if (cfg_scalar(v)[0] < '0' || cfg_scalar(v)[0] > '9') {
-			cfg_err(ld, v, "%s: expected 'auto' or a number from "
-			    "%lu to %lu", what, ck->ck_min, ck->ck_max);
-			return;
-		}
-	}
-	cfg_want_uint(ld, v, what, ck->ck_min, ck->ck_max, out);
-}
-
-static void
-set_choice(struct loader *ld, const struct cfg_key *ck, yaml_node_t *v,
-    const char *what, int *out)
-{
-	const struct cfg_choice	*ch;
-	const char		*s;
-	char			 list[256];
-
-	if ((s = cfg_want_string(ld, v, what)) == NULL)
-		return;
-	for (ch = ck->ck_choices; ch->ch_name != NULL; ch++) {
-		if (strcmp(ch->ch_name, s) == 0) {
-			*out = ch->ch_value;
-			return;
-		}
-	}
-	choice_list(ck, list, sizeof list);
-	if (ck->ck_flags & CK_EXPECT)
-		cfg_err(ld, v, "%s: expected %s", what, list);
-	else
-		cfg_err(ld, v, "%s: '%s' is not one of %s", what, s, list);
-}
-
-/* timeouts.*: a duration other than 0. */
-static void
-set_timeout(struct loader *ld, const struct cfg_key *ck, yaml_node_t *v,
-    const char *what, unsigned *out)
-{
-	const char	*s;
-
-	/* A value that is not a string is named by the key alone. */
-	if ((s = cfg_want_string(ld, v, ck->ck_name)) == NULL)
-		return;
-	if (duration_parse(s, out) != 0 || *out == 0)
-		cfg_err(ld, v, "%s: '%s' is not a duration (e.g. 500ms, 10s, "
-		    "5m)", what, s);
-}
-
-static void
-set_path(struct loader *ld, const struct cfg_key *ck, yaml_node_t *v,
-    const char *what, char **out)
-{
-	const char	*s;
-
-	if (ck->ck_flags & CK_NULL) {
-		free(*out);
-		*out = NULL;
-		if (cfg_is_null(v))
-			return;
-	}
-	if ((s = cfg_want_string(ld, v, what)) == NULL)
-		return;
-	free(*out);
-	*out = path_join_dir(ld->ld_file, s);
-}
-
-/*
- * Read the value v of key k (the node of its name) as ck says, into base:
- * the configuration for the settings, the entry being read for the keys
- * of a list's entries.
- */
-void
-cfg_set(struct loader *ld, const struct cfg_key *ck, yaml_node_t *k,
-    yaml_node_t *v, void *base)
-{
-	char	 what[CFG_MAX_PATH];
-	void	*p = (char *)base + ck->ck_off;
-	int	 bad = 0;
-
-	if (ck->ck_set != NULL) {
-		ck->ck_set(ld, ck, k, v, base);
-		return;
-	}
-	cfg_key_path(ck, what, sizeof what);
-	switch (ck->ck_type) {
-	case CT_OTHER:
-		break;
-	case CT_SECTION:
-		if (cfg_want_kind(ld, v, YAML_MAPPING_NODE, what) == 0)
-			cfg_walk(ld, ck->ck_arg, v, base, NULL);
-		break;
-	case CT_UINT:
-		set_uint(ld, ck, v, what, p);
-		break;
-	case CT_SWITCH:
-		cfg_want_switch(ld, v, what, p);
-		break;
-	case CT_CHOICE:
-		set_choice(ld, ck, v, what, p);
-		break;
-	case CT_TIMEOUT:
-		set_timeout(ld, ck, v, what, p);
-		break;
-	case CT_DURATION:
-		cfg_set_duration(ld, v, what, ck->ck_min, p, &bad);
-		break;
-	case CT_SIZE:
-		cfg_set_size(ld, v, what, p, &bad);
-		break;
-	case CT_RATIO:
-		cfg_set_ratio(ld, v, what, p, &bad);
-		break;
-	case CT_PATH:
-		set_path(ld, ck, v, what, p);
-		break;
-	case CT_CIDRS:
-		cfg_set_cidrs(ld, v, what, p,
-		    (size_t *)((char *)base + ck->ck_noff));
-		break;
-	case CT_PORTS:
-		cfg_set_ports(ld, v, p, what);
-		break;
-	case CT_LISTEN:
-		cfg_set_listeners(ld, v, ck->ck_arg, what);
-		break;
-	}
-}
-
-struct walk {
-	enum cfg_section	 w_sec;
-	void			*w_base;
-	const char		*w_what;
-};
-
-static void
-walk_pair(struct loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
-    void *arg)
-{
-	struct walk		*w = arg;
-	const struct cfg_key	*ck;
-	char			 list[256];
-
-	if ((ck = cfg_find(w->w_sec, key)) == NULL) {
-		key_list(w->w_sec, 0, 0, list, sizeof list);
-		cfg_err(ld, k, "%s: unknown key '%s' (%s)", w->w_what, key,
-		    list);
-		return;
-	}
-	cfg_set(ld, ck, k, v, w->w_base);
-}
-
-/*
- * Read the mapping map as section sec into base (see cfg_set). what names
- * the mapping in the message about a key it does not take (NULL: the
- * section's own name).
- */
-void
-cfg_walk(struct loader *ld, enum cfg_section sec, yaml_node_t *map,
-    void *base, const char *what)
-{
-	struct walk		 w;
-	yaml_node_pair_t	*p;
-	yaml_node_t		*k;
-	const char		*key;
-
-	w.w_sec = sec;
-	w.w_base = base;
-	w.w_what = what != NULL ? what : cfg_sects[sec].cs_what;
-	if (!(cfg_sects[sec].cs_flags & CSF_LOOSE)) {
-		cfg_each_pair(ld, map, walk_pair, &w);
-		return;
-	}
-	for (p = map->data.mapping.pairs.start;
-	    p < map->data.mapping.pairs.top; p++) {
-		k = cfg_node(ld, p->key);
-		if ((key = cfg_want_string(ld, k, w.w_what)) != NULL)
-			walk_pair(ld, key, k, cfg_node(ld, p->value), &w);
-	}
 }
 
 /*
@@ -623,7 +342,7 @@ config_key(size_t i, char *buf, size_t len, int *flags)
 	cfg_key_path(ck, buf, len);
 	snprintf(top, sizeof top, "%.*s", (int)strcspn(buf, "."), buf);
 	*flags = 0;
-	if ((up = cfg_find(CS_TOP, top)) != NULL && (up->ck_flags & CK_MAIN))
+	if ((up = top_key(top)) != NULL && (up->ck_flags & CK_MAIN))
 		*flags |= HG_KEY_MAIN;
 	for (up = ck; up != NULL; up = section_key(up->ck_section))
 		if (up->ck_flags & CK_RESTART)
@@ -631,4 +350,85 @@ config_key(size_t i, char *buf, size_t len, int *flags)
 	if (cfg_entry_key(ck))
 		*flags |= HG_KEY_ENTRY;
 	return (0);
+}
+
+/* A default as a file would write it: a list's items are words. */
+static int
+default_node(yaml_document_t *doc, const struct cfg_key *ck)
+{
+	const char	*s = ck->ck_default, *end;
+	int		 seq, item;
+
+	if (ck->ck_type != CT_CIDRS && ck->ck_type != CT_PORTS &&
+	    ck->ck_type != CT_LISTEN)
+		return (yaml_document_add_scalar(doc, NULL,
+		    (yaml_char_t *)s, (int)strlen(s),
+		    YAML_PLAIN_SCALAR_STYLE));
+	seq = yaml_document_add_sequence(doc, NULL, YAML_FLOW_SEQUENCE_STYLE);
+	for (; *s != '\0'; s = *end != '\0' ? end + 1 : end) {
+		end = s + strcspn(s, " ");
+		item = yaml_document_add_scalar(doc, NULL, (yaml_char_t *)s,
+		    (int)(end - s), YAML_PLAIN_SCALAR_STYLE);
+		if (seq == 0 || item == 0 ||
+		    !yaml_document_append_sequence_item(doc, seq, item))
+			return (0);
+	}
+	return (seq);
+}
+
+/*
+ * Give a new configuration the defaults of the table: each default goes
+ * through its key's own reader, as if the file began with it. A default
+ * that does not read is a mistake in the table: abort.
+ */
+static void
+defaults(struct hg_config *cf)
+{
+	struct loader		 ld;
+	struct hg_errors	 errs;
+	yaml_document_t		 doc;
+	const struct cfg_key	*ck;
+	int			 id;
+
+	memset(&ld, 0, sizeof ld);
+	errors_init(&errs);
+	if (!yaml_document_initialize(&doc, NULL, NULL, NULL, 1, 1))
+		abort();
+	ld.ld_keys = cfg_keys;
+	ld.ld_nkeys = NKEYS;
+	ld.ld_cf = cf;
+	ld.ld_rs = cf->cf_rules;
+	ld.ld_errs = &errs;
+	ld.ld_file = "(defaults)";
+	ld.ld_doc = &doc;
+	for (ck = cfg_keys; ck < cfg_keys + NKEYS; ck++) {
+		if (ck->ck_default == NULL || cfg_entry_key(ck))
+			continue;
+		if ((id = default_node(&doc, ck)) == 0)
+			abort();
+		cfg_set(&ld, ck, cfg_node(&ld, id), cfg_node(&ld, id), cf);
+	}
+	yaml_document_delete(&doc);
+	if (errors_total(&errs) != 0) {
+		errors_print(&errs, stderr);
+		abort();
+	}
+	errors_free(&errs);
+}
+
+/*
+ * A new configuration with the defaults of the keyword table (one
+ * reference), before any file is read.
+ */
+struct hg_config *
+cfg_new(void)
+{
+	struct hg_config	*cf;
+
+	cf = xcalloc(1, sizeof *cf);
+	cf->cf_refs = 1;
+	cf->cf_rules = ruleset_new();
+	errors_init(&cf->cf_warnings);
+	defaults(cf);
+	return (cf);
 }

@@ -1,7 +1,18 @@
 /*
  * cfgload.h -- the configuration loader's own declarations, shared by the
- * rules/cfg*.c files: its state while it reads, and the helpers that read
- * YAML nodes and report errors. Nothing outside rules/ includes it.
+ * rules/cfg*.c files: its state while it reads, the keyword table's types,
+ * and the helpers that read YAML nodes and report errors. Nothing outside
+ * rules/ includes it.
+ *
+ * The files call one way, each only those below it:
+ *
+ *	cfgfile.c	files, includes, the top level's passes
+ *	cfgrestart.c	what a reload cannot apply (beside cfgfile.c)
+ *	cfgkeys.c	the keyword table, a new configuration's defaults
+ *	cfgsettings.c, cfgpolicy.c	the readers the table names
+ *	cfgwalk.c	reading a mapping by the table (ld_keys)
+ *	cfgvalue.c	errors, common values
+ *	cfgobj.c	the configuration object
  */
 #ifndef HG_CFGLOAD_H
 #define HG_CFGLOAD_H
@@ -13,8 +24,12 @@
 #include "rules.h"
 #include "yamldoc.h"
 
+struct cfg_key;
+
 /* One load: the configuration being filled and where the reader is. */
 struct loader {
+	const struct cfg_key	*ld_keys;	/* the keyword table */
+	size_t			 ld_nkeys;
 	struct hg_config	*ld_cf;
 	struct hg_ruleset	*ld_rs;
 	struct hg_errors	*ld_errs;
@@ -69,8 +84,8 @@ typedef void (*pair_fn)(struct loader *, const char *, yaml_node_t *,
  * configuration, with where it may appear, how its value is read and
  * kept, its default and whether a change needs a restart. It drives the
  * reading of each key, the unknown-key errors and the main-file-only
- * check (cfgkeys.c, cfgfile.c), the defaults of a new configuration and
- * the reload's restart warnings (cfgobj.c).
+ * check (cfgwalk.c, cfgfile.c), the defaults of a new configuration
+ * (cfgkeys.c) and the reload's restart warnings (cfgrestart.c).
  */
 
 /* The mappings keys belong to. */
@@ -107,7 +122,8 @@ enum cfg_type {
 	CT_PATH,		/* char *, relative to the file */
 	CT_CIDRS,		/* struct hg_cidr *, its count at ck_noff */
 	CT_PORTS,		/* struct hg_portset */
-	CT_LISTEN		/* the listeners of kind ck_arg */
+	CT_LISTEN,		/* the listeners of kind ck_arg (by ck_set) */
+	CT_INCLUDE		/* files to read at once (by cfgfile.c) */
 };
 
 #define CK_MAIN		0x01	/* in the main file only */
@@ -119,8 +135,6 @@ enum cfg_type {
 #define CK_AUTO		0x40	/* CT_UINT: 'auto' is 0 */
 #define CK_NULL		0x80	/* CT_PATH: null clears it */
 #define CK_EXPECT	0x100	/* CT_CHOICE: "expected a, b or c" */
-
-struct cfg_key;
 
 /* Reads the value v of key k into base (the configuration, or the entry
  * a section describes). */
@@ -166,10 +180,59 @@ struct cfg_listenspec {
 	int		 lsp_tlsbad;	/* a tls: value was refused */
 };
 
+/* The readers of keys that need their own (cfg_key.ck_set). */
+#define CFG_SET(name)	void name(struct loader *, const struct cfg_key *, \
+			    yaml_node_t *, yaml_node_t *, void *)
+
 /* cfgkeys.c */
 extern const struct cfg_key cfg_keys[];
 extern const size_t cfg_nkeys;
-const struct cfg_key *cfg_find(enum cfg_section, const char *);
+struct hg_config *cfg_new(void);
+
+/* cfgsettings.c */
+CFG_SET(cfg_set_listen);
+CFG_SET(cfg_set_clients);
+CFG_SET(cfg_set_group_name);
+CFG_SET(cfg_set_group_networks);
+CFG_SET(cfg_set_group_users);
+CFG_SET(cfg_set_listen_address);
+CFG_SET(cfg_set_listen_tls);
+CFG_SET(cfg_set_tls_file);
+CFG_SET(cfg_set_pac_proxy);
+CFG_SET(cfg_set_pac_bypass);
+CFG_SET(cfg_set_dns_servers);
+CFG_SET(cfg_set_decisions);
+CFG_SET(cfg_set_user);
+CFG_SET(cfg_set_chroot);
+CFG_SET(cfg_set_basic);
+CFG_SET(cfg_set_users_file);
+CFG_SET(cfg_set_realm);
+int		 cfg_same_dns_servers(const struct hg_config *,
+		    const struct hg_config *);
+void		 cfg_auth_finish(struct loader *);
+
+/* cfgpolicy.c */
+CFG_SET(cfg_set_categories);
+CFG_SET(cfg_set_actions);
+CFG_SET(cfg_set_category_action);
+CFG_SET(cfg_set_category_actions);
+CFG_SET(cfg_set_category_text);
+CFG_SET(cfg_set_category_hosts);
+CFG_SET(cfg_set_category_lists);
+CFG_SET(cfg_set_list_file);
+CFG_SET(cfg_set_list_url);
+CFG_SET(cfg_set_list_format);
+CFG_SET(cfg_set_list_refresh);
+CFG_SET(cfg_set_list_sha256);
+CFG_SET(cfg_set_list_ca_file);
+CFG_SET(cfg_set_list_max_bytes);
+CFG_SET(cfg_set_list_max_shrink);
+void		 cfg_resolve_gactions(struct loader *);
+void		 cfg_load_sources(struct hg_config *);
+
+/* cfgwalk.c */
+const struct cfg_key *cfg_find(const struct loader *, enum cfg_section,
+		    const char *);
 void		 cfg_key_path(const struct cfg_key *, char *, size_t);
 int		 cfg_entry_key(const struct cfg_key *);
 void		 cfg_set(struct loader *, const struct cfg_key *,
@@ -179,7 +242,7 @@ void		 cfg_walk(struct loader *, enum cfg_section, yaml_node_t *,
 void		 cfg_included_key(struct loader *, yaml_node_t *,
 		    const struct cfg_key *, const char *);
 
-/* cfgfile.c */
+/* cfgvalue.c */
 void		 cfg_err(struct loader *, const yaml_node_t *, const char *,
 		    ...) __attribute__((format(HG_PRINTF, 3, 4)));
 const char	*cfg_want_string(struct loader *, const yaml_node_t *,
@@ -208,60 +271,9 @@ void		 cfg_set_size(struct loader *, yaml_node_t *, const char *,
 		    uint64_t *, int *);
 void		 cfg_set_ratio(struct loader *, yaml_node_t *, const char *,
 		    double *, int *);
-
-/* The readers of keys that need their own (cfg_key.ck_set). */
-#define CFG_SET(name)	void name(struct loader *, const struct cfg_key *, \
-			    yaml_node_t *, yaml_node_t *, void *)
-
-/* cfgfile.c */
-CFG_SET(cfg_set_include);
-
-/* cfgsettings.c */
-CFG_SET(cfg_set_clients);
-CFG_SET(cfg_set_group_name);
-CFG_SET(cfg_set_group_networks);
-CFG_SET(cfg_set_group_users);
-CFG_SET(cfg_set_listen_address);
-CFG_SET(cfg_set_listen_tls);
-CFG_SET(cfg_set_tls_file);
-CFG_SET(cfg_set_pac_proxy);
-CFG_SET(cfg_set_pac_bypass);
-CFG_SET(cfg_set_dns_servers);
-CFG_SET(cfg_set_decisions);
-CFG_SET(cfg_set_user);
-CFG_SET(cfg_set_chroot);
-CFG_SET(cfg_set_basic);
-CFG_SET(cfg_set_users_file);
-CFG_SET(cfg_set_realm);
-int		 cfg_same_dns_servers(const struct hg_config *,
-		    const struct hg_config *);
-int		 cfg_listen_valid(const char *);
-void		 cfg_set_listeners(struct loader *, yaml_node_t *,
-		    enum hg_listen_kind, const char *);
-void		 cfg_auth_finish(struct loader *);
-
-/* cfgpolicy.c */
-CFG_SET(cfg_set_categories);
-CFG_SET(cfg_set_actions);
-CFG_SET(cfg_set_category_action);
-CFG_SET(cfg_set_category_actions);
-CFG_SET(cfg_set_category_text);
-CFG_SET(cfg_set_category_hosts);
-CFG_SET(cfg_set_category_lists);
-CFG_SET(cfg_set_list_file);
-CFG_SET(cfg_set_list_url);
-CFG_SET(cfg_set_list_format);
-CFG_SET(cfg_set_list_refresh);
-CFG_SET(cfg_set_list_sha256);
-CFG_SET(cfg_set_list_ca_file);
-CFG_SET(cfg_set_list_max_bytes);
-CFG_SET(cfg_set_list_max_shrink);
 int		 cfg_category_name_valid(const char *);
-void		 cfg_resolve_gactions(struct loader *);
-void		 cfg_load_sources(struct hg_config *);
 
 /* cfgobj.c */
-struct hg_config *cfg_new(void);
 void		 cfg_free(struct hg_config *);
 struct hg_listener *cfg_listener_add(struct hg_config *,
 		    enum hg_listen_kind, const char *);

@@ -24,22 +24,6 @@ struct catload {
 	int		 cl_have_action;
 };
 
-int
-cfg_category_name_valid(const char *s)
-{
-	size_t	i;
-
-	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-		return (0);
-	for (i = 0; s[i] != '\0'; i++) {
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
-			return (0);
-	}
-	return (i <= 64);
-}
-
-
 struct listspec {
 	const char	*ls_file;
 	yaml_node_t	*ls_file_node;	/* the file: value: where errors go */

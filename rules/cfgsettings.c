@@ -18,8 +18,8 @@
 #include "cfgload.h"
 
 /* "127.0.0.1:3128" or "[::1]:3128"; port 0 lets the kernel choose. */
-int
-cfg_listen_valid(const char *s)
+static int
+listen_valid(const char *s)
 {
 	char		 host[64];
 	uint8_t		 addr[16];
@@ -131,7 +131,7 @@ listen_entry(struct loader *ld, yaml_node_t *n, enum hg_listen_kind kind,
 	}
 	if ((s = cfg_want_string(ld, n, what)) == NULL)
 		goto out;
-	if (cfg_listen_valid(s) != 0) {
+	if (listen_valid(s) != 0) {
 		cfg_err(ld, n, "%s: '%s' is not ADDRESS:PORT "
 		    "(an IP address; [v6]:port for IPv6)", what, s);
 		goto out;
@@ -160,8 +160,8 @@ out:
  * listen, pac.listen, metrics.listen: one address or a list, in place of
  * the listeners of that kind. The proxy needs one at least.
  */
-void
-cfg_set_listeners(struct loader *ld, yaml_node_t *v, enum hg_listen_kind kind,
+static void
+set_listeners(struct loader *ld, yaml_node_t *v, enum hg_listen_kind kind,
     const char *what)
 {
 	yaml_node_item_t	*it;
@@ -180,6 +180,17 @@ cfg_set_listeners(struct loader *ld, yaml_node_t *v, enum hg_listen_kind kind,
 	if (kind == HG_LISTEN_PROXY &&
 	    config_nlisteners(ld->ld_cf, kind) == 0)
 		cfg_err(ld, v, "%s: at least one address is needed", what);
+}
+
+/* The keys of type CT_LISTEN; ck_arg is the kind of listener. */
+void
+cfg_set_listen(struct loader *ld, const struct cfg_key *ck, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	char	what[CFG_MAX_PATH];
+
+	cfg_key_path(ck, what, sizeof what);
+	set_listeners(ld, v, ck->ck_arg, what);
 }
 
 /* pac.proxy: "HOST:PORT" ("[v6]:PORT"), one or a list. */
@@ -444,7 +455,7 @@ cfg_set_dns_servers(struct loader *ld, const struct cfg_key *ck,
 			continue;
 		if (inet_pton(AF_INET, s, addr) != 1 &&
 		    inet_pton(AF_INET6, s, addr) != 1 &&
-		    cfg_listen_valid(s) != 0) {
+		    listen_valid(s) != 0) {
 			cfg_err(ld, n, "dns.servers: '%s' is not an IP address "
 			    "(or ADDRESS:PORT)", s);
 			continue;

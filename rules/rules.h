@@ -473,12 +473,12 @@ size_t		 ruleset_nfiles(const struct hg_ruleset *);
 void		 ruleset_stats(const struct hg_ruleset *, size_t *, size_t *,
 		    size_t *, size_t *, size_t *);
 
-/* cfgfile.c, cfgobj.c */
+/* cfgfile.c */
 struct hg_config *config_load(const char *, struct hg_errors *);
 struct hg_config *config_load_string(const char *, const char *, size_t,
 		    struct hg_errors *);
 
-/* cfgkeys.c, cfgobj.c: the keys of the configuration */
+/* cfgkeys.c, cfgrestart.c, cfgobj.c: the keys of the configuration */
 #define HG_KEY_MAIN	0x1	/* in the main file only */
 #define HG_KEY_RESTART	0x2	/* a change takes effect at the next start */
 #define HG_KEY_ENTRY	0x4	/* a key of a list's entries (a listen or
