@@ -62,6 +62,7 @@ struct conn_req {
 	unsigned		 cr_cli_eof:1;
 	unsigned		 cr_up_eof:1;
 	int			 cr_minor;	/* client's HTTP/1.x */
+	unsigned		 cr_empty_lines; /* CRLFs skipped before it */
 	enum body_kind		 cr_req_body;
 	uint64_t		 cr_req_left;
 	struct chunkdec		 cr_req_chunk;

@@ -29,6 +29,9 @@
 
 #define FWD_MAX_CONNECTION_TOKENS	HG_MAX_RESPONSE_HEADERS
 #define FWD_VIA				"1.1 hushgate"
+/* What a response head may take in the buffer: the head and the empty
+ * lines before it. */
+#define FWD_HEAD_WAIT	(HG_MAX_RESPONSE_HEAD + 4 + 2 * HG_MAX_EMPTY_LINES)
 
 struct pooled {
 	struct pooled		*po_next;
@@ -208,6 +211,49 @@ hop_by_hop(const struct http_header *h, const struct http_header *named,
 	return (0);
 }
 
+/*
+ * A body that goes on chunked keeps its trailer fields (httpchunk.c), so
+ * the Trailer field that announces them goes on too; hop_by_hop() drops
+ * it from every other head. 0, or -1 when out is full.
+ */
+static int
+fwd_trailer_fields(struct evbuffer *out, const struct http_header *hdrs,
+    size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (http_token_eq(hdrs[i].hh_name, hdrs[i].hh_namelen,
+		    "trailer") && evbuffer_add_printf(out, "Trailer: %.*s\r\n",
+		    (int)hdrs[i].hh_valuelen, hdrs[i].hh_value) < 0)
+			return (-1);
+	return (0);
+}
+
+static void
+te_token(const char *t, size_t len, void *arg)
+{
+	int	*found = arg;
+
+	/* "trailers", never with a weight (RFC 9110 section 10.1.4) */
+	if (http_token_eq(t, len, "trailers"))
+		*found = 1;
+}
+
+/* Does the client's TE say it takes trailer fields? */
+static int
+fwd_te_trailers(const struct http_header *hdrs, size_t n)
+{
+	size_t	i;
+	int	found = 0;
+
+	for (i = 0; i < n; i++)
+		if (http_token_eq(hdrs[i].hh_name, hdrs[i].hh_namelen, "te"))
+			http_each_token(hdrs[i].hh_value, hdrs[i].hh_valuelen,
+			    te_token, &found);
+	return (found);
+}
+
 struct connhdr {
 	struct http_header	 ch_names[FWD_MAX_CONNECTION_TOKENS];
 	size_t			 ch_n;
@@ -319,10 +365,18 @@ fwd_upstream_head(struct conn *c, const struct http_request *rq,
 		    (unsigned long long)cr->cr_req_left) < 0;
 	else if (cr->cr_req_body == BODY_CHUNKED)
 		bad |= evbuffer_add_printf(out,
-		    "Transfer-Encoding: chunked\r\n") < 0;
+		    "Transfer-Encoding: chunked\r\n") < 0 ||
+		    fwd_trailer_fields(out, rq->rq_headers,
+		    rq->rq_nheaders) != 0;
 	else if (http_has_header(rq->rq_headers, rq->rq_nheaders,
 	    "content-length"))
 		bad |= evbuffer_add_printf(out, "Content-Length: 0\r\n") < 0;
+	/* A client that takes trailers gets them when the upstream sends
+	 * any: it asks the upstream the same (TE is hop-by-hop). */
+	if (rq->rq_minor == 1 && fwd_te_trailers(rq->rq_headers,
+	    rq->rq_nheaders))
+		bad |= evbuffer_add_printf(out, "TE: trailers\r\n"
+		    "Connection: TE\r\n") < 0;
 	bad |= evbuffer_add(out, "\r\n", 2) != 0;
 	return (bad ? -1 : 0);
 }
@@ -392,8 +446,7 @@ fwd_request(struct conn *c, const struct http_request *rq)
 	}
 
 	/* kind and len are set only when the framing is good. */
-	if (http_body_framing(rq->rq_headers, rq->rq_nheaders, &kind, &len,
-	    &why) != 0 || (kind == BODY_CHUNKED && rq->rq_minor == 0)) {
+	if (http_request_framing(rq, &kind, &len, &why) != 0) {
 		snprintf(msg, sizeof msg, "malformed request: %s", why);
 		conn_respond_error(c, 400, msg, END_BAD_REQUEST);
 		return;
@@ -514,6 +567,16 @@ fwd_abort(struct conn *c, int status, const char *why,
 	conn_close_after_flush(c, c->cn_cfg->cf_timeout_idle);
 }
 
+/* An upstream's response that is not HTTP/1.x as RFC 9112 writes it. */
+static void
+fwd_bad_response(struct conn *c, const char *why)
+{
+	char	msg[160];
+
+	snprintf(msg, sizeof msg, "bad upstream response: %s", why);
+	fwd_abort(c, 502, msg, END_BAD_RESPONSE);
+}
+
 static void
 fwd_cli_read(struct bufferevent *bev, void *arg)
 {
@@ -605,7 +668,7 @@ fwd_response_head(struct conn *c)
 	struct connhdr		 ch;
 	const struct http_header *h;
 	size_t			 len, want, i;
-	ssize_t			 hlen;
+	ssize_t			 hlen, skip;
 	const char		*buf, *why;
 	char			 head[HG_MAX_RESPONSE_HEAD + 1];
 	enum body_kind		 kind;
@@ -616,11 +679,21 @@ fwd_response_head(struct conn *c)
 		len = evbuffer_get_length(in);
 		if (len == 0)
 			return (1);
-		want = len < HG_MAX_RESPONSE_HEAD + 4 ? len :
-		    HG_MAX_RESPONSE_HEAD + 4;
+		want = len < FWD_HEAD_WAIT ? len : FWD_HEAD_WAIT;
 		buf = (const char *)evbuffer_pullup(in, (ssize_t)want);
-		hlen = http_head_end(buf, want);
-		if (hlen < 0 && len <= HG_MAX_RESPONSE_HEAD)
+		/* Empty lines before a status line are skipped (RFC 9112
+		 * section 2.2), a few; nothing leaves the buffer before the
+		 * head is whole. */
+		skip = http_skip_empty_lines(buf, want, HG_MAX_EMPTY_LINES,
+		    &why);
+		if (skip == HTTP_MORE)
+			return (1);
+		if (skip == HTTP_BAD) {
+			fwd_bad_response(c, why);
+			return (-1);
+		}
+		hlen = http_head_end(buf + skip, want - (size_t)skip);
+		if (hlen < 0 && len - (size_t)skip <= HG_MAX_RESPONSE_HEAD)
 			return (1);
 		if (hlen < 0 || hlen > HG_MAX_RESPONSE_HEAD) {
 			fwd_abort(c, 502, "upstream response head too large",
@@ -628,15 +701,11 @@ fwd_response_head(struct conn *c)
 			return (-1);
 		}
 		/* A copy: the answer may drop the upstream and its buffer. */
-		memcpy(head, buf, (size_t)hlen);
+		memcpy(head, buf + skip, (size_t)hlen);
 		head[hlen] = '\0';
-		evbuffer_drain(in, (size_t)hlen);
+		evbuffer_drain(in, (size_t)(skip + hlen));
 		if (http_parse_response(head, (size_t)hlen, &rs, &why) != 0) {
-			char msg[128];
-
-			snprintf(msg, sizeof msg, "bad upstream response: %s",
-			    why);
-			fwd_abort(c, 502, msg, END_BAD_RESPONSE);
+			fwd_bad_response(c, why);
 			return (-1);
 		}
 		if (rs.rs_status >= 200)
@@ -654,19 +723,11 @@ fwd_response_head(struct conn *c)
 
 	cr->cr_status = rs.rs_status;
 	connection_scan(rs.rs_headers, rs.rs_nheaders, &ch, 0);
-	if (cr->cr_is_head || rs.rs_status == 204 || rs.rs_status == 304) {
-		kind = BODY_NONE;
-		blen = 0;
-	} else if (http_body_framing(rs.rs_headers, rs.rs_nheaders, &kind,
-	    &blen, &why) != 0) {
-		char msg[128];
-
-		snprintf(msg, sizeof msg, "bad upstream response: %s", why);
-		fwd_abort(c, 502, msg, END_BAD_RESPONSE);
+	if (http_response_framing(&rs, cr->cr_is_head, &kind, &blen,
+	    &why) != 0) {
+		fwd_bad_response(c, why);
 		return (-1);
-	} else if (kind == BODY_NONE && !http_has_header(rs.rs_headers,
-	    rs.rs_nheaders, "content-length"))
-		kind = BODY_CLOSE;
+	}
 	cr->cr_resp_body = kind;
 	cr->cr_resp_left = blen;
 	cr->cr_up_reusable = kind != BODY_CLOSE && !ch.ch_close &&
@@ -690,8 +751,10 @@ fwd_response_head(struct conn *c)
 		    h->hh_name, (int)h->hh_valuelen, h->hh_value);
 	}
 	evbuffer_add_printf(out, "Via: %s\r\n", FWD_VIA);
-	if (cr->cr_rechunk)
+	if (cr->cr_rechunk) {
 		evbuffer_add_printf(out, "Transfer-Encoding: chunked\r\n");
+		fwd_trailer_fields(out, rs.rs_headers, rs.rs_nheaders);
+	}
 	evbuffer_add_printf(out, "Connection: %s\r\n\r\n",
 	    cr->cr_keepalive ? "keep-alive" : "close");
 	cr->cr_resp_started = 1;

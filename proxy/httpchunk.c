@@ -5,13 +5,13 @@
  * directions, and for the list downloader (download/fetch.c).
  *
  * The decoder keeps its state in a struct chunkdec, so that a body may
- * arrive in any number of pieces. Chunk lines are bounded
- * (HG_MAX_CHUNK_LINE); chunk extensions and trailer fields are checked
- * for control bytes and dropped.
+ * arrive in any number of pieces. Chunk lines (HG_MAX_CHUNK_LINE) and the
+ * trailer section (HG_MAX_TRAILER_SECTION) are bounded and parsed by
+ * wire/http1.c; chunk extensions are dropped, trailer fields go on when
+ * the body is chunked again (the recipient takes them) and may be.
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,65 +27,70 @@ enum {
 	CD_DONE
 };
 
-/* Find a CRLF-ended line at the start of in; its length or -1. */
-static ssize_t
-line_length(struct evbuffer *in)
+/* The first n bytes of in (fewer when fewer are there), contiguous. */
+static const char *
+peek(struct evbuffer *in, size_t n, size_t *got)
 {
-	struct evbuffer_ptr	p;
-	size_t			eol_len;
+	size_t	avail = evbuffer_get_length(in);
 
-	p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF_STRICT);
-	return (p.pos);
+	*got = avail < n ? avail : n;
+	return ((const char *)evbuffer_pullup(in, (ssize_t)*got));
+}
+
+/*
+ * The trailer section after the last chunk (t bytes at p, its final CRLF
+ * included): the fields that may be passed on (http_trailer_forwardable)
+ * are, and the section is ended. 0, or -1 when it does not parse.
+ */
+static int
+trailers_out(const char *p, size_t t, struct evbuffer *out)
+{
+	struct http_header	 hdrs[HG_MAX_TRAILERS];
+	const char		*why;
+	size_t			 n, i;
+
+	if (http_parse_trailers(p, t, hdrs, HG_MAX_TRAILERS, &n, &why) != 0)
+		return (-1);
+	evbuffer_add(out, "0\r\n", 3);
+	for (i = 0; i < n; i++)
+		if (http_trailer_forwardable(hdrs[i].hh_name,
+		    hdrs[i].hh_namelen))
+			evbuffer_add_printf(out, "%.*s: %.*s\r\n",
+			    (int)hdrs[i].hh_namelen, hdrs[i].hh_name,
+			    (int)hdrs[i].hh_valuelen, hdrs[i].hh_value);
+	evbuffer_add(out, "\r\n", 2);
+	return (0);
 }
 
 /*
  * Decode chunked data from in. Data goes to out, as chunks again when
- * rechunk is set, raw otherwise; *bytes counts the data. Returns 1 when
- * the body is complete (trailers are dropped), 0 when more input is
- * needed, -1 on a framing error.
+ * rechunk is set (with the trailer fields that may be passed on), raw
+ * otherwise (trailers dropped); *bytes counts the data. Chunk lines and
+ * the trailer section follow RFC 9112 section 7.1 exactly (wire/http1.c):
+ * what the grammar refuses is an error here too. Returns 1 when the body
+ * is complete, 0 when more input is needed, -1 on a framing error.
  */
 int
 chunk_pump(struct chunkdec *cd, struct evbuffer *in, struct evbuffer *out,
     int rechunk, uint64_t *bytes)
 {
-	char		 line[HG_MAX_CHUNK_LINE + 1], *p;
+	const char	*p, *why;
 	ssize_t		 ll;
-	size_t		 avail, n;
+	size_t		 avail, got, n;
 	uint64_t	 size;
-	int		 digits;
 
 	for (;;) {
 		avail = evbuffer_get_length(in);
 		switch (cd->cd_state) {
 		case CD_SIZE:
-			ll = line_length(in);
-			if (ll < 0)
-				return (avail > HG_MAX_CHUNK_LINE ? -1 : 0);
-			if (ll > HG_MAX_CHUNK_LINE)
+			p = peek(in, HG_MAX_CHUNK_LINE + 2, &got);
+			ll = http_chunk_line_end(p, got, &why);
+			if (ll == HTTP_MORE)
+				return (got > HG_MAX_CHUNK_LINE ? -1 : 0);
+			if (ll < 0 || http_chunk_line(p, (size_t)ll, &size,
+			    &why) != 0)
 				return (-1);
-			evbuffer_remove(in, line, (size_t)ll);
-			line[ll] = '\0';
-			evbuffer_drain(in, 2);
-			size = 0;
-			digits = 0;
-			for (p = line; isxdigit((unsigned char)*p); p++) {
-				if (++digits > 15)
-					return (-1);
-				size = size * 16 + (uint64_t)(isdigit(
-				    (unsigned char)*p) ? *p - '0' :
-				    (tolower((unsigned char)*p) - 'a' + 10));
-			}
-			if (digits == 0)
-				return (-1);
-			/* chunk-ext: BWS ";" ... ; nothing else */
-			while (*p == ' ' || *p == '\t')
-				p++;
-			if (*p != '\0' && *p != ';')
-				return (-1);
-			for (; *p != '\0'; p++)
-				if (((unsigned char)*p < 0x20 && *p != '\t') ||
-				    *p == 0x7f)
-					return (-1);
+			evbuffer_drain(in, (size_t)ll + 2);
 			if (size == 0) {
 				cd->cd_state = CD_TRAILER;
 				break;
@@ -109,7 +114,7 @@ chunk_pump(struct chunkdec *cd, struct evbuffer *in, struct evbuffer *out,
 		case CD_DATA_END:
 			if (avail < 2)
 				return (0);
-			p = (char *)evbuffer_pullup(in, 2);
+			p = (const char *)evbuffer_pullup(in, 2);
 			if (p[0] != '\r' || p[1] != '\n')
 				return (-1);
 			evbuffer_drain(in, 2);
@@ -118,21 +123,15 @@ chunk_pump(struct chunkdec *cd, struct evbuffer *in, struct evbuffer *out,
 			cd->cd_state = CD_SIZE;
 			break;
 		case CD_TRAILER:
-			ll = line_length(in);
+			p = peek(in, HG_MAX_TRAILER_SECTION, &got);
+			ll = http_trailers_end(p, got, &why);
+			if (ll == HTTP_MORE)
+				return (got >= HG_MAX_TRAILER_SECTION ? -1 : 0);
 			if (ll < 0)
-				return (avail > HG_MAX_CHUNK_LINE ? -1 : 0);
-			if (ll > HG_MAX_CHUNK_LINE)
 				return (-1);
-			p = (char *)evbuffer_pullup(in, ll);
-			for (n = 0; n < (size_t)ll; n++)
-				if (((unsigned char)p[n] < 0x20 &&
-				    p[n] != '\t') || p[n] == 0x7f)
-					return (-1);
-			evbuffer_drain(in, (size_t)ll + 2);
-			if (ll > 0)
-				break;		/* a trailer field: dropped */
-			if (rechunk)
-				evbuffer_add(out, "0\r\n\r\n", 5);
+			if (rechunk && trailers_out(p, (size_t)ll, out) != 0)
+				return (-1);
+			evbuffer_drain(in, (size_t)ll);
 			cd->cd_state = CD_DONE;
 			return (1);
 		case CD_DONE:

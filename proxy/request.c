@@ -233,6 +233,38 @@ proxy_header(struct conn *c, struct evbuffer *in)
 }
 
 /*
+ * The empty lines a client may send before a request line (RFC 9112
+ * section 2.2: after a body, between pipelined requests), drained as they
+ * come, HG_MAX_EMPTY_LINES of them for one request: 0 when what follows
+ * may be a head, 1 to wait for the LF of a lone CR, -1 (why) when there
+ * are too many or a line ends otherwise.
+ */
+static int
+skip_empty_lines(struct conn *c, struct evbuffer *in, const char **why)
+{
+	struct conn_req	*cr = &c->cn_req;
+	size_t		 len = evbuffer_get_length(in), want;
+	ssize_t		 skip;
+	const char	*buf;
+
+	want = 2 * (HG_MAX_EMPTY_LINES + 1);
+	if (want > len)
+		want = len;
+	if (want == 0 || ((buf = (const char *)evbuffer_pullup(in,
+	    (ssize_t)want)) != NULL && buf[0] != '\r' && buf[0] != '\n'))
+		return (0);
+	skip = http_skip_empty_lines(buf, want,
+	    HG_MAX_EMPTY_LINES - cr->cr_empty_lines, why);
+	if (skip == HTTP_BAD)
+		return (-1);
+	if (skip == HTTP_MORE)
+		return (1);
+	cr->cr_empty_lines += (unsigned)skip / 2;
+	evbuffer_drain(in, (size_t)skip);
+	return (0);
+}
+
+/*
  * Bytes from a client in CS_HEAD: the PROXY header first if one is due,
  * then a request head, parsed and sent its way once whole.
  */
@@ -246,7 +278,7 @@ head_read(struct bufferevent *bev, void *arg)
 	const char		*buf, *why = "";
 	ssize_t			 hlen;
 	char			 head[HG_MAX_REQUEST_HEAD + 1];
-	int			 status;
+	int			 status, empty;
 
 	if (len == 0 || c->cn_state != CS_HEAD) {
 		/* Early tunnel data waits in the buffer, up to a bound (the
@@ -266,6 +298,9 @@ head_read(struct bufferevent *bev, void *arg)
 		if ((len = evbuffer_get_length(in)) == 0)
 			return;
 	}
+	if ((empty = skip_empty_lines(c, in, &why)) > 0 ||
+	    (empty == 0 && (len = evbuffer_get_length(in)) == 0))
+		return;
 	if (!c->cn_req.cr_head_started) {
 		/* The first byte of a request: the head must follow in
 		 * timeouts.request. */
@@ -285,6 +320,13 @@ head_read(struct bufferevent *bev, void *arg)
 			clock_gettime(CLOCK_REALTIME, &c->cn_req.cr_start);
 		}
 		conn_timer_set(c, c->cn_cfg->cf_timeout_request);
+	}
+	if (empty < 0) {
+		char msg[128];
+
+		snprintf(msg, sizeof msg, "malformed request: %s", why);
+		conn_respond_error(c, 400, msg, END_BAD_REQUEST);
+		return;
 	}
 	want = len < HG_MAX_REQUEST_HEAD + 4 ? len : HG_MAX_REQUEST_HEAD + 4;
 	buf = (const char *)evbuffer_pullup(in, (ssize_t)want);

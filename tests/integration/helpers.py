@@ -1191,7 +1191,7 @@ class OriginServer:
                     i += len(piece)
                     step = 65536 if step == 7 else 7 if step > 60000 \
                         else 65536
-                oc.send(b"0\r\nX-Trailer-Field: dropped\r\n\r\n")
+                oc.send(b"0\r\nX-Trailer-Field: kept\r\n\r\n")
                 return True
             if name == "close":
                 oc.send(self._head(req, 200, "OK", [
