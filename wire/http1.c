@@ -359,7 +359,7 @@ length_token(const char *t, size_t len, void *arg)
  * Work out how a message body is framed from its headers. Returns 0 with
  * *kind and *len, or -1 with *why when the framing is ambiguous.
  */
-int
+static int
 http_body_framing(const struct http_header *hdrs, size_t n,
     enum body_kind *kind, uint64_t *len, const char **why)
 {

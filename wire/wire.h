@@ -112,8 +112,6 @@ void		 http_each_token(const char *, size_t,
 		    void (*)(const char *, size_t, void *), void *);
 int		 http_has_header(const struct http_header *, size_t,
 		    const char *);
-int		 http_body_framing(const struct http_header *, size_t,
-		    enum body_kind *, uint64_t *, const char **);
 int		 http_request_framing(const struct http_request *,
 		    enum body_kind *, uint64_t *, const char **);
 int		 http_response_framing(const struct http_response *, int,
