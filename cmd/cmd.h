@@ -9,7 +9,7 @@
 
 /* explain.c: hushgate explain */
 int		 explain_main(struct hg_config *, enum hg_scheme, uint32_t,
-		    int, char **);
+		    const char *, int, char **);
 
 /* paccmd.c: hushgate pac */
 int		 pac_main(int, char **);

@@ -1,6 +1,7 @@
 /*
  * explain.c -- `hushgate explain`: what the proxy would decide for each
- * target, through the very function the proxy calls (policy_decide).
+ * target, through the very functions the proxy calls (policy_decide,
+ * and policy_decide_sni for the server name of --sni).
  */
 #include "config.h"
 
@@ -13,10 +14,74 @@
 
 #define EXPLAIN_LINE_MAX	1024
 
+static const char *const explain_sni_modes[] = {
+	"off", "log", "require", "decide"
+};
+
+/* Print a decision's action, category and rule after the target. */
+static void
+explain_decision(enum hg_scheme scheme, const struct hg_decision *d)
+{
+	if (d->d_reason == HG_REASON_PORT)
+		printf("deny\t-\t%s\n", scheme == HG_SCHEME_HTTP ?
+		    "http_ports" : "connect_ports");
+	else if (d->d_reason == HG_REASON_DEFAULT)
+		printf("%s\t-\t-\n", action_name(d->d_action));
+	else
+		printf("%s\t%s\t%s:%u\n", action_name(d->d_action),
+		    d->d_category_name, d->d_file, d->d_line);
+}
+
+/*
+ * --sni: the decision on the server name of a tunnel to t, whose own
+ * decision is d, then what the tunnel gets under the configuration's
+ * tls_sni: "outcome", the action of its record, and how it ends (denied
+ * or port_denied, a 403; sni_denied or sni_mismatch, closed after its
+ * 200; relay).
+ */
+static void
+explain_sni(struct hg_config *cf, uint32_t group, const struct hg_target *t,
+    const struct hg_decision *d, const char *sni)
+{
+	struct hg_decision	 sd, rd = *d;
+	const char		*why, *how = "relay";
+	char			 name[HG_MAX_HOST + 1];
+	size_t			 n;
+	int			 mode = cf->cf_tls_sni, ok;
+
+	/* The name as the proxy reads it: lowercase, no trailing dot. */
+	for (n = 0; sni[n] != '\0' && n < sizeof name - 1; n++)
+		name[n] = sni[n] >= 'A' && sni[n] <= 'Z' ?
+		    (char)(sni[n] - 'A' + 'a') : sni[n];
+	name[n] = '\0';
+	if (n > 1 && name[n - 1] == '.')
+		name[n - 1] = '\0';
+	ok = policy_decide_sni(cf, t, name, group, &sd, &why) == 0;
+	printf("sni %s:%u\t", name, t->t_port);
+	if (ok)
+		explain_decision(HG_SCHEME_CONNECT, &sd);
+	else
+		printf("invalid\t-\t-\n");
+	if (d->d_action == HG_ACT_DENY)
+		how = d->d_reason == HG_REASON_PORT ? "port_denied" : "denied";
+	else if (mode == HG_SNI_REQUIRE && strcmp(name, t->t_host) != 0) {
+		how = "sni_mismatch";
+		rd.d_action = HG_ACT_DENY;
+	} else if (mode == HG_SNI_DECIDE && ok) {
+		if (policy_sni_overrides(d, &sd))
+			rd = sd;
+		if (sd.d_action == HG_ACT_DENY)
+			how = "sni_denied";
+	}
+	printf("outcome\t%s\t%s\ttls_sni %s\n", action_name(rd.d_action), how,
+	    mode >= 0 && mode < (int)(sizeof explain_sni_modes /
+	    sizeof explain_sni_modes[0]) ? explain_sni_modes[mode] : "?");
+}
+
 /* Print one answer; returns 0, or -1 for an invalid target. */
 static int
 explain_one(struct hg_config *cf, enum hg_scheme scheme, uint32_t group,
-    const char *s, size_t len)
+    const char *sni, const char *s, size_t len)
 {
 	struct hg_target	t;
 	struct hg_decision	d;
@@ -31,26 +96,22 @@ explain_one(struct hg_config *cf, enum hg_scheme scheme, uint32_t group,
 	policy_decide_group(cf, scheme, &t, group, &d);
 	printf(t.t_kind == HG_HOST_IPV6 ? "[%s]:%u\t" : "%s:%u\t", t.t_host,
 	    t.t_port);
-	if (d.d_reason == HG_REASON_PORT)
-		printf("deny\t-\t%s\n", scheme == HG_SCHEME_HTTP ?
-		    "http_ports" : "connect_ports");
-	else if (d.d_reason == HG_REASON_DEFAULT)
-		printf("%s\t-\t-\n", action_name(d.d_action));
-	else
-		printf("%s\t%s\t%s:%u\n", action_name(d.d_action),
-		    d.d_category_name, d.d_file, d.d_line);
+	explain_decision(scheme, &d);
+	if (sni != NULL)
+		explain_sni(cf, group, &t, &d, sni);
 	return (0);
 }
 
 /*
  * Explain each argument, or each line of stdin when there is none (blank
  * lines and lines starting with '#' are skipped), for a client of group
- * (HG_NONE: none). Returns the exit code: 0, or 1 when a target was
+ * (HG_NONE: none); with sni (NULL: none), each as a CONNECT whose
+ * ClientHello names sni. Returns the exit code: 0, or 1 when a target was
  * invalid.
  */
 int
 explain_main(struct hg_config *cf, enum hg_scheme scheme, uint32_t group,
-    int argc, char **argv)
+    const char *sni, int argc, char **argv)
 {
 	static char	 obuf[1 << 16];
 	char		 line[EXPLAIN_LINE_MAX];
@@ -60,7 +121,7 @@ explain_main(struct hg_config *cf, enum hg_scheme scheme, uint32_t group,
 	setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
 	if (argc > 0) {
 		for (i = 0; i < argc; i++)
-			if (explain_one(cf, scheme, group, argv[i],
+			if (explain_one(cf, scheme, group, sni, argv[i],
 			    strlen(argv[i])) != 0)
 				bad = 1;
 		fflush(stdout);
@@ -86,7 +147,7 @@ explain_main(struct hg_config *cf, enum hg_scheme scheme, uint32_t group,
 		start = strspn(line, " \t");
 		if (line[start] == '\0' || line[start] == '#')
 			continue;
-		if (explain_one(cf, scheme, group, line + start,
+		if (explain_one(cf, scheme, group, sni, line + start,
 		    len - start) != 0)
 			bad = 1;
 	}

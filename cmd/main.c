@@ -22,7 +22,8 @@ usage(FILE *f)
 	    "usage: hushgate [-d] [-c FILE]          run the proxy\n"
 	    "       hushgate -t [-v] [-c FILE]       check the configuration\n"
 	    "       hushgate explain [-c FILE] [--http] [--group NAME] "
-	    "[HOST[:PORT]...]\n"
+	    "[--sni NAME]\n"
+	    "                        [HOST[:PORT]...]\n"
 	    "                                        show the decision for each "
 	    "target\n"
 	    "                                        (one per line on stdin "
@@ -60,7 +61,11 @@ usage(FILE *f)
 	    "  --http    (explain) as a plain-HTTP request: port 80 by "
 	    "default,\n"
 	    "            checked against http_ports\n"
-	    "  --group NAME  (explain) for a client of the group NAME\n",
+	    "  --group NAME  (explain) for a client of the group NAME\n"
+	    "  --sni NAME    (explain) as a CONNECT whose TLS ClientHello "
+	    "names NAME:\n"
+	    "            also the decision on NAME and the outcome under "
+	    "tls_sni\n",
 #ifdef _WIN32
 	    "       hushgate service install|uninstall|start|stop|reload|"
 	    "status [-c FILE]\n"
@@ -227,9 +232,11 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ "http", no_argument, NULL, 'H' },
 		{ "group", required_argument, NULL, 'G' },
+		{ "sni", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*file = plat_default_config(), *group = NULL;
+	const char	*sni = NULL;
 	int		 ch, check = 0, debug = 0, explain = 0, http = 0;
 	int		 verbose = 0;
 	int		 update = 0, show = 0;
@@ -308,6 +315,9 @@ main(int argc, char **argv)
 		case 'G':
 			group = optarg;
 			break;
+		case 'S':
+			sni = optarg;
+			break;
 		default:
 			usage(stderr);
 			return (2);
@@ -316,7 +326,11 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	log_init(debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
-	if (group != NULL && !explain) {
+	if ((group != NULL || sni != NULL) && !explain) {
+		usage(stderr);
+		return (2);
+	}
+	if (sni != NULL && (http || *sni == '\0')) {
 		usage(stderr);
 		return (2);
 	}
@@ -335,7 +349,7 @@ main(int argc, char **argv)
 			return (2);
 		}
 		rc = explain_main(cf, http ? HG_SCHEME_HTTP :
-		    HG_SCHEME_CONNECT, gi, argc, argv);
+		    HG_SCHEME_CONNECT, gi, sni, argc, argv);
 		config_unref(cf);
 		return (rc);
 	}

@@ -350,7 +350,7 @@ squid_field(struct jbuf *jb, const char *s)
  * TCP_MISS, plain HTTP forwarded, or an upstream failure answered 502 or
  * 504; TCP_DENIED, a refusal (rules, ports, the destination guard,
  * authentication, clients, max_connections_per_client, and a tunnel
- * closed by the SNI check after its 200); NONE_NONE, no request
+ * closed by the SNI check or decision after its 200); NONE_NONE, no request
  * understood or no destination reached. _ABORTED: the client side was
  * cut before the end; _TIMEDOUT: a client-side timeout ended it. The
  * status of the line stays the one the client got.
@@ -388,6 +388,8 @@ static const struct squid_code {
 	    { "proxy_untrusted", "TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
 	[END_SNI_MISMATCH] =
 	    { "sni_mismatch",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	[END_SNI_DENIED] =
+	    { "sni_denied",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
 	[END_SNI_MISSING] =
 	    { "sni_missing",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
 	[END_NOT_TLS] =

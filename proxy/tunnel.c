@@ -4,7 +4,8 @@
  * backpressure and half-close until both sides are done or the tunnel
  * idles out (timeouts.idle). With tls_sni, the first bytes from the
  * client are held until they show the server name of its ClientHello,
- * and the tunnel is closed when the name is not the CONNECT host.
+ * and the tunnel is closed when the name is not the CONNECT host
+ * (require) or when the rules deny it (decide).
  *
  * The tunnel of a plain listener runs on the raw sockets (tun_*); that
  * of a TLS listener on bufferevents (trelay_*).
@@ -283,11 +284,39 @@ sni_release(struct conn *c)
 }
 
 /*
+ * tls_sni decide: the server name of a tunnel's ClientHello is decided
+ * on as its CONNECT host was. Returns END_SNI_DENIED when the name is
+ * denied, END_NONE otherwise; the record takes the name's decision when
+ * it is the stricter one (denied, or audit on an allowed host). A name
+ * that is not a host is relayed as a hello without one.
+ */
+static enum conn_end
+sni_policy(struct conn *c, const char *name)
+{
+	struct hg_decision	 d;
+	const char		*why;
+
+	if (policy_decide_sni(c->cn_cfg, &c->cn_req.cr_target, name,
+	    c->cn_req.cr_group, &d, &why) != 0) {
+		log_debug("%s %s %s:%u: sni %s not decided on: %s",
+		    c->cn_client, c->cn_req.cr_method,
+		    c->cn_req.cr_target.t_host, c->cn_req.cr_target.t_port,
+		    name, why);
+		return (END_NONE);
+	}
+	if (policy_sni_overrides(&c->cn_req.cr_dec, &d))
+		c->cn_req.cr_dec = d;
+	return (d.d_action == HG_ACT_DENY ? END_SNI_DENIED : END_NONE);
+}
+
+/*
  * tls_sni: read the server name from the first bytes of a CONNECT
  * tunnel, without terminating TLS, once enough of them are here (or the
  * client said EOF). With require, close the tunnel when the name is not
  * the CONNECT host (domain fronting), or when a TLS port does not get a
- * ClientHello.
+ * ClientHello; with decide, when the rules deny the name. Returns 1 when
+ * the tunnel goes on, 0 when more bytes are needed, -1 when it is closed
+ * (and c freed).
  */
 static int
 sni_decide(struct conn *c, const unsigned char *p, size_t len)
@@ -295,7 +324,7 @@ sni_decide(struct conn *c, const unsigned char *p, size_t len)
 	const char	*why = NULL;
 	char		 name[HG_MAX_HOST + 1];
 	enum conn_end	 end = END_NONE;
-	int		 r, require;
+	int		 r, mode = c->cn_cfg->cf_tls_sni, require;
 
 	if (len > HG_MAX_CLIENTHELLO + 64)
 		len = HG_MAX_CLIENTHELLO + 64;
@@ -304,7 +333,7 @@ sni_decide(struct conn *c, const unsigned char *p, size_t len)
 	    len < HG_MAX_CLIENTHELLO + 64)
 		return (0);	/* more of it to come */
 	c->cn_sni_wait = 0;
-	require = c->cn_cfg->cf_tls_sni == HG_SNI_REQUIRE;
+	require = mode == HG_SNI_REQUIRE;
 	if (r == HELLO_SNI) {
 		size_t	n = strlen(name);
 
@@ -313,18 +342,29 @@ sni_decide(struct conn *c, const unsigned char *p, size_t len)
 		snprintf(c->cn_req.cr_sni, sizeof c->cn_req.cr_sni, "%s", name);
 		if (require && strcmp(name, c->cn_req.cr_target.t_host) != 0)
 			end = END_SNI_MISMATCH;
+		else if (mode == HG_SNI_DECIDE)
+			end = sni_policy(c, name);
 	} else if (r == HELLO_NOSNI) {
 		if (require && c->cn_req.cr_target.t_kind == HG_HOST_NAME)
 			end = END_SNI_MISSING;
 	} else if (require && portset_contains(&c->cn_cfg->cf_tls_ports,
 	    c->cn_req.cr_target.t_port))
 		end = r == HELLO_BAD ? END_BAD_CLIENT_HELLO : END_NOT_TLS;
-	if (end != END_NONE) {
+	if (end == END_SNI_DENIED) {
+		log_info("%s %s %s:%u: tunnel closed (tls_sni decide): "
+		    "sni_denied, sni %s, category %s", c->cn_client,
+		    c->cn_req.cr_method, c->cn_req.cr_target.t_host,
+		    c->cn_req.cr_target.t_port, c->cn_req.cr_sni,
+		    c->cn_req.cr_dec.d_category_name != NULL ?
+		    c->cn_req.cr_dec.d_category_name : "-");
+	} else if (end != END_NONE) {
 		log_info("%s %s %s:%u: tunnel closed (tls_sni require): %s%s%s",
 		    c->cn_client, c->cn_req.cr_method,
 		    c->cn_req.cr_target.t_host, c->cn_req.cr_target.t_port,
 		    dlog_end_name(end), c->cn_req.cr_sni[0] ? ", sni " : "",
 		    c->cn_req.cr_sni[0] ? c->cn_req.cr_sni : (why ? why : ""));
+	}
+	if (end != END_NONE) {
 		c->cn_req.cr_end = end;
 		conn_close(c, end);
 		return (-1);

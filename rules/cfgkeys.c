@@ -34,7 +34,8 @@ static const struct cfg_choice choice_action[] = {
 };
 static const struct cfg_choice choice_sni[] = {
 	{ "off", HG_SNI_OFF }, { "log", HG_SNI_LOG },
-	{ "require", HG_SNI_REQUIRE }, { NULL, 0 }
+	{ "require", HG_SNI_REQUIRE }, { "decide", HG_SNI_DECIDE },
+	{ NULL, 0 }
 };
 static const struct cfg_choice choice_log_format[] = {
 	{ "json", HG_LOG_JSON }, { "squid", HG_LOG_SQUID }, { NULL, 0 }

@@ -55,3 +55,50 @@ policy_decide_group(const struct hg_config *cf, enum hg_scheme scheme,
 		d->d_reason = HG_REASON_DEFAULT;
 	}
 }
+
+/*
+ * tls_sni decide: decide on name, the server name of the ClientHello of
+ * a tunnel to t, as on a CONNECT to that name at t's port, for a client
+ * of group. Fills d and returns 0, or returns -1 with *why set (static)
+ * when name is not a host.
+ */
+int
+policy_decide_sni(const struct hg_config *cf, const struct hg_target *t,
+    const char *name, uint32_t group, struct hg_decision *d,
+    const char **why)
+{
+	struct hg_target	st;
+
+	memset(&st, 0, sizeof st);
+	if (host_normalise(name, strlen(name), &st, why) != 0)
+		return (-1);
+	st.t_port = t->t_port;
+	policy_decide_group(cf, HG_SCHEME_CONNECT, &st, group, d);
+	return (0);
+}
+
+/* How strict an action is: deny over audit over allow. */
+static int
+policy_rank(enum hg_action a)
+{
+	switch (a) {
+	case HG_ACT_DENY:
+		return (2);
+	case HG_ACT_AUDIT:
+		return (1);
+	default:
+		return (0);
+	}
+}
+
+/*
+ * Whether the decision on the server name, sni, stands in the record of
+ * a tunnel instead of the one on its CONNECT host, conn: when it is
+ * stricter. Returns 1 or 0.
+ */
+int
+policy_sni_overrides(const struct hg_decision *conn,
+    const struct hg_decision *sni)
+{
+	return (policy_rank(sni->d_action) > policy_rank(conn->d_action));
+}

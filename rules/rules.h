@@ -267,6 +267,7 @@ struct hg_listmeta {
 #define HG_SNI_OFF	0
 #define HG_SNI_LOG	1	/* record the server name */
 #define HG_SNI_REQUIRE	2	/* ... and close a tunnel whose name differs */
+#define HG_SNI_DECIDE	3	/* ... and close one whose name is denied */
 
 /* The whole configuration: immutable once loaded, reference-counted. */
 struct hg_config {
@@ -552,6 +553,11 @@ uint64_t	 pac_fnv64(const void *, size_t);
 /* policy.c */
 void		 policy_decide(const struct hg_config *, enum hg_scheme,
 		    const struct hg_target *, struct hg_decision *);
+int		 policy_decide_sni(const struct hg_config *,
+		    const struct hg_target *, const char *, uint32_t,
+		    struct hg_decision *, const char **);
+int		 policy_sni_overrides(const struct hg_decision *,
+		    const struct hg_decision *);
 void		 policy_decide_group(const struct hg_config *, enum hg_scheme,
 		    const struct hg_target *, uint32_t, struct hg_decision *);
 

@@ -130,7 +130,8 @@ def literal_blocks(lines):
 SYNOPSIS = [
     "hushgate [-d] [-c file]",
     "hushgate -t [-v] [-c file]",
-    "hushgate explain [-c file] [--http] [--group name] [target ...]",
+    "hushgate explain [-c file] [--http] [--group name] [--sni name]"
+    " [target ...]",
     "hushgate lists update [-c file]",
     "hushgate pac [-c file] [--proxy host:port[,...]] [--mode all | policy]"
     " [--fallback direct | block] [-o file]",
@@ -380,7 +381,8 @@ def test_hushgate8_examples_run(example_dir):
                 assert g[:3] == w[:3], (cmd, g, w)
                 assert g[3].split(":")[0] == w[3].split(":")[0], (g, w)
         ran.append(argv[1])
-    assert sorted(ran) == ["-t", "explain", "explain", "pac", "pac"], ran
+    assert sorted(ran) == ["-t", "explain", "explain", "explain", "pac",
+                           "pac"], ran
     assert (example_dir / "proxy.pac").stat().st_size > 0
     assert (example_dir / "win/hushgate-user.reg").is_file()
 

@@ -169,5 +169,5 @@ def test_bad_tls_sni_value(hushgate, tmp_path):
                         timeout=TIMEOUT)
     out = cp.stdout.decode()
     assert cp.returncode == 1
-    assert "bad.yaml:1:10: tls_sni: expected off, log or require" in out
+    assert "bad.yaml:1:10: tls_sni: expected off, log, require or decide" in out
     assert "bad.yaml:2:13: tls_ports:" in out
