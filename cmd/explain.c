@@ -37,9 +37,10 @@ explain_decision(enum hg_scheme scheme, const struct hg_decision *d)
  * decision is d, then what the tunnel gets under the configuration's
  * tls_sni: "outcome", the action of its record, and how it ends (denied
  * or port_denied, a 403; sni_denied or sni_mismatch, closed after its
- * 200; relay).
+ * 200; relay). Returns 0, or -1 when sni is not a host name (the proxy
+ * would relay it as a hello without a name).
  */
-static void
+static int
 explain_sni(struct hg_config *cf, uint32_t group, const struct hg_target *t,
     const struct hg_decision *d, const char *sni)
 {
@@ -60,8 +61,10 @@ explain_sni(struct hg_config *cf, uint32_t group, const struct hg_target *t,
 	printf("sni %s:%u\t", name, t->t_port);
 	if (ok)
 		explain_decision(HG_SCHEME_CONNECT, &sd);
-	else
+	else {
 		printf("invalid\t-\t-\n");
+		fprintf(stderr, "hushgate: --sni %s: %s\n", sni, why);
+	}
 	if (d->d_action == HG_ACT_DENY)
 		how = d->d_reason == HG_REASON_PORT ? "port_denied" : "denied";
 	else if (mode == HG_SNI_REQUIRE && strcmp(name, t->t_host) != 0) {
@@ -76,6 +79,7 @@ explain_sni(struct hg_config *cf, uint32_t group, const struct hg_target *t,
 	printf("outcome\t%s\t%s\ttls_sni %s\n", action_name(rd.d_action), how,
 	    mode >= 0 && mode < (int)(sizeof explain_sni_modes /
 	    sizeof explain_sni_modes[0]) ? explain_sni_modes[mode] : "?");
+	return (ok ? 0 : -1);
 }
 
 /* Print one answer; returns 0, or -1 for an invalid target. */
@@ -98,7 +102,7 @@ explain_one(struct hg_config *cf, enum hg_scheme scheme, uint32_t group,
 	    t.t_port);
 	explain_decision(scheme, &d);
 	if (sni != NULL)
-		explain_sni(cf, group, &t, &d, sni);
+		return (explain_sni(cf, group, &t, &d, sni));
 	return (0);
 }
 

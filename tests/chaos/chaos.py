@@ -77,7 +77,7 @@ END_CODES = {
     "bad_request", "too_large", "overload", "overload_client",
     "request_timeout", "client_idle", "served", "resolve_failed",
     "resolve_timeout", "connect_failed", "connect_timeout", "sni_mismatch",
-    "sni_missing", "not_tls", "bad_client_hello", "tls_error",
+    "sni_missing", "sni_denied", "not_tls", "bad_client_hello", "tls_error",
     "tls_timeout", "response_timeout", "bad_response", "idle_timeout",
     "error", "shutdown",
 }

@@ -185,7 +185,8 @@ def test_every_end_code_has_its_counter(proxy, echo_server):
     text = scrape(p.port).body.decode()
     ends = set(re.findall(r'^hushgate_requests_by_end_total\{end="([a-z_]+)"',
                           text, re.M))
-    more = {"destination_guard", "sni_mismatch", "sni_missing", "not_tls",
-            "bad_client_hello", "overload_client", "proxy_protocol_error",
-            "proxy_untrusted", "served", "client_idle", "done"}
+    more = {"destination_guard", "sni_mismatch", "sni_missing", "sni_denied",
+            "not_tls", "bad_client_hello", "overload_client",
+            "proxy_protocol_error", "proxy_untrusted", "served", "client_idle",
+            "done"}
     assert END_CODES | more <= ends, sorted((END_CODES | more) - ends)
