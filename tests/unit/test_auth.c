@@ -1,8 +1,8 @@
 /*
  * test_auth.c -- who may use the proxy: lines of a users file
  * (tests/data/users.tsv), Basic credentials (tests/data/basic.tsv) and
- * client groups with their actions (tests/data/groups.tsv over
- * tests/data/groups/groups.yaml).
+ * client groups with their actions, the server names of tls_sni decide
+ * included (tests/data/groups.tsv over tests/data/groups/groups.yaml).
  */
 #include "config.h"
 
@@ -147,8 +147,38 @@ group_index(const char *name)
 	return (g);
 }
 
+/*
+ * sni GROUP TARGET NAME ACTION RECORD: tls_sni decide on a tunnel to
+ * TARGET whose ClientHello names NAME: the name's action (invalid when
+ * it is not a host) and the action the record carries.
+ */
+static void
+test_groups_sni(const struct unit_line *ul)
+{
+	struct hg_target	 t;
+	struct hg_decision	 d, sd;
+	const char		*why, *got;
+	uint32_t		 g = group_index(ul->ul_fields[1]);
+	int			 ok;
+
+	if (target_parse(ul->ul_fields[2], strlen(ul->ul_fields[2]), 443, &t,
+	    &why) != 0)
+		fail_msg("bad target in table: %s", why);
+	policy_decide_group(groups_cf, HG_SCHEME_CONNECT, &t, g, &d);
+	ok = policy_decide_sni(groups_cf, &t, ul->ul_fields[3], g, &sd,
+	    &why) == 0;
+	got = ok ? action_name(sd.d_action) : "invalid";
+	if (strcmp(got, ul->ul_fields[4]) != 0)
+		fail_msg("name: %s, want %s", got, ul->ul_fields[4]);
+	if (ok && policy_sni_overrides(&d, &sd))
+		d = sd;
+	got = action_name(d.d_action);
+	if (strcmp(got, ul->ul_fields[5]) != 0)
+		fail_msg("record: %s, want %s", got, ul->ul_fields[5]);
+}
+
 /* group ADDRESS USER GROUP / client ADDRESS in|out /
- * decide GROUP TARGET ACTION */
+ * decide GROUP TARGET ACTION / sni GROUP TARGET NAME ACTION RECORD */
 static void
 test_groups_line(void **state)
 {
@@ -176,7 +206,9 @@ test_groups_line(void **state)
 		    "out";
 		if (strcmp(got, ul->ul_fields[2]) != 0)
 			fail_msg("%s, want %s", got, ul->ul_fields[2]);
-	} else {
+	} else if (strcmp(kind, "sni") == 0)
+		test_groups_sni(ul);
+	else {
 		g = group_index(ul->ul_fields[1]);
 		if (target_parse(ul->ul_fields[2], strlen(ul->ul_fields[2]),
 		    443, &t, &why) != 0)
@@ -203,6 +235,7 @@ static const struct unit_kind groups_kinds[] = {
 	{ "group", 4, test_groups_line },
 	{ "client", 3, test_groups_line },
 	{ "decide", 4, test_groups_line },
+	{ "sni", 6, test_groups_line },
 };
 
 void
