@@ -206,6 +206,11 @@ def group_config(env, group):
                                            "hosts": ["denied.test"]}},
                 "destinations": {"guard": "on", "allow": ["127.0.0.1/32"]},
                 "tls_sni": "require", "tls_ports": [env.tls]}
+    if group == "decide":
+        return {"connect_ports": [env.tls],
+                "categories": {"blocked": {"action": "deny",
+                                           "hosts": ["denied.test"]}},
+                "tls_sni": "decide"}
     if group == "auth":
         return {"connect_ports": [env.echo], "http_ports": [env.web],
                 "auth": {"basic": {"users_file": env.users},
@@ -278,6 +283,14 @@ def act_sni_mismatch(env, port, src):
     with _tunnel(port, src, "tls.test:%d" % env.tls, 200) as t:
         with pytest.raises((ssl.SSLError, OSError)):
             ctx.wrap_socket(t.sock, server_hostname="fronted.test")
+
+
+def act_sni_denied(env, port, src):
+    ctx = ssl.create_default_context(cafile=env.ca)
+    ctx.check_hostname = False
+    with _tunnel(port, src, "127.0.0.1:%d" % env.tls, 200) as t:
+        with pytest.raises((ssl.SSLError, OSError)):
+            ctx.wrap_socket(t.sock, server_hostname="denied.test")
 
 
 def act_not_tls(env, port, src):
@@ -392,6 +405,9 @@ SQUID_CASES = [
     C(id="not-tls", group="main", src=16, act=act_not_tls, end="not_tls",
       code="TCP_DENIED", status=200, host="tls.test", port="tls",
       url=url("connect", "tls.test", "tls")),
+    C(id="sni-denied", group="decide", src=19, act=act_sni_denied,
+      end="sni_denied", code="TCP_DENIED", status=200, host="127.0.0.1",
+      port="tls", url=url("connect", "127.0.0.1", "tls")),
     C(id="connect-refused", group="main", src=17,
       act=lambda e, p, s: _tunnel(p, s, "echo.test:%d" % e.closed,
                                   502).close(),
