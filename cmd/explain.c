@@ -46,18 +46,22 @@ explain_sni(struct hg_config *cf, uint32_t group, const struct hg_target *t,
 {
 	struct hg_decision	 sd, rd = *d;
 	const char		*why, *how = "relay";
-	char			 name[HG_MAX_HOST + 1];
-	size_t			 n;
+	char			 name[HG_MAX_HOST + 2];
+	size_t			 n, len = strlen(sni);
 	int			 mode = cf->cf_tls_sni, ok;
 
 	/* The name as the proxy reads it: lowercase, no trailing dot. */
-	for (n = 0; sni[n] != '\0' && n < sizeof name - 1; n++)
+	for (n = 0; n < len && n < sizeof name - 1; n++)
 		name[n] = sni[n] >= 'A' && sni[n] <= 'Z' ?
 		    (char)(sni[n] - 'A' + 'a') : sni[n];
 	name[n] = '\0';
 	if (n > 1 && name[n - 1] == '.')
 		name[n - 1] = '\0';
-	ok = policy_decide_sni(cf, t, name, group, &sd, &why) == 0;
+	if (len >= sizeof name) {
+		ok = 0;
+		why = "host name longer than 253 characters";
+	} else
+		ok = policy_decide_sni(cf, t, name, group, &sd, &why) == 0;
 	printf("sni %s:%u\t", name, t->t_port);
 	if (ok)
 		explain_decision(HG_SCHEME_CONNECT, &sd);

@@ -314,9 +314,10 @@ sni_policy(struct conn *c, const char *name)
  * tunnel, without terminating TLS, once enough of them are here (or the
  * client said EOF). With require, close the tunnel when the name is not
  * the CONNECT host (domain fronting), or when a TLS port does not get a
- * ClientHello; with decide, when the rules deny the name. Returns 1 when
- * the tunnel goes on, 0 when more bytes are needed, -1 when it is closed
- * (and c freed).
+ * ClientHello; with decide, when the rules deny the name, or when a TLS
+ * port gets a ClientHello that cannot be read. Returns 1 when the tunnel
+ * goes on, 0 when more bytes are needed, -1 when it is closed (and c
+ * freed).
  */
 static int
 sni_decide(struct conn *c, const unsigned char *p, size_t len)
@@ -350,6 +351,11 @@ sni_decide(struct conn *c, const unsigned char *p, size_t len)
 	} else if (require && portset_contains(&c->cn_cfg->cf_tls_ports,
 	    c->cn_req.cr_target.t_port))
 		end = r == HELLO_BAD ? END_BAD_CLIENT_HELLO : END_NOT_TLS;
+	else if (mode == HG_SNI_DECIDE && (r == HELLO_BAD || (r == HELLO_MORE &&
+	    !c->cn_tun_eof[TUN_UP])) && portset_contains(
+	    &c->cn_cfg->cf_tls_ports, c->cn_req.cr_target.t_port))
+		/* A ClientHello that cannot be read would hide its name. */
+		end = END_BAD_CLIENT_HELLO;
 	if (end == END_SNI_DENIED) {
 		log_info("%s %s %s:%u: tunnel closed (tls_sni decide): "
 		    "sni_denied, sni %s, category %s", c->cn_client,
@@ -358,9 +364,10 @@ sni_decide(struct conn *c, const unsigned char *p, size_t len)
 		    c->cn_req.cr_dec.d_category_name != NULL ?
 		    c->cn_req.cr_dec.d_category_name : "-");
 	} else if (end != END_NONE) {
-		log_info("%s %s %s:%u: tunnel closed (tls_sni require): %s%s%s",
+		log_info("%s %s %s:%u: tunnel closed (tls_sni %s): %s%s%s",
 		    c->cn_client, c->cn_req.cr_method,
 		    c->cn_req.cr_target.t_host, c->cn_req.cr_target.t_port,
+		    require ? "require" : "decide",
 		    dlog_end_name(end), c->cn_req.cr_sni[0] ? ", sni " : "",
 		    c->cn_req.cr_sni[0] ? c->cn_req.cr_sni : (why ? why : ""));
 	}

@@ -363,6 +363,26 @@ def test_decide_without_tls_relays(proxy, echo_server):
     assert rec["sni"] is None and rec["end"] != "sni_denied"
 
 
+def test_decide_closes_a_hello_it_cannot_read(proxy):
+    """A ClientHello longer than can be read (its name could sit past
+    what is held) to a port of tls_ports: closed, nothing upstream."""
+    sink = TCPServer("sink")
+    try:
+        p = proxy(_decide_cfg(sink.port))
+        with Tunnel(p.port, "127.0.0.1:%d" % sink.port) as t:
+            assert t.status == 200
+            t.sock.sendall(b"\x16\x03\x01\x00\x04\x01\x00\x50\x00")
+            assert t.read_to_eof() == b""
+        rec = p.wait_log(lambda r: r["host"] == "127.0.0.1", "record")[0]
+        assert rec["end"] == "bad_client_hello" and rec["sni"] is None
+        wait_until(lambda: sink.received, "the upstream's end")
+        assert sink.received == [b""]
+        p.wait_stderr(r"127\.0\.0\.1:%d: tunnel closed \(tls_sni decide\): "
+                      r"bad_client_hello" % sink.port)
+    finally:
+        sink.close()
+
+
 def test_require_still_closes_a_mismatch_not_a_denial(proxy, origin,
                                                       openssl_cli):
     """require is unchanged by the rules: a denied name to an address is
@@ -443,6 +463,37 @@ def test_explain_sni_invalid_name(tmp_path):
     assert "--sni bad..name: empty label in host name" in cp.stderr
     assert rows[1] == ["sni bad..name:443", "invalid", "-", "-"]
     assert rows[2] == ["outcome", "allow", "relay", "tls_sni decide"]
+
+
+def test_explain_sni_too_long(tmp_path):
+    name = ".".join(["a" * 63] * 4) + ".test"
+    cp, _, rows = _explain_sni(tmp_path, "decide", name, "192.0.2.1")
+    assert cp.returncode == 1
+    assert "longer than 253 characters" in cp.stderr
+    assert rows[1][1:] == ["invalid", "-", "-"]
+    assert rows[2] == ["outcome", "allow", "relay", "tls_sni decide"]
+
+
+def test_explain_sni_for_a_group(tmp_path):
+    """--group applies to the name as to the target."""
+    cfg = tmp_path / "groups.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "tls_sni": "decide",
+        "dns": {"servers": [], "hosts_file": "/dev/null"},
+        "clients": ["127.0.0.0/8", {"name": "lab",
+                                     "networks": ["192.0.2.0/24"]}],
+        "categories": {"sni-blocked": {"action": "deny",
+                                       "hosts": ["blocked.test"],
+                                       "actions": {"lab": "allow"}}}},
+        sort_keys=False))
+    for group, outcome in ((None, ["deny", "sni_denied"]),
+                           ("lab", ["allow", "relay"])):
+        cp = run_hushgate(["explain", "-c", str(cfg), "--sni",
+                           "blocked.test", "192.0.2.1"] +
+                          (["--group", group] if group else []))
+        assert cp.returncode == 0, cp.stderr
+        rows = [l.split("\t") for l in cp.stdout.splitlines()]
+        assert rows[2] == ["outcome"] + outcome + ["tls_sni decide"], rows
 
 
 def test_explain_sni_usage(tmp_path):
