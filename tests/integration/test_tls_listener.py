@@ -567,3 +567,28 @@ def test_sni_check_inside_a_tls_listener(proxy, certs, tls_echo, test_ca,
     assert rec["sni"] == name
     if end is not None:
         assert rec["end"] == end
+
+
+@pytest.mark.parametrize("name,end", [("echo.test", None),
+                                      ("blocked.test", "sni_denied")])
+def test_sni_decide_inside_a_tls_listener(proxy, certs, tls_echo, test_ca,
+                                          name, end):
+    """tls_sni decide on the tunnel of a TLS listener, to an address."""
+    p = proxy(tls_cfg(certs, tls_echo.port,
+                      {"tls_sni": "decide",
+                       "tls_ports": [tls_echo.port]}))
+    ctx = ssl.create_default_context(cafile=test_ca["ca"])
+    ctx.check_hostname = False
+    s, r = tls_connect(p.port, certs["ca"], "127.0.0.1:%d" % tls_echo.port)
+    with s:
+        assert r.status == 200
+        if end is None:
+            assert inner_tls(s, ctx, name) == b"ping inside"
+        else:
+            with pytest.raises((ConnectionError, ssl.SSLError, OSError)):
+                inner_tls(s, ctx, name)
+    rec = p.wait_log(lambda r: r["host"] == "127.0.0.1", "record")[0]
+    assert rec["sni"] == name
+    if end is not None:
+        assert rec["end"] == end and rec["category"] == "blocked"
+        assert rec["bytes_down"] == 0
