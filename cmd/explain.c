@@ -14,10 +14,6 @@
 
 #define EXPLAIN_LINE_MAX	1024
 
-static const char *const explain_sni_modes[] = {
-	"off", "log", "require", "decide"
-};
-
 /* Print a decision's action, category and rule after the target. */
 static void
 explain_decision(enum hg_scheme scheme, const struct hg_decision *d)
@@ -81,8 +77,7 @@ explain_sni(struct hg_config *cf, uint32_t group, const struct hg_target *t,
 			how = "sni_denied";
 	}
 	printf("outcome\t%s\t%s\ttls_sni %s\n", action_name(rd.d_action), how,
-	    mode >= 0 && mode < (int)(sizeof explain_sni_modes /
-	    sizeof explain_sni_modes[0]) ? explain_sni_modes[mode] : "?");
+	    config_tls_sni_name(mode));
 	return (ok ? 0 : -1);
 }
 

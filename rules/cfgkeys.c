@@ -324,6 +324,18 @@ section_key(enum cfg_section sec)
 	return (NULL);
 }
 
+/* The name of tls_sni mode (HG_SNI_), as written in a configuration. */
+const char *
+config_tls_sni_name(int mode)
+{
+	const struct cfg_choice	*ch;
+
+	for (ch = choice_sni; ch->ch_name != NULL; ch++)
+		if (ch->ch_value == mode)
+			return (ch->ch_name);
+	return ("?");
+}
+
 /*
  * Key i of the table, for the tests: its dotted path into buf
  * ("pac.listen"; "categories.*.hosts", * standing for a category's name)

@@ -488,6 +488,7 @@ typedef void	(*config_change_fn)(const char *, void *);
 size_t		 config_restart_changes(const struct hg_config *,
 		    const struct hg_config *, config_change_fn, void *);
 int		 config_key(size_t, char *, size_t, int *);
+const char	*config_tls_sni_name(int);
 void		 config_ref(struct hg_config *);
 void		 config_unref(struct hg_config *);
 int		 config_proxy_trusted(const struct hg_config *, int,
