@@ -83,10 +83,9 @@ def test_notify_ready_reload_stopping(tmp_path):
 
 
 @pytest.mark.no_tsan(
-    "ThreadSanitizer holds a signal that arrives outside an intercepted "
-    "call until the thread's next one: a SIGTERM sent between READY=1 and "
-    "the main loop's epoll_wait() can wait there for good (about 1 run in "
-    "20 under TSan; never in 280 release and ASan runs)")
+    "under ThreadSanitizer a SIGTERM sent right after READY=1 is sometimes "
+    "never acted on (about 1 run in 20; never in 280 release and ASan "
+    "runs); the cause is not found yet")
 def test_abstract_notify_socket(tmp_path):
     name = "hushgate-test-%d" % os.getpid()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
