@@ -70,6 +70,19 @@ void		 plat_block_signals(void);
  * are blocked in the main thread's mask, then it is restored); a fault in
  * such a thread (SIGSEGV ...) still ends the process. */
 void		 plat_thread_signals(int);
+/*
+ * The main thread's signals as data on a descriptor (Linux signalfd):
+ * plat_signal_fd() blocks SIGTERM, SIGINT, SIGHUP and SIGUSR1 in the
+ * calling thread -- the main thread, before any other starts, so that every
+ * thread inherits the mask -- and returns a descriptor that turns readable
+ * when one is pending; -1 where there is none (the caller then watches them
+ * with libevent's signal events). No handler ever runs at an arbitrary
+ * point, and a signal that arrives before the loop runs waits in the
+ * kernel instead of ending the process.
+ * plat_signal_next(fd): the next pending signal's number, 0 when none is.
+ */
+int		 plat_signal_fd(void);
+int		 plat_signal_next(int);
 /* The configuration file used without -c: HG_DEFAULT_CONFIG (under
  * sysconfdir), or on Windows %ProgramData%\hushgate\hushgate.yaml. */
 const char	*plat_default_config(void);

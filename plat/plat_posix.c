@@ -11,8 +11,12 @@
 #include <stddef.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 #ifdef HAVE_SYS_RANDOM_H
 #include <sys/random.h>
+#endif
+#ifdef HAVE_SYS_SIGNALFD_H
+#include <sys/signalfd.h>
 #endif
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -143,6 +147,42 @@ plat_thread_signals(int on)
 		pthread_sigmask(SIG_BLOCK, &set, &old);
 	} else
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+int
+plat_signal_fd(void)
+{
+#ifdef HAVE_SYS_SIGNALFD_H
+	sigset_t	set;
+	int		fd;
+
+	main_signals(&set);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return (-1);
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd == -1)
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	return (fd);
+#else
+	return (-1);
+#endif
+}
+
+int
+plat_signal_next(int fd)
+{
+#ifdef HAVE_SYS_SIGNALFD_H
+	struct signalfd_siginfo	si;
+	ssize_t			n;
+
+	do
+		n = read(fd, &si, sizeof si);
+	while (n == -1 && errno == EINTR);
+	return (n == (ssize_t)sizeof si ? (int)si.ssi_signo : 0);
+#else
+	(void)fd;
+	return (0);
+#endif
 }
 
 unsigned

@@ -227,6 +227,19 @@ plat_thread_signals(int on)
 	/* Windows delivers SIGINT on a thread of its own. */
 }
 
+int
+plat_signal_fd(void)
+{
+	return (-1);
+}
+
+int
+plat_signal_next(int fd)
+{
+	(void)fd;
+	return (0);
+}
+
 unsigned
 plat_ncpu(void)
 {

@@ -316,31 +316,49 @@ proxy_request_reload(void)
 	request(REQ_RELOAD);
 }
 
+/* Windows has SIGINT and SIGTERM only; its service reloads through
+ * proxy_request_reload(). */
+static const struct {
+	int		 sig;
+	event_callback_fn fn;
+} sigs[] = {
+	{ SIGTERM, on_stop },
+	{ SIGINT, on_stop },
+#ifdef SIGHUP
+	{ SIGHUP, on_reload },
+#endif
+#ifdef SIGUSR1
+	{ SIGUSR1, on_reopen },
+#endif
+};
+#define NSIGS	(sizeof sigs / sizeof sigs[0])
+
+/* The signals read from plat_signal_fd()'s descriptor, in order. */
+static void
+on_signal_fd(evutil_socket_t fd, short what, void *arg)
+{
+	size_t	i;
+	int	sig;
+
+	while ((sig = plat_signal_next(fd)) != 0)
+		for (i = 0; i < NSIGS; i++)
+			if (sigs[i].sig == sig)
+				sigs[i].fn(sig, EV_SIGNAL, arg);
+}
+
 int
 proxy_serve(const char *file, int debug)
 {
 	struct mainctx	 mc;
-	/* Windows has SIGINT and SIGTERM only; its service reloads through
-	 * proxy_request_reload(). */
-	static const struct {
-		int		 sig;
-		event_callback_fn fn;
-	} sigs[] = {
-		{ SIGTERM, on_stop },
-		{ SIGINT, on_stop },
-#ifdef SIGHUP
-		{ SIGHUP, on_reload },
-#endif
-#ifdef SIGUSR1
-		{ SIGUSR1, on_reopen },
-#endif
-	};
-	struct event	*ev_sig[sizeof sigs / sizeof sigs[0]], *ev_done;
+	struct event	*ev_sig[NSIGS], *ev_done;
+	int		 sfd;
 	struct hg_errors errs, warns;
 	char		*cause;
 	size_t		 i;
 	int		 rc = 0;
 
+	/* First, before any thread starts: every thread inherits the mask. */
+	sfd = plat_signal_fd();
 	memset(&mc, 0, sizeof mc);
 	mc.mc_file = file;
 	mc.mc_debug = debug;
@@ -356,6 +374,8 @@ proxy_serve(const char *file, int debug)
 	if (mc.mc_cfg == NULL) {
 		errors_print(&errs, stderr);
 		errors_free(&errs);
+		if (sfd != -1)
+			evutil_closesocket(sfd);
 		return (1);
 	}
 	errors_free(&errs);
@@ -367,17 +387,27 @@ proxy_serve(const char *file, int debug)
 	if (dlog_open(mc.mc_cfg->cf_decisions, &cause) != 0) {
 		log_warnx("%s", cause);
 		free(cause);
+		if (sfd != -1)
+			evutil_closesocket(sfd);
 		return (1);
 	}
 	mc.mc_base = event_base_new();
 	if (mc.mc_base == NULL)
 		fatalx("cannot create event base");
-	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-		ev_sig[i] = evsignal_new(mc.mc_base, sigs[i].sig, sigs[i].fn,
-		    &mc);
-		if (ev_sig[i] == NULL || evsignal_add(ev_sig[i], NULL) != 0)
-			fatalx("cannot watch signal %d", sigs[i].sig);
-	}
+	memset(ev_sig, 0, sizeof ev_sig);
+	if (sfd != -1) {
+		ev_sig[0] = event_new(mc.mc_base, sfd, EV_READ | EV_PERSIST,
+		    on_signal_fd, &mc);
+		if (ev_sig[0] == NULL || event_add(ev_sig[0], NULL) != 0)
+			fatalx("cannot watch signals");
+	} else
+		for (i = 0; i < NSIGS; i++) {
+			ev_sig[i] = evsignal_new(mc.mc_base, sigs[i].sig,
+			    sigs[i].fn, &mc);
+			if (ev_sig[i] == NULL ||
+			    evsignal_add(ev_sig[i], NULL) != 0)
+				fatalx("cannot watch signal %d", sigs[i].sig);
+		}
 	ev_done = event_new(mc.mc_base, -1, 0, on_worker_done, &mc);
 	pthread_mutex_lock(&req_mtx);
 	req_ev = event_new(mc.mc_base, -1, 0, on_request, &mc);
@@ -408,8 +438,11 @@ proxy_serve(const char *file, int debug)
 	event_free(req_ev);
 	req_ev = NULL;
 	pthread_mutex_unlock(&req_mtx);
-	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-		event_free(ev_sig[i]);
+	for (i = 0; i < NSIGS; i++)
+		if (ev_sig[i] != NULL)
+			event_free(ev_sig[i]);
+	if (sfd != -1)
+		evutil_closesocket(sfd);
 	event_free(ev_done);
 	if (mc.mc_ev_drain != NULL)
 		event_free(mc.mc_ev_drain);
