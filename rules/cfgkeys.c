@@ -68,6 +68,11 @@ const struct cfg_key cfg_keys[] = {
 	  .ck_flags = CK_CATEGORIES, .ck_set = cfg_set_categories },
 	{ .ck_name = "actions", .ck_section = CS_TOP,
 	  .ck_flags = CK_ACTIONS, .ck_set = cfg_set_actions },
+	/* A profile may set the default (lockdown.yaml does); read with the
+	 * actions, so a file's own value wins over its includes'. */
+	{ .ck_name = "default", .ck_section = CS_TOP, .ck_flags = CK_ACTIONS,
+	  .ck_type = CT_CHOICE, .ck_off = CF(cf_default),
+	  .ck_choices = choice_action, .ck_default = "allow" },
 
 	/* The settings: in the main file. */
 	{ .ck_name = "workers", .ck_section = CS_TOP,
@@ -115,9 +120,6 @@ const struct cfg_key cfg_keys[] = {
 	{ .ck_name = "http_ports", .ck_section = CS_TOP, .ck_flags = CK_MAIN,
 	  .ck_type = CT_PORTS, .ck_off = CF(cf_http_ports),
 	  .ck_default = "80" },
-	{ .ck_name = "default", .ck_section = CS_TOP, .ck_flags = CK_MAIN,
-	  .ck_type = CT_CHOICE, .ck_off = CF(cf_default),
-	  .ck_choices = choice_action, .ck_default = "allow" },
 	{ .ck_name = "max_connections", .ck_section = CS_TOP,
 	  .ck_flags = CK_MAIN, .ck_type = CT_UINT,
 	  .ck_off = CF(cf_max_connections), .ck_min = 1, .ck_max = 1000000,

@@ -87,11 +87,9 @@ class Ruleset:
         self.categories = {}
         self.default = "allow"
         path = os.path.abspath(str(path))
-        root = self._load(path, top=True)
-        if isinstance(root, dict) and root.get("default"):
-            self.default = root["default"]
+        self._load(path)
 
-    def _load(self, path, top=False):
+    def _load(self, path):
         with open(path) as f:
             node = yaml.compose(f)
         if node is None:
@@ -112,10 +110,10 @@ class Ruleset:
         acts = pairs.get("actions")
         for kn, vn in (acts.value if acts is not None and acts.value else []):
             self.categories[kn.value].action = vn.value
-        if top:
-            with open(path) as f:
-                return yaml.safe_load(f)
-        return None
+        # Read with the actions: a file's own default wins over its
+        # includes' (a profile may set it).
+        if pairs.get("default") is not None:
+            self.default = pairs["default"].value
 
     def rules(self):
         for c in self.categories.values():

@@ -36,7 +36,8 @@ def test_t_shipped_default_config(hushgate, tmp_path):
 
 def test_shipped_sets_exist():
     names = {p.name for p in _set_files()}
-    assert {"balanced.yaml", "strict.yaml", "audit.yaml"} <= names, names
+    assert {"balanced.yaml", "strict.yaml", "audit.yaml",
+            "lockdown.yaml"} <= names, names
 
 
 @pytest.mark.parametrize("path", _set_files() or [None],
