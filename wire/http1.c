@@ -551,6 +551,46 @@ hex_value(unsigned char c)
 	return (-1);
 }
 
+/* What a strictly CRLF-ended line is refused for, in its own words. */
+struct line_faults {
+	const char	*lf_long;	/* past the limit */
+	const char	*lf_bare_lf;	/* LF without CR */
+	const char	*lf_lone_cr;	/* CR without LF */
+};
+
+/*
+ * The CR of the CRLF that ends the line starting at buf[from]: its index,
+ * HTTP_MORE when it has not arrived, or HTTP_BAD with *why for a bare LF,
+ * a CR without LF, or no CRLF before buf[max].
+ */
+static ssize_t
+crlf_line_end(const char *buf, size_t from, size_t len, size_t max,
+    const struct line_faults *lf, const char **why)
+{
+	size_t	i;
+
+	for (i = from; i < len; i++) {
+		if (i >= max) {
+			*why = lf->lf_long;
+			return (HTTP_BAD);
+		}
+		if (buf[i] == '\n') {
+			*why = lf->lf_bare_lf;
+			return (HTTP_BAD);
+		}
+		if (buf[i] != '\r')
+			continue;
+		if (i + 1 == len)
+			break;
+		if (buf[i + 1] != '\n') {
+			*why = lf->lf_lone_cr;
+			return (HTTP_BAD);
+		}
+		return ((ssize_t)i);
+	}
+	return (HTTP_MORE);
+}
+
 /*
  * The chunk-size line at the start of buf: its length without the CRLF
  * that ends it (the caller consumes two bytes more), HTTP_MORE when the
@@ -560,28 +600,13 @@ hex_value(unsigned char c)
 ssize_t
 http_chunk_line_end(const char *buf, size_t len, const char **why)
 {
-	size_t	i;
+	static const struct line_faults lf = {
+		"chunk-size line too long",
+		"chunk-size line ended by a bare LF",
+		"CR without LF in a chunk-size line"
+	};
 
-	for (i = 0; i < len; i++) {
-		if (i > HG_MAX_CHUNK_LINE) {
-			*why = "chunk-size line too long";
-			return (HTTP_BAD);
-		}
-		if (buf[i] == '\n') {
-			*why = "chunk-size line ended by a bare LF";
-			return (HTTP_BAD);
-		}
-		if (buf[i] != '\r')
-			continue;
-		if (i + 1 == len)
-			break;
-		if (buf[i + 1] != '\n') {
-			*why = "CR without LF in a chunk-size line";
-			return (HTTP_BAD);
-		}
-		return ((ssize_t)i);
-	}
-	return (HTTP_MORE);
+	return (crlf_line_end(buf, 0, len, HG_MAX_CHUNK_LINE + 1, &lf, why));
 }
 
 static const char *
@@ -705,35 +730,27 @@ http_chunk_line(const char *line, size_t len, uint64_t *size,
 ssize_t
 http_trailers_end(const char *buf, size_t len, const char **why)
 {
-	size_t	i, start = 0;
+	static const struct line_faults lf = {
+		"trailer section too long",
+		"trailer line ended by a bare LF",
+		"CR without LF in the trailer section"
+	};
+	size_t	start = 0;
+	ssize_t	cr;
 
-	for (i = 0; i < len; i++) {
-		if (i >= HG_MAX_TRAILER_SECTION) {
-			*why = "trailer section too long";
+	for (;;) {
+		cr = crlf_line_end(buf, start, len, HG_MAX_TRAILER_SECTION,
+		    &lf, why);
+		if (cr < 0)
+			return (cr);
+		if ((size_t)cr + 1 >= HG_MAX_TRAILER_SECTION) {
+			*why = lf.lf_long;
 			return (HTTP_BAD);
 		}
-		if (buf[i] == '\n') {
-			*why = "trailer line ended by a bare LF";
-			return (HTTP_BAD);
-		}
-		if (buf[i] != '\r')
-			continue;
-		if (i + 1 == len)
-			break;
-		if (buf[i + 1] != '\n') {
-			*why = "CR without LF in the trailer section";
-			return (HTTP_BAD);
-		}
-		if (i + 1 >= HG_MAX_TRAILER_SECTION) {
-			*why = "trailer section too long";
-			return (HTTP_BAD);
-		}
-		if (i == start)
-			return ((ssize_t)i + 2);
-		/* the next line starts after this CRLF */
-		start = ++i + 1;
+		if ((size_t)cr == start)
+			return (cr + 2);
+		start = (size_t)cr + 2;	/* the next line */
 	}
-	return (HTTP_MORE);
 }
 
 /*
