@@ -13,7 +13,10 @@
  *            TCP connect to the proxy, "CONNECT host:port HTTP/1.1", read the
  *            response head (must be 200), send 64 bytes, read the 64 echoed
  *            bytes, close.  Reports tunnels/s and latency percentiles of the
- *            whole operation.
+ *            whole operation.  With --client-hello NAME the bytes sent are
+ *            a TLS ClientHello record carrying the server name NAME instead
+ *            (517 bytes for names of up to 243 characters), read back whole
+ *            the same way (idle mode too).
  *   deny     closed loop of C clients; each operation sends a CONNECT for a
  *            denied host and reads the answer (must be 403, body read as far
  *            as Content-Length or EOF).  Reports denials/s and latency.
@@ -110,6 +113,8 @@ static void usage(void)
 	      "  --max-secs S        bulk/idle: bound on the whole run (default 60)\n"
 	      "  --hold S            idle: bound on holding time (default 300)\n"
 	      "  --expect STATUS     expected status (default 200; deny: 403)\n"
+	      "  --client-hello NAME tunnels/idle: send a TLS ClientHello with SNI NAME\n"
+	      "                      instead of 64 plain bytes, read it back\n"
 	      "  --label STR         copied into the result line\n",
 	      stderr);
 	exit(2);
@@ -120,7 +125,7 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		usage();
 	const char *m = argv[1];
-	const char *ready_line = NULL, *probe = NULL, *logpath = NULL;
+	const char *ready_line = NULL, *probe = NULL, *logpath = NULL, *hello_name = NULL;
 	int ready_port = 0, cpu = -1;
 	double st_timeout = 10;
 	uint64_t n_opt = 0;
@@ -173,6 +178,8 @@ int main(int argc, char **argv)
 			hold_secs = atof(v);
 		} else if (!strcmp(a, "--expect")) {
 			expect_status = atoi(v);
+		} else if (!strcmp(a, "--client-hello")) {
+			hello_name = v;
 		} else if (!strcmp(a, "--label")) {
 			label = v;
 		} else if (!strcmp(a, "--ready-line")) {
@@ -231,6 +238,11 @@ int main(int argc, char **argv)
 		die("%s", "bad -c or --tunnels");
 	if (n_opt)
 		max_ops = n_opt;
+	if (hello_name) {
+		if (mode != M_TUNNELS && mode != M_IDLE)
+			die("%s", "--client-hello is for the tunnels and idle modes");
+		set_client_hello(hello_name);
+	}
 
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (epfd < 0)

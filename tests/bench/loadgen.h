@@ -15,6 +15,7 @@
 
 #define BIGBUF (256 * 1024)
 #define MAX_TARGETS 64
+#define HELLO_MAX 1024 /* bound on the --client-hello record */
 
 enum mode { M_TUNNELS, M_DENY, M_BULK, M_IDLE };
 
@@ -44,6 +45,7 @@ extern volatile sig_atomic_t got_signal;
 double now_s(void);
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 int parse_status(const char *b, size_t n);
+void set_client_hello(const char *name);
 
 /* loadgen_clients.c: the epoll client modes */
 int run_closed_loop(void);
