@@ -26,6 +26,7 @@ struct rpttab {
 	struct rpttab_slot	*rt_slots;
 	size_t			 rt_mask;	/* slots - 1 */
 	size_t			 rt_count;	/* strings */
+	uint32_t		 rt_last;	/* the one last looked up */
 	size_t			*rt_off;	/* rt_count + 1 offsets */
 	size_t			 rt_offcap;
 	char			*rt_arena;

@@ -99,9 +99,21 @@ uint32_t
 rpttab_intern(struct rpttab *t, const char *s, size_t len, int *isnew)
 {
 	struct rpttab_slot	*sl;
-	uint32_t		 h = rpttab_hash(s, len);
-	size_t			 j = h & t->rt_mask, off;
+	uint32_t		 h;
+	size_t			 j, off;
 
+	/* Logs repeat themselves: the same client, user, category. */
+	if (t->rt_count > 0) {
+		off = t->rt_off[t->rt_last];
+		if (t->rt_off[t->rt_last + 1] - off == len + 1 &&
+		    memcmp(t->rt_arena + off, s, len) == 0) {
+			if (isnew != NULL)
+				*isnew = 0;
+			return (t->rt_last);
+		}
+	}
+	h = rpttab_hash(s, len);
+	j = h & t->rt_mask;
 	for (;; j = (j + 1) & t->rt_mask) {
 		sl = &t->rt_slots[j];
 		if (sl->rs_id == RPTTAB_EMPTY)
@@ -111,6 +123,7 @@ rpttab_intern(struct rpttab *t, const char *s, size_t len, int *isnew)
 		    len + 1 && memcmp(t->rt_arena + off, s, len) == 0) {
 			if (isnew != NULL)
 				*isnew = 0;
+			t->rt_last = sl->rs_id;
 			return (sl->rs_id);
 		}
 	}
@@ -135,6 +148,7 @@ rpttab_intern(struct rpttab *t, const char *s, size_t len, int *isnew)
 	t->rt_off[t->rt_count + 1] = off + len + 1;
 	sl->rs_hash = h;
 	sl->rs_id = (uint32_t)t->rt_count++;
+	t->rt_last = sl->rs_id;
 	if (isnew != NULL)
 		*isnew = 1;
 	if (t->rt_count * 2 > t->rt_mask + 1)
