@@ -38,7 +38,7 @@ uint32_t	 rpttab_intern(struct rpttab *, const char *, size_t, int *);
 const char	*rpttab_key(const struct rpttab *, uint32_t);
 
 /* rptin.c: the decision log's lines, from plain or gzip files */
-#define RPT_MAX_FIELD	1024		/* a string field, with its NUL */
+#define RPT_MAX_FIELD	1024	/* a string field, NUL included */
 #define RPT_MAX_LINE	65536		/* a longer line is skipped */
 
 enum rpt_action {
@@ -50,11 +50,11 @@ enum rpt_action {
 };
 
 struct rpt_rec {
-	int64_t		 rr_ms;		/* ts: ms since the epoch */
+	int64_t		 rr_ms;		/* ts, ms since 1970 */
 	uint64_t	 rr_up;		/* bytes_up */
 	uint64_t	 rr_down;	/* bytes_down */
 	enum rpt_action	 rr_action;
-	int		 rr_default;	/* no rule matched: the default */
+	int		 rr_default;	/* the default decided */
 	unsigned	 rr_seen;	/* fields read (rptin.c) */
 	unsigned	 rr_null;	/* fields read as null */
 	const char	*rr_bad;	/* why the line is not a record */
@@ -73,7 +73,7 @@ struct rptin {
 	const char	*ri_name;	/* the path, "-" for stdin */
 	int		 ri_fd;
 	int		 ri_own;	/* ri_fd is ours to close */
-	void		*ri_z;		/* z_stream for gzip, or NULL */
+	void		*ri_z;		/* z_stream (gzip), or NULL */
 	unsigned char	*ri_raw;	/* compressed bytes read */
 	size_t		 ri_rawlen;
 	int		 ri_rawend;	/* no more compressed bytes */
@@ -99,7 +99,7 @@ int		 rpt_time_parse(const char *, size_t, int64_t *);
 void		 rpt_time_format(int64_t, char *, size_t);
 
 /* rptstat.c: the counts of a report, by action, host, client ... */
-#define RPT_DOMAIN_CLIENTS	8	/* clients listed per unknown domain */
+#define RPT_DOMAIN_CLIENTS	8	/* clients kept per unknown domain */
 #define RPT_NONE		UINT32_MAX
 
 struct rpt_counts {
@@ -112,7 +112,7 @@ struct rpt_host {
 	struct rpt_counts rh_c;
 	uint32_t	 rh_cat;	/* rs_cats: its last deny's category */
 	uint32_t	 rh_rule;	/* rs_rules: its last deny's rule */
-	uint32_t	 rh_domain;	/* rs_domains, once the default decided */
+	uint32_t	 rh_domain;	/* rs_domains (rh_unknown > 0) */
 	uint64_t	 rh_unknown;	/* requests the default decided */
 	int64_t		 rh_first;	/* of those, ms */
 	int64_t		 rh_last;
@@ -133,15 +133,15 @@ struct rptstat {
 	uint64_t		 rs_up[RPT_NACTIONS];
 	uint64_t		 rs_down[RPT_NACTIONS];
 	uint64_t		 rs_records;
-	int64_t			 rs_first;	/* ms, of the records counted */
-	int64_t			 rs_last;
+	int64_t			 rs_first;	/* ms, first record */
+	int64_t			 rs_last;	/* ms, last record */
 	struct rpttab		 rs_hosts;
 	struct rpttab		 rs_cats;
 	struct rpttab		 rs_rules;
 	struct rpttab		 rs_clients;
 	struct rpttab		 rs_users;
 	struct rpttab		 rs_domains;
-	struct rpt_host		*rs_host;	/* by number in rs_hosts ... */
+	struct rpt_host		*rs_host;	/* by rs_hosts number */
 	struct rpt_counts	*rs_cat;
 	struct rpt_counts	*rs_client;
 	struct rpt_counts	*rs_user;
@@ -175,8 +175,8 @@ struct rptsheet {
 	size_t		 sh_ncells;
 	size_t		 sh_cap;
 };
-void		 rptsheet_init(struct rptsheet *, const char *, const char *,
-		    size_t, const char *const *, const int *);
+void		 rptsheet_init(struct rptsheet *, const char *,
+		    const char *, size_t, const char *const *, const int *);
 void		 rptsheet_cell(struct rptsheet *, const char *, ...)
 		    __attribute__((format(HG_PRINTF, 2, 3)));
 void		 rptsheet_print(FILE *, const struct rptsheet *,

@@ -327,8 +327,10 @@ void
 rpt_time_format(int64_t ms, char *buf, size_t size)
 {
 	struct tm	tm;
-	time_t		t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+	time_t		t;
 
+	/* whole seconds, rounded down also before 1970 */
+	t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
 	gmtime_r(&t, &tm);
 	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
@@ -492,7 +494,8 @@ rpt_line(struct rptin *in, char **line, size_t *len, char **cause)
 		    NULL;
 		if (nl != NULL) {
 			*line = in->ri_buf + in->ri_off;
-			*len = toolong ? RPT_MAX_LINE + 1 : (size_t)(nl - *line);
+			*len = toolong ? RPT_MAX_LINE + 1 :
+			    (size_t)(nl - *line);
 			in->ri_off = (size_t)(nl - in->ri_buf) + 1;
 			in->ri_line++;
 			return (1);

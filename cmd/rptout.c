@@ -229,7 +229,8 @@ rpt_who(struct rptsheet *sh, const struct rptstat *st,
     const struct rpt_opts *o, int users)
 {
 	const struct rpttab	*t = users ? &st->rs_users : &st->rs_clients;
-	const struct rpt_counts	*arr = users ? st->rs_user : st->rs_client;
+	const struct rpt_counts	*arr = users ? st->rs_user :
+				    st->rs_client;
 	struct rpt_rank		*rk;
 	const struct rpt_counts	*c;
 	size_t			 n, i;

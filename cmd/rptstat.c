@@ -183,9 +183,9 @@ rptstat_add(struct rptstat *st, const struct rpt_rec *r)
 	rpt_count(&h->rh_c, r);
 	if (r->rr_action == RPT_DENY) {
 		h->rh_cat = rpttab_intern(&st->rs_cats, cat, strlen(cat), NULL);
-		h->rh_rule = rpttab_intern(&st->rs_rules, r->rr_rule[0] != '\0' ?
-		    r->rr_rule : "-", r->rr_rule[0] != '\0' ?
-		    strlen(r->rr_rule) : 1, NULL);
+		h->rh_rule = rpttab_intern(&st->rs_rules,
+		    r->rr_rule[0] != '\0' ? r->rr_rule : "-",
+		    r->rr_rule[0] != '\0' ? strlen(r->rr_rule) : 1, NULL);
 	}
 	if (r->rr_default)
 		rpt_unknown(st, h, rpttab_key(&st->rs_hosts, id), r);
