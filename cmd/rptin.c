@@ -626,16 +626,17 @@ rptin_next(struct rptin *in, struct rpt_rec *r, char **cause)
 	for (;;) {
 		if ((rc = rpt_line(in, &line, &len, cause)) <= 0)
 			return (rc);
+		if (len > RPT_MAX_LINE) {
+			/* (only its length is known) */
+			r->rr_bad = "line too long";
+			return (RPTIN_SKIP);
+		}
 		if (len > 0 && line[len - 1] == '\r')
 			len--;
 		for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
 			;
 		if (i == len)
 			continue;	/* blank */
-		if (len > RPT_MAX_LINE) {
-			r->rr_bad = "line too long";
-			return (RPTIN_SKIP);
-		}
 		if (in->ri_first && rpt_squid_line(line, len)) {
 			xasprintf(cause, "%s:%llu: a log.format squid line: "
 			    "hushgate report reads the JSON decision log "
