@@ -49,6 +49,15 @@ usage(FILE *f)
 	    "[NAME]\n"
 	    "                                        manage the users file of "
 	    "auth.basic\n"
+	    "       hushgate report [-c FILE] [--since TIME] [--until TIME] "
+	    "[--client ADDR]\n"
+	    "                       [--format table|tsv|json] [--top N] "
+	    "[--unknown] [LOG...]\n"
+	    "                                        summarise decision logs "
+	    "(plain or gzip);\n"
+	    "                                        --unknown --format yaml: "
+	    "a category of the\n"
+	    "                                        hosts no rule matched\n"
 	    "%s"
 	    "       hushgate --version | --help\n"
 	    "\n"
@@ -65,7 +74,15 @@ usage(FILE *f)
 	    "  --sni NAME    (explain) as a CONNECT whose TLS ClientHello "
 	    "names NAME:\n"
 	    "            also the decision on NAME and the outcome under "
-	    "tls_sni\n",
+	    "tls_sni\n"
+	    "  --since TIME, --until TIME  (report) records from TIME, before "
+	    "TIME:\n"
+	    "            RFC 3339 (2026-11-25T18:00:00Z) or that long ago "
+	    "(30m, 1h, 2d)\n"
+	    "  --client ADDR (report) only the requests of client ADDR\n"
+	    "  --top N   (report) rows per listing (default 20, 0: all)\n"
+	    "  --unknown (report) only the hosts no rule matched, by "
+	    "registrable domain\n",
 #ifdef _WIN32
 	    "       hushgate service install|uninstall|start|stop|reload|"
 	    "status [-c FILE]\n"
@@ -257,6 +274,14 @@ main(int argc, char **argv)
 		return (2);
 #else
 		return (users_main(argc - 1, argv + 1));
+#endif
+	}
+	if (argc > 1 && strcmp(argv[1], "report") == 0) {
+#ifdef _WIN32
+		fprintf(stderr, "hushgate: report: %s\n", plat_lacks("report"));
+		return (2);
+#else
+		return (report_main(argc - 1, argv + 1));
 #endif
 	}
 	if (argc > 1 && strcmp(argv[1], "pac") == 0) {

@@ -142,6 +142,9 @@ SYNOPSIS = [
     "hushgate certs show [-c file]",
     "hushgate users add | del name [-c file] [--users-file file]",
     "hushgate users list [-c file] [--users-file file]",
+    "hushgate report [-c file] [--since time] [--until time]"
+    " [--client address] [--format table | tsv | json] [--top n]"
+    " [--unknown [--format yaml]] [log ...]",
     "hushgate service install | uninstall | start | stop | reload | status"
     " | run [-c file]",
     "hushgate winhttp set --proxy host:port | --pac url [--bypass list]"
