@@ -21,7 +21,7 @@ import pytest
 
 from helpers import hushgate_bin
 
-RUNTIME_PC = ("libevent", "libevent_pthreads", "yaml-0.1")
+RUNTIME_PC = ("libevent", "libevent_pthreads", "yaml-0.1", "libidn2")
 # Made by autoreconf, in the tarball but not in the repository.
 GENERATED = {"configure", "Makefile.in", "aclocal.m4", "config.h.in"}
 # In the repository, deliberately not in the tarball.
