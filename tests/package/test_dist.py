@@ -1,9 +1,9 @@
 """The release tarball: `make dist` gives hushgate-VERSION.tar.gz holding
 the sources and no build products; unpacked, it configures, builds and
 installs with only the runtime build dependencies visible to pkg-config
-(libevent, libevent_pthreads, libyaml: cmocka hidden); what it installs
-passes `hushgate -t` (the default configuration and every example) and
-uninstall removes it all; `make distcheck` passes.
+(libevent, libevent_pthreads, libyaml, libidn2: cmocka hidden); what it
+installs passes `hushgate -t` (the default configuration and every
+example) and uninstall removes it all; `make distcheck` passes.
 
 Nothing is built in the tree of the binary under test: a scratch build
 directory is configured from the same sources (those of the build
