@@ -224,6 +224,7 @@ check_main(const char *file, int verbose)
 	config_unref(cf);
 	return (0);
 }
+
 /*
  * The UTF-8 form of the argument a, which is orig[i] or (an option's
  * value) the end of it after an ASCII prefix such as "--sni=": within
@@ -232,13 +233,15 @@ check_main(const char *file, int verbose)
 static char *
 arg_utf8(char **orig, char **utf8, int n, const char *a)
 {
-	size_t	off, j;
-	int	i;
+	uintptr_t	p = (uintptr_t)a, o;
+	size_t		off, j;
+	int		i;
 
 	for (i = 0; i < n; i++) {
-		if (a < orig[i] || a > orig[i] + strlen(orig[i]))
+		o = (uintptr_t)orig[i];
+		if (p < o || p > o + strlen(orig[i]))
 			continue;
-		off = (size_t)(a - orig[i]);
+		off = (size_t)(p - o);
 		for (j = 0; j < off; j++)
 			if ((unsigned char)orig[i][j] >= 0x80 ||
 			    orig[i][j] != utf8[i][j])
