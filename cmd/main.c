@@ -241,6 +241,33 @@ check_main(const char *file, int verbose)
 	config_unref(cf);
 	return (0);
 }
+
+/*
+ * The UTF-8 form of the argument a, which is orig[i] or (an option's
+ * value) the end of it after an ASCII prefix such as "--sni=": within
+ * utf8[i]. NULL when a is none of them.
+ */
+static char *
+arg_utf8(char **orig, char **utf8, int n, const char *a)
+{
+	uintptr_t	p = (uintptr_t)a, o;
+	size_t		off, j;
+	int		i;
+
+	for (i = 0; i < n; i++) {
+		o = (uintptr_t)orig[i];
+		if (p < o || p > o + strlen(orig[i]))
+			continue;
+		off = (size_t)(p - o);
+		for (j = 0; j < off; j++)
+			if ((unsigned char)orig[i][j] >= 0x80 ||
+			    orig[i][j] != utf8[i][j])
+				return (NULL);
+		return (utf8[i] + off);
+	}
+	return (NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -256,10 +283,17 @@ main(int argc, char **argv)
 	const char	*sni = NULL;
 	int		 ch, check = 0, debug = 0, explain = 0, http = 0;
 	int		 verbose = 0;
-	int		 update = 0, show = 0;
+	int		 update = 0, show = 0, nargs = 0, i;
+	char		**orig = NULL, **utf8, *u;
 
 	if (plat_init() != 0)
 		return (1);
+	/* Host names as typed: UTF-8 where argv is not (Windows). */
+	if ((utf8 = plat_argv_utf8(argc, argv)) != NULL) {
+		orig = xreallocarray(NULL, (size_t)argc + 1, sizeof *orig);
+		memcpy(orig, argv, ((size_t)argc + 1) * sizeof *orig);
+		nargs = argc;
+	}
 
 #ifdef _WIN32
 	if (argc > 1 && strcmp(argv[1], "winhttp") == 0)
@@ -373,6 +407,12 @@ main(int argc, char **argv)
 			config_unref(cf);
 			return (2);
 		}
+		for (i = 0; i < argc; i++)
+			if ((u = arg_utf8(orig, utf8, nargs, argv[i])) != NULL)
+				argv[i] = u;
+		if (sni != NULL &&
+		    (u = arg_utf8(orig, utf8, nargs, sni)) != NULL)
+			sni = u;
 		rc = explain_main(cf, http ? HG_SCHEME_HTTP :
 		    HG_SCHEME_CONNECT, gi, sni, argc, argv);
 		config_unref(cf);

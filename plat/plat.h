@@ -35,6 +35,14 @@
 
 /* Once, first thing in main(): sockets (WSAStartup), binary files. */
 int		 plat_init(void);
+/*
+ * The arguments argv[0..argc) in UTF-8, as a new array, or NULL when argv
+ * is that already (POSIX: the bytes as given) or they cannot be had. On
+ * Windows the C runtime's argv is in the ANSI code page, which cannot
+ * hold most of the characters of an internationalised host name; the
+ * wide command line holds them all.
+ */
+char		**plat_argv_utf8(int, char **);
 #ifdef _WIN32
 /* Why this build does without "user", "chroot", "auth" or "syslog". */
 const char	*plat_lacks(const char *);

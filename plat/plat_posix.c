@@ -199,6 +199,12 @@ plat_default_config(void)
 	return (HG_DEFAULT_CONFIG);
 }
 
+char **
+plat_argv_utf8(int argc, char **argv)
+{
+	return (NULL);
+}
+
 /* The abstract Unix socket address (Linux: no file) for a claim's name. */
 static socklen_t
 claim_addr(const char *name, struct sockaddr_un *sun)

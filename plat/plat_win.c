@@ -17,6 +17,7 @@
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #include <windows.h>
+#include <shellapi.h>
 #include <bcrypt.h>
 
 #include <event2/thread.h>
@@ -272,6 +273,64 @@ plat_default_config(void)
 		snprintf(path, sizeof path, "%s\\hushgate\\hushgate.yaml",
 		    base != NULL && base[0] != '\0' ? base : "C:\\ProgramData");
 	return (path);
+}
+
+/* w in the code page cp, as a new string, or NULL. */
+static char *
+wide_to(UINT cp, const wchar_t *w)
+{
+	char	*s;
+	int	 len;
+
+	len = WideCharToMultiByte(cp, 0, w, -1, NULL, 0, NULL, NULL);
+	if (len <= 0 || (s = malloc((size_t)len)) == NULL)
+		return (NULL);
+	if (WideCharToMultiByte(cp, 0, w, -1, s, len, NULL, NULL) <= 0) {
+		free(s);
+		return (NULL);
+	}
+	return (s);
+}
+
+/*
+ * CommandLineToArgvW() splits the command line as the C runtime does for
+ * every argument but argv[0]; the two lists are trusted to correspond
+ * when each argument of the wide one, in the ANSI code page (with the
+ * same best-fit replacements the C runtime got), is the runtime's.
+ */
+char **
+plat_argv_utf8(int argc, char **argv)
+{
+	wchar_t	**w;
+	char	**u, *ansi;
+	int	  n, i, same;
+
+	if ((w = CommandLineToArgvW(GetCommandLineW(), &n)) == NULL)
+		return (NULL);
+	if (n != argc || (u = calloc((size_t)argc + 1, sizeof *u)) == NULL) {
+		LocalFree(w);
+		return (NULL);
+	}
+	for (i = 0; i < argc; i++) {
+		if ((u[i] = wide_to(CP_UTF8, w[i])) == NULL)
+			goto fail;
+		if (i == 0)
+			continue;
+		if ((ansi = wide_to(CP_ACP, w[i])) == NULL)
+			goto fail;
+		same = strcmp(ansi, argv[i]) == 0;
+		free(ansi);
+		if (!same)
+			goto fail;
+	}
+	LocalFree(w);
+	return (u);
+fail:
+	for (i = 0; i < argc; i++)
+		free(u[i]);
+	free(u);
+	LocalFree(w);
+	return (NULL);
 }
 
 int

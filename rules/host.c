@@ -7,7 +7,11 @@
  * as numbers ("2130706433", "127.1", "0x7f.0.0.1") cannot slip past an
  * address rule: they are refused. An IPv6 address that carries an IPv4 one
  * ("[::ffff:127.0.0.3]", "[64:ff9b::127.0.0.3]") becomes that IPv4
- * address.
+ * address. A name with characters beyond ASCII is first mapped by UTS #46
+ * and converted to its IDNA2008 ASCII form (idna.c): "BÜCHER.example" is
+ * "xn--bcher-kva.example", "watson。events。data。microsoft。com" is
+ * watson.events.data.microsoft.com; the result is checked as any ASCII
+ * name is.
  */
 #include "config.h"
 
@@ -79,7 +83,11 @@ host_normalise(const char *in, size_t len, struct hg_target *t,
 		return (normalise_v6(in, len, t, why));
 	for (i = 0; i < len; i++) {
 		if ((unsigned char)in[i] >= 0x80) {
-			/* An internationalised name: its punycode form. */
+			/*
+			 * An internationalised name: its ASCII form (UTS #46,
+			 * IDNA2008), checked again below as a name typed in
+			 * ASCII would be. A pure ASCII name never gets here.
+			 */
 			char	ascii[HG_MAX_HOST + 64];
 			ssize_t	alen;
 

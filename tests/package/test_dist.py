@@ -1,8 +1,8 @@
 """The release tarball: `make dist` gives hushgate-VERSION.tar.gz holding
 the sources and no build products; unpacked, it configures, builds and
 installs with only the runtime build dependencies visible to pkg-config
-(libevent, libevent_pthreads, libyaml, yajl, zlib, libpsl: cmocka
-hidden); what it installs
+(libevent, libevent_pthreads, libyaml, libidn2, yajl, zlib, libpsl:
+cmocka hidden); what it installs
 passes `hushgate -t` (the default configuration and every example) and
 uninstall removes it all; `make distcheck` passes.
 
@@ -22,8 +22,8 @@ import pytest
 
 from helpers import hushgate_bin
 
-RUNTIME_PC = ("libevent", "libevent_pthreads", "yaml-0.1", "yajl", "zlib",
-              "libpsl")
+RUNTIME_PC = ("libevent", "libevent_pthreads", "yaml-0.1", "libidn2", "yajl",
+              "zlib", "libpsl")
 # Made by autoreconf, in the tarball but not in the repository.
 GENERATED = {"configure", "Makefile.in", "aclocal.m4", "config.h.in"}
 # In the repository, deliberately not in the tarball.

@@ -59,7 +59,7 @@ check_target(const struct hg_target *t, const char *want_host,
 	}
 }
 
-/* host<TAB>INPUT<TAB>NORMALISED|ERROR[<TAB>KIND] */
+/* host<TAB>INPUT<TAB>NORMALISED[<TAB>KIND] or ...ERROR[<TAB>TEXT] */
 static void
 test_host_line(void **state)
 {
@@ -84,6 +84,11 @@ test_host_line(void **state)
 		assert_int_equal(rc, -1);
 		assert_non_null(why);
 		assert_true(*why != '\0');
+		/* TEXT: a piece the reason must contain. */
+		if (ul->ul_nfields > 3 && strstr(why, ul->ul_fields[3]) == NULL)
+			fail_msg("'%s' refused as '%s', want '%s'",
+			    unit_show(in.ub_buf, in.ub_len), why,
+			    ul->ul_fields[3]);
 		return;
 	}
 	if (rc != 0)

@@ -79,6 +79,9 @@ def test_zip_name_and_files(package):
         "Install-Hushgate.ps1", "Uninstall-Hushgate.ps1",
         "licenses/libyaml-LICENSE.txt", "licenses/libevent-LICENSE.txt",
         "licenses/mbedtls-LICENSE.txt",
+        "licenses/libidn2-COPYING.LESSERv3.txt",
+        "licenses/libidn2-COPYING.txt", "licenses/libidn2-COPYINGv2.txt",
+        "licenses/libidn2-COPYING.unicode.txt",
     } | sets
     missing = expected - rel
     assert not missing, missing

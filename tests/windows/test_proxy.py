@@ -41,6 +41,41 @@ def test_version_and_check(wine, hushgate_exe):
     assert "configuration OK" in cp.stdout
 
 
+def test_explain_unicode_names_as_on_linux(wine, hushgate_exe):
+    """Host names beyond ASCII on the command line: the C runtime's argv
+    is in the ANSI code page ('?' for U+3002), so hushgate.exe takes its
+    arguments from the wide command line in UTF-8, and maps them by UTS #46
+    as the Linux build does: the Unicode full stops are dots, upper case
+    and full-width letters fold, a disallowed code point is refused."""
+    watson = "watson.events.data.microsoft.com"
+    names = [watson.replace(".", "\u3002"), watson.replace(".", "\uff0e"),
+             watson.replace(".", "\uff61"),
+             "\uff37\uff41\uff54\uff53\uff4f\uff4e.events.data."
+             "microsoft.com",
+             "B\u00dcCHER.example", "fa\u00df.de", "a\u2665.example"]
+    cp = wine.run(hushgate_exe, "explain", "-c", REPO / "hushgate.yaml",
+                  *names)
+    assert cp.returncode == 1, cp.stdout + cp.stderr   # the last is invalid
+    rows = [l.split("\t") for l in cp.stdout.splitlines()]
+    want = [watson + ":443", "deny", "windows-error-reporting"]
+    assert [r[:3] for r in rows[:4]] == [want] * 4, cp.stdout + cp.stderr
+    assert re.search(r"[/\\]windows\.yaml:\d+$", rows[0][3]), rows
+    assert rows[4][:2] == ["xn--bcher-kva.example:443", "allow"], rows
+    assert rows[5][:2] == ["xn--fa-hia.de:443", "allow"], rows
+    assert rows[6] == ["a\u2665.example", "invalid", "-", "-"], rows
+    assert "IDNA does not allow" in cp.stderr, cp.stderr
+    # The Linux build, where there is one, says the same (but for the
+    # spelling of the rule file's path).
+    linux = helpers.hushgate_bin()
+    if os.access(linux, os.X_OK):
+        lp = helpers.run_hushgate(["explain", "-c",
+                                   str(REPO / "hushgate.yaml")] + names)
+        assert lp.returncode == 1, lp.stderr
+        lrows = [l.split("\t") for l in lp.stdout.splitlines()]
+        assert [r[:3] for r in lrows] == [r[:3] for r in rows], \
+            (lp.stdout, cp.stdout)
+
+
 def test_bad_config_file_line_col(wine, hushgate_exe, tmp_path):
     """A broken file: file:line:col: message and exit 1, as on Linux."""
     bad = tmp_path / "bad.yaml"
