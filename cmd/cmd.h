@@ -17,6 +17,9 @@ int		 pac_main(int, char **);
 /* userscmd.c: hushgate users */
 int		 users_main(int, char **);
 
+/* ctlcmd.c: hushgate ctl (not on Windows) */
+int		 ctl_main(int, char **);
+
 /* Windows only: win/winwire.c (hushgate winhttp ...: the machine's proxy
  * settings, with a backup and an exact undo) and win/winsvc.c (hushgate
  * service ...: the SCM service). Each returns the exit status. */

@@ -49,6 +49,11 @@ usage(FILE *f)
 	    "[NAME]\n"
 	    "                                        manage the users file of "
 	    "auth.basic\n"
+	    "       hushgate ctl [-c FILE] [-s SOCKET] status | reload |\n"
+	    "                    pause CATEGORY DURATION | resume CATEGORY | "
+	    "lists-update\n"
+	    "                                        ask the running proxy "
+	    "(control.socket)\n"
 	    "%s"
 	    "       hushgate --version | --help\n"
 	    "\n"
@@ -257,6 +262,15 @@ main(int argc, char **argv)
 		return (2);
 #else
 		return (users_main(argc - 1, argv + 1));
+#endif
+	}
+	if (argc > 1 && strcmp(argv[1], "ctl") == 0) {
+#ifdef _WIN32
+		fprintf(stderr, "hushgate: ctl: not available on Windows (use "
+		    "hushgate service reload|stop|status)\n");
+		return (2);
+#else
+		return (ctl_main(argc - 1, argv + 1));
 #endif
 	}
 	if (argc > 1 && strcmp(argv[1], "pac") == 0) {
