@@ -142,6 +142,9 @@ SYNOPSIS = [
     "hushgate certs show [-c file]",
     "hushgate users add | del name [-c file] [--users-file file]",
     "hushgate users list [-c file] [--users-file file]",
+    "hushgate ctl [-c file] [-s socket] status | reload | lists-update",
+    "hushgate ctl [-c file] [-s socket] pause category duration",
+    "hushgate ctl [-c file] [-s socket] resume category",
     "hushgate service install | uninstall | start | stop | reload | status"
     " | run [-c file]",
     "hushgate winhttp set --proxy host:port | --pac url [--bypass list]"
