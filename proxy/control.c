@@ -337,10 +337,11 @@ do_lists_update(struct ctlconn *c)
 static int
 split(char *line, char **w)
 {
-	char	*p;
+	char	*p, *last;
 	int	 n = 0;
 
-	for (p = strtok(line, " \t"); p != NULL; p = strtok(NULL, " \t")) {
+	for (p = strtok_r(line, " \t", &last); p != NULL;
+	    p = strtok_r(NULL, " \t", &last)) {
 		if (n == CTL_MAX_WORDS)
 			return (-1);
 		w[n++] = p;
