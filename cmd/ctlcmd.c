@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,7 +139,6 @@ ctl_main(int argc, char **argv)
 	size_t		 len;
 	int		 ch, fd, i, ok, want;
 
-	signal(SIGPIPE, SIG_IGN);	/* a closed socket: an error */
 	while ((ch = getopt_long(argc, argv, "+c:s:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
