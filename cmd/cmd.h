@@ -195,6 +195,9 @@ struct rpt_opts {
 void		 rptout_print(FILE *, const struct rptstat *,
 		    const struct rpt_opts *, unsigned long long);
 
+/* ctlcmd.c: hushgate ctl (not on Windows) */
+int		 ctl_main(int, char **);
+
 /* Windows only: win/winwire.c (hushgate winhttp ...: the machine's proxy
  * settings, with a backup and an exact undo) and win/winsvc.c (hushgate
  * service ...: the SCM service). Each returns the exit status. */

@@ -58,6 +58,11 @@ usage(FILE *f)
 	    "                                        --unknown --format yaml: "
 	    "a category of the\n"
 	    "                                        hosts no rule matched\n"
+	    "       hushgate ctl [-c FILE] [-s SOCKET] status | reload |\n"
+	    "                    pause CATEGORY DURATION | resume CATEGORY | "
+	    "lists-update\n"
+	    "                                        ask the running proxy "
+	    "(control.socket)\n"
 	    "%s"
 	    "       hushgate --version | --help\n"
 	    "\n"
@@ -316,6 +321,15 @@ main(int argc, char **argv)
 		return (2);
 #else
 		return (report_main(argc - 1, argv + 1));
+#endif
+	}
+	if (argc > 1 && strcmp(argv[1], "ctl") == 0) {
+#ifdef _WIN32
+		fprintf(stderr, "hushgate: ctl: not available on Windows (use "
+		    "hushgate service reload|stop|status)\n");
+		return (2);
+#else
+		return (ctl_main(argc - 1, argv + 1));
 #endif
 	}
 	if (argc > 1 && strcmp(argv[1], "pac") == 0) {

@@ -38,6 +38,9 @@ struct refresher *refresh_new(struct event_base *, struct evdns_base *,
 		    void (*)(void *), void *);
 void		 refresh_sync(struct refresher *, const struct hg_config *);
 void		 refresh_free(struct refresher *);
+int		 refresh_now(struct refresher *);
+const char	*refresh_last(const struct refresher *, const char *,
+		    time_t *);
 int		 refresh_update_all(struct hg_config *);
 
 #endif /* HG_DOWNLOAD_H */

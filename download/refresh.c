@@ -49,6 +49,8 @@ struct rsource {
 	int			 rs_seen;
 	int			 rs_have_loaded;
 	uint8_t			 rs_loaded[32];	/* sha256 the rules hold */
+	char			 rs_last[192];	/* the last download's result */
+	time_t			 rs_last_at;
 };
 
 struct refresher {
@@ -387,6 +389,9 @@ rsource_done(struct fetch_result *fr, void *arg)
 			event_base_loopexit(rf->rf_base, NULL);
 		return;
 	}
+	snprintf(rs->rs_last, sizeof rs->rs_last, "%s%s",
+	    out == OUT_FAILED ? "failed: " : "", msg);
+	rs->rs_last_at = time(NULL);
 	if (out == OUT_FAILED) {
 		log_warnx("lists: %s: failed: %s; %s", rs->rs_src.ls_url, msg,
 		    rs->rs_have_body ? "keeping the last good copy" :
@@ -543,6 +548,45 @@ refresh_sync(struct refresher *rf, const struct hg_config *cf)
 		*pp = rs->rs_next;
 		rsource_free(rs);
 	}
+}
+
+/*
+ * Download every list now rather than when due (`hushgate ctl
+ * lists-update`), as the timers would; returns how many downloads
+ * started (a list being downloaded already is not started again).
+ */
+int
+refresh_now(struct refresher *rf)
+{
+	struct rsource	*rs;
+	int		 n = 0;
+
+	for (rs = rf->rf_list; rs != NULL; rs = rs->rs_next) {
+		if (rs->rs_fetch != NULL)
+			continue;
+		evtimer_del(rs->rs_timer);
+		rsource_start(rs);
+		n++;
+	}
+	return (n);
+}
+
+/*
+ * What the last download of the list cached at body gave ("failed: ..."
+ * or what changed), with when; NULL when none has ended yet.
+ */
+const char *
+refresh_last(const struct refresher *rf, const char *body, time_t *when)
+{
+	const struct rsource	*rs;
+
+	for (rs = rf->rf_list; rs != NULL; rs = rs->rs_next)
+		if (strcmp(rs->rs_src.ls_body, body) == 0 &&
+		    rs->rs_last[0] != '\0') {
+			*when = rs->rs_last_at;
+			return (rs->rs_last);
+		}
+	return (NULL);
 }
 
 /* Stop every download and timer; free the refresher. */

@@ -34,6 +34,9 @@ struct mainctx {
 	struct evdns_base	*mc_dns;	/* for list downloads */
 	struct refresher	*mc_rf;		/* url: lists */
 	struct event		*mc_ev_lists;	/* a list changed: reload */
+	struct control		*mc_ctl;	/* the control socket */
+	time_t			 mc_loaded;	/* when mc_cfg was (wall clock) */
+	struct timespec		 mc_started;	/* monotonic */
 };
 /*
  * The configuration with the credentials of its TLS listeners loaded,
@@ -99,8 +102,8 @@ decisions_changed(const struct hg_config *cf, const struct hg_config *running)
 }
 
 /* A reload that did not take: say why, keep the running rules. */
-static void
-reload_failed(struct mainctx *mc, struct hg_errors *errs)
+static int
+reload_failed(struct mainctx *mc, const struct hg_errors *errs)
 {
 	size_t	i;
 
@@ -108,42 +111,46 @@ reload_failed(struct mainctx *mc, struct hg_errors *errs)
 	log_warnx("reload: failed, keeping generation %u", mc->mc_gen);
 	for (i = 0; i < errs->er_count; i++)
 		log_warnx("%s", errs->er_msgs[i]);
-	errors_free(errs);
 	service_notify("READY=1\nSTATUS=reload failed, running rules kept");
+	return (-1);
 }
 
-static void
-on_reload(evutil_socket_t sig, short what, void *arg)
+/*
+ * Load the configuration again and run it (SIGHUP, a list that changed,
+ * `hushgate ctl reload`). Returns the new generation, or -1 with why in
+ * errs (logged too); the running rules then stay.
+ */
+static int
+daemon_reload(struct mainctx *mc, struct hg_errors *errs)
 {
-	struct mainctx		*mc = arg;
-	struct hg_errors	 errs, warns;
+	struct hg_errors	 warns;
 	struct hg_config	*cf;
 	char			*cause;
 	size_t			 i;
 
-	if (mc->mc_stopping)
-		return;
+	if (mc->mc_stopping) {
+		errors_add_msg(errs, "the proxy is shutting down");
+		return (-1);
+	}
 	service_notify("RELOADING=1");
-	errors_init(&errs);
 	errors_init(&warns);
-	cf = daemon_load(mc->mc_file, &errs, &warns);
+	cf = daemon_load(mc->mc_file, errs, &warns);
 	if (cf == NULL) {
 		errors_free(&warns);
-		reload_failed(mc, &errs);
-		return;
+		return (reload_failed(mc, errs));
 	}
 	/* A decision log that cannot be opened fails the reload like a bad
 	 * file: the running rules, and the log they write, are kept. */
 	if (decisions_changed(cf, mc->mc_cfg) &&
 	    dlog_open(cf->cf_decisions, &cause) != 0) {
 		log_warnx("reload: %s", cause);
-		free(cause);
 		errors_free(&warns);
 		config_unref(cf);
-		reload_failed(mc, &errs);
-		return;
+		reload_failed(mc, errs);
+		errors_add_msg(errs, cause);
+		free(cause);
+		return (-1);
 	}
-	errors_free(&errs);
 	for (i = 0; i < warns.er_count; i++)
 		errors_add_msg(&cf->cf_warnings, warns.er_msgs[i]);
 	errors_free(&warns);
@@ -156,12 +163,28 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	dlog_set_format(cf->cf_log_format);
 	config_unref(mc->mc_cfg);
 	mc->mc_cfg = cf;
+	mc->mc_loaded = time(NULL);
 	workers_set_config(cf, ++mc->mc_gen);
 	if (mc->mc_rf != NULL)
 		refresh_sync(mc->mc_rf, cf);
 	metrics_reload(1);
 	log_info("reload: ok (generation %u)", mc->mc_gen);
 	service_notify("READY=1\nSTATUS=reloaded");
+	return ((int)mc->mc_gen);
+}
+
+/* SIGHUP: the reload, its errors logged. */
+static void
+on_reload(evutil_socket_t sig, short what, void *arg)
+{
+	struct mainctx		*mc = arg;
+	struct hg_errors	 errs;
+
+	if (mc->mc_stopping)
+		return;
+	errors_init(&errs);
+	daemon_reload(mc, &errs);
+	errors_free(&errs);
 }
 
 /* A list changed in the cache: the same reload as SIGHUP (several lists
@@ -210,6 +233,67 @@ lists_stop(struct mainctx *mc)
 {
 	refresh_free(mc->mc_rf);
 	mc->mc_rf = NULL;
+}
+
+#ifndef _WIN32
+static int
+ctl_reload(void *arg, struct hg_errors *errs)
+{
+	return (daemon_reload(arg, errs));
+}
+
+static int
+ctl_lists_update(void *arg, char *why, size_t len)
+{
+	struct mainctx	*mc = arg;
+
+	if (mc->mc_cfg->cf_nsources == 0) {
+		snprintf(why, len, "the configuration has no url: lists");
+		return (-1);
+	}
+	if (mc->mc_stopping || mc->mc_rf == NULL) {
+		snprintf(why, len, "%s", mc->mc_stopping ? "the proxy is "
+		    "shutting down" : "no resolver: lists are not downloaded");
+		return (-1);
+	}
+	log_info("lists: downloading every url: list now");
+	return (refresh_now(mc->mc_rf));
+}
+
+static void
+ctl_state(void *arg, struct control_state *st)
+{
+	struct mainctx	*mc = arg;
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	st->cs_file = mc->mc_file;
+	st->cs_cfg = mc->mc_cfg;
+	st->cs_gen = mc->mc_gen;
+	st->cs_loaded = mc->mc_loaded;
+	st->cs_uptime = (uint64_t)(now.tv_sec - mc->mc_started.tv_sec);
+	st->cs_rf = mc->mc_rf;
+}
+
+/* What the control socket asks of the daemon. */
+static const struct control_ops control_ops = {
+	.co_reload = ctl_reload,
+	.co_lists_update = ctl_lists_update,
+	.co_state = ctl_state,
+};
+#endif
+
+/* The control socket, if the configuration has one (not on Windows,
+ * whose service takes its requests). */
+static int
+control_start(struct mainctx *mc)
+{
+#ifndef _WIN32
+	return (control_open(mc->mc_base, mc->mc_cfg, &control_ops, mc,
+	    &mc->mc_ctl));
+#else
+	return (0);
+#endif
 }
 
 #ifdef SIGUSR1
@@ -416,7 +500,11 @@ proxy_serve(const char *file, int debug)
 	pthread_mutex_unlock(&req_mtx);
 	workers_set_done_event(ev_done);
 	mc.mc_gen = 1;
-	if (workers_start(mc.mc_cfg, mc.mc_cfg->cf_workers) != 0)
+	mc.mc_loaded = time(NULL);
+	clock_gettime(CLOCK_MONOTONIC, &mc.mc_started);
+	if (control_start(&mc) != 0)
+		rc = 1;		/* said why */
+	else if (workers_start(mc.mc_cfg, mc.mc_cfg->cf_workers) != 0)
 		rc = 1;		/* said why; nothing runs: clean up below */
 	/* The sockets are bound and the log is open: root is not needed. */
 	else if (service_drop_privileges(mc.mc_cfg->cf_user,
@@ -447,6 +535,9 @@ proxy_serve(const char *file, int debug)
 	if (mc.mc_ev_drain != NULL)
 		event_free(mc.mc_ev_drain);
 	lists_stop(&mc);
+#ifndef _WIN32
+	control_close(mc.mc_ctl);
+#endif
 	if (mc.mc_dns != NULL) {
 		evdns_base_free(mc.mc_dns, 1);
 		/* A cancelled lookup may still report to the loop. */

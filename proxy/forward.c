@@ -459,6 +459,7 @@ fwd_request(struct conn *c, const struct http_request *rq)
 
 	policy_decide_group(c->cn_cfg, HG_SCHEME_HTTP, &cr->cr_target,
 	    cr->cr_group, &cr->cr_dec);
+	pause_apply(&cr->cr_dec);
 	cr->cr_have_decision = 1;
 	if (cr->cr_dec.d_action == HG_ACT_DENY) {
 		conn_deny_answer(c, cr->cr_keepalive && kind == BODY_NONE);

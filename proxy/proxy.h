@@ -51,6 +51,46 @@ struct hg_config *daemon_load(const char *, struct hg_errors *,
 void		 proxy_request_stop(void);
 void		 proxy_request_reload(void);
 
+/*
+ * control.c: the control socket (`hushgate ctl`), served on the main
+ * loop. What it asks of the daemon goes through control_ops (daemon.c
+ * fills it in), the daemon being above it.
+ */
+struct refresher;
+struct control;
+struct hg_errors;
+struct control_state {
+	const char		*cs_file;	/* configuration file */
+	const struct hg_config	*cs_cfg;	/* running */
+	unsigned		 cs_gen;
+	time_t			 cs_loaded;	/* when (wall clock) */
+	uint64_t		 cs_uptime;	/* seconds */
+	struct refresher	*cs_rf;		/* url: lists; NULL: none */
+};
+struct control_ops {
+	/* the reload of SIGHUP: the new generation, or -1 with errs */
+	int		(*co_reload)(void *, struct hg_errors *);
+	/* download the url: lists now: how many started, or -1 with why */
+	int		(*co_lists_update)(void *, char *, size_t);
+	void		(*co_state)(void *, struct control_state *);
+};
+#define HG_CTL_LINE_MAX		512	/* a request line */
+#define HG_CTL_READ_MS		5000	/* to send it */
+#define HG_CTL_CLIENTS		16	/* served at once */
+#define HG_CTL_PAUSE_MAX_MS	(24U * 3600 * 1000)
+int		 control_open(struct event_base *, const struct hg_config *,
+		    const struct control_ops *, void *, struct control **);
+void		 control_close(struct control *);
+
+/* pause.c: categories whose denials are let through for a while */
+#define HG_MAX_PAUSES		64
+void		 pause_init(struct event_base *);
+int		 pause_set(const char *, unsigned);
+int		 pause_clear(const char *);
+void		 pause_clear_all(void);
+size_t		 pause_list(char **, unsigned *, size_t);
+int		 pause_apply(struct hg_decision *);
+
 /* log.c */
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO,
     LOG_LVL_DEBUG };
@@ -299,6 +339,7 @@ void		 workers_stop(void);
 void		 workers_kill(void);
 void		 workers_join(void);
 unsigned	 workers_open_connections(void);
+unsigned	 workers_sum_stats(struct wstats *);
 void		 worker_refresh_config(struct worker *);
 
 /* conn.c: a client connection (the rest: conn.h) */

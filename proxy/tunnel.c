@@ -48,6 +48,7 @@ tunnel_request(struct conn *c, const struct http_request *rq)
 	c->cn_req.cr_kind = CK_CONNECT;
 	policy_decide_group(c->cn_cfg, HG_SCHEME_CONNECT, &c->cn_req.cr_target,
 	    c->cn_req.cr_group, &c->cn_req.cr_dec);
+	pause_apply(&c->cn_req.cr_dec);
 	c->cn_req.cr_have_decision = 1;
 	if (c->cn_req.cr_dec.d_action == HG_ACT_DENY) {
 		conn_deny_answer(c, 0);
@@ -304,6 +305,7 @@ sni_policy(struct conn *c, const char *name)
 		    name, why);
 		return (END_NONE);
 	}
+	pause_apply(&d);
 	if (policy_sni_overrides(&c->cn_req.cr_dec, &d))
 		c->cn_req.cr_dec = d;
 	return (d.d_action == HG_ACT_DENY ? END_SNI_DENIED : END_NONE);

@@ -72,7 +72,7 @@ workers_open_connections(void)
  * Add every worker's counters into sum (a /metrics scrape, from any
  * worker). Returns the connections open now.
  */
-static unsigned
+unsigned
 workers_sum_stats(struct wstats *sum)
 {
 	unsigned	k;

@@ -426,3 +426,72 @@ config_load_string(const char *name, const char *buf, size_t len,
 	    name)), (const unsigned char *)buf, len, 1);
 	return (config_finish(&ld));
 }
+
+/* The value of key in the mapping map of doc, or NULL. */
+static yaml_node_t *
+map_get(yaml_document_t *doc, yaml_node_t *map, const char *key)
+{
+	yaml_node_pair_t	*p;
+	yaml_node_t		*k;
+
+	if (map == NULL || map->type != YAML_MAPPING_NODE)
+		return (NULL);
+	for (p = map->data.mapping.pairs.start;
+	    p < map->data.mapping.pairs.top; p++) {
+		k = yaml_document_get_node(doc, p->key);
+		if (k != NULL && k->type == YAML_SCALAR_NODE &&
+		    strcmp(cfg_scalar(k), key) == 0)
+			return (yaml_document_get_node(doc, p->value));
+	}
+	return (NULL);
+}
+
+/*
+ * The control socket of the main file path (control.socket, relative to
+ * the file), read without loading the rest, for `hushgate ctl`: the file
+ * of a daemon may no longer load (the reload to report on). Returns 0
+ * with the path in *out (NULL: none set), or -1 with why (len bytes).
+ */
+int
+config_control_socket(const char *path, char **out, char *why, size_t len)
+{
+	yaml_parser_t	 parser;
+	yaml_document_t	 doc;
+	yaml_node_t	*v;
+	FILE		*f;
+	int		 rc = -1;
+
+	*out = NULL;
+	if ((f = fopen(path, "rb")) == NULL) {
+		snprintf(why, len, "%s", strerror(errno));
+		return (-1);
+	}
+	if (!yaml_parser_initialize(&parser)) {
+		fclose(f);
+		snprintf(why, len, "out of memory");
+		return (-1);
+	}
+	yaml_parser_set_input_file(&parser, f);
+	if (!yaml_parser_load(&parser, &doc)) {
+		snprintf(why, len, "%zu:%zu: %s",
+		    parser.problem_mark.line + 1,
+		    parser.problem_mark.column + 1,
+		    parser.problem != NULL ? parser.problem : "YAML error");
+		yaml_parser_delete(&parser);
+		fclose(f);
+		return (-1);
+	}
+	v = map_get(&doc, map_get(&doc, yaml_document_get_root_node(&doc),
+	    "control"), "socket");
+	if (v != NULL && v->type == YAML_SCALAR_NODE && !cfg_is_null(v) &&
+	    cfg_scalar(v)[0] != '\0')
+		*out = path_join_dir(path, cfg_scalar(v));
+	else if (v != NULL && v->type != YAML_SCALAR_NODE)
+		snprintf(why, len, "control.socket: expected a path");
+	if (v == NULL || *out != NULL || v->type == YAML_SCALAR_NODE)
+		rc = 0;
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	fclose(f);
+	return (rc);
+}

@@ -132,6 +132,9 @@ const struct cfg_key cfg_keys[] = {
 	  .ck_flags = CK_MAIN | CK_NOWIN, .ck_set = cfg_set_user },
 	{ .ck_name = "chroot", .ck_section = CS_TOP,
 	  .ck_flags = CK_MAIN | CK_NOWIN, .ck_set = cfg_set_chroot },
+	{ .ck_name = "control", .ck_section = CS_TOP,
+	  .ck_flags = CK_MAIN | CK_RESTART | CK_NOWIN, .ck_type = CT_SECTION,
+	  .ck_arg = CS_CONTROL },
 	{ .ck_name = "timeouts", .ck_section = CS_TOP, .ck_flags = CK_MAIN,
 	  .ck_type = CT_SECTION, .ck_arg = CS_TIMEOUTS },
 	{ .ck_name = "log", .ck_section = CS_TOP, .ck_flags = CK_MAIN,
@@ -235,6 +238,15 @@ const struct cfg_key cfg_keys[] = {
 	{ .ck_name = "listen", .ck_section = CS_PAC, .ck_flags = CK_RESTART,
 	  .ck_type = CT_LISTEN, .ck_arg = HG_LISTEN_PAC,
 	  .ck_set = cfg_set_listen },
+
+	{ .ck_name = "socket", .ck_section = CS_CONTROL, .ck_flags = CK_NULL,
+	  .ck_type = CT_PATH, .ck_off = CF(cf_control_socket) },
+	{ .ck_name = "mode", .ck_section = CS_CONTROL, .ck_type = CT_UINT,
+	  .ck_off = CF(cf_control_mode), .ck_set = cfg_set_control_mode,
+	  .ck_default = "0600" },
+	{ .ck_name = "group", .ck_section = CS_CONTROL,
+	  .ck_set = cfg_set_control_group,
+	  .ck_same = cfg_same_control_group },
 
 	/* Entries of lists: their keys go to the entry being read. */
 	{ .ck_name = "address", .ck_section = CS_LISTEN,

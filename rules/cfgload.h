@@ -100,6 +100,7 @@ enum cfg_section {
 	CS_LOG,
 	CS_LISTS,		/* the top-level lists: settings */
 	CS_PAC,
+	CS_CONTROL,		/* control: */
 	CS_LISTEN,		/* a listen: entry written as a mapping */
 	CS_TLS,			/* its tls: */
 	CS_GROUP,		/* a clients: group */
@@ -204,6 +205,10 @@ CFG_SET(cfg_set_dns_servers);
 CFG_SET(cfg_set_decisions);
 CFG_SET(cfg_set_user);
 CFG_SET(cfg_set_chroot);
+CFG_SET(cfg_set_control_mode);
+CFG_SET(cfg_set_control_group);
+int		 cfg_same_control_group(const struct hg_config *,
+		    const struct hg_config *);
 CFG_SET(cfg_set_basic);
 CFG_SET(cfg_set_users_file);
 CFG_SET(cfg_set_realm);

@@ -96,6 +96,8 @@ cfg_free(struct hg_config *cf)
 	free(cf->cf_metrics_allow);
 	free(cf->cf_user);
 	free(cf->cf_chroot);
+	free(cf->cf_control_socket);
+	free(cf->cf_control_group);
 	portset_free(&cf->cf_connect_ports);
 	portset_free(&cf->cf_http_ports);
 	portset_free(&cf->cf_tls_ports);

@@ -539,6 +539,58 @@ cfg_set_chroot(struct loader *ld, const struct cfg_key *ck, yaml_node_t *k,
 		cf->cf_chroot = xstrdup(s);
 }
 
+/*
+ * control.mode: the file mode of the control socket, in octal as chmod(1)
+ * takes it ("0660", or 660 unquoted); none of the setuid, setgid or
+ * sticky bits.
+ */
+void
+cfg_set_control_mode(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	const char		*s, *p;
+	unsigned		 mode = 0;
+
+	if ((s = cfg_want_string(ld, v, "control.mode")) == NULL)
+		return;
+	for (p = s; *p >= '0' && *p <= '7' && p - s < 4; p++)
+		mode = mode * 8 + (unsigned)(*p - '0');
+	if (p == s || *p != '\0' || mode > 0777) {
+		cfg_err(ld, v, "control.mode: '%s' is not a file mode such as "
+		    "0660 (octal, at most 0777)", s);
+		return;
+	}
+	cf->cf_control_mode = mode;
+}
+
+/* control.group: the group the control socket is given; null: none. */
+void
+cfg_set_control_group(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	const char		*s;
+
+	free(cf->cf_control_group);
+	cf->cf_control_group = NULL;
+	if (cfg_is_null(v) ||
+	    (s = cfg_want_string(ld, v, "control.group")) == NULL)
+		return;
+	if (s[0] == '\0' || strpbrk(s, ": \t/") != NULL)
+		cfg_err(ld, v, "control.group: '%s' is not a group name", s);
+	else
+		cf->cf_control_group = xstrdup(s);
+}
+
+int
+cfg_same_control_group(const struct hg_config *a, const struct hg_config *b)
+{
+	if (a->cf_control_group == NULL || b->cf_control_group == NULL)
+		return (a->cf_control_group == b->cf_control_group);
+	return (strcmp(a->cf_control_group, b->cf_control_group) == 0);
+}
+
 /* auth.basic: {users_file, realm, cache_ttl}; users_file is needed. */
 void
 cfg_set_basic(struct loader *ld, const struct cfg_key *ck, yaml_node_t *k,

@@ -38,6 +38,7 @@ static const struct cfg_sect {
 	[CS_LOG] =		{ "log", "log", 0 },
 	[CS_LISTS] =		{ "lists", "lists", 0 },
 	[CS_PAC] =		{ "pac", "pac", 0 },
+	[CS_CONTROL] =		{ "control", "control", 0 },
 	/* A listen entry has always taken its keys as they come, the last
 	 * of a key given twice winning: kept, a configuration that loads
 	 * must keep loading. */

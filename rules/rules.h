@@ -319,6 +319,9 @@ struct hg_config {
 	int			 cf_log_format;	/* HG_LOG_JSON, HG_LOG_SQUID */
 	char			*cf_user;	/* become this user once bound */
 	char			*cf_chroot;	/* ... shut in this directory */
+	char			*cf_control_socket; /* control.socket; NULL: none */
+	unsigned		 cf_control_mode;	/* its file mode */
+	char			*cf_control_group;	/* its group; NULL: ours */
 	int			 cf_log_level;
 	char			*cf_cache_dir;	/* lists.cache_dir */
 	unsigned		 cf_list_timeout;	/* ms */
@@ -478,6 +481,8 @@ void		 ruleset_stats(const struct hg_ruleset *, size_t *, size_t *,
 struct hg_config *config_load(const char *, struct hg_errors *);
 struct hg_config *config_load_string(const char *, const char *, size_t,
 		    struct hg_errors *);
+int		 config_control_socket(const char *, char **, char *,
+		    size_t);
 
 /* cfgkeys.c, cfgrestart.c, cfgobj.c: the keys of the configuration */
 #define HG_KEY_MAIN	0x1	/* in the main file only */

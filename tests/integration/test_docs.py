@@ -145,6 +145,9 @@ SYNOPSIS = [
     "hushgate report [-c file] [--since time] [--until time]"
     " [--client address] [--format table | tsv | json] [--top n]"
     " [--unknown [--format yaml]] [log ...]",
+    "hushgate ctl [-c file] [-s socket] status | reload | lists-update",
+    "hushgate ctl [-c file] [-s socket] pause category duration",
+    "hushgate ctl [-c file] [-s socket] resume category",
     "hushgate service install | uninstall | start | stop | reload | status"
     " | run [-c file]",
     "hushgate winhttp set --proxy host:port | --pac url [--bypass list]"

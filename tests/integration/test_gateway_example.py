@@ -5,7 +5,10 @@ request through with the SNI it names, refuses an inner address with the
 destination guard, serves metrics and logs Squid-format lines."""
 
 import base64
+import grp
+import os
 import re
+import stat
 import shutil
 import ssl
 from pathlib import Path
@@ -74,6 +77,11 @@ def test_example_on_loopback(proxy, tmp_path, tls_echo, test_ca):
     cfg["include"] = [str(d / "rules/sets/balanced.yaml")]
     cfg["log"]["decisions"] = "access.log"
     cfg["metrics"]["listen"] = ["127.0.0.1:0"]
+    # the control socket next to the configuration, in the group of the
+    # tests
+    assert cfg["control"]["socket"] == "/run/hushgate/control.sock"
+    cfg["control"]["socket"] = "control.sock"
+    cfg["control"]["group"] = grp.getgrgid(os.getgid()).gr_name
     del cfg["dns"]
     p = proxy(cfg, hosts={"echo.test": "127.0.0.1",
                           "inner.test": "127.0.0.2"})
@@ -113,3 +121,9 @@ def test_example_on_loopback(proxy, tmp_path, tls_echo, test_ca):
     assert m.status == 200
     assert re.search(rb'^hushgate_requests_by_end_total\{end="auth_required"'
                      rb'\} [1-9]', m.body, re.M), m.body[:300]
+    # the control socket, with the example's mode
+    sock = p.dir / "control.sock"
+    assert stat.S_IMODE(os.lstat(sock).st_mode) == 0o660
+    cp = run_hushgate(["ctl", "-s", str(sock), "status"])
+    assert cp.returncode == 0, cp.stderr
+    assert "generation: 1\n" in cp.stdout

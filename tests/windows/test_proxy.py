@@ -103,6 +103,22 @@ def test_windows_refuses_what_it_lacks(wine, hushgate_exe, tmp_path):
                          cp.stderr), cp.stderr
 
 
+def test_no_control_socket_on_windows(wine, hushgate_exe, tmp_path):
+    """control: is refused at its place, and hushgate ctl says to use the
+    service's commands instead, with the usage exit status."""
+    cfg = tmp_path / "control.yaml"
+    cfg.write_text("listen: [\"127.0.0.1:0\"]\n"
+                   "control: {socket: ctl.sock}\n")
+    cp = wine.run(hushgate_exe, "-t", "-c", cfg)
+    assert cp.returncode == 1
+    assert re.search(r"control\.yaml:2:1: control: not available in the "
+                     r"Windows build", cp.stderr), cp.stderr
+    cp = wine.run(hushgate_exe, "ctl", "-c", cfg, "status")
+    assert cp.returncode == 2
+    assert "ctl: not available on Windows (use hushgate service " \
+        "reload|stop|status)" in cp.stderr, cp.stderr
+
+
 def test_tunnel_bytes_exact(wine_proxy):
     """1 MiB of random bytes each way through a CONNECT tunnel, checksums
     equal: the relay's reads and writes on Windows sockets."""
