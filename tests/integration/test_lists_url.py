@@ -164,7 +164,7 @@ def test_first_download_then_the_proxy_denies(tmp_path, test_ca, lists,
 
     cp = update(cfg)
     assert cp.returncode == 0, cp.stdout + cp.stderr
-    assert re.fullmatch(r"%s: \d+ bytes, 2 entries, \+2/-0\n" %
+    assert re.fullmatch(r"%s: 2 entries, \+2/-0; \d+ bytes in [\d.]+s\n" %
                         re.escape(url), cp.stdout), cp.stdout
     # SNI and Host name the list's host; nothing conditional the first time
     hdrs = lists.seen("/block.txt")
@@ -201,7 +201,7 @@ def test_chunked_and_close_delimited_bodies(tmp_path, test_ca, lists, mode):
     cfg = list_config(tmp_path, test_ca, [lists.url("/l.txt")])
     cp = update(cfg)
     assert cp.returncode == 0, cp.stdout + cp.stderr
-    assert ": %d bytes, 50 entries, +50/-0" % len(body) in cp.stdout
+    assert ": 50 entries, +50/-0; %d bytes in " % len(body) in cp.stdout
     assert cached_bodies(tmp_path) == [body]
 
 
@@ -228,7 +228,8 @@ def test_redirect_to_https_is_followed_and_to_http_refused(tmp_path,
     cfg = list_config(tmp_path, test_ca, [lists.url("/loop.txt")])
     cp = update(cfg)
     assert cp.returncode == 1
-    assert cp.stdout.endswith(": error: more than 5 redirects\n"), cp.stdout
+    assert re.search(r": error: more than 5 redirects; 0 bytes in [\d.]+s\n$",
+                     cp.stdout), cp.stdout
     assert len(lists.seen("/loop.txt")) == 6
 
 
@@ -245,7 +246,8 @@ def test_304_revalidation_changes_nothing(tmp_path, test_ca, lists):
 
     cp = update(cfg)
     assert cp.returncode == 0, cp.stdout
-    assert cp.stdout == "%s: not modified\n" % lists.url("/l.txt")
+    assert re.fullmatch(r"%s: not modified; 0 bytes in [\d.]+s\n" %
+                        re.escape(lists.url("/l.txt")), cp.stdout), cp.stdout
     second = lists.seen("/l.txt")[1]
     assert second["If-None-Match"] == etag
     assert second["If-Modified-Since"] == "Tue, 01 Dec 2026 00:00:00 GMT"
@@ -425,7 +427,8 @@ def test_http_error_keeps_the_last_good_copy(tmp_path, test_ca, lists,
     lists.serve("/l.txt", b"", status=status)
     cp = update(cfg)
     assert cp.returncode == 1
-    assert cp.stdout == "%s: error: HTTP %d\n" % (url, status)
+    assert re.fullmatch(r"%s: error: HTTP %d; 0 bytes in [\d.]+s\n" %
+                        (re.escape(url), status), cp.stdout), cp.stdout
     assert rules_count(cfg)[0] == 2
 
 
