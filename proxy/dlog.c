@@ -141,14 +141,19 @@ target_discard(struct dlog_target *t)
 	free(t);
 }
 
-/* Text is coloured on a terminal, unless NO_COLOR is set. */
+/* Text is coloured on a terminal, unless NO_COLOR is set. (Not on
+ * Windows, whose console shows ANSI sequences only when asked to.) */
 static void
 out_color(struct dlog_out *o)
 {
+#ifdef _WIN32
+	o->do_color = 0;
+#else
 	const char	*nc = getenv("NO_COLOR");
 
 	o->do_color = o->do_kind == HG_LOG_TEXT && o->do_fd != -1 &&
 	    isatty(o->do_fd) && (nc == NULL || *nc == '\0');
+#endif
 }
 
 /* Open the file path as output o: -1 with *cause (caller frees) if it
