@@ -708,8 +708,8 @@ changed_nothing(void *arg)
 /*
  * `hushgate lists update`: download every url: list of cf once, in
  * order, and print one line for each (the result, the bytes received and
- * the time taken; on a terminal, the progress until then). Returns 0 when all went well, 1
- * otherwise.
+ * the time taken; on a terminal, the progress until then). Returns 0
+ * when all went well, 1 otherwise.
  */
 int
 refresh_update_all(struct hg_config *cf)
