@@ -15,11 +15,25 @@
 #include "plat/plat.h"
 #include "download/download.h"
 
+/* -L: a format of the decision log, HG_LOG_, or -1. */
+static int
+log_format_parse(const char *s)
+{
+	if (strcmp(s, "json") == 0)
+		return (HG_LOG_JSON);
+	if (strcmp(s, "squid") == 0)
+		return (HG_LOG_SQUID);
+	if (strcmp(s, "text") == 0)
+		return (HG_LOG_TEXT);
+	return (-1);
+}
+
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: hushgate [-d] [-c FILE]          run the proxy\n"
+	    "usage: hushgate [-d] [-c FILE] [-L FORMAT]\n"
+	    "                                        run the proxy\n"
 	    "       hushgate -t [-v] [-c FILE]       check the configuration\n"
 	    "       hushgate explain [-c FILE] [--http] [--group NAME] "
 	    "[--sni NAME]\n"
@@ -68,6 +82,9 @@ usage(FILE *f)
 	    "\n"
 	    "  -c FILE   configuration file (default %s)\n"
 	    "  -d        debug diagnostics\n"
+	    "  -L FORMAT decision log lines to standard output as json, squid "
+	    "or text,\n"
+	    "            whatever the configuration says\n"
 	    "  -t        check the configuration and rules, then exit\n"
 	    "  -v        (-t) also list the rules that overlap a broader rule "
 	    "of\n"
@@ -288,7 +305,7 @@ main(int argc, char **argv)
 	const char	*sni = NULL;
 	int		 ch, check = 0, debug = 0, explain = 0, http = 0;
 	int		 verbose = 0;
-	int		 update = 0, show = 0, nargs = 0, i;
+	int		 update = 0, show = 0, nargs = 0, i, stdout_fmt = -1;
 	char		**orig = NULL, **utf8, *u;
 
 	if (plat_init() != 0)
@@ -361,13 +378,20 @@ main(int argc, char **argv)
 		argv += 2;
 		argc -= 2;
 	}
-	while ((ch = getopt_long(argc, argv, "c:dhtv", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:dhL:tv", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'c':
 			file = optarg;
 			break;
 		case 'd':
 			debug = 1;
+			break;
+		case 'L':
+			if ((stdout_fmt = log_format_parse(optarg)) == -1) {
+				usage(stderr);
+				return (2);
+			}
 			break;
 		case 't':
 			check = 1;
@@ -400,6 +424,10 @@ main(int argc, char **argv)
 	argv += optind;
 	log_init(debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	if ((group != NULL || sni != NULL) && !explain) {
+		usage(stderr);
+		return (2);
+	}
+	if (stdout_fmt != -1 && (check || explain || update || show)) {
 		usage(stderr);
 		return (2);
 	}
@@ -458,5 +486,6 @@ main(int argc, char **argv)
 	}
 	if (check)
 		return (check_main(file, verbose));
+	dlog_stdout_format(stdout_fmt);
 	return (proxy_serve(file, debug));
 }

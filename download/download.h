@@ -11,6 +11,10 @@
 #define HG_FETCH_MAX_REDIRECTS	5
 
 struct fetch;
+/* Progress of the body: bytes so far, and the size the answer gave
+ * (Content-Length), 0 when unknown; called with the fetch's arg, from
+ * the event loop, whenever more has come. It must not cancel the fetch. */
+typedef void (*fetch_progress_cb)(uint64_t, uint64_t, void *);
 struct fetch_req {
 	const char	*fq_url;
 	const char	*fq_etag;	/* If-None-Match; NULL or "" = none */
@@ -18,6 +22,7 @@ struct fetch_req {
 	const char	*fq_ca_file;	/* NULL: the system bundle */
 	uint64_t	 fq_max_bytes;
 	unsigned	 fq_timeout;	/* ms, the whole download */
+	fetch_progress_cb fq_progress;	/* NULL: none */
 };
 struct fetch_result {
 	int		 fr_ok;		/* 200 with a whole body, or 304 */

@@ -9,7 +9,8 @@
  * request headers from the cached copy, follows at most
  * HG_FETCH_MAX_REDIRECTS redirects (https:// only) and reads bodies framed
  * by Content-Length, chunked or the close. It ends in exactly one call of
- * its callback, never before fetch_start() returns.
+ * its callback, never before fetch_start() returns; the caller may also
+ * follow the body as it comes (fq_progress), to show it.
  */
 #include "config.h"
 
@@ -77,6 +78,9 @@ struct fetch {
 	uint64_t		 f_left;	/* BODY_LENGTH */
 	struct chunkdec		 f_chunk;
 	fetch_cb		 f_cb;
+	fetch_progress_cb	 f_progress;
+	uint64_t		 f_total;	/* Content-Length, or 0 */
+	size_t			 f_reported;	/* body bytes last reported */
 	void			*f_arg;
 };
 
@@ -496,9 +500,22 @@ fetch_head(struct fetch *f)
 	evbuffer_drain(f->f_in, (size_t)hlen);
 	f->f_body = fh.fh_body;
 	f->f_left = fh.fh_length;
+	f->f_total = fh.fh_body == BODY_LENGTH ? fh.fh_length : 0;
 	memset(&f->f_chunk, 0, sizeof f->f_chunk);
 	f->f_state = FS_BODY;
 	return (1);
+}
+
+/* Tell the caller how much of the body has come, when more has. */
+static void
+fetch_report(struct fetch *f)
+{
+	size_t	n = evbuffer_get_length(f->f_res.fr_body);
+
+	if (f->f_progress != NULL && n != f->f_reported) {
+		f->f_reported = n;
+		f->f_progress(n, f->f_total, f->f_arg);
+	}
 }
 
 /* Move what f_in holds of the body into the result. Returns 1 when the
@@ -542,6 +559,7 @@ fetch_body(struct fetch *f, int eof)
 		fetch_fail(f, "connection closed before the end of the body");
 		return (-1);
 	}
+	fetch_report(f);
 	return (r);
 }
 
@@ -705,6 +723,7 @@ fetch_start(struct event_base *base, struct evdns_base *dns,
 	f->f_ca_file = rq->fq_ca_file ? xstrdup(rq->fq_ca_file) : NULL;
 	f->f_max_bytes = rq->fq_max_bytes;
 	f->f_cb = cb;
+	f->f_progress = rq->fq_progress;
 	f->f_arg = arg;
 	f->f_out = evbuffer_new();
 	f->f_in = evbuffer_new();

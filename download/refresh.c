@@ -5,7 +5,9 @@
  * guard) and, when good and new, written to the cache atomically; then the
  * caller's changed() runs, which reloads the configuration exactly as
  * SIGHUP does. A bad download keeps the last good copy and says why in one
- * line. `hushgate lists update` runs the same steps once, in order.
+ * line. `hushgate lists update` runs the same steps once, in order, and
+ * prints a line for each list: on a terminal one that shows the download
+ * as it goes (redrawn at most PROGRESS_MS apart), else only the result.
  */
 #include "config.h"
 
@@ -28,6 +30,7 @@
 
 #define REFRESH_FIRST_MS	1000	/* first download after start-up */
 #define REFRESH_RETRY_MAX_MS	(3600U * 1000)	/* after a failure */
+#define PROGRESS_MS		100	/* lists update: between redraws */
 
 enum outcome {
 	OUT_FAILED = 0,
@@ -51,6 +54,12 @@ struct rsource {
 	uint8_t			 rs_loaded[32];	/* sha256 the rules hold */
 	char			 rs_last[192];	/* the last download's result */
 	time_t			 rs_last_at;
+	/* lists update: the download so far */
+	struct timespec		 rs_started;
+	uint64_t		 rs_got;	/* body bytes */
+	uint64_t		 rs_total;	/* Content-Length, or 0 */
+	uint64_t		 rs_drawn_ms;	/* since rs_started */
+	size_t			 rs_drawn_len;	/* of the line on screen */
 };
 
 struct refresher {
@@ -60,6 +69,7 @@ struct refresher {
 	void			*rf_arg;
 	struct rsource		*rf_list;
 	int			 rf_oneshot;	/* lists update */
+	int			 rf_tty;	/* ... to a terminal */
 	unsigned		 rf_failed;
 };
 
@@ -364,6 +374,125 @@ rsource_cache_newer(struct rsource *rs)
 	    memcmp(rs->rs_lm.lm_sha256, rs->rs_loaded, 32) != 0));
 }
 
+/* Milliseconds since rs_started. */
+static uint64_t
+progress_ms(const struct rsource *rs)
+{
+	struct timespec	now;
+	int64_t		ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)(now.tv_sec - rs->rs_started.tv_sec) * 1000 +
+	    (now.tv_nsec - rs->rs_started.tv_nsec) / 1000000;
+	return (ms > 0 ? (uint64_t)ms : 0);
+}
+
+/* A count of bytes for a person: 812 B, 12.3 KiB, 4.0 MiB. */
+static void
+progress_bytes(char *buf, size_t size, uint64_t n)
+{
+	static const char	*units[] = { "KiB", "MiB", "GiB", "TiB" };
+	double			 v = (double)n / 1024;
+	size_t			 u = 0;
+
+	if (n < 1024) {
+		snprintf(buf, size, "%" PRIu64 " B", n);
+		return;
+	}
+	while (v >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, size, "%.1f %s", v, units[u]);
+}
+
+/*
+ * Write line over the one on the terminal: back to its start, the new
+ * text, and spaces over what is left of a longer old one.
+ */
+static void
+progress_draw(struct rsource *rs, const char *line, const char *end)
+{
+	size_t	len = strlen(line);
+
+	printf("\r%s%*s%s", line, rs->rs_drawn_len > len ?
+	    (int)(rs->rs_drawn_len - len) : 0, "", end);
+	fflush(stdout);
+	rs->rs_drawn_len = len;
+}
+
+/* lists update on a terminal: the line of a download under way. */
+static void
+progress_show(struct rsource *rs, uint64_t ms)
+{
+	char	line[1024], got[32], total[32], rate[32];
+	int	n;
+
+	progress_bytes(got, sizeof got, rs->rs_got);
+	progress_bytes(rate, sizeof rate, ms > 0 ?
+	    rs->rs_got * 1000 / ms : 0);
+	n = snprintf(line, sizeof line, "%s: %s", rs->rs_src.ls_url, got);
+	if (n < 0 || (size_t)n >= sizeof line)
+		n = (int)sizeof line - 1;
+	if (rs->rs_total > 0) {
+		progress_bytes(total, sizeof total, rs->rs_total);
+		snprintf(line + n, sizeof line - (size_t)n,
+		    " of %s (%" PRIu64 "%%), %s/s", total,
+		    rs->rs_got >= rs->rs_total ? 100 :
+		    rs->rs_got * 100 / rs->rs_total, rate);
+	} else
+		snprintf(line + n, sizeof line - (size_t)n, ", %s/s", rate);
+	progress_draw(rs, line, "");
+	rs->rs_drawn_ms = ms;
+}
+
+/* fetch_progress_cb: more of the body of rs has come. */
+static void
+progress_more(uint64_t got, uint64_t total, void *arg)
+{
+	struct rsource	*rs = arg;
+	uint64_t	 ms = progress_ms(rs);
+
+	rs->rs_got = got;
+	rs->rs_total = total;
+	if (rs->rs_drawn_ms == 0 || ms >= rs->rs_drawn_ms + PROGRESS_MS)
+		progress_show(rs, ms > 0 ? ms : 1);
+}
+
+/* fetch_progress_cb without a terminal: the count alone. */
+static void
+progress_count(uint64_t got, uint64_t total, void *arg)
+{
+	struct rsource	*rs = arg;
+
+	rs->rs_got = got;
+	rs->rs_total = total;
+}
+
+/* lists update: the one line of a list that is done (over its progress
+ * line on a terminal). */
+static void
+progress_done(struct rsource *rs, const char *what, const char *msg)
+{
+	char		*line, *end;
+	uint64_t	 n;
+
+	/* "N bytes, " that the bytes received say again */
+	n = strtoull(msg, &end, 10);
+	if (end != msg && n == rs->rs_got && strncmp(end, " bytes, ", 8) == 0)
+		msg = end + 8;
+	xasprintf(&line, "%s: %s%s; %" PRIu64 " bytes in %.2fs",
+	    rs->rs_src.ls_url, what, msg, rs->rs_got,
+	    (double)progress_ms(rs) / 1000);
+	if (rs->rs_rf->rf_tty)
+		progress_draw(rs, line, "\n");
+	else {
+		printf("%s\n", line);
+		fflush(stdout);
+	}
+	free(line);
+}
+
 static void
 rsource_done(struct fetch_result *fr, void *arg)
 {
@@ -377,9 +506,7 @@ rsource_done(struct fetch_result *fr, void *arg)
 	rs->rs_fetch = NULL;
 	out = rsource_apply(rs, fr, &msg);
 	if (rf->rf_oneshot) {
-		printf("%s: %s%s\n", rs->rs_src.ls_url,
-		    out == OUT_FAILED ? "error: " : "", msg);
-		fflush(stdout);
+		progress_done(rs, out == OUT_FAILED ? "error: " : "", msg);
 		if (out == OUT_FAILED)
 			rf->rf_failed++;
 		free(msg);
@@ -417,6 +544,7 @@ static void
 rsource_start(struct rsource *rs)
 {
 	struct fetch_req	rq;
+	char			*line;
 
 	rsource_read_meta(rs);
 	memset(&rq, 0, sizeof rq);
@@ -428,6 +556,18 @@ rsource_start(struct rsource *rs)
 	rq.fq_ca_file = rs->rs_src.ls_ca_file;
 	rq.fq_max_bytes = rs->rs_src.ls_max_bytes;
 	rq.fq_timeout = rs->rs_timeout;
+	if (rs->rs_rf->rf_oneshot) {
+		clock_gettime(CLOCK_MONOTONIC, &rs->rs_started);
+		rs->rs_got = rs->rs_total = rs->rs_drawn_ms = 0;
+		rs->rs_drawn_len = 0;
+		if (rs->rs_rf->rf_tty) {
+			rq.fq_progress = progress_more;
+			xasprintf(&line, "%s: ...", rs->rs_src.ls_url);
+			progress_draw(rs, line, "");
+			free(line);
+		} else
+			rq.fq_progress = progress_count;
+	}
 	log_debug("lists: downloading %s", rs->rs_src.ls_url);
 	rs->rs_fetch = fetch_start(rs->rs_rf->rf_base, rs->rs_rf->rf_dns, &rq,
 	    rsource_done, rs);
@@ -611,8 +751,9 @@ changed_nothing(void *arg)
 
 /*
  * `hushgate lists update`: download every url: list of cf once, in
- * order, and print one line for each. Returns 0 when all went well, 1
- * otherwise.
+ * order, and print one line for each (the result, the bytes received and
+ * the time taken; on a terminal, the progress until then). Returns 0
+ * when all went well, 1 otherwise.
  */
 int
 refresh_update_all(struct hg_config *cf)
@@ -634,6 +775,7 @@ refresh_update_all(struct hg_config *cf)
 	}
 	rf = refresh_new(base, dns, changed_nothing, NULL);
 	rf->rf_oneshot = 1;
+	rf->rf_tty = isatty(STDOUT_FILENO);
 	refresh_sync(rf, cf);
 	rsource_start(rf->rf_list);
 	event_base_dispatch(base);

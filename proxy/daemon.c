@@ -92,13 +92,21 @@ reload_restart_warn(const char *msg, void *arg)
 	log_warnx("reload: %s", msg);
 }
 
-/* Does the decision log of cf go elsewhere than that of running? */
+/* Do the decision log outputs of cf differ from those of running? */
 static int
 decisions_changed(const struct hg_config *cf, const struct hg_config *running)
 {
-	if (cf->cf_decisions == NULL || running->cf_decisions == NULL)
-		return (cf->cf_decisions != running->cf_decisions);
-	return (strcmp(cf->cf_decisions, running->cf_decisions) != 0);
+	size_t	i;
+
+	if (cf->cf_nlogouts != running->cf_nlogouts)
+		return (1);
+	for (i = 0; i < cf->cf_nlogouts; i++)
+		if (strcmp(cf->cf_logouts[i].lo_to,
+		    running->cf_logouts[i].lo_to) != 0 ||
+		    cf->cf_logouts[i].lo_format !=
+		    running->cf_logouts[i].lo_format)
+			return (1);
+	return (0);
 }
 
 /* A reload that did not take: say why, keep the running rules. */
@@ -139,10 +147,11 @@ daemon_reload(struct mainctx *mc, struct hg_errors *errs)
 		errors_free(&warns);
 		return (reload_failed(mc, errs));
 	}
-	/* A decision log that cannot be opened fails the reload like a bad
-	 * file: the running rules, and the log they write, are kept. */
+	/* A decision log output that cannot be opened fails the reload
+	 * like a bad file: the running rules, and the outputs they write
+	 * to, are kept. */
 	if (decisions_changed(cf, mc->mc_cfg) &&
-	    dlog_open(cf->cf_decisions, &cause) != 0) {
+	    dlog_open(cf->cf_logouts, cf->cf_nlogouts, &cause) != 0) {
 		log_warnx("reload: %s", cause);
 		errors_free(&warns);
 		config_unref(cf);
@@ -160,7 +169,6 @@ daemon_reload(struct mainctx *mc, struct hg_errors *errs)
 	/* The workers, listeners and resolvers run what they started with. */
 	config_restart_changes(mc->mc_boot, cf, reload_restart_warn, NULL);
 	apply_log_level(mc, cf);
-	dlog_set_format(cf->cf_log_format);
 	config_unref(mc->mc_cfg);
 	mc->mc_cfg = cf;
 	mc->mc_loaded = time(NULL);
@@ -467,8 +475,8 @@ proxy_serve(const char *file, int debug)
 	mc.mc_boot = mc.mc_cfg;
 	config_ref(mc.mc_boot);
 	apply_log_level(&mc, mc.mc_cfg);
-	dlog_set_format(mc.mc_cfg->cf_log_format);
-	if (dlog_open(mc.mc_cfg->cf_decisions, &cause) != 0) {
+	if (dlog_open(mc.mc_cfg->cf_logouts, mc.mc_cfg->cf_nlogouts,
+	    &cause) != 0) {
 		log_warnx("%s", cause);
 		free(cause);
 		if (sfd != -1)

@@ -1,19 +1,23 @@
 /*
- * dlog.c -- the decision log: one JSON object per line per request.
+ * dlog.c -- the decision log: one line per request, as a JSON object,
+ * in Squid's access.log format, or as text (dlogtext.c), written to one
+ * or several outputs (log.outputs), each in its own format.
  *
- * Each record is formatted into one buffer; a worker collects the records
- * of one event loop turn and writes them with one write(2) on an O_APPEND
- * descriptor, so that workers never interleave lines and no lock is taken.
+ * Each record is formatted into one buffer per output; a worker collects
+ * the records of one event loop turn and writes each output's lines with
+ * one write(2) on an O_APPEND descriptor, so that workers never interleave
+ * lines and no lock is taken.
  *
- * Where the lines go is a target (a file, standard output or syslog) that
- * the main thread replaces when the log's path changes on reload or when
- * SIGUSR1 reopens the file after rotation. A writer counts itself into the
- * target it found current (dt_users) and checks that it is still current
- * before it writes; the main thread marks the target it replaced retired
- * and whoever sees a retired target with no writer left closes it. Every
- * line thus goes to the old target or to the new one, and none to a
- * descriptor closed under it (which could by then be a client's socket).
- * A target is freed at exit only: a writer may still hold its address.
+ * Where the lines go is a target (the outputs: files, standard output or
+ * syslog) that the main thread replaces as a whole when the outputs
+ * change on reload or when SIGUSR1 reopens the files after rotation. A
+ * writer counts itself into the target it found current (dt_users) and
+ * checks that it is still current before it writes; the main thread
+ * marks the target it replaced retired and whoever sees a retired target
+ * with no writer left closes its files. Every line thus goes to the old
+ * target or to the new one, and none to a descriptor closed under it
+ * (which could by then be a client's socket). A target is freed at exit
+ * only: a writer may still hold its address.
  */
 #include "config.h"
 
@@ -30,27 +34,47 @@
 
 #define SEQ	__ATOMIC_SEQ_CST
 
+/* One output: where its lines go, and in which format. */
+struct dlog_out {
+	int		 do_fd;		/* -1: syslog(3) */
+	int		 do_own;	/* do_fd is ours to close */
+	char		*do_path;	/* a file: for SIGUSR1 */
+	int		 do_kind;	/* HG_LOG_ */
+	int		 do_color;	/* text, with ANSI colours */
+};
+
 struct dlog_target {
 	struct dlog_target	*dt_next;	/* every target, until exit */
-	int			 dt_fd;		/* -1: syslog(3) */
-	int			 dt_own;	/* dt_fd is ours to close */
-	char			*dt_path;	/* a file: for SIGUSR1 */
+	struct dlog_out		 dt_out[HG_MAX_LOG_OUTPUTS];
+	size_t			 dt_n;
 	unsigned		 dt_users;	/* atomic: writers inside */
 	int			 dt_retired;	/* atomic: no longer current */
-	int			 dt_closed;	/* atomic: its descriptor is */
+	int			 dt_closed;	/* atomic: its descriptors are */
 };
 
 static struct dlog_target *dlog_cur;	/* atomic; NULL: no decision log */
 static struct dlog_target *dlog_all;	/* main thread */
 static int		 dlog_syslog;	/* main thread: openlog was called */
-static int		 dlog_kind;	/* HG_LOG_JSON, HG_LOG_SQUID */
+static int		 dlog_stdout_kind = -1;	/* main thread: the format
+						   of "-", -1: its own */
 
-/* Close t's descriptor, once, whoever comes last (any thread). */
+static void
+out_close(struct dlog_out *o)
+{
+	if (o->do_own)
+		close(o->do_fd);
+	o->do_own = 0;
+}
+
+/* Close t's descriptors, once, whoever comes last (any thread). */
 static void
 target_close(struct dlog_target *t)
 {
-	if (__atomic_exchange_n(&t->dt_closed, 1, SEQ) == 0 && t->dt_own)
-		close(t->dt_fd);
+	size_t	i;
+
+	if (__atomic_exchange_n(&t->dt_closed, 1, SEQ) == 0)
+		for (i = 0; i < t->dt_n; i++)
+			out_close(&t->dt_out[i]);
 }
 
 /* A writer is done with t (any thread). */
@@ -104,22 +128,38 @@ target_install(struct dlog_target *t)
 		target_close(old);
 }
 
-static struct dlog_target *
-target_new(int fd, int own, const char *path)
+/* A target never installed: close and free it (main thread). */
+static void
+target_discard(struct dlog_target *t)
 {
-	struct dlog_target	*t;
+	size_t	i;
 
-	t = xcalloc(1, sizeof *t);
-	t->dt_fd = fd;
-	t->dt_own = own;
-	t->dt_path = path != NULL ? xstrdup(path) : NULL;
-	return (t);
+	for (i = 0; i < t->dt_n; i++) {
+		out_close(&t->dt_out[i]);
+		free(t->dt_out[i].do_path);
+	}
+	free(t);
 }
 
-/* A file target for path: NULL with *cause (caller frees) if it cannot be
- * opened. */
-static struct dlog_target *
-target_file(const char *path, char **cause)
+/* Text is coloured on a terminal, unless NO_COLOR is set. (Not on
+ * Windows, whose console shows ANSI sequences only when asked to.) */
+static void
+out_color(struct dlog_out *o)
+{
+#ifdef _WIN32
+	o->do_color = 0;
+#else
+	const char	*nc = getenv("NO_COLOR");
+
+	o->do_color = o->do_kind == HG_LOG_TEXT && o->do_fd != -1 &&
+	    isatty(o->do_fd) && (nc == NULL || *nc == '\0');
+#endif
+}
+
+/* Open the file path as output o: -1 with *cause (caller frees) if it
+ * cannot be opened. */
+static int
+out_file(struct dlog_out *o, const char *path, char **cause)
 {
 	int	fd;
 
@@ -127,18 +167,48 @@ target_file(const char *path, char **cause)
 	if (fd == -1) {
 		xasprintf(cause, "decision log %s: %s", path,
 		    plat_strerror(errno));
-		return (NULL);
+		return (-1);
 	}
-	return (target_new(fd, 1, path));
+	o->do_fd = fd;
+	o->do_own = 1;
+	o->do_path = xstrdup(path);
+	out_color(o);
+	return (0);
+}
+
+/* Open lo as output o (main thread); -1 with *cause (caller frees). */
+static int
+out_open(struct dlog_out *o, const struct hg_logout *lo, char **cause)
+{
+	memset(o, 0, sizeof *o);
+	o->do_kind = lo->lo_format;
+	if (strcmp(lo->lo_to, "-") == 0) {
+		o->do_fd = STDOUT_FILENO;
+		if (dlog_stdout_kind != -1)
+			o->do_kind = dlog_stdout_kind;
+		out_color(o);
+		return (0);
+	}
+	if (strcmp(lo->lo_to, "syslog") == 0) {
+		if (!dlog_syslog && plat_syslog_open() != 0) {
+			xasprintf(cause, "decision log: syslog is not "
+			    "available");
+			return (-1);
+		}
+		dlog_syslog = 1;
+		o->do_fd = -1;
+		return (0);
+	}
+	return (out_file(o, lo->lo_to, cause));
 }
 
 static void
-dlog_out(const struct dlog_target *t, const char *buf, size_t len)
+dlog_out(const struct dlog_out *o, const char *buf, size_t len)
 {
 	const char	*nl;
 
-	if (t->dt_fd != -1) {
-		if (write(t->dt_fd, buf, len) == -1 && errno != EAGAIN)
+	if (o->do_fd != -1) {
+		if (write(o->do_fd, buf, len) == -1 && errno != EAGAIN)
 			log_debug("decision log write: %s", strerror(errno));
 		return;
 	}
@@ -152,58 +222,80 @@ dlog_out(const struct dlog_target *t, const char *buf, size_t len)
 	}
 }
 
-/* The format of the lines (log.format); may change on reload. */
+/*
+ * The format of the outputs that go to standard output, whatever the
+ * configuration says (-1: what it says); from the command line, before
+ * dlog_open.
+ */
 void
-dlog_set_format(int kind)
+dlog_stdout_format(int kind)
 {
-	__atomic_store_n(&dlog_kind, kind, __ATOMIC_RELAXED);
+	dlog_stdout_kind = kind;
 }
 
 /*
- * Send the decision log to path: a file, "-" for standard output,
- * "syslog" for syslog(3) (facility daemon), NULL for none (main thread).
- * Workers may be writing: what they write goes to the old place or the
- * new one. Returns 0, or -1 with *cause (caller frees) and the old place
- * kept.
+ * Send the decision log to the n outputs lo: each a file, "-" for
+ * standard output or "syslog" for syslog(3) (facility daemon), in its
+ * format; none when n is 0 (main thread). Workers may be writing: what
+ * they write goes to the old outputs or the new ones. Returns 0, or -1
+ * with *cause (caller frees) and the old outputs kept.
  */
 int
-dlog_open(const char *path, char **cause)
+dlog_open(const struct hg_logout *lo, size_t n, char **cause)
 {
-	struct dlog_target	*t = NULL;
+	struct dlog_target	*t;
 
-	if (path == NULL)
-		;
-	else if (strcmp(path, "-") == 0)
-		t = target_new(STDOUT_FILENO, 0, NULL);
-	else if (strcmp(path, "syslog") == 0) {
-		if (!dlog_syslog && plat_syslog_open() != 0) {
-			xasprintf(cause, "decision log: syslog is not "
-			    "available");
+	if (n == 0) {
+		target_install(NULL);
+		return (0);
+	}
+	t = xcalloc(1, sizeof *t);
+	for (t->dt_n = 0; t->dt_n < n && t->dt_n < HG_MAX_LOG_OUTPUTS;
+	    t->dt_n++) {
+		if (out_open(&t->dt_out[t->dt_n], &lo[t->dt_n], cause) != 0) {
+			target_discard(t);
 			return (-1);
 		}
-		dlog_syslog = 1;
-		t = target_new(-1, 0, NULL);
-	} else if ((t = target_file(path, cause)) == NULL)
-		return (-1);
+	}
 	target_install(t);
 	return (0);
 }
 
 /*
- * Open the log file again under its name, after rotation (main thread).
- * Returns 0 (also when the log is no file), or -1 with *cause (caller
- * frees) and the old file kept.
+ * Open every file output again under its name, after rotation (main
+ * thread). Returns 0 (also when no output is a file), or -1 with *cause
+ * (caller frees) and the old files kept, all of them.
  */
 int
 dlog_reopen(char **cause)
 {
 	struct dlog_target	*cur, *t;
+	const struct dlog_out	*o;
+	size_t			 i, files = 0;
 
 	cur = __atomic_load_n(&dlog_cur, SEQ);
-	if (cur == NULL || cur->dt_path == NULL)
+	if (cur == NULL)
 		return (0);
-	if ((t = target_file(cur->dt_path, cause)) == NULL)
-		return (-1);
+	t = xcalloc(1, sizeof *t);
+	for (i = 0; i < cur->dt_n; i++) {
+		o = &cur->dt_out[i];
+		t->dt_n = i + 1;
+		if (o->do_path == NULL) {
+			t->dt_out[i] = *o;
+			t->dt_out[i].do_own = 0;
+			continue;
+		}
+		files++;
+		t->dt_out[i].do_kind = o->do_kind;
+		if (out_file(&t->dt_out[i], o->do_path, cause) != 0) {
+			target_discard(t);
+			return (-1);
+		}
+	}
+	if (files == 0) {
+		target_discard(t);
+		return (0);
+	}
 	target_install(t);
 	return (0);
 }
@@ -214,12 +306,14 @@ void
 dlog_close(void)
 {
 	struct dlog_target	*t;
+	size_t			 i;
 
 	target_install(NULL);
 	while ((t = dlog_all) != NULL) {
 		dlog_all = t->dt_next;
 		target_close(t);
-		free(t->dt_path);
+		for (i = 0; i < t->dt_n; i++)
+			free(t->dt_out[i].do_path);
 		free(t);
 	}
 	if (dlog_syslog)
@@ -545,55 +639,85 @@ dlog_format_squid(char *buf, size_t size, const struct dlog_record *r,
 }
 
 static size_t
-format_line(char *buf, size_t size, const struct dlog_record *r,
-    const struct timespec *now)
+format_line(char *buf, size_t size, const struct dlog_out *o,
+    const struct dlog_record *r, const struct timespec *now)
 {
-	if (__atomic_load_n(&dlog_kind, __ATOMIC_RELAXED) == HG_LOG_SQUID)
+	switch (o->do_kind) {
+	case HG_LOG_SQUID:
 		return (dlog_format_squid(buf, size, r, now));
-	return (dlog_format(buf, size, r, now));
+	case HG_LOG_TEXT:
+		return (dlog_format_text(buf, size, r, now, o->do_color));
+	default:
+		return (dlog_format(buf, size, r, now));
+	}
+}
+
+/* A line too long for a batch: written at once to output i. */
+static void
+dlog_out_now(size_t i, const char *buf, size_t len)
+{
+	struct dlog_target	*t;
+
+	if ((t = target_enter()) != NULL) {
+		if (i < t->dt_n)
+			dlog_out(&t->dt_out[i], buf, len);
+		target_leave(t);
+	}
 }
 
 /*
  * A worker's batch: the lines of one event loop turn go out in one
- * write(2) at its end, in whole lines of at most PIPE_BUF bytes, so that
- * writes to a pipe stay atomic and lines of workers never interleave.
- * Returns 1 when the batch was empty (the caller schedules the flush).
+ * write(2) an output at its end, in whole lines of at most PIPE_BUF
+ * bytes, so that writes to a pipe stay atomic and lines of workers never
+ * interleave. A target is never freed before exit: its outputs can be
+ * read here without counting in. Returns 1 when the batch was empty (the
+ * caller schedules the flush).
  */
 int
 dlog_add(struct dlog_batch *b, const struct dlog_record *r)
 {
 	struct dlog_target	*t;
+	struct dlog_obuf	*ob;
 	char			 buf[HG_MAX_DLOG_LINE];
 	struct timespec		 now;
-	size_t			 len;
-	int			 was_empty = b->db_len == 0;
+	size_t			 i, len;
+	int			 was_empty = !b->db_pending;
 
-	if (__atomic_load_n(&dlog_cur, __ATOMIC_RELAXED) == NULL)
+	if ((t = __atomic_load_n(&dlog_cur, SEQ)) == NULL)
 		return (0);
 	clock_gettime(CLOCK_REALTIME, &now);
-	len = format_line(buf, sizeof buf, r, &now);
-	if (b->db_len + len > sizeof b->db_buf)
-		dlog_flush(b);
-	if (len > sizeof b->db_buf) {
-		if ((t = target_enter()) != NULL) {
-			dlog_out(t, buf, len);
-			target_leave(t);
+	for (i = 0; i < t->dt_n; i++) {
+		ob = &b->db_out[i];
+		len = format_line(buf, sizeof buf, &t->dt_out[i], r, &now);
+		if (ob->ob_len + len > sizeof ob->ob_buf)
+			dlog_flush(b);
+		if (len > sizeof ob->ob_buf) {
+			dlog_out_now(i, buf, len);
+			continue;
 		}
-		return (0);
+		memcpy(ob->ob_buf + ob->ob_len, buf, len);
+		ob->ob_len += len;
+		b->db_pending = 1;
 	}
-	memcpy(b->db_buf + b->db_len, buf, len);
-	b->db_len += len;
-	return (was_empty);
+	return (was_empty && b->db_pending);
 }
 
 void
 dlog_flush(struct dlog_batch *b)
 {
 	struct dlog_target	*t;
+	size_t			 i;
 
-	if (b->db_len > 0 && (t = target_enter()) != NULL) {
-		dlog_out(t, b->db_buf, b->db_len);
+	if (!b->db_pending)
+		return;
+	if ((t = target_enter()) != NULL) {
+		for (i = 0; i < t->dt_n; i++)
+			if (b->db_out[i].ob_len > 0)
+				dlog_out(&t->dt_out[i], b->db_out[i].ob_buf,
+				    b->db_out[i].ob_len);
 		target_leave(t);
 	}
-	b->db_len = 0;
+	for (i = 0; i < HG_MAX_LOG_OUTPUTS; i++)
+		b->db_out[i].ob_len = 0;
+	b->db_pending = 0;
 }

@@ -215,16 +215,21 @@ void		 metrics_render(struct evbuffer *, const struct hg_config *,
 int		 service_drop_privileges(const char *, const char *);
 void		 service_notify(const char *);
 
-/* Lines of one event loop turn: PIPE_BUF bytes, written whole. */
+/* Lines of one event loop turn, an output's in PIPE_BUF bytes written
+ * whole. */
+struct dlog_obuf {
+	char		ob_buf[4096];
+	size_t		ob_len;
+};
 struct dlog_batch {
-	char		db_buf[4096];
-	size_t		db_len;
+	struct dlog_obuf db_out[HG_MAX_LOG_OUTPUTS];
+	int		 db_pending;	/* some output has lines */
 };
 
-int		 dlog_open(const char *, char **);
+int		 dlog_open(const struct hg_logout *, size_t, char **);
 int		 dlog_reopen(char **);
 void		 dlog_close(void);
-void		 dlog_set_format(int);
+void		 dlog_stdout_format(int);
 size_t		 dlog_format_squid(char *, size_t, const struct dlog_record *,
 		    const struct timespec *);
 const char	*dlog_end_name(enum conn_end);
@@ -233,6 +238,10 @@ int		 dlog_add(struct dlog_batch *, const struct dlog_record *);
 void		 dlog_flush(struct dlog_batch *);
 size_t		 dlog_format(char *, size_t, const struct dlog_record *,
 		    const struct timespec *);
+
+/* dlogtext.c: the decision log as aligned text */
+size_t		 dlog_format_text(char *, size_t, const struct dlog_record *,
+		    const struct timespec *, int);
 
 /* addrtab.c: records per client address, shared by the workers */
 struct addrent {

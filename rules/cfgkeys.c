@@ -38,7 +38,8 @@ static const struct cfg_choice choice_sni[] = {
 	{ NULL, 0 }
 };
 static const struct cfg_choice choice_log_format[] = {
-	{ "json", HG_LOG_JSON }, { "squid", HG_LOG_SQUID }, { NULL, 0 }
+	{ "json", HG_LOG_JSON }, { "squid", HG_LOG_SQUID },
+	{ "text", HG_LOG_TEXT }, { NULL, 0 }
 };
 static const struct cfg_choice choice_log_level[] = {
 	{ "error", 0 }, { "warn", 1 }, { "info", 2 }, { "debug", 3 },
@@ -138,7 +139,7 @@ const struct cfg_key cfg_keys[] = {
 	{ .ck_name = "timeouts", .ck_section = CS_TOP, .ck_flags = CK_MAIN,
 	  .ck_type = CT_SECTION, .ck_arg = CS_TIMEOUTS },
 	{ .ck_name = "log", .ck_section = CS_TOP, .ck_flags = CK_MAIN,
-	  .ck_type = CT_SECTION, .ck_arg = CS_LOG },
+	  .ck_type = CT_SECTION, .ck_arg = CS_LOG, .ck_set = cfg_set_log },
 	/* Before everything else, so that its max_bytes bounds the file
 	 * lists of the files included before the key is reached. */
 	{ .ck_name = "lists", .ck_section = CS_TOP,
@@ -210,6 +211,8 @@ const struct cfg_key cfg_keys[] = {
 	{ .ck_name = "level", .ck_section = CS_LOG, .ck_type = CT_CHOICE,
 	  .ck_off = CF(cf_log_level), .ck_choices = choice_log_level,
 	  .ck_default = "info" },
+	{ .ck_name = "outputs", .ck_section = CS_LOG,
+	  .ck_set = cfg_set_log_outputs },
 
 	{ .ck_name = "cache_dir", .ck_section = CS_LISTS, .ck_type = CT_PATH,
 	  .ck_off = CF(cf_cache_dir), .ck_default = "/var/cache/hushgate" },
@@ -265,6 +268,12 @@ const struct cfg_key cfg_keys[] = {
 	{ .ck_name = "key", .ck_section = CS_TLS,
 	  .ck_off = offsetof(struct cfg_listenspec, lsp_key),
 	  .ck_set = cfg_set_tls_file },
+
+	{ .ck_name = "to", .ck_section = CS_LOGOUT,
+	  .ck_set = cfg_set_logout_to },
+	{ .ck_name = "format", .ck_section = CS_LOGOUT, .ck_type = CT_CHOICE,
+	  .ck_off = offsetof(struct hg_logout, lo_format),
+	  .ck_choices = choice_log_format },
 
 	{ .ck_name = "name", .ck_section = CS_GROUP,
 	  .ck_set = cfg_set_group_name },

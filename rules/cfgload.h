@@ -106,6 +106,7 @@ enum cfg_section {
 	CS_GROUP,		/* a clients: group */
 	CS_CATEGORY,		/* a category of categories: */
 	CS_LIST,		/* a list of a category's lists: */
+	CS_LOGOUT,		/* an entry of log.outputs */
 	CS_MAX
 };
 
@@ -215,6 +216,12 @@ CFG_SET(cfg_set_realm);
 int		 cfg_same_dns_servers(const struct hg_config *,
 		    const struct hg_config *);
 void		 cfg_auth_finish(struct loader *);
+
+/* cfglog.c */
+CFG_SET(cfg_set_log);
+CFG_SET(cfg_set_log_outputs);
+CFG_SET(cfg_set_logout_to);
+void		 cfg_log_finish(struct loader *);
 
 /* cfgpolicy.c */
 CFG_SET(cfg_set_categories);

@@ -106,6 +106,8 @@ cfg_free(struct hg_config *cf)
 		free(cf->cf_dns_servers[i]);
 	free(cf->cf_dns_servers);
 	free(cf->cf_decisions);
+	for (i = 0; i < cf->cf_nlogouts; i++)
+		free(cf->cf_logouts[i].lo_to);
 	free(cf->cf_cache_dir);
 	for (i = 0; i < cf->cf_nsources; i++) {
 		free(cf->cf_sources[i].ls_url);

@@ -48,6 +48,7 @@ static const struct cfg_sect {
 	[CS_GROUP] =		{ "clients", "clients", CSF_ENTRY },
 	[CS_CATEGORY] =		{ "categories.*", "category", CSF_ENTRY },
 	[CS_LIST] =		{ "categories.*.lists", "lists", CSF_ENTRY },
+	[CS_LOGOUT] =		{ "log.outputs", "log.outputs", CSF_ENTRY },
 };
 
 /* The key called name in section sec of the loader's table, or NULL. */

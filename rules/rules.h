@@ -262,6 +262,15 @@ struct hg_listmeta {
 /* log.format: the decision log's lines */
 #define HG_LOG_JSON	0
 #define HG_LOG_SQUID	1	/* Squid's native access.log */
+#define HG_LOG_TEXT	2	/* one aligned line a person reads */
+#define HG_MAX_LOG_OUTPUTS	8	/* entries of log.outputs */
+
+/* One place the decision log goes: an entry of log.outputs, or what
+ * log.decisions and log.format describe. */
+struct hg_logout {
+	char		*lo_to;		/* a file, "-" (stdout), "syslog" */
+	int		 lo_format;	/* HG_LOG_ */
+};
 
 /* tls_sni: what the ClientHello at the start of a tunnel is used for */
 #define HG_SNI_OFF	0
@@ -316,7 +325,12 @@ struct hg_config {
 	char			**cf_dns_servers;
 	size_t			 cf_ndns_servers;
 	char			*cf_decisions;	/* NULL = off, "-" = stdout */
-	int			 cf_log_format;	/* HG_LOG_JSON, HG_LOG_SQUID */
+	int			 cf_log_format;	/* HG_LOG_ */
+	/* Where the decision log goes: log.outputs, or else the one output
+	 * of log.decisions and log.format (none when that is null). */
+	struct hg_logout	 cf_logouts[HG_MAX_LOG_OUTPUTS];
+	size_t			 cf_nlogouts;
+	int			 cf_logouts_set; /* log.outputs was given */
 	char			*cf_user;	/* become this user once bound */
 	char			*cf_chroot;	/* ... shut in this directory */
 	char			*cf_control_socket; /* control.socket; NULL: none */

@@ -128,7 +128,7 @@ def literal_blocks(lines):
 # hushgate(8): SYNOPSIS
 
 SYNOPSIS = [
-    "hushgate [-d] [-c file]",
+    "hushgate [-d] [-c file] [-L format]",
     "hushgate -t [-v] [-c file]",
     "hushgate explain [-c file] [--http] [--group name] [--sni name]"
     " [target ...]",

@@ -164,7 +164,7 @@ def test_first_download_then_the_proxy_denies(tmp_path, test_ca, lists,
 
     cp = update(cfg)
     assert cp.returncode == 0, cp.stdout + cp.stderr
-    assert re.fullmatch(r"%s: \d+ bytes, 2 entries, \+2/-0\n" %
+    assert re.fullmatch(r"%s: 2 entries, \+2/-0; \d+ bytes in [\d.]+s\n" %
                         re.escape(url), cp.stdout), cp.stdout
     # SNI and Host name the list's host; nothing conditional the first time
     hdrs = lists.seen("/block.txt")
@@ -201,7 +201,7 @@ def test_chunked_and_close_delimited_bodies(tmp_path, test_ca, lists, mode):
     cfg = list_config(tmp_path, test_ca, [lists.url("/l.txt")])
     cp = update(cfg)
     assert cp.returncode == 0, cp.stdout + cp.stderr
-    assert ": %d bytes, 50 entries, +50/-0" % len(body) in cp.stdout
+    assert ": 50 entries, +50/-0; %d bytes in " % len(body) in cp.stdout
     assert cached_bodies(tmp_path) == [body]
 
 
@@ -228,7 +228,8 @@ def test_redirect_to_https_is_followed_and_to_http_refused(tmp_path,
     cfg = list_config(tmp_path, test_ca, [lists.url("/loop.txt")])
     cp = update(cfg)
     assert cp.returncode == 1
-    assert cp.stdout.endswith(": error: more than 5 redirects\n"), cp.stdout
+    assert re.search(r": error: more than 5 redirects; 0 bytes in [\d.]+s\n$",
+                     cp.stdout), cp.stdout
     assert len(lists.seen("/loop.txt")) == 6
 
 
@@ -245,7 +246,8 @@ def test_304_revalidation_changes_nothing(tmp_path, test_ca, lists):
 
     cp = update(cfg)
     assert cp.returncode == 0, cp.stdout
-    assert cp.stdout == "%s: not modified\n" % lists.url("/l.txt")
+    assert re.fullmatch(r"%s: not modified; 0 bytes in [\d.]+s\n" %
+                        re.escape(lists.url("/l.txt")), cp.stdout), cp.stdout
     second = lists.seen("/l.txt")[1]
     assert second["If-None-Match"] == etag
     assert second["If-Modified-Since"] == "Tue, 01 Dec 2026 00:00:00 GMT"
@@ -425,7 +427,8 @@ def test_http_error_keeps_the_last_good_copy(tmp_path, test_ca, lists,
     lists.serve("/l.txt", b"", status=status)
     cp = update(cfg)
     assert cp.returncode == 1
-    assert cp.stdout == "%s: error: HTTP %d\n" % (url, status)
+    assert re.fullmatch(r"%s: error: HTTP %d; 0 bytes in [\d.]+s\n" %
+                        (re.escape(url), status), cp.stdout), cp.stdout
     assert rules_count(cfg)[0] == 2
 
 
@@ -620,3 +623,95 @@ def test_list_age_is_kept_in_memory(tmp_path, test_ca, lists, proxy):
     for meta in (tmp_path / "cache").glob("*.meta"):
         meta.unlink()
     assert _scraped_age(p, url, checked) >= 0
+
+
+# ---------------------------------------------------------------------------
+# The lines of `hushgate lists update`: one a list without a terminal; a
+# line redrawn with the progress on one.
+
+def test_update_prints_one_line_a_list(tmp_path, test_ca, lists):
+    lists.serve("/a.txt", names("a.example", "b.example"))
+    lists.serve("/b.txt", names(*("n%d.example" % i for i in range(300))),
+                mode="chunked")
+    lists.serve("/c.txt", b"", status=404)
+    urls = [lists.url("/a.txt"), lists.url("/b.txt"), lists.url("/c.txt")]
+    cp = update(list_config(tmp_path, test_ca, urls))
+    assert cp.returncode == 1, cp.stdout + cp.stderr
+    assert "\r" not in cp.stdout
+    got = cp.stdout.splitlines()
+    assert len(got) == 3, cp.stdout
+    sizes = [len(names("a.example", "b.example")),
+             len(names(*("n%d.example" % i for i in range(300))))]
+    assert re.fullmatch(r"%s: 2 entries, \+2/-0; %d bytes in \d+\.\d\ds" %
+                        (re.escape(urls[0]), sizes[0]), got[0]), got
+    assert re.fullmatch(r"%s: 300 entries, \+300/-0; %d bytes in "
+                        r"\d+\.\d\ds" % (re.escape(urls[1]), sizes[1]),
+                        got[1]), got
+    assert re.fullmatch(r"%s: error: HTTP 404; 0 bytes in \d+\.\d\ds" %
+                        re.escape(urls[2]), got[2]), got
+
+
+def _update_on_a_pty(cfg):
+    """Run `hushgate lists update` with a pseudo-terminal as its standard
+    output; returns (exit status, what it wrote there)."""
+    import os
+    import pty
+    from helpers import clean_env, hushgate_bin
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([hushgate_bin(), "lists", "update", "-c",
+                             str(cfg)], stdin=subprocess.DEVNULL,
+                            stdout=slave, stderr=subprocess.PIPE,
+                            env=clean_env())
+    os.close(slave)
+    out = bytearray()
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:         # EIO: the last writer has gone
+            break
+        if not data:
+            break
+        out += data
+    os.close(master)
+    rc = proc.wait(timeout=TIMEOUT * 6)
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert "Sanitizer" not in err, err
+    return rc, out.decode().replace("\r\n", "\n")
+
+
+def test_update_shows_progress_on_a_terminal(tmp_path, test_ca, lists):
+    big = names(*("host%06d.example" % i for i in range(60000)))
+    lists.serve("/big.txt", big)                        # Content-Length
+    lists.serve("/small.txt", names("a.example"), mode="chunked")
+    urls = [lists.url("/big.txt"), lists.url("/small.txt")]
+    rc, out = _update_on_a_pty(list_config(tmp_path, test_ca, urls))
+    assert rc == 0, out
+    lines = out.split("\n")
+    assert lines[-1] == "", out
+    assert len(lines) == 3, out          # one line a list
+    big_draws = lines[0].split("\r")
+    small_draws = lines[1].split("\r")
+    # each line starts with a draw, then redraws over it
+    assert big_draws[0] == "" and small_draws[0] == "", out
+    assert big_draws[1].rstrip() == "%s: ..." % urls[0], out
+    progress = [d for d in big_draws[2:-1]]
+    assert progress, out
+    for d in progress:
+        m = re.fullmatch(r"%s: [\d.]+ (?:B|KiB|MiB) of [\d.]+ MiB "
+                         r"\((\d+)%%\), [\d.]+ (?:B|KiB|MiB|GiB)/s *" %
+                         re.escape(urls[0]), d)
+        assert m, (d, out)
+        assert 0 <= int(m.group(1)) <= 100
+    m = re.fullmatch(r"%s: 60000 entries, \+60000/-0; %d bytes in "
+                     r"(\d+\.\d\d)s *" % (re.escape(urls[0]), len(big)),
+                     big_draws[-1])
+    assert m, out
+    # at most one redraw every 100 ms, and the first at once
+    assert len(progress) <= float(m.group(1)) * 10 + 2, (len(progress), out)
+    # no size known: bytes and rate, no percent
+    assert any(re.fullmatch(r"%s: \d+ B, [\d.]+ (?:B|KiB|MiB)/s *" %
+                            re.escape(urls[1]), d)
+               for d in small_draws[2:-1]), out
+    assert re.match(r"%s: 1 entries, \+1/-0; \d+ bytes in " %
+                    re.escape(urls[1]), small_draws[-1]), out

@@ -236,6 +236,22 @@ field_value(const struct hg_config *cf, const char *field, const char *want)
 	}
 	if (strcmp(field, "log.decisions") == 0)
 		return (path_tail(cf->cf_decisions, want));
+	if (strcmp(field, "log.outputs") == 0) {
+		static const char *fmts[] = { "json", "squid", "text" };
+		const char	*to, *slash;
+		char		*s = unit_strdup("");
+		size_t		 i;
+
+		/* FORMAT=TO,...; a file by its last component */
+		for (i = 0; i < cf->cf_nlogouts; i++) {
+			to = cf->cf_logouts[i].lo_to;
+			if ((slash = strrchr(to, '/')) != NULL)
+				to = slash + 1;
+			s = unit_printf("%s%s%s=%s", s, i ? "," : "",
+			    fmts[cf->cf_logouts[i].lo_format], to);
+		}
+		return (*s ? s : unit_strdup("none"));
+	}
 	if (strcmp(field, "lists.cache_dir") == 0)
 		return (path_tail(cf->cf_cache_dir, want));
 	if (strcmp(field, "lists.timeout") == 0)

@@ -514,6 +514,156 @@ test_dlog_case(void **state)
 		fail_msg("not a JSON object: %s", buf);
 }
 
+/* Decision log records as text (dlogtext.c): exact lines in UTC. */
+struct text_case {
+	const char		*tc_name;
+	struct dlog_record	 tc_rec;
+	long			 tc_ms;		/* now - start */
+	int			 tc_color;
+	const char		*tc_want;	/* exact line, or NULL */
+	const char		*tc_contains;	/* or a piece of it */
+};
+
+#define TEXT_WIDTH	130
+
+static const struct text_case text_cases[] = {
+	{ "text: the SPEC example",
+	  { .dr_start = { 1795632001, 123000000 }, .dr_client = "127.0.0.1",
+	    .dr_method = "CONNECT",
+	    .dr_host = "watson.events.data.microsoft.com", .dr_port = 443,
+	    .dr_action = "deny", .dr_category = "windows-error-reporting",
+	    .dr_rule_file = "rules/sets/windows.yaml", .dr_rule_line = 23,
+	    .dr_status = 403, .dr_end = END_DENIED }, 0, 0,
+	  "18:40:01 127.0.0.1       deny  "
+	  "watson.events.data.microsoft.com:443     windows-error... "
+	  "windows.yaml:23              0B/0B    0ms\n", NULL },
+	{ "text: a tunnel that ran, the default, huge counts",
+	  { .dr_start = { 1795632001, 999000000 }, .dr_client = "::1",
+	    .dr_method = "CONNECT", .dr_host = "example.com", .dr_port = 8443,
+	    .dr_action = "audit", .dr_status = 200,
+	    .dr_bytes_up = 18446744073709551615ULL, .dr_bytes_down = 1536,
+	    .dr_end = END_CLIENT_CLOSED }, 1501, 0,
+	  "18:40:01 ::1             audit example.com:8443                     "
+	  "    -                default                   16E/1.5K   1.5s\n",
+	  NULL },
+	{ "text: plain HTTP, an IPv6 host, an hour",
+	  { .dr_start = { 0, 0 }, .dr_client = "10.0.0.1", .dr_method = "GET",
+	    .dr_host = "2001:db8::1", .dr_port = 80, .dr_path = "/a?b",
+	    .dr_action = "allow", .dr_status = 200, .dr_bytes_up = 999,
+	    .dr_bytes_down = 5000000, .dr_end = END_DONE }, 3725000, 0,
+	  "00:00:00 10.0.0.1        allow GET [2001:db8::1]:80/a?b             "
+	  "    -                default                  999B/4.8M  1h02m\n",
+	  NULL },
+	{ "text: nothing parsed",
+	  { .dr_start = { 0, 0 }, .dr_client = "127.0.0.1",
+	    .dr_action = "deny", .dr_status = 400, .dr_end = END_BAD_REQUEST },
+	  125000, 0,
+	  "00:00:00 127.0.0.1       deny  -                                    "
+	  "    -                -                            0B/0B  2m05s\n",
+	  NULL },
+	{ "text: control bytes and ESC of a client are escaped",
+	  { .dr_start = { 0, 0 }, .dr_client = "127.0.0.1", .dr_method = "GET",
+	    .dr_host = "a\033[31m\n\rb", .dr_port = 80,
+	    .dr_path = "/p\007\\\377", .dr_action = "deny",
+	    .dr_category = "c\033]0;x\007", .dr_end = END_DENIED }, 0, 0,
+	  NULL, "deny  GET a\\x1b[31m\\x0a\\x0db:80/p\\x07\\\\\\xff    "
+	  "c\\x1b]0;x\\x07    default " },
+	{ "text: a long target is cut",
+	  { .dr_start = { 0, 0 }, .dr_client = "127.0.0.1",
+	    .dr_method = "CONNECT", .dr_host = "a-very-long-host-name."
+	    "that-goes-on.example", .dr_port = 443, .dr_action = "allow",
+	    .dr_end = END_DONE }, 0, 0,
+	  NULL, " a-very-long-host-name.that-goes-on.ex... -" },
+	{ "text: deny in red",
+	  { .dr_start = { 0, 0 }, .dr_client = "127.0.0.1",
+	    .dr_method = "CONNECT", .dr_host = "a.test", .dr_port = 443,
+	    .dr_action = "deny", .dr_end = END_PORT_DENIED }, 0, 1,
+	  NULL, " \033[31mdeny\033[0m  a.test:443 " },
+	{ "text: audit in yellow",
+	  { .dr_start = { 0, 0 }, .dr_client = "127.0.0.1",
+	    .dr_method = "CONNECT", .dr_host = "a.test", .dr_port = 443,
+	    .dr_action = "audit", .dr_end = END_DONE }, 0, 1,
+	  NULL, " \033[33maudit\033[0m a.test:443 " },
+	{ "text: allow in green",
+	  { .dr_start = { 0, 0 }, .dr_client = "127.0.0.1",
+	    .dr_method = "CONNECT", .dr_host = "a.test", .dr_port = 443,
+	    .dr_action = "allow", .dr_end = END_DONE }, 0, 1,
+	  NULL, " \033[32mallow\033[0m a.test:443 " },
+};
+
+static void
+test_text_case(void **state)
+{
+	const struct text_case	*tc = *state;
+	struct dlog_case	 dc;
+	char			 buf[HG_MAX_DLOG_LINE], plain[HG_MAX_DLOG_LINE];
+	struct timespec		 now;
+	size_t			 len, i, n = 0;
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	dc.dc_rec = tc->tc_rec;
+	dc.dc_ms = tc->tc_ms;
+	case_now(&dc, &now);
+	memset(buf, '#', sizeof buf);
+	len = dlog_format_text(buf, sizeof buf, &tc->tc_rec, &now,
+	    tc->tc_color);
+	assert_int_equal(len, strlen(buf));
+	if (tc->tc_want != NULL && strcmp(buf, tc->tc_want) != 0)
+		fail_msg("got  %s\nwant %s", buf, tc->tc_want);
+	if (tc->tc_contains != NULL && strstr(buf, tc->tc_contains) == NULL)
+		fail_msg("'%s' not in %s", tc->tc_contains, buf);
+	/* One line of printable ASCII, but for the colour codes, of the
+	 * same width whatever it holds. */
+	for (i = 0; i < len; i++) {
+		if (buf[i] == '\033' && tc->tc_color) {
+			i += strspn(buf + i + 1, "[0123456789m");
+			continue;
+		}
+		if (i + 1 < len && (buf[i] < 0x20 || buf[i] >= 0x7f))
+			fail_msg("byte %#x at %zu: %s", (unsigned char)buf[i],
+			    i, buf);
+		plain[n++] = buf[i];
+	}
+	plain[n] = '\0';
+	assert_true(len > 0 && buf[len - 1] == '\n');
+	assert_int_equal(n, TEXT_WIDTH + 1);
+	/* Without its colour codes, the line without colours. */
+	if (tc->tc_color) {
+		dlog_format_text(buf, sizeof buf, &tc->tc_rec, &now, 0);
+		if (strcmp(plain, buf) != 0)
+			fail_msg("got  %s\nwant %s", plain, buf);
+	}
+}
+
+/* Every byte value in every field from a client: still one line of the
+ * same width, printable. */
+static void
+test_text_every_byte(void **state)
+{
+	struct dlog_record	 r;
+	struct timespec		 now = { 0, 0 };
+	char			 buf[HG_MAX_DLOG_LINE];
+	size_t			 len, i;
+
+	memset(&r, 0, sizeof r);
+	r.dr_client = nasty_host;
+	r.dr_method = nasty_host;
+	r.dr_host = nasty_host;
+	r.dr_port = 80;
+	r.dr_path = nasty_host;
+	r.dr_action = "allow";
+	r.dr_category = nasty_host;
+	r.dr_rule_file = nasty_host;
+	len = dlog_format_text(buf, sizeof buf, &r, &now, 0);
+	assert_int_equal(len, TEXT_WIDTH + 1);
+	for (i = 0; i + 1 < len; i++)
+		if (buf[i] < 0x20 || buf[i] >= 0x7f)
+			fail_msg("byte %#x at %zu: %s", (unsigned char)buf[i],
+			    i, buf);
+	assert_true(strstr(buf, " \\x01\\x02\\x03\\x04") != NULL);
+}
+
 static void
 add_requests(struct unit_group *g)
 {
@@ -566,4 +716,9 @@ test_http_group(struct unit_group *g)
 		    &squid_cases[i]);
 	unit_add(g, "squid: a result code for every termination code",
 	    test_squid_every_end, NULL);
+	for (i = 0; i < sizeof text_cases / sizeof text_cases[0]; i++)
+		unit_add(g, text_cases[i].tc_name, test_text_case,
+		    (void *)&text_cases[i]);
+	unit_add(g, "text: every byte value in every field",
+	    test_text_every_byte, NULL);
 }

@@ -84,7 +84,7 @@ void		 test_host_group(struct unit_group *);
 void		 test_rules_group(struct unit_group *);
 /* test_config.c: config_load errors and valid configurations */
 void		 test_config_group(struct unit_group *);
-/* test_http.c: request heads, json_escape, dlog_format */
+/* test_http.c: request heads, json_escape, dlog_format(_text) */
 void		 test_http_group(struct unit_group *);
 /* test_gateway.c: addrclass_of, proxyproto_parse, tls_hello_sni */
 void		 test_gateway_group(struct unit_group *);
