@@ -46,6 +46,8 @@ double now_s(void);
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 int parse_status(const char *b, size_t n);
 void set_client_hello(const char *name);
+extern unsigned char hello[HELLO_MAX];
+extern size_t hello_len;
 
 /* loadgen_clients.c: the epoll client modes */
 int run_closed_loop(void);
