@@ -306,8 +306,9 @@ def test_url_list_download_and_file_list(wine, hushgate_exe, tmp_path,
             tmp_path / "hushgate.yaml")
         cp = wine.run(hushgate_exe, "lists", "update", "-c", cfg)
         assert cp.returncode == 0, cp.stdout + cp.stderr
-        assert re.fullmatch(r"%s: \d+ bytes, 2 entries, \+2/-0\r?\n"
-                            % re.escape(url), cp.stdout), cp.stdout
+        assert re.fullmatch(r"%s: 2 entries, \+2/-0; \d+ bytes in "
+                            r"[0-9.]+s\r?\n" % re.escape(url),
+                            cp.stdout), cp.stdout
         cp = wine.run(hushgate_exe, "explain", "-c", cfg, "tracker.example",
                       "local-tracker.example", "other.example")
         rows = [l.split("\t") for l in cp.stdout.splitlines()]

@@ -36,7 +36,7 @@ from helpers import (TCPServer, Tunnel, dump_yaml, free_port, raw_request,
 REPO = Path(__file__).resolve().parents[2]
 SERVICES_KEY = r"HKLM\SYSTEM\CurrentControlSet\Services"
 EVENTLOG_KEY = SERVICES_KEY + r"\EventLog\Application"
-DENIED_HOST = "v10.events.data.microsoft.com"   # windows-diagnostics: deny
+DENIED_HOST = "mobile.events.data.microsoft.com"   # office-telemetry: deny
 ALLOWED_HOST = "allowed.hushgate.test"
 # The SCM start, the proxy's start under Wine and the drain: bounded, with
 # room for a loaded machine.
@@ -224,7 +224,7 @@ def test_service_lifecycle(wine, alive, hushgate_exe, tmp_path):
                      if r["host"] == DENIED_HOST],
             "the denial in the decision log", timeout=SVC_TIMEOUT)
         assert recs[0]["action"] == "deny"
-        assert recs[0]["category"] == "windows-diagnostics"
+        assert recs[0]["category"] == "office-telemetry"
 
         cp = svc.run("reload")
         assert cp.returncode == 0, cp.stderr
