@@ -1,0 +1,231 @@
+"""The status page on the metrics/admin listener: its JSON API
+(/api/status, /api/recent, /api/explain), for the addresses in
+metrics.allow, after a scripted run with real clients; hostile requests
+to it; the page itself (/, /status.js, /status.css), its headers, and
+what a headless Chromium renders of it."""
+
+import hashlib
+import json
+import re
+
+import pytest
+
+from helpers import (connect_status, open_client, raw_request, read_response,
+                     read_to_eof, run_hushgate, wait_until)
+
+N_ALLOWED, M_DENIED, K_UNKNOWN = 4, 3, 2
+
+
+def _cfg(port, **extra):
+    cfg = {"connect_ports": [port],
+           "default": "allow",
+           "categories": {"good": {"action": "allow",
+                                   "hosts": ["ok.test"]},
+                          "blocked": {"action": "deny",
+                                      "hosts": ["bad.test"]}}}
+    cfg.update(extra)
+    return cfg
+
+
+def get(port, path, method="GET", source=None, body=b""):
+    head = ("%s %s HTTP/1.1\r\nHost: x\r\n" % (method, path)).encode()
+    if body:
+        head += b"Content-Length: %d\r\n" % len(body)
+    return raw_request(port, head + b"\r\n" + body, source=source)
+
+
+def api(port, path):
+    r = get(port, path)
+    assert r.status == 200, (path, r.status, r.body)
+    assert r.headers.get("content-type") == "application/json"
+    return json.loads(r.body.decode())
+
+
+def scripted_run(p, port):
+    """N allowed CONNECTs (rule good), M denied (category blocked), K to a
+    host no rule names (decided by default); returns when all are
+    recorded."""
+    for _ in range(N_ALLOWED):
+        assert connect_status(p.port, "ok.test:%d" % port) == 200
+    for _ in range(M_DENIED):
+        assert connect_status(p.port, "bad.test:%d" % port) == 403
+    for _ in range(K_UNKNOWN):
+        assert connect_status(p.port, "unknown.test:%d" % port) == 200
+    total = N_ALLOWED + M_DENIED + K_UNKNOWN
+    wait_until(lambda: api(p.port, "/api/status")["requests_total"] ==
+               total, "every decision recorded")
+
+
+@pytest.fixture
+def scripted(proxy, echo_server):
+    p = proxy(_cfg(echo_server.port),
+              hosts=["ok.test", "bad.test", "unknown.test"])
+    scripted_run(p, echo_server.port)
+    return p
+
+
+def _cat(st, name):
+    got = [c for c in st["categories"] if c["name"] == name]
+    assert len(got) == 1, (name, st["categories"])
+    return got[0]
+
+
+def test_api_status_counts(scripted):
+    st = api(scripted.port, "/api/status")
+    for window in ("since_start", "last_minute", "last_hour"):
+        a = st["actions"][window]
+        assert a["allow"] == N_ALLOWED + K_UNKNOWN, (window, a)
+        assert a["deny"] == M_DENIED, (window, a)
+        assert a["total"] == N_ALLOWED + M_DENIED + K_UNKNOWN
+        assert _cat(st, "good")[window]["allow"] == N_ALLOWED
+        assert _cat(st, "blocked")[window]["deny"] == M_DENIED
+        assert _cat(st, "")[window]["allow"] == K_UNKNOWN
+    assert st["top_denied"][0] == {"host": "bad.test", "count": M_DENIED}
+    assert [t["host"] for t in st["top_denied"]] == ["bad.test"]
+    assert st["top_unknown"] == [{"host": "unknown.test",
+                                  "count": K_UNKNOWN}]
+    assert st["workers"] == 2
+    assert st["config"]["generation"] == 1
+    assert st["uptime"] >= 0
+    assert re.match(r"^\d+\.\d+", st["version"])
+    files = st["config"]["rule_files"]
+    assert [f["file"] for f in files] == [str(scripted.config_path)]
+    assert files[0]["sha256"] == hashlib.sha256(
+        scripted.config_path.read_bytes()).hexdigest()
+
+
+def test_api_status_after_reload(scripted, echo_server):
+    """A reload: a new generation, the new digest; counts go on."""
+    scripted.rewrite_config(_cfg(echo_server.port,
+                                 categories={"blocked": {
+                                     "action": "deny",
+                                     "hosts": ["bad.test", "x.test"]}}))
+    scripted.reload()
+    st = wait_until(lambda: (lambda s: s if s["config"]["generation"] == 2
+                             else None)(api(scripted.port, "/api/status")),
+                    "generation 2")
+    assert st["config"]["rule_files"][0]["sha256"] == hashlib.sha256(
+        scripted.config_path.read_bytes()).hexdigest()
+    assert st["actions"]["since_start"]["deny"] == M_DENIED
+
+
+def test_api_recent(scripted):
+    rec = api(scripted.port, "/api/recent")["recent"]
+    assert len(rec) == N_ALLOWED + M_DENIED + K_UNKNOWN
+    # Newest first: the scripted order, reversed.
+    hosts = [r["host"] for r in rec]
+    assert hosts == (["unknown.test"] * K_UNKNOWN + ["bad.test"] * M_DENIED +
+                     ["ok.test"] * N_ALLOWED)
+    times = [r["time"] for r in rec]
+    assert times == sorted(times, reverse=True)
+    d = rec[K_UNKNOWN]
+    assert (d["action"], d["category"], d["method"], d["client"],
+            d["status"], d["end"]) == ("deny", "blocked", "CONNECT",
+                                       "127.0.0.1", 403, "denied")
+    assert d["rule"].startswith(str(scripted.config_path) + ":")
+    assert rec[0]["default"] is True and rec[0]["category"] is None
+
+    def hosts_of(q):
+        return [r["host"] for r in api(scripted.port,
+                                       "/api/recent?" + q)["recent"]]
+    assert hosts_of("action=deny") == ["bad.test"] * M_DENIED
+    assert hosts_of("category=good") == ["ok.test"] * N_ALLOWED
+    assert hosts_of("host=know") == ["unknown.test"] * K_UNKNOWN
+    assert hosts_of("host=%62ad") == ["bad.test"] * M_DENIED
+    assert len(hosts_of("client=127.0.0.1")) == len(rec)
+    assert hosts_of("client=127.0.0.2") == []
+    assert hosts_of("limit=2") == ["unknown.test"] * 2
+    assert hosts_of("action=allow&host=ok&limit=1") == ["ok.test"]
+    assert hosts_of("action=&category=") == hosts
+
+
+def _cli_explain(cfg_path, host):
+    cp = run_hushgate(["explain", "-c", str(cfg_path), host])
+    return cp.returncode, cp.stdout.strip().split("\t")
+
+
+def test_api_explain_agrees_with_cli(scripted, echo_server):
+    for host in ("ok.test:%d" % echo_server.port,
+                 "bad.test:%d" % echo_server.port, "unknown.test",
+                 "BAD.Test.:%d" % echo_server.port):
+        rc, (target, action, category, rule) = _cli_explain(
+            scripted.config_path, host)
+        assert rc == 0
+        e = api(scripted.port, "/api/explain?host=" + host)
+        assert (e["target"], e["action"], e["category"] or "-",
+                e["rule"] or "-") == (target, action, category, rule), host
+    assert api(scripted.port, "/api/explain?host=bad.test:%d" %
+               echo_server.port)["action"] == "deny"
+    assert api(scripted.port, "/api/explain?host=unknown.test")[
+        "reason"] == "port"
+    # Invalid, for the command as for the API.
+    rc, fields = _cli_explain(scripted.config_path, "bad host")
+    assert rc == 1 and fields[1] == "invalid"
+    for q in ("host=bad%20host", "host=", "", "host=a..b",
+              "host=x.test:99999"):
+        r = get(scripted.port, "/api/explain?" + q)
+        assert r.status == 400, q
+        assert "error" in json.loads(r.body.decode())
+
+
+def test_api_hostile(scripted, echo_server):
+    p = scripted
+    bad = ["/api/recent?host=%", "/api/recent?host=%4", "/api/recent?host=%zz",
+           "/api/recent?host=" + "a" * 257, "/api/recent?nope=1",
+           "/api/recent?host=a&host=b", "/api/recent?limit=1001",
+           "/api/recent?limit=0", "/api/recent?limit=-1",
+           "/api/recent?limit=99999999999999999999999",
+           "/api/recent?limit=1x", "/api/recent?host=%00",
+           "/api/recent?client=%0d%0aX:1", "/api/status?x=1",
+           "/api/explain?host=%"]
+    for path in bad:
+        r = get(p.port, path)
+        assert r.status == 400, path
+        assert json.loads(r.body.decode())["error"]
+    assert get(p.port, "/api/recent?host=" + "a" * 256).status == 200
+    assert get(p.port, "/api/recent?limit=1000").status == 200
+    for m in ("POST", "PUT", "DELETE"):
+        for path in ("/api/status", "/api/recent", "/api/explain?host=x"):
+            r = get(p.port, path, method=m, body=b"{}")
+            assert r.status == 405, (m, path)
+            assert r.headers.get("allow") == "GET, HEAD"
+    for path in ("/api/../metrics", "/api/status/../../etc/passwd",
+                 "/api//status", "/API/status", "/api/status/",
+                 "/%2e%2e/etc/passwd", "/api/", "/api"):
+        assert get(p.port, path).status == 404, path
+    with open_client(p.port) as s:
+        s.sendall(b"HEAD /api/status HTTP/1.1\r\nHost: x\r\n\r\n")
+        h = read_response(s, body=False)
+        assert h.status == 200
+        assert int(h.headers.get("content-length")) > 100
+        assert read_to_eof(s) == b""
+    # Still serving.
+    assert connect_status(p.port, "ok.test:%d" % echo_server.port) == 200
+    wait_until(lambda: api(p.port, "/api/status")["actions"]["since_start"][
+        "total"] == N_ALLOWED + M_DENIED + K_UNKNOWN + 1, "one more decision")
+
+
+def test_api_refused_outside_metrics_allow(proxy, echo_server):
+    p = proxy(_cfg(echo_server.port, metrics={"allow": ["127.0.0.2/32"]}),
+              hosts=["ok.test"])
+    for path in ("/api/status", "/api/recent", "/api/explain?host=ok.test"):
+        r = get(p.port, path)
+        assert r.status == 403, path
+        assert b"metrics.allow" in r.body
+        assert get(p.port, path, source="127.0.0.2").status == 200
+    assert connect_status(p.port, "ok.test:%d" % echo_server.port) == 200
+
+
+def test_api_on_admin_listener(proxy, echo_server):
+    """metrics.listen serves the status page too, never the PAC file."""
+    p = proxy(_cfg(echo_server.port, metrics={"listen": ["127.0.0.1:0"]}),
+              hosts=["ok.test"])
+    m = wait_until(lambda: re.search(
+        r"serving /metrics only on 127\.0\.0\.1:(\d+)", p.stderr_text()),
+        "the admin listener")
+    admin = int(m.group(1))
+    assert connect_status(p.port, "ok.test:%d" % echo_server.port) == 200
+    wait_until(lambda: api(admin, "/api/status")["requests_total"] == 1,
+               "the decision on the admin listener")
+    assert api(admin, "/api/recent")["recent"][0]["host"] == "ok.test"
+    assert get(admin, "/proxy.pac").status == 404
