@@ -226,6 +226,43 @@ serve_api(struct conn *c, const struct http_request *rq,
 	evbuffer_free(body);
 }
 
+/* What the page may load: its own script and style, its own JSON. */
+#define STATUS_CSP	"Content-Security-Policy: default-src 'none'; " \
+	"script-src 'self'; style-src 'self'; connect-src 'self'; " \
+	"img-src 'self'; base-uri 'none'; form-action 'none'; " \
+	"frame-ancestors 'none'\r\n"
+
+static const struct statuspage_file *
+page_find(const struct http_request *rq)
+{
+	const struct statuspage_file	*f;
+
+	for (f = statuspage_files; f->sp_path != NULL; f++)
+		if (admin_path_is(rq, f->sp_path))
+			return (f);
+	return (NULL);
+}
+
+/* GET /, /status.css, /status.js: the status page, compiled in. */
+static void
+serve_page(struct conn *c, const struct statuspage_file *f)
+{
+	struct evbuffer	*body;
+
+	if (!metrics_allowed(c))
+		return;
+	if ((body = evbuffer_new()) == NULL ||
+	    evbuffer_add_reference(body, f->sp_body, f->sp_len, NULL,
+	    NULL) != 0) {
+		if (body != NULL)
+			evbuffer_free(body);
+		conn_close(c, END_ERROR);
+		return;
+	}
+	send_body(c, 200, f->sp_type, STATUS_CSP, body);
+	evbuffer_free(body);
+}
+
 /* GET /metrics, for the addresses in metrics.allow (loopback by default). */
 static void
 serve_metrics(struct conn *c)
@@ -269,21 +306,24 @@ serve_metrics(struct conn *c)
 void
 admin_request(struct conn *c, const struct http_request *rq)
 {
-	const struct api	*a = api_find(rq);
-	int			 get;
+	const struct api		*a = api_find(rq);
+	const struct statuspage_file	*f = page_find(rq);
+	int				 get;
 
 	c->cn_req.cr_nolog = 1;
 	c->cn_req.cr_is_head = http_method_is(rq, "HEAD");
 	get = http_method_is(rq, "GET") || c->cn_req.cr_is_head;
 	if (get && c->cn_admin_only && !admin_path_is(rq, "/metrics") &&
-	    !admin_path_is(rq, "/healthz") && a == NULL) {
+	    !admin_path_is(rq, "/healthz") && a == NULL && f == NULL) {
 		conn_respond_error(c, 404, "this address serves /metrics, "
 		    "/healthz and the status page only", END_SERVED);
 		return;
 	}
-	if (a != NULL && !c->cn_pac_only) {
-		if (get)
+	if ((a != NULL || f != NULL) && !c->cn_pac_only) {
+		if (get && a != NULL)
 			serve_api(c, rq, a);
+		else if (get)
+			serve_page(c, f);
 		else
 			conn_respond(c, 405, "Allow: GET, HEAD\r\n", NULL,
 			    "hushgate: the status page only reads\n",

@@ -198,6 +198,15 @@ int		 statusapi_recent(struct conn *, const char *, size_t,
 int		 statusapi_explain(struct conn *, const char *, size_t,
 		    struct evbuffer *);
 
+/* statuspage.c: the page, its style and script (scripts/statuspage) */
+struct statuspage_file {
+	const char	*sp_path;
+	const char	*sp_type;
+	const char	*sp_body;
+	size_t		 sp_len;
+};
+extern const struct statuspage_file statuspage_files[];
+
 /* tunnel.c */
 void		 tunnel_request(struct conn *, const struct http_request *);
 void		 tunnel_start(struct conn *);

@@ -229,3 +229,55 @@ def test_api_on_admin_listener(proxy, echo_server):
                "the decision on the admin listener")
     assert api(admin, "/api/recent")["recent"][0]["host"] == "ok.test"
     assert get(admin, "/proxy.pac").status == 404
+
+
+# --- the page -------------------------------------------------------------
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; "
+       "connect-src 'self'; img-src 'self'; base-uri 'none'; "
+       "form-action 'none'; frame-ancestors 'none'")
+PAGE = [("/", "text/html; charset=utf-8", b"<!DOCTYPE html>"),
+        ("/status.js", "text/javascript; charset=utf-8", b"'use strict';"),
+        ("/status.css", "text/css; charset=utf-8", b"body {")]
+
+
+def test_page_headers(proxy, echo_server):
+    p = proxy(_cfg(echo_server.port))
+    for path, ctype, start in PAGE:
+        r = get(p.port, path)
+        assert r.status == 200, path
+        assert r.headers.get("content-type") == ctype
+        assert r.headers.get("content-security-policy") == CSP
+        assert r.headers.get("x-content-type-options") == "nosniff"
+        assert r.headers.get("cache-control") == "no-store"
+        assert r.headers.get("referrer-policy") == "no-referrer"
+        assert r.body.startswith(start), path
+        assert int(r.headers.get("content-length")) == len(r.body)
+    html = get(p.port, "/").body.decode()
+    # Self-contained: nothing from elsewhere, nothing inline.
+    assert not re.search(r"(src|href)=\"(?!/status\.)", html)
+    assert "<style" not in html and "<script>" not in html
+    assert "innerHTML" not in get(p.port, "/status.js").body.decode()
+    assert get(p.port, "/?explain=x").status == 200
+    assert get(p.port, "/status.js", method="POST", body=b"x").status == 405
+    assert get(p.port, "/", source="127.0.0.2").status == 200
+
+
+def test_page_refused_outside_metrics_allow(proxy, echo_server):
+    p = proxy(_cfg(echo_server.port, metrics={"allow": ["127.0.0.2/32"]}))
+    for path, _, _ in PAGE:
+        assert get(p.port, path).status == 403, path
+        assert get(p.port, path, source="127.0.0.2").status == 200, path
+
+
+def test_page_source_is_current():
+    """proxy/statuspage.c is what scripts/statuspage makes of the
+    sources."""
+    import subprocess
+    from pathlib import Path
+    top = Path(__file__).resolve().parents[2]
+    cp = subprocess.run(["/usr/bin/python3", str(top / "scripts" /
+                                                 "statuspage"), "--check"],
+                        capture_output=True, text=True)
+    assert cp.returncode == 0, cp.stderr
+
