@@ -281,3 +281,98 @@ def test_page_source_is_current():
                         capture_output=True, text=True)
     assert cp.returncode == 0, cp.stderr
 
+
+# --- in a browser -----------------------------------------------------------
+
+HOSTILE = "<script>document.title='pwned'</script>.test"
+
+
+def chromium(tmp_path, url, *args):
+    """Run headless Chromium on url (loopback, its own profile) with the
+    page's script given 5 s of virtual time; returns its stdout."""
+    import shutil
+    import subprocess
+    exe = shutil.which("chromium") or "/usr/bin/chromium"
+    profile = tmp_path / "chromium-profile"
+    cmd = [exe, "--headless=new", "--no-sandbox", "--disable-gpu",
+           "--no-first-run", "--no-default-browser-check",
+           "--disable-extensions", "--disable-background-networking",
+           "--hide-scrollbars", "--force-device-scale-factor=1",
+           "--no-proxy-server", "--user-data-dir=%s" % profile,
+           "--virtual-time-budget=5000"] + list(args) + [url]
+    cp = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert cp.returncode == 0, cp.stderr[-2000:]
+    return cp.stdout
+
+
+def png_size(path):
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "%s: not a PNG" % path
+    assert data[12:16] == b"IHDR"
+    return (int.from_bytes(data[16:20], "big"),
+            int.from_bytes(data[20:24], "big"))
+
+
+def test_page_in_browser(scripted, echo_server, tmp_path):
+    p = scripted
+    # Client text with markup reaches the recent decisions: the raw
+    # target of a CONNECT the proxy refuses (400).
+    r = raw_request(p.port, ("CONNECT %s:443 HTTP/1.1\r\nHost: x\r\n\r\n" %
+                             HOSTILE).encode())
+    assert r.status == 400
+    wait_until(lambda: any(e["host"].startswith("<script>") for e in
+                           api(p.port, "/api/recent")["recent"]),
+               "the hostile host recorded")
+    url = "http://127.0.0.1:%d/?explain=bad.test:%d" % (p.port,
+                                                        echo_server.port)
+    dom = chromium(tmp_path, url, "--dump-dom")
+    # The page's own script ran; no injected one did.
+    assert 'data-script="ran"' in dom
+    assert "<title>hushgate status</title>" in dom
+    assert "pwned" not in dom.split("<title>")[1].split("</title>")[0]
+    assert HOSTILE.replace("<", "&lt;").replace(">", "&gt;") in dom
+    assert "<script>document.title" not in dom
+
+    def section(table_id):
+        m = re.search(r'<table id="%s">(.*?)</table>' % table_id, dom, re.S)
+        assert m, "no table %s in the page" % table_id
+        return m.group(1)
+
+    def rows(table_id):
+        return [re.findall(r"<td[^>]*>(.*?)</td>", tr)
+                for tr in re.findall(r"<tr[^>]*>(.*?)</tr>",
+                                     section(table_id), re.S)[1:]]
+
+    acts = {r[0]: r[1:] for r in rows("actions")}
+    total = N_ALLOWED + M_DENIED + K_UNKNOWN
+    assert acts["allow"] == [str(N_ALLOWED + K_UNKNOWN)] * 3
+    assert acts["deny"] == [str(M_DENIED + 1)] * 3
+    assert acts["total"] == [str(total + 1)] * 3
+    cats = {r[0]: r[1:] for r in rows("categories")}
+    assert cats["good"] == [str(N_ALLOWED)] * 3
+    assert cats["blocked"] == [str(M_DENIED)] * 3
+    assert rows("top-denied")[0] == ["bad.test", str(M_DENIED)]
+    assert ["unknown.test", str(K_UNKNOWN)] in rows("top-unknown")
+    recent = rows("recent")
+    assert len(recent) == total + 1
+    denied = [r for r in recent if r[3] == "bad.test:%d" % echo_server.port]
+    assert len(denied) == M_DENIED
+    assert denied[0][4:6] == ["deny", "blocked"]
+    assert rows("explain-out") == [["bad.test:%d" % echo_server.port, "deny",
+                                    "blocked", denied[0][6]]]
+    files = rows("files")
+    assert files[0][1] == hashlib.sha256(
+        p.config_path.read_bytes()).hexdigest()
+    # A filter given in the address applies to the recent table.
+    dom = chromium(tmp_path, "http://127.0.0.1:%d/?host=unknown" % p.port,
+                   "--dump-dom")
+    assert [r[3] for r in rows("recent")] == ["unknown.test:%d" %
+                                              echo_server.port] * K_UNKNOWN
+    # Screenshots at a phone's and a desktop's size, kept as artefacts.
+    for w, h in ((1280, 800), (390, 844)):
+        shot = tmp_path / ("status-%dx%d.png" % (w, h))
+        chromium(tmp_path, "http://127.0.0.1:%d/" % p.port,
+                 "--screenshot=%s" % shot, "--window-size=%d,%d" % (w, h))
+        print("screenshot:", shot)
+        assert shot.stat().st_size > 1000
+        assert png_size(shot) == (w, h)
