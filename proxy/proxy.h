@@ -260,6 +260,7 @@ struct status_sum {
 	size_t			 ss_nrecent;
 	struct status_top	*ss_top[2];	/* denied, by default */
 	size_t			 ss_ntop[2];
+	unsigned		 ss_workers;
 };
 
 struct wstatus;

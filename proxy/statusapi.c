@@ -236,7 +236,7 @@ statusapi_status(struct conn *c, const char *q, size_t qlen,
 	status_conf_each(conf_one, &cc);
 	evbuffer_add_printf(out, "]},\"workers\":%u,\"connections_open\":%u,"
 	    "\"connections_total\":%llu,\"requests_total\":%llu,"
-	    "\"categories\":[", cf->cf_workers, open,
+	    "\"categories\":[", ss->ss_workers, open,
 	    (unsigned long long)sum->ws_connections,
 	    (unsigned long long)sum->ws_requests);
 	ncat = metrics_ncategories();
@@ -351,8 +351,8 @@ statusapi_explain(struct conn *c, const char *q, size_t qlen,
 {
 	static const char *const names[] = { "host", NULL };
 	char			 v[1][API_VALUE_MAX + 1];
-	const char		*why, *rule = NULL;
-	char			 where[300], target[HG_MAX_HOST + 16];
+	const char		*why;
+	char			*rule = NULL, target[HG_MAX_HOST + 16];
 	struct hg_target	 t;
 	struct hg_decision	 d;
 
@@ -364,11 +364,9 @@ statusapi_explain(struct conn *c, const char *q, size_t qlen,
 		return (bad(out, why));
 	policy_decide_group(c->cn_cfg, HG_SCHEME_CONNECT, &t, HG_NONE, &d);
 	if (d.d_reason == HG_REASON_PORT)
-		rule = "connect_ports";
-	else if (d.d_reason == HG_REASON_RULE && d.d_file != NULL) {
-		snprintf(where, sizeof where, "%s:%u", d.d_file, d.d_line);
-		rule = where;
-	}
+		rule = xstrdup("connect_ports");
+	else if (d.d_reason == HG_REASON_RULE && d.d_file != NULL)
+		xasprintf(&rule, "%s:%u", d.d_file, d.d_line);
 	evbuffer_add(out, "{\"host\":", 8);
 	jstr(out, t.t_host);
 	evbuffer_add_printf(out, ",\"port\":%u,\"target\":", t.t_port);
@@ -381,6 +379,7 @@ statusapi_explain(struct conn *c, const char *q, size_t qlen,
 	jstr(out, d.d_reason == HG_REASON_RULE ? d.d_category_name : NULL);
 	evbuffer_add(out, ",\"rule\":", 8);
 	jstr(out, rule);
+	free(rule);
 	evbuffer_add_printf(out, ",\"reason\":\"%s\"}\n",
 	    d.d_reason == HG_REASON_PORT ? "port" :
 	    d.d_reason == HG_REASON_DEFAULT ? "default" : "rule");

@@ -92,6 +92,7 @@ workers_sum_status(struct status_sum *s)
 	for (k = 0; k < nworkers; k++)
 		status_add(s, workers[k].w_status);
 	status_sum_done(s);
+	s->ss_workers = nworkers;
 }
 
 /* What the connections of a worker ask of the workers. */

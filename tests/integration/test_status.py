@@ -376,3 +376,47 @@ def test_page_in_browser(scripted, echo_server, tmp_path):
         print("screenshot:", shot)
         assert shot.stat().st_size > 1000
         assert png_size(shot) == (w, h)
+
+
+def test_api_while_busy(proxy, echo_server):
+    """Status requests while every worker records decisions (the stores
+    are read under their workers' locks): the figures add up at the
+    end."""
+    import threading
+    p = proxy(_cfg(echo_server.port, workers=4), hosts=["ok.test",
+                                                         "bad.test"])
+    per, nthreads = 15, 4
+    errors = []
+
+    def client(i):
+        try:
+            for k in range(per):
+                host = "bad.test" if (i + k) % 3 == 0 else "ok.test"
+                want = 403 if host == "bad.test" else 200
+                assert connect_status(p.port, "%s:%d" % (
+                    host, echo_server.port)) == want
+        except Exception as e:  # reported below
+            errors.append(e)
+    threads = [threading.Thread(target=client, args=(i,))
+               for i in range(nthreads)]
+    for t in threads:
+        t.start()
+    polls = 0
+    while any(t.is_alive() for t in threads) or polls < 5:
+        api(p.port, "/api/status")
+        api(p.port, "/api/recent?limit=1000")
+        polls += 1
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    denied = sum(1 for i in range(nthreads) for k in range(per)
+                 if (i + k) % 3 == 0)
+    st = wait_until(lambda: (lambda s: s if s["requests_total"] ==
+                             per * nthreads else None)(
+        api(p.port, "/api/status")), "every decision recorded")
+    assert st["workers"] == 4
+    assert st["actions"]["last_minute"]["deny"] == denied
+    assert st["actions"]["last_minute"]["allow"] == per * nthreads - denied
+    assert st["top_denied"] == [{"host": "bad.test", "count": denied}]
+    assert len(api(p.port, "/api/recent?limit=1000")["recent"]) == \
+        per * nthreads
