@@ -1,9 +1,10 @@
 /*
  * admin.c -- what the proxy serves itself, to origin-form requests
  * ("GET /proxy.pac HTTP/1.1"): the PAC file (/proxy.pac, /wpad.dat), a
- * health check (/healthz) and the counters (/metrics, for metrics.allow).
+ * health check (/healthz), and for metrics.allow the counters (/metrics)
+ * and the status page (/, its script and style, and its JSON, /api/...).
  * A pac.listen address serves the PAC file only, a metrics.listen address
- * /metrics and /healthz only. Each answer closes the connection.
+ * all but the PAC file. Each answer closes the connection.
  */
 #include "config.h"
 
@@ -143,6 +144,125 @@ admin_path_is(const struct http_request *rq, const char *path)
 	    rq->rq_target[len] == '?'));
 }
 
+/* May c read /metrics and the status page (metrics.allow)? If not, it
+ * has its 403. */
+static int
+metrics_allowed(struct conn *c)
+{
+	if (cidr_list_match(c->cn_cfg->cf_metrics_allow,
+	    c->cn_cfg->cf_nmetrics_allow, c->cn_family, c->cn_addr))
+		return (1);
+	conn_respond_error(c, 403, "metrics: client address not in "
+	    "metrics.allow", END_SERVED);
+	return (0);
+}
+
+/* Send status and body (of type ctype, with the headers of every status
+ * page answer and extra ones), then close. */
+static void
+send_body(struct conn *c, int status, const char *ctype, const char *extra,
+    struct evbuffer *body)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->cn_cli);
+
+	c->cn_req.cr_status = status;
+	c->cn_req.cr_end = END_SERVED;
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "Referrer-Policy: no-referrer\r\n%sConnection: close\r\n\r\n",
+	    status, conn_status_text(status), ctype,
+	    evbuffer_get_length(body), extra != NULL ? extra : "");
+	if (!c->cn_req.cr_is_head)
+		evbuffer_add_buffer(out, body);
+	conn_close_after_flush(c, c->cn_cfg->cf_timeout_request);
+}
+
+/* The JSON API of the status page: /api/status, /api/recent,
+ * /api/explain (statusapi.c). */
+static const struct api {
+	const char	*a_path;
+	int		(*a_fn)(struct conn *, const char *, size_t,
+			    struct evbuffer *);
+} apis[] = {
+	{ "/api/status", statusapi_status },
+	{ "/api/recent", statusapi_recent },
+	{ "/api/explain", statusapi_explain },
+};
+
+static const struct api *
+api_find(const struct http_request *rq)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof apis / sizeof apis[0]; i++)
+		if (admin_path_is(rq, apis[i].a_path))
+			return (&apis[i]);
+	return (NULL);
+}
+
+static void
+serve_api(struct conn *c, const struct http_request *rq,
+    const struct api *a)
+{
+	struct evbuffer	*body;
+	const char	*q;
+	size_t		 plen = strlen(a->a_path), qlen = 0;
+	int		 status;
+
+	if (!metrics_allowed(c))
+		return;
+	if ((body = evbuffer_new()) == NULL) {
+		conn_close(c, END_ERROR);
+		return;
+	}
+	q = rq->rq_target + plen;
+	if (rq->rq_targetlen > plen) {
+		q++;	/* the '?' */
+		qlen = rq->rq_targetlen - plen - 1;
+	}
+	status = a->a_fn(c, q, qlen, body);
+	send_body(c, status, "application/json", NULL, body);
+	evbuffer_free(body);
+}
+
+/* What the page may load: its own script and style, its own JSON. */
+#define STATUS_CSP	"Content-Security-Policy: default-src 'none'; " \
+	"script-src 'self'; style-src 'self'; connect-src 'self'; " \
+	"img-src 'self'; base-uri 'none'; form-action 'none'; " \
+	"frame-ancestors 'none'\r\n"
+
+static const struct statuspage_file *
+page_find(const struct http_request *rq)
+{
+	const struct statuspage_file	*f;
+
+	for (f = statuspage_files; f->sp_path != NULL; f++)
+		if (admin_path_is(rq, f->sp_path))
+			return (f);
+	return (NULL);
+}
+
+/* GET /, /status.css, /status.js: the status page, compiled in. */
+static void
+serve_page(struct conn *c, const struct statuspage_file *f)
+{
+	struct evbuffer	*body;
+
+	if (!metrics_allowed(c))
+		return;
+	if ((body = evbuffer_new()) == NULL ||
+	    evbuffer_add_reference(body, f->sp_body, f->sp_len, NULL,
+	    NULL) != 0) {
+		if (body != NULL)
+			evbuffer_free(body);
+		conn_close(c, END_ERROR);
+		return;
+	}
+	send_body(c, 200, f->sp_type, STATUS_CSP, body);
+	evbuffer_free(body);
+}
+
 /* GET /metrics, for the addresses in metrics.allow (loopback by default). */
 static void
 serve_metrics(struct conn *c)
@@ -152,12 +272,8 @@ serve_metrics(struct conn *c)
 	struct auth_counts	 ac;
 	unsigned		 open;
 
-	if (!cidr_list_match(c->cn_cfg->cf_metrics_allow,
-	    c->cn_cfg->cf_nmetrics_allow, c->cn_family, c->cn_addr)) {
-		conn_respond_error(c, 403, "metrics: client address not in "
-		    "metrics.allow", END_SERVED);
+	if (!metrics_allowed(c))
 		return;
-	}
 	if ((body = evbuffer_new()) == NULL ||
 	    (sum = calloc(1, sizeof *sum)) == NULL) {
 		if (body != NULL)
@@ -190,15 +306,28 @@ serve_metrics(struct conn *c)
 void
 admin_request(struct conn *c, const struct http_request *rq)
 {
-	int	get;
+	const struct api		*a = api_find(rq);
+	const struct statuspage_file	*f = page_find(rq);
+	int				 get;
 
 	c->cn_req.cr_nolog = 1;
 	c->cn_req.cr_is_head = http_method_is(rq, "HEAD");
 	get = http_method_is(rq, "GET") || c->cn_req.cr_is_head;
 	if (get && c->cn_admin_only && !admin_path_is(rq, "/metrics") &&
-	    !admin_path_is(rq, "/healthz")) {
-		conn_respond_error(c, 404, "this address serves /metrics and "
-		    "/healthz only", END_SERVED);
+	    !admin_path_is(rq, "/healthz") && a == NULL && f == NULL) {
+		conn_respond_error(c, 404, "this address serves /metrics, "
+		    "/healthz and the status page only", END_SERVED);
+		return;
+	}
+	if ((a != NULL || f != NULL) && !c->cn_pac_only) {
+		if (get && a != NULL)
+			serve_api(c, rq, a);
+		else if (get)
+			serve_page(c, f);
+		else
+			conn_respond(c, 405, "Allow: GET, HEAD\r\n", NULL,
+			    "hushgate: the status page only reads\n",
+			    END_SERVED, 0);
 		return;
 	}
 	if (get && (admin_path_is(rq, "/proxy.pac") ||

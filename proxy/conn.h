@@ -8,7 +8,8 @@
  * the worker's struct worker_ops):
  *
  *   request.c   the request head, the PROXY header, admission, dispatch
- *   admin.c     the proxy's own pages: the PAC file, /metrics, /healthz
+ *   admin.c     the proxy's own pages: the PAC file, /metrics, /healthz,
+ *               the status page (statusapi.c: its JSON)
  *   tunnel.c    CONNECT: the tunnel, raw or on a TLS listener, tls_sni
  *   forward.c   plain HTTP forwarding
  *   upstream.c  resolve, the destination guard, connect
@@ -188,6 +189,23 @@ conn_touch(struct conn *c)
 /* admin.c */
 void		 admin_request(struct conn *, const struct http_request *);
 int		 admin_path_is(const struct http_request *, const char *);
+
+/* statusapi.c: the status page's JSON (admin.c serves it) */
+int		 statusapi_status(struct conn *, const char *, size_t,
+		    struct evbuffer *);
+int		 statusapi_recent(struct conn *, const char *, size_t,
+		    struct evbuffer *);
+int		 statusapi_explain(struct conn *, const char *, size_t,
+		    struct evbuffer *);
+
+/* statuspage.c: the page, its style and script (scripts/statuspage) */
+struct statuspage_file {
+	const char	*sp_path;
+	const char	*sp_type;
+	const char	*sp_body;
+	size_t		 sp_len;
+};
+extern const struct statuspage_file statuspage_files[];
 
 /* tunnel.c */
 void		 tunnel_request(struct conn *, const struct http_request *);

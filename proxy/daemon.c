@@ -173,6 +173,7 @@ daemon_reload(struct mainctx *mc, struct hg_errors *errs)
 	mc->mc_cfg = cf;
 	mc->mc_loaded = time(NULL);
 	workers_set_config(cf, ++mc->mc_gen);
+	status_publish(cf, mc->mc_gen, mc->mc_loaded);
 	if (mc->mc_rf != NULL)
 		refresh_sync(mc->mc_rf, cf);
 	metrics_reload(1);
@@ -509,6 +510,7 @@ proxy_serve(const char *file, int debug)
 	workers_set_done_event(ev_done);
 	mc.mc_gen = 1;
 	mc.mc_loaded = time(NULL);
+	status_publish(mc.mc_cfg, mc.mc_gen, mc.mc_loaded);
 	clock_gettime(CLOCK_MONOTONIC, &mc.mc_started);
 	if (control_start(&mc) != 0)
 		rc = 1;		/* said why */

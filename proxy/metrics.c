@@ -112,6 +112,22 @@ metrics_list_checked(const char *meta, uint64_t checked)
 	    __ATOMIC_RELAXED);
 }
 
+/* The name of category counter tag ("": no category), any thread. */
+const char *
+metrics_category_name(unsigned tag)
+{
+	if (tag == 0 || tag > __atomic_load_n(&ncat_names, __ATOMIC_ACQUIRE))
+		return ("");
+	return (cat_names[tag - 1]);
+}
+
+/* Category counters in use, besides counter 0 (no category). */
+unsigned
+metrics_ncategories(void)
+{
+	return (__atomic_load_n(&ncat_names, __ATOMIC_ACQUIRE));
+}
+
 /* When the list with metadata file meta was last checked (0: never, or
  * not known); any thread. */
 static uint64_t
@@ -126,6 +142,19 @@ list_checked(const char *meta)
 	return (0);
 }
 
+/* Seconds since url: list i of cf was last checked (-1: never). */
+long long
+metrics_list_age(const struct hg_config *cf, size_t i)
+{
+	time_t		now = time(NULL);
+	uint64_t	checked = cf->cf_sources[i].ls_entries < 0 ? 0 :
+			    list_checked(cf->cf_sources[i].ls_meta);
+
+	if (checked != 0 && (time_t)checked <= now)
+		return ((long long)(now - (time_t)checked));
+	return (-1);
+}
+
 void
 metrics_reload(int ok)
 {
@@ -135,10 +164,12 @@ metrics_reload(int ok)
 		BUMP(reloads_failed, 1);
 }
 
-/* One decision record, counted (the worker that wrote it). */
+/* One decision record, counted (the worker that wrote it); its category
+ * counter and action are stored in *catp and *actp. */
 void
 metrics_record(struct wstats *ws, const struct hg_config *cf,
-    const struct dlog_record *r, const struct hg_decision *d)
+    const struct dlog_record *r, const struct hg_decision *d,
+    unsigned *catp, unsigned *actp)
 {
 	const struct hg_category	*ca;
 	unsigned			 cat = 0, act;
@@ -157,6 +188,8 @@ metrics_record(struct wstats *ws, const struct hg_config *cf,
 		act = HG_ACT_AUDIT;
 	else
 		act = HG_ACT_ALLOW;
+	*catp = cat;
+	*actp = act;
 	BUMP(ws->ws_decisions[cat][act], 1);
 	BUMP(ws->ws_ends[r->dr_end < END_MAX ? r->dr_end : END_NONE], 1);
 	BUMP(ws->ws_bytes_up, r->dr_bytes_up);
@@ -249,7 +282,6 @@ metrics_render(struct evbuffer *out, const struct hg_config *cf,
 	unsigned	 i, j, ncat;
 	size_t		 nr[5] = { 0 };
 	uint64_t	 acc;
-	time_t		 now = time(NULL);
 
 	head(out, "hushgate_connections_open", "gauge",
 	    "Client connections open now.");
@@ -356,14 +388,9 @@ metrics_render(struct evbuffer *out, const struct hg_config *cf,
 	    "Time since each url: list was last checked with its server "
 	    "(-1: never downloaded).");
 	for (i = 0; i < cf->cf_nsources; i++) {
-		long long	age = -1;
-		uint64_t	checked = cf->cf_sources[i].ls_entries < 0 ? 0 :
-				    list_checked(cf->cf_sources[i].ls_meta);
-
-		if (checked != 0 && (time_t)checked <= now)
-			age = (long long)(now - (time_t)checked);
 		evbuffer_add_printf(out, "hushgate_list_age_seconds{url=\"");
 		label(out, cf->cf_sources[i].ls_url);
-		evbuffer_add_printf(out, "\"} %lld\n", age);
+		evbuffer_add_printf(out, "\"} %lld\n",
+		    metrics_list_age(cf, i));
 	}
 }

@@ -202,7 +202,11 @@ void		 metrics_bind(struct hg_config *);
 void		 metrics_reload(int);
 void		 metrics_list_checked(const char *, uint64_t);
 void		 metrics_record(struct wstats *, const struct hg_config *,
-		    const struct dlog_record *, const struct hg_decision *);
+		    const struct dlog_record *, const struct hg_decision *,
+		    unsigned *, unsigned *);
+const char	*metrics_category_name(unsigned);
+unsigned	 metrics_ncategories(void);
+long long	 metrics_list_age(const struct hg_config *, size_t);
 void		 metrics_connection(struct wstats *);
 void		 metrics_dns(struct wstats *, uint64_t);
 void		 metrics_accept_paused(struct wstats *);
@@ -210,6 +214,67 @@ void		 metrics_add(struct wstats *, const struct wstats *);
 struct auth_counts;
 void		 metrics_render(struct evbuffer *, const struct hg_config *,
 		    const struct wstats *, unsigned, const struct auth_counts *);
+
+/* status.c: what the status page shows beyond the counters */
+#define HG_STATUS_RECENT	256	/* decisions kept per worker */
+#define HG_STATUS_TOP		1024	/* hosts counted per worker and table */
+#define HG_STATUS_BCATS		32	/* categories per time bucket */
+
+struct status_recent {
+	uint64_t	re_ns;		/* unix time, nanoseconds */
+	char		re_client[46];
+	char		re_method[16];
+	char		re_host[HG_MAX_HOST + 1];
+	char		re_action[8];
+	char		re_category[64];
+	char		re_rule[192];	/* file:line */
+	int		re_port;
+	int		re_status;
+	int		re_default;	/* decided by default */
+	enum conn_end	re_end;
+};
+
+/* Decisions of one second or minute, by category counter and action. */
+struct status_bucket {
+	int64_t		sb_epoch;	/* monotonic second or minute */
+	unsigned	sb_n;
+	struct {
+		uint32_t	se_count;
+		uint16_t	se_tag;
+		uint8_t		se_act;
+	}		sb_e[HG_STATUS_BCATS];
+	uint64_t	sb_other[4];	/* categories beyond: as tag 0 */
+};
+
+struct status_top {
+	char		tp_host[HG_MAX_HOST + 1];
+	uint32_t	tp_hash;
+	uint64_t	tp_count;
+};
+
+/* Every worker's store added up (status_add(), status_sum_done()). */
+struct status_sum {
+	uint64_t		 ss_minute[HG_METRIC_CATS + 1][4];
+	uint64_t		 ss_hour[HG_METRIC_CATS + 1][4];
+	struct status_recent	*ss_recent;	/* newest first */
+	size_t			 ss_nrecent;
+	struct status_top	*ss_top[2];	/* denied, by default */
+	size_t			 ss_ntop[2];
+	unsigned		 ss_workers;
+};
+
+struct wstatus;
+struct wstatus	*status_new(void);
+void		 status_free(struct wstatus *);
+void		 status_record(struct wstatus *, const struct dlog_record *,
+		    unsigned, unsigned, int);
+void		 status_add(struct status_sum *, struct wstatus *);
+void		 status_sum_done(struct status_sum *);
+void		 status_sum_free(struct status_sum *);
+long long	 status_uptime(void);
+void		 status_publish(const struct hg_config *, unsigned, time_t);
+void		 status_conf_each(void (*)(unsigned, time_t, const char *,
+		    const char *, void *), void *);
 
 /* service.c: user:, and sd_notify(3) for systemd */
 int		 service_drop_privileges(const char *, const char *);
@@ -305,6 +370,8 @@ struct worker_ops {
 	unsigned	(*wo_sum_stats)(struct wstats *);
 	/* the port that listen address i is bound to */
 	uint16_t	(*wo_listen_port)(size_t);
+	/* every worker's status store added into a zeroed struct, sorted */
+	void		(*wo_sum_status)(struct status_sum *);
 };
 
 struct worker {
@@ -337,6 +404,7 @@ struct worker {
 	char			*w_scratch;	/* HG_RELAY_READ_MAX bytes */
 	unsigned		 w_npool;
 	struct auth_state	*w_auth;	/* credentials checked */
+	struct wstatus		*w_status;	/* for the status page */
 };
 
 int		 workers_start(struct hg_config *, unsigned);

@@ -82,12 +82,26 @@ workers_sum_stats(struct wstats *sum)
 	return (workers_open_connections());
 }
 
+/* Add every worker's status store into s, then sort it (a status
+ * request, from any worker). */
+static void
+workers_sum_status(struct status_sum *s)
+{
+	unsigned	k;
+
+	for (k = 0; k < nworkers; k++)
+		status_add(s, workers[k].w_status);
+	status_sum_done(s);
+	s->ss_workers = nworkers;
+}
+
 /* What the connections of a worker ask of the workers. */
 static const struct worker_ops worker_ops = {
 	.wo_refresh_config = worker_refresh_config,
 	.wo_slot_freed = worker_slot_freed,
 	.wo_sum_stats = workers_sum_stats,
 	.wo_listen_port = workers_listen_port,
+	.wo_sum_status = workers_sum_status,
 };
 
 /* Publish a new configuration for new connections (main thread). */
@@ -375,6 +389,7 @@ worker_init(struct worker *w, struct hg_config *cf, uint16_t *ports)
 	size_t		i;
 
 	w->w_ops = &worker_ops;
+	w->w_status = status_new();
 	w->w_scratch = xmalloc(HG_RELAY_READ_MAX);
 	/* The changelist folds the delete-then-add of an fd within one
 	 * loop turn into one epoll_ctl (or none). */
@@ -663,6 +678,9 @@ workers_join(void)
 		pthread_join(w->w_thread, NULL);
 		worker_free(w);
 	}
+	/* A status request of a worker still running reads them all. */
+	for (k = 0; k < nworkers; k++)
+		status_free(workers[k].w_status);
 	free(workers);
 	workers = NULL;
 	nworkers = 0;
