@@ -78,18 +78,6 @@ bad(struct evbuffer *out, const char *why)
 	return (400);
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
-
 /* Percent-decode s[0..len) ('+' is a space) into out (n bytes with the
  * NUL); -1 when malformed, too long, or holding a control character. */
 static int
@@ -103,8 +91,8 @@ decode(const char *s, size_t len, char *out, size_t n)
 		if (c == '%') {
 			if (i + 2 >= len)
 				return (-1);
-			if ((hi = hexval(s[i + 1])) < 0 ||
-			    (lo = hexval(s[i + 2])) < 0)
+			if ((hi = hex_value((unsigned char)s[i + 1])) < 0 ||
+			    (lo = hex_value((unsigned char)s[i + 2])) < 0)
 				return (-1);
 			c = hi * 16 + lo;
 			i += 2;

@@ -539,7 +539,7 @@ http_method_is(const struct http_request *rq, const char *m)
 }
 
 /* The value of a hex digit, or -1. */
-static int
+int
 hex_value(unsigned char c)
 {
 	if (c >= '0' && c <= '9')

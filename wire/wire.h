@@ -105,6 +105,8 @@ ssize_t		 http_head_end(const char *, size_t);
 int		 http_parse_response(const char *, size_t,
 		    struct http_response *, const char **);
 int		 http_token_eq(const char *, size_t, const char *);
+/* The value of a hex digit, or -1. */
+int		 hex_value(unsigned char);
 int		 http_parse_head(const char *, size_t, struct http_request *,
 		    const char **);
 int		 http_method_is(const struct http_request *, const char *);
