@@ -22,6 +22,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -587,6 +588,89 @@ html_escape(char *out, size_t n, const char *s)
 	out[o] = '\0';
 }
 
+/* Append printf-style to the NUL-terminated text in buf (size n). */
+static void __attribute__((format(HG_PRINTF, 3, 4)))
+buf_append(char *buf, size_t n, const char *fmt, ...)
+{
+	size_t	len = strlen(buf);
+	va_list	ap;
+
+	if (len + 1 >= n)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + len, n - len, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The rest of the plain-HTTP block page: what the category is for and
+ * what stops working while it is denied (its description and breaks), how
+ * to allow the host, and, for a client that may see the status page
+ * (metrics.allow), a link to its explanation there.
+ */
+static void
+deny_page_more(struct conn *c, char *body, size_t n)
+{
+	const struct hg_decision *d = &c->cn_req.cr_dec;
+	const struct hg_target	*t = &c->cn_req.cr_target;
+	struct hg_category	*ca = NULL;
+	char			 h[2048], q[HG_MAX_HOST * 3 + 16];
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof ss;
+	const uint8_t		*addr;
+	uint16_t		 port;
+	int			 fam;
+	size_t			 i, o = 0;
+
+	if (d->d_reason != HG_REASON_DEFAULT && d->d_category != HG_NONE)
+		ca = ruleset_category(c->cn_cfg->cf_rules, d->d_category);
+	if (ca != NULL && ca->ca_description != NULL) {
+		html_escape(h, sizeof h, ca->ca_description);
+		buf_append(body, n, "<h2>What it is</h2>\n<p>%s</p>\n", h);
+	}
+	if (ca != NULL && ca->ca_breaks != NULL) {
+		html_escape(h, sizeof h, ca->ca_breaks);
+		buf_append(body, n, "<h2>What stops working while it is "
+		    "blocked</h2>\n<p>%s</p>\n", h);
+	}
+	buf_append(body, n, "<h2>To allow it</h2>\n<p>");
+	if (ca != NULL) {
+		html_escape(h, sizeof h, ca->ca_name);
+		buf_append(body, n, "Allow the whole category with "
+		    "<code>actions: {%s: allow}</code> in the main "
+		    "configuration file, or ", h);
+	} else
+		buf_append(body, n, "No rule names this host and the "
+		    "configuration's <code>default</code> is deny: ");
+	buf_append(body, n, "put the host in a category of your own with "
+	    "<code>action: allow</code>; then reload (<code>hushgate ctl "
+	    "reload</code>, or SIGHUP). <code>hushgate explain</code> shows "
+	    "what a host gets.</p>\n");
+	/* The link: the address this connection came to serves the page. */
+	if (cidr_list_match(c->cn_cfg->cf_metrics_allow,
+	    c->cn_cfg->cf_nmetrics_allow, c->cn_family, c->cn_addr) &&
+	    getsockname(bufferevent_getfd(c->cn_cli), (struct sockaddr *)&ss,
+	    &sl) == 0 &&
+	    (fam = conn_sockaddr((struct sockaddr *)&ss, &addr, &port)) != 0) {
+		conn_addr_text(fam, addr, port, h, sizeof h);
+		for (i = 0; t->t_host[i] != '\0' && o + 4 < sizeof q; i++) {
+			unsigned char	ch = (unsigned char)t->t_host[i];
+
+			if ((ch >= 'a' && ch <= 'z') || (ch >= '0' &&
+			    ch <= '9') || ch == '.' || ch == '-')
+				q[o++] = (char)ch;
+			else
+				o += (size_t)snprintf(q + o, sizeof q - o,
+				    "%%%02X", ch);
+		}
+		q[o] = '\0';
+		buf_append(body, n, "<p><a href=\"http://%s/?explain=%s%%3A%u\">"
+		    "The explanation on the status page</a></p>\n", h, q,
+		    t->t_port);
+	}
+	buf_append(body, n, "</body></html>\n");
+}
+
 /*
  * Answer a denied request: 403 with the category in a header and a body
  * naming host, category and rule (HTML for plain HTTP, which a person may
@@ -630,11 +714,13 @@ conn_deny_answer(struct conn *c, int keep)
 	html_escape(h_cat, sizeof h_cat, what);
 	html_escape(h_rule, sizeof h_rule, rule);
 	snprintf(body, sizeof body, "<!DOCTYPE html>\n<html><head>"
+	    "<meta charset=\"utf-8\">"
 	    "<title>Blocked by hushgate</title></head><body>\n"
 	    "<h1>Blocked: %s</h1>\n<p>hushgate denied this request to "
 	    "<b>%s</b> (port %u).</p>\n<p>Category: <b>%s</b><br>\n"
-	    "Rule: <code>%s</code></p>\n</body></html>\n", h_host, h_host,
+	    "Rule: <code>%s</code></p>\n", h_host, h_host,
 	    t->t_port, h_cat, h_rule);
+	deny_page_more(c, body, sizeof body);
 	conn_respond(c, 403, headers, "text/html; charset=utf-8", body,
 	    END_DENIED, keep);
 }
