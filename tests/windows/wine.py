@@ -17,6 +17,9 @@ REPO = Path(__file__).resolve().parents[2]
 # directory: tens of seconds on a slow machine.
 BOOT_TIMEOUT = float(os.environ.get("HUSHGATE_WINE_BOOT_TIMEOUT", "300"))
 RUN_TIMEOUT = float(os.environ.get("HUSHGATE_WINE_TIMEOUT", "120"))
+# What Wine's loader prints when it could not start a program at all.
+LAUNCH_FAILED = "Application could not be started, or no application " \
+    "associated with the specified file"
 
 
 def wine_binary():
@@ -77,11 +80,19 @@ class Wine:
     def run(self, *args, timeout=RUN_TIMEOUT, check=False, input=None):
         """Run a program (a host path to an .exe, or a Windows command
         such as "reg") to completion; returns CompletedProcess with text
-        output."""
-        cp = subprocess.run([self.wine] + [str(a) for a in args],
-                            env=self.env, input=input,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            timeout=timeout, text=True, errors="replace")
+        output.  Wine itself now and then fails to start a program (its
+        loader says "Application could not be started ... ShellExecuteEx
+        failed", the program never ran): that is retried, twice at most,
+        and only that; a program that ran and failed is never retried."""
+        for _ in range(3):
+            cp = subprocess.run([self.wine] + [str(a) for a in args],
+                                env=self.env, input=input,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, timeout=timeout,
+                                text=True, errors="replace")
+            if cp.returncode == 0 or LAUNCH_FAILED not in (cp.stdout +
+                                                           cp.stderr):
+                break
         if check and cp.returncode != 0:
             raise AssertionError("wine %s: exit %d\nstdout: %s\nstderr: %s"
                                  % (" ".join(str(a) for a in args),
