@@ -320,7 +320,10 @@ admin_request(struct conn *c, const struct http_request *rq)
 		return;
 	}
 	if ((a != NULL || f != NULL) && !c->cn_pac_only) {
-		if (get && a != NULL)
+		if (!c->cn_cfg->cf_status)
+			conn_respond_error(c, 404, "the status page is off "
+			    "(metrics.status)", END_SERVED);
+		else if (get && a != NULL)
 			serve_api(c, rq, a);
 		else if (get)
 			serve_page(c, f);

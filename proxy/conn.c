@@ -281,8 +281,10 @@ conn_record(struct conn *c)
 	r.dr_sni = cr->cr_sni[0] ? cr->cr_sni : NULL;
 	metrics_record(&c->cn_w->w_stats, c->cn_cfg, &r,
 	    cr->cr_have_decision ? &cr->cr_dec : NULL, &tag, &act);
-	status_record(c->cn_w->w_status, &r, tag, act, cr->cr_have_decision &&
-	    cr->cr_dec.d_reason == HG_REASON_DEFAULT);
+	if (c->cn_cfg->cf_status)
+		status_record(c->cn_w->w_status, &r, tag, act,
+		    cr->cr_have_decision &&
+		    cr->cr_dec.d_reason == HG_REASON_DEFAULT);
 	if (dlog_add(&c->cn_w->w_dlog, &r))
 		event_active(c->cn_w->w_ev_dlog, 0, 0);
 reset:

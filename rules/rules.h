@@ -305,6 +305,7 @@ struct hg_config {
 	size_t			 cf_ntrusted_proxies;
 	struct hg_cidr		*cf_metrics_allow; /* who may GET /metrics */
 	size_t			 cf_nmetrics_allow;
+	int			 cf_status;	/* metrics.status: the page and its store */
 	int			 cf_tls_sni;	/* HG_SNI_ */
 	struct hg_portset	 cf_tls_ports;	/* where a tunnel must be TLS */
 	int			 cf_dest_guard;	/* refuse non-public addresses */

@@ -423,3 +423,64 @@ def test_api_while_busy(proxy, echo_server):
     assert st["top_denied"] == [{"host": "bad.test", "count": denied}]
     assert len(api(p.port, "/api/recent?limit=1000")["recent"]) == \
         per * nthreads
+
+
+def test_explain_box_typed(scripted, echo_server, tmp_path):
+    """The explain box used as a person does: click in it, type a host,
+    press Enter; the answer is the CLI's. Markup typed there shows as
+    text."""
+    from cdp import Browser
+    p = scripted
+    b = Browser(tmp_path / "chromium-profile")
+    try:
+        b.open("http://127.0.0.1:%d/" % p.port)
+        wait_until(lambda: b.evaluate(
+            "document.documentElement.dataset.script") == "ran",
+            "the page's script ran")
+
+        def answer():
+            return b.evaluate(
+                "Array.from(document.querySelectorAll('#explain-out tr'))"
+                ".slice(1).map(tr => Array.from(tr.cells)"
+                ".map(td => td.textContent))")
+
+        assert answer() == []
+        target = "bad.test:%d" % echo_server.port
+        rc, (t, action, category, rule) = _cli_explain(p.config_path, target)
+        b.evaluate("document.getElementById('explain-host').focus()")
+        b.type_text(target)
+        b.press_enter()
+        wait_until(lambda: answer() != [], "the explain box answered")
+        assert answer() == [[t, action, category, rule]]
+        assert (action, category) == ("deny", "blocked")
+        # Another host, typed over the first.
+        b.evaluate("document.getElementById('explain-host').select()")
+        b.type_text("ok.test:%d" % echo_server.port)
+        b.press_enter()
+        wait_until(lambda: answer()[0][1:3] == ["allow", "good"],
+                   "the second answer")
+        b.evaluate("document.getElementById('explain-host').select()")
+        b.type_text(HOSTILE)
+        b.press_enter()
+        wait_until(lambda: answer() and answer()[0][0] == HOSTILE,
+                   "the hostile name echoed as text")
+        assert b.evaluate("document.title") == "hushgate status"
+        assert b.evaluate("document.querySelectorAll('script').length") == 1
+    finally:
+        b.close()
+
+
+def test_status_off(proxy, echo_server):
+    """metrics.status: off: the page and its API answer 404, /metrics
+    and the proxy go on."""
+    p = proxy(_cfg(echo_server.port, metrics={"status": "off"}),
+              hosts=["ok.test"])
+    assert connect_status(p.port, "ok.test:%d" % echo_server.port) == 200
+    for path in ("/", "/status.js", "/api/status", "/api/recent",
+                 "/api/explain?host=ok.test"):
+        r = get(p.port, path)
+        assert r.status == 404, path
+        assert b"metrics.status" in r.body
+    r = get(p.port, "/metrics")
+    assert r.status == 200
+    assert b'hushgate_decisions_total{action="allow"' in r.body
