@@ -47,5 +47,7 @@ int		 refresh_now(struct refresher *);
 const char	*refresh_last(const struct refresher *, const char *,
 		    time_t *);
 int		 refresh_update_all(struct hg_config *);
+void		 refresh_on_result(struct refresher *, void (*)(void *,
+		    const char *, const char *, time_t), void *);
 
 #endif /* HG_DOWNLOAD_H */

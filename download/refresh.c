@@ -67,6 +67,10 @@ struct refresher {
 	struct evdns_base	*rf_dns;
 	void			(*rf_changed)(void *);
 	void			*rf_arg;
+	/* told each download's result: list body path, result, when */
+	void			(*rf_result)(void *, const char *,
+				    const char *, time_t);
+	void			*rf_result_arg;
 	struct rsource		*rf_list;
 	int			 rf_oneshot;	/* lists update */
 	int			 rf_tty;	/* ... to a terminal */
@@ -519,6 +523,9 @@ rsource_done(struct fetch_result *fr, void *arg)
 	snprintf(rs->rs_last, sizeof rs->rs_last, "%s%s",
 	    out == OUT_FAILED ? "failed: " : "", msg);
 	rs->rs_last_at = time(NULL);
+	if (rf->rf_result != NULL)
+		rf->rf_result(rf->rf_result_arg, rs->rs_src.ls_body,
+		    rs->rs_last, rs->rs_last_at);
 	if (out == OUT_FAILED) {
 		log_warnx("lists: %s: failed: %s; %s", rs->rs_src.ls_url, msg,
 		    rs->rs_have_body ? "keeping the last good copy" :
@@ -727,6 +734,15 @@ refresh_last(const struct refresher *rf, const char *body, time_t *when)
 			return (rs->rs_last);
 		}
 	return (NULL);
+}
+
+/* Have fn told the result of every download from now on. */
+void
+refresh_on_result(struct refresher *rf, void (*fn)(void *, const char *,
+    const char *, time_t), void *arg)
+{
+	rf->rf_result = fn;
+	rf->rf_result_arg = arg;
 }
 
 /* Stop every download and timer; free the refresher. */

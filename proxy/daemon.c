@@ -234,6 +234,7 @@ lists_start(struct mainctx *mc)
 		return;
 	}
 	mc->mc_rf = refresh_new(mc->mc_base, mc->mc_dns, lists_changed, mc);
+	refresh_on_result(mc->mc_rf, status_list_result, NULL);
 	refresh_sync(mc->mc_rf, mc->mc_cfg);
 }
 

@@ -273,6 +273,9 @@ void		 status_sum_done(struct status_sum *);
 void		 status_sum_free(struct status_sum *);
 long long	 status_uptime(void);
 void		 status_publish(const struct hg_config *, unsigned, time_t);
+void		 status_list_result(void *, const char *, const char *,
+		    time_t);
+int		 status_list_last(const char *, char *, size_t, time_t *);
 void		 status_conf_each(void (*)(unsigned, time_t, const char *,
 		    const char *, void *), void *);
 

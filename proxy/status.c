@@ -41,6 +41,21 @@ static struct status_conf {
 } conf;
 static struct timespec	 started;	/* monotonic; set before workers */
 
+static void
+copy(char *dst, size_t n, const char *s)
+{
+	snprintf(dst, n, "%s", s != NULL ? s : "");
+}
+
+/* The last download's result of each url: list, by its body's path (the
+ * main thread's refresher tells it; a status request reads it). */
+static struct list_result {
+	char	*lr_body;
+	char	 lr_last[192];
+	time_t	 lr_at;
+}			*results;
+static size_t		 nresults;
+
 struct wstatus *
 status_new(void)
 {
@@ -52,6 +67,46 @@ status_new(void)
 }
 
 void
+status_list_result(void *arg, const char *body, const char *last,
+    time_t at)
+{
+	size_t	i;
+
+	(void)arg;
+	pthread_mutex_lock(&conf_mtx);
+	for (i = 0; i < nresults; i++)
+		if (strcmp(results[i].lr_body, body) == 0)
+			break;
+	if (i == nresults) {
+		results = xreallocarray(results, nresults + 1,
+		    sizeof *results);
+		results[nresults++].lr_body = xstrdup(body);
+	}
+	copy(results[i].lr_last, sizeof results[i].lr_last, last);
+	results[i].lr_at = at;
+	pthread_mutex_unlock(&conf_mtx);
+}
+
+/* The last result of the list whose body is at body, into buf; 0 when
+ * no download of it has ended since start. */
+int
+status_list_last(const char *body, char *buf, size_t len, time_t *at)
+{
+	size_t	i;
+	int	found = 0;
+
+	pthread_mutex_lock(&conf_mtx);
+	for (i = 0; i < nresults && !found; i++)
+		if (strcmp(results[i].lr_body, body) == 0) {
+			copy(buf, len, results[i].lr_last);
+			*at = results[i].lr_at;
+			found = 1;
+		}
+	pthread_mutex_unlock(&conf_mtx);
+	return (found);
+}
+
+void
 status_free(struct wstatus *st)
 {
 	if (st == NULL)
@@ -60,11 +115,6 @@ status_free(struct wstatus *st)
 	free(st);
 }
 
-static void
-copy(char *dst, size_t n, const char *s)
-{
-	snprintf(dst, n, "%s", s != NULL ? s : "");
-}
 
 /* 32 bits of FNV-1a, to compare hosts quickly. */
 static uint32_t

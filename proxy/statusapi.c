@@ -206,6 +206,8 @@ statusapi_status(struct conn *c, const char *q, size_t qlen,
 	uint64_t			 tot[3][4] = { { 0 } };
 	unsigned			 open, i, j, ncat, n = 0;
 	size_t				 k;
+	char				 last[192];
+	time_t				 last_at;
 
 	if (qlen > 0)
 		return (bad(out, "unknown query parameter"));
@@ -264,8 +266,17 @@ statusapi_status(struct conn *c, const char *q, size_t qlen,
 		jstr(out, cf->cf_sources[k].ls_url);
 		evbuffer_add(out, ",\"category\":", 12);
 		jstr(out, ca != NULL ? ca->ca_name : NULL);
-		evbuffer_add_printf(out, ",\"entries\":%ld,\"age\":%lld}",
+		evbuffer_add_printf(out, ",\"entries\":%ld,\"age\":%lld",
 		    cf->cf_sources[k].ls_entries, metrics_list_age(cf, k));
+		if (status_list_last(cf->cf_sources[k].ls_body, last,
+		    sizeof last, &last_at)) {
+			evbuffer_add(out, ",\"last\":", 8);
+			jstr(out, last);
+			evbuffer_add_printf(out, ",\"last_at\":%lld}",
+			    (long long)last_at);
+		} else
+			evbuffer_add(out, ",\"last\":null,\"last_at\":null}",
+			    29);
 	}
 	evbuffer_add(out, "]", 1);
 	top_list(out, "top_denied", ss->ss_top[0], ss->ss_ntop[0]);

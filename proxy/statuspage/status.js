@@ -93,10 +93,12 @@
 		    st.top_unknown.map(function (t) {
 			return [t.host, t.count];
 		}));
-		table('lists', ['url', 'category', 'entries', 'checked'],
-		    st.lists.map(function (l) {
+		table('lists', ['url', 'category', 'entries', 'checked',
+		    'last result'], st.lists.map(function (l) {
 			return [l.url, l.category, l.entries,
-			    l.age < 0 ? 'never' : age(l.age) + ' ago'];
+			    l.age < 0 ? 'never' : age(l.age) + ' ago',
+			    l.last === null ? 'none since start' :
+			    when(l.last_at) + ': ' + l.last];
 		}));
 		$('config').textContent = st.config.file + ', generation ' +
 		    st.config.generation + ', loaded ' +

@@ -722,3 +722,32 @@ def test_update_shows_progress_on_a_terminal(tmp_path, test_ca, lists):
                for d in small_draws[2:-1]), out
     assert re.match(r"%s: 1 entries, \+1/-0; \d+ bytes in " %
                     re.escape(urls[1]), small_draws[-1]), out
+
+
+def test_status_api_shows_each_lists_last_result(tmp_path, test_ca, lists,
+                                                  proxy):
+    """The status page's figures (/api/status) carry the last download's
+    result of each list and when it ended: the download, then the server
+    gone."""
+    import json
+    from helpers import raw_request
+
+    def listed():
+        r = raw_request(p.port, b"GET /api/status HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert r.status == 200
+        (one,) = json.loads(r.body.decode())["lists"]
+        assert one["url"] == url
+        return one
+
+    lists.serve("/l.txt", names("a.example", "b.example"))
+    url = lists.url("/l.txt")
+    before = int(time.time())
+    p = _lists_proxy(proxy, tmp_path, test_ca, url, "1s")
+    first = listed()
+    assert re.fullmatch(r"(\d+ bytes, 2 entries, \+2/-0|not modified)",
+                        first["last"]), first
+    assert first["last_at"] >= before
+    lists.close()
+    wait_until(lambda: listed()["last"].startswith(
+        "failed: cannot connect"), "the failure shown")
+    assert listed()["entries"] == 2
