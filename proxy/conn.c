@@ -648,8 +648,10 @@ deny_page_more(struct conn *c, char *body, size_t n)
 	    "<code>action: allow</code>; then reload (<code>hushgate ctl "
 	    "reload</code>, or SIGHUP). <code>hushgate explain</code> shows "
 	    "what a host gets.</p>\n");
-	/* The link: the address this connection came to serves the page. */
-	if (cidr_list_match(c->cn_cfg->cf_metrics_allow,
+	/* The link: the address this connection came to serves the page
+	 * (not one behind a PROXY sender, which the client did not reach). */
+	if (c->cn_cfg->cf_status && !c->cn_pp_relayed &&
+	    cidr_list_match(c->cn_cfg->cf_metrics_allow,
 	    c->cn_cfg->cf_nmetrics_allow, c->cn_family, c->cn_addr) &&
 	    getsockname(bufferevent_getfd(c->cn_cli), (struct sockaddr *)&ss,
 	    &sl) == 0 &&
@@ -666,9 +668,9 @@ deny_page_more(struct conn *c, char *body, size_t n)
 				    "%%%02X", ch);
 		}
 		q[o] = '\0';
-		buf_append(body, n, "<p><a href=\"http://%s/?explain=%s%%3A%u\">"
-		    "The explanation on the status page</a></p>\n", h, q,
-		    t->t_port);
+		buf_append(body, n, "<p><a href=\"%s://%s/?explain=%s%%3A%u\">"
+		    "The explanation on the status page</a></p>\n",
+		    c->cn_tlsb != NULL ? "https" : "http", h, q, t->t_port);
 	}
 	buf_append(body, n, "</body></html>\n");
 }

@@ -116,6 +116,7 @@ struct conn {
 	unsigned		 cn_pac_only:1;	/* accepted on pac.listen */
 	unsigned		 cn_admin_only:1; /* accepted on metrics.listen */
 	unsigned		 cn_pp_local:1;	/* PROXY LOCAL/UNKNOWN: /healthz */
+	unsigned		 cn_pp_relayed:1; /* came through a PROXY sender */
 	struct evbuffer		*cn_uphead;	/* request head for upstream */
 	unsigned		 cn_nreqs;	/* requests on this connection */
 	struct timespec		 cn_last;	/* monotonic: last relay read */

@@ -570,6 +570,7 @@ request_start(struct conn *c, const struct wlistener *wl)
 			return;
 		}
 		c->cn_pp = wl->wl_pp;
+		c->cn_pp_relayed = 1;
 	} else if (family == 0 ||
 	    !config_client_allowed(c->cn_cfg, family, addr)) {
 		log_info("%s: client not allowed (clients)", c->cn_client);

@@ -70,3 +70,33 @@ def test_block_page_no_link_outside_metrics_allow(proxy, origin):
     body = r.body.decode()
     assert "What stops working while it is blocked" in body
     assert "explain=" not in body
+
+
+def test_block_page_no_link_when_status_off(proxy, origin):
+    p = proxy(_cfg(origin, metrics={"status": "off"}), hosts=HOSTS)
+    r = _get(p, "http://ads.test:%d/" % origin.port)
+    assert r.status == 403
+    body = r.body.decode()
+    assert "What stops working while it is blocked" in body
+    assert "explain=" not in body
+
+
+def test_block_page_no_link_behind_a_proxy_protocol_sender(proxy, origin):
+    """Through a load balancer (PROXY header), the address hushgate
+    listens on is not the one the client reached: no link. The client
+    is one metrics.allow lets see the page."""
+    from helpers import open_client, read_response
+    from test_proxy_protocol import v2
+    p = proxy(_cfg(origin, listen=[{"address": "127.0.0.1:0",
+                                     "proxy_protocol": "v2"}],
+                   trusted_proxies=["127.0.0.1/32"]), hosts=HOSTS)
+    s = open_client(p.port)
+    s.sendall(v2("127.0.0.1") + ("GET http://ads.test:%d/ HTTP/1.1\r\n"
+                                 "Host: ads.test\r\nConnection: close\r\n"
+                                 "\r\n" % origin.port).encode())
+    r = read_response(s)
+    s.close()
+    assert r.status == 403
+    body = r.body.decode()
+    assert "What stops working while it is blocked" in body
+    assert "explain=" not in body

@@ -592,3 +592,23 @@ def test_sni_decide_inside_a_tls_listener(proxy, certs, tls_echo, test_ca,
     if end is not None:
         assert rec["end"] == end and rec["category"] == "blocked"
         assert rec["bytes_down"] == 0
+
+
+def test_block_page_link_is_https(proxy, certs, curl, http_server):
+    """A plain-HTTP denial through the TLS listener links to the status
+    page over https on that listener, and the link answers there."""
+    p = proxy(tls_cfg(certs, extra={"http_ports": [http_server.port]}),
+              hosts=["blocked.test"])
+    cp = run_curl(curl, p.port, certs["ca"],
+                  "http://blocked.test:%d/" % http_server.port)
+    assert cp.returncode == 0, cp.stderr
+    m = re.search(rb'<a href="(https://127\.0\.0\.1:(\d+)/\?explain=[^"]+)">',
+                  cp.stdout)
+    assert m, cp.stdout
+    assert int(m.group(2)) == p.port
+    page = subprocess.run(
+        [curl, "-sS", "--max-time", str(int(TIMEOUT)), "--cacert",
+         certs["ca"], "--noproxy", "*", m.group(1).decode()],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT * 2)
+    assert page.returncode == 0, page.stderr
+    assert b"<title>hushgate status</title>" in page.stdout
