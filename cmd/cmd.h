@@ -73,7 +73,7 @@ struct rptin {
 	const char	*ri_name;	/* the path, "-" for stdin */
 	int		 ri_fd;
 	int		 ri_own;	/* ri_fd is ours to close */
-	void		*ri_z;		/* z_stream (gzip), or NULL */
+	void		*ri_z;		/* inflate_state (gzip), or NULL */
 	unsigned char	*ri_raw;	/* compressed bytes read */
 	size_t		 ri_rawlen;
 	int		 ri_rawend;	/* no more compressed bytes */

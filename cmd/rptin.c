@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include <yajl/yajl_parse.h>
-#include <zlib.h>
+#include <isa-l/igzip_lib.h>
 
 #include "cmd/cmd.h"
 
@@ -350,16 +350,36 @@ rpt_read(int fd, void *buf, size_t n)
 	return (r);
 }
 
+/* What isal_inflate() found wrong. */
+static const char *
+rpt_gzip_error(int r)
+{
+	switch (r) {
+	case ISAL_INCORRECT_CHECKSUM:
+		return ("checksum mismatch");
+	case ISAL_INVALID_WRAPPER:
+		return ("not a gzip header");
+	case ISAL_UNSUPPORTED_METHOD:
+		return ("not deflate");
+	default:
+		return ("invalid deflate data");
+	}
+}
+
 /*
- * Append to ri_buf at ri_len, up to room bytes: read, or inflate.
- * Returns the bytes added, 0 at the end, -1 with *cause on error.
+ * Append to ri_buf at ri_len, up to room bytes: read, or inflate (gzip
+ * members one after another, as cat a.gz b.gz makes; a stream cut short
+ * ends where it was cut, as zcat's output would). Returns the bytes
+ * added, 0 at the end, -1 with *cause on error.
  */
 static ssize_t
 rpt_fill(struct rptin *in, size_t room, char **cause)
 {
-	z_stream	*z = in->ri_z;
-	ssize_t		 r;
-	int		 zr;
+	struct inflate_state	*z = in->ri_z;
+	uint8_t			*next;
+	uint32_t		 avail;
+	ssize_t			 r;
+	int			 zr;
 
 	if (z == NULL) {
 		if ((r = rpt_read(in->ri_fd, in->ri_buf + in->ri_len,
@@ -368,8 +388,8 @@ rpt_fill(struct rptin *in, size_t room, char **cause)
 			    strerror(errno));
 		return (r);
 	}
-	z->next_out = (unsigned char *)in->ri_buf + in->ri_len;
-	z->avail_out = (unsigned)room;
+	z->next_out = (uint8_t *)in->ri_buf + in->ri_len;
+	z->avail_out = (uint32_t)room;
 	while (z->avail_out == room) {
 		if (z->avail_in == 0 && !in->ri_rawend) {
 			if ((r = rpt_read(in->ri_fd, in->ri_raw,
@@ -381,21 +401,24 @@ rpt_fill(struct rptin *in, size_t room, char **cause)
 			if (r == 0)
 				in->ri_rawend = 1;
 			z->next_in = in->ri_raw;
-			z->avail_in = (unsigned)r;
+			z->avail_in = (uint32_t)r;
 		}
 		if (z->avail_in == 0 && in->ri_rawend)
 			break;
-		zr = inflate(z, Z_NO_FLUSH);
-		if (zr == Z_STREAM_END) {
-			/* gzip members may follow one another */
-			if (inflateReset(z) != Z_OK)
-				zr = Z_DATA_ERROR;
-			else
-				continue;
+		if (z->block_state == ISAL_BLOCK_FINISH) {
+			/* the next gzip member */
+			next = z->next_in;
+			avail = z->avail_in;
+			isal_inflate_reset(z);
+			z->crc_flag = ISAL_GZIP;
+			z->next_in = next;
+			z->avail_in = avail;
+			z->next_out = (uint8_t *)in->ri_buf + in->ri_len;
+			z->avail_out = (uint32_t)room;
 		}
-		if (zr != Z_OK && zr != Z_BUF_ERROR) {
+		if ((zr = isal_inflate(z)) != ISAL_DECOMP_OK) {
 			xasprintf(cause, "%s: corrupt gzip data (%s)",
-			    in->ri_name, z->msg != NULL ? z->msg : "inflate");
+			    in->ri_name, rpt_gzip_error(zr));
 			return (-1);
 		}
 	}
@@ -409,8 +432,8 @@ rpt_fill(struct rptin *in, size_t room, char **cause)
 int
 rptin_open(struct rptin *in, const char *path, char **cause)
 {
-	z_stream	*z;
-	ssize_t		 r;
+	struct inflate_state	*z;
+	ssize_t			 r;
 
 	memset(in, 0, sizeof *in);
 	in->ri_name = path;
@@ -437,18 +460,14 @@ rptin_open(struct rptin *in, const char *path, char **cause)
 	}
 	if (in->ri_len >= 2 && (unsigned char)in->ri_buf[0] == 0x1f &&
 	    (unsigned char)in->ri_buf[1] == 0x8b) {
-		z = xcalloc(1, sizeof *z);
+		z = xmalloc(sizeof *z);
+		isal_inflate_init(z);
+		z->crc_flag = ISAL_GZIP;	/* header and trailer checked */
 		in->ri_raw = xmalloc(RPT_READ_SIZE);
 		memcpy(in->ri_raw, in->ri_buf, in->ri_len);
 		z->next_in = in->ri_raw;
-		z->avail_in = (unsigned)in->ri_len;
+		z->avail_in = (uint32_t)in->ri_len;
 		in->ri_len = 0;
-		/* 15 + 16: gzip only, with the largest window */
-		if (inflateInit2(z, 15 + 16) != Z_OK) {
-			free(z);
-			xasprintf(cause, "%s: zlib: cannot start", path);
-			goto fail;
-		}
 		in->ri_z = z;
 	} else if (in->ri_len == 0)
 		in->ri_eof = 1;
@@ -461,10 +480,7 @@ fail:
 void
 rptin_close(struct rptin *in)
 {
-	if (in->ri_z != NULL) {
-		inflateEnd(in->ri_z);
-		free(in->ri_z);
-	}
+	free(in->ri_z);
 	if (in->ri_yajl != NULL)
 		yajl_free(in->ri_yajl);
 	if (in->ri_own)

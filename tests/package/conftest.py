@@ -25,7 +25,7 @@ REPO = helpers.REPO
 # The packages scripts/deps build installs whose pkg-config files
 # configure reads: everything else (cmocka above all) is hidden.
 BUILD_PC = ("libevent", "libevent_pthreads", "yaml-0.1", "libidn2", "yajl",
-            "zlib", "libpsl")
+            "libisal", "libpsl")
 
 
 def source_files():

@@ -1,7 +1,7 @@
 """The release tarball: `make dist` gives hushgate-VERSION.tar.gz holding
 the sources and no build products; unpacked, it configures, builds and
 installs with only the runtime build dependencies visible to pkg-config
-(libevent, libevent_pthreads, libyaml, libidn2, yajl, zlib, libpsl:
+(libevent, libevent_pthreads, libyaml, libidn2, yajl, libisal, libpsl:
 cmocka hidden); what it installs
 passes `hushgate -t` (the default configuration and every example) and
 uninstall removes it all; `make distcheck` passes.
@@ -23,7 +23,7 @@ import pytest
 from helpers import hushgate_bin
 
 RUNTIME_PC = ("libevent", "libevent_pthreads", "yaml-0.1", "libidn2", "yajl",
-              "zlib", "libpsl")
+              "libisal", "libpsl")
 # Made by autoreconf, in the tarball but not in the repository.
 GENERATED = {"configure", "Makefile.in", "aclocal.m4", "config.h.in"}
 # In the repository, deliberately not in the tarball.
