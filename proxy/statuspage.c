@@ -89,6 +89,9 @@ static const char file1[] =
 	"table { border-collapse: collapse; width: 100%; }\n"
 	"th, td { text-align: left; padding: .15em .5em; border-bottom: 1px solid #eee;\n"
 	"  white-space: nowrap; }\n"
+	"/* Text from clients or files (hosts, paths) may be long: it wraps\n"
+	" * anywhere rather than push the figures out of sight. */\n"
+	"td.w { white-space: normal; overflow-wrap: anywhere; min-width: 10em; }\n"
 	"td.n { text-align: right; font-variant-numeric: tabular-nums; }\n"
 	"tr.deny td { color: #b71c1c; }\n"
 	"tr.audit td { color: #8d6e00; }\n"
@@ -97,7 +100,9 @@ static const char file1[] =
 	"#state.err { color: #ff8a80; }\n"
 	"code { word-break: break-all; }\n"
 	"@media (max-width: 600px) { main { padding: .4em; gap: .4em;\n"
-	"  grid-template-columns: 1fr; } }\n";
+	"  grid-template-columns: 1fr; }\n"
+	"  th { white-space: normal; }\n"
+	"  th, td { padding: .15em .3em; } }\n";
 
 static const char file2[] =
 	"'use strict';\n"
@@ -129,8 +134,10 @@ static const char file2[] =
 	"\t\t\tvar row = el('tr', null, cls ? cls(i) : '');\n"
 	"\n"
 	"\t\t\tr.forEach(function (c) {\n"
+	"\t\t\t\t/* long text (hosts, rule paths) may wrap */\n"
 	"\t\t\t\trow.appendChild(el('td', c,\n"
-	"\t\t\t\t    typeof c === 'number' ? 'n' : ''));\n"
+	"\t\t\t\t    typeof c === 'number' ? 'n' :\n"
+	"\t\t\t\t    String(c).length > 24 ? 'w' : ''));\n"
 	"\t\t\t});\n"
 	"\t\t\ttbody.appendChild(row);\n"
 	"\t\t});\n"

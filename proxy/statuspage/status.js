@@ -27,8 +27,10 @@
 			var row = el('tr', null, cls ? cls(i) : '');
 
 			r.forEach(function (c) {
+				/* long text (hosts, rule paths) may wrap */
 				row.appendChild(el('td', c,
-				    typeof c === 'number' ? 'n' : ''));
+				    typeof c === 'number' ? 'n' :
+				    String(c).length > 24 ? 'w' : ''));
 			});
 			tbody.appendChild(row);
 		});
