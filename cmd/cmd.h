@@ -14,6 +14,10 @@ int		 explain_main(struct hg_config *, enum hg_scheme, uint32_t,
 /* paccmd.c: hushgate pac */
 int		 pac_main(int, char **);
 
+/* pacwin.c: hushgate pac --emit-windows DIR --pac-url URL */
+int		 pac_url_ok(const char *);
+int		 pac_emit_windows(const char *, const char *, const char *);
+
 /* userscmd.c: hushgate users */
 int		 users_main(int, char **);
 

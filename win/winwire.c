@@ -25,15 +25,11 @@
  * second `set` keeps the first backup, so reset always goes back to the
  * state before hushgate touched anything.
  *
- * The binary layouts (little-endian DWORDs, strings in single bytes
- * without a terminator):
- *   WinHttpSettings            0x18, 0, flags, len, proxy, len, bypass
- *                              [, len, autoconfig URL]
- *   DefaultConnectionSettings  0x46, counter, flags, len, proxy, len,
- *                              bypass, len, autoconfig URL, 32 zero bytes
- *   flags: 1 direct, 2 proxy, 4 autoconfig URL, 8 auto-detect.
- * WinHTTP readers (Wine's winhttp among them) accept WinHttpSettings only
- * with 0x18 and a zero second DWORD, so no counter is kept there.
+ * The binary values (WinHttpSettings, DefaultConnectionSettings) come
+ * from wire/connblob.c, whose layouts wire/regfile.h describes: the same
+ * generator makes the Group Policy Preferences items of `hushgate pac
+ * --emit-windows`.  flags: 1 direct, 2 proxy, 4 autoconfig URL, 8
+ * auto-detect.
  */
 #include "config.h"
 
@@ -155,29 +151,6 @@ backup_load(const char *path, struct ww_backup *bk)
 }
 
 /* ---- the settings written ---- */
-
-/* A connection settings blob (WinHttpSettings or DefaultConnection...). */
-static int
-conn_blob(struct ww_buf *b, int wininet, uint32_t counter, uint32_t flags,
-    const char *proxy, const char *bypass, const char *url)
-{
-	static const unsigned char	 zero[32];
-
-	wb_u32(b, wininet ? WININET_MAGIC : WINHTTP_MAGIC);
-	wb_u32(b, wininet ? counter : 0);
-	wb_u32(b, flags);
-	wb_u32(b, (uint32_t)strlen(proxy));
-	wb_add(b, proxy, strlen(proxy));
-	wb_u32(b, (uint32_t)strlen(bypass));
-	wb_add(b, bypass, strlen(bypass));
-	if (wininet || *url != '\0') {
-		wb_u32(b, (uint32_t)strlen(url));
-		wb_add(b, url, strlen(url));
-	}
-	if (wininet)
-		wb_add(b, zero, sizeof zero);
-	return (b->wb_err ? -1 : 0);
-}
 
 /* Pull a length-prefixed string from a blob; -1 when it runs past. */
 static int
@@ -459,14 +432,20 @@ slot_new(size_t i, const struct ww_opts *o, const struct ww_backup *now,
 	const char	*name = ww_slots[i].s_name;
 	const struct ww_saved *cur = &now->b_val[i];
 	char		 hp[WW_MAX_TEXT];
+	const char	*why;
 	uint32_t	 counter = 0, flags;
 	enum ww_store	 st = ww_slots[i].s_store;
+	int		 rc;
 
 	flags = CONN_DIRECT | (o->o_pac ? CONN_AUTOURL : CONN_PROXY);
 	if (st == ST_WINHTTP) {
+		/* What netsh winhttp set proxy writes.  A PAC URL goes where
+		 * DefaultConnectionSettings has it, which no Microsoft source
+		 * says WinHTTP reads (README: advproxy is the way). */
 		*type = REG_BINARY;
-		return (conn_blob(b, 0, 0, flags, proxy, bypass, url) ?
-		    -1 : 1);
+		rc = o->o_proxy ? winhttp_settings(b, proxy, bypass, &why) :
+		    conn_blob(b, 0, 0, flags, "", "", url, &why);
+		goto blob;
 	}
 	if (st == ST_POLICY) {
 		if (!o->o_telemetry)
@@ -505,8 +484,8 @@ slot_new(size_t i, const struct ww_opts *o, const struct ww_backup *now,
 		    get_u32(cur->sv_data) == WININET_MAGIC)
 			counter = get_u32(cur->sv_data + 4) + 1;
 		*type = REG_BINARY;
-		return (conn_blob(b, 1, counter, flags, proxy, bypass, url) ?
-		    -1 : 1);
+		rc = conn_blob(b, 1, counter, flags, proxy, bypass, url, &why);
+		goto blob;
 	}
 	*type = REG_SZ;
 	if (strcmp(name, "ProxyServer") == 0)
@@ -523,6 +502,12 @@ slot_new(size_t i, const struct ww_opts *o, const struct ww_backup *now,
 	if (!cur->sv_present)
 		return (0);
 	return (sz_data(b, "") ? -1 : 1);
+blob:
+	if (rc != 0) {
+		fprintf(stderr, "hushgate: winhttp: %s: %s\n", name, why);
+		return (-1);
+	}
+	return (1);
 }
 
 static int

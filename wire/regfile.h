@@ -15,12 +15,25 @@
 #define WW_MAX_TEXT	2048	/* proxy, bypass, URL */
 #define WW_WRAP		76	/* regedit's line length for hex data */
 
+/*
+ * The binary connection settings (connblob.c): little-endian DWORDs, and
+ * strings in single bytes without a terminator, each a length first:
+ *   WinHttpSettings            0x18, 0, flags, len, proxy, len, bypass
+ *                              [, len, autoconfig URL]
+ *   DefaultConnectionSettings  0x46, counter, flags, len, proxy, len,
+ *                              bypass, len, autoconfig URL, 32 zero bytes
+ * WinHTTP readers (Wine's winhttp among them) accept WinHttpSettings only
+ * with 0x18 and a zero second DWORD.  `netsh winhttp reset proxy` writes
+ * the 20 bytes of "direct" (flags 1, both strings empty), which is also
+ * the value a new Windows installation has.
+ */
 #define WINHTTP_MAGIC	0x18
 #define WININET_MAGIC	0x46
 #define CONN_DIRECT	1
 #define CONN_PROXY	2
 #define CONN_AUTOURL	4
 #define CONN_AUTODETECT	8
+#define WINHTTP_DIRECT_LEN	20
 
 enum ww_store { ST_WINHTTP, ST_USER, ST_MACHINE, ST_POLICY };
 
@@ -99,5 +112,23 @@ int		 backup_format(const struct ww_backup *, struct ww_buf *);
 int		 backup_parse(const unsigned char *, size_t, struct ww_backup *,
 		    char *, size_t);
 void		 backup_free(struct ww_backup *);
+
+/*
+ * A connection settings blob appended to the buffer: WinHttpSettings, or
+ * with wininet DefaultConnectionSettings (with its change counter); the
+ * autoconfig URL only when not empty for WinHttpSettings.  NULL texts are
+ * empty.  Each text must be printable ASCII below WW_MAX_TEXT bytes:
+ * else -1 and *why says which and why (a static string).
+ */
+int		 conn_blob(struct ww_buf *, int, uint32_t, uint32_t,
+		    const char *, const char *, const char *, const char **);
+/*
+ * WinHttpSettings as `netsh winhttp set proxy PROXY BYPASS` writes it
+ * (flags 3: direct and proxy; a NULL bypass is empty), or with a NULL
+ * proxy as `netsh winhttp reset proxy` writes it (direct).  -1 and *why
+ * for an empty or unfit proxy or bypass list.
+ */
+int		 winhttp_settings(struct ww_buf *, const char *, const char *,
+		    const char **);
 
 #endif /* HG_REGFILE_H */

@@ -10,6 +10,7 @@ import random
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import threading
 import xml.etree.ElementTree as ET
@@ -615,29 +616,26 @@ def test_emit_windows(tmp_path, hushgate):
     assert edge == {"ProxyMode": "pac_script", "ProxyPacUrl": URL,
                     "ProxyPacMandatory": True}
 
-    for side, names in (("Machine", {"ProxySettingsPerUser",
+    # The Group Policy Preferences items (in detail: test_emit_windows_gpp).
+    for side, names in (("Machine", {"WinHttpSettings",
+                                     "TelemetryProxyServer",
+                                     "DisableEnterpriseAuthProxy",
+                                     "ProxySettingsPerUser",
                                      "ProxySettings"}),
                         ("User", {"AutoConfigURL"})):
-        root = ET.parse(d / "gpp" / side / "Registry.xml").getroot()
-        assert root.tag == "RegistrySettings"
-        assert root.get("clsid") == "{A3CCFC41-DFDB-43a5-8D26-0FE8B954DA51}"
-        items = root.findall("Registry")
-        assert {i.get("name") for i in items} == names
+        items = _gpp_items(d / "gpp" / side / "Registry.xml")
+        assert {i["name"] for i in items} == names
         for i in items:
-            assert i.get("clsid") == "{9CD4B2F4-923D-47f5-A062-E897DD1DAD50}"
-            assert re.match(r"^\{[0-9A-F]{8}(-[0-9A-F]{4}){3}-[0-9A-F]{12}\}$",
-                            i.get("uid"))
-            pr = i.find("Properties")
-            assert pr.get("action") == "U"
-            name = pr.get("name")
-            key = want[[n for n in want if want[n][1] == name][0]][0]
-            assert pr.get("hive") + "\\" + pr.get("key") == key
-            if name == "ProxySettingsPerUser":
-                assert pr.get("type") == "REG_DWORD"
-                assert pr.get("value") == "00000000"
-            else:
-                assert pr.get("type") == "REG_SZ"
-                assert pr.get("value") == set_values[name]
+            if i["name"] in set_values:
+                key = want[[n for n in want
+                            if want[n][1] == i["name"]][0]][0]
+                assert i["hive"] + "\\" + i["key"] == key
+                assert i["action"] == "U"
+            if i["name"] == "ProxySettingsPerUser":
+                assert (i["type"], i["value"]) == ("REG_DWORD", "00000000")
+            elif i["name"] in ("AutoConfigURL", "ProxySettings"):
+                assert i["type"] == "REG_SZ"
+                assert i["value"] == set_values[i["name"]]
 
     raw = (d / "winhttp-advproxy.json").read_bytes()
     assert not raw.startswith(b"\xef\xbb\xbf")
@@ -653,7 +651,9 @@ def test_emit_windows(tmp_path, hushgate):
     readme = (d / "README.txt").read_text()
     for s in ("file://", "client.wns.windows.com", "firewall",
               "CheckNetIsolation LoopbackExempt", "WinHTTP", "WinINet",
-              "Edge", "advproxy"):
+              "Edge", "advproxy", "gpupdate /force",
+              "netsh winhttp show proxy", "TelemetryProxyServer",
+              "DisableEnterpriseAuthProxy"):
         assert s in readme, s
 
 
@@ -666,6 +666,160 @@ def test_emit_windows_refuses_file_url(tmp_path, hushgate):
     assert cp.returncode == 1
     assert "file://" in cp.stderr
     assert not (tmp_path / "w" / "hushgate-user.reg").exists()
+
+
+# Group Policy Preferences ([MS-GPPREF]): the Registry extension's file
+# and item classes.
+GPP_REGISTRY_SETTINGS = "{A3CCFC41-DFDB-43a5-8D26-0FE8B954DA51}"
+GPP_REGISTRY = "{9CD4B2F4-923D-47f5-A062-E897DD1DAD50}"
+CONN = ("SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Internet Settings"
+        "\\Connections")
+CONN32 = ("SOFTWARE\\WOW6432Node\\Microsoft\\Windows\\CurrentVersion"
+          "\\Internet Settings\\Connections")
+DATACOLL = "SOFTWARE\\Policies\\Microsoft\\Windows\\DataCollection"
+GUID_RE = re.compile(r"^\{[0-9A-F]{8}(-[0-9A-F]{4}){3}-[0-9A-F]{12}\}$")
+
+
+def winhttp_settings(proxy=None, bypass=""):
+    """WinHttpSettings as netsh winhttp set proxy PROXY BYPASS writes it,
+    or (no proxy) as netsh winhttp reset proxy does: 0x18, 0, flags (3:
+    direct and proxy; 1: direct), then each string after its length, in
+    single bytes (wire/connblob.c; its unit cases are in
+    tests/data/winhttp/cases.tsv)."""
+    if proxy is None:
+        return struct.pack("<5I", 0x18, 0, 1, 0, 0)
+    p, b = proxy.encode("ascii"), bypass.encode("ascii")
+    return (struct.pack("<4I", 0x18, 0, 3, len(p)) + p +
+            struct.pack("<I", len(b)) + b)
+
+
+def _gpp_items(path):
+    """The Registry items of a Registry.xml, checked for the form GPMC
+    writes: [{name, action, hive, key, type, value, image, uid, desc}]."""
+    raw = path.read_bytes()
+    assert raw.startswith(b'<?xml version="1.0" encoding="utf-8"?>\r\n')
+    assert b"\n" not in raw.replace(b"\r\n", b""), "bare LF in %s" % path
+    raw.decode("ascii")
+    root = ET.fromstring(raw)
+    assert root.tag == "RegistrySettings"
+    assert root.attrib == {"clsid": GPP_REGISTRY_SETTINGS}
+    out = []
+    for reg in root:
+        assert reg.tag == "Registry"
+        assert reg.get("clsid") == GPP_REGISTRY
+        assert GUID_RE.match(reg.get("uid")), reg.get("uid")
+        assert re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$",
+                        reg.get("changed"))
+        assert reg.get("bypassErrors") == "1"
+        props = list(reg)
+        assert len(props) == 1 and props[0].tag == "Properties"
+        pr = props[0]
+        assert (pr.get("displayDecimal"), pr.get("default")) == ("0", "0")
+        assert reg.get("name") == reg.get("status") == pr.get("name")
+        item = {k: pr.get(k) for k in ("action", "hive", "key", "name",
+                                       "type", "value")}
+        item.update(image=int(reg.get("image")), uid=reg.get("uid"),
+                    desc=reg.get("desc"))
+        # GPMC's icons: 5-8 string, 10-13 number, 15-18 binary; +2
+        # Update, +3 Delete.
+        base = {"REG_SZ": 5, "REG_DWORD": 10, "REG_BINARY": 15}
+        assert item["image"] == base[item["type"]] + \
+            {"U": 2, "D": 3}[item["action"]], item
+        assert not item["key"].startswith("\\") and \
+            not item["key"].endswith("\\")
+        out.append(item)
+    return out
+
+
+def _by_place(items):
+    return {(i["hive"], i["key"], i["name"]): i for i in items}
+
+
+def test_emit_windows_gpp(tmp_path, hushgate):
+    """The Registry.xml files: the WinHTTP default proxy (both views) as
+    the bytes netsh winhttp set proxy writes, the telemetry policies, and
+    the undo files: WinHttpSettings back to what netsh winhttp reset proxy
+    writes, the other values deleted.  Every uid different."""
+    proxy = "10.0.0.5:3128"
+    cp, d = _emit(tmp_path, {"listen": ["127.0.0.1:3128"]}, URL,
+                  "--proxy", proxy)
+    assert cp.returncode == 0, cp.stderr
+    lm = "HKEY_LOCAL_MACHINE"
+    items = {side: _gpp_items(d / "gpp" / side / "Registry.xml")
+             for side in ("Machine", "Machine-undo", "User", "User-undo")}
+    uids = [i["uid"] for side in items.values() for i in side]
+    assert len(uids) == len(set(uids)) == 14
+    m = _by_place(items["Machine"])
+    set_hex = winhttp_settings(proxy, "<local>").hex().upper()
+    assert set_hex == ("1800000000000000030000000D00000031302E302E302E35"
+                       "3A33313238070000003C6C6F63616C3E")
+    for key in (CONN, CONN32):
+        i = m[(lm, key, "WinHttpSettings")]
+        assert (i["action"], i["type"], i["value"]) == (
+            "U", "REG_BINARY", set_hex), i
+        assert "netsh winhttp set proxy" in i["desc"]
+    i = m[(lm, DATACOLL, "TelemetryProxyServer")]
+    assert (i["action"], i["type"], i["value"]) == ("U", "REG_SZ", proxy)
+    i = m[(lm, DATACOLL, "DisableEnterpriseAuthProxy")]
+    assert (i["action"], i["type"], i["value"]) == (
+        "U", "REG_DWORD", "00000001")
+    # The same value the fallback script sets by hand.
+    cmd = (d / "netsh-fallback.cmd").read_text()
+    assert 'proxy-server="%s" bypass-list="<local>"' % proxy in cmd
+
+    u = _by_place(items["Machine-undo"])
+    assert set(u) == set(m), "an undo item for every item"
+    direct = winhttp_settings().hex().upper()
+    assert direct == "1800000000000000010000000000000000000000"
+    for place, i in u.items():
+        if place[2] == "WinHttpSettings":
+            assert (i["action"], i["type"], i["value"]) == (
+                "U", "REG_BINARY", direct), i
+            assert "netsh winhttp reset proxy" in i["desc"]
+        else:
+            assert i["action"] == "D", i
+            assert i["type"] == m[place]["type"]
+    uu = _by_place(items["User-undo"])
+    assert set(uu) == set(_by_place(items["User"]))
+    assert all(i["action"] == "D" for i in uu.values())
+
+    readme = (d / "README.txt").read_text()
+    for s in (set_hex, direct, "gpp/Machine-undo/Registry.xml",
+              "Computer Configuration > Preferences > Windows Settings >",
+              "Group Policy Management", "KB 4494447",
+              "a PAC URL cannot be set\n    machine-wide through "
+              "WinHttpSettings", "netsh winhttp show advproxy",
+              "Windows 10 version 1607", "Windows 10 version 1709"):
+        assert s in readme, s
+
+
+@pytest.mark.parametrize("proxy", ["gw.example:8080", "[2001:db8::7]:3129"])
+def test_emit_windows_gpp_follows_the_proxy(tmp_path, hushgate, proxy,
+                                            monkeypatch):
+    """The items name the proxy the other files name (IPv6 in brackets,
+    as TelemetryProxyServer takes it); SOURCE_DATE_EPOCH fixes their
+    time, so the same arguments give the same bytes."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    cfg = dump_yaml({"dns": {"servers": [], "hosts_file": "/dev/null"}},
+                    tmp_path / "c.yaml")
+    out = []
+    for n in range(2):
+        d = tmp_path / ("w%d" % n)
+        cp = run_hushgate(["pac", "-c", str(cfg), "--emit-windows", str(d),
+                           "--pac-url", "http://pac.example/p.pac",
+                           "--proxy", proxy])
+        assert cp.returncode == 0, cp.stderr
+        out.append(d)
+    m = _by_place(_gpp_items(out[0] / "gpp" / "Machine" / "Registry.xml"))
+    lm = "HKEY_LOCAL_MACHINE"
+    assert m[(lm, CONN, "WinHttpSettings")]["value"] == \
+        winhttp_settings(proxy, "<local>").hex().upper()
+    assert m[(lm, DATACOLL, "TelemetryProxyServer")]["value"] == proxy
+    assert _fallback_proxy(out[0]) == proxy
+    for side in ("Machine", "Machine-undo", "User", "User-undo"):
+        a = (out[0] / "gpp" / side / "Registry.xml").read_bytes()
+        assert a == (out[1] / "gpp" / side / "Registry.xml").read_bytes()
+        assert b'changed="2023-11-14 22:13:20"' in a
 
 
 def _emit(tmp_path, config, url, *more):

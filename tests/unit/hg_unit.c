@@ -690,6 +690,7 @@ main(void)
 	failed += run_group("certs", test_certs_group);
 	failed += run_group("auth", test_auth_group);
 	failed += run_group("regfile", test_regfile_group);
+	failed += run_group("winhttp", test_winhttp_group);
 	failed += run_group("conform", test_conform_group);
 	keep_free();
 	/*

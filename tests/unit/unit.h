@@ -97,7 +97,10 @@ void		 test_pac_group(struct unit_group *);
 void		 test_certs_group(struct unit_group *);
 /* test_auth.c: users file lines, Basic credentials, client groups */
 void		 test_auth_group(struct unit_group *);
+/* test_regfile.c: the backup file of hushgate winhttp */
 void		 test_regfile_group(struct unit_group *);
+/* test_winhttp.c: WinHttpSettings and DefaultConnectionSettings bytes */
+void		 test_winhttp_group(struct unit_group *);
 /* test_conform.c: HTTP/1.1 conformance tables (RFC 9112) */
 void		 test_conform_group(struct unit_group *);
 

@@ -7,6 +7,12 @@
  *                                      WINHTTP_ACCESS_TYPE_DEFAULT_PROXY
  *   winhttp_client pac PACURL URL      WinHttpGetProxyForUrl with
  *                                      WINHTTP_AUTOPROXY_CONFIG_URL
+ *   winhttp_client setproxy PROXY BYPASS
+ *                                      WinHttpSetDefaultProxyConfiguration
+ *                                      with a named proxy
+ *   winhttp_client setdirect           the same with no proxy (what the
+ *                                      WinHttpSettings value is written
+ *                                      as by the system's own winhttp)
  *
  * Output is key=value lines on stdout (a body follows "status=N" after an
  * empty line); exit status 0 on success, 1 on a failure (error=N is
@@ -27,7 +33,9 @@ usage(void)
 {
 	fprintf(stderr, "usage: winhttp_client defaultproxy\n"
 	    "       winhttp_client get URL\n"
-	    "       winhttp_client pac PACURL URL\n");
+	    "       winhttp_client pac PACURL URL\n"
+	    "       winhttp_client setproxy PROXY BYPASS\n"
+	    "       winhttp_client setdirect\n");
 }
 
 static WCHAR *
@@ -231,6 +239,32 @@ cmd_pac(const char *pacurl, const char *url)
 	return (rc);
 }
 
+/* WinHttpSetDefaultProxyConfiguration: NULL proxy for no proxy. */
+static int
+cmd_setdefault(const char *proxy, const char *bypass)
+{
+	WINHTTP_PROXY_INFO	 pi;
+	WCHAR			*wp = NULL, *wb = NULL;
+	int			 rc = 0;
+
+	memset(&pi, 0, sizeof pi);
+	pi.dwAccessType = WINHTTP_ACCESS_TYPE_NO_PROXY;
+	if (proxy != NULL) {
+		if ((wp = widen(proxy)) == NULL || (wb = widen(bypass)) == NULL)
+			return (fail("MultiByteToWideChar"));
+		pi.dwAccessType = WINHTTP_ACCESS_TYPE_NAMED_PROXY;
+		pi.lpszProxy = wp;
+		pi.lpszProxyBypass = wb;
+	}
+	if (!WinHttpSetDefaultProxyConfiguration(&pi))
+		rc = fail("WinHttpSetDefaultProxyConfiguration");
+	else
+		printf("set=%s\n", proxy ? "named_proxy" : "no_proxy");
+	free(wp);
+	free(wb);
+	return (rc);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -240,6 +274,10 @@ main(int argc, char **argv)
 		return (cmd_get(argv[2]));
 	if (argc == 4 && strcmp(argv[1], "pac") == 0)
 		return (cmd_pac(argv[2], argv[3]));
+	if (argc == 4 && strcmp(argv[1], "setproxy") == 0)
+		return (cmd_setdefault(argv[2], argv[3]));
+	if (argc == 2 && strcmp(argv[1], "setdirect") == 0)
+		return (cmd_setdefault(NULL, NULL));
 	usage();
 	return (2);
 }
