@@ -52,7 +52,8 @@ enum {
 static const char *const rpt_predecision[] = {
 	"port_denied", "client_denied", "proxy_untrusted",
 	"proxy_protocol_error", "auth_required", "auth_failed",
-	"auth_blocked", "auth_busy", "bad_request", "too_large", "overload",
+	"auth_blocked", "auth_busy", "auth_ticket_expired", "auth_replay",
+	"auth_wrong_service", "bad_request", "too_large", "overload",
 	"overload_client", "request_timeout", "client_idle", "served",
 	"tls_error", "error", NULL
 };

@@ -28,10 +28,10 @@
  * and cached the same way, so that neither the time of an answer nor the
  * cache tells which names exist.
  *
- * Failures are counted per client address in a table shared by the
- * workers (taken only on a failure or before a hash): after
- * auth.max_failures within auth.failure_window, the address gets 429
- * without any check for a failure_window.
+ * Failures are counted per client address (authlimit.c, with Negotiate's).
+ * auth.negotiate, Kerberos, is negotiate.c's: a request with a Negotiate
+ * token, or on a connection that Negotiate authenticated, goes there
+ * first (auth_request()), and Basic checks only what it leaves.
  */
 #include "config.h"
 
@@ -52,8 +52,6 @@
 #include "certs/certs.h"
 
 #define AUTH_CACHE_SLOTS	256	/* per worker, direct-mapped */
-#define AUTH_LIMIT_BUCKETS	128	/* client addresses followed: */
-#define AUTH_LIMIT_CHAIN	8	/* ... this many per bucket */
 #define AUTH_THREADS		2	/* threads that hash passwords */
 #define AUTH_MAX_INFLIGHT	64	/* hashes queued or running ... */
 #define AUTH_MAX_CLIENT		4	/* ... of them for one address */
@@ -119,18 +117,6 @@ struct auth_state {
 	int			 as_resume_ok;
 };
 
-struct limit_entry {
-	struct addrent	le_ent;
-	unsigned	le_fails;
-	uint64_t	le_start;	/* first failure of the window */
-	uint64_t	le_until;	/* refused until then */
-};
-
-static int	limit_stale(const struct addrent *, uint64_t);
-
-static struct addrent	*limit_buckets[AUTH_LIMIT_BUCKETS];
-static struct addrtab	 limits = ADDRTAB_INITIALIZER(limit_buckets,
-			    AUTH_LIMIT_CHAIN, struct limit_entry, limit_stale);
 static pthread_once_t	 key_once = PTHREAD_ONCE_INIT;
 static uint8_t		 cache_key[32];
 
@@ -176,73 +162,6 @@ secret_equal(const char *a, const char *b)
 	for (i = 0; i < la && i < lb; i++)
 		d |= (unsigned char)(a[i] ^ b[i]);
 	return (d == 0);
-}
-
-/* A record whose story is over: one that a new address may take. */
-static int
-limit_stale(const struct addrent *ae, uint64_t now)
-{
-	const struct limit_entry	*le = (const struct limit_entry *)ae;
-
-	return (le->le_until <= now && le->le_start + 3600000 <= now);
-}
-
-/* Is the address refused for too many failures? Returns seconds left. */
-static unsigned
-limit_check(int family, const uint8_t *addr)
-{
-	struct limit_entry	*le;
-	uint64_t		 now = now_ms();
-	unsigned		 left = 0;
-
-	addrtab_lock(&limits);
-	le = (struct limit_entry *)addrtab_find(&limits, family, addr);
-	if (le != NULL && le->le_until > now)
-		left = (unsigned)((le->le_until - now + 999) / 1000);
-	addrtab_unlock(&limits);
-	return (left);
-}
-
-/* Count a failure; the address is refused once it has max in window
- * (ms). Out of memory, the failure goes uncounted. */
-static void
-limit_fail(unsigned max, unsigned window, int family, const uint8_t *addr)
-{
-	struct limit_entry	*le;
-	uint64_t		 now = now_ms();
-
-	addrtab_lock(&limits);
-	le = (struct limit_entry *)addrtab_find(&limits, family, addr);
-	if (le == NULL)
-		le = (struct limit_entry *)addrtab_add(&limits, family, addr,
-		    now);
-	if (le == NULL) {
-		addrtab_unlock(&limits);
-		log_warnx("auth: out of memory: a failure not counted");
-		return;
-	}
-	if (le->le_fails == 0 || le->le_start + window <= now) {
-		le->le_start = now;
-		le->le_fails = 0;
-	}
-	if (++le->le_fails >= max) {
-		le->le_until = now + window;
-		le->le_fails = 0;
-	}
-	addrtab_unlock(&limits);
-}
-
-static void
-limit_forget(int family, const uint8_t *addr)
-{
-	struct limit_entry	*le;
-	uint64_t		 now = now_ms();
-
-	addrtab_lock(&limits);
-	le = (struct limit_entry *)addrtab_find(&limits, family, addr);
-	if (le != NULL && le->le_until <= now)
-		le->le_fails = 0;
-	addrtab_unlock(&limits);
 }
 
 /*
@@ -316,14 +235,14 @@ job_settle(const struct auth_job *j)
 	char	esc[HG_MAX_USER * 6 + 1];
 
 	if (j->aj_ok) {
-		limit_forget(j->aj_family, j->aj_addr);
+		auth_limit_forget(j->aj_family, j->aj_addr);
 		return;
 	}
 	json_escape(esc, sizeof esc, j->aj_user);
 	log_info("%s: proxy authentication failed for user '%s': wrong user "
 	    "name or password (the client did not wait)", j->aj_client,
 	    j->aj_user[0] ? esc : "-");
-	limit_fail(j->aj_max_failures, j->aj_fail_window, j->aj_family,
+	auth_limit_fail(j->aj_max_failures, j->aj_fail_window, j->aj_family,
 	    j->aj_addr);
 }
 
@@ -535,7 +454,8 @@ auth_done(evutil_socket_t fd, short what, void *arg)
 /*
  * c closes, or stops waiting, while its hash is queued or running: let go
  * of it. A hash still queued that no request waits for any more is
- * dropped; one running is finished and settled by the pool.
+ * dropped; one running is finished and settled by the pool. What
+ * Negotiate keeps for c goes too (a handshake, the connection's user).
  */
 void
 auth_cancel(struct conn *c)
@@ -543,6 +463,7 @@ auth_cancel(struct conn *c)
 	struct auth_wait	*aw = c->cn_auth, **pp;
 	struct auth_job		*j, *drop = NULL;
 
+	negotiate_cancel(c);
 	if (aw == NULL)
 		return;
 	c->cn_auth = NULL;
@@ -594,6 +515,7 @@ auth_state_free(struct worker *w)
 	struct auth_state	*as = w->w_auth;
 	struct auth_job		*j;
 
+	negotiate_state_free(w);
 	if (as == NULL)
 		return;
 	pthread_mutex_lock(&pool_mtx);
@@ -620,42 +542,6 @@ auth_header(const struct http_request *rq)
 			return (&rq->rq_headers[i]);
 	return (NULL);
 }
-
-/* The answer to give: status, header lines, body (a line). */
-static enum auth_verdict
-auth_deny(struct auth_answer *aa, int status, enum conn_end end,
-    const char *headers, const char *body)
-{
-	aa->aa_status = status;
-	aa->aa_end = end;
-	snprintf(aa->aa_headers, sizeof aa->aa_headers, "%s", headers);
-	snprintf(aa->aa_body, sizeof aa->aa_body, "hushgate: %s\n", body);
-	return (AUTH_DENY);
-}
-
-/* 407 with a challenge for the configured realm. */
-static enum auth_verdict
-auth_challenge(const struct conn *c, struct auth_answer *aa, const char *why,
-    enum conn_end end)
-{
-	char	headers[256];
-
-	snprintf(headers, sizeof headers,
-	    "Proxy-Authenticate: Basic realm=\"%s\", charset=\"UTF-8\"\r\n",
-	    c->cn_cfg->cf_auth_realm ? c->cn_cfg->cf_auth_realm :
-	    HG_AUTH_REALM);
-	return (auth_deny(aa, 407, end, headers, why));
-}
-
-/* Out of memory for this request: 503, and the record says error. */
-static enum auth_verdict
-auth_nomem(const struct conn *c, struct auth_answer *aa)
-{
-	log_warnx("%s: proxy authentication: out of memory", c->cn_client);
-	return (auth_deny(aa, 503, END_ERROR, "Retry-After: 1\r\n",
-	    "out of memory, try again"));
-}
-
 
 /*
  * Have the pool check pass for user, the credentials of c's request (key:
@@ -765,20 +651,25 @@ auth_request(struct conn *c, const struct http_request *rq,
 	uint8_t			 key[32];
 	char			 buf[sizeof cache_key + HG_MAX_REQUEST_HEAD];
 	char			 user[HG_MAX_USER + 1];
-	char			 pass[HG_MAX_PASSWORD + 1], headers[64];
+	char			 pass[HG_MAX_PASSWORD + 1];
 	const char		*why, *setting;
 	unsigned		 left;
 	int			 ok, resumed = 0, r;
+	enum auth_verdict	 v;
 
-	if (!cf->cf_auth_basic)
+	if (!cf->cf_auth_basic && !cf->cf_auth_negotiate)
 		return (AUTH_ALLOW);
-	if ((h = auth_header(rq)) == NULL)
+	h = auth_header(rq);
+	if (cf->cf_auth_negotiate && (v = negotiate_request(c, rq, h, head,
+	    headlen, resume, aa)) != AUTH_NEXT)
+		return (v);
+	if (h == NULL)
 		return (auth_challenge(c, aa, "proxy authentication required",
-		    END_AUTH_REQUIRED));
+		    END_AUTH_REQUIRED, NULL));
 	/* Not reached: the value lies within a head of at most that. */
 	if (h->hh_valuelen > HG_MAX_REQUEST_HEAD)
 		return (auth_challenge(c, aa, "proxy authentication failed",
-		    END_AUTH_FAILED));
+		    END_AUTH_FAILED, NULL));
 	if ((as = auth_state(c->cn_w)) == NULL)
 		return (auth_nomem(c, aa));
 	pthread_once(&key_once, key_init);
@@ -805,13 +696,9 @@ auth_request(struct conn *c, const struct http_request *rq,
 		ok = e->ae_ok;
 		__atomic_add_fetch(&count_cache_hits, 1, __ATOMIC_RELAXED);
 	}
-	if (ok != 1 && (left = limit_check(c->cn_family, c->cn_addr)) != 0) {
-		log_info("%s: proxy authentication refused for %us: too many "
-		    "failures", c->cn_client, left);
-		snprintf(headers, sizeof headers, "Retry-After: %u\r\n", left);
-		return (auth_deny(aa, 429, END_AUTH_BLOCKED, headers,
-		    "too many failed authentication attempts"));
-	}
+	if (ok != 1 && (left = auth_limit_check(c->cn_family,
+	    c->cn_addr)) != 0)
+		return (auth_blocked(c, aa, left));
 	if ((ok == -1 || resumed) && basic_decode(h->hh_value,
 	    h->hh_valuelen, user, sizeof user, pass, sizeof pass, &why) != 0) {
 		ok = 0;
@@ -836,17 +723,17 @@ auth_request(struct conn *c, const struct http_request *rq,
 	}
 	explicit_bzero(pass, sizeof pass);
 	if (ok == 1 && resumed)
-		limit_forget(c->cn_family, c->cn_addr);
+		auth_limit_forget(c->cn_family, c->cn_addr);
 	if (!ok) {
 		char	esc[HG_MAX_USER * 6 + 1];
 
 		json_escape(esc, sizeof esc, user);
 		log_info("%s: proxy authentication failed for user '%s': %s",
 		    c->cn_client, user[0] ? esc : "-", why);
-		limit_fail(cf->cf_auth_max_failures, cf->cf_auth_fail_window,
-		    c->cn_family, c->cn_addr);
+		auth_limit_fail(cf->cf_auth_max_failures,
+		    cf->cf_auth_fail_window, c->cn_family, c->cn_addr);
 		return (auth_challenge(c, aa, "proxy authentication failed",
-		    END_AUTH_FAILED));
+		    END_AUTH_FAILED, NULL));
 	}
 	snprintf(c->cn_req.cr_user, sizeof c->cn_req.cr_user, "%s", user);
 	return (AUTH_ALLOW);

@@ -15,6 +15,9 @@
  *   upstream.c  resolve, the destination guard, connect
  *   conn.c      accept, state, timers, answers, close and the record
  *   auth.c      Basic authentication (a verdict, never an answer)
+ *   negotiate.c Negotiate (Kerberos) authentication, for auth.c
+ *   negoload.c  its credentials, from a configuration's keytab
+ *   authlimit.c what both share: failures per address, the answers
  */
 #ifndef HG_CONN_H
 #define HG_CONN_H
@@ -125,6 +128,7 @@ struct conn {
 	uint8_t			 cn_addr[16];	/* (PROXY header's if any) */
 	struct timespec		 cn_dns_start;
 	struct auth_wait	*cn_auth;	/* CS_AUTH: auth.c's */
+	struct nego_conn	*cn_nego;	/* negotiate.c's */
 	int			 cn_pp;		/* PROXY header still to come */
 	int			 cn_client_slot; /* counted for its address */
 	struct tlsbev		*cn_tlsb;	/* TLS listener: cn_cli's TLS */
@@ -217,6 +221,26 @@ void		 tunnel_timeout(struct conn *);
 void		 fwd_request(struct conn *, const struct http_request *);
 void		 fwd_upstream_ready(struct conn *);
 void		 fwd_timeout(struct conn *);
+
+/* negotiate.c (negotiate_attach() is in proxy.h) */
+enum auth_verdict negotiate_request(struct conn *, const struct http_request *,
+		    const struct http_header *, const char *, size_t,
+		    auth_resume_fn, struct auth_answer *);
+void		 negotiate_cancel(struct conn *);
+void		 negotiate_state_free(struct worker *);
+const char	*negotiate_reply(struct conn *);
+
+/* authlimit.c */
+unsigned	 auth_limit_check(int, const uint8_t *);
+void		 auth_limit_fail(unsigned, unsigned, int, const uint8_t *);
+void		 auth_limit_forget(int, const uint8_t *);
+enum auth_verdict auth_deny(struct auth_answer *, int, enum conn_end,
+		    const char *, const char *);
+enum auth_verdict auth_challenge(const struct conn *, struct auth_answer *,
+		    const char *, enum conn_end, const char *);
+enum auth_verdict auth_blocked(const struct conn *, struct auth_answer *,
+		    unsigned);
+enum auth_verdict auth_nomem(const struct conn *, struct auth_answer *);
 
 /* upstream.c */
 void		 upstream_resolve(struct conn *);

@@ -39,8 +39,9 @@ struct mainctx {
 	struct timespec		 mc_started;	/* monotonic */
 };
 /*
- * The configuration with the credentials of its TLS listeners loaded,
- * for -t, the start and a reload alike: errors go to errs, warnings
+ * The configuration with the credentials of its TLS listeners and of
+ * auth.negotiate (its keytab) loaded, for -t, the start and a reload
+ * alike: errors go to errs, warnings
  * (certificate expiry) to warns. NULL when either fails.
  */
 struct hg_config *
@@ -50,7 +51,8 @@ daemon_load(const char *file, struct hg_errors *errs, struct hg_errors *warns)
 
 	if ((cf = config_load(file, errs)) == NULL)
 		return (NULL);
-	if (tls_server_attach(cf, errs, warns) != 0) {
+	if (tls_server_attach(cf, errs, warns) != 0 ||
+	    negotiate_attach(cf, errs) != 0) {
 		config_unref(cf);
 		return (NULL);
 	}

@@ -476,6 +476,12 @@ static const struct squid_code {
 	    { "auth_failed",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
 	[END_AUTH_BLOCKED] =
 	    { "auth_blocked",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	[END_AUTH_EXPIRED] =
+	    { "auth_ticket_expired", "TCP_DENIED", "TCP_DENIED", "TCP_DENIED" },
+	[END_AUTH_REPLAY] =
+	    { "auth_replay",	"TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	[END_AUTH_WRONG_SERVICE] =
+	    { "auth_wrong_service", "TCP_DENIED", "TCP_DENIED", "TCP_DENIED" },
 	[END_OVERLOAD_CLIENT] =
 	    { "overload_client", "TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
 	[END_PROXY_UNTRUSTED] =

@@ -203,6 +203,9 @@ refusal(const struct dlog_record *r)
 	case END_AUTH_REQUIRED:
 	case END_AUTH_FAILED:
 	case END_AUTH_BLOCKED:
+	case END_AUTH_EXPIRED:
+	case END_AUTH_REPLAY:
+	case END_AUTH_WRONG_SERVICE:
 		return ("auth");
 	case END_DESTINATION_GUARD:
 		return ("guard");

@@ -154,6 +154,9 @@ enum conn_end {
 	END_PORT_DENIED,
 	END_AUTH_BUSY,
 	END_SNI_DENIED,
+	END_AUTH_EXPIRED,	/* Negotiate: the ticket has expired */
+	END_AUTH_REPLAY,	/* Negotiate: a token seen before */
+	END_AUTH_WRONG_SERVICE,	/* Negotiate: no key for its ticket */
 	END_MAX
 };
 
@@ -407,6 +410,7 @@ struct worker {
 	char			*w_scratch;	/* HG_RELAY_READ_MAX bytes */
 	unsigned		 w_npool;
 	struct auth_state	*w_auth;	/* credentials checked */
+	struct nego_state	*w_nego;	/* Negotiate tokens checked */
 	struct wstatus		*w_status;	/* for the status page */
 };
 
@@ -459,14 +463,18 @@ struct auth_counts {
 struct auth_answer {
 	int		 aa_status;	/* 407, 429, 503 */
 	enum conn_end	 aa_end;
-	char		 aa_headers[256];
+	int		 aa_keep;	/* the connection goes on (a 407 of a
+					 * Negotiate handshake not done) */
+	char		 aa_headers[1024];
 	char		 aa_body[256];
 };
 
 enum auth_verdict {
 	AUTH_ALLOW = 0,	/* it goes on (as c->cn_req.cr_user) */
 	AUTH_DENY,	/* it gets the auth_answer */
-	AUTH_PENDING	/* its password is being hashed (CS_AUTH) */
+	AUTH_PENDING,	/* its password is being hashed, or its Kerberos
+			 * token checked (CS_AUTH) */
+	AUTH_NEXT	/* (negotiate.c to auth.c) no Negotiate: Basic's turn */
 };
 
 /* Takes up a request that waited (AUTH_PENDING): c, its head. */
@@ -477,5 +485,10 @@ enum auth_verdict auth_request(struct conn *, const struct http_request *,
 void		 auth_cancel(struct conn *);
 void		 auth_state_free(struct worker *);
 void		 auth_counts(struct auth_counts *);
+
+/* negotiate.c: Kerberos single sign-on (auth.negotiate), the rest in
+ * conn.h */
+struct hg_errors;
+int		 negotiate_attach(struct hg_config *, struct hg_errors *);
 
 #endif /* HG_PROXY_H */

@@ -124,13 +124,16 @@ handle_proxy(struct conn *c, const struct http_request *rq, const char *head,
 	switch (auth_request(c, rq, head, hlen, request_auth_resume, &aa)) {
 	case AUTH_ALLOW:
 		break;
+	case AUTH_NEXT:		/* not returned by auth_request() */
+		conn_close(c, END_ERROR);
+		return;
 	case AUTH_DENY:
 		conn_respond(c, aa.aa_status, aa.aa_headers, NULL, aa.aa_body,
-		    aa.aa_end, 0);
+		    aa.aa_end, aa.aa_keep);
 		return;
 	case AUTH_PENDING:
-		/* Its password is being hashed (CS_AUTH): a bounded amount
-		 * is read meanwhile. */
+		/* Its password is being hashed, or its Kerberos token
+		 * checked (CS_AUTH): a bounded amount is read meanwhile. */
 		if (c->cn_tlsb == NULL)
 			bufferevent_setwatermark(c->cn_cli, EV_READ, 0,
 			    HG_EARLY_DATA_MAX);

@@ -394,6 +394,15 @@ sni_check(struct conn *c)
 		sni_release(c);
 }
 
+/* The 200 of a tunnel, with the acceptor's last Negotiate token (mutual
+ * authentication) when the request was authenticated with one. */
+static int
+tunnel_ok(struct conn *c, struct evbuffer *out)
+{
+	return (evbuffer_add_printf(out, "HTTP/1.1 200 Connection "
+	    "established\r\n%s\r\n", negotiate_reply(c)) < 0 ? -1 : 0);
+}
+
 /*
  * The upstream of a CONNECT is connected (upstream.c, through request.c):
  * answer 200 and move bytes both ways.
@@ -401,8 +410,6 @@ sni_check(struct conn *c)
 void
 tunnel_start(struct conn *c)
 {
-	static const char	 ok[] =
-	    "HTTP/1.1 200 Connection established\r\n\r\n";
 	struct event_base	*base = c->cn_w->w_base;
 	struct evbuffer		*early = bufferevent_get_input(c->cn_cli);
 	struct evbuffer		**held;
@@ -431,7 +438,7 @@ tunnel_start(struct conn *c)
 	    event_assign(c->cn_ev[3], base, c->cn_fd[1], EV_WRITE | EV_PERSIST,
 	    tun_write, c) != 0 ||
 	    (c->cn_pend[TUN_DOWN] = evbuffer_new()) == NULL ||
-	    evbuffer_add(c->cn_pend[TUN_DOWN], ok, sizeof ok - 1) != 0 ||
+	    tunnel_ok(c, c->cn_pend[TUN_DOWN]) != 0 ||
 	    (nearly > 0 && ((*held = evbuffer_new()) == NULL ||
 	    evbuffer_add_buffer(*held, early) != 0))) {
 		/* What was made goes with the connection. */
@@ -639,8 +646,6 @@ trelay_event(struct bufferevent *bev, short what, void *arg)
 static void
 trelay_start(struct conn *c)
 {
-	static const char	 ok[] =
-	    "HTTP/1.1 200 Connection established\r\n\r\n";
 	int			 k;
 
 	if (c->cn_up == NULL) {
@@ -673,8 +678,7 @@ trelay_start(struct conn *c)
 	conn_timer_set(c, c->cn_cfg->cf_timeout_idle);
 	bufferevent_enable(c->cn_up, EV_READ | EV_WRITE);
 	bufferevent_enable(c->cn_cli, EV_WRITE);
-	if (evbuffer_add(bufferevent_get_output(c->cn_cli), ok,
-	    sizeof ok - 1) != 0) {
+	if (tunnel_ok(c, bufferevent_get_output(c->cn_cli)) != 0) {
 		conn_nomem(c);
 		return;
 	}

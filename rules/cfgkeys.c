@@ -148,6 +148,9 @@ const struct cfg_key cfg_keys[] = {
 
 	{ .ck_name = "basic", .ck_section = CS_AUTH, .ck_type = CT_SECTION,
 	  .ck_arg = CS_BASIC, .ck_set = cfg_set_basic },
+	{ .ck_name = "negotiate", .ck_section = CS_AUTH,
+	  .ck_type = CT_SECTION, .ck_arg = CS_NEGOTIATE,
+	  .ck_set = cfg_set_negotiate },
 	{ .ck_name = "allow_plaintext_auth", .ck_section = CS_AUTH,
 	  .ck_type = CT_SWITCH, .ck_off = CF(cf_auth_plaintext),
 	  .ck_default = "off" },
@@ -165,6 +168,16 @@ const struct cfg_key cfg_keys[] = {
 	{ .ck_name = "cache_ttl", .ck_section = CS_BASIC,
 	  .ck_type = CT_DURATION, .ck_off = CF(cf_auth_cache_ttl),
 	  .ck_min = 1000, .ck_default = "5m" },
+
+	{ .ck_name = "keytab", .ck_section = CS_NEGOTIATE,
+	  .ck_type = CT_PATH, .ck_off = CF(cf_nego_keytab) },
+	{ .ck_name = "service_principal", .ck_section = CS_NEGOTIATE,
+	  .ck_set = cfg_set_service_principal },
+	{ .ck_name = "replay_cache", .ck_section = CS_NEGOTIATE,
+	  .ck_type = CT_PATH, .ck_off = CF(cf_nego_rcache) },
+	{ .ck_name = "strip_realm", .ck_section = CS_NEGOTIATE,
+	  .ck_type = CT_SWITCH, .ck_off = CF(cf_nego_strip_realm),
+	  .ck_default = "off" },
 
 	{ .ck_name = "guard", .ck_section = CS_DESTINATIONS,
 	  .ck_type = CT_SWITCH, .ck_off = CF(cf_dest_guard),

@@ -93,6 +93,7 @@ enum cfg_section {
 	CS_TOP = 0,		/* the top level of a file */
 	CS_AUTH,		/* auth: */
 	CS_BASIC,		/* auth.basic: */
+	CS_NEGOTIATE,		/* auth.negotiate: */
 	CS_DESTINATIONS,
 	CS_METRICS,
 	CS_TIMEOUTS,
@@ -213,6 +214,8 @@ int		 cfg_same_control_group(const struct hg_config *,
 CFG_SET(cfg_set_basic);
 CFG_SET(cfg_set_users_file);
 CFG_SET(cfg_set_realm);
+CFG_SET(cfg_set_negotiate);
+CFG_SET(cfg_set_service_principal);
 int		 cfg_same_dns_servers(const struct hg_config *,
 		    const struct hg_config *);
 void		 cfg_auth_finish(struct loader *);

@@ -91,6 +91,12 @@ cfg_free(struct hg_config *cf)
 	free(cf->cf_auth_realm);
 	free(cf->cf_users_file);
 	users_free(cf->cf_users, cf->cf_nusers);
+	if (cf->cf_nego != NULL && cf->cf_nego_free != NULL)
+		cf->cf_nego_free(cf->cf_nego);
+	free(cf->cf_nego_keytab);
+	free(cf->cf_nego_keytab_at);
+	free(cf->cf_nego_principal);
+	free(cf->cf_nego_rcache);
 	free(cf->cf_dest_allow);
 	free(cf->cf_trusted_proxies);
 	free(cf->cf_metrics_allow);

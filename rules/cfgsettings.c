@@ -647,6 +647,75 @@ cfg_set_realm(struct loader *ld, const struct cfg_key *ck, yaml_node_t *k,
 }
 
 /*
+ * auth.negotiate: {keytab, service_principal, replay_cache, strip_realm};
+ * keytab is needed. The keytab itself is read by whoever runs the proxy
+ * (proxy/negotiate.c, for -t, the start and each reload), which reports
+ * its errors at the place of the keytab value kept here. A build without
+ * MIT's GSS-API (and the Windows build) refuses the key.
+ */
+void
+cfg_set_negotiate(struct loader *ld, const struct cfg_key *ck, yaml_node_t *k,
+    yaml_node_t *v, void *arg)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	const yaml_node_t	*at = k;
+	yaml_node_pair_t	*p;
+
+#ifndef HAVE_GSSAPI
+	cfg_err(ld, k, "auth.negotiate: Kerberos single sign-on is not "
+	    "supported in this build (configure found no GSS-API: "
+	    "Debian's libkrb5-dev)");
+	return;
+#endif
+	if (cfg_want_kind(ld, v, YAML_MAPPING_NODE, "auth.negotiate") != 0)
+		return;
+	cf->cf_auth_negotiate = 1;
+	cfg_walk(ld, CS_NEGOTIATE, v, cf, NULL);
+	if (cf->cf_nego_keytab == NULL) {
+		cfg_err(ld, k, "auth.negotiate: keytab is missing");
+		return;
+	}
+	/* errors about the keytab file go where its value is */
+	for (p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+	    p++)
+		if (strcmp(cfg_scalar(cfg_node(ld, p->key)), "keytab") == 0)
+			at = cfg_node(ld, p->value);
+	free(cf->cf_nego_keytab_at);
+	xasprintf(&cf->cf_nego_keytab_at, "%s:%u:%u", ld->ld_file,
+	    (unsigned)at->start_mark.line + 1,
+	    (unsigned)at->start_mark.column + 1);
+}
+
+/*
+ * auth.negotiate.service_principal: the acceptor's name, as Kerberos
+ * writes it (HTTP/proxy.example.org, with @REALM or not); null: any
+ * principal of the keytab.
+ */
+void
+cfg_set_service_principal(struct loader *ld, const struct cfg_key *ck,
+    yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct hg_config	*cf = ld->ld_cf;
+	const char		*s;
+	size_t			 i;
+
+	free(cf->cf_nego_principal);
+	cf->cf_nego_principal = NULL;
+	if (cfg_is_null(v) || (s = cfg_want_string(ld, v,
+	    "auth.negotiate.service_principal")) == NULL)
+		return;
+	for (i = 0; s[i] != '\0'; i++)
+		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
+			break;
+	if (s[i] != '\0' || i == 0 || i > 255) {
+		cfg_err(ld, v, "auth.negotiate.service_principal: '%s' is not "
+		    "a principal name such as HTTP/proxy.example.org", s);
+		return;
+	}
+	cf->cf_nego_principal = xstrdup(s);
+}
+
+/*
  * auth.basic: refuse it on a plain listener (the password would cross
  * the network readable) unless allow_plaintext_auth says so; read the
  * users file.

@@ -31,6 +31,7 @@ static const struct cfg_sect {
 	[CS_TOP] =		{ "", "", 0 },
 	[CS_AUTH] =		{ "auth", "auth", 0 },
 	[CS_BASIC] =		{ "auth.basic", "auth.basic", 0 },
+	[CS_NEGOTIATE] =	{ "auth.negotiate", "auth.negotiate", 0 },
 	[CS_DESTINATIONS] =	{ "destinations", "destinations", 0 },
 	[CS_METRICS] =		{ "metrics", "metrics", 0 },
 	[CS_TIMEOUTS] =		{ "timeouts", "timeouts", 0 },

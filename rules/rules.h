@@ -194,6 +194,7 @@ struct hg_rulehead {
 	int		rh_ports;	/* limited to some ports */
 };
 
+struct negotiate;	/* opaque here: proxy/negotiate.c's (GSS-API) */
 struct tls_server;	/* opaque here: certs/ holds the mbedTLS side */
 
 /* listen.proxy_protocol: the PROXY header versions a listener takes */
@@ -301,6 +302,17 @@ struct hg_config {
 	unsigned		 cf_auth_max_failures;
 	unsigned		 cf_auth_fail_window;	/* ms */
 	int			 cf_auth_plaintext; /* allow_plaintext_auth */
+	/* auth.negotiate: Kerberos (HTTP Negotiate); the credentials are
+	 * loaded from the keytab by whoever runs the proxy (daemon_load)
+	 * and freed with the config's cf_nego_free */
+	int			 cf_auth_negotiate;
+	char			*cf_nego_keytab;
+	char			*cf_nego_keytab_at;	/* "file:line:col" */
+	char			*cf_nego_principal;	/* NULL: any in it */
+	char			*cf_nego_rcache;	/* replay cache file */
+	int			 cf_nego_strip_realm;
+	struct negotiate	*cf_nego;
+	void			(*cf_nego_free)(struct negotiate *);
 	struct hg_cidr		*cf_trusted_proxies; /* may send PROXY */
 	size_t			 cf_ntrusted_proxies;
 	struct hg_cidr		*cf_metrics_allow; /* who may GET /metrics */

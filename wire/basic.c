@@ -131,3 +131,71 @@ out:
 	explicit_bzero(buf, sizeof buf);
 	return (rc);
 }
+
+/*
+ * A Proxy-Authorization value "Negotiate BASE64" (RFC 4559, the scheme in
+ * any case): the token it carries, decoded into out (size n). Returns
+ * its length; 0 when the value is of another scheme; -1 with *why when
+ * it is Negotiate but malformed or larger than out.
+ */
+ssize_t
+negotiate_decode(const char *value, size_t len, char *out, size_t n,
+    const char **why)
+{
+	const char	*p = value, *end = value + len;
+	ssize_t		 r;
+
+	if (len < 9 || strncasecmp(value, "negotiate", 9) != 0 ||
+	    (len > 9 && value[9] != ' ' && value[9] != '\t'))
+		return (0);
+	for (p += 9; p < end && (*p == ' ' || *p == '\t'); p++)
+		;
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if (p == end) {
+		*why = "Negotiate without a token";
+		return (-1);
+	}
+	if ((size_t)(end - p) / 4 * 3 + 3 > n) {
+		*why = "Negotiate token too long";
+		return (-1);
+	}
+	if ((r = b64_decode(p, (size_t)(end - p), out, n)) <= 0) {
+		*why = "Negotiate token is not base64";
+		return (-1);
+	}
+	return (r);
+}
+
+/* in[0..len) in base64 (padded) into out (size n, NUL-terminated).
+ * Returns the length written, or -1 when out is too small. */
+ssize_t
+base64_encode(const void *in, size_t len, char *out, size_t n)
+{
+	static const char	 tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char	*s = in;
+	size_t			 i, o = 0;
+	uint32_t		 v;
+
+	if ((len + 2) / 3 * 4 + 1 > n)
+		return (-1);
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+		out[o++] = tab[v >> 18];
+		out[o++] = tab[(v >> 12) & 63];
+		out[o++] = tab[(v >> 6) & 63];
+		out[o++] = tab[v & 63];
+	}
+	if (i < len) {
+		v = (uint32_t)s[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)s[i + 1] << 8;
+		out[o++] = tab[v >> 18];
+		out[o++] = tab[(v >> 12) & 63];
+		out[o++] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+	return ((ssize_t)o);
+}

@@ -130,6 +130,9 @@ int		 http_fetch_head(const char *, size_t,
 /* basic.c: the user and password of a Basic credential */
 int		 basic_decode(const char *, size_t, char *, size_t, char *,
 		    size_t, const char **);
+ssize_t		 negotiate_decode(const char *, size_t, char *, size_t,
+		    const char **);
+ssize_t		 base64_encode(const void *, size_t, char *, size_t);
 
 /* proxyproto.c: the PROXY protocol header of a load balancer */
 #define PP_V1		HG_PROXYPROTO_V1

@@ -51,7 +51,7 @@ END_CODES = {
     "request_timeout", "resolve_failed", "resolve_timeout", "connect_failed",
     "connect_timeout", "idle_timeout", "error", "shutdown", "tls_error",
     "tls_timeout", "auth_required", "auth_failed", "auth_blocked",
-    "auth_busy",
+    "auth_busy", "auth_ticket_expired", "auth_replay", "auth_wrong_service",
 }
 
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

@@ -105,6 +105,17 @@ def test_scripts_run_without_test_dependencies(scratch_clone,
         assert not (rel / "tests" / "unit" / "hg_unit").exists()
         assert re.search(r"^HAVE_CMOCKA_TRUE='#'$",
                          (rel / "config.log").read_text(), re.M)
+        # Nor MIT Kerberos' GSS-API: auth.negotiate is refused, in its
+        # place, rather than ignored.
+        nego = top / "nego.yaml"
+        nego.write_text("listen: 127.0.0.1:0\nauth:\n"
+                        "  negotiate: {keytab: /etc/krb5.keytab}\n")
+        cp = subprocess.run([str(rel / "hushgate"), "-t", "-c", str(nego)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, timeout=helpers.TIMEOUT)
+        assert cp.returncode != 0
+        assert re.search(r"nego\.yaml:3:3: auth\.negotiate: .*not "
+                         r"supported in this build", cp.stderr), cp.stderr
 
         # One tunnel to the local TLS origin, with a real handshake.
         with Tunnel(port, "origin.test:%d" % tls_origin.port) as t:

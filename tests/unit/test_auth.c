@@ -1,6 +1,7 @@
 /*
  * test_auth.c -- who may use the proxy: lines of a users file
- * (tests/data/users.tsv), Basic credentials (tests/data/basic.tsv) and
+ * (tests/data/users.tsv), Basic credentials (tests/data/basic.tsv),
+ * Negotiate tokens and base64 (tests/data/negotiate.tsv) and
  * client groups with their actions, the server names of tls_sni decide
  * included (tests/data/groups.tsv over tests/data/groups/groups.yaml).
  */
@@ -124,6 +125,45 @@ test_basic_line(void **state)
 		fail_msg("user or password left filled on an error");
 }
 
+/* token VALUE BYTES / other VALUE / error VALUE REASON */
+static void
+test_negotiate_line(void **state)
+{
+	const struct unit_line	*ul = *state;
+	struct unit_bytes	 in = field(ul, 1), w;
+	char			 out[256], b64[512];
+	const char		*why = NULL, *kind = ul->ul_fields[0];
+	char			*copy = exact(&in);
+	ssize_t			 n;
+
+	n = negotiate_decode(copy, in.ub_len, out, sizeof out, &why);
+	free(copy);
+	if (strcmp(kind, "token") == 0) {
+		w = field(ul, 2);
+		if (n != (ssize_t)w.ub_len || memcmp(out, w.ub_buf, w.ub_len))
+			fail_msg("'%s': %zd (%s), want '%s'",
+			    unit_show(in.ub_buf, in.ub_len), n, why ? why : "-",
+			    unit_show(w.ub_buf, w.ub_len));
+		n = base64_encode(w.ub_buf, w.ub_len, b64, sizeof b64);
+		assert_true(n > 0);
+		if (strstr(in.ub_buf, b64) == NULL)
+			fail_msg("base64 '%s' not in the value", b64);
+		assert_int_equal(base64_encode(w.ub_buf, w.ub_len, b64,
+		    (size_t)n), -1);
+	} else if (strcmp(kind, "other") == 0) {
+		if (n != 0)
+			fail_msg("'%s': %zd, want another scheme",
+			    unit_show(in.ub_buf, in.ub_len), n);
+	} else {
+		if (n != -1)
+			fail_msg("'%s': %zd, want an error",
+			    unit_show(in.ub_buf, in.ub_len), n);
+		if (why == NULL || strstr(why, ul->ul_fields[2]) == NULL)
+			fail_msg("reason '%s', want a piece '%s'",
+			    why ? why : "-", ul->ul_fields[2]);
+	}
+}
+
 static int
 parse_addr(const char *s, uint8_t addr[16])
 {
@@ -231,6 +271,12 @@ static const struct unit_kind basic_kinds[] = {
 	{ "error", 3, test_basic_line },
 };
 
+static const struct unit_kind negotiate_kinds[] = {
+	{ "token", 3, test_negotiate_line },
+	{ "other", 2, test_negotiate_line },
+	{ "error", 3, test_negotiate_line },
+};
+
 static const struct unit_kind groups_kinds[] = {
 	{ "group", 4, test_groups_line },
 	{ "client", 3, test_groups_line },
@@ -247,6 +293,8 @@ test_auth_group(struct unit_group *g)
 	    sizeof auth_kinds / sizeof auth_kinds[0]);
 	unit_add_table(g, "basic.tsv", basic_kinds,
 	    sizeof basic_kinds / sizeof basic_kinds[0]);
+	unit_add_table(g, "negotiate.tsv", negotiate_kinds,
+	    sizeof negotiate_kinds / sizeof negotiate_kinds[0]);
 	errors_init(&errs);
 	/* Loaded once, kept for the process: the cases only read it. */
 	groups_cf = config_load(unit_data_path(GROUPS_CONFIG), &errs);
