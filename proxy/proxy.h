@@ -19,7 +19,11 @@
 #define HG_DEFAULT_CONFIG	"/etc/hushgate/hushgate.yaml"
 #endif
 
-#define HG_MAX_REQUEST_HEAD	8192	/* request line + headers (431) */
+/* Request line + headers (431): 8 KiB, or 64 KiB (Squid's default) with
+ * auth.negotiate, whose Kerberos tokens for users in many directory groups
+ * run to tens of KiB (request_head_max()). */
+#define HG_MAX_REQUEST_HEAD	65536
+#define HG_REQUEST_HEAD		8192
 #define HG_RELAY_HIGH_WATER	(512 * 1024)	/* stop reading the peer */
 #define HG_PIPELINE_OUT_MAX	(64 * 1024)	/* unread answers before the
 						   next pipelined request */

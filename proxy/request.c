@@ -271,13 +271,20 @@ skip_empty_lines(struct conn *c, struct evbuffer *in, const char **why)
  * Bytes from a client in CS_HEAD: the PROXY header first if one is due,
  * then a request head, parsed and sent its way once whole.
  */
+/* The largest request head the configuration takes (proxy.h). */
+static size_t
+request_head_max(const struct hg_config *cf)
+{
+	return (cf->cf_auth_negotiate ? HG_MAX_REQUEST_HEAD : HG_REQUEST_HEAD);
+}
+
 static void
 head_read(struct bufferevent *bev, void *arg)
 {
 	struct conn		*c = arg;
 	struct evbuffer		*in = bufferevent_get_input(bev);
 	struct http_request	 rq;
-	size_t			 len = evbuffer_get_length(in), want;
+	size_t			 len = evbuffer_get_length(in), want, max;
 	const char		*buf, *why = "";
 	ssize_t			 hlen;
 	char			 head[HG_MAX_REQUEST_HEAD + 1];
@@ -331,11 +338,12 @@ head_read(struct bufferevent *bev, void *arg)
 		conn_respond_error(c, 400, msg, END_BAD_REQUEST);
 		return;
 	}
-	want = len < HG_MAX_REQUEST_HEAD + 4 ? len : HG_MAX_REQUEST_HEAD + 4;
+	max = request_head_max(c->cn_cfg);
+	want = len < max + 4 ? len : max + 4;
 	buf = (const char *)evbuffer_pullup(in, (ssize_t)want);
 	hlen = http_head_end(buf, want);
-	if (hlen < 0 || hlen > HG_MAX_REQUEST_HEAD) {
-		if (hlen > HG_MAX_REQUEST_HEAD || len > HG_MAX_REQUEST_HEAD)
+	if (hlen < 0 || (size_t)hlen > max) {
+		if ((hlen >= 0 && (size_t)hlen > max) || len > max)
 			conn_respond_error(c, 431, "request head too large",
 			    END_TOO_LARGE);
 		return;

@@ -521,3 +521,30 @@ def test_handshakes_do_not_stop_the_worker(proxy, realm, tmp_path,
     recs = p.wait_log(lambda r: r["user"] == BOB, "bob's tunnels", 2)
     assert all(r["status"] == 200 for r in recs)
 
+
+
+def test_large_heads_with_negotiate(proxy, realm, tmp_path, echo_server):
+    """Kerberos tokens of users in many directory groups run to tens of
+    KiB: with auth.negotiate a request head may be 64 KiB (8 KiB
+    otherwise). A 40 KiB head with a good token is served; a 40 KiB
+    token that is no ticket is a Kerberos failure (407), not 431; over
+    64 KiB is 431."""
+    p, target = echo_proxy(proxy, realm, tmp_path, echo_server)
+    pad = b"X-Pad: " + b"a" * 40000 + b"\r\n"
+    with Tunnel(p.port, target, extra=nego_header(realm.alice) + pad) as t:
+        assert t.status == 200
+        t.echo(b"big head")
+    junk = base64.b64encode(b"\x60" + os.urandom(30000)).decode()
+    with Tunnel(p.port, target, extra=("Proxy-Authorization: Negotiate %s"
+                                       "\r\n" % junk).encode()) as t:
+        assert t.status == 407
+    p.wait_log(lambda r: r["status"] == 407 and r["end"] == "auth_failed",
+               "the junk token refused by Kerberos")
+    with Tunnel(p.port, target, extra=nego_header(realm.alice) +
+                b"X-Pad: " + b"a" * 66000 + b"\r\n") as t:
+        assert t.status == 431
+
+    # The same 40 KiB head without auth.negotiate: 431.
+    q = proxy({"connect_ports": [echo_server.port]}, hosts=["echo.test"])
+    with Tunnel(q.port, target, extra=pad) as t:
+        assert t.status == 431
