@@ -41,10 +41,32 @@ static struct status_conf {
 } conf;
 static struct timespec	 started;	/* monotonic; set before workers */
 
-static void
+/* s (NULL: empty) into dst of n bytes, cut to fit; returns its length.
+ * Not snprintf: this runs for every decision. */
+static size_t
 copy(char *dst, size_t n, const char *s)
 {
-	snprintf(dst, n, "%s", s != NULL ? s : "");
+	size_t	len = s != NULL ? strnlen(s, n - 1) : 0;
+
+	memcpy(dst, s != NULL ? s : "", len);
+	dst[len] = '\0';
+	return (len);
+}
+
+/* "file:line" into dst of n bytes, cut to fit. */
+static void
+copy_rule(char *dst, size_t n, const char *file, unsigned line)
+{
+	char	num[12];
+	size_t	len, k = sizeof num;
+
+	len = copy(dst, n, file);
+	num[--k] = '\0';
+	do
+		num[--k] = (char)('0' + line % 10);
+	while ((line /= 10) != 0 && k > 1);
+	num[--k] = ':';
+	copy(dst + len, n - len, num + k);
 }
 
 /* The last download's result of each url: list, by its body's path (the
@@ -203,8 +225,8 @@ status_record(struct wstatus *st, const struct dlog_record *r, unsigned tag,
 	copy(e->re_action, sizeof e->re_action, r->dr_action);
 	copy(e->re_category, sizeof e->re_category, r->dr_category);
 	if (r->dr_rule_file != NULL)
-		snprintf(e->re_rule, sizeof e->re_rule, "%s:%u",
-		    r->dr_rule_file, r->dr_rule_line);
+		copy_rule(e->re_rule, sizeof e->re_rule, r->dr_rule_file,
+		    r->dr_rule_line);
 	else
 		e->re_rule[0] = '\0';
 	e->re_port = r->dr_port;
