@@ -15,6 +15,7 @@
  *   upstream.c  resolve, the destination guard, connect
  *   conn.c      accept, state, timers, answers, close and the record
  *   auth.c      Basic authentication (a verdict, never an answer)
+ *   ldapgroups.c  the user's directory groups (an answer, never a reply)
  */
 #ifndef HG_CONN_H
 #define HG_CONN_H
@@ -25,6 +26,8 @@
 enum conn_state {
 	CS_HEAD = 0,	/* reading a request head */
 	CS_AUTH,	/* its password is being hashed (auth.c) */
+	CS_GROUPS,	/* its user's directory groups are looked up
+			   (ldapgroups.c) */
 	CS_RESOLVE,	/* evdns lookup of an allowed target */
 	CS_CONNECT,	/* connecting to each address in turn */
 	CS_RELAY,	/* CONNECT tunnel */
@@ -62,6 +65,9 @@ struct conn_req {
 	unsigned		 cr_rechunk:1;	/* re-chunk the response */
 	unsigned		 cr_cli_eof:1;
 	unsigned		 cr_up_eof:1;
+	unsigned		 cr_dir_known:1; /* cr_dir_mask is the answer */
+	uint64_t		 cr_dir_mask;	/* directory groups of the user
+						   (bit i: cf_ldap_groups[i]) */
 	int			 cr_minor;	/* client's HTTP/1.x */
 	unsigned		 cr_empty_lines; /* CRLFs skipped before it */
 	enum body_kind		 cr_req_body;
@@ -124,6 +130,7 @@ struct conn {
 	uint8_t			 cn_addr[16];	/* (PROXY header's if any) */
 	struct timespec		 cn_dns_start;
 	struct auth_wait	*cn_auth;	/* CS_AUTH: auth.c's */
+	struct ldapgroups_wait	*cn_ldap;	/* CS_GROUPS: ldapgroups.c's */
 	int			 cn_pp;		/* PROXY header still to come */
 	int			 cn_client_slot; /* counted for its address */
 	struct tlsbev		*cn_tlsb;	/* TLS listener: cn_cli's TLS */
