@@ -405,6 +405,16 @@ main(int argc, char **argv)
 		case 'V':
 			printf("hushgate %s\n", PACKAGE_VERSION);
 			printf("Licence: ISC (see LICENSE)\n");
+#ifdef HAVE_GSSAPI
+			printf("Kerberos single sign-on: yes\n");
+#else
+			printf("Kerberos single sign-on: no\n");
+#endif
+#ifdef HAVE_LDAP
+			printf("Directory groups (LDAP): yes\n");
+#else
+			printf("Directory groups (LDAP): no\n");
+#endif
 			return (0);
 		case 'H':
 			http = 1;

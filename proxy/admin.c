@@ -270,6 +270,7 @@ serve_metrics(struct conn *c)
 	struct evbuffer		*body, *out;
 	struct wstats		*sum = NULL;
 	struct auth_counts	 ac;
+	struct ldap_counts	 lk;
 	unsigned		 open;
 
 	if (!metrics_allowed(c))
@@ -283,7 +284,8 @@ serve_metrics(struct conn *c)
 	}
 	open = c->cn_w->w_ops->wo_sum_stats(sum);
 	auth_counts(&ac);
-	metrics_render(body, c->cn_cfg, sum, open, &ac);
+	ldapgroups_counts(&lk);
+	metrics_render(body, c->cn_cfg, sum, open, &ac, &lk);
 	free(sum);
 	c->cn_req.cr_status = 200;
 	c->cn_req.cr_end = END_SERVED;

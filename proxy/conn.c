@@ -332,6 +332,7 @@ conn_close(struct conn *c, enum conn_end end)
 	    "-");
 	conn_record(c);
 	auth_cancel(c);		/* a password hash it waits for */
+	ldapgroups_cancel(c);	/* a directory lookup it waits for */
 	if (c->cn_cli != NULL)
 		bufferevent_free(c->cn_cli);	/* and its TLS */
 	if (c->cn_up != NULL)

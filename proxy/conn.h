@@ -18,6 +18,7 @@
  *   negotiate.c Negotiate (Kerberos) authentication, for auth.c
  *   negoload.c  its credentials, from a configuration's keytab
  *   authlimit.c what both share: failures per address, the answers
+ *   ldapgroups.c  the user's directory groups (an answer, never a reply)
  */
 #ifndef HG_CONN_H
 #define HG_CONN_H
@@ -28,6 +29,8 @@
 enum conn_state {
 	CS_HEAD = 0,	/* reading a request head */
 	CS_AUTH,	/* its password is being hashed (auth.c) */
+	CS_GROUPS,	/* its user's directory groups are looked up
+			   (ldapgroups.c) */
 	CS_RESOLVE,	/* evdns lookup of an allowed target */
 	CS_CONNECT,	/* connecting to each address in turn */
 	CS_RELAY,	/* CONNECT tunnel */
@@ -65,6 +68,9 @@ struct conn_req {
 	unsigned		 cr_rechunk:1;	/* re-chunk the response */
 	unsigned		 cr_cli_eof:1;
 	unsigned		 cr_up_eof:1;
+	unsigned		 cr_dir_known:1; /* cr_dir_mask is the answer */
+	uint64_t		 cr_dir_mask;	/* directory groups of the user
+						   (bit i: cf_ldap_groups[i]) */
 	int			 cr_minor;	/* client's HTTP/1.x */
 	unsigned		 cr_empty_lines; /* CRLFs skipped before it */
 	enum body_kind		 cr_req_body;
@@ -129,6 +135,7 @@ struct conn {
 	struct timespec		 cn_dns_start;
 	struct auth_wait	*cn_auth;	/* CS_AUTH: auth.c's */
 	struct nego_conn	*cn_nego;	/* negotiate.c's */
+	struct ldapgroups_wait	*cn_ldap;	/* CS_GROUPS: ldapgroups.c's */
 	int			 cn_pp;		/* PROXY header still to come */
 	int			 cn_client_slot; /* counted for its address */
 	struct tlsbev		*cn_tlsb;	/* TLS listener: cn_cli's TLS */

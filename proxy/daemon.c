@@ -70,13 +70,15 @@ pac_prepare(struct hg_config *cf)
 		    cf->cf_pac->pc_bodylen);
 }
 
-/* What a loaded configuration needs before workers run it: the PAC file
- * and the metrics' category names (the start and every reload). */
+/* What a loaded configuration needs before workers run it: the PAC file,
+ * the metrics' category names and the directory's settings (the start
+ * and every reload). */
 static void
 daemon_prepare(struct hg_config *cf)
 {
 	pac_prepare(cf);
 	metrics_bind(cf);
+	ldapgroups_configure(cf);
 }
 
 static void

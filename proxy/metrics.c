@@ -271,13 +271,60 @@ static const char *const action_labels[4] = {
 };
 
 /*
+ * The directory lookups of ldap: (none shown without one).
+ */
+static void
+render_ldap(struct evbuffer *out, const struct ldap_counts *lk)
+{
+	head(out, "hushgate_ldap_up", "gauge",
+	    "1 while the directory of ldap: answers (or has not been asked "
+	    "yet), 0 while it does not.");
+	evbuffer_add_printf(out, "hushgate_ldap_up %d\n", lk->lk_up);
+	head(out, "hushgate_ldap_unreachable_total", "counter",
+	    "Times the directory stopped answering (down, timeout, bind "
+	    "refused).");
+	evbuffer_add_printf(out, "hushgate_ldap_unreachable_total %llu\n",
+	    (unsigned long long)lk->lk_unreachable);
+	head(out, "hushgate_ldap_lookups_total", "counter",
+	    "Lookups of a user's directory groups, by whether the directory "
+	    "answered.");
+	evbuffer_add_printf(out, "hushgate_ldap_lookups_total"
+	    "{result=\"ok\"} %llu\nhushgate_ldap_lookups_total"
+	    "{result=\"failed\"} %llu\n", (unsigned long long)lk->lk_ok,
+	    (unsigned long long)lk->lk_failed);
+	head(out, "hushgate_ldap_cache_hits_total", "counter",
+	    "Requests whose user's directory groups were known (within "
+	    "ldap.ttl): no lookup.");
+	evbuffer_add_printf(out, "hushgate_ldap_cache_hits_total %llu\n",
+	    (unsigned long long)lk->lk_cache_hits);
+	head(out, "hushgate_ldap_lookup_waits_total", "counter",
+	    "Requests that waited for a lookup another request had started.");
+	evbuffer_add_printf(out, "hushgate_ldap_lookup_waits_total %llu\n",
+	    (unsigned long long)lk->lk_waits);
+	head(out, "hushgate_ldap_fail_closed_total", "counter",
+	    "Requests whose user's directory groups could not be confirmed "
+	    "within ldap.ttl: in none.");
+	evbuffer_add_printf(out, "hushgate_ldap_fail_closed_total %llu\n",
+	    (unsigned long long)lk->lk_fail_closed);
+	head(out, "hushgate_ldap_lookups_in_flight", "gauge",
+	    "Lookups queued or running.");
+	evbuffer_add_printf(out, "hushgate_ldap_lookups_in_flight %u\n",
+	    lk->lk_in_flight);
+	head(out, "hushgate_ldap_cached_users", "gauge",
+	    "Users whose directory groups are kept.");
+	evbuffer_add_printf(out, "hushgate_ldap_cached_users %zu\n",
+	    lk->lk_users);
+}
+
+/*
  * The whole exposition for configuration cf, from the figures of the
  * caller: sum, every worker's counters added (metrics_add()); open, the
- * connections open; ac, the password checks.
+ * connections open; ac, the password checks; lk, the directory lookups.
  */
 void
 metrics_render(struct evbuffer *out, const struct hg_config *cf,
-    const struct wstats *sum, unsigned open, const struct auth_counts *ac)
+    const struct wstats *sum, unsigned open, const struct auth_counts *ac,
+    const struct ldap_counts *lk)
 {
 	unsigned	 i, j, ncat;
 	size_t		 nr[5] = { 0 };
@@ -371,6 +418,8 @@ metrics_render(struct evbuffer *out, const struct hg_config *cf,
 	evbuffer_add_printf(out, "hushgate_auth_hashes_in_flight"
 	    "{state=\"queued\"} %u\nhushgate_auth_hashes_in_flight"
 	    "{state=\"running\"} %u\n", ac->ac_queued, ac->ac_running);
+	if (cf->cf_ldap != NULL)
+		render_ldap(out, lk);
 
 	ruleset_stats(cf->cf_rules, &nr[0], &nr[1], &nr[2], &nr[3], &nr[4]);
 	head(out, "hushgate_categories", "gauge",

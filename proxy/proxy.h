@@ -219,8 +219,10 @@ void		 metrics_dns(struct wstats *, uint64_t);
 void		 metrics_accept_paused(struct wstats *);
 void		 metrics_add(struct wstats *, const struct wstats *);
 struct auth_counts;
+struct ldap_counts;
 void		 metrics_render(struct evbuffer *, const struct hg_config *,
-		    const struct wstats *, unsigned, const struct auth_counts *);
+		    const struct wstats *, unsigned, const struct auth_counts *,
+		    const struct ldap_counts *);
 
 /* status.c: what the status page shows beyond the counters */
 #define HG_STATUS_RECENT	256	/* decisions kept per worker */
@@ -415,6 +417,7 @@ struct worker {
 	unsigned		 w_npool;
 	struct auth_state	*w_auth;	/* credentials checked */
 	struct nego_state	*w_nego;	/* Negotiate tokens checked */
+	struct ldapgroups_state	*w_ldap;	/* directory answers */
 	struct wstatus		*w_status;	/* for the status page */
 };
 
@@ -494,5 +497,36 @@ void		 auth_counts(struct auth_counts *);
  * conn.h */
 struct hg_errors;
 int		 negotiate_attach(struct hg_config *, struct hg_errors *);
+/*
+ * ldapgroups.c: which directory groups (clients.ldap_group) a user is in,
+ * asked of the ldap: directory by threads of its own, kept for ldap.ttl.
+ */
+struct ldap_counts {
+	uint64_t	lk_ok;		/* lookups the directory answered */
+	uint64_t	lk_failed;	/* ... it did not */
+	uint64_t	lk_cache_hits;	/* requests answered from the cache */
+	uint64_t	lk_waits;	/* waited for a lookup another started */
+	uint64_t	lk_fail_closed;	/* in no directory group: not known */
+	uint64_t	lk_unreachable;	/* times it became unreachable */
+	int		lk_up;		/* 0: unreachable now */
+	unsigned	lk_in_flight;	/* lookups queued or running */
+	size_t		lk_users;	/* users in the cache */
+};
+
+enum lgroups_verdict {
+	LGROUPS_READY = 0,	/* the groups are in the mask */
+	LGROUPS_PENDING		/* looked up (CS_GROUPS): resume comes */
+};
+
+/* Takes up a request that waited (LGROUPS_PENDING): c, its head. */
+typedef void	(*lgroups_resume_fn)(struct conn *, const char *, size_t);
+
+enum lgroups_verdict ldapgroups_lookup(struct conn *, const char *,
+		    const char *, size_t, lgroups_resume_fn, uint64_t *);
+void		 ldapgroups_cancel(struct conn *);
+void		 ldapgroups_expire(struct conn *);
+void		 ldapgroups_configure(const struct hg_config *);
+void		 ldapgroups_state_free(struct worker *);
+void		 ldapgroups_counts(struct ldap_counts *);
 
 #endif /* HG_PROXY_H */

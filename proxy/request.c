@@ -3,7 +3,8 @@
  * accepted (TLS on a TLS listener, max_connections, the PROXY header of a
  * load balancer, clients, max_connections_per_client), then each request
  * head read and parsed (timeouts.request), its credentials checked
- * (auth.c), and the request sent its way: to the proxy's own pages
+ * (auth.c), its client's group found (with the user's directory groups,
+ * ldapgroups.c), and the request sent its way: to the proxy's own pages
  * (admin.c), to a tunnel (tunnel.c) or to plain HTTP forwarding
  * (forward.c). A kept connection comes back here for its next request.
  *
@@ -28,6 +29,7 @@
 
 static int	request_tls_start(struct conn *);
 static void	request_auth_resume(struct conn *, const char *, size_t);
+static void	request_groups_resume(struct conn *, const char *, size_t);
 static void	head_read(struct bufferevent *, void *);
 static void	head_event(struct bufferevent *, short, void *);
 static void	pipeline_drained(struct bufferevent *, void *);
@@ -104,6 +106,49 @@ request_tls_start(struct conn *c)
 }
 
 /*
+ * The client's group (for its actions), then the request goes its way.
+ * When the group depends on the directory groups of the user (an
+ * ldap_group the user is not named in users of), they are looked up
+ * first (ldapgroups.c): the request waits (CS_GROUPS) and comes here
+ * again with the answer in cr_dir_mask.
+ */
+static void
+proxy_dispatch(struct conn *c, const struct http_request *rq,
+    const char *head, size_t hlen)
+{
+	struct conn_req	*cr = &c->cn_req;
+	const char	*user = cr->cr_user[0] ? cr->cr_user : NULL;
+	uint64_t	 dir;
+	int		 need;
+
+	cr->cr_group = config_group_match_dir(c->cn_cfg, c->cn_family,
+	    c->cn_addr, user, cr->cr_dir_known ? &cr->cr_dir_mask : NULL,
+	    &need);
+	if (need) {
+		if (ldapgroups_lookup(c, user, head, hlen,
+		    request_groups_resume, &dir) == LGROUPS_PENDING) {
+			/* A bounded amount is read meanwhile, and the wait is
+			 * bounded by ldap.timeout. */
+			c->cn_state = CS_GROUPS;
+			if (c->cn_tlsb == NULL)
+				bufferevent_setwatermark(c->cn_cli, EV_READ, 0,
+				    HG_EARLY_DATA_MAX);
+			conn_timer_set(c, c->cn_cfg->cf_ldap->lc_timeout +
+			    1000);
+			return;
+		}
+		cr->cr_dir_known = 1;
+		cr->cr_dir_mask = dir;
+		cr->cr_group = config_group_match_dir(c->cn_cfg, c->cn_family,
+		    c->cn_addr, user, &cr->cr_dir_mask, NULL);
+	}
+	if (http_method_is(rq, "CONNECT"))
+		tunnel_request(c, rq);
+	else
+		fwd_request(c, rq);
+}
+
+/*
  * A request to be proxied: CONNECT or an absolute http:// URL. The
  * credentials are checked (auth.basic), then the client's group is found
  * (for its actions), then the request goes its way.
@@ -139,12 +184,7 @@ handle_proxy(struct conn *c, const struct http_request *rq, const char *head,
 			    HG_EARLY_DATA_MAX);
 		return;
 	}
-	c->cn_req.cr_group = config_group_match(c->cn_cfg, c->cn_family,
-	    c->cn_addr, c->cn_req.cr_user[0] ? c->cn_req.cr_user : NULL);
-	if (connect)
-		tunnel_request(c, rq);
-	else
-		fwd_request(c, rq);
+	proxy_dispatch(c, rq, head, hlen);
 }
 
 /*
@@ -169,24 +209,46 @@ proxy_local_refused(struct conn *c, const struct http_request *rq)
 }
 
 /*
- * The password of c's request is checked (auth.c, which calls this on the
- * worker's loop): take the request up where it waited. head (hlen bytes)
+ * The password of c's request is checked (auth.c), or its user's
+ * directory groups are known (ldapgroups.c), which call these on the
+ * worker's loop: take the request up where it waited. head (hlen bytes)
  * is the request head, the caller's.
  */
-static void
-request_auth_resume(struct conn *c, const char *head, size_t hlen)
+static int
+request_resume(struct conn *c, const char *head, size_t hlen,
+    struct http_request *rq)
 {
-	struct http_request	 rq;
-	const char		*why;
+	const char	*why;
 
 	c->cn_state = CS_HEAD;
 	if (c->cn_tlsb == NULL)
 		bufferevent_setwatermark(c->cn_cli, EV_READ, 0, 0);
-	if (http_parse_head(head, hlen, &rq, &why) != 0) {
+	if (http_parse_head(head, hlen, rq, &why) != 0) {
 		conn_close(c, END_ERROR);		/* parsed before */
-		return;
+		return (-1);
 	}
-	handle_proxy(c, &rq, head, hlen);
+	return (0);
+}
+
+static void
+request_auth_resume(struct conn *c, const char *head, size_t hlen)
+{
+	struct http_request	rq;
+
+	if (request_resume(c, head, hlen, &rq) == 0)
+		handle_proxy(c, &rq, head, hlen);
+}
+
+static void
+request_groups_resume(struct conn *c, const char *head, size_t hlen)
+{
+	struct http_request	rq;
+
+	if (request_resume(c, head, hlen, &rq) != 0)
+		return;
+	/* The wait had a timer of its own (ldap.timeout). */
+	conn_timer_set(c, c->cn_cfg->cf_timeout_request);
+	proxy_dispatch(c, &rq, head, hlen);
 }
 
 /*
@@ -501,6 +563,10 @@ request_timeout(struct conn *c)
 		auth_cancel(c);
 		conn_respond(c, 503, "Retry-After: 1\r\n", NULL, "hushgate: "
 		    "password check not done in time\n", END_AUTH_BUSY, 0);
+		return;
+	case CS_GROUPS:
+		/* In no directory group: the request goes on. */
+		ldapgroups_expire(c);
 		return;
 	case CS_RESOLVE:
 	case CS_CONNECT:

@@ -544,6 +544,7 @@ worker_free(struct worker *w)
 	config_unref(w->w_cfg);
 	free(w->w_scratch);
 	auth_state_free(w);
+	ldapgroups_state_free(w);
 }
 
 /*

@@ -379,6 +379,7 @@ config_finish(struct loader *ld)
 	free(ld->ld_seen);
 	cfg_resolve_gactions(ld);
 	cfg_auth_finish(ld);
+	cfg_ldap_finish(ld);
 	cfg_log_finish(ld);
 	if (errors_total(ld->ld_errs) != 0) {
 		cfg_free(cf);

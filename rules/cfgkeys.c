@@ -22,6 +22,7 @@
 #include "cfgload.h"
 
 #define CF(f)		offsetof(struct hg_config, f)
+#define LF(f)		offsetof(struct hg_ldap, f)
 
 /* A CT_CHOICE is kept in an int; so are these enums. */
 _Static_assert(sizeof (enum hg_action) == sizeof (int), "enum size");
@@ -50,6 +51,10 @@ static const struct cfg_choice choice_pac_mode[] = {
 };
 static const struct cfg_choice choice_pac_fallback[] = {
 	{ "direct", HG_PAC_DIRECT }, { "block", HG_PAC_BLOCK }, { NULL, 0 }
+};
+static const struct cfg_choice choice_membership[] = {
+	{ "member", HG_LDAP_MEMBER }, { "memberuid", HG_LDAP_MEMBERUID },
+	{ "memberof", HG_LDAP_MEMBEROF }, { NULL, 0 }
 };
 static const struct cfg_choice choice_proxyproto[] = {
 	{ "v1", HG_PROXYPROTO_V1 }, { "v2", HG_PROXYPROTO_V2 },
@@ -98,6 +103,8 @@ const struct cfg_key cfg_keys[] = {
 	{ .ck_name = "auth", .ck_section = CS_TOP,
 	  .ck_flags = CK_MAIN | CK_NOWIN, .ck_type = CT_SECTION,
 	  .ck_arg = CS_AUTH },
+	{ .ck_name = "ldap", .ck_section = CS_TOP, .ck_flags = CK_MAIN,
+	  .ck_type = CT_SECTION, .ck_arg = CS_LDAP, .ck_set = cfg_set_ldap },
 	{ .ck_name = "destinations", .ck_section = CS_TOP,
 	  .ck_flags = CK_MAIN, .ck_type = CT_SECTION,
 	  .ck_arg = CS_DESTINATIONS },
@@ -178,6 +185,33 @@ const struct cfg_key cfg_keys[] = {
 	{ .ck_name = "strip_realm", .ck_section = CS_NEGOTIATE,
 	  .ck_type = CT_SWITCH, .ck_off = CF(cf_nego_strip_realm),
 	  .ck_default = "off" },
+	/* ldap: its defaults are set by cfg_set_ldap (the keys are kept in
+	 * the struct hg_ldap it makes, not in the configuration). */
+	{ .ck_name = "url", .ck_section = CS_LDAP,
+	  .ck_set = cfg_set_ldap_url },
+	{ .ck_name = "bind_dn", .ck_section = CS_LDAP,
+	  .ck_off = LF(lc_bind_dn), .ck_set = cfg_set_ldap_dn },
+	{ .ck_name = "bind_password_file", .ck_section = CS_LDAP,
+	  .ck_set = cfg_set_ldap_password },
+	{ .ck_name = "base", .ck_section = CS_LDAP,
+	  .ck_off = LF(lc_base), .ck_set = cfg_set_ldap_dn },
+	{ .ck_name = "user_filter", .ck_section = CS_LDAP,
+	  .ck_set = cfg_set_ldap_filter },
+	{ .ck_name = "membership", .ck_section = CS_LDAP,
+	  .ck_flags = CK_EXPECT, .ck_type = CT_CHOICE,
+	  .ck_off = LF(lc_membership), .ck_choices = choice_membership },
+	{ .ck_name = "member_attribute", .ck_section = CS_LDAP,
+	  .ck_set = cfg_set_ldap_attr },
+	{ .ck_name = "nested", .ck_section = CS_LDAP, .ck_type = CT_SWITCH,
+	  .ck_off = LF(lc_nested) },
+	{ .ck_name = "starttls", .ck_section = CS_LDAP, .ck_type = CT_SWITCH,
+	  .ck_off = LF(lc_starttls) },
+	{ .ck_name = "ca_file", .ck_section = CS_LDAP,
+	  .ck_set = cfg_set_ldap_ca_file },
+	{ .ck_name = "ttl", .ck_section = CS_LDAP, .ck_type = CT_DURATION,
+	  .ck_off = LF(lc_ttl), .ck_min = 1000 },
+	{ .ck_name = "timeout", .ck_section = CS_LDAP,
+	  .ck_type = CT_DURATION, .ck_off = LF(lc_timeout), .ck_min = 1000 },
 
 	{ .ck_name = "guard", .ck_section = CS_DESTINATIONS,
 	  .ck_type = CT_SWITCH, .ck_off = CF(cf_dest_guard),
@@ -297,6 +331,8 @@ const struct cfg_key cfg_keys[] = {
 	  .ck_set = cfg_set_group_networks },
 	{ .ck_name = "users", .ck_section = CS_GROUP,
 	  .ck_set = cfg_set_group_users },
+	{ .ck_name = "ldap_group", .ck_section = CS_GROUP,
+	  .ck_set = cfg_set_group_ldap },
 
 	{ .ck_name = "action", .ck_section = CS_CATEGORY,
 	  .ck_set = cfg_set_category_action },

@@ -9,7 +9,8 @@
  *	cfgfile.c	files, includes, the top level's passes
  *	cfgrestart.c	what a reload cannot apply (beside cfgfile.c)
  *	cfgkeys.c	the keyword table, a new configuration's defaults
- *	cfgsettings.c, cfgpolicy.c	the readers the table names
+ *	cfgsettings.c, cfgpolicy.c, cfglog.c, cfgldap.c
+ *			the readers the table names
  *	cfgwalk.c	reading a mapping by the table (ld_keys)
  *	cfgvalue.c	errors, common values
  *	cfgobj.c	the configuration object
@@ -43,6 +44,10 @@ struct loader {
 	unsigned		 ld_auth_line;
 	unsigned		 ld_auth_col;
 	yaml_mark_t		 ld_users_at;	/* its users_file value */
+	const char		*ld_ldap_file;	/* where ldap: is set */
+	yaml_mark_t		 ld_ldap_at;
+	const char		*ld_ldapgrp_file; /* the first ldap_group */
+	yaml_mark_t		 ld_ldapgrp_at;
 	int			 ld_partial;	/* a file could not be read */
 };
 
@@ -108,6 +113,7 @@ enum cfg_section {
 	CS_CATEGORY,		/* a category of categories: */
 	CS_LIST,		/* a list of a category's lists: */
 	CS_LOGOUT,		/* an entry of log.outputs */
+	CS_LDAP,		/* ldap: */
 	CS_MAX
 };
 
@@ -226,6 +232,17 @@ CFG_SET(cfg_set_log_outputs);
 CFG_SET(cfg_set_logout_to);
 void		 cfg_log_finish(struct loader *);
 
+/* cfgldap.c */
+CFG_SET(cfg_set_ldap);
+CFG_SET(cfg_set_ldap_url);
+CFG_SET(cfg_set_ldap_dn);
+CFG_SET(cfg_set_ldap_password);
+CFG_SET(cfg_set_ldap_filter);
+CFG_SET(cfg_set_ldap_attr);
+CFG_SET(cfg_set_ldap_ca_file);
+CFG_SET(cfg_set_group_ldap);
+void		 cfg_ldap_finish(struct loader *);
+
 /* cfgpolicy.c */
 CFG_SET(cfg_set_categories);
 CFG_SET(cfg_set_actions);
@@ -294,5 +311,6 @@ struct hg_listener *cfg_listener_add(struct hg_config *,
 		    enum hg_listen_kind, const char *);
 void		 cfg_listener_clear(struct hg_config *, enum hg_listen_kind);
 void		 cfg_group_free(struct hg_group *);
+void		 cfg_ldap_free(struct hg_ldap *);
 
 #endif /* HG_CFGLOAD_H */

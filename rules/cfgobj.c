@@ -75,6 +75,25 @@ cfg_group_free(struct hg_group *gr)
 	free(gr->gr_users);
 }
 
+/* The ldap: settings, the bind password zeroed. */
+void
+cfg_ldap_free(struct hg_ldap *lc)
+{
+	if (lc == NULL)
+		return;
+	free(lc->lc_urls);
+	free(lc->lc_bind_dn);
+	if (lc->lc_bind_pw != NULL) {
+		explicit_bzero(lc->lc_bind_pw, strlen(lc->lc_bind_pw));
+		free(lc->lc_bind_pw);
+	}
+	free(lc->lc_base);
+	free(lc->lc_filter);
+	free(lc->lc_attr);
+	free(lc->lc_ca_file);
+	free(lc);
+}
+
 void
 cfg_free(struct hg_config *cf)
 {
@@ -88,6 +107,10 @@ cfg_free(struct hg_config *cf)
 	for (i = 0; i < cf->cf_ngroups; i++)
 		cfg_group_free(&cf->cf_groups[i]);
 	free(cf->cf_groups);
+	cfg_ldap_free(cf->cf_ldap);
+	for (i = 0; i < cf->cf_nldap_groups; i++)
+		free(cf->cf_ldap_groups[i]);
+	free(cf->cf_ldap_groups);
 	free(cf->cf_auth_realm);
 	free(cf->cf_users_file);
 	users_free(cf->cf_users, cf->cf_nusers);
@@ -209,27 +232,56 @@ config_group_find(const struct hg_config *cf, const char *name)
 
 /*
  * The group of a client at addr (family 4 or 6) authenticated as user
- * (NULL: none): the first whose networks hold the address and, when it
- * names users, whose users include user. HG_NONE when none.
+ * (NULL: none), no directory consulted: see config_group_match_dir().
  */
 uint32_t
 config_group_match(const struct hg_config *cf, int family,
     const uint8_t *addr, const char *user)
 {
+	return (config_group_match_dir(cf, family, addr, user, NULL, NULL));
+}
+
+/*
+ * The group of a client at addr (family 4 or 6) authenticated as user
+ * (NULL: none): the first whose networks hold the address (a group
+ * without networks holds every one) and, when it names users or an
+ * ldap_group, whose users include user or whose directory group has user
+ * in it. HG_NONE when none. dir is the directory groups user is in (bit
+ * i: cf_ldap_groups[i]), or NULL when they are not known: then, when the
+ * answer depends on them, *need is set and HG_NONE returned (with need
+ * NULL, user is in no directory group).
+ */
+uint32_t
+config_group_match_dir(const struct hg_config *cf, int family,
+    const uint8_t *addr, const char *user, const uint64_t *dir, int *need)
+{
 	const struct hg_group	*gr;
 	size_t			 i, j;
 
+	if (need != NULL)
+		*need = 0;
 	for (i = 0; i < cf->cf_ngroups; i++) {
 		gr = &cf->cf_groups[i];
-		if (!cidr_list_match(gr->gr_nets, gr->gr_nnets, family, addr))
+		if (gr->gr_nnets > 0 && !cidr_list_match(gr->gr_nets,
+		    gr->gr_nnets, family, addr))
 			continue;
-		if (!gr->gr_have_users)
+		if (!gr->gr_have_users && gr->gr_ldap == 0)
 			return ((uint32_t)i);
 		if (user == NULL)
 			continue;
 		for (j = 0; j < gr->gr_nusers; j++)
 			if (strcmp(gr->gr_users[j], user) == 0)
 				return ((uint32_t)i);
+		if (gr->gr_ldap == 0)
+			continue;
+		if (dir == NULL) {
+			if (need == NULL)
+				continue;
+			*need = 1;
+			return (HG_NONE);
+		}
+		if ((*dir >> (gr->gr_ldap - 1)) & 1)
+			return ((uint32_t)i);
 	}
 	return (HG_NONE);
 }

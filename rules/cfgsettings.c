@@ -368,7 +368,11 @@ cfg_set_group_networks(struct loader *ld, const struct cfg_key *ck,
 		    &gr->gr_nets, &gr->gr_nnets);
 }
 
-/* clients: [CIDR | {name: GROUP, networks: [CIDR ...], users: [NAME ...]}] */
+/*
+ * clients: [CIDR | {name: GROUP, networks: [CIDR ...], users: [NAME ...],
+ * ldap_group: DN}]; a group without networks takes its users from any
+ * address the other entries admit.
+ */
 void
 cfg_set_clients(struct loader *ld, const struct cfg_key *ck, yaml_node_t *k,
     yaml_node_t *v, void *arg)
@@ -389,6 +393,11 @@ cfg_set_clients(struct loader *ld, const struct cfg_key *ck, yaml_node_t *k,
 	free(cf->cf_groups);
 	cf->cf_groups = NULL;
 	cf->cf_ngroups = 0;
+	for (i = 0; i < cf->cf_nldap_groups; i++)
+		free(cf->cf_ldap_groups[i]);
+	free(cf->cf_ldap_groups);
+	cf->cf_ldap_groups = NULL;
+	cf->cf_nldap_groups = 0;
 	for (it = v->data.sequence.items.start;
 	    it < v->data.sequence.items.top; it++) {
 		n = cfg_node(ld, *it);
@@ -400,20 +409,25 @@ cfg_set_clients(struct loader *ld, const struct cfg_key *ck, yaml_node_t *k,
 		memset(&gr, 0, sizeof gr);
 		before = errors_total(ld->ld_errs);
 		cfg_walk(ld, CS_GROUP, n, &gr, NULL);
-		if (gr.gr_name == NULL || gr.gr_nnets == 0) {
+		if (gr.gr_name == NULL || (gr.gr_nnets == 0 &&
+		    !gr.gr_have_users && gr.gr_ldap == 0)) {
 			/* said already when a value was refused */
 			if (errors_total(ld->ld_errs) == before)
 				cfg_err(ld, n, "clients: a group needs a name "
-				    "and at least one of its networks");
+				    "and at least one of its networks, users "
+				    "or ldap_group");
 			cfg_group_free(&gr);
 			continue;
 		}
 		/* A group's networks may use the proxy. */
-		cf->cf_clients = xreallocarray(cf->cf_clients,
-		    cf->cf_nclients + gr.gr_nnets, sizeof *cf->cf_clients);
-		memcpy(cf->cf_clients + cf->cf_nclients, gr.gr_nets,
-		    gr.gr_nnets * sizeof *gr.gr_nets);
-		cf->cf_nclients += gr.gr_nnets;
+		if (gr.gr_nnets > 0) {
+			cf->cf_clients = xreallocarray(cf->cf_clients,
+			    cf->cf_nclients + gr.gr_nnets,
+			    sizeof *cf->cf_clients);
+			memcpy(cf->cf_clients + cf->cf_nclients, gr.gr_nets,
+			    gr.gr_nnets * sizeof *gr.gr_nets);
+			cf->cf_nclients += gr.gr_nnets;
+		}
 		cf->cf_groups = xreallocarray(cf->cf_groups,
 		    cf->cf_ngroups + 1, sizeof *cf->cf_groups);
 		cf->cf_groups[cf->cf_ngroups++] = gr;

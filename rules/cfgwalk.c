@@ -50,6 +50,7 @@ static const struct cfg_sect {
 	[CS_CATEGORY] =		{ "categories.*", "category", CSF_ENTRY },
 	[CS_LIST] =		{ "categories.*.lists", "lists", CSF_ENTRY },
 	[CS_LOGOUT] =		{ "log.outputs", "log.outputs", CSF_ENTRY },
+	[CS_LDAP] =		{ "ldap", "ldap", 0 },
 };
 
 /* The key called name in section sec of the loader's table, or NULL. */

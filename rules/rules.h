@@ -38,6 +38,12 @@
 #define HG_MAX_USERS_LINE	(HG_MAX_USER + 1 + HG_MAX_USER_HASH)
 #define HG_MAX_USERS_FILE	(4 * 1024 * 1024)	/* users file bytes */
 #define HG_MAX_GROUP		64	/* bytes of a group name */
+#define HG_MAX_LDAP_GROUPS	64	/* distinct clients.ldap_group DNs */
+#define HG_MAX_LDAP_DN		1024	/* bytes of a DN or user_filter */
+#define HG_MAX_LDAP_URLS	8	/* entries of ldap.url */
+#define HG_MAX_LDAP_PASSWORD	1024	/* bytes of ldap.bind_password_file */
+#define HG_LDAP_IN_CHAIN	"1.2.840.113556.1.4.1941" /* AD's nested
+						   membership matching rule */
 
 /* The realm of `auth.basic` when none is set. */
 #define HG_AUTH_REALM		"hushgate"
@@ -135,14 +141,39 @@ struct hg_gaction {
 	unsigned	 ga_col;
 };
 
-/* A client group: `clients: [{name, networks, users}]`. */
+/* A client group: `clients: [{name, networks, users, ldap_group}]`. */
 struct hg_group {
 	char		*gr_name;
-	struct hg_cidr	*gr_nets;
+	struct hg_cidr	*gr_nets;	/* none: any client address */
 	size_t		 gr_nnets;
 	char		**gr_users;	/* NULL: any user, or none */
 	size_t		 gr_nusers;
 	int		 gr_have_users;
+	unsigned	 gr_ldap;	/* 1 + its index in cf_ldap_groups;
+					   0: no ldap_group */
+};
+
+/* ldap.membership: where the directory says who is in a group. */
+enum hg_ldap_membership {
+	HG_LDAP_MEMBER = 0,	/* the group's member: user DNs */
+	HG_LDAP_MEMBERUID,	/* the group's memberUid: user names */
+	HG_LDAP_MEMBEROF	/* the user's memberOf: group DNs */
+};
+
+/* The directory of `ldap:`, where clients.ldap_group is looked up. */
+struct hg_ldap {
+	char		*lc_urls;	/* ldap.url, space-separated */
+	char		*lc_bind_dn;	/* NULL: anonymous */
+	char		*lc_bind_pw;	/* bind_password_file's: a secret */
+	char		*lc_base;	/* where users are searched */
+	char		*lc_filter;	/* user_filter; "%s": the user */
+	int		 lc_membership;	/* HG_LDAP_ */
+	char		*lc_attr;	/* member_attribute */
+	int		 lc_nested;	/* HG_LDAP_IN_CHAIN */
+	int		 lc_starttls;
+	char		*lc_ca_file;	/* NULL: libldap's own (ldap.conf) */
+	unsigned	 lc_ttl;	/* ms */
+	unsigned	 lc_timeout;	/* ms */
 };
 
 /* One user of the users file. */
@@ -293,6 +324,9 @@ struct hg_config {
 	size_t			 cf_nclients;
 	struct hg_group		*cf_groups;	/* clients: group entries */
 	size_t			 cf_ngroups;
+	struct hg_ldap		*cf_ldap;	/* ldap:; NULL: none */
+	char			**cf_ldap_groups; /* ldap_group DNs, distinct */
+	size_t			 cf_nldap_groups;
 	int			 cf_auth_basic;	/* auth.basic is set */
 	char			*cf_auth_realm;
 	char			*cf_users_file;
@@ -531,9 +565,19 @@ int		 config_client_allowed(const struct hg_config *, int,
 		    const uint8_t *);
 uint32_t	 config_group_match(const struct hg_config *, int,
 		    const uint8_t *, const char *);
+uint32_t	 config_group_match_dir(const struct hg_config *, int,
+		    const uint8_t *, const char *, const uint64_t *, int *);
 uint32_t	 config_group_find(const struct hg_config *, const char *);
 size_t		 config_nlisteners(const struct hg_config *,
 		    enum hg_listen_kind);
+
+/* ldapstr.c: the text of directory lookups */
+int		 ldapstr_attr_valid(const char *);
+int		 ldapstr_dn_valid(const char *, const char **);
+int		 ldapstr_url_valid(const char *, const char **);
+int		 ldapstr_filter_valid(const char *, const char **);
+ssize_t		 ldapstr_escape(const char *, char *, size_t);
+int		 ldapstr_expand(const char *, const char *, char *, size_t);
 
 /* users.c */
 int		 user_name_valid(const char *, size_t);

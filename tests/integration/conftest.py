@@ -3,6 +3,7 @@
 #
 # Debian packages this suite relies on (apt-get install -y ...):
 #   python3 python3-pytest python3-yaml curl openssl wget
+#   slapd ldap-utils python3-ldap (test_ldap.py)
 #
 # Run from the repository root:
 #   /usr/bin/python3 -m pytest tests/integration -q

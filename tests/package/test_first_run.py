@@ -117,6 +117,24 @@ def test_scripts_run_without_test_dependencies(scratch_clone,
         assert re.search(r"nego\.yaml:3:3: auth\.negotiate: .*not "
                          r"supported in this build", cp.stderr), cp.stderr
 
+        # Nor libldap (optional): directory groups are refused where they
+        # are written, and --version says so.
+        hg = rel / "hushgate"
+        cp = subprocess.run([str(hg), "--version"], stdout=subprocess.PIPE,
+                            text=True)
+        assert "Directory groups (LDAP): no" in cp.stdout, cp.stdout
+        assert "Kerberos single sign-on: no" in cp.stdout, cp.stdout
+        bad = tmp_path / "ldap.yaml"
+        bad.write_text("clients: [{name: staff, ldap_group: cn=staff}]\n"
+                       "ldap: {url: ldap://127.0.0.1, base: dc=test}\n")
+        cp = subprocess.run([str(hg), "-t", "-c", str(bad)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+        assert cp.returncode == 1, cp.stderr
+        for where in ("1:25: clients.ldap_group", "2:1: ldap"):
+            assert "%s:%s: not supported in this build" % (bad, where) in \
+                cp.stderr, cp.stderr
+
         # One tunnel to the local TLS origin, with a real handshake.
         with Tunnel(port, "origin.test:%d" % tls_origin.port) as t:
             assert t.status == 200, t.resp

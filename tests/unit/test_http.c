@@ -448,6 +448,7 @@ test_squid_every_end(void **state)
 	struct evbuffer		*out;
 	struct wstats		*sum;
 	struct auth_counts	 ac;
+	struct ldap_counts	 lk;
 	char			*text, *p, *q;
 	size_t			 len, n = 0;
 	enum conn_end		 end;
@@ -460,7 +461,8 @@ test_squid_every_end(void **state)
 	assert_non_null(out = evbuffer_new());
 	sum = unit_keep(calloc(1, sizeof *sum));
 	memset(&ac, 0, sizeof ac);
-	metrics_render(out, cf, sum, 0, &ac);
+	memset(&lk, 0, sizeof lk);
+	metrics_render(out, cf, sum, 0, &ac, &lk);
 	len = evbuffer_get_length(out);
 	text = unit_keep(malloc(len + 1));
 	evbuffer_remove(out, text, len);
