@@ -39,8 +39,9 @@ struct mainctx {
 	struct timespec		 mc_started;	/* monotonic */
 };
 /*
- * The configuration with the credentials of its TLS listeners loaded,
- * for -t, the start and a reload alike: errors go to errs, warnings
+ * The configuration with the credentials of its TLS listeners and the TLS
+ * configurations of its https:// parents loaded, for -t, the start and a
+ * reload alike: errors go to errs, warnings
  * (certificate expiry) to warns. NULL when either fails.
  */
 struct hg_config *
@@ -50,7 +51,8 @@ daemon_load(const char *file, struct hg_errors *errs, struct hg_errors *warns)
 
 	if ((cf = config_load(file, errs)) == NULL)
 		return (NULL);
-	if (tls_server_attach(cf, errs, warns) != 0) {
+	if (tls_server_attach(cf, errs, warns) != 0 ||
+	    tls_upstream_attach(cf, errs) != 0) {
 		config_unref(cf);
 		return (NULL);
 	}
@@ -68,13 +70,15 @@ pac_prepare(struct hg_config *cf)
 		    cf->cf_pac->pc_bodylen);
 }
 
-/* What a loaded configuration needs before workers run it: the PAC file
- * and the metrics' category names (the start and every reload). */
+/* What a loaded configuration needs before workers run it: the PAC file,
+ * the metrics' category names and the state of its parent proxies (the
+ * start and every reload). */
 static void
 daemon_prepare(struct hg_config *cf)
 {
 	pac_prepare(cf);
 	metrics_bind(cf);
+	upstate_bind(cf);
 }
 
 static void

@@ -49,6 +49,8 @@ static const struct cfg_sect {
 	[CS_CATEGORY] =		{ "categories.*", "category", CSF_ENTRY },
 	[CS_LIST] =		{ "categories.*.lists", "lists", CSF_ENTRY },
 	[CS_LOGOUT] =		{ "log.outputs", "log.outputs", CSF_ENTRY },
+	[CS_UPSTREAM] =		{ "upstreams", "upstreams", CSF_ENTRY },
+	[CS_ROUTE] =		{ "routes", "routes", CSF_ENTRY },
 };
 
 /* The key called name in section sec of the loader's table, or NULL. */

@@ -691,6 +691,7 @@ main(void)
 	failed += run_group("auth", test_auth_group);
 	failed += run_group("regfile", test_regfile_group);
 	failed += run_group("conform", test_conform_group);
+	failed += run_group("upstream", test_upstream_group);
 	keep_free();
 	/*
 	 * The exit status is the number of failed cases, held below 77:
