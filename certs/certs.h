@@ -2,7 +2,8 @@
  * certs.h -- TLS credentials and mbedTLS configuration.
  *
  * The rest of the daemon sees mbedTLS through this header only where it
- * runs a TLS session itself (the list downloader, the TLS listener).
+ * runs a TLS session itself (the list downloader, the TLS listener, the
+ * TLS to an https:// parent proxy).
  */
 #ifndef HG_CERTS_H
 #define HG_CERTS_H
@@ -38,6 +39,7 @@ struct cert_info {
 };
 
 struct tls_client *tls_client_new(const char *, char **);
+void		 tls_client_ref(struct tls_client *);
 void		 tls_client_free(struct tls_client *);
 const struct mbedtls_ssl_config *tls_client_conf(const struct tls_client *);
 void		 tls_server_ref(struct tls_server *);
@@ -45,6 +47,8 @@ void		 tls_server_unref(struct tls_server *);
 const struct mbedtls_ssl_config *tls_server_conf(const struct tls_server *);
 int		 tls_server_attach(struct hg_config *, struct hg_errors *,
 		    struct hg_errors *);
+int		 tls_upstream_attach(struct hg_config *, struct hg_errors *);
+int		 tls_crt_names_ip(const void *, const uint8_t *, size_t);
 void		 tls_strerror(int, char *, size_t);
 void		 tls_sha256(const void *, size_t, uint8_t [32]);
 int		 cert_info_load(const char *, struct cert_info *, char **);

@@ -1,9 +1,11 @@
 /*
  * tls.c -- mbedTLS configurations.
  *
- * The client, used to download lists: TLS 1.2 or later, the peer's
- * certificate always verified against a CA bundle (the system's by
- * default).
+ * The client, used to download lists and to reach the https:// parent
+ * proxies (upstreams:): TLS 1.2 or later, the peer's certificate always
+ * verified against a CA bundle (the system's by default). A tls_client
+ * is reference-counted like a tls_server: a parent's connection keeps its
+ * own, so that an idle pooled one outlives a reload.
  *
  * The server, one per TLS listener (listen: [{tls: {cert, key}}]): TLS 1.2
  * only (the highest this mbedTLS speaks as a server), ECDHE with AEAD
@@ -47,6 +49,7 @@
 #include "plat/plat.h"
 
 struct tls_client {
+	int				 tc_refs;	/* atomic */
 	mbedtls_entropy_context		 tc_entropy;
 	mbedtls_ctr_drbg_context	 tc_drbg;
 	mbedtls_x509_crt		 tc_ca;
@@ -134,6 +137,7 @@ tls_client_new(const char *ca_file, char **cause)
 		ca_file = HG_DEFAULT_CA_FILE;
 #endif
 	tc = xcalloc(1, sizeof *tc);
+	tc->tc_refs = 1;
 	mbedtls_entropy_init(&tc->tc_entropy);
 	mbedtls_ctr_drbg_init(&tc->tc_drbg);
 	mbedtls_x509_crt_init(&tc->tc_ca);
@@ -183,9 +187,17 @@ fail:
 }
 
 void
+tls_client_ref(struct tls_client *tc)
+{
+	__atomic_add_fetch(&tc->tc_refs, 1, __ATOMIC_RELAXED);
+}
+
+/* Drop a reference; the last one frees it. */
+void
 tls_client_free(struct tls_client *tc)
 {
-	if (tc == NULL)
+	if (tc == NULL || __atomic_sub_fetch(&tc->tc_refs, 1,
+	    __ATOMIC_ACQ_REL) != 0)
 		return;
 	mbedtls_ssl_config_free(&tc->tc_conf);
 	mbedtls_x509_crt_free(&tc->tc_ca);
@@ -350,6 +362,40 @@ tls_server_attach(struct hg_config *cf, struct hg_errors *errs,
 	return (rc);
 }
 
+/*
+ * The TLS client configuration of every https:// upstream of cf (up_tlsc),
+ * trusting its ca: or the system's anchors. A CA file that cannot be
+ * used is an error in errs at the ca: value (or the upstream's entry).
+ * Returns 0 or -1.
+ */
+int
+tls_upstream_attach(struct hg_config *cf, struct hg_errors *errs)
+{
+	struct hg_upstream	*up;
+	char			*cause = NULL;
+	size_t			 i;
+	int			 rc = 0;
+
+	cf->cf_tlsc_free = tls_client_free;
+	for (i = 0; i < cf->cf_nupstreams; i++) {
+		up = &cf->cf_upstreams[i];
+		if (!up->up_tls)
+			continue;
+		if ((up->up_tlsc = tls_client_new(up->up_ca, &cause)) != NULL)
+			continue;
+		if (up->up_ca != NULL)
+			errors_add(errs, up->up_file, up->up_ca_line,
+			    up->up_ca_col, "upstreams.ca: %s", cause);
+		else
+			errors_add(errs, up->up_file, up->up_line, up->up_col,
+			    "upstreams: %s: %s", up->up_name, cause);
+		free(cause);
+		cause = NULL;
+		rc = -1;
+	}
+	return (rc);
+}
+
 /* Append ", " and text to the list in out. */
 static void
 cert_append(char *out, size_t n, const char *kind, const char *text)
@@ -360,19 +406,19 @@ cert_append(char *out, size_t n, const char *kind, const char *text)
 }
 
 /*
- * The subjectAltName entries of crt (dNSName and iPAddress; mbedTLS 2.28
- * keeps only the former) into out, from the raw extensions.
+ * Each subjectAltName entry of crt, from the raw extensions (mbedTLS 2.28
+ * keeps only the dNSName ones): fn(tag, bytes, len, arg), tag 2 for a
+ * dNSName, 7 for an iPAddress.
  */
 static void
-cert_sans(const mbedtls_x509_crt *crt, char *out, size_t n)
+cert_san_walk(const mbedtls_x509_crt *crt, void (*fn)(int,
+    const unsigned char *, size_t, void *), void *arg)
 {
 	unsigned char	*p = crt->v3_ext.p, *end, *ext_end, *names_end;
-	char		 txt[HG_MAX_HOST + 1];
 	size_t		 len;
 	int		 crit;
 	mbedtls_x509_buf oid;
 
-	out[0] = '\0';
 	if (p == NULL || crt->v3_ext.len == 0)
 		return;
 	end = p + crt->v3_ext.len;
@@ -407,21 +453,74 @@ cert_sans(const mbedtls_x509_crt *crt, char *out, size_t n)
 
 			if (mbedtls_asn1_get_len(&p, names_end, &len) != 0)
 				return;
-			if (tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2) &&
-			    len < sizeof txt) {
-				memcpy(txt, p, len);
-				txt[len] = '\0';
-				cert_append(out, n, "DNS", txt);
-			} else if (tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7) &&
-			    (len == 4 || len == 16)) {
-				inet_ntop(len == 4 ? AF_INET : AF_INET6, p, txt,
-				    sizeof txt);
-				cert_append(out, n, "IP", txt);
-			}
+			if (tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2) ||
+			    tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7))
+				fn(tag & 0x1f, p, len, arg);
 			p += len;
 		}
 		return;
 	}
+}
+
+struct san_text {
+	char	*st_out;
+	size_t	 st_n;
+};
+
+static void
+san_text(int tag, const unsigned char *p, size_t len, void *arg)
+{
+	struct san_text	*st = arg;
+	char		 txt[HG_MAX_HOST + 1];
+
+	if (tag == 2 && len < sizeof txt) {
+		memcpy(txt, p, len);
+		txt[len] = '\0';
+		cert_append(st->st_out, st->st_n, "DNS", txt);
+	} else if (tag == 7 && (len == 4 || len == 16)) {
+		inet_ntop(len == 4 ? AF_INET : AF_INET6, p, txt, sizeof txt);
+		cert_append(st->st_out, st->st_n, "IP", txt);
+	}
+}
+
+/* The subjectAltName entries of crt (dNSName and iPAddress) into out. */
+static void
+cert_sans(const mbedtls_x509_crt *crt, char *out, size_t n)
+{
+	struct san_text	st = { out, n };
+
+	out[0] = '\0';
+	cert_san_walk(crt, san_text, &st);
+}
+
+struct san_ip {
+	const uint8_t	*si_addr;
+	size_t		 si_len;
+	int		 si_found;
+};
+
+static void
+san_ip(int tag, const unsigned char *p, size_t len, void *arg)
+{
+	struct san_ip	*si = arg;
+
+	if (tag == 7 && len == si->si_len && memcmp(p, si->si_addr, len) == 0)
+		si->si_found = 1;
+}
+
+/*
+ * Does the certificate crt name the address addr (4 or 16 bytes) in an
+ * iPAddress entry of its subjectAltName? (mbedTLS 2.28 checks a host
+ * name only: the TLS of a parent proxy at an address asks this.)
+ */
+int
+tls_crt_names_ip(const void *crt, const uint8_t *addr, size_t len)
+{
+	struct san_ip	si = { addr, len, 0 };
+
+	if (crt != NULL)
+		cert_san_walk(crt, san_ip, &si);
+	return (si.si_found);
 }
 
 static time_t

@@ -1,7 +1,8 @@
 /*
  * explain.c -- `hushgate explain`: what the proxy would decide for each
  * target, through the very functions the proxy calls (policy_decide,
- * and policy_decide_sni for the server name of --sni).
+ * policy_decide_sni for the server name of --sni, and config_route for
+ * the upstreams an allowed request goes through).
  */
 #include "config.h"
 
@@ -81,6 +82,27 @@ explain_sni(struct hg_config *cf, uint32_t group, const struct hg_target *t,
 	return (ok ? 0 : -1);
 }
 
+/*
+ * The route of an allowed request (the configuration has upstreams):
+ * "route HOST:PORT<TAB>via<TAB>corp1,corp2,direct<TAB>FILE:LINE", the
+ * place being route_default when no entry of routes matched.
+ */
+static void
+explain_route(const struct hg_config *cf, const struct hg_target *t,
+    const struct hg_decision *d)
+{
+	const struct hg_route	*ro = config_route(cf, t, d);
+	char			 via[HG_MAX_VIA * (HG_MAX_UPSTREAM_NAME + 1) + 1];
+
+	config_route_text(cf, ro, via, sizeof via);
+	printf(t->t_kind == HG_HOST_IPV6 ? "route [%s]:%u\t" : "route %s:%u\t",
+	    t->t_host, t->t_port);
+	if (ro->ro_file != NULL)
+		printf("via\t%s\t%s:%u\n", via, ro->ro_file, ro->ro_line);
+	else
+		printf("via\t%s\troute_default\n", via);
+}
+
 /* Print one answer; returns 0, or -1 for an invalid target. */
 static int
 explain_one(struct hg_config *cf, enum hg_scheme scheme, uint32_t group,
@@ -100,6 +122,8 @@ explain_one(struct hg_config *cf, enum hg_scheme scheme, uint32_t group,
 	printf(t.t_kind == HG_HOST_IPV6 ? "[%s]:%u\t" : "%s:%u\t", t.t_host,
 	    t.t_port);
 	explain_decision(scheme, &d);
+	if (cf->cf_nupstreams > 0 && d.d_action != HG_ACT_DENY)
+		explain_route(cf, &t, &d);
 	if (sni != NULL)
 		return (explain_sni(cf, group, &t, &d, sni));
 	return (0);

@@ -252,6 +252,18 @@ check_main(const char *file, int verbose)
 	printf("pac: policy mode %zu bytes (%zu names); serving mode %s\n",
 	    pacsize, pacnames, cf->cf_pac_mode == HG_PAC_ALL ? "all" :
 	    "policy");
+	if (cf->cf_nupstreams > 0) {
+		char	via[HG_MAX_VIA * (HG_MAX_UPSTREAM_NAME + 1) + 1];
+
+		printf("upstreams: %zu (", cf->cf_nupstreams);
+		for (i = 0; i < cf->cf_nupstreams; i++)
+			printf("%s%s %s", i > 0 ? ", " : "",
+			    cf->cf_upstreams[i].up_name,
+			    cf->cf_upstreams[i].up_url);
+		config_route_text(cf, &cf->cf_route_default, via, sizeof via);
+		printf("); routes: %zu; route_default: %s\n", cf->cf_nroutes,
+		    via);
+	}
 	printf("warnings: %zu\n", errors_total(&cf->cf_warnings));
 	for (i = 0; i < n; i++) {
 		ca = ruleset_category_const(cf->cf_rules, (uint32_t)i);

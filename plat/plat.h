@@ -53,6 +53,10 @@ int		 plat_socket(int, int, int);
 /* connect(2) on a non-blocking socket: 0, or -1 with errno (EINPROGRESS
  * while it goes on). */
 int		 plat_connect(int, const struct sockaddr *, socklen_t);
+/* No Nagle delay on a TCP socket (TCP_NODELAY): a proxy passes on what it
+ * has when it has it, and a small write never waits for the peer's
+ * delayed ACK. */
+void		 plat_nodelay(int);
 /* The pending error of a socket (SO_ERROR) as an errno value. */
 int		 plat_sock_error(int);
 /* The errno value of the last failed socket call, ours or libevent's. */

@@ -20,6 +20,8 @@
 #endif
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <event2/thread.h>
 
@@ -38,6 +40,14 @@ int
 plat_socket(int family, int type, int proto)
 {
 	return (socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto));
+}
+
+void
+plat_nodelay(int fd)
+{
+	int	one = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
 int

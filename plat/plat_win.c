@@ -135,6 +135,15 @@ plat_socket(int family, int type, int proto)
 	return ((int)s);
 }
 
+void
+plat_nodelay(int fd)
+{
+	BOOL	on = TRUE;
+
+	(void)setsockopt((SOCKET)fd, IPPROTO_TCP, TCP_NODELAY,
+	    (const char *)&on, sizeof on);
+}
+
 int
 plat_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {

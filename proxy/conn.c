@@ -275,6 +275,7 @@ conn_record(struct conn *c)
 		r.dr_action = "deny";
 	r.dr_status = cr->cr_status;
 	r.dr_upstream = cr->cr_upstream[0] ? cr->cr_upstream : NULL;
+	r.dr_parent = cr->cr_via != NULL && r.dr_upstream != NULL;
 	r.dr_bytes_up = cr->cr_bytes_up;
 	r.dr_bytes_down = cr->cr_bytes_down;
 	r.dr_end = cr->cr_end != END_NONE ? cr->cr_end : END_ERROR;
@@ -302,6 +303,7 @@ conn_free(struct conn *c)
 		evutil_freeaddrinfo(c->cn_ai);
 	if (c->cn_uphead != NULL)
 		evbuffer_free(c->cn_uphead);
+	free(c->cn_upline);
 	free(c->cn_req.cr_path);
 	tls_server_unref(c->cn_tls_wait);
 	config_unref(c->cn_cfg);
@@ -336,9 +338,13 @@ conn_close(struct conn *c, enum conn_end end)
 	if (c->cn_cli != NULL)
 		bufferevent_free(c->cn_cli);	/* and its TLS */
 	if (c->cn_up != NULL)
-		bufferevent_free(c->cn_up);
+		bufferevent_free(c->cn_up);	/* and its TLS */
 	c->cn_cli = c->cn_up = NULL;
-	c->cn_tlsb = NULL;
+	c->cn_tlsb = c->cn_uptlsb = NULL;
+	if (c->cn_upearly != NULL) {
+		evbuffer_free(c->cn_upearly);
+		c->cn_upearly = NULL;
+	}
 	for (k = 0; k < 4; k++) {
 		if (c->cn_ev[k] != NULL)
 			event_free(c->cn_ev[k]);
@@ -437,9 +443,10 @@ void
 conn_upstream_drop(struct conn *c)
 {
 	if (c->cn_up != NULL) {
-		bufferevent_free(c->cn_up);
+		bufferevent_free(c->cn_up);	/* and its TLS */
 		c->cn_up = NULL;
 	}
+	c->cn_uptlsb = NULL;
 	if (c->cn_ev[3] != NULL) {
 		event_free(c->cn_ev[3]);
 		c->cn_ev[3] = NULL;
@@ -826,6 +833,8 @@ conn_accept(struct worker *w, int fd, struct bufferevent *bev,
 	if (bev == NULL && (bev = bufferevent_socket_new(w->w_base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
 		goto fail;
+	if (fd != -1)
+		plat_nodelay(fd);
 	c->cn_cli = bev;
 	if ((c->cn_timer = evtimer_new(w->w_base, conn_timer, c)) == NULL)
 		goto fail;

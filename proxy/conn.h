@@ -11,7 +11,9 @@
  *   admin.c     the proxy's own pages: the PAC file, /metrics, /healthz,
  *               the status page (statusapi.c: its JSON)
  *   tunnel.c    CONNECT: the tunnel, raw or on a TLS listener, tls_sni
- *   forward.c   plain HTTP forwarding
+ *   forward.c   plain HTTP forwarding (fwdpool.c: its idle upstreams)
+ *   parent.c    the route of an allowed request: each entry in turn,
+ *               a parent proxy's TLS and CONNECT, failover
  *   upstream.c  resolve, the destination guard, connect
  *   conn.c      accept, state, timers, answers, close and the record
  *   auth.c      Basic authentication (a verdict, never an answer)
@@ -44,6 +46,14 @@ enum conn_kind {
 	CK_NONE = 0,
 	CK_CONNECT,
 	CK_HTTP
+};
+
+/* How far the connection to a parent proxy is (parent.c). */
+enum parent_stage {
+	PS_NONE = 0,	/* direct, or the parent is ready */
+	PS_CONNECT,	/* connecting to it (upstream.c) */
+	PS_TLS,		/* its TLS handshake (https://) */
+	PS_ANSWER	/* CONNECT sent, its answer awaited */
 };
 
 /*
@@ -94,6 +104,16 @@ struct conn_req {
 	char			 cr_upstream[56];
 	char			 cr_method[16];
 	char			 cr_raw_target[256];
+	/* where an allowed request goes (parent.c) */
+	const struct hg_route	*cr_route;	/* NULL: not routed */
+	unsigned		 cr_hop;	/* the entry of its via tried */
+	const struct hg_upstream *cr_via;	/* its parent; NULL: direct */
+	/* the failure of an earlier entry, answered if no later one is
+	 * tried (the later ones marked down) */
+	int			 cr_fail_status; /* 0: none */
+	enum conn_end		 cr_fail_end;
+	const struct hg_upstream *cr_fail_via;
+	char			 cr_fail_why[256];
 };
 
 struct conn {
@@ -140,6 +160,15 @@ struct conn {
 	int			 cn_client_slot; /* counted for its address */
 	struct tlsbev		*cn_tlsb;	/* TLS listener: cn_cli's TLS */
 	struct tls_server	*cn_tls_wait;	/* TLS after the PROXY header */
+	/* a parent proxy (parent.c) */
+	enum parent_stage	 cn_pstage;
+	struct tlsbev		*cn_uptlsb;	/* cn_up's TLS (https://) */
+	struct evbuffer		*cn_upearly;	/* tunnel bytes that came with
+						   the parent's 200 */
+	/* plain HTTP: the request line of cn_uphead, "METHOD PATH" */
+	char			*cn_upline;
+	size_t			 cn_upmethlen;
+	size_t			 cn_uplinecap;
 };
 
 /* Tunnel directions: client to upstream, upstream to client. */
@@ -164,6 +193,10 @@ struct conn_ops {
 	void	(*co_timeout)(struct conn *);
 	/* the upstream is connected, or came from the pool */
 	void	(*co_upstream_ready)(struct conn *);
+	/* the upstream of the route's entry cannot be reached: status, why
+	 * and end of the answer if no other entry can be tried */
+	void	(*co_upstream_failed)(struct conn *, int, const char *,
+		    enum conn_end);
 };
 
 /* conn.c */
@@ -248,6 +281,18 @@ enum auth_verdict auth_challenge(const struct conn *, struct auth_answer *,
 enum auth_verdict auth_blocked(const struct conn *, struct auth_answer *,
 		    unsigned);
 enum auth_verdict auth_nomem(const struct conn *, struct auth_answer *);
+/* fwdpool.c */
+int		 fwdpool_take(struct conn *);
+void		 fwdpool_put(struct conn *);
+
+/* parent.c */
+void		 parent_start(struct conn *);
+void		 parent_retry(struct conn *);
+void		 parent_connected(struct conn *);
+void		 parent_failed(struct conn *, int, const char *, enum conn_end);
+void		 parent_timeout(struct conn *);
+void		 parent_alive(struct conn *);
+void		 parent_drop(struct conn *);
 
 /* upstream.c */
 void		 upstream_resolve(struct conn *);

@@ -39,9 +39,10 @@ struct mainctx {
 	struct timespec		 mc_started;	/* monotonic */
 };
 /*
- * The configuration with the credentials of its TLS listeners and of
- * auth.negotiate (its keytab) loaded, for -t, the start and a reload
- * alike: errors go to errs, warnings
+ * The configuration with the credentials of its TLS listeners, of
+ * auth.negotiate (its keytab) and the TLS configurations of its https://
+ * parents loaded, for -t, the start and a reload alike: errors go to errs,
+ * warnings
  * (certificate expiry) to warns. NULL when either fails.
  */
 struct hg_config *
@@ -52,7 +53,8 @@ daemon_load(const char *file, struct hg_errors *errs, struct hg_errors *warns)
 	if ((cf = config_load(file, errs)) == NULL)
 		return (NULL);
 	if (tls_server_attach(cf, errs, warns) != 0 ||
-	    negotiate_attach(cf, errs) != 0) {
+	    negotiate_attach(cf, errs) != 0 ||
+	    tls_upstream_attach(cf, errs) != 0) {
 		config_unref(cf);
 		return (NULL);
 	}
@@ -71,14 +73,15 @@ pac_prepare(struct hg_config *cf)
 }
 
 /* What a loaded configuration needs before workers run it: the PAC file,
- * the metrics' category names and the directory's settings (the start
- * and every reload). */
+ * the metrics' category names, the directory's settings and the state of
+ * its parent proxies (the start and every reload). */
 static void
 daemon_prepare(struct hg_config *cf)
 {
 	pac_prepare(cf);
 	metrics_bind(cf);
 	ldapgroups_configure(cf);
+	upstate_bind(cf);
 }
 
 static void

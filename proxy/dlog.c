@@ -443,11 +443,11 @@ squid_field(struct jbuf *jb, const char *s)
  * CONNECT that got no tunnel). Squid's tags: TCP_TUNNEL, a tunnel;
  * TCP_MISS, plain HTTP forwarded, or an upstream failure answered 502 or
  * 504; TCP_DENIED, a refusal (rules, ports, the destination guard,
- * authentication, clients, max_connections_per_client, and a tunnel
- * closed by the SNI check or decision after its 200); NONE_NONE, no request
- * understood or no destination reached. _ABORTED: the client side was
- * cut before the end; _TIMEDOUT: a client-side timeout ended it. The
- * status of the line stays the one the client got.
+ * authentication, clients, max_connections_per_client, a parent proxy's,
+ * and a tunnel closed by the SNI check or decision after its 200);
+ * NONE_NONE, no request understood or no destination reached. _ABORTED:
+ * the client side was cut before the end; _TIMEDOUT: a client-side
+ * timeout ended it. The status of the line stays the one the client got.
  */
 static const struct squid_code {
 	const char	*sc_name;
@@ -516,6 +516,18 @@ static const struct squid_code {
 	    { "connect_timeout", "NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
 	[END_BAD_RESPONSE] =
 	    { "bad_response",	"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
+	[END_UPSTREAM_UNREACHABLE] =
+	    { "upstream_unreachable", "NONE_NONE", "TCP_MISS",	"NONE_NONE" },
+	[END_UPSTREAM_TLS] =
+	    { "upstream_tls",	"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
+	[END_UPSTREAM_AUTH] =
+	    { "upstream_auth",	"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
+	[END_UPSTREAM_REFUSED] =
+	    { "upstream_refused", "TCP_DENIED",	"TCP_DENIED",	"TCP_DENIED" },
+	[END_UPSTREAM_FAILED] =
+	    { "upstream_failed", "NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
+	[END_UPSTREAM_DOWN] =
+	    { "upstream_down",	"NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
 	[END_RESPONSE_TIMEOUT] =
 	    { "response_timeout", "NONE_NONE",	"TCP_MISS",	"NONE_NONE" },
 	[END_SERVED] =
@@ -579,6 +591,8 @@ dlog_squid_code(enum conn_end end, const char *method, int status)
  * r as a line of Squid's native access.log format, for the analysers
  * people run on Squid logs:
  *   time elapsed client code/status bytes method URL user hierarchy type
+ * where hierarchy is HIER_DIRECT/address, FIRSTUP_PARENT/name (a parent
+ * proxy of upstreams:) or HIER_NONE/-.
  */
 size_t
 dlog_format_squid(char *buf, size_t size, const struct dlog_record *r,
@@ -616,7 +630,10 @@ dlog_format_squid(char *buf, size_t size, const struct dlog_record *r,
 		snprintf(url, sizeof url, "http://%s%s%s:%d%s", lb,
 		    r->dr_host, rb, r->dr_port,
 		    r->dr_path != NULL ? r->dr_path : "/");
-	if (r->dr_upstream != NULL) {
+	if (r->dr_upstream != NULL && r->dr_parent)
+		snprintf(hier, sizeof hier, "FIRSTUP_PARENT/%s",
+		    r->dr_upstream);
+	else if (r->dr_upstream != NULL) {
 		colon = strrchr(r->dr_upstream, ':');
 		snprintf(hier, sizeof hier, "HIER_DIRECT/%.*s",
 		    (int)(colon ? colon - r->dr_upstream :

@@ -1,7 +1,9 @@
 /*
  * forward.c -- plain HTTP forwarding: absolute-form requests
  * ("GET http://host/path HTTP/1.1"), decided by the same policy as
- * CONNECT, sent upstream in origin form with hop-by-hop headers removed.
+ * CONNECT, sent upstream in origin form with hop-by-hop headers removed
+ * (to a parent proxy of the request's route, parent.c, in absolute form
+ * with the parent's credentials).
  *
  * Bodies stream both ways and are re-framed on the way: a chunked body is
  * decoded and encoded again (so a malformed chunk stream never reaches the
@@ -9,8 +11,9 @@
  * response ends the client connection. Ambiguous framing (the classic
  * request smuggling vectors) is refused with 400. Client connections
  * persist across requests, each request decided and logged on its own;
- * upstream connections are pooled per worker and reused for the same
- * host:port when a response was completely framed.
+ * upstream connections are pooled per worker (fwdpool.c) and reused for
+ * the same host:port, or the same parent, when a response was completely
+ * framed.
  */
 #include "config.h"
 
@@ -33,148 +36,12 @@
  * lines before it. */
 #define FWD_HEAD_WAIT	(HG_MAX_RESPONSE_HEAD + 4 + 2 * HG_MAX_EMPTY_LINES)
 
-struct pooled {
-	struct pooled		*po_next;
-	struct pooled		*po_prev;
-	struct worker		*po_w;
-	struct bufferevent	*po_bev;
-	struct event		*po_timer;
-	char			 po_key[HG_MAX_HOST + 16];
-	char			 po_upstream[56];
-};
-
 static void	fwd_cli_read(struct bufferevent *, void *);
 static void	fwd_cli_write(struct bufferevent *, void *);
 static void	fwd_cli_event(struct bufferevent *, short, void *);
 static void	fwd_up_read(struct bufferevent *, void *);
 static void	fwd_up_write(struct bufferevent *, void *);
 static void	fwd_up_event(struct bufferevent *, short, void *);
-
-/* ---- the upstream pool ------------------------------------------------ */
-
-static void
-pool_remove(struct pooled *po)
-{
-	struct worker	*w = po->po_w;
-
-	if (po->po_prev != NULL)
-		po->po_prev->po_next = po->po_next;
-	else
-		w->w_pool = po->po_next;
-	if (po->po_next != NULL)
-		po->po_next->po_prev = po->po_prev;
-	w->w_npool--;
-}
-
-static void
-pool_free(struct pooled *po)
-{
-	pool_remove(po);
-	bufferevent_free(po->po_bev);
-	event_free(po->po_timer);
-	free(po);
-}
-
-/* An idle upstream spoke or closed: it cannot be reused. */
-static void
-pool_read(struct bufferevent *bev, void *arg)
-{
-	pool_free(arg);
-}
-
-static void
-pool_event(struct bufferevent *bev, short what, void *arg)
-{
-	pool_free(arg);
-}
-
-static void
-pool_timer(evutil_socket_t fd, short what, void *arg)
-{
-	pool_free(arg);
-}
-
-static void
-pool_key(const struct conn *c, char *key, size_t n)
-{
-	snprintf(key, n, "%s:%u", c->cn_req.cr_target.t_host,
-	    c->cn_req.cr_target.t_port);
-}
-
-/* Keep the upstream of c for reuse. */
-static void
-pool_put(struct conn *c)
-{
-	struct worker	*w = c->cn_w;
-	struct pooled	*po, *last;
-	struct timeval	 tv = { HG_POOL_IDLE_MS / 1000,
-	    (HG_POOL_IDLE_MS % 1000) * 1000 };
-
-	if (w->w_stopping || (po = calloc(1, sizeof *po)) == NULL) {
-		bufferevent_free(c->cn_up);
-		c->cn_up = NULL;
-		return;
-	}
-	if (w->w_npool >= HG_POOL_MAX) {
-		/* Evict the oldest. */
-		for (last = w->w_pool; last->po_next != NULL;
-		    last = last->po_next)
-			;
-		pool_free(last);
-	}
-	po->po_w = w;
-	po->po_bev = c->cn_up;
-	c->cn_up = NULL;
-	pool_key(c, po->po_key, sizeof po->po_key);
-	snprintf(po->po_upstream, sizeof po->po_upstream, "%s",
-	    c->cn_req.cr_upstream);
-	po->po_timer = evtimer_new(w->w_base, pool_timer, po);
-	if (po->po_timer == NULL) {
-		bufferevent_free(po->po_bev);
-		free(po);
-		return;
-	}
-	bufferevent_setwatermark(po->po_bev, EV_WRITE, 0, 0);
-	bufferevent_setcb(po->po_bev, pool_read, NULL, pool_event, po);
-	bufferevent_enable(po->po_bev, EV_READ);
-	evtimer_add(po->po_timer, &tv);
-	po->po_next = w->w_pool;
-	if (w->w_pool != NULL)
-		w->w_pool->po_prev = po;
-	w->w_pool = po;
-	w->w_npool++;
-}
-
-/* Take an idle upstream for c's target; 0 when there is one. */
-static int
-pool_take(struct conn *c)
-{
-	struct conn_req	*cr = &c->cn_req;
-	struct pooled	*po;
-	char		 key[HG_MAX_HOST + 16];
-
-	pool_key(c, key, sizeof key);
-	for (po = c->cn_w->w_pool; po != NULL; po = po->po_next) {
-		if (strcmp(po->po_key, key) != 0)
-			continue;
-		pool_remove(po);
-		c->cn_up = po->po_bev;
-		snprintf(cr->cr_upstream, sizeof cr->cr_upstream, "%s",
-		    po->po_upstream);
-		event_free(po->po_timer);
-		free(po);
-		cr->cr_up_pooled = 1;
-		return (0);
-	}
-	return (-1);
-}
-
-void
-fwd_pool_flush(struct worker *w)
-{
-	while (w->w_pool != NULL)
-		pool_free(w->w_pool);
-}
 
 /* ---- requests ------------------------------------------------------ */
 
@@ -328,10 +195,12 @@ fwd_log_path(struct conn_req *cr, const char *path, size_t plen)
 }
 
 /*
- * The head of c's request rq as the upstream gets it, into cn_uphead: the
- * origin form of the target (path, plen bytes), Host, the end-to-end
- * headers (ch: those Connection names), Via, the framing. Returns -1
- * when out of memory.
+ * The head of c's request rq as the upstream gets it: its request line
+ * (the method, and path, plen bytes, in origin form) into cn_upline, the
+ * rest into cn_uphead: Host, the end-to-end headers (ch: those Connection
+ * names; none of the client's Proxy-*), Via, the framing. The line is
+ * written for each upstream tried (fwd_send_head()). Returns -1 when out
+ * of memory.
  */
 static int
 fwd_upstream_head(struct conn *c, const struct http_request *rq,
@@ -341,19 +210,31 @@ fwd_upstream_head(struct conn *c, const struct http_request *rq,
 	struct evbuffer			*out = c->cn_uphead;
 	const struct http_header	*h;
 	char				 host[HG_MAX_HOST + 16];
-	size_t				 i;
-	int				 bad = 0;
+	size_t				 i, need;
+	int				 bad = 0, slash;
 
+	slash = plen == 0 || path[0] == '?';
+	need = rq->rq_methodlen + 1 + (size_t)slash + plen + 1;
+	if (need > c->cn_uplinecap) {
+		free(c->cn_upline);
+		if ((c->cn_upline = malloc(need)) == NULL) {
+			c->cn_uplinecap = 0;
+			return (-1);
+		}
+		c->cn_uplinecap = need;
+	}
+	snprintf(c->cn_upline, need, "%.*s %s%.*s", (int)rq->rq_methodlen,
+	    rq->rq_method, slash ? "/" : "", (int)plen, path);
+	c->cn_upmethlen = rq->rq_methodlen;
 	authority(&cr->cr_target, host, sizeof host);
-	bad |= evbuffer_add_printf(out, "%.*s %s%.*s HTTP/1.1\r\n"
-	    "Host: %s\r\n", (int)rq->rq_methodlen, rq->rq_method,
-	    plen == 0 || path[0] == '?' ? "/" : "", (int)plen, path, host) < 0;
+	bad |= evbuffer_add_printf(out, "Host: %s\r\n", host) < 0;
 	for (i = 0; i < rq->rq_nheaders; i++) {
 		h = &rq->rq_headers[i];
 		if (hop_by_hop(h, ch->ch_names, ch->ch_n) ||
 		    http_token_eq(h->hh_name, h->hh_namelen, "host") ||
 		    http_token_eq(h->hh_name, h->hh_namelen,
-		    "content-length"))
+		    "content-length") || (h->hh_namelen > 6 &&
+		    strncasecmp(h->hh_name, "proxy-", 6) == 0))
 			continue;
 		bad |= evbuffer_add_printf(out, "%.*s: %.*s\r\n",
 		    (int)h->hh_namelen, h->hh_name, (int)h->hh_valuelen,
@@ -379,6 +260,34 @@ fwd_upstream_head(struct conn *c, const struct http_request *rq,
 		    "Connection: TE\r\n") < 0;
 	bad |= evbuffer_add(out, "\r\n", 2) != 0;
 	return (bad ? -1 : 0);
+}
+
+/*
+ * The request head to the upstream of the route's entry: to an origin in
+ * origin form; to a parent proxy in absolute form, with the parent's
+ * credentials. cn_uphead stays, for another entry or a retry.
+ */
+static void
+fwd_send_head(struct conn *c)
+{
+	const struct hg_upstream	*up = c->cn_req.cr_via;
+	struct evbuffer			*out = bufferevent_get_output(c->cn_up);
+	char				 host[HG_MAX_HOST + 16];
+	const char			*line = c->cn_upline;
+	size_t				 m = c->cn_upmethlen;
+
+	if (up == NULL)
+		evbuffer_add_printf(out, "%s HTTP/1.1\r\n", line);
+	else {
+		authority(&c->cn_req.cr_target, host, sizeof host);
+		evbuffer_add_printf(out, "%.*s http://%s%s HTTP/1.1\r\n%s%s%s",
+		    (int)m, line, host, line + m + 1,
+		    up->up_auth != NULL ? "Proxy-Authorization: " : "",
+		    up->up_auth != NULL ? up->up_auth : "",
+		    up->up_auth != NULL ? "\r\n" : "");
+	}
+	evbuffer_add(out, evbuffer_pullup(c->cn_uphead, -1),
+	    evbuffer_get_length(c->cn_uphead));
 }
 
 /*
@@ -477,13 +386,10 @@ fwd_request(struct conn *c, const struct http_request *rq)
 		return;
 	}
 
-	/* No more reading from the client until the upstream is there. */
+	/* No more reading from the client until the upstream is there:
+	 * the route's (parent.c), from the pool or connected. */
 	bufferevent_disable(c->cn_cli, EV_READ);
-	if (pool_take(c) == 0) {
-		fwd_upstream_ready(c);
-		return;
-	}
-	upstream_resolve(c);
+	parent_start(c);
 }
 
 /* The upstream is connected (or came from the pool): send the request. */
@@ -493,15 +399,10 @@ fwd_upstream_ready(struct conn *c)
 	struct conn_req	*cr = &c->cn_req;
 
 	c->cn_state = CS_HTTP;
-	if (cr->cr_up_pooled && cr->cr_req_body == BODY_NONE) {
-		/* Keep the head: a pooled connection the server closed at
-		 * the same moment gets one retry on a new connection. */
-		evbuffer_add(bufferevent_get_output(c->cn_up),
-		    evbuffer_pullup(c->cn_uphead, -1),
-		    evbuffer_get_length(c->cn_uphead));
-	} else
-		evbuffer_add_buffer(bufferevent_get_output(c->cn_up),
-		    c->cn_uphead);
+	/* The head stays: a pooled connection the server closed at the
+	 * same moment gets one retry on a new connection, and a request
+	 * with no body (or none sent yet) the route's next entry. */
+	fwd_send_head(c);
 	bufferevent_set_max_single_read(c->cn_up, HG_RELAY_READ_MAX);
 	bufferevent_set_max_single_read(c->cn_cli, HG_RELAY_READ_MAX);
 	bufferevent_setwatermark(c->cn_up, EV_WRITE, HG_RELAY_LOW_WATER, 0);
@@ -534,11 +435,9 @@ fwd_finish(struct conn *c)
 	upin = bufferevent_get_input(c->cn_up);
 	if (cr->cr_up_reusable && cr->cr_req_done && !cr->cr_up_eof &&
 	    evbuffer_get_length(upin) == 0 && cr->cr_keepalive)
-		pool_put(c);
-	else {
-		bufferevent_free(c->cn_up);
-		c->cn_up = NULL;
-	}
+		fwdpool_put(c);
+	else
+		conn_upstream_drop(c);
 	if (cr->cr_keepalive && cr->cr_req_done && !cr->cr_cli_eof) {
 		conn_record(c);
 		conn_next_request(c);
@@ -722,6 +621,17 @@ fwd_response_head(struct conn *c)
 			    rs.rs_status, (int)rs.rs_reasonlen, rs.rs_reason);
 	}
 
+	if (cr->cr_via != NULL) {
+		if (rs.rs_status == 407) {
+			/* The parent's own refusal: the client cannot answer
+			 * it through us. */
+			parent_failed(c, 502, "407 Proxy Authentication "
+			    "Required (the parent refused its credentials)",
+			    END_UPSTREAM_AUTH);
+			return (-1);
+		}
+		parent_alive(c);
+	}
 	cr->cr_status = rs.rs_status;
 	connection_scan(rs.rs_headers, rs.rs_nheaders, &ch, 0);
 	if (http_response_framing(&rs, cr->cr_is_head, &kind, &blen,
@@ -841,11 +751,9 @@ fwd_up_event(struct bufferevent *bev, short what, void *arg)
 		log_debug("%s %s %s:%u: reused upstream closed, retrying",
 		    c->cn_client, cr->cr_method, cr->cr_target.t_host,
 		    cr->cr_target.t_port);
-		bufferevent_free(c->cn_up);
-		c->cn_up = NULL;
+		conn_upstream_drop(c);
 		cr->cr_up_pooled = 0;
-		cr->cr_upstream[0] = '\0';
-		upstream_resolve(c);
+		parent_retry(c);
 		return;
 	}
 	cr->cr_up_eof = 1;
@@ -862,9 +770,15 @@ fwd_up_event(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 	}
-	fwd_abort(c, 502, cr->cr_resp_started ?
-	    "upstream closed in the middle of the response" :
-	    "upstream closed without a response", END_UPSTREAM_CLOSED);
+	if (!cr->cr_resp_started) {
+		/* A parent proxy that did not answer: the route's next
+		 * entry, when the request can be sent again. */
+		parent_failed(c, 502, "upstream closed without a response",
+		    END_UPSTREAM_CLOSED);
+		return;
+	}
+	fwd_abort(c, 502, "upstream closed in the middle of the response",
+	    END_UPSTREAM_CLOSED);
 }
 
 /* The connection's timer in CS_HTTP. */

@@ -11,6 +11,8 @@
  * (metrics_bind(), at start and on reload), so that counters survive a
  * reload that reorders or adds categories.
  *
+ * The parent proxies' counters are upstate.c's, shown here by name.
+ *
  * When each url: list was last checked is kept here too, by its cache
  * metadata file: the main thread reads the file when a configuration is
  * loaded and hears of every later check from the refresher, so that a
@@ -270,6 +272,62 @@ static const char *const action_labels[4] = {
 	[HG_ACT_DENY] = "deny", [HG_ACT_AUDIT] = "audit",
 };
 
+/* A line of one upstream's counter: name{upstream="NAME"[,kind="K"]} n */
+static void
+upstream_line(struct evbuffer *out, const char *name,
+    const struct hg_upstream *up, const char *kind, uint64_t n)
+{
+	evbuffer_add_printf(out, "%s{upstream=\"", name);
+	label(out, up->up_name);
+	if (kind != NULL)
+		evbuffer_add_printf(out, "\",kind=\"%s", kind);
+	evbuffer_add_printf(out, "\"} %llu\n", (unsigned long long)n);
+}
+
+/* The parent proxies of cf (upstreams:), each by name (upstate.c). */
+static void
+metrics_upstreams(struct evbuffer *out, const struct hg_config *cf)
+{
+	struct upstate_counts	 uc[HG_MAX_UPSTREAMS];
+	size_t			 i, n = cf->cf_nupstreams;
+	unsigned		 k;
+
+	for (i = 0; i < n; i++)
+		upstate_counts(&cf->cf_upstreams[i], &uc[i]);
+	head(out, "hushgate_upstream_requests_total", "counter",
+	    "Requests sent to each parent proxy (upstreams), each entry of a "
+	    "route tried counting once.");
+	for (i = 0; i < n; i++)
+		upstream_line(out, "hushgate_upstream_requests_total",
+		    &cf->cf_upstreams[i], NULL, uc[i].uc_requests);
+	head(out, "hushgate_upstream_failures_total", "counter",
+	    "Requests to each parent proxy that failed, by kind: unreachable "
+	    "(no answer), tls, auth (407), refused (4xx to CONNECT), failed "
+	    "(5xx to CONNECT).");
+	for (i = 0; i < n; i++)
+		for (k = 0; k < UPF_MAX; k++)
+			upstream_line(out, "hushgate_upstream_failures_total",
+			    &cf->cf_upstreams[i], upstate_kind_name(k),
+			    uc[i].uc_failures[k]);
+	head(out, "hushgate_upstream_skipped_total", "counter",
+	    "Requests whose route skipped a parent proxy marked down.");
+	for (i = 0; i < n; i++)
+		upstream_line(out, "hushgate_upstream_skipped_total",
+		    &cf->cf_upstreams[i], NULL, uc[i].uc_skipped);
+	head(out, "hushgate_upstream_marked_down_total", "counter",
+	    "Times each parent proxy was marked down (max_failures "
+	    "consecutive failures).");
+	for (i = 0; i < n; i++)
+		upstream_line(out, "hushgate_upstream_marked_down_total",
+		    &cf->cf_upstreams[i], NULL, uc[i].uc_downs);
+	head(out, "hushgate_upstream_down", "gauge",
+	    "1 while a parent proxy is marked down (skipped until its "
+	    "hold_time is over, then probed).");
+	for (i = 0; i < n; i++)
+		upstream_line(out, "hushgate_upstream_down",
+		    &cf->cf_upstreams[i], NULL, (uint64_t)uc[i].uc_down);
+}
+
 /*
  * The directory lookups of ldap: (none shown without one).
  */
@@ -364,7 +422,8 @@ metrics_render(struct evbuffer *out, const struct hg_config *cf,
 	head(out, "hushgate_requests_by_end_total", "counter",
 	    "Requests by how they ended (the decision log's end); upstream "
 	    "errors are resolve_failed, resolve_timeout, connect_failed, "
-	    "connect_timeout, bad_response, response_timeout.");
+	    "connect_timeout, bad_response, response_timeout, and those of "
+	    "parent proxies upstream_*.");
 	for (i = 0; i < END_MAX; i++)
 		evbuffer_add_printf(out, "hushgate_requests_by_end_total"
 		    "{end=\"%s\"} %llu\n", dlog_end_name(i),
@@ -432,6 +491,8 @@ metrics_render(struct evbuffer *out, const struct hg_config *cf,
 	evbuffer_add_printf(out, "hushgate_rules{kind=\"all\"} %zu\n"
 	    "hushgate_rules{kind=\"glob\"} %zu\n"
 	    "hushgate_rules{kind=\"prefix\"} %zu\n", nr[0], nr[2], nr[3]);
+
+	metrics_upstreams(out, cf);
 
 	head(out, "hushgate_list_age_seconds", "gauge",
 	    "Time since each url: list was last checked with its server "

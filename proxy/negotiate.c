@@ -238,7 +238,7 @@ job_accept(struct nego_job *j, gss_cred_id_t cred)
 	major = gss_accept_sec_context(&minor, &j->nj_ctx, cred, &j->nj_in,
 	    GSS_C_NO_CHANNEL_BINDINGS, &src, NULL, &out, NULL, NULL, NULL);
 	if (out.length > 0 && base64_encode(out.value, out.length, j->nj_out,
-	    sizeof j->nj_out) < 0) {
+	    sizeof j->nj_out) == 0) {
 		j->nj_out[0] = '\0';
 		if (major == GSS_S_CONTINUE_NEEDED) {
 			major = GSS_S_FAILURE;

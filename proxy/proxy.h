@@ -161,6 +161,12 @@ enum conn_end {
 	END_AUTH_EXPIRED,	/* Negotiate: the ticket has expired */
 	END_AUTH_REPLAY,	/* Negotiate: a token seen before */
 	END_AUTH_WRONG_SERVICE,	/* Negotiate: no key for its ticket */
+	END_UPSTREAM_UNREACHABLE,	/* a parent proxy did not answer */
+	END_UPSTREAM_TLS,	/* the TLS to an https:// parent failed */
+	END_UPSTREAM_AUTH,	/* a parent wanted other credentials (407) */
+	END_UPSTREAM_REFUSED,	/* a parent refused a CONNECT (4xx) */
+	END_UPSTREAM_FAILED,	/* a parent answered a CONNECT 5xx */
+	END_UPSTREAM_DOWN,	/* every parent of the route marked down */
 	END_MAX
 };
 
@@ -184,6 +190,7 @@ struct dlog_record {
 	const char	*dr_sni;	/* server name of the ClientHello */
 	const char	*dr_user;	/* authenticated user; NULL: none */
 	const char	*dr_group;	/* client group; NULL: none */
+	int		 dr_parent;	/* dr_upstream names a parent proxy */
 };
 /* metrics.c: counters for GET /metrics */
 #define HG_METRIC_CATS		1024	/* category names counted apart */
@@ -223,6 +230,42 @@ struct ldap_counts;
 void		 metrics_render(struct evbuffer *, const struct hg_config *,
 		    const struct wstats *, unsigned, const struct auth_counts *,
 		    const struct ldap_counts *);
+
+/*
+ * upstate.c: the state of the parent proxies (upstreams:), shared by the
+ * workers with atomics: counters for /metrics, and whether each is marked
+ * down. A slot a name, kept across reloads (the same name and url keep
+ * their state).
+ */
+#define HG_UPSTATE_SLOTS	(4 * HG_MAX_UPSTREAMS)
+enum upstate_kind {		/* how a request to a parent failed */
+	UPF_UNREACHABLE = 0,
+	UPF_TLS,
+	UPF_AUTH,
+	UPF_REFUSED,
+	UPF_FAILED,
+	UPF_MAX
+};
+enum upstate_admit {
+	UPSTATE_UP = 0,		/* use it */
+	UPSTATE_PROBE,		/* down, its hold time over: this one probes */
+	UPSTATE_DOWN		/* down: skip it */
+};
+struct upstate_counts {
+	uint64_t	uc_requests;	/* connections made to it */
+	uint64_t	uc_failures[UPF_MAX];
+	uint64_t	uc_skipped;	/* requests that skipped it, down */
+	uint64_t	uc_downs;	/* times it was marked down */
+	int		uc_down;	/* marked down now */
+};
+void		 upstate_bind(struct hg_config *);
+enum upstate_admit upstate_admit(const struct hg_upstream *, unsigned);
+void		 upstate_request(const struct hg_upstream *);
+void		 upstate_alive(const struct hg_upstream *);
+void		 upstate_failed(const struct hg_upstream *, enum upstate_kind);
+const char	*upstate_kind_name(enum upstate_kind);
+void		 upstate_counts(const struct hg_upstream *,
+		    struct upstate_counts *);
 
 /* status.c: what the status page shows beyond the counters */
 #define HG_STATUS_RECENT	256	/* decisions kept per worker */
@@ -445,13 +488,18 @@ unsigned	 conn_count_open(void);
 struct wlistener;
 void		 request_start(struct conn *, const struct wlistener *);
 
-/* forward.c: plain HTTP forwarding */
+/* fwdpool.c: idle upstream connections of plain HTTP */
 void		 fwd_pool_flush(struct worker *);
 
-/* tlsbev.c: TLS (mbedTLS) on a bufferevent, for TLS listeners */
+/* tlsbev.c: TLS (mbedTLS) on a bufferevent, for TLS listeners and the
+ * https:// parent proxies */
 struct tlsbev;
 struct tls_server;
+struct tls_client;
 struct tlsbev	*tlsbev_wrap(struct bufferevent *, int, struct tls_server *,
+		    struct bufferevent **);
+struct tlsbev	*tlsbev_wrap_client(struct bufferevent *, int,
+		    struct tls_client *, const struct hg_target *,
 		    struct bufferevent **);
 int		 tlsbev_open(const struct tlsbev *);
 const char	*tlsbev_error(const struct tlsbev *, char *, size_t);

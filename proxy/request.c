@@ -570,7 +570,10 @@ request_timeout(struct conn *c)
 		return;
 	case CS_RESOLVE:
 	case CS_CONNECT:
-		upstream_timeout(c);
+		if (c->cn_pstage == PS_TLS || c->cn_pstage == PS_ANSWER)
+			parent_timeout(c);
+		else
+			upstream_timeout(c);
 		return;
 	case CS_HTTP:
 		fwd_timeout(c);
@@ -585,11 +588,17 @@ request_timeout(struct conn *c)
 	}
 }
 
-/* The upstream is connected, or came from the pool: the kind goes on. */
+/*
+ * The upstream is connected, or came from the pool: the kind goes on; a
+ * parent proxy just connected has its TLS and CONNECT first (parent.c,
+ * which calls this again once it is ready).
+ */
 static void
 request_upstream_ready(struct conn *c)
 {
-	if (c->cn_req.cr_kind == CK_HTTP)
+	if (c->cn_pstage != PS_NONE)
+		parent_connected(c);
+	else if (c->cn_req.cr_kind == CK_HTTP)
 		fwd_upstream_ready(c);
 	else
 		tunnel_start(c);
@@ -599,6 +608,7 @@ static const struct conn_ops request_ops = {
 	.co_next_request = request_next,
 	.co_timeout = request_timeout,
 	.co_upstream_ready = request_upstream_ready,
+	.co_upstream_failed = parent_failed,
 };
 
 /*

@@ -344,6 +344,32 @@ statusapi_recent(struct conn *c, const char *q, size_t qlen,
 
 /* GET /api/explain?host=NAME[:PORT]: a CONNECT to it, decided as
  * `hushgate explain NAME[:PORT]` does, with the running configuration. */
+/*
+ * The route of an allowed CONNECT, as hushgate explain prints it: the
+ * entries tried in order (["corp1", "direct"]); null when the
+ * configuration has no upstreams or the request is denied.
+ */
+static void
+explain_route(const struct hg_config *cf, const struct hg_target *t,
+    const struct hg_decision *d, struct evbuffer *out)
+{
+	const struct hg_route	*ro;
+	size_t			 i;
+
+	if (cf->cf_nupstreams == 0 || d->d_action == HG_ACT_DENY) {
+		evbuffer_add(out, "null", 4);
+		return;
+	}
+	ro = config_route(cf, t, d);
+	evbuffer_add(out, "[", 1);
+	for (i = 0; i < ro->ro_nvia; i++) {
+		if (i > 0)
+			evbuffer_add(out, ",", 1);
+		jstr(out, config_via_name(cf, &ro->ro_via[i]));
+	}
+	evbuffer_add(out, "]", 1);
+}
+
 int
 statusapi_explain(struct conn *c, const char *q, size_t qlen,
     struct evbuffer *out)
@@ -379,8 +405,10 @@ statusapi_explain(struct conn *c, const char *q, size_t qlen,
 	evbuffer_add(out, ",\"rule\":", 8);
 	jstr(out, rule);
 	free(rule);
-	evbuffer_add_printf(out, ",\"reason\":\"%s\"}\n",
+	evbuffer_add_printf(out, ",\"reason\":\"%s\",\"route\":",
 	    d.d_reason == HG_REASON_PORT ? "port" :
 	    d.d_reason == HG_REASON_DEFAULT ? "default" : "rule");
+	explain_route(c->cn_cfg, &t, &d, out);
+	evbuffer_add(out, "}\n", 2);
 	return (200);
 }

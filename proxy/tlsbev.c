@@ -1,6 +1,8 @@
 /*
  * tlsbev.c -- TLS on a bufferevent: libevent 2.1 has no mbedTLS
- * bufferevent, so a TLS client connection is a filtering bufferevent
+ * bufferevent, so a TLS connection -- the server side of a client of a
+ * TLS listener, or the client side to an https:// parent proxy -- is a
+ * filtering bufferevent
  * (bufferevent_filter_new) over the socket's bufferevent, with mbedTLS
  * reading from the socket's input buffer and writing to its output buffer
  * (its bio callbacks). The rest of the connection code sees plaintext in
@@ -18,7 +20,14 @@
  *                  output queued during the handshake, reading what came
  *                  before the filter was put on (PROXY header listeners),
  *                  and reporting a TLS error, the peer's close_notify (as
- *                  EOF) and the end of tlsbev_shutdown() to the caller
+ *                  EOF), the end of tlsbev_shutdown() and, on the client
+ *                  side, the end of the handshake (as BEV_EVENT_CONNECTED)
+ *                  to the caller
+ *
+ * The client side verifies the server's certificate against its CA
+ * (certs/tls.c's client configuration) and its name: a host name by
+ * mbedTLS, an address by its iPAddress entries (which mbedTLS 2.28 does
+ * not check).
  *
  * Everything of one connection runs in its worker's thread; the shared
  * mbedTLS configuration is read-only (certs/tls.c).
@@ -26,6 +35,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,12 +44,16 @@
 #include <event2/event.h>
 
 #include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
 
 #include "proxy.h"
 #include "plat/plat.h"
 #include "certs/certs.h"
 
 #define TLSBEV_RECORD	16384	/* plaintext of one record */
+#define TLSBEV_ERR_NAME	(-0x10000)	/* not an mbedTLS code: the
+					   certificate does not name the
+					   address */
 
 enum tlsbev_state {
 	TB_HANDSHAKE = 0,
@@ -48,7 +62,11 @@ enum tlsbev_state {
 };
 
 struct tlsbev {
-	struct tls_server	*tb_ts;
+	struct tls_server	*tb_ts;		/* server side */
+	struct tls_client	*tb_tc;		/* client side */
+	uint8_t			 tb_ip[16];	/* client: the server's address */
+	size_t			 tb_iplen;	/* ... to check, or 0 */
+	uint32_t		 tb_vflags;	/* client: why not verified */
 	mbedtls_ssl_context	 tb_ssl;
 	struct bufferevent	*tb_bev;	/* the filter (plaintext) */
 	struct bufferevent	*tb_under;	/* the socket */
@@ -64,6 +82,7 @@ struct tlsbev {
 	unsigned		 tb_shut_told:1;
 	unsigned		 tb_flush:1;	/* output waits for the kick */
 	unsigned		 tb_reread:1;	/* input waits for the kick */
+	unsigned		 tb_told_open:1; /* client: CONNECTED told */
 	void			(*tb_shut_cb)(void *);
 	void			*tb_shut_arg;
 };
@@ -93,6 +112,8 @@ tlsbev_recv(void *arg, unsigned char *buf, size_t len)
 static void
 tlsbev_fail(struct tlsbev *tb, int rc)
 {
+	if (tb->tb_tc != NULL && rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED)
+		tb->tb_vflags = mbedtls_ssl_get_verify_result(&tb->tb_ssl);
 	tb->tb_state = TB_FAILED;
 	tb->tb_err = rc;
 	event_active(tb->tb_kick, 0, 0);
@@ -117,6 +138,12 @@ tlsbev_filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t lim,
 			return (BEV_NEED_MORE);
 		if (rc != 0) {
 			tlsbev_fail(tb, rc);
+			return (BEV_ERROR);
+		}
+		if (tb->tb_iplen != 0 && !tls_crt_names_ip(
+		    mbedtls_ssl_get_peer_cert(&tb->tb_ssl), tb->tb_ip,
+		    tb->tb_iplen)) {
+			tlsbev_fail(tb, TLSBEV_ERR_NAME);
 			return (BEV_ERROR);
 		}
 		tb->tb_state = TB_OPEN;
@@ -239,6 +266,14 @@ tlsbev_kick_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 	}
+	if (tb->tb_tc != NULL && tb->tb_state == TB_OPEN && !tb->tb_told_open) {
+		/* The client side: the handshake is done, the server's
+		 * certificate verified. */
+		tb->tb_told_open = 1;
+		event_active(tb->tb_kick, 0, 0);
+		eventcb(bev, BEV_EVENT_CONNECTED, cbarg);
+		return;
+	}
 	if (tb->tb_shut && tb->tb_shut_cb != NULL && !tb->tb_shut_told) {
 		tb->tb_shut_told = 1;
 		event_active(tb->tb_kick, 0, 0);
@@ -271,7 +306,46 @@ tlsbev_free(void *arg)
 	if (tb->tb_kick != NULL)
 		event_free(tb->tb_kick);
 	tls_server_unref(tb->tb_ts);
+	tls_client_free(tb->tb_tc);
 	free(tb);
+}
+
+/*
+ * A TLS filter on under, the bufferevent of socket fd, with the state tb
+ * (whose configuration is conf): the plaintext bufferevent in *bevp owns
+ * under and tb. Returns 0, or -1 with tb freed (under is left as it was).
+ */
+static int
+tlsbev_filter(struct tlsbev *tb, struct bufferevent *under, int fd,
+    const struct mbedtls_ssl_config *conf, struct bufferevent **bevp)
+{
+	struct bufferevent	*bev;
+
+	tb->tb_under = under;
+	tb->tb_fd = fd;
+	tb->tb_kick = event_new(bufferevent_get_base(under), -1, 0,
+	    tlsbev_kick_cb, tb);
+	if (tb->tb_kick == NULL || mbedtls_ssl_setup(&tb->tb_ssl, conf) != 0) {
+		tlsbev_free(tb);
+		return (-1);
+	}
+	mbedtls_ssl_set_bio(&tb->tb_ssl, tb, tlsbev_send, tlsbev_recv, NULL);
+	bev = bufferevent_filter_new(under, tlsbev_filter_in, tlsbev_filter_out,
+	    BEV_OPT_CLOSE_ON_FREE, tlsbev_free, tb);
+	if (bev == NULL) {
+		tlsbev_free(tb);
+		return (-1);
+	}
+	tb->tb_bev = bev;
+	tb->tb_outcb = evbuffer_add_cb(bufferevent_get_output(under),
+	    tlsbev_outbuf, tb);
+	bufferevent_set_max_single_read(under, HG_RELAY_READ_MAX);
+	/* The filter stops encrypting at the high mark and goes on when the
+	 * socket has taken the output down to the low one. */
+	bufferevent_setwatermark(under, EV_WRITE, HG_RELAY_LOW_WATER,
+	    HG_RELAY_HIGH_WATER);
+	*bevp = bev;
+	return (0);
 }
 
 /*
@@ -286,42 +360,55 @@ tlsbev_wrap(struct bufferevent *under, int fd, struct tls_server *ts,
     struct bufferevent **bevp)
 {
 	struct tlsbev		*tb;
-	struct bufferevent	*bev;
 
 	if ((tb = calloc(1, sizeof *tb)) == NULL)
 		return (NULL);
 	mbedtls_ssl_init(&tb->tb_ssl);
 	tb->tb_ts = ts;
 	tls_server_ref(ts);
-	tb->tb_under = under;
-	tb->tb_fd = fd;
-	tb->tb_kick = event_new(bufferevent_get_base(under), -1, 0,
-	    tlsbev_kick_cb, tb);
-	if (tb->tb_kick == NULL || mbedtls_ssl_setup(&tb->tb_ssl,
-	    tls_server_conf(ts)) != 0) {
-		tlsbev_free(tb);
+	if (tlsbev_filter(tb, under, fd, tls_server_conf(ts), bevp) != 0)
 		return (NULL);
-	}
-	mbedtls_ssl_set_bio(&tb->tb_ssl, tb, tlsbev_send, tlsbev_recv, NULL);
-	bev = bufferevent_filter_new(under, tlsbev_filter_in, tlsbev_filter_out,
-	    BEV_OPT_CLOSE_ON_FREE, tlsbev_free, tb);
-	if (bev == NULL) {
-		tlsbev_free(tb);
-		return (NULL);
-	}
-	tb->tb_bev = bev;
-	tb->tb_outcb = evbuffer_add_cb(bufferevent_get_output(under),
-	    tlsbev_outbuf, tb);
-	bufferevent_set_max_single_read(under, HG_RELAY_READ_MAX);
-	/* The filter stops encrypting at the high mark and goes on when the
-	 * socket has taken the output down to the low one. */
-	bufferevent_setwatermark(under, EV_WRITE, HG_RELAY_LOW_WATER,
-	    HG_RELAY_HIGH_WATER);
 	if (evbuffer_get_length(bufferevent_get_input(under)) > 0) {
 		tb->tb_reread = 1;
 		event_active(tb->tb_kick, 0, 0);
 	}
-	*bevp = bev;
+	return (tb);
+}
+
+/*
+ * Put TLS (client side, configuration tc) on under, the bufferevent of
+ * socket fd connected to peer, and send the ClientHello. The server's
+ * certificate must name peer's host or address. Returns the TLS state
+ * and the plaintext bufferevent in *bevp as tlsbev_wrap() does; the
+ * caller hears of the end of the handshake as BEV_EVENT_CONNECTED, of
+ * its failure as BEV_EVENT_ERROR (tlsbev_error() says why).
+ */
+struct tlsbev *
+tlsbev_wrap_client(struct bufferevent *under, int fd, struct tls_client *tc,
+    const struct hg_target *peer, struct bufferevent **bevp)
+{
+	struct tlsbev		*tb;
+	int			 rc;
+
+	if ((tb = calloc(1, sizeof *tb)) == NULL)
+		return (NULL);
+	mbedtls_ssl_init(&tb->tb_ssl);
+	tb->tb_tc = tc;
+	tls_client_ref(tc);
+	if (tlsbev_filter(tb, under, fd, tls_client_conf(tc), bevp) != 0)
+		return (NULL);
+	if (peer->t_kind == HG_HOST_NAME)
+		rc = mbedtls_ssl_set_hostname(&tb->tb_ssl, peer->t_host);
+	else {
+		tb->tb_iplen = peer->t_kind == HG_HOST_IPV4 ? 4 : 16;
+		memcpy(tb->tb_ip, peer->t_addr, tb->tb_iplen);
+		rc = 0;
+	}
+	if (rc == 0)
+		rc = mbedtls_ssl_handshake(&tb->tb_ssl);
+	if (rc != 0 && rc != MBEDTLS_ERR_SSL_WANT_READ &&
+	    rc != MBEDTLS_ERR_SSL_WANT_WRITE)
+		tlsbev_fail(tb, rc);
 	return (tb);
 }
 
@@ -336,8 +423,31 @@ tlsbev_open(const struct tlsbev *tb)
 const char *
 tlsbev_error(const struct tlsbev *tb, char *buf, size_t len)
 {
+	char	ip[INET6_ADDRSTRLEN];
+	size_t	n;
+
 	if (tb->tb_state != TB_FAILED)
 		return (NULL);
+	if (tb->tb_err == TLSBEV_ERR_NAME) {
+		inet_ntop(tb->tb_iplen == 4 ? AF_INET : AF_INET6, tb->tb_ip,
+		    ip, sizeof ip);
+		snprintf(buf, len, "the certificate does not name %s", ip);
+		return (buf);
+	}
+	if (tb->tb_vflags != 0) {
+		/* "certificate not verified: The certificate is ..." */
+		n = (size_t)snprintf(buf, len, "certificate not verified: ");
+		if (n < len && mbedtls_x509_crt_verify_info(buf + n, len - n,
+		    "", tb->tb_vflags) > 0) {
+			n = strlen(buf);
+			while (n > 0 && buf[n - 1] == '\n')
+				buf[--n] = '\0';
+			while (n-- > 0)
+				if (buf[n] == '\n')
+					buf[n] = ';';
+			return (buf);
+		}
+	}
 	tls_strerror(tb->tb_err, buf, len);
 	return (buf);
 }

@@ -62,7 +62,7 @@ tunnel_request(struct conn *c, const struct http_request *rq)
 	if (c->cn_tlsb == NULL)
 		bufferevent_setwatermark(c->cn_cli, EV_READ, 0,
 		    HG_EARLY_DATA_MAX);
-	upstream_resolve(c);
+	parent_start(c);
 }
 
 /* The timer of an established tunnel: it idled out, or not yet. */
@@ -404,8 +404,10 @@ tunnel_ok(struct conn *c, struct evbuffer *out)
 }
 
 /*
- * The upstream of a CONNECT is connected (upstream.c, through request.c):
- * answer 200 and move bytes both ways.
+ * The upstream of a CONNECT is connected (upstream.c, or parent.c once a
+ * parent proxy said 200; through request.c): answer 200 and move bytes
+ * both ways. The raw relay needs both sides plain sockets; a client of a
+ * TLS listener, or an https:// parent, takes the bufferevents' relay.
  */
 void
 tunnel_start(struct conn *c)
@@ -414,9 +416,12 @@ tunnel_start(struct conn *c)
 	struct evbuffer		*early = bufferevent_get_input(c->cn_cli);
 	struct evbuffer		**held;
 	size_t			 nearly = evbuffer_get_length(early);
+	/* what a parent sent after its 200, before the relay */
+	size_t			 nupearly = c->cn_upearly != NULL ?
+				    evbuffer_get_length(c->cn_upearly) : 0;
 	int			 fd = bufferevent_getfd(c->cn_cli), k, e;
 
-	if (c->cn_tlsb != NULL) {
+	if (c->cn_tlsb != NULL || c->cn_up != NULL) {
 		trelay_start(c);
 		return;
 	}
@@ -434,11 +439,17 @@ tunnel_start(struct conn *c)
 	c->cn_ev[1] = event_new(base, fd, EV_WRITE | EV_PERSIST, tun_write, c);
 	c->cn_ev[2] = event_new(base, c->cn_fd[1], EV_READ | EV_PERSIST,
 	    tun_read, c);
+	if (c->cn_ev[3] == NULL)	/* a parent's socket: no connect event */
+		c->cn_ev[3] = event_new(base, c->cn_fd[1], EV_WRITE |
+		    EV_PERSIST, tun_write, c);
 	if (c->cn_ev[0] == NULL || c->cn_ev[1] == NULL || c->cn_ev[2] == NULL ||
+	    c->cn_ev[3] == NULL ||
 	    event_assign(c->cn_ev[3], base, c->cn_fd[1], EV_WRITE | EV_PERSIST,
 	    tun_write, c) != 0 ||
 	    (c->cn_pend[TUN_DOWN] = evbuffer_new()) == NULL ||
 	    tunnel_ok(c, c->cn_pend[TUN_DOWN]) != 0 ||
+	    (c->cn_upearly != NULL && evbuffer_add_buffer(c->cn_pend[TUN_DOWN],
+	    c->cn_upearly) != 0) ||
 	    (nearly > 0 && ((*held = evbuffer_new()) == NULL ||
 	    evbuffer_add_buffer(*held, early) != 0))) {
 		/* What was made goes with the connection. */
@@ -448,6 +459,7 @@ tunnel_start(struct conn *c)
 	c->cn_state = CS_RELAY;
 	c->cn_req.cr_status = 200;
 	c->cn_req.cr_bytes_up += nearly;
+	c->cn_req.cr_bytes_down += nupearly;
 	/* The sockets now belong to the tunnel, not the bufferevents. */
 	c->cn_fd[0] = fd;
 	bufferevent_setfd(c->cn_cli, -1);
@@ -489,16 +501,16 @@ tunnel_start(struct conn *c)
 }
 
 /*
- * The tunnel of a TLS listener. The client side cannot take the raw
- * socket path (its bytes are TLS records), so both sides are bufferevents
- * -- the client's the TLS filter, the upstream's a socket -- and bytes
- * move from one's input to the other's output. Backpressure: reading
- * from a side stops while the other's output is over HG_RELAY_HIGH_WATER
- * and resumes once it is down to HG_RELAY_LOW_WATER (for the client the
- * plaintext waiting for encryption counts, see tlsbev.c). Half-close: the
- * client's EOF or close_notify shuts the upstream's write side once
- * everything is written; the upstream's EOF sends close_notify and shuts
- * the client's write side the same way.
+ * The tunnel of a TLS listener, or through an https:// parent. A TLS side
+ * cannot take the raw socket path (its bytes are TLS records), so both
+ * sides are bufferevents -- a TLS side's the TLS filter, the other's a
+ * socket -- and bytes move from one's input to the other's output.
+ * Backpressure: reading from a side stops while the other's output is
+ * over HG_RELAY_HIGH_WATER and resumes once it is down to
+ * HG_RELAY_LOW_WATER (for a TLS side the plaintext waiting for encryption
+ * counts, see tlsbev.c). Half-close: one side's EOF (or close_notify)
+ * shuts the other's write side once everything is written, with
+ * close_notify first when that side is TLS.
  */
 
 static struct bufferevent *
@@ -513,15 +525,23 @@ trelay_src(const struct conn *c, int d)
 	return (d == TUN_UP ? c->cn_cli : c->cn_up);
 }
 
+/* The TLS of the source of d, or NULL. */
+static struct tlsbev *
+trelay_tls(const struct conn *c, int d)
+{
+	return (d == TUN_UP ? c->cn_tlsb : c->cn_uptlsb);
+}
+
 static void
 trelay_enable_read(struct conn *c, int d)
 {
 	bufferevent_enable(trelay_src(c, d), EV_READ);
-	if (d == TUN_UP)
-		tlsbev_kick(c->cn_tlsb);
+	if (trelay_tls(c, d) != NULL)
+		tlsbev_kick(trelay_tls(c, d));
 }
 
-/* The client's write side is shut (close_notify is out). */
+/* The client's (or the parent's) write side is shut (close_notify is
+ * out). */
 static void
 trelay_down_shut(void *arg)
 {
@@ -531,19 +551,31 @@ trelay_down_shut(void *arg)
 	tun_maybe_done(c);
 }
 
+static void
+trelay_up_shut(void *arg)
+{
+	struct conn	*c = arg;
+
+	c->cn_tun_shut[TUN_UP] = 1;
+	tun_maybe_done(c);
+}
+
 /* The source of d is over and everything of d is written: shut. */
 static void
 trelay_shut(struct conn *c, int d)
 {
-	if (d == TUN_DOWN) {
-		tlsbev_shutdown(c->cn_tlsb, trelay_down_shut, c);
+	struct tlsbev	*tb = trelay_tls(c, 1 - d);	/* the target's */
+
+	if (tb != NULL) {
+		tlsbev_shutdown(tb, d == TUN_DOWN ? trelay_down_shut :
+		    trelay_up_shut, c);
 		return;
 	}
-	if (!c->cn_tun_shut[TUN_DOWN] && shutdown(bufferevent_getfd(c->cn_up),
-	    SHUT_WR) == -1 && plat_sock_errno() != ENOTCONN)
+	if (!c->cn_tun_shut[1 - d] && shutdown(bufferevent_getfd(
+	    trelay_dst(c, d)), SHUT_WR) == -1 && plat_sock_errno() != ENOTCONN)
 		log_debug("%s: shutdown: %s", c->cn_client,
 		    plat_strerror(plat_sock_errno()));
-	c->cn_tun_shut[TUN_UP] = 1;
+	c->cn_tun_shut[d] = 1;
 	tun_maybe_done(c);
 }
 
@@ -619,9 +651,11 @@ trelay_event(struct bufferevent *bev, short what, void *arg)
 	int		 d = bev == c->cn_cli ? TUN_UP : TUN_DOWN;
 	char		 msg[160];
 
-	if (d == TUN_UP && tlsbev_error(c->cn_tlsb, msg, sizeof msg) != NULL) {
-		log_info("%s: TLS: %s", c->cn_client, msg);
-		conn_close(c, END_TLS_ERROR);
+	if (trelay_tls(c, d) != NULL &&
+	    tlsbev_error(trelay_tls(c, d), msg, sizeof msg) != NULL) {
+		log_info("%s: %sTLS: %s", c->cn_client, d == TUN_UP ? "" :
+		    "upstream ", msg);
+		conn_close(c, d == TUN_UP ? END_TLS_ERROR : END_UPSTREAM_TLS);
 		return;
 	}
 	if ((what & BEV_EVENT_ERROR) || !(what & BEV_EVENT_EOF)) {
@@ -682,8 +716,9 @@ trelay_start(struct conn *c)
 		conn_nomem(c);
 		return;
 	}
-	/* What the client sent after its head goes first. */
-	if (trelay_move(c, c->cn_cli) != 0)
+	/* What the client sent after its head goes first, and what the
+	 * parent proxy sent after its 200. */
+	if (trelay_move(c, c->cn_cli) != 0 || trelay_move(c, c->cn_up) != 0)
 		return;
 	if (c->cn_tun_eof[TUN_UP]) {
 		if (c->cn_req.cr_end == END_NONE)

@@ -1,11 +1,15 @@
 /*
- * upstream.c -- the upstream of a request: its name resolved (evdns, on
- * the worker's base; timeouts.connect), each address checked by the
- * destination guard and tried in turn until one connects
- * (timeouts.connect). A CONNECT connects a plain socket, for the tunnel's
- * raw relay; plain HTTP a bufferevent. Failures are answered here (403
- * from the guard, 502, 504); success goes on in the kind of request
- * (co_upstream_ready of the connection's conn_ops).
+ * upstream.c -- the upstream of a request's route entry (parent.c): the
+ * request's own destination, or a parent proxy. Its name is resolved
+ * (evdns, on the worker's base; timeouts.connect), each address checked
+ * by the destination guard (a destination's: a parent's address is the
+ * administrator's choice, private or loopback alike) and tried in turn
+ * until one connects (timeouts.connect). A CONNECT to its destination
+ * connects a plain socket, for the tunnel's raw relay; plain HTTP, and a
+ * parent, a bufferevent. Success goes on in the kind of request
+ * (co_upstream_ready of the connection's conn_ops), failure (403 from
+ * the guard, 502, 504) to co_upstream_failed, which tries the route's
+ * next entry or answers.
  */
 #include "config.h"
 
@@ -25,7 +29,23 @@
 static void	connect_next(struct conn *);
 static void	connect_write(evutil_socket_t, short, void *);
 
-/* Remember the address of the upstream being connected to. */
+/* Where c connects: its destination, or the parent of its route entry. */
+static const struct hg_target *
+dest(const struct conn *c)
+{
+	return (c->cn_req.cr_via != NULL ? &c->cn_req.cr_via->up_addr :
+	    &c->cn_req.cr_target);
+}
+
+/* The upstream cannot be reached: the route's next entry, or an answer. */
+static void
+failed(struct conn *c, int status, const char *why, enum conn_end end)
+{
+	c->cn_ops->co_upstream_failed(c, status, why, end);
+}
+
+/* Remember the address of the origin being connected to (a parent goes
+ * by its name). */
 static void
 set_upstream_name(struct conn *c, const struct sockaddr *sa)
 {
@@ -33,6 +53,8 @@ set_upstream_name(struct conn *c, const struct sockaddr *sa)
 	uint16_t	 port;
 	int		 family;
 
+	if (c->cn_req.cr_via != NULL)
+		return;
 	if ((family = conn_sockaddr(sa, &addr, &port)) != 0)
 		conn_addr_text(family, addr, port, c->cn_req.cr_upstream,
 		    sizeof c->cn_req.cr_upstream);
@@ -53,7 +75,8 @@ upstream_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	/* Connect failed: try the next address. */
-	c->cn_req.cr_upstream[0] = '\0';
+	if (c->cn_req.cr_via == NULL)
+		c->cn_req.cr_upstream[0] = '\0';
 	c->cn_connect_errno = plat_sock_errno();
 	bufferevent_free(c->cn_up);
 	c->cn_up = NULL;
@@ -75,6 +98,8 @@ destination_ok(struct conn *c, const struct sockaddr *sa)
 
 	if ((family = conn_sockaddr(sa, &addr, NULL)) == 0)
 		return (0);
+	if (c->cn_req.cr_via != NULL)
+		return (1);	/* a parent: the administrator's choice */
 	if (config_destination_allowed(c->cn_cfg, family, addr, &class))
 		return (1);
 	if (c->cn_guarded[0] == '\0') {
@@ -98,6 +123,7 @@ raw_connect(struct conn *c, const struct evutil_addrinfo *ai)
 	fd = plat_socket(ai->ai_family, SOCK_STREAM, IPPROTO_TCP);
 	if (fd == -1)
 		return (-1);
+	plat_nodelay(fd);
 	if (plat_connect(fd, ai->ai_addr, (socklen_t)ai->ai_addrlen) == -1 &&
 	    errno != EINPROGRESS) {
 		e = errno;
@@ -127,7 +153,8 @@ connect_write(evutil_socket_t fd, short what, void *arg)
 	if (err == EINPROGRESS || err == EINTR)
 		return;
 	if (err != 0) {
-		c->cn_req.cr_upstream[0] = '\0';
+		if (c->cn_req.cr_via == NULL)
+			c->cn_req.cr_upstream[0] = '\0';
 		c->cn_connect_errno = err;
 		conn_upstream_drop(c);
 		connect_next(c);
@@ -142,20 +169,23 @@ connect_write(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Connect to the next address of cn_ai that the guard lets through;
- * answer 403 (all refused by the guard) or 502 when none is left.
+ * Connect to the next address of cn_ai that the guard lets through; fail
+ * with 403 (all refused by the guard) or 502 when none is left.
  */
 static void
 connect_next(struct conn *c)
 {
+	const struct hg_target	*d = dest(c);
 	struct evutil_addrinfo	*ai;
 	char			 why[512];
+	int			 raw;
 
+	raw = c->cn_req.cr_kind == CK_CONNECT && c->cn_req.cr_via == NULL;
 	while ((ai = c->cn_ai_next) != NULL) {
 		c->cn_ai_next = ai->ai_next;
 		if (!destination_ok(c, ai->ai_addr))
 			continue;
-		if (c->cn_req.cr_kind == CK_CONNECT) {
+		if (raw) {
 			set_upstream_name(c, ai->ai_addr);
 			if (raw_connect(c, ai) == 0)
 				return;
@@ -172,27 +202,27 @@ connect_next(struct conn *c)
 		bufferevent_setcb(c->cn_up, NULL, NULL, upstream_event, c);
 		set_upstream_name(c, ai->ai_addr);
 		if (bufferevent_socket_connect(c->cn_up, ai->ai_addr,
-		    (int)ai->ai_addrlen) == 0)
+		    (int)ai->ai_addrlen) == 0) {
+			plat_nodelay(bufferevent_getfd(c->cn_up));
 			return;
+		}
 		c->cn_connect_errno = plat_sock_errno();
-		c->cn_req.cr_upstream[0] = '\0';
+		if (c->cn_req.cr_via == NULL)
+			c->cn_req.cr_upstream[0] = '\0';
 		bufferevent_free(c->cn_up);
 		c->cn_up = NULL;
 	}
 	if (c->cn_guarded[0] != '\0' && c->cn_connect_errno == 0) {
 		snprintf(why, sizeof why, "%s:%u resolves to %s, which the "
-		    "destination guard refuses", c->cn_req.cr_target.t_host,
-		    c->cn_req.cr_target.t_port, c->cn_guarded);
-		log_info("%s %s %s", c->cn_client, c->cn_req.cr_method, why);
-		conn_respond_error(c, 403, why, END_DESTINATION_GUARD);
+		    "destination guard refuses", d->t_host, d->t_port,
+		    c->cn_guarded);
+		failed(c, 403, why, END_DESTINATION_GUARD);
 		return;
 	}
-	snprintf(why, sizeof why, "cannot connect to %s:%u: %s",
-	    c->cn_req.cr_target.t_host, c->cn_req.cr_target.t_port,
-	    c->cn_connect_errno ?
+	snprintf(why, sizeof why, "cannot connect to %s:%u: %s", d->t_host,
+	    d->t_port, c->cn_connect_errno ?
 	    plat_strerror(c->cn_connect_errno) : "no address");
-	log_info("%s %s %s", c->cn_client, c->cn_req.cr_method, why);
-	conn_respond_error(c, 502, why, END_CONNECT_FAILED);
+	failed(c, 502, why, END_CONNECT_FAILED);
 }
 
 /* The addresses are known (cn_ai): connect (timeouts.connect). */
@@ -231,28 +261,24 @@ dns_done(int result, struct evutil_addrinfo *res, void *arg)
 	}
 	if (result == EVUTIL_EAI_CANCEL) {
 		if (c->cn_dns_cancel == DNS_CANCEL_TIMEOUT) {
-			log_info("%s %s %s: resolve timeout", c->cn_client,
-			    c->cn_req.cr_method,
-			    c->cn_req.cr_target.t_host);
-			conn_respond_error(c, 504, "name resolution timed out",
-			    END_RESOLVE_TIMEOUT);
+			snprintf(why, sizeof why, "cannot resolve %s: timed "
+			    "out", dest(c)->t_host);
+			failed(c, 504, c->cn_req.cr_via != NULL ? why :
+			    "name resolution timed out", END_RESOLVE_TIMEOUT);
 		} else {
 			snprintf(why, sizeof why, "cannot resolve %s: name "
-			    "not found", c->cn_req.cr_target.t_host);
-			log_info("%s %s %s", c->cn_client,
-			    c->cn_req.cr_method, why);
-			conn_respond_error(c, 502, why, END_RESOLVE_FAILED);
+			    "not found", dest(c)->t_host);
+			failed(c, 502, why, END_RESOLVE_FAILED);
 		}
 		return;
 	}
 	if (result != 0) {
 		snprintf(why, sizeof why, "cannot resolve %s: %s",
-		    c->cn_req.cr_target.t_host, evutil_gai_strerror(result));
-		log_info("%s %s %s", c->cn_client, c->cn_req.cr_method, why);
+		    dest(c)->t_host, evutil_gai_strerror(result));
 		if (result == EVUTIL_EAI_AGAIN)
-			conn_respond_error(c, 504, why, END_RESOLVE_TIMEOUT);
+			failed(c, 504, why, END_RESOLVE_TIMEOUT);
 		else
-			conn_respond_error(c, 502, why, END_RESOLVE_FAILED);
+			failed(c, 502, why, END_RESOLVE_FAILED);
 		return;
 	}
 	c->cn_ai = res;
@@ -278,21 +304,22 @@ literal_addrinfo(const struct hg_target *t)
 }
 
 /*
- * Find and connect to the upstream of c's request (its target, allowed):
- * resolve a name (timeouts.connect), then try each address the guard lets
- * through. The kind of request goes on in the co_upstream_ready of its
- * conn_ops, or c is answered 403, 502 or 504.
+ * Find and connect to the upstream of c's route entry (its target,
+ * allowed, or a parent proxy): resolve a name (timeouts.connect), then
+ * try each address the guard lets through. The kind of request goes on in
+ * the co_upstream_ready of its conn_ops, or co_upstream_failed has the
+ * failure (403, 502 or 504).
  */
 void
 upstream_resolve(struct conn *c)
 {
 	struct evdns_getaddrinfo_request	*req;
+	const struct hg_target			*d = dest(c);
 
-	if (c->cn_req.cr_target.t_kind != HG_HOST_NAME) {
-		if ((c->cn_ai = literal_addrinfo(&c->cn_req.cr_target)) ==
-		    NULL) {
-			conn_respond_error(c, 502, "bad address",
-			    END_CONNECT_FAILED);
+	c->cn_dns_cancel = DNS_CANCEL_NONE;
+	if (d->t_kind != HG_HOST_NAME) {
+		if ((c->cn_ai = literal_addrinfo(d)) == NULL) {
+			failed(c, 502, "bad address", END_CONNECT_FAILED);
 			return;
 		}
 		connect_start(c);
@@ -302,8 +329,7 @@ upstream_resolve(struct conn *c)
 	conn_timer_set(c, c->cn_cfg->cf_timeout_connect);
 	clock_gettime(CLOCK_MONOTONIC, &c->cn_dns_start);
 	/* The callback may run before this returns (hosts file hit). */
-	req = dns_resolve(c->cn_w->w_dns, c->cn_req.cr_target.t_host,
-	    c->cn_req.cr_target.t_port, dns_done, c);
+	req = dns_resolve(c->cn_w->w_dns, d->t_host, d->t_port, dns_done, c);
 	if (req == NULL)
 		return;
 	c->cn_dnsreq = req;
@@ -319,6 +345,9 @@ upstream_resolve(struct conn *c)
 void
 upstream_timeout(struct conn *c)
 {
+	const struct hg_target	*d = dest(c);
+	char			 why[HG_MAX_HOST + 64];
+
 	if (c->cn_state == CS_RESOLVE) {
 		/* dns_done() answers when the lookup returns. */
 		if (c->cn_dnsreq != NULL &&
@@ -328,9 +357,12 @@ upstream_timeout(struct conn *c)
 		}
 		return;
 	}
-	log_info("%s %s %s:%u: connect timeout", c->cn_client,
-	    c->cn_req.cr_method, c->cn_req.cr_target.t_host,
-	    c->cn_req.cr_target.t_port);
-	conn_respond_error(c, 504, "upstream connect timeout",
-	    END_CONNECT_TIMEOUT);
+	if (c->cn_req.cr_via == NULL) {
+		failed(c, 504, "upstream connect timeout",
+		    END_CONNECT_TIMEOUT);
+		return;
+	}
+	snprintf(why, sizeof why, "cannot connect to %s:%u: timed out",
+	    d->t_host, d->t_port);
+	failed(c, 504, why, END_CONNECT_TIMEOUT);
 }

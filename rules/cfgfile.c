@@ -381,6 +381,7 @@ config_finish(struct loader *ld)
 	cfg_auth_finish(ld);
 	cfg_ldap_finish(ld);
 	cfg_log_finish(ld);
+	cfg_upstream_finish(ld);
 	if (errors_total(ld->ld_errs) != 0) {
 		cfg_free(cf);
 		return (NULL);

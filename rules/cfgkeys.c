@@ -23,6 +23,7 @@
 
 #define CF(f)		offsetof(struct hg_config, f)
 #define LF(f)		offsetof(struct hg_ldap, f)
+#define UP(f)		offsetof(struct hg_upstream, f)
 
 /* A CT_CHOICE is kept in an int; so are these enums. */
 _Static_assert(sizeof (enum hg_action) == sizeof (int), "enum size");
@@ -147,6 +148,12 @@ const struct cfg_key cfg_keys[] = {
 	  .ck_type = CT_SECTION, .ck_arg = CS_TIMEOUTS },
 	{ .ck_name = "log", .ck_section = CS_TOP, .ck_flags = CK_MAIN,
 	  .ck_type = CT_SECTION, .ck_arg = CS_LOG, .ck_set = cfg_set_log },
+	{ .ck_name = "upstreams", .ck_section = CS_TOP, .ck_flags = CK_MAIN,
+	  .ck_set = cfg_set_upstreams },
+	{ .ck_name = "routes", .ck_section = CS_TOP, .ck_flags = CK_MAIN,
+	  .ck_set = cfg_set_routes },
+	{ .ck_name = "route_default", .ck_section = CS_TOP,
+	  .ck_flags = CK_MAIN, .ck_set = cfg_set_route_default },
 	/* Before everything else, so that its max_bytes bounds the file
 	 * lists of the files included before the key is reached. */
 	{ .ck_name = "lists", .ck_section = CS_TOP,
@@ -333,6 +340,27 @@ const struct cfg_key cfg_keys[] = {
 	  .ck_set = cfg_set_group_users },
 	{ .ck_name = "ldap_group", .ck_section = CS_GROUP,
 	  .ck_set = cfg_set_group_ldap },
+
+	{ .ck_name = "name", .ck_section = CS_UPSTREAM,
+	  .ck_set = cfg_set_upstream_name },
+	{ .ck_name = "url", .ck_section = CS_UPSTREAM,
+	  .ck_set = cfg_set_upstream_url },
+	{ .ck_name = "ca", .ck_section = CS_UPSTREAM,
+	  .ck_set = cfg_set_upstream_ca },
+	{ .ck_name = "credentials_file", .ck_section = CS_UPSTREAM,
+	  .ck_set = cfg_set_upstream_credentials },
+	{ .ck_name = "max_failures", .ck_section = CS_UPSTREAM,
+	  .ck_type = CT_UINT, .ck_off = UP(up_max_failures), .ck_min = 0,
+	  .ck_max = 1000 },
+	{ .ck_name = "hold_time", .ck_section = CS_UPSTREAM,
+	  .ck_type = CT_DURATION, .ck_off = UP(up_hold), .ck_min = 1000 },
+
+	{ .ck_name = "hosts", .ck_section = CS_ROUTE,
+	  .ck_set = cfg_set_route_hosts },
+	{ .ck_name = "categories", .ck_section = CS_ROUTE,
+	  .ck_set = cfg_set_route_categories },
+	{ .ck_name = "via", .ck_section = CS_ROUTE,
+	  .ck_set = cfg_set_route_via },
 
 	{ .ck_name = "action", .ck_section = CS_CATEGORY,
 	  .ck_set = cfg_set_category_action },

@@ -10,6 +10,7 @@
  *	cfgrestart.c	what a reload cannot apply (beside cfgfile.c)
  *	cfgkeys.c	the keyword table, a new configuration's defaults
  *	cfgsettings.c, cfgpolicy.c, cfglog.c, cfgldap.c
+ *	cfgupstream.c
  *			the readers the table names
  *	cfgwalk.c	reading a mapping by the table (ld_keys)
  *	cfgvalue.c	errors, common values
@@ -114,6 +115,8 @@ enum cfg_section {
 	CS_LIST,		/* a list of a category's lists: */
 	CS_LOGOUT,		/* an entry of log.outputs */
 	CS_LDAP,		/* ldap: */
+	CS_UPSTREAM,		/* an entry of upstreams */
+	CS_ROUTE,		/* an entry of routes */
 	CS_MAX
 };
 
@@ -262,6 +265,19 @@ CFG_SET(cfg_set_list_max_shrink);
 void		 cfg_resolve_gactions(struct loader *);
 void		 cfg_load_sources(struct hg_config *);
 
+/* cfgupstream.c */
+CFG_SET(cfg_set_upstreams);
+CFG_SET(cfg_set_upstream_name);
+CFG_SET(cfg_set_upstream_url);
+CFG_SET(cfg_set_upstream_ca);
+CFG_SET(cfg_set_upstream_credentials);
+CFG_SET(cfg_set_routes);
+CFG_SET(cfg_set_route_hosts);
+CFG_SET(cfg_set_route_categories);
+CFG_SET(cfg_set_route_via);
+CFG_SET(cfg_set_route_default);
+void		 cfg_upstream_finish(struct loader *);
+
 /* cfgwalk.c */
 const struct cfg_key *cfg_find(const struct loader *, enum cfg_section,
 		    const char *);
@@ -312,5 +328,9 @@ struct hg_listener *cfg_listener_add(struct hg_config *,
 void		 cfg_listener_clear(struct hg_config *, enum hg_listen_kind);
 void		 cfg_group_free(struct hg_group *);
 void		 cfg_ldap_free(struct hg_ldap *);
+void		 cfg_upstream_free(struct hg_upstream *,
+		    void (*)(struct tls_client *));
+void		 cfg_route_free(struct hg_route *);
+void		 cfg_upstreams_free(struct hg_config *);
 
 #endif /* HG_CFGLOAD_H */

@@ -1,8 +1,9 @@
 /*
- * cfgobj.c -- the configuration object: its listeners and client groups,
- * freeing it, references, and the questions the proxy asks it (may this
- * client use the proxy, which group is it in, ...). A new one, with the
- * defaults of the keyword table, is made in cfgkeys.c.
+ * cfgobj.c -- the configuration object: its listeners, client groups,
+ * upstreams and routes, freeing it, references, and the questions the
+ * proxy asks it (may this client use the proxy, which group is it in,
+ * ...). A new one, with the defaults of the keyword table, is made in
+ * cfgkeys.c.
  */
 #include "config.h"
 
@@ -94,6 +95,56 @@ cfg_ldap_free(struct hg_ldap *lc)
 	free(lc);
 }
 
+/* An upstream's strings, its secret wiped, and its TLS (tlsc_free). */
+void
+cfg_upstream_free(struct hg_upstream *up,
+    void (*tlsc_free)(struct tls_client *))
+{
+	free(up->up_name);
+	free(up->up_url);
+	free(up->up_ca);
+	free(up->up_cred_file);
+	if (up->up_auth != NULL) {
+		explicit_bzero(up->up_auth, strlen(up->up_auth));
+		free(up->up_auth);
+	}
+	if (up->up_tlsc != NULL && tlsc_free != NULL)
+		tlsc_free(up->up_tlsc);
+	memset(up, 0, sizeof *up);
+}
+
+/* A route's hosts, categories and via. */
+void
+cfg_route_free(struct hg_route *ro)
+{
+	size_t	i;
+
+	ruleset_free(ro->ro_hosts);
+	for (i = 0; i < ro->ro_ncats; i++)
+		free(ro->ro_cats[i].rc_name);
+	free(ro->ro_cats);
+	for (i = 0; i < ro->ro_nvia; i++)
+		free(ro->ro_via[i].vi_name);
+	memset(ro, 0, sizeof *ro);
+}
+
+/* The upstreams and routes of cf, freed. */
+void
+cfg_upstreams_free(struct hg_config *cf)
+{
+	size_t	i;
+
+	for (i = 0; i < cf->cf_nupstreams; i++)
+		cfg_upstream_free(&cf->cf_upstreams[i], cf->cf_tlsc_free);
+	cf->cf_nupstreams = 0;
+	for (i = 0; i < cf->cf_nroutes; i++)
+		cfg_route_free(&cf->cf_routes[i]);
+	free(cf->cf_routes);
+	cf->cf_routes = NULL;
+	cf->cf_nroutes = 0;
+	cfg_route_free(&cf->cf_route_default);
+}
+
 void
 cfg_free(struct hg_config *cf)
 {
@@ -155,6 +206,7 @@ cfg_free(struct hg_config *cf)
 	free(cf->cf_pac_bypass);
 	free(cf->cf_pac_bypass_nets);
 	pac_free(cf->cf_pac);
+	cfg_upstreams_free(cf);
 	free(cf);
 }
 

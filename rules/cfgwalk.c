@@ -51,6 +51,8 @@ static const struct cfg_sect {
 	[CS_LIST] =		{ "categories.*.lists", "lists", CSF_ENTRY },
 	[CS_LOGOUT] =		{ "log.outputs", "log.outputs", CSF_ENTRY },
 	[CS_LDAP] =		{ "ldap", "ldap", 0 },
+	[CS_UPSTREAM] =		{ "upstreams", "upstreams", CSF_ENTRY },
+	[CS_ROUTE] =		{ "routes", "routes", CSF_ENTRY },
 };
 
 /* The key called name in section sec of the loader's table, or NULL. */

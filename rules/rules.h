@@ -291,6 +291,72 @@ struct hg_listmeta {
 	uint64_t	 lm_entries;
 };
 
+/*
+ * Parent proxies (`upstreams:`) and the routes that send allowed requests
+ * to them (`routes:`, `route_default:`); see cfgupstream.c.
+ */
+#define HG_MAX_UPSTREAMS	32	/* entries of upstreams */
+#define HG_MAX_UPSTREAM_NAME	32	/* bytes of an upstream's name */
+#define HG_MAX_ROUTES		256	/* entries of routes */
+#define HG_MAX_VIA		8	/* entries of a route's via */
+#define HG_MAX_CREDENTIALS	1024	/* bytes of a credentials file */
+#define HG_UPSTREAM_FAILURES	3	/* max_failures when not set */
+#define HG_UPSTREAM_HOLD	30000	/* hold_time when not set, ms */
+
+struct tls_client;	/* opaque here: certs/ holds the mbedTLS side */
+
+/* One parent proxy: an entry of upstreams. */
+struct hg_upstream {
+	char			*up_name;
+	char			*up_url;	/* "http(s)://HOST:PORT" */
+	int			 up_tls;	/* https:// */
+	struct hg_target	 up_addr;	/* its host and port */
+	char			*up_ca;		/* ca: NULL, the system's */
+	char			*up_cred_file;	/* credentials_file: */
+	char			*up_auth;	/* "Basic BASE64": a secret */
+	unsigned		 up_max_failures; /* 0: never marked down */
+	unsigned		 up_hold;	/* hold_time, ms */
+	const char		*up_file;	/* where it is defined */
+	unsigned		 up_line;
+	unsigned		 up_col;
+	unsigned		 up_ca_line;	/* its ca: value (0: none) */
+	unsigned		 up_ca_col;
+	unsigned		 up_slot;	/* the daemon's state of it */
+	/* Its TLS client configuration (https://), attached after loading
+	 * by whoever connects; freed with the config's cf_tlsc_free. */
+	struct tls_client	*up_tlsc;
+};
+
+/* One entry of a route's via: an upstream, or direct. */
+struct hg_via {
+	char		*vi_name;
+	uint32_t	 vi_up;		/* index in cf_upstreams; HG_NONE:
+					   direct */
+	const char	*vi_file;	/* where it is named */
+	unsigned	 vi_line;
+	unsigned	 vi_col;
+};
+
+/* A category a route names, resolved once every file is read. */
+struct hg_routecat {
+	char		*rc_name;
+	uint32_t	 rc_cat;
+	const char	*rc_file;
+	unsigned	 rc_line;
+	unsigned	 rc_col;
+};
+
+/* An entry of routes (or route_default: no hosts, no categories). */
+struct hg_route {
+	struct hg_ruleset	*ro_hosts;	/* NULL: any host */
+	struct hg_routecat	*ro_cats;	/* NULL: any category */
+	size_t			 ro_ncats;
+	struct hg_via		 ro_via[HG_MAX_VIA];
+	size_t			 ro_nvia;
+	const char		*ro_file;	/* NULL: route_default */
+	unsigned		 ro_line;
+};
+
 /* log.format: the decision log's lines */
 #define HG_LOG_JSON	0
 #define HG_LOG_SQUID	1	/* Squid's native access.log */
@@ -403,6 +469,13 @@ struct hg_config {
 	size_t			 cf_npac_bypass_nets;
 	unsigned		 cf_pac_max_age;	/* seconds */
 	struct hg_pac		*cf_pac;	/* built by the daemon */
+	/* upstreams, routes, route_default */
+	struct hg_upstream	 cf_upstreams[HG_MAX_UPSTREAMS];
+	size_t			 cf_nupstreams;
+	void			(*cf_tlsc_free)(struct tls_client *);
+	struct hg_route		*cf_routes;
+	size_t			 cf_nroutes;
+	struct hg_route		 cf_route_default;
 };
 
 /* A generated PAC file: head, then the proxy line, then body. */
@@ -578,6 +651,18 @@ int		 ldapstr_url_valid(const char *, const char **);
 int		 ldapstr_filter_valid(const char *, const char **);
 ssize_t		 ldapstr_escape(const char *, char *, size_t);
 int		 ldapstr_expand(const char *, const char *, char *, size_t);
+/* cfgupstream.c: where an allowed request goes */
+const struct hg_route *config_route(const struct hg_config *,
+		    const struct hg_target *, const struct hg_decision *);
+const char	*config_via_name(const struct hg_config *,
+		    const struct hg_via *);
+void		 config_route_text(const struct hg_config *,
+		    const struct hg_route *, char *, size_t);
+int		 config_upstream_url(const char *, struct hg_target *, int *,
+		    const char **);
+int		 credentials_parse(const char *, size_t, char **,
+		    const char **);
+size_t		 base64_encode(const void *, size_t, char *, size_t);
 
 /* users.c */
 int		 user_name_valid(const char *, size_t);

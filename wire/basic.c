@@ -167,35 +167,3 @@ negotiate_decode(const char *value, size_t len, char *out, size_t n,
 	return (r);
 }
 
-/* in[0..len) in base64 (padded) into out (size n, NUL-terminated).
- * Returns the length written, or -1 when out is too small. */
-ssize_t
-base64_encode(const void *in, size_t len, char *out, size_t n)
-{
-	static const char	 tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char	*s = in;
-	size_t			 i, o = 0;
-	uint32_t		 v;
-
-	if ((len + 2) / 3 * 4 + 1 > n)
-		return (-1);
-	for (i = 0; i + 2 < len; i += 3) {
-		v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-		out[o++] = tab[v >> 18];
-		out[o++] = tab[(v >> 12) & 63];
-		out[o++] = tab[(v >> 6) & 63];
-		out[o++] = tab[v & 63];
-	}
-	if (i < len) {
-		v = (uint32_t)s[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)s[i + 1] << 8;
-		out[o++] = tab[v >> 18];
-		out[o++] = tab[(v >> 12) & 63];
-		out[o++] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
-		out[o++] = '=';
-	}
-	out[o] = '\0';
-	return ((ssize_t)o);
-}

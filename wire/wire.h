@@ -132,7 +132,7 @@ int		 basic_decode(const char *, size_t, char *, size_t, char *,
 		    size_t, const char **);
 ssize_t		 negotiate_decode(const char *, size_t, char *, size_t,
 		    const char **);
-ssize_t		 base64_encode(const void *, size_t, char *, size_t);
+/* base64_encode() is in rules/ (rules.h): configurations need it too */
 
 /* proxyproto.c: the PROXY protocol header of a load balancer */
 #define PP_V1		HG_PROXYPROTO_V1

@@ -20,6 +20,12 @@
  *   deny     closed loop of C clients; each operation sends a CONNECT for a
  *            denied host and reads the answer (must be 403, body read as far
  *            as Content-Length or EOF).  Reports denials/s and latency.
+ *   http     closed loop of C keep-alive clients; each operation is one
+ *            plain-HTTP request, "GET http://TARGET/x HTTP/1.1" through the
+ *            proxy (--proxy) or "GET /x" to the origin (--raw), and its
+ *            response (must be 200, body read as far as Content-Length);
+ *            the next request goes on the same connection unless the
+ *            response said close or had no length.  Reports requests/s.
  *   bulk     K tunnels at once, each streams X MiB through the tunnel to the
  *            echod sink ("up") or from the echod source ("down").  Reports
  *            aggregate MiB/s from the first connect to the last byte.
@@ -94,14 +100,14 @@ static void raise_nofile(void)
 
 static void usage(void)
 {
-	fputs("usage: loadgen tunnels|deny|bulk|idle [options]\n"
+	fputs("usage: loadgen tunnels|deny|http|bulk|idle [options]\n"
 	      "       loadgen startup [--ready-line STR | --ready-port P [--probe HOST:PORT]]\n"
 	      "                       [--expect STATUS] [--cpu N] [--timeout S] [--log FILE] -- CMD...\n"
 	      "       loadgen freeport [N]\n"
 	      "options:\n"
 	      "  --proxy ADDR:PORT   CONNECT proxy to use\n"
 	      "  --raw ADDR:PORT     no CONNECT: connect straight to ADDR:PORT\n"
-	      "  --target HOST:PORT  CONNECT target; a comma list is used round-robin\n"
+	      "  --target HOST:PORT  CONNECT (or http) target; a comma list is used round-robin\n"
 	      "  -c N                concurrent clients (default 32; idle: opening concurrency)\n"
 	      "  -d SECS             measured duration (default 5)\n"
 	      "  --warmup SECS       unmeasured time before (default 0.5)\n"
@@ -220,6 +226,8 @@ int main(int argc, char **argv)
 		mode = M_TUNNELS;
 	else if (!strcmp(m, "deny"))
 		mode = M_DENY;
+	else if (!strcmp(m, "http"))
+		mode = M_HTTP;
 	else if (!strcmp(m, "bulk"))
 		mode = M_BULK;
 	else if (!strcmp(m, "idle"))
@@ -251,6 +259,7 @@ int main(int argc, char **argv)
 	switch (mode) {
 	case M_TUNNELS:
 	case M_DENY:
+	case M_HTTP:
 		return run_closed_loop();
 	case M_BULK:
 		return run_bulk();

@@ -17,7 +17,7 @@
 #define MAX_TARGETS 64
 #define HELLO_MAX 1024 /* bound on the --client-hello record */
 
-enum mode { M_TUNNELS, M_DENY, M_BULK, M_IDLE };
+enum mode { M_TUNNELS, M_DENY, M_BULK, M_IDLE, M_HTTP };
 
 /* loadgen_clients.c: the options */
 extern enum mode mode;

@@ -1,7 +1,7 @@
 /*
  * loadgen_clients.c -- the load generator's client engine: the options, the
  * epoll loop driving the non-blocking clients through their states, the
- * measurements and the modes tunnels, deny, bulk and idle.
+ * measurements and the modes tunnels, deny, http, bulk and idle.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -57,6 +57,7 @@ struct cl {
 	uint64_t remaining;
 	uint64_t sent_hdr;
 	int status;
+	int kept; /* http: the connection serves the next request */
 	uint32_t events;
 	unsigned char pay[PAYLOAD];
 	const unsigned char *payp; /* what the tunnel sends: pay or the ClientHello */
@@ -173,6 +174,7 @@ static void cl_release(struct cl *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	c->kept = 0;
 	c->st = ST_FREE;
 }
 
@@ -202,8 +204,13 @@ static void op_done(struct cl *c, int err)
 		cl_release(c);
 		return;
 	}
+	if (mode == M_HTTP && err < 0 && c->kept && !stopping &&
+	    started < max_ops) {
+		start_op(c); /* the next request on the same connection */
+		return;
+	}
 	cl_release(c);
-	if (mode == M_TUNNELS || mode == M_DENY) {
+	if (mode == M_TUNNELS || mode == M_DENY || mode == M_HTTP) {
 		if (!stopping && started < max_ops)
 			start_op(c);
 	}
@@ -211,10 +218,16 @@ static void op_done(struct cl *c, int err)
 
 static void build_request(struct cl *c, uint64_t k)
 {
-	const char *t = targets[k % (uint64_t)ntargets];
-	int n = snprintf(c->wbuf, sizeof c->wbuf,
-			 "CONNECT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: hushgate-loadgen\r\n\r\n",
-			 t, t);
+	const char *t = ntargets ? targets[k % (uint64_t)ntargets] : "localhost";
+	int n;
+	if (mode == M_HTTP)
+		n = snprintf(c->wbuf, sizeof c->wbuf,
+			     "GET %s%s/x HTTP/1.1\r\nHost: %s\r\nUser-Agent: hushgate-loadgen\r\n\r\n",
+			     use_proxy ? "http://" : "", use_proxy ? t : "", t);
+	else
+		n = snprintf(c->wbuf, sizeof c->wbuf,
+			     "CONNECT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: hushgate-loadgen\r\n\r\n",
+			     t, t);
 	c->wlen = (size_t)n;
 	c->woff = 0;
 }
@@ -242,6 +255,12 @@ static void start_op(struct cl *c)
 	c->status = 0;
 	c->body_left = -1;
 	c->sent_hdr = 0;
+	if (mode == M_HTTP && c->kept && c->fd >= 0) {
+		build_request(c, k);
+		c->st = ST_SEND_REQ;
+		set_events(c, EPOLLOUT);
+		return;
+	}
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		c->fd = -1;
@@ -252,7 +271,7 @@ static void start_op(struct cl *c)
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c->fd = fd;
-	if (use_proxy)
+	if (use_proxy || mode == M_HTTP)
 		build_request(c, k);
 	fill_payload(c, k);
 	c->st = ST_CONNECTING;
@@ -300,6 +319,22 @@ static long parse_content_length(const char *b, size_t n)
 	return -1;
 }
 
+/* Does the head (n bytes) say "Connection: close"? */
+static int says_close(const char *b, size_t n)
+{
+	const char *p = b, *end = b + n;
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol)
+			break;
+		if ((size_t)(eol - p) > 11 && strncasecmp(p, "connection:", 11) == 0 &&
+		    memmem(p, (size_t)(eol - p), "close", 5) != NULL)
+			return 1;
+		p = eol + 1;
+	}
+	return 0;
+}
+
 /* returns 1 when the socket would block, 0 when finished/advanced, -1 error */
 static int do_write(struct cl *c, const void *buf, size_t len, size_t *off)
 {
@@ -343,8 +378,10 @@ static void begin_after_head(struct cl *c)
 		op_done(c, E_STATUS);
 		return;
 	}
-	if (mode == M_DENY) {
+	if (mode == M_DENY || mode == M_HTTP) {
 		long cl = parse_content_length(c->rbuf, hl);
+		/* http: the connection goes on after a counted body */
+		c->kept = mode == M_HTTP && cl >= 0 && !says_close(c->rbuf, hl);
 		size_t have = c->rlen - hl;
 		if (cl >= 0) {
 			c->body_left = cl - (long)have;
@@ -389,7 +426,7 @@ static void cl_io(struct cl *c, uint32_t ev)
 				op_done(c, E_CONNECT);
 				return;
 			}
-			if (use_proxy)
+			if (use_proxy || mode == M_HTTP)
 				c->st = ST_SEND_REQ;
 			else
 				begin_payload(c);
@@ -681,7 +718,8 @@ int run_closed_loop(void)
 	printf("RESULT mode=%s label=%s conc=%d secs=%.3f ok=%" PRIu64 " err=%" PRIu64
 	       " rate=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f total_ok=%" PRIu64
 	       " total_err=%" PRIu64,
-	       mode == M_TUNNELS ? "tunnels" : "deny", label, conc, window, measured_ok, measured_err,
+	       mode == M_TUNNELS ? "tunnels" : mode == M_HTTP ? "http" : "deny", label, conc,
+	       window, measured_ok, measured_err,
 	       (double)measured_ok / window, pct(50), pct(90), pct(99),
 	       nlat ? lat_us[nlat - 1] / 1000.0 : 0.0, finished_ok, total_err);
 	if (mode == M_TUNNELS)

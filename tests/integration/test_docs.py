@@ -433,12 +433,13 @@ def test_yaml5_examples_check(example_dir):
     says to use it: the shipped main file, added to it, changed in it, or a
     file of one's own named in its include."""
     examples = yaml5_examples()
-    assert len(examples) == 6, [p for p, _ in examples]
+    assert len(examples) == 7, [p for p, _ in examples]
     prose, main = examples[0]
     assert prose.startswith("The shipped main file")
     assert main == yaml.safe_load((REPO / "hushgate.yaml").read_text())
     (example_dir / "users").write_text("")
     (example_dir / "lists").mkdir()
+    (example_dir / "corp-proxy.credentials").write_text("svc:secret\n")
     for n, (prose, doc) in enumerate(examples[1:]):
         cfg = example_dir / ("example%d.yaml" % n)
         if prose.startswith("A file of one's own"):

@@ -693,6 +693,7 @@ main(void)
 	failed += run_group("winhttp", test_winhttp_group);
 	failed += run_group("conform", test_conform_group);
 	failed += run_group("ldap", test_ldap_group);
+	failed += run_group("upstream", test_upstream_group);
 	keep_free();
 	/*
 	 * The exit status is the number of failed cases, held below 77:

@@ -315,6 +315,14 @@ static struct dlog_case dlog_cases[] = {
 	    .dr_user = "al\"ice", .dr_group = "lab" }, 0, NULL,
 	  "\"client\":\"127.0.0.2\",\"user\":\"al\\\"ice\","
 	  "\"group\":\"lab\",\"method\":\"CONNECT\"" },
+	{ "dlog: a parent proxy that refused a CONNECT",
+	  { .dr_start = { 1, 0 }, .dr_client = "127.0.0.1",
+	    .dr_method = "CONNECT", .dr_host = "a.test", .dr_port = 443,
+	    .dr_action = "allow", .dr_status = 403, .dr_upstream = "corp1",
+	    .dr_parent = 1, .dr_end = END_UPSTREAM_REFUSED }, 0, NULL,
+	  "\"status\":403,\"upstream\":\"corp1\",\"bytes_up\":0,"
+	  "\"bytes_down\":0,\"duration_ms\":0,"
+	  "\"end\":\"upstream_refused\"}\n" },
 };
 
 /* The time a case's record is closed: its start plus dc_ms. */
@@ -412,6 +420,27 @@ static struct dlog_case squid_cases[] = {
 	    .dr_upstream = "127.0.0.1:443", .dr_end = END_IDLE_TIMEOUT }, 300000,
 	  "5.000 300000 127.0.0.1 TCP_TUNNEL_TIMEDOUT/200 9 CONNECT a.test:443 "
 	  "- HIER_DIRECT/127.0.0.1 -\n", NULL },
+	{ "squid: a tunnel through a parent proxy",
+	  { .dr_start = { 5, 0 }, .dr_client = "127.0.0.1",
+	    .dr_method = "CONNECT", .dr_host = "a.test", .dr_port = 443,
+	    .dr_action = "allow", .dr_status = 200, .dr_bytes_down = 9,
+	    .dr_upstream = "corp-1", .dr_parent = 1, .dr_end = END_DONE }, 0,
+	  "5.000      0 127.0.0.1 TCP_TUNNEL/200 9 CONNECT a.test:443 - "
+	  "FIRSTUP_PARENT/corp-1 -\n", NULL },
+	{ "squid: plain HTTP a parent could not be reached for",
+	  { .dr_start = { 5, 0 }, .dr_client = "127.0.0.1", .dr_method = "GET",
+	    .dr_host = "a.test", .dr_port = 80, .dr_path = "/",
+	    .dr_action = "allow", .dr_status = 502, .dr_upstream = "corp",
+	    .dr_parent = 1, .dr_end = END_UPSTREAM_UNREACHABLE }, 0,
+	  "5.000      0 127.0.0.1 TCP_MISS/502 0 GET http://a.test/ - "
+	  "FIRSTUP_PARENT/corp -\n", NULL },
+	{ "squid: a parent's refusal of a CONNECT",
+	  { .dr_start = { 5, 0 }, .dr_client = "127.0.0.1",
+	    .dr_method = "CONNECT", .dr_host = "a.test", .dr_port = 443,
+	    .dr_action = "allow", .dr_status = 403, .dr_upstream = "corp",
+	    .dr_parent = 1, .dr_end = END_UPSTREAM_REFUSED }, 0,
+	  "5.000      0 127.0.0.1 TCP_DENIED/403 0 CONNECT a.test:443 - "
+	  "FIRSTUP_PARENT/corp -\n", NULL },
 	{ "squid: an end that is no termination code",
 	  { .dr_start = { 5, 0 }, .dr_client = "127.0.0.1", .dr_method = "GET",
 	    .dr_host = "a.test", .dr_port = 80, .dr_status = 200,

@@ -104,5 +104,7 @@ void		 test_winhttp_group(struct unit_group *);
 /* test_conform.c: HTTP/1.1 conformance tables (RFC 9112) */
 void		 test_conform_group(struct unit_group *);
 void		 test_ldap_group(struct unit_group *);
+/* test_upstream.c: parent proxies (upstreams.tsv) */
+void		 test_upstream_group(struct unit_group *);
 
 #endif /* HG_UNIT_H */
