@@ -42,17 +42,9 @@ ldap_lacks(struct loader *ld, const yaml_node_t *n, const char *what)
 static yaml_node_t *
 map_value(struct loader *ld, yaml_node_t *map, const char *name)
 {
-	yaml_node_pair_t	*p;
-	yaml_node_t		*k;
+	yaml_node_pair_t	*p = cfg_map_pair(ld, map, name);
 
-	for (p = map->data.mapping.pairs.start;
-	    p < map->data.mapping.pairs.top; p++) {
-		k = cfg_node(ld, p->key);
-		if (k->type == YAML_SCALAR_NODE &&
-		    strcmp(cfg_scalar(k), name) == 0)
-			return (cfg_node(ld, p->value));
-	}
-	return (NULL);
+	return (p != NULL ? cfg_node(ld, p->value) : NULL);
 }
 
 /*

@@ -287,6 +287,8 @@ void		 cfg_set(struct loader *, const struct cfg_key *,
 		    yaml_node_t *, yaml_node_t *, void *);
 void		 cfg_walk(struct loader *, enum cfg_section, yaml_node_t *,
 		    void *, const char *);
+yaml_node_pair_t *cfg_map_pair(struct loader *, yaml_node_t *,
+		    const char *);
 void		 cfg_included_key(struct loader *, yaml_node_t *,
 		    const struct cfg_key *, const char *);
 

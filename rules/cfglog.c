@@ -20,17 +20,9 @@
 static yaml_node_t *
 map_key(struct loader *ld, yaml_node_t *map, const char *name)
 {
-	yaml_node_pair_t	*p;
-	yaml_node_t		*k;
+	yaml_node_pair_t	*p = cfg_map_pair(ld, map, name);
 
-	for (p = map->data.mapping.pairs.start;
-	    p < map->data.mapping.pairs.top; p++) {
-		k = cfg_node(ld, p->key);
-		if (k->type == YAML_SCALAR_NODE &&
-		    strcmp(cfg_scalar(k), name) == 0)
-			return (k);
-	}
-	return (NULL);
+	return (p != NULL ? cfg_node(ld, p->key) : NULL);
 }
 
 /* log: its keys, and no mixing of outputs with decisions or format. */

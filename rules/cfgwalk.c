@@ -321,3 +321,20 @@ cfg_walk(struct loader *ld, enum cfg_section sec, yaml_node_t *map,
 			walk_pair(ld, key, k, cfg_node(ld, p->value), &w);
 	}
 }
+
+/* The pair of mapping map whose key is the scalar name, or NULL. */
+yaml_node_pair_t *
+cfg_map_pair(struct loader *ld, yaml_node_t *map, const char *name)
+{
+	yaml_node_pair_t	*p;
+	yaml_node_t		*k;
+
+	for (p = map->data.mapping.pairs.start;
+	    p < map->data.mapping.pairs.top; p++) {
+		k = cfg_node(ld, p->key);
+		if (k->type == YAML_SCALAR_NODE &&
+		    strcmp(cfg_scalar(k), name) == 0)
+			return (p);
+	}
+	return (NULL);
+}

@@ -30,6 +30,14 @@ def _get(p, url, headers=()):
         return c.response()
 
 
+def _no_link(r):
+    """A block page without the link to the status page."""
+    assert r.status == 403
+    body = r.body.decode()
+    assert "What stops working while it is blocked" in body
+    assert "explain=" not in body
+
+
 def test_block_page_explains_and_links(proxy, origin):
     p = proxy(_cfg(origin), hosts=HOSTS)
     r = _get(p, "http://ads.test:%d/pixel.gif" % origin.port)
@@ -66,19 +74,13 @@ def test_block_page_no_link_outside_metrics_allow(proxy, origin):
     p = proxy(_cfg(origin, metrics={"allow": ["127.0.0.2/32"]}),
               hosts=HOSTS)
     r = _get(p, "http://ads.test:%d/" % origin.port)
-    assert r.status == 403
-    body = r.body.decode()
-    assert "What stops working while it is blocked" in body
-    assert "explain=" not in body
+    _no_link(r)
 
 
 def test_block_page_no_link_when_status_off(proxy, origin):
     p = proxy(_cfg(origin, metrics={"status": "off"}), hosts=HOSTS)
     r = _get(p, "http://ads.test:%d/" % origin.port)
-    assert r.status == 403
-    body = r.body.decode()
-    assert "What stops working while it is blocked" in body
-    assert "explain=" not in body
+    _no_link(r)
 
 
 def test_block_page_no_link_behind_a_proxy_protocol_sender(proxy, origin):
@@ -96,7 +98,4 @@ def test_block_page_no_link_behind_a_proxy_protocol_sender(proxy, origin):
                                  "\r\n" % origin.port).encode())
     r = read_response(s)
     s.close()
-    assert r.status == 403
-    body = r.body.decode()
-    assert "What stops working while it is blocked" in body
-    assert "explain=" not in body
+    _no_link(r)

@@ -701,3 +701,15 @@ main(void)
 	 */
 	return (failed > 76 ? 76 : failed);
 }
+
+/* Field i of a table line, unescaped (a case fails when it is missing
+ * or badly escaped). */
+struct unit_bytes
+unit_field(const struct unit_line *ul, size_t i)
+{
+	struct unit_bytes	b;
+
+	assert_true(i < ul->ul_nfields);
+	assert_int_equal(unit_unescape(ul->ul_fields[i], &b), 0);
+	return (b);
+}

@@ -19,16 +19,6 @@
 
 static struct hg_config	*groups_cf;
 
-static struct unit_bytes
-field(const struct unit_line *ul, size_t i)
-{
-	struct unit_bytes	b;
-
-	assert_true(i < ul->ul_nfields);
-	assert_int_equal(unit_unescape(ul->ul_fields[i], &b), 0);
-	return (b);
-}
-
 /* A copy with nothing after it, so that overreads are caught. */
 static char *
 exact(const struct unit_bytes *b)
@@ -45,7 +35,7 @@ static void
 test_users_line(void **state)
 {
 	const struct unit_line	*ul = *state;
-	struct unit_bytes	 in = field(ul, 1), w;
+	struct unit_bytes	 in = unit_field(ul, 1), w;
 	struct hg_userline	 u;
 	const char		*why = NULL, *kind = ul->ul_fields[0];
 	unsigned		 col = 0;
@@ -58,12 +48,12 @@ test_users_line(void **state)
 			fail_msg("'%s': %d (%s), want a user",
 			    unit_show(in.ub_buf, in.ub_len), r,
 			    why ? why : "-");
-		w = field(ul, 2);
+		w = unit_field(ul, 2);
 		if (u.ul_namelen != w.ub_len ||
 		    memcmp(u.ul_name, w.ub_buf, w.ub_len) != 0)
 			fail_msg("name '%s'", unit_show(u.ul_name,
 			    u.ul_namelen));
-		w = field(ul, 3);
+		w = unit_field(ul, 3);
 		if (u.ul_hashlen != w.ub_len ||
 		    memcmp(u.ul_hash, w.ub_buf, w.ub_len) != 0)
 			fail_msg("hash '%s'", unit_show(u.ul_hash,
@@ -91,7 +81,7 @@ static void
 test_basic_line(void **state)
 {
 	const struct unit_line	*ul = *state;
-	struct unit_bytes	 in = field(ul, 1), w;
+	struct unit_bytes	 in = unit_field(ul, 1), w;
 	char			 user[HG_MAX_USER + 1];
 	char			 pass[HG_MAX_PASSWORD + 1];
 	const char		*why = NULL;
@@ -105,11 +95,11 @@ test_basic_line(void **state)
 		if (r != 0)
 			fail_msg("'%s': %s, want user and password",
 			    unit_show(in.ub_buf, in.ub_len), why);
-		w = ul->ul_nfields > 2 ? field(ul, 2) :
+		w = ul->ul_nfields > 2 ? unit_field(ul, 2) :
 		    (struct unit_bytes){ "", 0 };
 		if (strcmp(user, w.ub_buf) != 0)
 			fail_msg("user '%s'", user);
-		w = ul->ul_nfields > 3 ? field(ul, 3) :
+		w = ul->ul_nfields > 3 ? unit_field(ul, 3) :
 		    (struct unit_bytes){ "", 0 };
 		if (strcmp(pass, w.ub_buf) != 0)
 			fail_msg("password '%s'", pass);
@@ -130,7 +120,7 @@ static void
 test_negotiate_line(void **state)
 {
 	const struct unit_line	*ul = *state;
-	struct unit_bytes	 in = field(ul, 1), w;
+	struct unit_bytes	 in = unit_field(ul, 1), w;
 	char			 out[256], b64[512];
 	const char		*why = NULL, *kind = ul->ul_fields[0];
 	char			*copy = exact(&in);
@@ -139,7 +129,7 @@ test_negotiate_line(void **state)
 	n = negotiate_decode(copy, in.ub_len, out, sizeof out, &why);
 	free(copy);
 	if (strcmp(kind, "token") == 0) {
-		w = field(ul, 2);
+		w = unit_field(ul, 2);
 		if (n != (ssize_t)w.ub_len || memcmp(out, w.ub_buf, w.ub_len))
 			fail_msg("'%s': %zd (%s), want '%s'",
 			    unit_show(in.ub_buf, in.ub_len), n, why ? why : "-",

@@ -15,22 +15,12 @@
 
 static struct hg_config	*up_cf;
 
-static struct unit_bytes
-field(const struct unit_line *ul, size_t i)
-{
-	struct unit_bytes	b;
-
-	assert_true(i < ul->ul_nfields);
-	assert_int_equal(unit_unescape(ul->ul_fields[i], &b), 0);
-	return (b);
-}
-
 /* base64 INPUT OUTPUT */
 static void
 test_base64(void **state)
 {
 	const struct unit_line	*ul = *state;
-	struct unit_bytes	 in = field(ul, 1);
+	struct unit_bytes	 in = unit_field(ul, 1);
 	const char		*want = ul->ul_nfields > 2 ? ul->ul_fields[2] :
 				    "";
 	char			 out[256];
@@ -49,7 +39,7 @@ static void
 test_credentials(void **state)
 {
 	const struct unit_line	*ul = *state;
-	struct unit_bytes	 in = field(ul, 1);
+	struct unit_bytes	 in = unit_field(ul, 1);
 	const char		*why = NULL;
 	char			*auth = NULL, *copy;
 	int			 r;

@@ -72,6 +72,7 @@ char		*unit_case_name(const struct unit_line *, const char *);
 void		 unit_add_table(struct unit_group *, const char *,
 		    const struct unit_kind *, size_t);
 int		 unit_unescape(const char *, struct unit_bytes *);
+struct unit_bytes unit_field(const struct unit_line *, size_t);
 char		*unit_show(const char *, size_t);
 char		**unit_list_dir(const char *, const char *, size_t *);
 int		 unit_has_prefix(const char *, const char *);
